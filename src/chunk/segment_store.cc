@@ -1,0 +1,245 @@
+#include "chunk/segment_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "common/file_util.h"
+#include "common/logging.h"
+
+namespace kiseki::chunk {
+
+SegmentStore::Segment::~Segment() {
+  if (fd >= 0) ::close(fd);
+}
+
+Result<std::unique_ptr<SegmentStore>> SegmentStore::open(const std::string& dir,
+                                                         const SegmentStoreOptions& opts) {
+  KISEKI_TRY(make_dirs(dir));
+  std::unique_ptr<SegmentStore> s(new SegmentStore(dir, opts));
+  auto& m = MetricsRegistry::global();
+  s->bytes_appended_ = m.counter("kiseki_chunk_segment_bytes_appended_total", "Bytes appended to segment files");
+  s->fsyncs_ = m.counter("kiseki_chunk_segment_fsyncs_total", "fdatasync calls on segment files");
+  s->fsync_seconds_ = m.histogram("kiseki_chunk_segment_fsync_seconds", "Latency of segment fdatasync");
+  KISEKI_TRY(s->recover());
+  if (opts.durability == Durability::kGroup) s->group_thread_ = std::thread([p = s.get()] { p->group_commit_loop(); });
+  return s;
+}
+
+SegmentStore::~SegmentStore() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  synced_cv_.notify_all();
+  if (group_thread_.joinable()) group_thread_.join();
+  if (active_ && opts_.durability != Durability::kNone) ::fdatasync(active_->fd);
+}
+
+Status SegmentStore::recover() {
+  std::vector<SegmentId> ids;
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+    SegmentId id;
+    if (parse_segment_file_name(e.path().filename().string(), &id)) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  std::lock_guard lock(mu_);
+  for (SegmentId id : ids) {
+    auto seg = std::make_shared<Segment>();
+    seg->id = id;
+    std::string path = dir_ + "/" + segment_file_name(id);
+    seg->fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (seg->fd < 0) return errno_status("open " + path, errno);
+    struct stat st;
+    if (::fstat(seg->fd, &st) != 0) return errno_status("stat " + path, errno);
+    seg->size = seg->durable = static_cast<uint64_t>(st.st_size);
+    segments_[id] = seg;
+  }
+  if (segments_.empty()) return open_new_segment_locked(1);
+  // Only the newest segment can have a torn tail: older ones were synced before
+  // the roll. Cut it back to its last whole record.
+  active_ = segments_.rbegin()->second;
+  KISEKI_ASSIGN_OR_RETURN(uint64_t valid, scan_segment(active_->fd, active_->id, active_->size,
+                                                       [](const ScannedRecord&) {}));
+  if (valid != active_->size) {
+    KLOG_WARN("chunk segment {} recovery: cut torn tail {} -> {} bytes", active_->id, active_->size, valid);
+    if (::ftruncate(active_->fd, static_cast<off_t>(valid)) != 0) return errno_status("ftruncate", errno);
+    ::fdatasync(active_->fd);
+    active_->size = active_->durable = valid;
+  }
+  return Status::ok();
+}
+
+Status SegmentStore::open_new_segment_locked(SegmentId id) {
+  auto seg = std::make_shared<Segment>();
+  seg->id = id;
+  std::string path = dir_ + "/" + segment_file_name(id);
+  seg->fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (seg->fd < 0) return errno_status("create " + path, errno);
+  if (opts_.durability != Durability::kNone) KISEKI_TRY(fsync_dir(dir_));
+  segments_[id] = seg;
+  active_ = seg;
+  return Status::ok();
+}
+
+Result<Location> SegmentStore::append(const ChunkId& id, ByteSpan sealed) {
+  if (sealed.size() > kMaxRecordPayload) return invalid_argument("chunk larger than a record may be");
+  uint8_t header[kRecordHeaderSize];
+  encode_record_header(id, sealed, header);
+  std::unique_lock lock(mu_);
+  if (active_->size + kRecordHeaderSize + sealed.size() > opts_.segment_bytes && active_->size > 0) {
+    // Roll: the old segment is made durable first, so recovery only ever has to
+    // look at the newest segment's tail.
+    if (opts_.durability != Durability::kNone && ::fdatasync(active_->fd) != 0)
+      return errno_status("fdatasync segment", errno);
+    active_->durable = active_->size;
+    KISEKI_TRY(open_new_segment_locked(active_->id + 1));
+  }
+  Segment& seg = *active_;
+  // The write happens under the lock so that `size` only ever covers completed
+  // writes: a group commit leader may then mark all of it durable.
+  iovec iov[2] = {{header, sizeof(header)}, {const_cast<uint8_t*>(sealed.data()), sealed.size()}};
+  size_t total = sizeof(header) + sealed.size();
+  ssize_t n = ::pwritev(seg.fd, iov, 2, static_cast<off_t>(seg.size));
+  if (n != static_cast<ssize_t>(total)) {
+    int e = n < 0 ? errno : ENOSPC;
+    // Leave no partial record behind for the next append to follow.
+    if (::ftruncate(seg.fd, static_cast<off_t>(seg.size)) != 0) {}
+    return errno_status("append to segment", e);
+  }
+  Location loc{seg.id, seg.size, static_cast<uint32_t>(sealed.size())};
+  seg.size += total;
+  bytes_appended_->inc(total);
+  return loc;
+}
+
+Status SegmentStore::sync(const Location& loc) {
+  if (opts_.durability != Durability::kSync) return Status::ok();
+  uint64_t end = loc.offset + loc.record_size();
+  std::unique_lock lock(mu_);
+  auto seg = segments_.find(loc.segment) != segments_.end() ? segments_[loc.segment] : nullptr;
+  if (!seg) return not_found("segment gone");
+  while (seg->durable < end) {
+    if (syncing_) {
+      synced_cv_.wait(lock);
+      continue;
+    }
+    // Become the leader: one fdatasync covers every write completed so far.
+    syncing_ = true;
+    uint64_t target = seg->size;
+    int fd = seg->fd;
+    lock.unlock();
+    auto t0 = std::chrono::steady_clock::now();
+    int rc = ::fdatasync(fd);
+    int err = errno;
+    fsync_seconds_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    fsyncs_->inc();
+    lock.lock();
+    syncing_ = false;
+    if (rc == 0 && target > seg->durable) seg->durable = target;
+    synced_cv_.notify_all();
+    if (rc != 0) return errno_status("fdatasync segment", err);
+  }
+  return Status::ok();
+}
+
+Status SegmentStore::sync_all() {
+  std::unique_lock lock(mu_);
+  auto seg = active_;
+  uint64_t target = seg->size;
+  lock.unlock();
+  if (::fdatasync(seg->fd) != 0) return errno_status("fdatasync segment", errno);
+  fsyncs_->inc();
+  lock.lock();
+  if (target > seg->durable) seg->durable = target;
+  return Status::ok();
+}
+
+void SegmentStore::group_commit_loop() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    synced_cv_.wait_for(lock, std::chrono::milliseconds(opts_.group_commit_ms));
+    auto seg = active_;
+    if (seg->durable == seg->size) continue;
+    uint64_t target = seg->size;
+    lock.unlock();
+    if (::fdatasync(seg->fd) == 0) fsyncs_->inc();
+    lock.lock();
+    if (target > seg->durable) seg->durable = target;
+  }
+}
+
+std::shared_ptr<SegmentStore::Segment> SegmentStore::find(SegmentId id) const {
+  std::lock_guard lock(mu_);
+  auto it = segments_.find(id);
+  return it == segments_.end() ? nullptr : it->second;
+}
+
+Status SegmentStore::read(const ChunkId& id, const Location& loc, Bytes* sealed) const {
+  auto seg = find(loc.segment);  // holds the fd open even if the segment is removed
+  if (!seg) return corruption("chunk " + id.hex() + " points at missing segment " + std::to_string(loc.segment));
+  if (loc.length > kMaxRecordPayload) return corruption("chunk location has an impossible length");
+  sealed->resize(loc.length);
+  uint8_t header[kRecordHeaderSize];
+  iovec iov[2] = {{header, sizeof(header)}, {sealed->data(), loc.length}};
+  ssize_t n = ::preadv(seg->fd, iov, 2, static_cast<off_t>(loc.offset));
+  if (n < 0) return errno_status("read segment", errno);
+  if (static_cast<uint64_t>(n) != loc.record_size()) return corruption("chunk record truncated");
+  return verify_record(header, *sealed, &id);
+}
+
+std::vector<SegmentId> SegmentStore::segments() const {
+  std::lock_guard lock(mu_);
+  std::vector<SegmentId> ids;
+  for (const auto& [id, s] : segments_) ids.push_back(id);
+  return ids;
+}
+
+SegmentId SegmentStore::active_segment() const {
+  std::lock_guard lock(mu_);
+  return active_->id;
+}
+
+uint64_t SegmentStore::segment_size(SegmentId id) const {
+  std::lock_guard lock(mu_);
+  auto it = segments_.find(id);
+  return it == segments_.end() ? 0 : it->second->size;
+}
+
+Status SegmentStore::scan(SegmentId id, const std::function<void(const ScannedRecord&)>& visit) const {
+  auto seg = find(id);
+  if (!seg) return not_found("segment " + std::to_string(id));
+  uint64_t size = segment_size(id);
+  KISEKI_ASSIGN_OR_RETURN(uint64_t valid, scan_segment(seg->fd, id, size, visit));
+  if (valid != size)
+    return corruption("segment " + std::to_string(id) + ": invalid record at offset " + std::to_string(valid));
+  return Status::ok();
+}
+
+Status SegmentStore::remove(SegmentId id) {
+  std::lock_guard lock(mu_);
+  if (active_ && active_->id == id) return invalid_argument("cannot remove the active segment");
+  if (segments_.erase(id) == 0) return not_found("segment " + std::to_string(id));
+  std::string path = dir_ + "/" + segment_file_name(id);
+  if (::unlink(path.c_str()) != 0) return errno_status("unlink " + path, errno);
+  return opts_.durability == Durability::kNone ? Status::ok() : fsync_dir(dir_);
+}
+
+ScrubReport SegmentStore::scrub() const {
+  ScrubReport report;
+  for (SegmentId id : segments()) {
+    ++report.segments;
+    Status st = scan(id, [&](const ScannedRecord& r) {
+      ++report.records;
+      report.bytes += r.loc.record_size();
+    });
+    if (!st.is_ok()) report.problems.push_back(st.message());
+  }
+  return report;
+}
+
+}  // namespace kiseki::chunk

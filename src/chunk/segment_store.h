@@ -1,0 +1,89 @@
+// The segment files of one node: appends with group commit, reads with CRC and
+// id checks, recovery of torn tails, scrubbing. Knows nothing of refcounts: the
+// chunk index (index.h) in the metadata store says which records are live.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "chunk/segment.h"
+#include "common/durability.h"
+#include "common/metrics.h"
+
+namespace kiseki::chunk {
+
+struct SegmentStoreOptions {
+  uint64_t segment_bytes = 256ull << 20;  // roll to a new segment past this size
+  Durability durability = Durability::kSync;
+  uint32_t group_commit_ms = 5;           // for Durability::kGroup
+};
+
+struct ScrubReport {
+  uint64_t segments = 0;
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+  std::vector<std::string> problems;  // one line per corrupt or unreadable region
+};
+
+class SegmentStore {
+ public:
+  static Result<std::unique_ptr<SegmentStore>> open(const std::string& dir,
+                                                    const SegmentStoreOptions& opts);
+  ~SegmentStore();
+
+  // Appends a record. Not durable until sync() covers it.
+  Result<Location> append(const ChunkId& id, ByteSpan sealed);
+  // Makes every record up to `loc` durable as the durability mode asks. Concurrent
+  // callers share one fdatasync (group commit).
+  Status sync(const Location& loc);
+  // fdatasyncs the active segment whatever the durability mode (fsync, shutdown).
+  Status sync_all();
+  // Reads and verifies the record at `loc` into `sealed`.
+  Status read(const ChunkId& id, const Location& loc, Bytes* sealed) const;
+
+  std::vector<SegmentId> segments() const;
+  SegmentId active_segment() const;
+  uint64_t segment_size(SegmentId id) const;
+  // Visits every valid record of a sealed (non-active) segment.
+  Status scan(SegmentId id, const std::function<void(const ScannedRecord&)>& visit) const;
+  // Removes a segment file that holds no live records. Never the active one.
+  Status remove(SegmentId id);
+  // Reads every record of every segment and checks it.
+  ScrubReport scrub() const;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  struct Segment {
+    SegmentId id;
+    int fd = -1;
+    uint64_t size = 0;      // bytes written (guarded by mu_)
+    uint64_t durable = 0;   // bytes known durable (guarded by mu_)
+    ~Segment();
+  };
+  SegmentStore(std::string dir, const SegmentStoreOptions& opts) : dir_(std::move(dir)), opts_(opts) {}
+  Status recover();
+  Status open_new_segment_locked(SegmentId id);
+  std::shared_ptr<Segment> find(SegmentId id) const;
+  void group_commit_loop();
+
+  std::string dir_;
+  SegmentStoreOptions opts_;
+  mutable std::mutex mu_;  // guards segments_, active_, sizes, syncing_
+  std::condition_variable synced_cv_;
+  bool syncing_ = false;
+  std::map<SegmentId, std::shared_ptr<Segment>> segments_;
+  std::shared_ptr<Segment> active_;
+  bool stop_ = false;
+  std::thread group_thread_;
+
+  Counter* bytes_appended_;
+  Counter* fsyncs_;
+  Histogram* fsync_seconds_;
+};
+
+}  // namespace kiseki::chunk

@@ -1,0 +1,18 @@
+// Small POSIX helpers with Status errors: whole-file read, atomic durable write,
+// directory fsync.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+
+namespace kiseki {
+
+Result<std::string> read_file(const std::string& path);
+// Writes to path.tmp, fsyncs it, renames over path and fsyncs the directory.
+Status write_file_atomic(const std::string& path, std::string_view data, int mode = 0600);
+Status fsync_dir(const std::string& dir);
+Status make_dirs(const std::string& dir);
+bool file_exists(const std::string& path);
+
+}  // namespace kiseki

@@ -1,0 +1,46 @@
+// Identifiers. Numeric ids are allocated by the metadata store; chunk ids are
+// HMAC-SHA256 of the plaintext under a dedup key.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <string>
+
+#include "common/bytes.h"
+
+namespace kiseki {
+
+using TenantId = uint64_t;
+using NamespaceId = uint64_t;
+using InodeId = uint64_t;
+using SegmentId = uint64_t;
+
+constexpr InodeId kInvalidInode = 0;
+
+struct ChunkId {
+  std::array<uint8_t, 32> bytes{};
+
+  auto operator<=>(const ChunkId&) const = default;
+  std::string hex() const { return to_hex(bytes); }
+  std::string_view view() const {
+    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+  }
+  static bool from_view(std::string_view s, ChunkId* out) {
+    if (s.size() != 32) return false;
+    std::memcpy(out->bytes.data(), s.data(), 32);
+    return true;
+  }
+};
+
+struct ChunkIdHash {
+  size_t operator()(const ChunkId& id) const {
+    size_t h;
+    std::memcpy(&h, id.bytes.data(), sizeof(h));  // already uniformly distributed
+    return h;
+  }
+};
+
+}  // namespace kiseki

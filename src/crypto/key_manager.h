@@ -1,0 +1,64 @@
+// Key manager: master keys by epoch (system layer) and per-tenant key-encryption
+// keys (tenant layer). The file-backed manager is the default; external KMS
+// providers implement the same interface.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/ids.h"
+#include "common/status.h"
+#include "crypto/secret.h"
+
+namespace kiseki::crypto {
+
+class KeyManager {
+ public:
+  virtual ~KeyManager() = default;
+  virtual uint32_t current_epoch() const = 0;
+  // kNotFound for an epoch that never existed.
+  virtual Result<SecretKey> master_key(uint32_t epoch) const = 0;
+  // Starts a new epoch; new chunks seal under it, older epochs stay readable.
+  virtual Status rotate() = 0;
+
+  virtual Status create_tenant_key(TenantId tenant) = 0;
+  // kCryptoShredded after shred_tenant_key, kNotFound if never created.
+  virtual Result<SecretKey> tenant_kek(TenantId tenant) const = 0;
+  // Destroys the tenant's key on stable storage and in memory.
+  virtual Status shred_tenant_key(TenantId tenant) = 0;
+};
+
+// The dedup key of a tenant: HKDF(tenant KEK, info "kiseki-dedup-v1"). It dies
+// with the KEK, so shredding a tenant also ends its dedup domain.
+SecretKey derive_dedup_key(const SecretKey& kek);
+
+// Keys under DIR/keys: `master` (epochs, mode 0600, created on first open) and
+// `tenant-<id>` (the KEK sealed under the current master epoch). A shredded
+// tenant leaves a `tenant-<id>.shredded` marker so errors say what happened.
+class FileKeyManager final : public KeyManager {
+ public:
+  static Result<std::unique_ptr<FileKeyManager>> open(const std::string& dir);
+
+  uint32_t current_epoch() const override;
+  Result<SecretKey> master_key(uint32_t epoch) const override;
+  Status rotate() override;
+  Status create_tenant_key(TenantId tenant) override;
+  Result<SecretKey> tenant_kek(TenantId tenant) const override;
+  Status shred_tenant_key(TenantId tenant) override;
+
+ private:
+  explicit FileKeyManager(std::string dir) : dir_(std::move(dir)) {}
+  Status load_master();
+  Status write_master_locked();
+  std::string tenant_path(TenantId t) const;
+
+  std::string dir_;
+  mutable std::mutex mu_;  // guards masters_, tenants_
+  std::map<uint32_t, SecretKey> masters_;
+  mutable std::map<TenantId, SecretKey> tenants_;  // cache of unwrapped KEKs
+};
+
+}  // namespace kiseki::crypto

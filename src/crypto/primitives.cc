@@ -1,0 +1,122 @@
+#include "crypto/primitives.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include <cassert>
+#include <cstring>
+#include <stdexcept>
+
+namespace kiseki::crypto {
+namespace {
+
+const EVP_CIPHER* gcm_cipher() {
+  static EVP_CIPHER* c = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  return c;
+}
+
+// One cipher context per thread, reused: EVP_CIPHER_CTX_new per call costs an
+// allocation and a provider lookup on the hot path.
+EVP_CIPHER_CTX* thread_ctx() {
+  struct Holder {
+    EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+    ~Holder() { EVP_CIPHER_CTX_free(ctx); }
+  };
+  thread_local Holder h;
+  return h.ctx;
+}
+
+}  // namespace
+
+SecretKey SecretKey::random() {
+  SecretKey k;
+  random_bytes({k.data(), k.size()});
+  return k;
+}
+
+void random_bytes(MutableByteSpan out) {
+  if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1)
+    throw std::runtime_error("RAND_bytes failed");
+}
+
+Status aes256gcm_seal(const SecretKey& key, ByteSpan nonce, ByteSpan aad, ByteSpan plaintext,
+                      uint8_t* out, uint8_t* tag) {
+  assert(nonce.size() == kGcmNonceSize);
+  EVP_CIPHER_CTX* ctx = thread_ctx();
+  int len = 0;
+  if (EVP_EncryptInit_ex2(ctx, gcm_cipher(), key.data(), nonce.data(), nullptr) != 1 ||
+      (!aad.empty() && EVP_EncryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) ||
+      EVP_EncryptUpdate(ctx, out, &len, plaintext.data(), static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptFinal_ex(ctx, out + len, &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kGcmTagSize, tag) != 1) {
+    return make_error(ErrorCode::kIoError, "AES-GCM seal failed");
+  }
+  return Status::ok();
+}
+
+Status aes256gcm_open(const SecretKey& key, ByteSpan nonce, ByteSpan aad, ByteSpan ciphertext,
+                      const uint8_t* tag, uint8_t* out) {
+  if (nonce.size() != kGcmNonceSize) return invalid_argument("bad GCM nonce size");
+  EVP_CIPHER_CTX* ctx = thread_ctx();
+  int len = 0;
+  if (EVP_DecryptInit_ex2(ctx, gcm_cipher(), key.data(), nonce.data(), nullptr) != 1 ||
+      (!aad.empty() && EVP_DecryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) ||
+      EVP_DecryptUpdate(ctx, out, &len, ciphertext.data(), static_cast<int>(ciphertext.size())) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kGcmTagSize, const_cast<uint8_t*>(tag)) != 1) {
+    return make_error(ErrorCode::kIoError, "AES-GCM open failed");
+  }
+  if (EVP_DecryptFinal_ex(ctx, out + len, &len) != 1) {
+    std::memset(out, 0, ciphertext.size());  // never hand out unauthenticated plaintext
+    return corruption("AES-GCM authentication failed");
+  }
+  return Status::ok();
+}
+
+Digest hmac_sha256(ByteSpan key, ByteSpan data) {
+  Digest d;
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data.data(), data.size(), d.data(), &len);
+  return d;
+}
+
+Digest sha256(ByteSpan data) {
+  Digest d;
+  EVP_Digest(data.data(), data.size(), d.data(), nullptr, EVP_sha256(), nullptr);
+  return d;
+}
+
+std::array<uint8_t, 16> md5(ByteSpan data) {
+  std::array<uint8_t, 16> d;
+  EVP_Digest(data.data(), data.size(), d.data(), nullptr, EVP_md5(), nullptr);
+  return d;
+}
+
+void hkdf_sha256(ByteSpan ikm, ByteSpan salt, std::string_view info, MutableByteSpan out) {
+  assert(out.size() <= 255 * 32);
+  // Extract: PRK = HMAC(salt, IKM). Expand: T(i) = HMAC(PRK, T(i-1) | info | i).
+  static const uint8_t kZeroSalt[32] = {};
+  Digest prk = hmac_sha256(salt.empty() ? ByteSpan(kZeroSalt, 32) : salt, ikm);
+  uint8_t block[32 + 256 + 1];
+  assert(info.size() <= 256);
+  size_t done = 0;
+  Digest t{};
+  for (uint8_t i = 1; done < out.size(); ++i) {
+    size_t n = 0;
+    if (i > 1) { std::memcpy(block, t.data(), 32); n = 32; }
+    std::memcpy(block + n, info.data(), info.size());
+    n += info.size();
+    block[n++] = i;
+    t = hmac_sha256(prk, {block, n});
+    size_t take = std::min<size_t>(32, out.size() - done);
+    std::memcpy(out.data() + done, t.data(), take);
+    done += take;
+  }
+  secure_zero(prk.data(), prk.size());
+  secure_zero(t.data(), t.size());
+  secure_zero(block, sizeof(block));
+}
+
+}  // namespace kiseki::crypto

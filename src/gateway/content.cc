@@ -1,0 +1,118 @@
+#include "gateway/content.h"
+
+#include "common/bytes.h"
+#include "crypto/chunk_cipher.h"
+
+namespace kiseki::gateway {
+
+static constexpr uint8_t kContentFormat = 1;
+
+std::string encode_content(const Content& c) {
+  std::string v;
+  Encoder e(&v);
+  e.u8(kContentFormat).str(c.inline_data).u32(static_cast<uint32_t>(c.extents.size()));
+  for (const auto& x : c.extents) e.u64(x.file_offset).u32(x.length).raw(x.chunk.view()).u32(x.chunk_offset);
+  e.str(c.symlink_target).str(c.etag).str(c.content_type);
+  for (const auto* m : {&c.headers, &c.user_meta}) {
+    e.u32(static_cast<uint32_t>(m->size()));
+    for (const auto& [k, val] : *m) e.str(k).str(val);
+  }
+  return v;
+}
+
+Status decode_content(std::string_view v, Content* c) {
+  Decoder d(v);
+  if (d.u8() != kContentFormat) return corruption("content record: unknown format");
+  c->inline_data = std::string(d.str());
+  uint32_t n = d.u32();
+  if (n > d.remaining() / 48) return corruption("content record: bad extent count");
+  c->extents.resize(n);
+  for (auto& x : c->extents) {
+    x.file_offset = d.u64();
+    x.length = d.u32();
+    ChunkId::from_view(d.raw(32), &x.chunk);
+    x.chunk_offset = d.u32();
+  }
+  c->symlink_target = std::string(d.str());
+  c->etag = std::string(d.str());
+  c->content_type = std::string(d.str());
+  for (auto* m : {&c->headers, &c->user_meta}) {
+    m->clear();
+    uint32_t k = d.u32();
+    for (uint32_t i = 0; i < k && d.ok(); ++i) {
+      std::string key(d.str());
+      (*m)[key] = std::string(d.str());
+    }
+  }
+  return d.ok() && d.done() ? Status::ok() : corruption("content record: truncated");
+}
+
+static std::string content_aad(NamespaceId ns) { return "kiseki-content" + std::to_string(ns); }
+
+Status seal_content(const crypto::SecretKey& kek, NamespaceId ns, const Content& c, std::string* out) {
+  std::string plain = encode_content(c);
+  Status st = crypto::tenant_seal(kek, as_bytes(content_aad(ns)), as_bytes(plain), out);
+  secure_zero(plain.data(), plain.size());
+  return st;
+}
+
+Status open_content(const crypto::SecretKey& kek, NamespaceId ns, std::string_view sealed, Content* c) {
+  if (sealed.empty()) {
+    *c = Content{};
+    return Status::ok();
+  }
+  std::string plain;
+  KISEKI_TRY(crypto::tenant_open(kek, as_bytes(content_aad(ns)), as_bytes(sealed), &plain));
+  return decode_content(plain, c);
+}
+
+void splice_extents(std::vector<Extent>* extents, uint64_t off, uint64_t len,
+                    const std::vector<Extent>& incoming) {
+  uint64_t end = off + len;
+  std::vector<Extent> out;
+  out.reserve(extents->size() + incoming.size() + 1);
+  bool inserted = false;
+  for (const auto& x : *extents) {
+    if (x.end() <= off) { out.push_back(x); continue; }
+    if (x.file_offset >= end) {
+      if (!inserted) { out.insert(out.end(), incoming.begin(), incoming.end()); inserted = true; }
+      out.push_back(x);
+      continue;
+    }
+    if (x.file_offset < off) {  // keep the head
+      Extent head = x;
+      head.length = static_cast<uint32_t>(off - x.file_offset);
+      out.push_back(head);
+    }
+    if (!inserted) { out.insert(out.end(), incoming.begin(), incoming.end()); inserted = true; }
+    if (x.end() > end) {  // keep the tail
+      Extent tail = x;
+      uint64_t cut = end - x.file_offset;
+      tail.file_offset = end;
+      tail.chunk_offset = static_cast<uint32_t>(x.chunk_offset + cut);
+      tail.length = static_cast<uint32_t>(x.length - cut);
+      out.push_back(tail);
+    }
+  }
+  if (!inserted) out.insert(out.end(), incoming.begin(), incoming.end());
+  *extents = std::move(out);
+}
+
+void truncate_extents(std::vector<Extent>* extents, uint64_t size) {
+  std::vector<Extent> out;
+  for (auto x : *extents) {
+    if (x.file_offset >= size) continue;
+    if (x.end() > size) x.length = static_cast<uint32_t>(size - x.file_offset);
+    out.push_back(x);
+  }
+  *extents = std::move(out);
+}
+
+void diff_refs(const std::vector<Extent>& before, const std::vector<Extent>& after,
+               std::map<ChunkId, int>* delta) {
+  for (const auto& x : before) --(*delta)[x.chunk];
+  for (const auto& x : after) ++(*delta)[x.chunk];
+  for (auto it = delta->begin(); it != delta->end();) it = it->second == 0 ? delta->erase(it) : std::next(it);
+}
+
+}  // namespace kiseki::gateway

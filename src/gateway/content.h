@@ -1,0 +1,51 @@
+// A file's content description, sealed with the tenant key inside the inode
+// record: inline bytes or an extent layout, plus object metadata and symlink
+// target. Without the tenant key it cannot be turned back into chunk ids.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/ids.h"
+#include "common/status.h"
+#include "crypto/secret.h"
+
+namespace kiseki::gateway {
+
+struct Extent {
+  uint64_t file_offset = 0;
+  uint32_t length = 0;
+  ChunkId chunk;
+  uint32_t chunk_offset = 0;
+  uint64_t end() const { return file_offset + length; }
+};
+
+struct Content {
+  std::string inline_data;
+  std::vector<Extent> extents;  // sorted by file_offset, not overlapping
+  std::string symlink_target;
+  std::string etag;             // S3 ETag without quotes
+  std::string content_type;
+  std::map<std::string, std::string> headers;    // Content-Disposition, Cache-Control …
+  std::map<std::string, std::string> user_meta;  // x-amz-meta-*
+};
+
+std::string encode_content(const Content& c);
+Status decode_content(std::string_view v, Content* c);
+
+Status seal_content(const crypto::SecretKey& kek, NamespaceId ns, const Content& c, std::string* out);
+Status open_content(const crypto::SecretKey& kek, NamespaceId ns, std::string_view sealed, Content* c);
+
+// Replaces the bytes [off, off + len) of `extents` by `incoming` (which covers
+// exactly that range; gaps in it are holes).
+void splice_extents(std::vector<Extent>* extents, uint64_t off, uint64_t len,
+                    const std::vector<Extent>& incoming);
+// Drops everything at or beyond `size`.
+void truncate_extents(std::vector<Extent>* extents, uint64_t size);
+
+// Chunk reference changes between two layouts: one reference per extent.
+void diff_refs(const std::vector<Extent>& before, const std::vector<Extent>& after,
+               std::map<ChunkId, int>* delta);
+
+}  // namespace kiseki::gateway

@@ -1,0 +1,416 @@
+// Gateway file operations: POSIX semantics over the namespace state machine.
+#include "gateway/gateway.h"
+
+#include "crypto/chunk_cipher.h"
+
+namespace kiseki::gateway {
+
+using meta::Cf;
+using ns::Delta;
+using ns::Inode;
+using ns::Op;
+
+namespace {
+
+constexpr int kMaxRetries = 16;
+
+InodeId decode_ino(const std::string& out) {
+  return out.size() >= 8 ? get_be64(reinterpret_cast<const uint8_t*>(out.data())) : kInvalidInode;
+}
+
+}  // namespace
+
+Result<FileAttr> Gateway::lookup(NsRef ns, InodeId parent, std::string_view name) const {
+  KISEKI_TRY(ns::validate_name(name));
+  Inode dir;
+  KISEKI_TRY(load_inode(ns, parent, &dir));
+  if (!dir.is_dir()) return make_error(ErrorCode::kNotDirectory, "not a directory");
+  std::string v;
+  Status st = meta_->get(Cf::kDentries, meta::dentry_key(ns.ns, parent, name), &v);
+  if (st.code() == ErrorCode::kNotFound) return not_found("no entry '" + std::string(name) + "'");
+  KISEKI_TRY(st);
+  ns::Dentry de;
+  KISEKI_TRY(ns::decode_dentry(v, &de));
+  return getattr(ns, de.ino);
+}
+
+Result<FileAttr> Gateway::getattr(NsRef ns, InodeId ino) const {
+  Inode i;
+  KISEKI_TRY(load_inode(ns, ino, &i));
+  return to_attr(i);
+}
+
+Result<FileAttr> Gateway::make_node(NsRef ns, InodeId parent, std::string_view name, Inode tmpl,
+                                    bool exclusive) {
+  KISEKI_TRY(ns::validate_name(name));
+  Delta d;
+  d.op = Op::kCreate;
+  d.flags = exclusive ? uint32_t{ns::kExclusive} : 0u;
+  d.ns = ns.ns;
+  d.parent = parent;
+  d.name = std::string(name);
+  d.time_ns = now();
+  tmpl.attr.atime_ns = tmpl.attr.mtime_ns = tmpl.attr.ctime_ns = tmpl.btime_ns = d.time_ns;
+  d.inode = std::move(tmpl);
+  KISEKI_ASSIGN_OR_RETURN(std::string out, submit({d}));
+  return getattr(ns, decode_ino(out));
+}
+
+Result<FileAttr> Gateway::create(NsRef ns, InodeId parent, std::string_view name, uint32_t mode,
+                                 const Caller& who, bool exclusive) {
+  Inode t;
+  t.type = FileType::kFile;
+  t.attr.mode = mode & 07777;
+  t.attr.uid = who.uid;
+  t.attr.gid = who.gid;
+  return make_node(ns, parent, name, t, exclusive);
+}
+
+Result<FileAttr> Gateway::mkdir(NsRef ns, InodeId parent, std::string_view name, uint32_t mode,
+                                const Caller& who) {
+  Inode t;
+  t.type = FileType::kDirectory;
+  t.attr.mode = mode & 07777;
+  t.attr.uid = who.uid;
+  t.attr.gid = who.gid;
+  return make_node(ns, parent, name, t, true);
+}
+
+Result<FileAttr> Gateway::symlink(NsRef ns, InodeId parent, std::string_view name,
+                                  std::string_view target, const Caller& who) {
+  if (target.empty() || target.size() > 4095 || target.find('\0') != std::string_view::npos)
+    return invalid_argument("symlink target must be 1..4095 bytes without NUL");
+  KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
+  Inode t;
+  t.type = FileType::kSymlink;
+  t.attr.mode = 0777;
+  t.attr.uid = who.uid;
+  t.attr.gid = who.gid;
+  t.size = target.size();
+  Content c;
+  c.symlink_target = std::string(target);
+  KISEKI_TRY(seal_content(kek, ns.ns, c, &t.content));
+  return make_node(ns, parent, name, t, true);
+}
+
+Result<std::string> Gateway::readlink(NsRef ns, InodeId ino) const {
+  Inode i;
+  KISEKI_TRY(load_inode(ns, ino, &i));
+  if (i.type != FileType::kSymlink) return invalid_argument("not a symbolic link");
+  KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
+  Content c;
+  KISEKI_TRY(open_content(kek, ns.ns, i.content, &c));
+  return c.symlink_target;
+}
+
+Result<FileAttr> Gateway::link(NsRef ns, InodeId ino, InodeId new_parent, std::string_view new_name) {
+  KISEKI_TRY(ns::validate_name(new_name));
+  Delta d;
+  d.op = Op::kLink;
+  d.ns = ns.ns;
+  d.parent = new_parent;
+  d.name = std::string(new_name);
+  d.ino = ino;
+  d.time_ns = now();
+  KISEKI_TRY(submit({d}).status());
+  return getattr(ns, ino);
+}
+
+// The chunk references a removed inode drops: one per extent of its layout.
+static Status layout_unrefs(const crypto::SecretKey& kek, NamespaceId ns, const Inode& i,
+                            std::vector<ChunkId>* unrefs) {
+  if (i.type != FileType::kFile || i.content.empty()) return Status::ok();
+  Content c;
+  KISEKI_TRY(open_content(kek, ns, i.content, &c));
+  for (const auto& x : c.extents) unrefs->push_back(x.chunk);
+  return Status::ok();
+}
+
+Status Gateway::remove_entry(NsRef ns, InodeId parent, std::string_view name, bool rmdir) {
+  KISEKI_TRY(ns::validate_name(name));
+  for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
+    KISEKI_ASSIGN_OR_RETURN(FileAttr a, lookup(ns, parent, name));
+    Inode victim;
+    KISEKI_TRY(load_inode(ns, a.ino, &victim));
+    Delta d;
+    d.op = Op::kUnlink;
+    d.flags = rmdir ? uint32_t{ns::kRmdir} : 0u;
+    d.ns = ns.ns;
+    d.parent = parent;
+    d.name = std::string(name);
+    d.ino = victim.ino;
+    d.version = victim.version;
+    d.time_ns = now();
+    if (!victim.is_dir() && victim.nlink <= 1 && !victim.content.empty()) {
+      KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
+      KISEKI_TRY(layout_unrefs(kek, ns.ns, victim, &d.unrefs));
+    }
+    Status st = submit({d}).status();
+    if (st.code() != ErrorCode::kConflict) return st;
+  }
+  return make_error(ErrorCode::kConflict, "unlink kept conflicting with concurrent changes");
+}
+
+Status Gateway::unlink(NsRef ns, InodeId parent, std::string_view name) {
+  return remove_entry(ns, parent, name, false);
+}
+Status Gateway::rmdir(NsRef ns, InodeId parent, std::string_view name) {
+  return remove_entry(ns, parent, name, true);
+}
+
+Status Gateway::rename(NsRef ns, InodeId parent, std::string_view name, InodeId new_parent,
+                       std::string_view new_name) {
+  KISEKI_TRY(ns::validate_name(name));
+  KISEKI_TRY(ns::validate_name(new_name));
+  for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
+    Delta d;
+    d.op = Op::kRename;
+    d.ns = ns.ns;
+    d.parent = parent;
+    d.name = std::string(name);
+    d.parent2 = new_parent;
+    d.name2 = std::string(new_name);
+    d.time_ns = now();
+    auto target = lookup(ns, new_parent, new_name);
+    if (target) {
+      Inode victim;
+      KISEKI_TRY(load_inode(ns, target->ino, &victim));
+      d.ino = victim.ino;
+      d.version = victim.version;
+      if (!victim.is_dir() && victim.nlink <= 1) {
+        // Renaming a file over itself (another link to the same inode) drops nothing.
+        auto src = lookup(ns, parent, name);
+        if (src && src->ino != victim.ino) {
+          KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
+          KISEKI_TRY(layout_unrefs(kek, ns.ns, victim, &d.unrefs));
+        }
+      }
+    } else if (target.code() != ErrorCode::kNotFound) {
+      return target.status();
+    }
+    Status st = submit({d}).status();
+    if (st.code() != ErrorCode::kConflict) return st;
+  }
+  return make_error(ErrorCode::kConflict, "rename kept conflicting with concurrent changes");
+}
+
+Result<std::vector<DirEntry>> Gateway::readdir(NsRef ns, InodeId dir, uint64_t cookie,
+                                               size_t max_entries) const {
+  Inode d;
+  KISEKI_TRY(load_inode(ns, dir, &d));
+  if (!d.is_dir()) return make_error(ErrorCode::kNotDirectory, "not a directory");
+  if (cookie != 0 && cookie < ns::kFirstCookie) cookie = 0;
+  if (cookie >= d.next_cookie) {
+    if (cookie == 0) return std::vector<DirEntry>{};
+    return invalid_argument("readdir cookie beyond the directory's last entry");
+  }
+  std::vector<DirEntry> out;
+  std::string prefix = meta::dentry_prefix(ns.ns, dir);
+  auto it = meta_->iterator(Cf::kDirCookies);
+  it->Seek(meta::dircookie_key(ns.ns, dir, cookie + 1));
+  for (; it->Valid() && it->key().starts_with(prefix) && out.size() < max_entries; it->Next()) {
+    DirEntry e;
+    e.cookie = get_be64(reinterpret_cast<const uint8_t*>(it->key().data() + 16));
+    e.name = it->value().ToString();
+    std::string v;
+    if (!meta_->get(Cf::kDentries, meta::dentry_key(ns.ns, dir, e.name), &v).is_ok()) continue;
+    ns::Dentry de;
+    KISEKI_TRY(ns::decode_dentry(v, &de));
+    e.ino = de.ino;
+    e.type = de.type;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+// Fills `out` with [offset, offset + length) of a file, zeros in holes.
+Status Gateway::read_range(TenantId tenant, const Content& c, uint64_t size, uint64_t offset,
+                           uint64_t length, Bytes* out) const {
+  if (offset >= size) {
+    out->clear();
+    return Status::ok();
+  }
+  length = std::min(length, size - offset);
+  out->assign(length, 0);
+  if (!c.inline_data.empty()) {
+    uint64_t n = std::min<uint64_t>(length, c.inline_data.size() > offset ? c.inline_data.size() - offset : 0);
+    std::memcpy(out->data(), c.inline_data.data() + offset, n);
+    return Status::ok();
+  }
+  (void)tenant;
+  uint64_t end = offset + length;
+  auto it = std::upper_bound(c.extents.begin(), c.extents.end(), offset,
+                             [](uint64_t o, const Extent& x) { return o < x.end(); });
+  thread_local Bytes plain;
+  for (; it != c.extents.end() && it->file_offset < end; ++it) {
+    KISEKI_TRY(chunks_->read(it->chunk, &plain));
+    if (static_cast<uint64_t>(it->chunk_offset) + it->length > plain.size())
+      return corruption("extent reaches past its chunk");
+    uint64_t from = std::max(offset, it->file_offset), to = std::min(end, it->end());
+    std::memcpy(out->data() + (from - offset), plain.data() + it->chunk_offset + (from - it->file_offset),
+                to - from);
+  }
+  return Status::ok();
+}
+
+Result<Bytes> Gateway::read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length) const {
+  if (offset > (1ull << 62) || length > (1ull << 32)) return invalid_argument("offset or length out of range");
+  Inode i;
+  KISEKI_TRY(load_inode(ns, ino, &i));
+  if (i.is_dir()) return make_error(ErrorCode::kIsDirectory, "is a directory");
+  if (i.type != FileType::kFile) return invalid_argument("not a regular file");
+  KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
+  Content c;
+  KISEKI_TRY(open_content(kek, ns.ns, i.content, &c));
+  Bytes out;
+  KISEKI_TRY(read_range(ns.tenant, c, i.size, offset, length, &out));
+  return out;
+}
+
+// Stores `data` as chunks for the range at `offset` and returns the extents and
+// chunk references (new copies carry their location).
+static Status store_pieces(chunk::ChunkStore* chunks, const crypto::SecretKey& dedup, uint64_t offset,
+                           ByteSpan data, uint32_t piece, std::vector<Extent>* extents,
+                           std::vector<chunk::PreparedChunk>* prepared, bool force_write) {
+  for (size_t pos = 0; pos < data.size(); pos += piece) {
+    ByteSpan p = data.subspan(pos, std::min<size_t>(piece, data.size() - pos));
+    ChunkId id = crypto::compute_chunk_id(dedup, p);
+    KISEKI_ASSIGN_OR_RETURN(chunk::PreparedChunk pc, chunks->prepare(id, p, force_write));
+    extents->push_back({offset + pos, static_cast<uint32_t>(p.size()), id, 0});
+    prepared->push_back(pc);
+  }
+  return chunks->sync(*prepared);
+}
+
+// Turns a layout change into ref/unref lists; the first ref of a newly written
+// chunk carries its location.
+static void fill_refs(const std::vector<Extent>& before, const std::vector<Extent>& after,
+                      const std::vector<chunk::PreparedChunk>& prepared, Delta* d) {
+  std::map<ChunkId, int> delta;
+  diff_refs(before, after, &delta);
+  std::map<ChunkId, chunk::Location> written;
+  for (const auto& p : prepared)
+    if (p.written) written.emplace(p.id, *p.written);
+  for (const auto& [id, n] : delta) {
+    for (int k = 0; k < n; ++k) {
+      auto w = written.find(id);
+      ns::ChunkRef r{id, std::nullopt};
+      if (w != written.end() && k == 0) r.written = w->second;
+      d->refs.push_back(r);
+    }
+    for (int k = 0; k < -n; ++k) d->unrefs.push_back(id);
+  }
+}
+
+Result<FileAttr> Gateway::write(NsRef ns, InodeId ino, uint64_t offset, ByteSpan data) {
+  if (offset > (1ull << 62) || data.size() > (1ull << 32)) return invalid_argument("offset or length out of range");
+  KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
+  crypto::SecretKey dedup = crypto::derive_dedup_key(kek);
+  std::lock_guard lock(inode_lock(ns, ino));
+  bool force = false;
+  for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
+    Inode i;
+    KISEKI_TRY(load_inode(ns, ino, &i));
+    if (i.is_dir()) return make_error(ErrorCode::kIsDirectory, "is a directory");
+    if (i.type != FileType::kFile) return invalid_argument("not a regular file");
+    Content c;
+    KISEKI_TRY(open_content(kek, ns.ns, i.content, &c));
+    uint64_t new_size = std::max<uint64_t>(i.size, offset + data.size());
+    std::vector<Extent> before = c.extents;
+    std::vector<chunk::PreparedChunk> prepared;
+    if (c.extents.empty() && new_size <= opts_.inline_threshold) {
+      c.inline_data.resize(new_size, '\0');
+      std::memcpy(c.inline_data.data() + offset, data.data(), data.size());
+    } else {
+      if (!c.inline_data.empty()) {  // grows out of the inode: the old bytes become a chunk
+        std::string old = std::move(c.inline_data);
+        c.inline_data.clear();
+        KISEKI_TRY(store_pieces(chunks_.get(), dedup, 0, as_bytes(old), opts_.file_chunk_bytes,
+                                &c.extents, &prepared, force));
+      }
+      std::vector<Extent> incoming;
+      KISEKI_TRY(store_pieces(chunks_.get(), dedup, offset, data, opts_.file_chunk_bytes, &incoming,
+                              &prepared, force));
+      splice_extents(&c.extents, offset, data.size(), incoming);
+    }
+    c.etag.clear();  // no longer the bytes an S3 PUT saw
+    Delta d;
+    d.op = Op::kSetContent;
+    d.ns = ns.ns;
+    d.ino = ino;
+    d.version = i.version;
+    d.time_ns = now();
+    d.inode.size = new_size;
+    KISEKI_TRY(seal_content(kek, ns.ns, c, &d.inode.content));
+    fill_refs(before, c.extents, prepared, &d);
+    Status st = submit({d}).status();
+    if (st.is_ok()) return getattr(ns, ino);
+    if (st.code() != ErrorCode::kConflict) return st;
+    force = true;  // a deduplicated chunk may have been dropped meanwhile
+  }
+  return make_error(ErrorCode::kConflict, "write kept conflicting with concurrent changes");
+}
+
+Result<FileAttr> Gateway::setattr(NsRef ns, InodeId ino, const SetAttrRequest& req) {
+  Delta d;
+  d.op = Op::kSetAttr;
+  d.ns = ns.ns;
+  d.ino = ino;
+  d.time_ns = now();
+  if (req.mode) { d.flags |= ns::kSetMode; d.inode.attr.mode = *req.mode; }
+  if (req.uid) { d.flags |= ns::kSetUid; d.inode.attr.uid = *req.uid; }
+  if (req.gid) { d.flags |= ns::kSetGid; d.inode.attr.gid = *req.gid; }
+  if (req.atime_ns) { d.flags |= ns::kSetAtime; d.inode.attr.atime_ns = *req.atime_ns; }
+  if (req.mtime_ns) { d.flags |= ns::kSetMtime; d.inode.attr.mtime_ns = *req.mtime_ns; }
+  if (req.size) {
+    if (*req.size > (1ull << 62)) return invalid_argument("size out of range");
+    KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
+    std::lock_guard lock(inode_lock(ns, ino));
+    Status st = make_error(ErrorCode::kConflict, "truncate kept conflicting with concurrent changes");
+    for (int attempt = 0; attempt < kMaxRetries && st.code() == ErrorCode::kConflict; ++attempt) {
+      Inode i;
+      KISEKI_TRY(load_inode(ns, ino, &i));
+      if (i.is_dir()) return make_error(ErrorCode::kIsDirectory, "is a directory");
+      if (i.type != FileType::kFile) return invalid_argument("not a regular file");
+      Content c;
+      KISEKI_TRY(open_content(kek, ns.ns, i.content, &c));
+      std::vector<Extent> before = c.extents;
+      std::vector<chunk::PreparedChunk> prepared;
+      if (c.extents.empty() && *req.size <= opts_.inline_threshold) {
+        c.inline_data.resize(*req.size, '\0');
+      } else {
+        if (!c.inline_data.empty()) {  // too large to stay inline: the bytes become a chunk
+          std::string old = std::move(c.inline_data);
+          c.inline_data.clear();
+          KISEKI_TRY(store_pieces(chunks_.get(), crypto::derive_dedup_key(kek), 0, as_bytes(old),
+                                  opts_.file_chunk_bytes, &c.extents, &prepared, attempt > 0));
+        }
+        truncate_extents(&c.extents, *req.size);
+      }
+      c.etag.clear();
+      Delta sd;
+      sd.op = Op::kSetContent;
+      sd.ns = ns.ns;
+      sd.ino = ino;
+      sd.version = i.version;
+      sd.time_ns = d.time_ns;
+      sd.inode.size = *req.size;
+      KISEKI_TRY(seal_content(kek, ns.ns, c, &sd.inode.content));
+      fill_refs(before, c.extents, prepared, &sd);
+      st = submit({sd}).status();
+    }
+    KISEKI_TRY(st);
+  }
+  if (d.flags != 0) KISEKI_TRY(submit({d}).status());
+  return getattr(ns, ino);
+}
+
+Status Gateway::fsync(NsRef ns, InodeId ino) {
+  Inode i;
+  KISEKI_TRY(load_inode(ns, ino, &i));
+  if (opts_.durability == Durability::kSync) return Status::ok();
+  KISEKI_TRY(segments_->sync_all());
+  return meta_->sync_wal();
+}
+
+}  // namespace kiseki::gateway

@@ -1,0 +1,312 @@
+// Gateway set-up, tenants, namespaces, access keys and maintenance.
+#include "gateway/gateway.h"
+
+#include "common/file_util.h"
+#include "common/logging.h"
+#include "crypto/chunk_cipher.h"
+#include "crypto/primitives.h"
+
+namespace kiseki::gateway {
+
+using meta::Cf;
+using ns::Delta;
+using ns::Op;
+
+ByteSource source_from(ByteSpan data) {
+  auto pos = std::make_shared<size_t>(0);
+  return [data, pos](MutableByteSpan buf) -> Result<size_t> {
+    size_t n = std::min(buf.size(), data.size() - *pos);
+    std::memcpy(buf.data(), data.data() + *pos, n);
+    *pos += n;
+    return n;
+  };
+}
+
+FileAttr to_attr(const ns::Inode& i) {
+  FileAttr a;
+  a.ino = i.ino;
+  a.type = i.type;
+  a.mode = i.attr.mode;
+  a.uid = i.attr.uid;
+  a.gid = i.attr.gid;
+  a.nlink = i.nlink;
+  a.size = i.size;
+  a.generation = i.generation;
+  a.atime_ns = i.attr.atime_ns;
+  a.mtime_ns = i.attr.mtime_ns;
+  a.ctime_ns = i.attr.ctime_ns;
+  a.btime_ns = i.btime_ns;
+  return a;
+}
+
+Result<std::unique_ptr<Gateway>> Gateway::open(const GatewayOptions& opts) {
+  KISEKI_TRY(opts.object_chunking.validate());
+  if (opts.file_chunk_bytes < 4096 || opts.file_chunk_bytes > (4u << 20))
+    return invalid_argument("file_chunk_bytes must lie within 4 KiB .. 4 MiB");
+  std::unique_ptr<Gateway> g(new Gateway(opts));
+  KISEKI_TRY(g->init());
+  return g;
+}
+
+Status Gateway::init() {
+  KISEKI_TRY(make_dirs(opts_.data_dir));
+  KISEKI_ASSIGN_OR_RETURN(keys_, crypto::FileKeyManager::open(opts_.data_dir + "/keys"));
+  KISEKI_ASSIGN_OR_RETURN(meta_, meta::Store::open(opts_.data_dir + "/meta"));
+  chunk::SegmentStoreOptions so;
+  so.durability = opts_.durability;
+  so.group_commit_ms = opts_.group_commit_ms;
+  so.segment_bytes = opts_.segment_bytes;
+  KISEKI_ASSIGN_OR_RETURN(segments_, chunk::SegmentStore::open(opts_.data_dir + "/chunks", so));
+  chunks_ = std::make_unique<chunk::ChunkStore>(meta_.get(), segments_.get(), keys_.get());
+  chunker_ = chunk::make_chunker(opts_.object_chunking);
+  log::LogOptions lo;
+  lo.durability = opts_.durability;
+  lo.group_commit_ms = opts_.group_commit_ms;
+  log_ = std::make_unique<log::DeltaLog>(meta_.get(), &sm_, lo);
+  return Status::ok();
+}
+
+Gateway::~Gateway() = default;
+
+Result<std::string> Gateway::submit(std::vector<Delta> deltas) {
+  return log_->submit(ns::encode_record(deltas));
+}
+
+std::mutex& Gateway::inode_lock(NsRef ns, InodeId ino) const {
+  return inode_locks_[(ns.ns * 0x9e3779b97f4a7c15ull ^ ino) % inode_locks_.size()];
+}
+
+Result<crypto::SecretKey> Gateway::tenant_key(TenantId t) const { return keys_->tenant_kek(t); }
+
+Status Gateway::load_inode(NsRef ns, InodeId ino, ns::Inode* out) const {
+  if (ino == kInvalidInode) return invalid_argument("inode 0 does not exist");
+  std::string v;
+  Status st = meta_->get(Cf::kInodes, meta::inode_key(ns.ns, ino), &v);
+  if (st.code() == ErrorCode::kNotFound) return make_error(ErrorCode::kStale, "no inode " + std::to_string(ino));
+  KISEKI_TRY(st);
+  return ns::decode_inode(v, out);
+}
+
+// ---- tenants
+
+static std::string encode_tenant(std::string_view name, bool shredded) {
+  std::string v;
+  Encoder(&v).str(name).u8(shredded ? 1 : 0);
+  return v;
+}
+
+static Result<TenantInfo> decode_tenant(TenantId id, std::string_view v) {
+  Decoder d(v);
+  TenantInfo t;
+  t.id = id;
+  t.name = std::string(d.str());
+  t.shredded = d.u8() != 0;
+  if (!d.ok()) return corruption("tenant record");
+  return t;
+}
+
+Result<TenantId> Gateway::create_tenant(std::string_view name) {
+  KISEKI_TRY(ns::validate_name(name));
+  Delta d;
+  d.op = Op::kCreateTenant;
+  d.name = std::string(name);
+  d.blob = encode_tenant(name, false);
+  KISEKI_ASSIGN_OR_RETURN(std::string out, submit({d}));
+  TenantId id = get_be64(reinterpret_cast<const uint8_t*>(out.data()));
+  KISEKI_TRY(keys_->create_tenant_key(id));
+  return id;
+}
+
+Result<TenantInfo> Gateway::get_tenant(TenantId id) const {
+  std::string v;
+  Status st = meta_->get(Cf::kTenants, ns::tenant_id_key(id), &v);
+  if (st.code() == ErrorCode::kNotFound) return not_found("no tenant " + std::to_string(id));
+  KISEKI_TRY(st);
+  return decode_tenant(id, v);
+}
+
+Result<TenantInfo> Gateway::find_tenant(std::string_view name) const {
+  std::string v;
+  Status st = meta_->get(Cf::kTenants, ns::tenant_name_key(name), &v);
+  if (st.code() == ErrorCode::kNotFound) return not_found("no tenant " + std::string(name));
+  KISEKI_TRY(st);
+  return get_tenant(get_be64(reinterpret_cast<const uint8_t*>(v.data())));
+}
+
+std::vector<TenantInfo> Gateway::list_tenants() const {
+  std::vector<TenantInfo> out;
+  auto it = meta_->iterator(Cf::kTenants);
+  for (it->Seek("I"); it->Valid() && it->key().starts_with("I"); it->Next()) {
+    if (it->key().size() != 9) continue;
+    auto t = decode_tenant(get_be64(reinterpret_cast<const uint8_t*>(it->key().data() + 1)),
+                           it->value().ToStringView());
+    if (t) out.push_back(*t);
+  }
+  return out;
+}
+
+Status Gateway::shred_tenant(TenantId id) {
+  KISEKI_ASSIGN_OR_RETURN(TenantInfo t, get_tenant(id));
+  KISEKI_TRY(keys_->shred_tenant_key(id));
+  Delta d;
+  d.op = Op::kSetTenant;
+  d.a = id;
+  d.blob = encode_tenant(t.name, true);
+  return submit({d}).status();
+}
+
+// ---- namespaces
+
+Result<NsRef> Gateway::create_namespace(TenantId tenant, std::string_view name, bool public_read) {
+  KISEKI_TRY(ns::validate_name(name));
+  KISEKI_ASSIGN_OR_RETURN(TenantInfo t, get_tenant(tenant));
+  if (t.shredded) return make_error(ErrorCode::kCryptoShredded, "tenant was crypto-shredded");
+  Delta d;
+  d.op = Op::kCreateNamespace;
+  d.a = tenant;
+  d.name = std::string(name);
+  Encoder(&d.blob).u8(public_read ? 1 : 0).i64(now());
+  d.inode.attr = {0755, 0, 0, now(), now(), now()};
+  d.inode.btime_ns = now();
+  KISEKI_ASSIGN_OR_RETURN(std::string out, submit({d}));
+  return NsRef{tenant, get_be64(reinterpret_cast<const uint8_t*>(out.data()))};
+}
+
+static NamespaceInfo to_ns_info(const ns::NamespaceRecord& r) {
+  NamespaceInfo i;
+  i.ref = {r.tenant, r.id};
+  i.name = r.name;
+  Decoder d(r.blob);
+  i.public_read = d.u8() != 0;
+  i.created_ns = d.i64();
+  return i;
+}
+
+Result<NamespaceInfo> Gateway::get_namespace(NamespaceId id) const {
+  std::string v;
+  Status st = meta_->get(Cf::kNamespaces, ns::ns_id_key(id), &v);
+  if (st.code() == ErrorCode::kNotFound) return not_found("no namespace " + std::to_string(id));
+  KISEKI_TRY(st);
+  ns::NamespaceRecord r;
+  KISEKI_TRY(ns::decode_ns_record(v, &r));
+  return to_ns_info(r);
+}
+
+Result<NamespaceInfo> Gateway::find_namespace(TenantId tenant, std::string_view name) const {
+  std::string v;
+  Status st = meta_->get(Cf::kNamespaces, ns::ns_name_key(tenant, name), &v);
+  if (st.code() == ErrorCode::kNotFound) return not_found("no namespace " + std::string(name));
+  KISEKI_TRY(st);
+  return get_namespace(get_be64(reinterpret_cast<const uint8_t*>(v.data())));
+}
+
+std::vector<NamespaceInfo> Gateway::list_namespaces(TenantId tenant) const {
+  std::vector<NamespaceInfo> out;
+  std::string prefix = "N" + meta::key_u64(tenant);
+  auto it = meta_->iterator(Cf::kNamespaces);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    auto n = get_namespace(get_be64(reinterpret_cast<const uint8_t*>(it->value().data())));
+    if (n) out.push_back(*n);
+  }
+  return out;
+}
+
+Status Gateway::delete_namespace(TenantId tenant, std::string_view name) {
+  Delta d;
+  d.op = Op::kDeleteNamespace;
+  d.a = tenant;
+  d.name = std::string(name);
+  Status st = submit({d}).status();
+  if (st.code() == ErrorCode::kNotFound) return not_found("no namespace " + std::string(name));
+  return st;
+}
+
+// ---- access keys: record = tenant · tenant_seal(KEK, secret)
+
+Status Gateway::put_access_key(const AccessKey& key) {
+  if (key.access_key_id.size() < 3 || key.access_key_id.size() > 128 || key.secret_key.size() < 8)
+    return invalid_argument("access key id must be 3..128 bytes and the secret at least 8");
+  KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(key.tenant));
+  Delta d;
+  d.op = Op::kPutAccessKey;
+  d.name = key.access_key_id;
+  std::string sealed;
+  KISEKI_TRY(crypto::tenant_seal(kek, as_bytes(key.access_key_id), as_bytes(key.secret_key), &sealed));
+  Encoder(&d.blob).u64(key.tenant).raw(sealed);
+  return submit({d}).status();
+}
+
+Result<AccessKey> Gateway::create_access_key(TenantId tenant) {
+  static constexpr char kAlnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  uint8_t rnd[60];
+  crypto::random_bytes(rnd);
+  AccessKey k;
+  k.tenant = tenant;
+  k.access_key_id = "KS";
+  for (int i = 0; i < 18; ++i) k.access_key_id.push_back(kAlnum[rnd[i] % 36]);
+  for (int i = 20; i < 60; ++i) k.secret_key.push_back(kB64[rnd[i] % 64]);
+  secure_zero(rnd, sizeof(rnd));
+  KISEKI_TRY(put_access_key(k));
+  return k;
+}
+
+Result<AccessKey> Gateway::get_access_key(std::string_view id) const {
+  std::string v;
+  Status st = meta_->get(Cf::kAccessKeys, id, &v);
+  if (st.code() == ErrorCode::kNotFound) return not_found("no such access key");
+  KISEKI_TRY(st);
+  Decoder d(v);
+  AccessKey k;
+  k.access_key_id = std::string(id);
+  k.tenant = d.u64();
+  if (!d.ok()) return corruption("access key record");
+  KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(k.tenant));
+  KISEKI_TRY(crypto::tenant_open(kek, as_bytes(id), as_bytes(d.raw(d.remaining())), &k.secret_key));
+  return k;
+}
+
+Status Gateway::delete_access_key(std::string_view id) {
+  Delta d;
+  d.op = Op::kDeleteAccessKey;
+  d.name = std::string(id);
+  return submit({d}).status();
+}
+
+// ---- maintenance
+
+chunk::ScrubReport Gateway::scrub() const { return chunks_->scrub(); }
+
+Result<size_t> Gateway::compact(double threshold) {
+  size_t removed = 0;
+  SegmentId active = segments_->active_segment();
+  for (SegmentId seg : segments_->segments()) {
+    if (seg == active) continue;
+    uint64_t size = segments_->segment_size(seg);
+    uint64_t live = chunk::segment_live_bytes(*meta_, seg);
+    if (size > 0 && static_cast<double>(live) / static_cast<double>(size) >= threshold) continue;
+    // Copy every record the index still points at, then move the index entry.
+    std::vector<chunk::ScannedRecord> records;
+    KISEKI_TRY(segments_->scan(seg, [&](const chunk::ScannedRecord& r) { records.push_back(r); }));
+    Bytes sealed;
+    for (const auto& r : records) {
+      auto e = chunk::lookup(*meta_, r.id);
+      if (!e || e->loc.segment != seg || e->loc.offset != r.loc.offset) continue;
+      KISEKI_TRY(segments_->read(r.id, r.loc, &sealed));
+      KISEKI_ASSIGN_OR_RETURN(chunk::Location to, segments_->append(r.id, sealed));
+      KISEKI_TRY(segments_->sync(to));
+      Delta d;
+      d.op = Op::kMoveChunk;
+      d.refs = {{r.id, to}, {r.id, r.loc}};
+      KISEKI_TRY(submit({d}).status());
+    }
+    if (chunk::segment_live_bytes(*meta_, seg) == 0) {
+      KISEKI_TRY(meta_->sync_wal());  // the moves must outlive the old file
+      KISEKI_TRY(segments_->remove(seg));
+      ++removed;
+    }
+  }
+  return removed;
+}
+
+}  // namespace kiseki::gateway

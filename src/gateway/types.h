@@ -1,0 +1,133 @@
+// Protocol-neutral request and result types of the Gateway.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/ids.h"
+#include "common/status.h"
+#include "namespace/inode.h"
+
+namespace kiseki::gateway {
+
+using ns::FileType;
+
+// A namespace as a caller names it: resolved once (find_namespace), then passed
+// to every call.
+struct NsRef {
+  TenantId tenant = 0;
+  NamespaceId ns = 0;
+};
+
+struct TenantInfo {
+  TenantId id = 0;
+  std::string name;
+  bool shredded = false;
+};
+
+struct NamespaceInfo {
+  NsRef ref;
+  std::string name;
+  bool public_read = false;
+  int64_t created_ns = 0;
+};
+
+struct AccessKey {
+  std::string access_key_id;
+  std::string secret_key;
+  TenantId tenant = 0;
+};
+
+struct FileAttr {
+  InodeId ino = 0;
+  FileType type = FileType::kFile;
+  uint32_t mode = 0;
+  uint32_t uid = 0, gid = 0;
+  uint32_t nlink = 0;
+  uint64_t size = 0;
+  uint64_t generation = 0;
+  int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0, btime_ns = 0;
+};
+
+struct Caller {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
+struct SetAttrRequest {
+  std::optional<uint32_t> mode, uid, gid;
+  std::optional<uint64_t> size;
+  std::optional<int64_t> atime_ns, mtime_ns;  // set to "now" by the caller if needed
+};
+
+struct DirEntry {
+  std::string name;
+  InodeId ino = 0;
+  FileType type = FileType::kFile;
+  uint64_t cookie = 0;  // pass back to continue after this entry
+};
+
+// Pulls the body of a streaming put: fills `buf`, returns bytes read, 0 at end.
+using ByteSource = std::function<Result<size_t>(MutableByteSpan buf)>;
+ByteSource source_from(ByteSpan data);
+
+struct ObjectMeta {
+  std::string content_type;
+  std::map<std::string, std::string> headers;
+  std::map<std::string, std::string> user_meta;
+};
+
+struct PutConditions {
+  bool if_none_match_star = false;          // fail if the object exists
+  std::optional<std::string> if_match;      // fail unless the ETag matches
+};
+
+struct ObjectInfo {
+  std::string key;
+  uint64_t size = 0;
+  std::string etag;
+  int64_t mtime_ns = 0;
+  ObjectMeta meta;
+};
+
+struct ByteRange {
+  uint64_t offset = 0;
+  std::optional<uint64_t> length;  // to the end if absent
+};
+
+struct ListRequest {
+  std::string prefix;
+  std::string delimiter;
+  std::string start_after;  // exclusive: continuation tokens and markers map onto it
+  uint32_t max_keys = 1000;
+};
+
+struct ListResult {
+  std::vector<ObjectInfo> objects;
+  std::vector<std::string> common_prefixes;
+  bool truncated = false;
+  std::string next_start_after;  // last key or prefix returned, when truncated
+};
+
+struct UploadInfo {
+  std::string upload_id;
+  std::string key;
+  int64_t initiated_ns = 0;
+};
+
+struct PartInfo {
+  uint32_t number = 0;
+  std::string etag;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+};
+
+constexpr size_t kMaxKeyBytes = 1024;
+constexpr uint32_t kMaxPartNumber = 10000;
+
+}  // namespace kiseki::gateway

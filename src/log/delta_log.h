@@ -1,0 +1,76 @@
+// The local delta log. Callers submit records (serialized delta batches); a
+// leader thread among the waiting callers applies every pending record, in
+// order, into one RocksDB WriteBatch and commits it with one WAL write and, under
+// `sync`, one fsync (group commit). RocksDB's WAL is the log: nothing is written
+// twice. In a cluster the same records go through a Raft log and the same
+// StateMachine::apply runs on every replica.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/durability.h"
+#include "common/metrics.h"
+#include "common/status.h"
+#include "meta/store.h"
+#include "meta/txn.h"
+
+namespace kiseki::log {
+
+class StateMachine {
+ public:
+  virtual ~StateMachine() = default;
+  // Applies one record. Must be deterministic given (store state, record). On error
+  // the record's writes are rolled back and the error goes to its submitter.
+  // `out` carries a result back to the submitter (e.g. an allocated id).
+  virtual Status apply(std::string_view record, meta::Txn& txn, std::string* out) = 0;
+};
+
+struct LogOptions {
+  Durability durability = Durability::kSync;
+  uint32_t group_commit_ms = 5;
+  size_t max_group = 256;  // records per group commit
+};
+
+class DeltaLog {
+ public:
+  DeltaLog(meta::Store* store, StateMachine* sm, const LogOptions& opts);
+  ~DeltaLog();
+
+  // Applies and commits `record`; returns the state machine's output once the
+  // commit is as durable as the durability mode promises.
+  Result<std::string> submit(std::string_view record);
+
+  uint64_t applied_index() const;
+
+ private:
+  struct Pending {
+    std::string_view record;
+    Status status;
+    std::string out;
+    bool done = false;
+  };
+  void commit_group(std::deque<Pending*>& group);
+  void group_sync_loop();
+
+  meta::Store* store_;
+  StateMachine* sm_;
+  LogOptions opts_;
+
+  std::mutex mu_;  // guards queue_, leader_active_, applied_index_
+  std::condition_variable cv_;
+  std::deque<Pending*> queue_;
+  bool leader_active_ = false;
+  uint64_t applied_index_ = 0;
+
+  bool stop_ = false;
+  std::thread sync_thread_;
+  Counter* records_;
+  Counter* groups_;
+  Histogram* commit_seconds_;
+};
+
+}  // namespace kiseki::log

@@ -1,0 +1,46 @@
+// The metadata store: one RocksDB instance with the column families of schema.h.
+// It is the single source of truth on a node; everything else is derived.
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "meta/schema.h"
+
+namespace kiseki::meta {
+
+struct StoreOptions {
+  size_t block_cache_bytes = 256ull << 20;
+  bool create_if_missing = true;
+};
+
+Status from_rocks(const rocksdb::Status& s, std::string_view what);
+
+class Store {
+ public:
+  static Result<std::unique_ptr<Store>> open(const std::string& path, const StoreOptions& opts = {});
+  ~Store();
+
+  rocksdb::DB* db() const { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles_[static_cast<size_t>(c)]; }
+
+  // kNotFound if absent.
+  Status get(Cf c, std::string_view key, std::string* value) const;
+  std::unique_ptr<rocksdb::Iterator> iterator(Cf c) const;
+  // Writes a batch; `sync` makes it durable (fsync of the WAL) before returning.
+  Status write(rocksdb::WriteBatch* batch, bool sync);
+  // Makes everything written so far durable (durability mode `group`).
+  Status sync_wal();
+
+ private:
+  Store() = default;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+};
+
+}  // namespace kiseki::meta

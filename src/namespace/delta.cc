@@ -1,0 +1,64 @@
+#include "namespace/delta.h"
+
+namespace kiseki::ns {
+
+static constexpr uint8_t kRecordFormat = 1;
+
+std::string encode_record(const std::vector<Delta>& deltas) {
+  std::string v;
+  Encoder e(&v);
+  e.u8(kRecordFormat).u32(static_cast<uint32_t>(deltas.size()));
+  for (const auto& d : deltas) {
+    e.u8(static_cast<uint8_t>(d.op)).u32(d.flags).u64(d.ns).u64(d.a).u64(d.parent).u64(d.parent2);
+    e.u64(d.ino).u64(d.version).i64(d.time_ns).str(d.name).str(d.name2).str(d.blob);
+    e.str(encode_inode(d.inode));
+    e.u32(static_cast<uint32_t>(d.refs.size()));
+    for (const auto& r : d.refs) {
+      e.raw(r.id.view()).u8(r.written ? 1 : 0);
+      if (r.written) e.u64(r.written->segment).u64(r.written->offset).u32(r.written->length);
+    }
+    e.u32(static_cast<uint32_t>(d.unrefs.size()));
+    for (const auto& u : d.unrefs) e.raw(u.view());
+  }
+  return v;
+}
+
+Status decode_record(std::string_view record, std::vector<Delta>* deltas) {
+  Decoder d(record);
+  if (d.u8() != kRecordFormat) return corruption("delta record: unknown format");
+  uint32_t n = d.u32();
+  if (n > record.size()) return corruption("delta record: bad count");
+  deltas->resize(n);
+  for (auto& x : *deltas) {
+    x.op = static_cast<Op>(d.u8());
+    x.flags = d.u32();
+    x.ns = d.u64();
+    x.a = d.u64();
+    x.parent = d.u64();
+    x.parent2 = d.u64();
+    x.ino = d.u64();
+    x.version = d.u64();
+    x.time_ns = d.i64();
+    x.name = std::string(d.str());
+    x.name2 = std::string(d.str());
+    x.blob = std::string(d.str());
+    std::string_view inode = d.str();
+    if (!d.ok()) break;
+    KISEKI_TRY(decode_inode(inode, &x.inode));
+    uint32_t nrefs = d.u32();
+    if (nrefs > d.remaining()) return corruption("delta record: bad ref count");
+    x.refs.resize(nrefs);
+    for (auto& r : x.refs) {
+      ChunkId::from_view(d.raw(32), &r.id);
+      if (d.u8()) r.written = chunk::Location{d.u64(), d.u64(), d.u32()};
+    }
+    uint32_t nun = d.u32();
+    if (nun > d.remaining()) return corruption("delta record: bad unref count");
+    x.unrefs.resize(nun);
+    for (auto& u : x.unrefs) ChunkId::from_view(d.raw(32), &u);
+  }
+  if (!d.ok() || !d.done()) return corruption("delta record: truncated");
+  return Status::ok();
+}
+
+}  // namespace kiseki::ns

@@ -1,0 +1,69 @@
+#include "namespace/inode.h"
+
+#include "common/bytes.h"
+
+namespace kiseki::ns {
+
+static constexpr uint8_t kInodeFormat = 1;
+
+std::string encode_inode(const Inode& i) {
+  std::string v;
+  Encoder e(&v);
+  e.u8(kInodeFormat).u64(i.ino).u8(static_cast<uint8_t>(i.type)).u32(i.flags);
+  e.u32(i.attr.mode).u32(i.attr.uid).u32(i.attr.gid);
+  e.i64(i.attr.atime_ns).i64(i.attr.mtime_ns).i64(i.attr.ctime_ns).i64(i.btime_ns);
+  e.u32(i.nlink).u64(i.size).u64(i.generation).u64(i.version).u64(i.parent).u64(i.next_cookie);
+  e.str(i.content);
+  return v;
+}
+
+Status decode_inode(std::string_view v, Inode* i) {
+  Decoder d(v);
+  if (d.u8() != kInodeFormat) return corruption("inode record: unknown format");
+  i->ino = d.u64();
+  i->type = static_cast<FileType>(d.u8());
+  i->flags = d.u32();
+  i->attr.mode = d.u32();
+  i->attr.uid = d.u32();
+  i->attr.gid = d.u32();
+  i->attr.atime_ns = d.i64();
+  i->attr.mtime_ns = d.i64();
+  i->attr.ctime_ns = d.i64();
+  i->btime_ns = d.i64();
+  i->nlink = d.u32();
+  i->size = d.u64();
+  i->generation = d.u64();
+  i->version = d.u64();
+  i->parent = d.u64();
+  i->next_cookie = d.u64();
+  i->content = std::string(d.str());
+  if (!d.ok() || !d.done()) return corruption("inode record: truncated");
+  if (i->type < FileType::kFile || i->type > FileType::kSymlink) return corruption("inode record: bad type");
+  return Status::ok();
+}
+
+std::string encode_dentry(const Dentry& dn) {
+  std::string v;
+  Encoder(&v).u64(dn.ino).u8(static_cast<uint8_t>(dn.type)).u64(dn.cookie);
+  return v;
+}
+
+Status decode_dentry(std::string_view v, Dentry* dn) {
+  Decoder d(v);
+  dn->ino = d.u64();
+  dn->type = static_cast<FileType>(d.u8());
+  dn->cookie = d.u64();
+  if (!d.ok() || !d.done()) return corruption("dentry record: truncated");
+  return Status::ok();
+}
+
+Status validate_name(std::string_view name) {
+  if (name.empty()) return invalid_argument("empty name");
+  if (name.size() > kMaxNameBytes) return make_error(ErrorCode::kNameTooLong, "name longer than 255 bytes");
+  if (name == "." || name == "..") return invalid_argument("name may not be '.' or '..'");
+  if (name.find('/') != std::string_view::npos) return invalid_argument("name may not contain '/'");
+  if (name.find('\0') != std::string_view::npos) return invalid_argument("name may not contain NUL");
+  return Status::ok();
+}
+
+}  // namespace kiseki::ns

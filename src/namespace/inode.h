@@ -1,0 +1,64 @@
+// Inode records and dentries as stored in the metadata store. `content` is opaque
+// here: the gateway seals it with the tenant key (layout, inline data, object
+// metadata), so this layer never sees file contents or chunk ids.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/ids.h"
+#include "common/status.h"
+
+namespace kiseki::ns {
+
+enum class FileType : uint8_t { kFile = 1, kDirectory = 2, kSymlink = 3 };
+
+constexpr InodeId kRootInode = 1;
+constexpr size_t kMaxNameBytes = 255;
+constexpr uint64_t kFirstCookie = 3;  // 0 starts a listing; 1 and 2 are "." and ".."
+
+enum InodeFlags : uint32_t {
+  kImplicitDir = 1u << 0,  // made for an S3 key prefix; removed when it empties
+};
+
+struct Attr {
+  uint32_t mode = 0;  // permission bits only (no type bits)
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int64_t atime_ns = 0;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+};
+
+struct Inode {
+  InodeId ino = kInvalidInode;
+  FileType type = FileType::kFile;
+  uint32_t flags = 0;
+  Attr attr;
+  int64_t btime_ns = 0;
+  uint32_t nlink = 1;
+  uint64_t size = 0;
+  uint64_t generation = 0;   // unique per created inode: file handles check it
+  uint64_t version = 0;      // bumped by every change; optimistic concurrency
+  InodeId parent = kInvalidInode;  // directories only (one parent)
+  uint64_t next_cookie = kFirstCookie;  // directories only
+  std::string content;       // tenant-sealed by the gateway; opaque here
+
+  bool is_dir() const { return type == FileType::kDirectory; }
+};
+
+std::string encode_inode(const Inode& i);
+Status decode_inode(std::string_view v, Inode* i);
+
+struct Dentry {
+  InodeId ino = kInvalidInode;
+  FileType type = FileType::kFile;
+  uint64_t cookie = 0;
+};
+std::string encode_dentry(const Dentry& d);
+Status decode_dentry(std::string_view v, Dentry* d);
+
+// Names: 1..255 bytes, no '/', no NUL, not "." or "..".
+Status validate_name(std::string_view name);
+
+}  // namespace kiseki::ns
