@@ -75,6 +75,7 @@ class [[nodiscard]] Result {
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
   Status status() const { return is_ok() ? Status() : std::get<1>(v_); }
   ErrorCode code() const { return is_ok() ? ErrorCode::kOk : std::get<1>(v_).code(); }
 

@@ -125,7 +125,9 @@ class Gateway {
   Result<std::string> submit(std::vector<ns::Delta> deltas);
   Result<FileAttr> make_node(NsRef ns, InodeId parent, std::string_view name, ns::Inode tmpl,
                              bool exclusive);
-  Result<PreparedData> prepare_stream(TenantId tenant, const ByteSource& body, bool want_md5);
+  // Chunks, seals and stores a body; small bodies stay inline when allowed.
+  Result<PreparedData> prepare_stream(TenantId tenant, const ByteSource& body, bool want_md5,
+                                      bool allow_inline);
   Status read_range(TenantId tenant, const Content& c, uint64_t size, uint64_t offset,
                     uint64_t length, Bytes* out) const;
   Status remove_entry(NsRef ns, InodeId parent, std::string_view name, bool rmdir);

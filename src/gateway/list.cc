@@ -31,8 +31,14 @@ struct Walk {
     // the start_after key's next component bound it from below.
     std::string seek;
     if (req.prefix.size() > path.size()) seek = component_after(req.prefix, path);
-    if (req.start_after.compare(0, path.size(), path) == 0 && req.start_after.size() > path.size())
-      seek = std::max(seek, component_after(req.start_after, path));
+    if (req.start_after.compare(0, path.size(), path) == 0 && req.start_after.size() > path.size()) {
+      // A directory "d" holds keys "d/…", which sort after "d-x" although "d"
+      // sorts before it: seek no further than the component's first byte below '/'.
+      std::string c = component_after(req.start_after, path);
+      size_t cut = 0;
+      while (cut < c.size() && static_cast<unsigned char>(c[cut]) > '/') ++cut;
+      seek = std::max(seek, c.substr(0, cut));
+    }
     it->Seek(dprefix + seek);
     using Pending = std::pair<std::string, InodeId>;  // ("name/", ino)
     std::priority_queue<Pending, std::vector<Pending>, std::greater<>> dirs;

@@ -77,7 +77,7 @@ Status validate_key(std::string_view key) {
 }
 
 Result<Gateway::PreparedData> Gateway::prepare_stream(TenantId tenant, const ByteSource& body,
-                                                      bool want_md5) {
+                                                      bool want_md5, bool allow_inline) {
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(tenant));
   crypto::SecretKey dedup = crypto::derive_dedup_key(kek);
   PreparedData out;
@@ -93,7 +93,7 @@ Result<Gateway::PreparedData> Gateway::prepare_stream(TenantId tenant, const Byt
       if (n == 0) eof = true;
       have += n;
     }
-    if (first_fill && eof && have <= opts_.inline_threshold) {
+    if (allow_inline && first_fill && eof && have <= opts_.inline_threshold) {
       // Small objects live in the inode record: no chunk, no segment write.
       out.inline_data.assign(reinterpret_cast<char*>(buf.data()), have);
       if (want_md5) md5.update({buf.data(), have});
@@ -166,7 +166,7 @@ Result<ObjectInfo> Gateway::put_object(NsRef ns, std::string_view key, const Byt
                                        const ObjectMeta& meta, const PutConditions& cond) {
   KISEKI_TRY(validate_key(key));
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
-  KISEKI_ASSIGN_OR_RETURN(PreparedData data, prepare_stream(ns.tenant, body, true));
+  KISEKI_ASSIGN_OR_RETURN(PreparedData data, prepare_stream(ns.tenant, body, true, true));
   Content c;
   c.inline_data = std::move(data.inline_data);
   c.extents = data.extents;
@@ -404,7 +404,7 @@ Result<PartInfo> Gateway::upload_part(NsRef ns, std::string_view upload_id, uint
   std::string rec;
   if (!meta_->get(Cf::kMultipart, ns::upload_key(ns.ns, upload_id), &rec).is_ok()) return not_found("no such upload");
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
-  KISEKI_ASSIGN_OR_RETURN(PreparedData data, prepare_stream(ns.tenant, body, true));
+  KISEKI_ASSIGN_OR_RETURN(PreparedData data, prepare_stream(ns.tenant, body, true, false));
   PartRecord pr;
   pr.info.number = part;
   pr.info.etag = md5_hex(data.md5.data());
@@ -509,8 +509,7 @@ Result<ObjectInfo> Gateway::complete_upload(NsRef ns, std::string_view upload_id
     c.user_meta = ur.meta.user_meta;
     std::string md5s;
     uint64_t size = 0;
-    std::string inline_bytes;  // parts small enough to be inline are re-chunked below
-    for (size_t k = 0; k < parts.size(); ++k) {
+      for (size_t k = 0; k < parts.size(); ++k) {
       auto it = by_number.find(parts[k].first);
       std::string want = parts[k].second;
       if (want.size() >= 2 && want.front() == '"') want = want.substr(1, want.size() - 2);
@@ -522,10 +521,6 @@ Result<ObjectInfo> Gateway::complete_upload(NsRef ns, std::string_view upload_id
       Bytes bin;
       from_hex(p.info.etag, &bin);
       md5s.append(reinterpret_cast<const char*>(bin.data()), bin.size());
-      if (!p.inline_data.empty()) {
-        if (parts.size() != 1) return invalid_argument("EntityTooSmall: part too small");
-        c.inline_data = p.inline_data;
-      }
       for (auto x : p.extents) {
         x.file_offset += size;
         c.extents.push_back(x);

@@ -1,0 +1,136 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "crypto/chunk_cipher.h"
+#include "crypto/key_manager.h"
+#include "crypto/primitives.h"
+#include "support/temp_dir.h"
+
+namespace kiseki::crypto {
+
+static Bytes hex(std::string_view h) {
+  Bytes b;
+  EXPECT_TRUE(from_hex(h, &b));
+  return b;
+}
+
+TEST(Primitives, HkdfRfc5869Case1) {
+  Bytes ikm(22, 0x0b), salt = hex("000102030405060708090a0b0c"), info = hex("f0f1f2f3f4f5f6f7f8f9");
+  uint8_t okm[42];
+  hkdf_sha256(ikm, salt, as_string_view(info), {okm, 42});
+  EXPECT_EQ(to_hex({okm, 42}),
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+}
+
+TEST(Primitives, HmacRfc4231Case2) {
+  auto d = hmac_sha256(as_bytes("Jefe"), as_bytes("what do ya want for nothing?"));
+  EXPECT_EQ(to_hex(d), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(Primitives, Md5AndSha256) {
+  EXPECT_EQ(to_hex(md5(as_bytes(""))), "d41d8cd98f00b204e9800998ecf8427e");
+  EXPECT_EQ(to_hex(sha256(as_bytes("abc"))),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+// NIST GCM test case 14 (AES-256, zero key and IV, one zero block).
+TEST(Primitives, AesGcmVector) {
+  SecretKey key;
+  Bytes nonce(12, 0), plain(16, 0), ct(16);
+  uint8_t tag[16];
+  ASSERT_TRUE(aes256gcm_seal(key, nonce, {}, plain, ct.data(), tag).is_ok());
+  EXPECT_EQ(to_hex(ct), "cea7403d4d606b6e074ec5d3baf39d18");
+  EXPECT_EQ(to_hex({tag, 16}), "d0d1c8a799996bf0265b98b5d48ab919");
+  Bytes back(16);
+  ASSERT_TRUE(aes256gcm_open(key, nonce, {}, ct, tag, back.data()).is_ok());
+  EXPECT_EQ(back, plain);
+  tag[0] ^= 1;
+  EXPECT_EQ(aes256gcm_open(key, nonce, {}, ct, tag, back.data()).code(), ErrorCode::kCorruption);
+}
+
+class KeysTest : public ::testing::Test {
+ protected:
+  kiseki::testing::TempDir dir_;
+};
+
+TEST_F(KeysTest, MasterKeyPersistsWithMode0600) {
+  auto km = FileKeyManager::open(dir_.path() + "/keys");
+  ASSERT_TRUE(km.is_ok());
+  struct stat st;
+  ASSERT_EQ(::stat((dir_.path() + "/keys/master").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  SecretKey k1 = *(*km)->master_key(1);
+  auto again = FileKeyManager::open(dir_.path() + "/keys");
+  ASSERT_TRUE(again.is_ok());
+  EXPECT_EQ(to_hex((*again)->master_key(1)->span()), to_hex(k1.span()));
+  EXPECT_EQ((*again)->master_key(7).code(), ErrorCode::kNotFound);
+}
+
+TEST_F(KeysTest, ChunkSealIsDeterministicAndAuthenticated) {
+  auto km = *FileKeyManager::open(dir_.path() + "/keys");
+  ChunkCipher cipher(km.get());
+  SecretKey dedup = SecretKey::random();
+  std::string data = kiseki::testing::random_bytes(100000, 1);
+  ChunkId id = compute_chunk_id(dedup, as_bytes(data));
+  Bytes a(data.size() + kSealOverhead), b(a.size()), out(data.size());
+  ASSERT_TRUE(cipher.seal(id, as_bytes(data), a.data()).is_ok());
+  ASSERT_TRUE(cipher.seal(id, as_bytes(data), b.data()).is_ok());
+  EXPECT_EQ(a, b) << "identical content must seal to identical bytes";
+  ASSERT_TRUE(cipher.open(id, a, out.data()).is_ok());
+  EXPECT_EQ(as_string_view(out), data);
+  // Any flipped bit (header, ciphertext, tag) or a different chunk id is an error.
+  for (size_t pos : {size_t{4}, size_t{9}, a.size() / 2, a.size() - 1}) {
+    Bytes bad = a;
+    bad[pos] ^= 0x10;
+    EXPECT_EQ(cipher.open(id, bad, out.data()).code(), ErrorCode::kCorruption) << pos;
+  }
+  ChunkId other = id;
+  other.bytes[0] ^= 1;
+  EXPECT_EQ(cipher.open(other, a, out.data()).code(), ErrorCode::kCorruption);
+}
+
+TEST_F(KeysTest, RotationKeepsOldEpochsReadable) {
+  auto km = *FileKeyManager::open(dir_.path() + "/keys");
+  ChunkCipher cipher(km.get());
+  ChunkId id{};
+  std::string data = "epoch one data";
+  Bytes sealed(data.size() + kSealOverhead), out(data.size());
+  ASSERT_TRUE(cipher.seal(id, as_bytes(data), sealed.data()).is_ok());
+  ASSERT_TRUE(km->rotate().is_ok());
+  EXPECT_EQ(km->current_epoch(), 2u);
+  auto reopened = *FileKeyManager::open(dir_.path() + "/keys");
+  ChunkCipher c2(reopened.get());
+  ASSERT_TRUE(c2.open(id, sealed, out.data()).is_ok());
+  EXPECT_EQ(as_string_view(out), data);
+}
+
+TEST_F(KeysTest, TenantKeyShredIsPermanent) {
+  auto km = *FileKeyManager::open(dir_.path() + "/keys");
+  EXPECT_EQ(km->tenant_kek(5).code(), ErrorCode::kNotFound);
+  ASSERT_TRUE(km->create_tenant_key(5).is_ok());
+  EXPECT_EQ(km->create_tenant_key(5).code(), ErrorCode::kExists);
+  SecretKey kek = *km->tenant_kek(5);
+  auto other = *FileKeyManager::open(dir_.path() + "/keys");
+  EXPECT_EQ(to_hex(other->tenant_kek(5)->span()), to_hex(kek.span()));
+  ASSERT_TRUE(km->shred_tenant_key(5).is_ok());
+  EXPECT_EQ(km->tenant_kek(5).code(), ErrorCode::kCryptoShredded);
+  auto fresh = *FileKeyManager::open(dir_.path() + "/keys");
+  EXPECT_EQ(fresh->tenant_kek(5).code(), ErrorCode::kCryptoShredded);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/keys/tenant-5"));
+}
+
+TEST_F(KeysTest, TenantSealRoundTrip) {
+  SecretKey k = SecretKey::random();
+  std::string sealed, out;
+  ASSERT_TRUE(tenant_seal(k, as_bytes("aad"), as_bytes("layout"), &sealed).is_ok());
+  ASSERT_TRUE(tenant_open(k, as_bytes("aad"), as_bytes(sealed), &out).is_ok());
+  EXPECT_EQ(out, "layout");
+  EXPECT_EQ(tenant_open(k, as_bytes("other"), as_bytes(sealed), &out).code(), ErrorCode::kCorruption);
+  EXPECT_EQ(tenant_open(SecretKey::random(), as_bytes("aad"), as_bytes(sealed), &out).code(),
+            ErrorCode::kCorruption);
+  EXPECT_EQ(tenant_open(k, as_bytes("aad"), as_bytes("short"), &out).code(), ErrorCode::kCorruption);
+}
+
+}  // namespace kiseki::crypto

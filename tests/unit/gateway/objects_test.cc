@@ -1,0 +1,240 @@
+#include <map>
+#include <random>
+
+#include "fixture.h"
+
+namespace kiseki::gateway {
+
+TEST_F(GatewayTest, PutGetHeadDeleteObjects) {
+  std::string small = "tiny object";
+  std::string big = kiseki::testing::random_bytes(1 << 20, 5);
+  ObjectMeta meta;
+  meta.content_type = "text/plain";
+  meta.user_meta["color"] = "blue";
+  meta.headers["Cache-Control"] = "max-age=60";
+  auto info = gw_->put_object(ns_, "dir/sub/small.txt", source_from(as_bytes(small)), meta);
+  ASSERT_TRUE(info.is_ok());
+  EXPECT_EQ(info->etag, "3589a0a97b096769228506ab2587811c");  // printf "tiny object" | md5sum
+  put("dir/big.bin", big);
+  EXPECT_EQ(get("dir/sub/small.txt"), small);
+  EXPECT_EQ(get("dir/big.bin"), big);
+  auto head = gw_->head_object(ns_, "dir/sub/small.txt");
+  ASSERT_TRUE(head.is_ok());
+  EXPECT_EQ(head->size, small.size());
+  EXPECT_EQ(head->meta.content_type, "text/plain");
+  EXPECT_EQ(head->meta.user_meta["color"], "blue");
+  EXPECT_EQ(head->meta.headers["Cache-Control"], "max-age=60");
+  // Ranges.
+  auto r = gw_->get_object(ns_, "dir/big.bin", {1000, 5000}, nullptr);
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(as_string_view(*r), big.substr(1000, 5000));
+  auto tail = gw_->get_object(ns_, "dir/big.bin", {(1 << 20) - 10, std::nullopt}, nullptr);
+  EXPECT_EQ(as_string_view(*tail), big.substr((1 << 20) - 10));
+  EXPECT_EQ(gw_->get_object(ns_, "dir/big.bin", {1 << 20, 1}, nullptr).code(), ErrorCode::kInvalidArgument);
+  // Objects are files: the same namespace through the file API.
+  auto d = gw_->lookup(ns_, ns::kRootInode, "dir");
+  ASSERT_TRUE(d.is_ok());
+  auto f = gw_->lookup(ns_, d->ino, "big.bin");
+  ASSERT_TRUE(f.is_ok());
+  EXPECT_EQ(read_file(f->ino), big);
+  // Delete prunes the implicit directories that held only this key.
+  ASSERT_TRUE(gw_->delete_object(ns_, "dir/sub/small.txt").is_ok());
+  EXPECT_EQ(gw_->head_object(ns_, "dir/sub/small.txt").code(), ErrorCode::kNotFound);
+  EXPECT_EQ(gw_->lookup(ns_, d->ino, "sub").code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(gw_->lookup(ns_, ns::kRootInode, "dir").is_ok());
+  EXPECT_EQ(gw_->delete_object(ns_, "dir/sub/small.txt").code(), ErrorCode::kNotFound);
+}
+
+TEST_F(GatewayTest, OverwriteReleasesOldChunks) {
+  put("obj", kiseki::testing::random_bytes(2 << 20, 1));
+  put("obj", kiseki::testing::random_bytes(2 << 20, 2));
+  EXPECT_EQ(get("obj"), kiseki::testing::random_bytes(2 << 20, 2));
+  ASSERT_TRUE(gw_->delete_object(ns_, "obj").is_ok());
+  auto it = gw_->store()->iterator(meta::Cf::kChunks);
+  it->SeekToFirst();
+  EXPECT_FALSE(it->Valid()) << "every chunk reference must be gone";
+}
+
+TEST_F(GatewayTest, KeyThatIsBothFileAndPrefixIsAConflict) {
+  put("a/b", "file");
+  auto r = gw_->put_object(ns_, "a/b/c", source_from(as_bytes("x")), {});
+  EXPECT_EQ(r.code(), ErrorCode::kConflict);
+  put("x/y/z", "deep");
+  EXPECT_EQ(gw_->put_object(ns_, "x/y", source_from(as_bytes("x")), {}).code(), ErrorCode::kConflict);
+  EXPECT_EQ(get("a/b"), "file");
+  EXPECT_EQ(get("x/y/z"), "deep");
+}
+
+TEST_F(GatewayTest, ConditionalPut) {
+  PutConditions none_match;
+  none_match.if_none_match_star = true;
+  ASSERT_TRUE(gw_->put_object(ns_, "k", source_from(as_bytes("v1")), {}, none_match).is_ok());
+  EXPECT_EQ(gw_->put_object(ns_, "k", source_from(as_bytes("v2")), {}, none_match).code(),
+            ErrorCode::kPreconditionFailed);
+  PutConditions match;
+  match.if_match = "wrong";
+  EXPECT_EQ(gw_->put_object(ns_, "k", source_from(as_bytes("v2")), {}, match).code(),
+            ErrorCode::kPreconditionFailed);
+  match.if_match = gw_->head_object(ns_, "k")->etag;
+  ASSERT_TRUE(gw_->put_object(ns_, "k", source_from(as_bytes("v3")), {}, match).is_ok());
+  EXPECT_EQ(get("k"), "v3");
+}
+
+TEST_F(GatewayTest, CopyObjectSharesChunks) {
+  std::string data = kiseki::testing::random_bytes(3 << 20, 8);
+  ObjectMeta meta;
+  meta.user_meta["a"] = "1";
+  ASSERT_TRUE(gw_->put_object(ns_, "src", source_from(as_bytes(data)), meta).is_ok());
+  uint64_t before = segment_bytes();
+  auto c = gw_->copy_object(ns_, "src", ns_, "dst", std::nullopt);
+  ASSERT_TRUE(c.is_ok());
+  EXPECT_EQ(segment_bytes(), before) << "a copy writes no chunk bytes";
+  EXPECT_EQ(get("dst"), data);
+  EXPECT_EQ(gw_->head_object(ns_, "dst")->meta.user_meta["a"], "1");
+  ObjectMeta replaced;
+  replaced.user_meta["b"] = "2";
+  ASSERT_TRUE(gw_->copy_object(ns_, "src", ns_, "dst2", replaced).is_ok());
+  auto h = *gw_->head_object(ns_, "dst2");
+  EXPECT_EQ(h.meta.user_meta.count("a"), 0u);
+  EXPECT_EQ(h.meta.user_meta["b"], "2");
+  ASSERT_TRUE(gw_->delete_object(ns_, "src").is_ok());
+  EXPECT_EQ(get("dst"), data);
+}
+
+// The bar: writing the same 64 MiB twice grows the segments by < 1 %.
+TEST_F(GatewayTest, DedupSameDataTwice) {
+  std::string data = kiseki::testing::random_bytes(64 << 20, 64);
+  put("first", data);
+  uint64_t after_first = segment_bytes();
+  EXPECT_GE(after_first, data.size());
+  put("second", data);
+  uint64_t growth = segment_bytes() - after_first;
+  EXPECT_LT(static_cast<double>(growth), 0.01 * after_first) << growth;
+  EXPECT_EQ(get("second"), data);
+}
+
+// Differential test: listings against a sorted std::map of the same keys.
+TEST_F(GatewayTest, ListMatchesSortedMapModel) {
+  std::map<std::string, size_t> model;
+  std::vector<std::string> keys = {"a", "a-b", "a.x", "a/b", "a/b/c", "a/b-c", "a/c", "a0", "b/x/y/z",
+                                   "b/x-y", "b/x0", "c", "photos/2024/jan/1.jpg", "photos/2024/feb/2.jpg",
+                                   "photos/2023/x.jpg", "photos/index.html", "z z", "\xc3\xa9t\xc3\xa9"};
+  // "a" is a file, so "a/b" cannot be (a key both file and prefix): skip those.
+  for (const auto& k : keys) {
+    auto r = gw_->put_object(ns_, k, source_from(as_bytes(k)), {});
+    if (r.is_ok()) {
+      model[k] = k.size();
+    } else {
+      EXPECT_EQ(r.code(), ErrorCode::kConflict) << k;
+    }
+  }
+  std::mt19937 rng(1);
+  for (int i = 0; i < 150; ++i) {
+    std::string k = "r/" + std::to_string(rng() % 7) + (rng() % 2 ? "/" : "-") + std::to_string(rng() % 50);
+    if (gw_->put_object(ns_, k, source_from(as_bytes(k)), {}).is_ok()) model[k] = k.size();
+  }
+  auto check = [&](const std::string& prefix, const std::string& delim, uint32_t page) {
+    // Expected: model keys filtered and rolled up by delimiter.
+    std::vector<std::string> expect;
+    std::string last_cp;
+    for (const auto& [k, v] : model) {
+      if (k.compare(0, prefix.size(), prefix) != 0) continue;
+      if (!delim.empty()) {
+        size_t d = k.find(delim, prefix.size());
+        if (d != std::string::npos) {
+          std::string cp = k.substr(0, d + delim.size());
+          if (cp != last_cp) expect.push_back("P:" + cp);
+          last_cp = cp;
+          continue;
+        }
+      }
+      expect.push_back("K:" + k);
+    }
+    std::vector<std::string> got;
+    ListRequest req{prefix, delim, "", page};
+    for (int guard = 0; guard < 1000; ++guard) {
+      auto r = gw_->list_objects(ns_, req);
+      ASSERT_TRUE(r.is_ok());
+      // S3 returns keys and prefixes interleaved in order; merge the two lists.
+      std::vector<std::string> pagegot;
+      for (auto& o : r->objects) pagegot.push_back("K:" + o.key);
+      for (auto& p : r->common_prefixes) pagegot.push_back("P:" + p);
+      std::sort(pagegot.begin(), pagegot.end(), [](const std::string& a, const std::string& b) {
+        return a.substr(2) < b.substr(2);
+      });
+      EXPECT_LE(pagegot.size(), page);
+      got.insert(got.end(), pagegot.begin(), pagegot.end());
+      if (!r->truncated) break;
+      req.start_after = r->next_start_after;
+    }
+    EXPECT_EQ(got, expect) << "prefix=" << prefix << " delim=" << delim << " page=" << page;
+  };
+  for (std::string prefix : {"", "a", "a/", "b/x", "photos/", "photos/2024/", "r/3", "r/", "zz", "nothing"})
+    for (std::string delim : {"", "/", "-"})
+      for (uint32_t page : {1u, 3u, 1000u}) check(prefix, delim, page);
+}
+
+TEST_F(GatewayTest, MultipartUpload) {
+  ObjectMeta meta;
+  meta.content_type = "application/octet-stream";
+  auto id = gw_->create_upload(ns_, "big/object", meta);
+  ASSERT_TRUE(id.is_ok());
+  std::string p1 = kiseki::testing::random_bytes(5 << 20, 1), p2 = kiseki::testing::random_bytes(5 << 20, 2),
+              p3 = kiseki::testing::random_bytes(1000, 3);
+  auto r1 = gw_->upload_part(ns_, *id, 1, source_from(as_bytes(p1)));
+  auto r2 = gw_->upload_part(ns_, *id, 2, source_from(as_bytes(kiseki::testing::random_bytes(5 << 20, 9))));
+  r2 = gw_->upload_part(ns_, *id, 2, source_from(as_bytes(p2)));  // replaced part
+  auto r3 = gw_->upload_part(ns_, *id, 3, source_from(as_bytes(p3)));
+  ASSERT_TRUE(r1.is_ok() && r2.is_ok() && r3.is_ok());
+  auto parts = gw_->list_parts(ns_, *id);
+  ASSERT_TRUE(parts.is_ok());
+  ASSERT_EQ(parts->size(), 3u);
+  EXPECT_EQ((*parts)[1].etag, r2->etag);
+  auto uploads = *gw_->list_uploads(ns_, "big/");
+  ASSERT_EQ(uploads.size(), 1u);
+  EXPECT_EQ(uploads[0].key, "big/object");
+  // Survives a restart.
+  reopen();
+  EXPECT_EQ(gw_->list_parts(ns_, *id)->size(), 3u);
+  EXPECT_EQ(gw_->complete_upload(ns_, *id, {{2, r2->etag}, {1, r1->etag}}).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(gw_->complete_upload(ns_, *id, {{1, r1->etag}, {2, "bad"}}).code(), ErrorCode::kInvalidArgument);
+  auto done = gw_->complete_upload(ns_, *id, {{1, r1->etag}, {2, r2->etag}, {3, r3->etag}});
+  ASSERT_TRUE(done.is_ok()) << done.status().to_string();
+  EXPECT_EQ(done->etag.substr(done->etag.size() - 2), "-3");
+  EXPECT_EQ(get("big/object"), p1 + p2 + p3);
+  EXPECT_EQ(gw_->head_object(ns_, "big/object")->meta.content_type, "application/octet-stream");
+  EXPECT_EQ(gw_->list_parts(ns_, *id).code(), ErrorCode::kNotFound);
+  // Small non-final parts are refused; abort drops everything.
+  auto id2 = *gw_->create_upload(ns_, "small", {});
+  auto a = *gw_->upload_part(ns_, id2, 1, source_from(as_bytes("tiny")));
+  auto b = *gw_->upload_part(ns_, id2, 2, source_from(as_bytes("tiny")));
+  EXPECT_EQ(gw_->complete_upload(ns_, id2, {{1, a.etag}, {2, b.etag}}).code(), ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(gw_->abort_upload(ns_, id2).is_ok());
+  EXPECT_EQ(gw_->upload_part(ns_, id2, 3, source_from(as_bytes("x"))).code(), ErrorCode::kNotFound);
+  // Deleting the object leaves no chunk referenced.
+  ASSERT_TRUE(gw_->delete_object(ns_, "big/object").is_ok());
+  auto it = gw_->store()->iterator(meta::Cf::kChunks);
+  it->SeekToFirst();
+  EXPECT_FALSE(it->Valid());
+}
+
+TEST_F(GatewayTest, CompactionReclaimsDeadSegments) {
+  // 8 MiB segments: fill several, delete most objects, compact.
+  for (int i = 0; i < 12; ++i) put("obj" + std::to_string(i), kiseki::testing::random_bytes(2 << 20, 500 + i));
+  size_t segs_before = gw_->chunks()->segments()->segments().size();
+  ASSERT_GE(segs_before, 3u);
+  for (int i = 0; i < 12; ++i) {
+    if (i % 4 == 0) continue;
+    ASSERT_TRUE(gw_->delete_object(ns_, "obj" + std::to_string(i)).is_ok());
+  }
+  auto removed = gw_->compact(0.5);
+  ASSERT_TRUE(removed.is_ok());
+  EXPECT_GE(*removed, 1u);
+  EXPECT_LT(gw_->chunks()->segments()->segments().size(), segs_before);
+  for (int i = 0; i < 12; i += 4) EXPECT_EQ(get("obj" + std::to_string(i)), kiseki::testing::random_bytes(2 << 20, 500 + i));
+  EXPECT_TRUE(gw_->scrub().problems.empty());
+  reopen();
+  for (int i = 0; i < 12; i += 4) EXPECT_EQ(get("obj" + std::to_string(i)), kiseki::testing::random_bytes(2 << 20, 500 + i));
+}
+
+}  // namespace kiseki::gateway

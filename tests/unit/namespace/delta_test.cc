@@ -1,0 +1,62 @@
+#include "namespace/delta.h"
+
+#include <gtest/gtest.h>
+
+#include "support/temp_dir.h"
+
+namespace kiseki::ns {
+
+TEST(Delta, RecordRoundTrip) {
+  Delta d;
+  d.op = Op::kRename;
+  d.flags = kNoReplace;
+  d.ns = 3;
+  d.parent = 1;
+  d.parent2 = 9;
+  d.name = "a";
+  d.name2 = "b";
+  d.time_ns = -5;
+  d.inode.attr.mode = 0640;
+  d.inode.content = "sealed";
+  ChunkId id;
+  id.bytes[3] = 7;
+  d.refs.push_back({id, chunk::Location{2, 4096, 77}});
+  d.refs.push_back({id, std::nullopt});
+  d.unrefs.push_back(id);
+  std::string rec = encode_record({d, Delta{}});
+  std::vector<Delta> back;
+  ASSERT_TRUE(decode_record(rec, &back).is_ok());
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[0].op, Op::kRename);
+  EXPECT_EQ(back[0].name2, "b");
+  EXPECT_EQ(back[0].time_ns, -5);
+  EXPECT_EQ(back[0].inode.attr.mode, 0640u);
+  EXPECT_EQ(back[0].inode.content, "sealed");
+  ASSERT_EQ(back[0].refs.size(), 2u);
+  EXPECT_EQ(back[0].refs[0].written->offset, 4096u);
+  EXPECT_FALSE(back[0].refs[1].written.has_value());
+  EXPECT_EQ(back[0].unrefs[0], id);
+}
+
+TEST(Delta, TruncatedOrGarbageRecordsAreCorruption) {
+  std::string rec = encode_record({Delta{}});
+  std::vector<Delta> back;
+  for (size_t n = 0; n < rec.size(); ++n)
+    EXPECT_EQ(decode_record(std::string_view(rec).substr(0, n), &back).code(), ErrorCode::kCorruption) << n;
+  std::string garbage = kiseki::testing::random_bytes(300, 1);
+  garbage[0] = 1;
+  EXPECT_FALSE(decode_record(garbage, &back).is_ok());
+}
+
+TEST(Names, Validation) {
+  EXPECT_TRUE(validate_name("file.txt").is_ok());
+  EXPECT_EQ(validate_name("").code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(validate_name(".").code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(validate_name("..").code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(validate_name("a/b").code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(validate_name(std::string("a\0b", 3)).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(validate_name(std::string(256, 'x')).code(), ErrorCode::kNameTooLong);
+  EXPECT_TRUE(validate_name(std::string(255, 'x')).is_ok());
+}
+
+}  // namespace kiseki::ns
