@@ -1,0 +1,48 @@
+# The two Quick start commands (README.md) and their friends.
+#   make run    set up, build and start a single-node server on embedded defaults
+#   make test   set up, build and run every test (unit, integration, ASan/UBSan)
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+BENCH_BUILD ?= build-release
+JOBS       ?= 2
+DATA_DIR   ?= var
+CMAKE_GEN  := -G Ninja
+
+.PHONY: all bootstrap build run test test-unit test-asan bench format clean
+
+all: build
+
+bootstrap:
+	./scripts/bootstrap
+
+$(BUILD)/build.ninja: CMakeLists.txt | bootstrap
+	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: bootstrap $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/src/server/kiseki-server --data-dir $(DATA_DIR)
+
+test-unit: build
+	ctest --test-dir $(BUILD) -j $(JOBS) --output-on-failure
+
+# Unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan: bootstrap
+	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DKISEKI_SANITIZE=ON -DKISEKI_BENCH=OFF
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) -j $(JOBS) --output-on-failure -LE integration
+
+test: test-unit test-asan
+
+bench: bootstrap
+	cmake -S . -B $(BENCH_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DKISEKI_WERROR=ON
+	cmake --build $(BENCH_BUILD) -j $(JOBS)
+	./scripts/run-benchmarks $(BENCH_BUILD)
+
+format:
+	find src tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD)

@@ -1,0 +1,189 @@
+#include "server/admin_api.h"
+
+#include <boost/json.hpp>
+
+#include "common/metrics.h"
+
+namespace kiseki::server {
+
+namespace json = boost::json;
+
+http::status http_status_for(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kOk: return http::status::ok;
+    case ErrorCode::kNotFound: case ErrorCode::kStale: return http::status::not_found;
+    case ErrorCode::kExists: case ErrorCode::kConflict: case ErrorCode::kNotEmpty: return http::status::conflict;
+    case ErrorCode::kInvalidArgument: case ErrorCode::kNameTooLong: case ErrorCode::kNotDirectory:
+    case ErrorCode::kIsDirectory: return http::status::bad_request;
+    case ErrorCode::kPermissionDenied: return http::status::forbidden;
+    case ErrorCode::kPreconditionFailed: return http::status::precondition_failed;
+    case ErrorCode::kCryptoShredded: return http::status::gone;
+    case ErrorCode::kNoSpace: case ErrorCode::kQuotaExceeded: return http::status::insufficient_storage;
+    case ErrorCode::kUnavailable: return http::status::service_unavailable;
+    case ErrorCode::kTimeout: return http::status::gateway_timeout;
+    case ErrorCode::kNotSupported: return http::status::not_implemented;
+    case ErrorCode::kCorruption: case ErrorCode::kIoError: return http::status::internal_server_error;
+  }
+  return http::status::internal_server_error;
+}
+
+namespace {
+
+Response reply(http::status st, const json::value& body) {
+  Response r{st, 11};
+  r.set(http::field::content_type, "application/json");
+  r.body() = json::serialize(body);
+  r.body().push_back('\n');
+  return r;
+}
+
+Response error(const Status& s) {
+  return reply(http_status_for(s.code()),
+               json::object{{"error", std::string(error_code_name(s.code()))}, {"message", s.message()}});
+}
+
+Response text(http::status st, std::string body, std::string_view type = "text/plain; charset=utf-8") {
+  Response r{st, 11};
+  r.set(http::field::content_type, type);
+  r.body() = std::move(body);
+  return r;
+}
+
+std::vector<std::string> split_path(std::string_view target) {
+  auto q = target.find('?');
+  if (q != std::string_view::npos) target = target.substr(0, q);
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start < target.size()) {
+    size_t slash = target.find('/', start);
+    if (slash == std::string_view::npos) slash = target.size();
+    if (slash > start) parts.emplace_back(target.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return parts;
+}
+
+Result<json::object> body_object(const Request& req) {
+  if (req.body().empty()) return json::object{};
+  boost::system::error_code ec;
+  json::value v = json::parse(req.body(), ec);
+  if (ec || !v.is_object()) return invalid_argument("request body must be a JSON object");
+  return v.as_object();
+}
+
+Result<std::string> string_field(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  if (!v || !v->is_string()) return invalid_argument("field '" + std::string(key) + "' (string) is required");
+  return std::string(v->as_string());
+}
+
+json::object tenant_json(const gateway::TenantInfo& t) {
+  return {{"id", t.id}, {"name", t.name}, {"shredded", t.shredded}};
+}
+
+json::object ns_json(const gateway::NamespaceInfo& n) {
+  return {{"id", n.ref.ns}, {"tenant_id", n.ref.tenant}, {"name", n.name}, {"public_read", n.public_read},
+          {"created_ns", n.created_ns}};
+}
+
+}  // namespace
+
+Response AdminApi::handle(const Request& req) {
+  auto parts = split_path(req.target());
+  if (parts.size() == 1 && req.method() == http::verb::get) {
+    if (parts[0] == "health") return text(http::status::ok, "ok\n");
+    if (parts[0] == "ready")
+      return ready_ ? text(http::status::ok, "ready\n") : text(http::status::service_unavailable, "starting\n");
+    if (parts[0] == "metrics")
+      return text(http::status::ok, MetricsRegistry::global().expose(), "text/plain; version=0.0.4");
+  }
+  if (parts.size() >= 2 && parts[0] == "api" && parts[1] == "v1") return route_api(req, parts);
+  return error(not_found("no route " + std::string(req.method_string()) + " " + std::string(req.target())));
+}
+
+Response AdminApi::route_api(const Request& req, const std::vector<std::string>& p) {
+  auto m = req.method();
+  size_t n = p.size();
+  auto tenant_by_name = [&](const std::string& name) { return gw_->find_tenant(name); };
+
+  if (n == 3 && p[2] == "tenants") {
+    if (m == http::verb::get) {
+      json::array a;
+      for (const auto& t : gw_->list_tenants()) a.push_back(tenant_json(t));
+      return reply(http::status::ok, a);
+    }
+    if (m == http::verb::post) {
+      auto body = body_object(req);
+      if (!body) return error(body.status());
+      auto name = string_field(*body, "name");
+      if (!name) return error(name.status());
+      auto id = gw_->create_tenant(*name);
+      if (!id) return error(id.status());
+      return reply(http::status::created, tenant_json(*gw_->get_tenant(*id)));
+    }
+  }
+  if (n >= 4 && p[2] == "tenants") {
+    auto t = tenant_by_name(p[3]);
+    if (!t) return error(t.status());
+    if (n == 4 && m == http::verb::get) return reply(http::status::ok, tenant_json(*t));
+    if (n == 5 && p[4] == "shred" && m == http::verb::post) {
+      Status st = gw_->shred_tenant(t->id);
+      if (!st) return error(st);
+      return reply(http::status::ok, tenant_json(*gw_->get_tenant(t->id)));
+    }
+    if (n == 5 && p[4] == "namespaces") {
+      if (m == http::verb::get) {
+        json::array a;
+        for (const auto& ns : gw_->list_namespaces(t->id)) a.push_back(ns_json(ns));
+        return reply(http::status::ok, a);
+      }
+      if (m == http::verb::post) {
+        auto body = body_object(req);
+        if (!body) return error(body.status());
+        auto name = string_field(*body, "name");
+        if (!name) return error(name.status());
+        bool public_read = false;
+        if (auto* v = body->if_contains("public_read"); v && v->is_bool()) public_read = v->as_bool();
+        auto ref = gw_->create_namespace(t->id, *name, public_read);
+        if (!ref) return error(ref.status());
+        return reply(http::status::created, ns_json(*gw_->get_namespace(ref->ns)));
+      }
+    }
+    if (n == 6 && p[4] == "namespaces") {
+      if (m == http::verb::get) {
+        auto ns = gw_->find_namespace(t->id, p[5]);
+        return ns ? reply(http::status::ok, ns_json(*ns)) : error(ns.status());
+      }
+      if (m == http::verb::delete_) {
+        Status st = gw_->delete_namespace(t->id, p[5]);
+        return st ? reply(http::status::ok, json::object{{"deleted", p[5]}}) : error(st);
+      }
+    }
+    if (n == 5 && p[4] == "keys" && m == http::verb::post) {
+      auto k = gw_->create_access_key(t->id);
+      if (!k) return error(k.status());
+      return reply(http::status::created, json::object{{"access_key_id", k->access_key_id},
+                                                       {"secret_key", k->secret_key},
+                                                       {"tenant", t->name}});
+    }
+  }
+  if (n == 4 && p[2] == "keys" && m == http::verb::delete_) {
+    Status st = gw_->delete_access_key(p[3]);
+    return st ? reply(http::status::ok, json::object{{"deleted", p[3]}}) : error(st);
+  }
+  if (n == 3 && p[2] == "scrub" && m == http::verb::post) {
+    auto r = gw_->scrub();
+    json::array problems;
+    for (const auto& s : r.problems) problems.push_back(json::string(s));
+    return reply(http::status::ok, json::object{{"segments", r.segments}, {"records", r.records},
+                                                {"bytes", r.bytes}, {"problems", problems}});
+  }
+  if (n == 3 && p[2] == "compact" && m == http::verb::post) {
+    auto r = gw_->compact();
+    if (!r) return error(r.status());
+    return reply(http::status::ok, json::object{{"segments_removed", *r}});
+  }
+  return error(not_found("no route " + std::string(req.method_string()) + " " + std::string(req.target())));
+}
+
+}  // namespace kiseki::server

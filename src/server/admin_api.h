@@ -1,0 +1,27 @@
+// The admin HTTP surface: /metrics, /health, /ready and the JSON admin API for
+// tenants, namespaces and access keys (docs/admin-api.md lists every route).
+#pragma once
+
+#include <atomic>
+
+#include "gateway/gateway.h"
+#include "server/http_server.h"
+
+namespace kiseki::server {
+
+class AdminApi {
+ public:
+  explicit AdminApi(gateway::Gateway* gw) : gw_(gw) {}
+  Response handle(const Request& req);
+  void set_ready(bool r) { ready_ = r; }
+
+ private:
+  Response route_api(const Request& req, const std::vector<std::string>& parts);
+  gateway::Gateway* gw_;
+  std::atomic<bool> ready_{false};
+};
+
+// The HTTP status an ErrorCode maps onto, for JSON error replies.
+http::status http_status_for(ErrorCode code);
+
+}  // namespace kiseki::server

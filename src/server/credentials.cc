@@ -1,0 +1,41 @@
+#include "server/credentials.h"
+
+#include <cstdio>
+
+#include "common/file_util.h"
+#include "common/logging.h"
+
+namespace kiseki::server {
+
+Status ensure_root_credentials(gateway::Gateway* gw, const std::string& data_dir, const char* access_key,
+                               const char* secret_key) {
+  auto t = gw->find_tenant("default");
+  TenantId tenant = 0;
+  if (t) {
+    tenant = t->id;
+  } else if (t.code() == ErrorCode::kNotFound) {
+    KISEKI_ASSIGN_OR_RETURN(tenant, gw->create_tenant("default"));
+  } else {
+    return t.status();
+  }
+  std::string path = data_dir + "/credentials";
+  if (access_key && *access_key && secret_key && *secret_key) {
+    auto existing = gw->get_access_key(access_key);
+    if (existing && existing->secret_key == secret_key && existing->tenant == tenant) return Status::ok();
+    KISEKI_TRY(gw->put_access_key({access_key, secret_key, tenant}));
+    KLOG_INFO("root access key {} set from the environment", access_key);
+    return Status::ok();
+  }
+  if (file_exists(path)) return Status::ok();
+  KISEKI_ASSIGN_OR_RETURN(gateway::AccessKey k, gw->create_access_key(tenant));
+  std::string text = "# Kiseki root credentials for tenant 'default' (created on first start)\n"
+                     "[default]\naws_access_key_id = " + k.access_key_id +
+                     "\naws_secret_access_key = " + k.secret_key + "\n";
+  KISEKI_TRY(write_file_atomic(path, text, 0600));
+  std::printf("Kiseki root credentials (shown once, kept in %s):\n  access key: %s\n  secret key: %s\n",
+              path.c_str(), k.access_key_id.c_str(), k.secret_key.c_str());
+  std::fflush(stdout);
+  return Status::ok();
+}
+
+}  // namespace kiseki::server

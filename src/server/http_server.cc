@@ -1,0 +1,124 @@
+#include "server/http_server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <charconv>
+
+#include "common/logging.h"
+
+namespace kiseki::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+Result<std::pair<std::string, uint16_t>> parse_host_port(std::string_view s) {
+  auto colon = s.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return invalid_argument("expected HOST:PORT, got " + std::string(s));
+  unsigned port = 0;
+  auto ps = s.substr(colon + 1);
+  auto [p, ec] = std::from_chars(ps.data(), ps.data() + ps.size(), port);
+  if (ec != std::errc() || p != ps.data() + ps.size() || port > 65535)
+    return invalid_argument("bad port in " + std::string(s));
+  std::string host(s.substr(0, colon));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+struct HttpServer::Impl {
+  asio::io_context& io;
+  HttpServerOptions opts;
+  Handler handler;
+  tcp::acceptor acceptor;
+
+  Impl(asio::io_context& io_, HttpServerOptions o, Handler h)
+      : io(io_), opts(std::move(o)), handler(std::move(h)), acceptor(io_) {}
+
+  asio::awaitable<void> serve(tcp::socket sock) {
+    beast::tcp_stream stream(std::move(sock));
+    beast::flat_buffer buf;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(16 << 10);
+      parser.body_limit(opts.max_body_bytes);
+      stream.expires_after(std::chrono::seconds(opts.idle_timeout_s));
+      auto [ec, n] = co_await http::async_read(stream, buf, parser, asio::as_tuple(asio::use_awaitable));
+      (void)n;
+      if (ec) {
+        if (ec == http::error::body_limit || ec == http::error::header_limit) {
+          Response r{http::status::payload_too_large, 11};
+          r.set(http::field::content_type, "application/json");
+          r.body() = R"({"error":"InvalidArgument","message":"request too large"})";
+          r.prepare_payload();
+          r.keep_alive(false);
+          co_await http::async_write(stream, r, asio::as_tuple(asio::use_awaitable));
+        }
+        break;
+      }
+      Request req = parser.release();
+      Response res;
+      try {
+        res = handler(req);
+      } catch (const std::exception& e) {
+        KLOG_ERROR("admin handler threw: {}", e.what());
+        res = Response{http::status::internal_server_error, req.version()};
+        res.body() = R"({"error":"IoError","message":"internal error"})";
+      }
+      res.version(req.version());
+      res.keep_alive(req.keep_alive());
+      res.prepare_payload();
+      stream.expires_after(std::chrono::seconds(opts.header_timeout_s));
+      auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+      (void)wn;
+      if (wec || !res.keep_alive()) break;
+    }
+    beast::error_code ignore;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignore);
+  }
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, sock] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        if (ec == asio::error::operation_aborted) co_return;
+        continue;
+      }
+      asio::co_spawn(io, serve(std::move(sock)), asio::detached);
+    }
+  }
+};
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpServer::~HttpServer() { stop(); }
+
+Result<std::unique_ptr<HttpServer>> HttpServer::bind(asio::io_context& io, const HttpServerOptions& opts,
+                                                     Handler handler) {
+  KISEKI_ASSIGN_OR_RETURN(auto hp, parse_host_port(opts.listen));
+  auto impl = std::make_unique<Impl>(io, opts, std::move(handler));
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(hp.first == "localhost" ? "127.0.0.1" : hp.first, ec);
+  if (ec) return invalid_argument("bad listen address " + opts.listen);
+  tcp::endpoint ep(addr, hp.second);
+  impl->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(ep, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return make_error(ErrorCode::kUnavailable, "listen on " + opts.listen + ": " + ec.message());
+  asio::co_spawn(io, impl->accept_loop(), asio::detached);
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void HttpServer::stop() {
+  if (impl_ && impl_->acceptor.is_open()) {
+    beast::error_code ec;
+    impl_->acceptor.close(ec);
+  }
+}
+
+}  // namespace kiseki::server

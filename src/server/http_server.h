@@ -1,0 +1,46 @@
+// A small HTTP/1.1 server on Boost.Beast with C++20 coroutines: keep-alive,
+// header and idle timeouts, bounded request bodies. The admin API runs on it.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+namespace kiseki::server {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+using Handler = std::function<Response(const Request&)>;
+
+struct HttpServerOptions {
+  std::string listen = "127.0.0.1:9090";
+  size_t max_body_bytes = 1 << 20;
+  int header_timeout_s = 10;
+  int idle_timeout_s = 60;
+};
+
+class HttpServer {
+ public:
+  // Binds at once (so the caller learns of a port in use); serves once run.
+  static Result<std::unique_ptr<HttpServer>> bind(boost::asio::io_context& io,
+                                                  const HttpServerOptions& opts, Handler handler);
+  ~HttpServer();
+  uint16_t port() const;
+  void stop();
+
+ private:
+  struct Impl;
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// "host:port" → (host, port); kInvalidArgument if malformed.
+Result<std::pair<std::string, uint16_t>> parse_host_port(std::string_view s);
+
+}  // namespace kiseki::server

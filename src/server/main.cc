@@ -1,0 +1,62 @@
+// kiseki-server: one process with everything embedded.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdlib>
+
+#include "common/logging.h"
+#include "server/admin_api.h"
+#include "server/credentials.h"
+#include "server/http_server.h"
+#include "server/options.h"
+
+extern char** environ;
+
+using namespace kiseki;
+
+int main(int argc, char** argv) {
+  bool exit_ok = false;
+  auto opts = server::parse_options(argc, argv, environ, &exit_ok);
+  if (!opts) {
+    if (exit_ok) return 0;
+    std::fprintf(stderr, "kiseki-server: %s\n", opts.status().message().c_str());
+    return 2;
+  }
+  init_logging(opts->log_level, opts->log_json);
+  KLOG_INFO("kiseki-server starting data_dir={} durability={}", opts->gateway.data_dir,
+            durability_name(opts->gateway.durability));
+  auto gw = gateway::Gateway::open(opts->gateway);
+  if (!gw) {
+    KLOG_ERROR("cannot open the store: {}", gw.status().to_string());
+    return 1;
+  }
+  Status st = server::ensure_root_credentials(gw->get(), opts->gateway.data_dir,
+                                              std::getenv("KISEKI_ROOT_ACCESS_KEY"),
+                                              std::getenv("KISEKI_ROOT_SECRET_KEY"));
+  if (!st) {
+    KLOG_ERROR("cannot set up root credentials: {}", st.to_string());
+    return 1;
+  }
+
+  boost::asio::io_context io(1);
+  server::AdminApi admin(gw->get());
+  server::HttpServerOptions ho;
+  ho.listen = opts->admin_listen;
+  auto http = server::HttpServer::bind(io, ho, [&admin](const server::Request& r) { return admin.handle(r); });
+  if (!http) {
+    KLOG_ERROR("admin HTTP: {}", http.status().to_string());
+    return 1;
+  }
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int sig) {
+    KLOG_INFO("signal {}: shutting down", sig);
+    (*http)->stop();
+    io.stop();
+  });
+  admin.set_ready(true);
+  KLOG_INFO("admin HTTP on {} (port {})", opts->admin_listen, (*http)->port());
+  io.run();
+  http->reset();
+  gw->reset();  // flushes and closes the store
+  KLOG_INFO("kiseki-server stopped");
+  return 0;
+}

@@ -1,0 +1,75 @@
+#include "server/options.h"
+
+#include <CLI/CLI.hpp>
+
+#include "common/config.h"
+
+namespace kiseki::server {
+
+Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exit_ok) {
+  *exit_ok = false;
+  CLI::App app{"kiseki-server: encrypted, deduplicated storage over S3, NFS, FUSE and a native protocol"};
+  std::map<std::string, std::string> flags;
+  auto flag = [&](const std::string& name, const std::string& key, const std::string& help) {
+    app.add_option_function<std::string>(name, [&flags, key](const std::string& v) { flags[key] = v; }, help);
+  };
+  flag("--config", "config", "TOML config file");
+  flag("--data-dir", "data_dir", "data directory (default ./var)");
+  flag("--s3-listen", "s3_listen", "S3 HOST:PORT (default 127.0.0.1:9000)");
+  flag("--admin-listen", "admin_listen", "admin HTTP HOST:PORT (default 127.0.0.1:9090)");
+  flag("--nfs-listen", "nfs_listen", "NFS HOST:PORT (default 127.0.0.1:2049)");
+  flag("--native-listen", "native_listen", "native protocol HOST:PORT (default 127.0.0.1:9100)");
+  flag("--durability", "durability", "sync (default) | group | none");
+  flag("--group-commit-ms", "group_commit_ms", "fsync interval for durability=group (default 5)");
+  flag("--log-level", "log_level", "trace | debug | info | warn | error");
+  app.add_flag_function("--log-json", [&flags](int64_t) { flags["log_json"] = "true"; }, "JSON log lines");
+  app.set_version_flag("--version", "kiseki-server 0.1.0");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {
+      *exit_ok = true;
+      std::fputs(e.get_name() == "CallForHelp" ? app.help().c_str() : "kiseki-server 0.1.0\n", stdout);
+      return invalid_argument("");
+    }
+    return invalid_argument(std::string(e.what()) + "\n" + app.help());
+  }
+
+  Config cfg;
+  Config env_cfg;
+  env_cfg.load_env(env);
+  std::string config_file = flags.count("config") ? flags["config"] : env_cfg.get_string("config", "");
+  if (!config_file.empty()) KISEKI_TRY(cfg.load_toml_file(config_file));
+  cfg.load_env(env);
+  for (const auto& [k, v] : flags) cfg.set(k, v);
+
+  ServerOptions o;
+  o.config_file = config_file;
+  o.gateway.data_dir = cfg.get_string("data_dir", "./var");
+  o.s3_listen = cfg.get_string("s3_listen", o.s3_listen);
+  o.admin_listen = cfg.get_string("admin_listen", o.admin_listen);
+  o.nfs_listen = cfg.get_string("nfs_listen", o.nfs_listen);
+  o.native_listen = cfg.get_string("native_listen", o.native_listen);
+  o.log_level = cfg.get_string("log_level", o.log_level);
+  KISEKI_ASSIGN_OR_RETURN(o.log_json, cfg.get_bool("log_json", false));
+  auto d = parse_durability(cfg.get_string("durability", "sync"));
+  if (!d) return invalid_argument("durability must be sync, group or none");
+  o.gateway.durability = *d;
+  KISEKI_ASSIGN_OR_RETURN(int64_t gms, cfg.get_int("group_commit_ms", 5));
+  if (gms < 1 || gms > 10000) return invalid_argument("group_commit_ms must be 1..10000");
+  o.gateway.group_commit_ms = static_cast<uint32_t>(gms);
+  KISEKI_ASSIGN_OR_RETURN(uint64_t mn, cfg.get_size("chunk_min_size", o.gateway.object_chunking.min_size));
+  KISEKI_ASSIGN_OR_RETURN(uint64_t avg, cfg.get_size("chunk_avg_size", o.gateway.object_chunking.avg_size));
+  KISEKI_ASSIGN_OR_RETURN(uint64_t mx, cfg.get_size("chunk_max_size", o.gateway.object_chunking.max_size));
+  if (mx > (4u << 20)) return invalid_argument("chunk_max_size must be at most 4MiB");
+  o.gateway.object_chunking.min_size = static_cast<uint32_t>(mn);
+  o.gateway.object_chunking.avg_size = static_cast<uint32_t>(avg);
+  o.gateway.object_chunking.max_size = static_cast<uint32_t>(mx);
+  KISEKI_TRY(o.gateway.object_chunking.validate());
+  KISEKI_ASSIGN_OR_RETURN(uint64_t inl, cfg.get_size("inline_threshold", o.gateway.inline_threshold));
+  if (inl > 65536) return invalid_argument("inline_threshold must be at most 64KiB");
+  o.gateway.inline_threshold = static_cast<uint32_t>(inl);
+  return o;
+}
+
+}  // namespace kiseki::server

@@ -1,0 +1,27 @@
+// kiseki-server's options: defaults < TOML file (--config / KISEKI_CONFIG) <
+// KISEKI_* environment < flags.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+#include "gateway/gateway.h"
+
+namespace kiseki::server {
+
+struct ServerOptions {
+  std::string config_file;
+  std::string s3_listen = "127.0.0.1:9000";
+  std::string admin_listen = "127.0.0.1:9090";
+  std::string nfs_listen = "127.0.0.1:2049";
+  std::string native_listen = "127.0.0.1:9100";
+  std::string log_level = "info";
+  bool log_json = false;
+  gateway::GatewayOptions gateway;
+};
+
+// Parses argv and the environment. Returns kInvalidArgument with a usage
+// message for bad input; `exit_ok` is set when --help or --version was asked.
+Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exit_ok);
+
+}  // namespace kiseki::server

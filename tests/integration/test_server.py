@@ -1,0 +1,178 @@
+"""kiseki-server as a user meets it: a real process, the kiseki CLI, the admin
+HTTP API, signals and restarts. One server per module (module-scoped fixture)."""
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import time
+import urllib.request
+import urllib.error
+
+import pytest
+
+BUILD = os.environ.get("KISEKI_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+SERVER = os.path.join(BUILD, "src", "server", "kiseki-server")
+CLI = os.path.join(BUILD, "src", "tools", "kiseki")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, data_dir, env=None, extra=()):
+        self.port = free_port()
+        self.admin = f"127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.log = open(os.path.join(os.path.dirname(data_dir), f"server-{self.port}.log"), "w+")
+        self.proc = subprocess.Popen(
+            [SERVER, "--data-dir", data_dir, "--admin-listen", self.admin, *extra],
+            stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                if self.get("/ready")[0] == 200:
+                    return
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited: " + self.output())
+            time.sleep(0.05)
+        raise RuntimeError("server did not become ready: " + self.output())
+
+    def output(self):
+        with open(self.log.name) as f:
+            return f.read()
+
+    def get(self, path):
+        try:
+            with urllib.request.urlopen(f"http://{self.admin}{path}", timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def cli(self, *args, check=True):
+        r = subprocess.run([CLI, "--admin", self.admin, *args], capture_output=True, text=True, timeout=30)
+        if check:
+            assert r.returncode == 0, r.stderr
+        return r
+
+    def stop(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=30)
+        self.log.close()
+        return rc
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    d = tmp_path_factory.mktemp("kiseki")
+    s = Server(str(d / "data"))
+    yield s
+    if s.proc.poll() is None:
+        s.stop()
+
+
+def test_first_start_prints_and_stores_root_credentials(server):
+    out = server.output()
+    assert "access key:" in out and "secret key:" in out
+    path = os.path.join(server.data_dir, "credentials")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    text = open(path).read()
+    key_id = [l.split("=")[1].strip() for l in text.splitlines() if l.startswith("aws_access_key_id")][0]
+    assert key_id in out
+    master = os.path.join(server.data_dir, "keys", "master")
+    assert stat.S_IMODE(os.stat(master).st_mode) == 0o600
+
+
+def test_health_ready_metrics(server):
+    assert server.get("/health") == (200, "ok\n")
+    assert server.get("/ready")[0] == 200
+    status, body = server.get("/metrics")
+    assert status == 200
+    assert "# TYPE kiseki_log_records_total counter" in body
+    assert "kiseki_chunk_segment_fsync_seconds_bucket" in body
+    assert server.get("/nope")[0] == 404
+
+
+def test_cli_tenants_namespaces_keys(server):
+    t = json.loads(server.cli("tenant", "create", "acme").stdout)
+    assert t["name"] == "acme" and t["shredded"] is False
+    dup = server.cli("tenant", "create", "acme", check=False)
+    assert dup.returncode == 1 and "409" in dup.stderr and "exists" in dup.stderr
+    ns = json.loads(server.cli("namespace", "create", "acme", "photos").stdout)
+    assert ns["name"] == "photos" and ns["tenant_id"] == t["id"]
+    names = [n["name"] for n in json.loads(server.cli("namespace", "list", "acme").stdout)]
+    assert names == ["photos"]
+    k = json.loads(server.cli("key", "create", "acme").stdout)
+    assert len(k["access_key_id"]) == 20 and len(k["secret_key"]) == 40
+    assert server.cli("key", "delete", k["access_key_id"]).returncode == 0
+    gone = server.cli("key", "delete", k["access_key_id"], check=False)
+    assert gone.returncode == 1 and "404" in gone.stderr
+    assert server.cli("namespace", "delete", "acme", "photos").returncode == 0
+    tenants = [x["name"] for x in json.loads(server.cli("tenant", "list").stdout)]
+    assert tenants == ["default", "acme"]
+
+
+def test_bad_admin_input_gets_clear_errors(server):
+    for args in (["tenant", "create", "a/b"], ["tenant", "create", "."], ["tenant", "create", "x" * 300],
+                 ["namespace", "create", "nobody", "ns"], ["tenant", "shred", "acme"]):
+        r = server.cli(*args, check=False)
+        assert r.returncode != 0, args
+        assert r.stderr.strip(), args
+    req = urllib.request.Request(f"http://{server.admin}/api/v1/tenants", data=b"{not json", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=10)
+    assert e.value.code == 400
+    big = urllib.request.Request(f"http://{server.admin}/api/v1/tenants", data=b"x" * (2 << 20), method="POST")
+    try:
+        urllib.request.urlopen(big, timeout=10)
+        assert False, "an oversized body must be refused"
+    except (urllib.error.HTTPError, ConnectionError, urllib.error.URLError) as e:
+        assert getattr(e, "code", 413) == 413
+    assert server.get("/health")[0] == 200  # still serving
+
+
+def test_cli_without_server_fails_cleanly():
+    r = subprocess.run([CLI, "--admin", f"127.0.0.1:{free_port()}", "tenant", "list"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 3 and "cannot reach" in r.stderr
+
+
+def test_restart_keeps_state_and_env_root_key(tmp_path):
+    data = str(tmp_path / "data")
+    env = {"KISEKI_ROOT_ACCESS_KEY": "ROOTKEYFROMENV", "KISEKI_ROOT_SECRET_KEY": "rootsecretfromenv"}
+    s = Server(data, env=env)
+    assert "secret key:" not in s.output(), "a key set by the environment is not printed"
+    s.cli("tenant", "create", "persist")
+    s.cli("namespace", "create", "persist", "b")
+    assert s.stop(signal.SIGINT) == 0, "clean shutdown on SIGINT"
+    s2 = Server(data, env=env)
+    names = [n["name"] for n in json.loads(s2.cli("namespace", "list", "persist").stdout)]
+    assert names == ["b"]
+    assert s2.stop() == 0, "clean shutdown on SIGTERM"
+    assert "stopped" in s2.output()
+
+
+def test_crash_shred_and_config_layers(tmp_path):
+    data = str(tmp_path / "data")
+    cfg = tmp_path / "kiseki.toml"
+    cfg.write_text('durability = "group"\nlog_level = "debug"\n')
+    s = Server(data, extra=["--config", str(cfg), "--durability", "sync"])
+    assert "durability=sync" in s.output(), "flags win over the config file"
+    s.cli("tenant", "create", "gone")
+    s.proc.kill()  # kill -9: nothing acknowledged may be lost
+    s.proc.wait()
+    s2 = Server(data, env={"KISEKI_DURABILITY": "none"})
+    assert "durability=none" in s2.output(), "the environment applies without a flag"
+    assert "gone" in s2.cli("tenant", "list").stdout
+    r = s2.cli("tenant", "shred", "gone", "--yes")
+    assert json.loads(r.stdout)["shredded"] is True
+    assert s2.cli("namespace", "create", "gone", "x", check=False).returncode == 1
+    assert s2.stop() == 0
+    bad = subprocess.run([SERVER, "--data-dir", data, "--durability", "sometimes"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "durability" in bad.stderr
