@@ -7,16 +7,47 @@ namespace kiseki::gateway {
 
 static constexpr uint8_t kContentFormat = 1;
 
+void encode_extents(Encoder& e, const std::vector<Extent>& extents) {
+  e.u32(static_cast<uint32_t>(extents.size()));
+  for (const auto& x : extents) e.u64(x.file_offset).u32(x.length).raw(x.chunk.view()).u32(x.chunk_offset);
+}
+
+bool decode_extents(Decoder& d, std::vector<Extent>* extents) {
+  uint32_t n = d.u32();
+  if (n > d.remaining() / 48) return false;
+  extents->resize(n);
+  for (auto& x : *extents) {
+    x.file_offset = d.u64();
+    x.length = d.u32();
+    ChunkId::from_view(d.raw(32), &x.chunk);
+    x.chunk_offset = d.u32();
+  }
+  return d.ok();
+}
+
+void encode_string_map(Encoder& e, const std::map<std::string, std::string>& m) {
+  e.u32(static_cast<uint32_t>(m.size()));
+  for (const auto& [k, v] : m) e.str(k).str(v);
+}
+
+bool decode_string_map(Decoder& d, std::map<std::string, std::string>* m) {
+  m->clear();
+  uint32_t n = d.u32();
+  for (uint32_t i = 0; i < n && d.ok(); ++i) {
+    std::string key(d.str());
+    (*m)[key] = std::string(d.str());
+  }
+  return d.ok();
+}
+
 std::string encode_content(const Content& c) {
   std::string v;
   Encoder e(&v);
-  e.u8(kContentFormat).str(c.inline_data).u32(static_cast<uint32_t>(c.extents.size()));
-  for (const auto& x : c.extents) e.u64(x.file_offset).u32(x.length).raw(x.chunk.view()).u32(x.chunk_offset);
+  e.u8(kContentFormat).str(c.inline_data);
+  encode_extents(e, c.extents);
   e.str(c.symlink_target).str(c.etag).str(c.content_type);
-  for (const auto* m : {&c.headers, &c.user_meta}) {
-    e.u32(static_cast<uint32_t>(m->size()));
-    for (const auto& [k, val] : *m) e.str(k).str(val);
-  }
+  encode_string_map(e, c.headers);
+  encode_string_map(e, c.user_meta);
   return v;
 }
 
@@ -24,27 +55,13 @@ Status decode_content(std::string_view v, Content* c) {
   Decoder d(v);
   if (d.u8() != kContentFormat) return corruption("content record: unknown format");
   c->inline_data = std::string(d.str());
-  uint32_t n = d.u32();
-  if (n > d.remaining() / 48) return corruption("content record: bad extent count");
-  c->extents.resize(n);
-  for (auto& x : c->extents) {
-    x.file_offset = d.u64();
-    x.length = d.u32();
-    ChunkId::from_view(d.raw(32), &x.chunk);
-    x.chunk_offset = d.u32();
-  }
+  if (!decode_extents(d, &c->extents)) return corruption("content record: bad extents");
   c->symlink_target = std::string(d.str());
   c->etag = std::string(d.str());
   c->content_type = std::string(d.str());
-  for (auto* m : {&c->headers, &c->user_meta}) {
-    m->clear();
-    uint32_t k = d.u32();
-    for (uint32_t i = 0; i < k && d.ok(); ++i) {
-      std::string key(d.str());
-      (*m)[key] = std::string(d.str());
-    }
-  }
-  return d.ok() && d.done() ? Status::ok() : corruption("content record: truncated");
+  if (!decode_string_map(d, &c->headers) || !decode_string_map(d, &c->user_meta) || !d.done())
+    return corruption("content record: truncated");
+  return Status::ok();
 }
 
 static std::string content_aad(NamespaceId ns) { return "kiseki-content" + std::to_string(ns); }

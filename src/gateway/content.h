@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/bytes.h"
 #include "common/ids.h"
 #include "common/status.h"
 #include "crypto/secret.h"
@@ -32,6 +33,11 @@ struct Content {
 };
 
 std::string encode_content(const Content& c);
+// Pieces of the content codec that other records (multipart) reuse.
+void encode_extents(Encoder& e, const std::vector<Extent>& extents);
+bool decode_extents(Decoder& d, std::vector<Extent>* extents);
+void encode_string_map(Encoder& e, const std::map<std::string, std::string>& m);
+bool decode_string_map(Decoder& d, std::map<std::string, std::string>* m);
 Status decode_content(std::string_view v, Content* c);
 
 Status seal_content(const crypto::SecretKey& kek, NamespaceId ns, const Content& c, std::string* out);

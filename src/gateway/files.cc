@@ -2,6 +2,7 @@
 #include "gateway/gateway.h"
 
 #include "crypto/chunk_cipher.h"
+#include "gateway/object_util.h"
 
 namespace kiseki::gateway {
 
@@ -11,8 +12,6 @@ using ns::Inode;
 using ns::Op;
 
 namespace {
-
-constexpr int kMaxRetries = 16;
 
 InodeId decode_ino(const std::string& out) {
   return out.size() >= 8 ? get_be64(reinterpret_cast<const uint8_t*>(out.data())) : kInvalidInode;

@@ -115,7 +115,14 @@ class Gateway {
   meta::Store* store() const { return meta_.get(); }
 
  private:
-  struct PreparedData;
+  // A body chunked, sealed and stored by prepare_stream, ready for a delta.
+  struct PreparedData {
+    std::string inline_data;
+    std::vector<Extent> extents;
+    std::vector<chunk::PreparedChunk> prepared;
+    uint64_t size = 0;
+    std::array<uint8_t, 16> md5{};
+  };
   explicit Gateway(const GatewayOptions& opts) : opts_(opts) {}
   Status init();
 

@@ -27,6 +27,7 @@ enum class Op : uint8_t {
   kSetAttr,           // ns, ino, flags = AttrMask, inode.attr
   kSetContent,        // ns, ino, version expected, inode.size/content/mtime, refs, unrefs
   kPutObject,         // ns, name = key path, inode, version expected if replacing → out: ino
+                      // (kNotDirectory: a prefix is an object; kIsDirectory: the key is a prefix)
   kDeleteObject,      // ns, name = key path, ino + version expected, unrefs
   kPutUpload,         // ns, name = upload id, blob = upload record
   kPutPart,           // ns, name = upload id, a = part number, version = expected seq, blob, refs, unrefs

@@ -173,7 +173,8 @@ Status apply_put_object(Txn& txn, const Delta& d, std::string* out) {
     Status st = get_dentry(txn, d.ns, dir.ino, parts[k], &de);
     if (st.is_ok()) {
       if (de.type != FileType::kDirectory)
-        return conflict("key prefix '" + std::string(parts[k]) + "' is an object, not a directory");
+        return make_error(ErrorCode::kNotDirectory,
+                          "key prefix '" + std::string(parts[k]) + "' is an object, not a directory");
       KISEKI_TRY(load_dir(txn, d.ns, de.ino, &dir));
       continue;
     }
@@ -191,8 +192,9 @@ Status apply_put_object(Txn& txn, const Delta& d, std::string* out) {
   Dentry de;
   Status st = get_dentry(txn, d.ns, dir.ino, leaf, &de);
   if (st.is_ok()) {
-    if (de.type == FileType::kDirectory) return conflict("key names a directory (a prefix of other keys)");
-    if (de.type != FileType::kFile) return conflict("key names a symbolic link");
+    if (de.type == FileType::kDirectory)
+      return make_error(ErrorCode::kIsDirectory, "key names a directory (a prefix of other keys)");
+    if (de.type != FileType::kFile) return make_error(ErrorCode::kNotDirectory, "key names a symbolic link");
     if (d.flags & kMustNotExist) return make_error(ErrorCode::kPreconditionFailed, "object exists");
     Inode cur;
     KISEKI_TRY(get_inode(txn, d.ns, de.ino, &cur));

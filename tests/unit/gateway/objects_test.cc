@@ -58,9 +58,9 @@ TEST_F(GatewayTest, OverwriteReleasesOldChunks) {
 TEST_F(GatewayTest, KeyThatIsBothFileAndPrefixIsAConflict) {
   put("a/b", "file");
   auto r = gw_->put_object(ns_, "a/b/c", source_from(as_bytes("x")), {});
-  EXPECT_EQ(r.code(), ErrorCode::kConflict);
+  EXPECT_EQ(r.code(), ErrorCode::kNotDirectory);
   put("x/y/z", "deep");
-  EXPECT_EQ(gw_->put_object(ns_, "x/y", source_from(as_bytes("x")), {}).code(), ErrorCode::kConflict);
+  EXPECT_EQ(gw_->put_object(ns_, "x/y", source_from(as_bytes("x")), {}).code(), ErrorCode::kIsDirectory);
   EXPECT_EQ(get("a/b"), "file");
   EXPECT_EQ(get("x/y/z"), "deep");
 }
@@ -125,7 +125,7 @@ TEST_F(GatewayTest, ListMatchesSortedMapModel) {
     if (r.is_ok()) {
       model[k] = k.size();
     } else {
-      EXPECT_EQ(r.code(), ErrorCode::kConflict) << k;
+      EXPECT_EQ(r.code(), ErrorCode::kNotDirectory) << k;
     }
   }
   std::mt19937 rng(1);

@@ -1,0 +1,59 @@
+// Helpers shared by the object and multipart operations of the Gateway.
+#pragma once
+
+#include <openssl/evp.h>
+
+#include <array>
+#include <map>
+#include <vector>
+
+#include "chunk/chunk_store.h"
+#include "gateway/content.h"
+#include "namespace/delta.h"
+
+namespace kiseki::gateway {
+
+constexpr int kMaxRetries = 16;
+
+inline std::string md5_hex(const std::array<uint8_t, 16>& d) { return to_hex(d); }
+
+// Incremental MD5 (the S3 ETag of a single-part object).
+class Md5 {
+ public:
+  Md5() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_md5(), nullptr); }
+  ~Md5() { EVP_MD_CTX_free(ctx_); }
+  Md5(const Md5&) = delete;
+  Md5& operator=(const Md5&) = delete;
+  void update(ByteSpan b) { EVP_DigestUpdate(ctx_, b.data(), b.size()); }
+  std::array<uint8_t, 16> finish() {
+    std::array<uint8_t, 16> d;
+    EVP_DigestFinal_ex(ctx_, d.data(), nullptr);
+    return d;
+  }
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
+
+// One reference per extent; the first reference to a chunk this operation wrote
+// carries its location.
+inline void add_refs(const std::vector<Extent>& extents, const std::vector<chunk::PreparedChunk>& prepared,
+                     ns::Delta* d) {
+  std::map<ChunkId, chunk::Location> written;
+  for (const auto& p : prepared)
+    if (p.written) written.emplace(p.id, *p.written);
+  for (const auto& x : extents) {
+    ns::ChunkRef r{x.chunk, std::nullopt};
+    if (auto w = written.find(x.chunk); w != written.end()) {
+      r.written = w->second;
+      written.erase(w);
+    }
+    d->refs.push_back(r);
+  }
+}
+
+inline void add_unrefs(const std::vector<Extent>& extents, ns::Delta* d) {
+  for (const auto& x : extents) d->unrefs.push_back(x.chunk);
+}
+
+}  // namespace kiseki::gateway
