@@ -3,6 +3,9 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <optional>
+
+#include "common/metrics.h"
 
 #include "gateway/gateway.h"
 #include "support/temp_dir.h"
@@ -33,8 +36,23 @@ Env& env() {
   return e;
 }
 
+// Group-commit figures over a run: records per WAL write, segment fsyncs per op.
+struct CommitStats {
+  Counter* records = MetricsRegistry::global().counter("kiseki_log_records_total", "");
+  Counter* groups = MetricsRegistry::global().counter("kiseki_log_group_commits_total", "");
+  Counter* fsyncs = MetricsRegistry::global().counter("kiseki_chunk_segment_fsyncs_total", "");
+  uint64_t r0 = records->value(), g0 = groups->value(), f0 = fsyncs->value();
+  void report(benchmark::State& state) {
+    double r = static_cast<double>(records->value() - r0), g = static_cast<double>(groups->value() - g0);
+    state.counters["records_per_group"] = g > 0 ? r / g : 0;
+    state.counters["segment_fsyncs_per_op"] = r > 0 ? static_cast<double>(fsyncs->value() - f0) / r : 0;
+  }
+};
+
 void BM_Put64K(benchmark::State& state) {
   auto& e = env();
+  std::optional<CommitStats> stats;
+  if (state.thread_index() == 0) stats.emplace();
   std::string data = kiseki::testing::random_bytes(64 << 10, 7 + state.thread_index());
   for (auto _ : state) {
     uint64_t n = e.seq.fetch_add(1);
@@ -42,6 +60,7 @@ void BM_Put64K(benchmark::State& state) {
     auto r = e.gw->put_object(e.ns, "put/" + std::to_string(n % 4096), source_from(as_bytes(data)), {});
     if (!r) state.SkipWithError(r.status().to_string().c_str());
   }
+  if (stats) stats->report(state);
   state.SetItemsProcessed(state.iterations());
   state.SetBytesProcessed(state.iterations() * (64 << 10));
 }

@@ -26,17 +26,10 @@ Result<std::unique_ptr<SegmentStore>> SegmentStore::open(const std::string& dir,
   s->fsyncs_ = m.counter("kiseki_chunk_segment_fsyncs_total", "fdatasync calls on segment files");
   s->fsync_seconds_ = m.histogram("kiseki_chunk_segment_fsync_seconds", "Latency of segment fdatasync");
   KISEKI_TRY(s->recover());
-  if (opts.durability == Durability::kGroup) s->group_thread_ = std::thread([p = s.get()] { p->group_commit_loop(); });
   return s;
 }
 
 SegmentStore::~SegmentStore() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  synced_cv_.notify_all();
-  if (group_thread_.joinable()) group_thread_.join();
   if (active_ && opts_.durability != Durability::kNone) ::fdatasync(active_->fd);
 }
 
@@ -118,7 +111,7 @@ Result<Location> SegmentStore::append(const ChunkId& id, ByteSpan sealed) {
 }
 
 Status SegmentStore::sync(const Location& loc) {
-  if (opts_.durability != Durability::kSync) return Status::ok();
+  if (opts_.durability == Durability::kNone) return Status::ok();
   uint64_t end = loc.offset + loc.record_size();
   std::unique_lock lock(mu_);
   auto seg = segments_.find(loc.segment) != segments_.end() ? segments_[loc.segment] : nullptr;
@@ -147,30 +140,18 @@ Status SegmentStore::sync(const Location& loc) {
   return Status::ok();
 }
 
-Status SegmentStore::sync_all() {
+Status SegmentStore::sync_all(bool force) {
+  if (opts_.durability == Durability::kNone && !force) return Status::ok();
   std::unique_lock lock(mu_);
   auto seg = active_;
   uint64_t target = seg->size;
+  if (seg->durable >= target) return Status::ok();  // metadata-only groups pay nothing
   lock.unlock();
   if (::fdatasync(seg->fd) != 0) return errno_status("fdatasync segment", errno);
   fsyncs_->inc();
   lock.lock();
   if (target > seg->durable) seg->durable = target;
   return Status::ok();
-}
-
-void SegmentStore::group_commit_loop() {
-  std::unique_lock lock(mu_);
-  while (!stop_) {
-    synced_cv_.wait_for(lock, std::chrono::milliseconds(opts_.group_commit_ms));
-    auto seg = active_;
-    if (seg->durable == seg->size) continue;
-    uint64_t target = seg->size;
-    lock.unlock();
-    if (::fdatasync(seg->fd) == 0) fsyncs_->inc();
-    lock.lock();
-    if (target > seg->durable) seg->durable = target;
-  }
 }
 
 std::shared_ptr<SegmentStore::Segment> SegmentStore::find(SegmentId id) const {

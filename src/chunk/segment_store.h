@@ -8,7 +8,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "chunk/segment.h"
@@ -19,8 +18,10 @@ namespace kiseki::chunk {
 
 struct SegmentStoreOptions {
   uint64_t segment_bytes = 256ull << 20;  // roll to a new segment past this size
+  // kNone skips every fdatasync; otherwise sync() and sync_all() sync and
+  // segment rolls sync the old segment. Who calls them, when, is the log's
+  // business (log::LogOptions::before_commit).
   Durability durability = Durability::kSync;
-  uint32_t group_commit_ms = 5;           // for Durability::kGroup
 };
 
 struct ScrubReport {
@@ -38,11 +39,12 @@ class SegmentStore {
 
   // Appends a record. Not durable until sync() covers it.
   Result<Location> append(const ChunkId& id, ByteSpan sealed);
-  // Makes every record up to `loc` durable as the durability mode asks. Concurrent
+  // Makes every record up to `loc` durable (unless the mode is kNone). Concurrent
   // callers share one fdatasync (group commit).
   Status sync(const Location& loc);
-  // fdatasyncs the active segment whatever the durability mode (fsync, shutdown).
-  Status sync_all();
+  // Makes everything appended so far durable (unless the mode is kNone and
+  // `force` is false: an explicit fsync forces it in every mode).
+  Status sync_all(bool force = false);
   // Reads and verifies the record at `loc` into `sealed`.
   Status read(const ChunkId& id, const Location& loc, Bytes* sealed) const;
 
@@ -69,7 +71,6 @@ class SegmentStore {
   Status recover();
   Status open_new_segment_locked(SegmentId id);
   std::shared_ptr<Segment> find(SegmentId id) const;
-  void group_commit_loop();
 
   std::string dir_;
   SegmentStoreOptions opts_;
@@ -78,8 +79,6 @@ class SegmentStore {
   bool syncing_ = false;
   std::map<SegmentId, std::shared_ptr<Segment>> segments_;
   std::shared_ptr<Segment> active_;
-  bool stop_ = false;
-  std::thread group_thread_;
 
   Counter* bytes_appended_;
   Counter* fsyncs_;

@@ -278,7 +278,7 @@ static Status store_pieces(chunk::ChunkStore* chunks, const crypto::SecretKey& d
     extents->push_back({offset + pos, static_cast<uint32_t>(p.size()), id, 0});
     prepared->push_back(pc);
   }
-  return chunks->sync(*prepared);
+  return Status::ok();  // the log's before_commit makes them durable (write order)
 }
 
 // Turns a layout change into ref/unref lists; the first ref of a newly written
@@ -408,7 +408,7 @@ Status Gateway::fsync(NsRef ns, InodeId ino) {
   Inode i;
   KISEKI_TRY(load_inode(ns, ino, &i));
   if (opts_.durability == Durability::kSync) return Status::ok();
-  KISEKI_TRY(segments_->sync_all());
+  KISEKI_TRY(segments_->sync_all(/*force=*/true));
   return meta_->sync_wal();
 }
 

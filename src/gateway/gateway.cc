@@ -54,7 +54,6 @@ Status Gateway::init() {
   KISEKI_ASSIGN_OR_RETURN(meta_, meta::Store::open(opts_.data_dir + "/meta"));
   chunk::SegmentStoreOptions so;
   so.durability = opts_.durability;
-  so.group_commit_ms = opts_.group_commit_ms;
   so.segment_bytes = opts_.segment_bytes;
   KISEKI_ASSIGN_OR_RETURN(segments_, chunk::SegmentStore::open(opts_.data_dir + "/chunks", so));
   chunks_ = std::make_unique<chunk::ChunkStore>(meta_.get(), segments_.get(), keys_.get());
@@ -62,6 +61,9 @@ Status Gateway::init() {
   log::LogOptions lo;
   lo.durability = opts_.durability;
   lo.group_commit_ms = opts_.group_commit_ms;
+  // Write order: the chunk records a group references are durable before the
+  // group's metadata is. Rolled segments were synced when they rolled.
+  lo.before_commit = [s = segments_.get()] { return s->sync_all(); };
   log_ = std::make_unique<log::DeltaLog>(meta_.get(), &sm_, lo);
   return Status::ok();
 }

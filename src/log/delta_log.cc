@@ -23,13 +23,14 @@ DeltaLog::~DeltaLog() {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  stop_cv_.notify_all();
   if (sync_thread_.joinable()) sync_thread_.join();
-  if (opts_.durability != Durability::kNone) (void)store_->sync_wal();
+  if (opts_.durability != Durability::kNone && (!opts_.before_commit || opts_.before_commit().is_ok()))
+    (void)store_->sync_wal();
 }
 
 uint64_t DeltaLog::applied_index() const {
-  std::lock_guard lock(const_cast<std::mutex&>(mu_));
+  std::lock_guard lock(mu_);
   return applied_index_;
 }
 
@@ -80,7 +81,8 @@ void DeltaLog::commit_group(std::deque<Pending*>& group) {
   }
   if (applied == 0) return;
   txn.put(meta::Cf::kSystem, kAppliedIndexKey, meta::key_u64(index));
-  Status st = store_->write(batch.GetWriteBatch(), opts_.durability == Durability::kSync);
+  Status st = opts_.durability == Durability::kSync && opts_.before_commit ? opts_.before_commit() : Status::ok();
+  if (st.is_ok()) st = store_->write(batch.GetWriteBatch(), opts_.durability == Durability::kSync);
   if (!st.is_ok()) {
     for (auto* p : group)
       if (p->status.is_ok()) p->status = st;
@@ -98,9 +100,10 @@ void DeltaLog::commit_group(std::deque<Pending*>& group) {
 void DeltaLog::group_sync_loop() {
   std::unique_lock lock(mu_);
   while (!stop_) {
-    cv_.wait_for(lock, std::chrono::milliseconds(opts_.group_commit_ms));
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(opts_.group_commit_ms));
+    if (stop_) break;
     lock.unlock();
-    (void)store_->sync_wal();
+    if (!opts_.before_commit || opts_.before_commit().is_ok()) (void)store_->sync_wal();
     lock.lock();
   }
 }

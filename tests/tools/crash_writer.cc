@@ -20,12 +20,13 @@ static std::string payload(uint64_t seed, size_t n) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: %s DATA_DIR FIRST_SEQ COUNT\n", argv[0]);
+  if (argc != 5 || !parse_durability(argv[4])) {
+    std::fprintf(stderr, "usage: %s DATA_DIR FIRST_SEQ COUNT sync|group|none\n", argv[0]);
     return 2;
   }
   GatewayOptions o;
   o.data_dir = argv[1];
+  o.durability = *parse_durability(argv[4]);
   o.segment_bytes = 4 << 20;  // roll often, so kills land around rolls too
   uint64_t first = std::strtoull(argv[2], nullptr, 10), count = std::strtoull(argv[3], nullptr, 10);
   auto g = Gateway::open(o);
