@@ -68,4 +68,27 @@ Result<uint64_t> scan_segment(int fd, SegmentId seg, uint64_t file_size,
   return off;
 }
 
+bool valid_record_after(int fd, uint64_t from, uint64_t file_size) {
+  static constexpr uint8_t kMagic[4] = {'K', 'S', 'C', 'R'};
+  Bytes window(1 << 20);
+  Bytes payload;
+  for (uint64_t base = from + 1; base + kRecordHeaderSize <= file_size; base += window.size() - 3) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(window.size(), file_size - base));
+    if (::pread(fd, window.data(), n, static_cast<off_t>(base)) != static_cast<ssize_t>(n)) return false;
+    for (size_t i = 0; i + 4 <= n; ++i) {
+      if (std::memcmp(window.data() + i, kMagic, 4) != 0) continue;
+      uint64_t off = base + i;
+      uint8_t header[kRecordHeaderSize];
+      if (::pread(fd, header, sizeof(header), static_cast<off_t>(off)) != sizeof(header)) continue;
+      uint32_t len = get_be32(header + 8);
+      if (len > kMaxRecordPayload || off + kRecordHeaderSize + len > file_size) continue;
+      payload.resize(len);
+      if (::pread(fd, payload.data(), len, static_cast<off_t>(off + kRecordHeaderSize)) != len) continue;
+      if (verify_record(header, payload, nullptr).is_ok()) return true;
+    }
+    if (n < window.size()) break;
+  }
+  return false;
+}
+
 }  // namespace kiseki::chunk

@@ -45,4 +45,8 @@ struct ScannedRecord {
 Result<uint64_t> scan_segment(int fd, SegmentId seg, uint64_t file_size,
                               const std::function<void(const ScannedRecord&)>& visit);
 
+// True if a whole, valid record starts anywhere in (from, file_size): then the
+// damage at `from` is corruption in the middle, not a torn tail.
+bool valid_record_after(int fd, uint64_t from, uint64_t file_size);
+
 }  // namespace kiseki::chunk

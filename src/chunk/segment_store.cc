@@ -58,7 +58,13 @@ Status SegmentStore::recover() {
   active_ = segments_.rbegin()->second;
   KISEKI_ASSIGN_OR_RETURN(uint64_t valid, scan_segment(active_->fd, active_->id, active_->size,
                                                        [](const ScannedRecord&) {}));
-  if (valid != active_->size) {
+  if (valid != active_->size && valid_record_after(active_->fd, valid, active_->size)) {
+    // Damage in the middle with whole records after it: corruption, not a torn
+    // write. Keep every byte; reads of the damaged record fail its checks, the
+    // scrubber reports it, and new records go after the end.
+    KLOG_ERROR("chunk segment {}: invalid record at offset {} followed by valid records; kept as is",
+               active_->id, valid);
+  } else if (valid != active_->size) {
     KLOG_WARN("chunk segment {} recovery: cut torn tail {} -> {} bytes", active_->id, active_->size, valid);
     if (::ftruncate(active_->fd, static_cast<off_t>(valid)) != 0) return errno_status("ftruncate", errno);
     ::fdatasync(active_->fd);

@@ -134,3 +134,30 @@ TEST(SegmentName, RoundTrip) {
 }
 
 }  // namespace kiseki::chunk
+
+namespace kiseki::chunk {
+
+// Damage in the middle of the newest segment must not be mistaken for a torn
+// tail: recovery keeps the records after it.
+TEST_F(ChunkStoreTest, MidSegmentCorruptionIsNotCutAtRecovery) {
+  ChunkId first = put(kiseki::testing::random_bytes(30000, 21));
+  ChunkId second = put(kiseki::testing::random_bytes(30000, 22));
+  auto e = *lookup(*meta_, first);
+  uint64_t size = segments_->segment_size(e.loc.segment);
+  int fd = ::open(segment_path(e.loc.segment).c_str(), O_RDWR);
+  off_t pos = static_cast<off_t>(e.loc.offset + kRecordHeaderSize + 100);
+  uint8_t b;
+  ASSERT_EQ(::pread(fd, &b, 1, pos), 1);
+  b ^= 1;
+  ASSERT_EQ(::pwrite(fd, &b, 1, pos), 1);
+  ::close(fd);
+  open();
+  EXPECT_EQ(segments_->segment_size(e.loc.segment), size) << "nothing may be cut";
+  Bytes out;
+  EXPECT_EQ(chunks_->read(first, &out).code(), ErrorCode::kCorruption);
+  ASSERT_TRUE(chunks_->read(second, &out).is_ok());
+  EXPECT_EQ(as_string_view(out), kiseki::testing::random_bytes(30000, 22));
+  EXPECT_FALSE(chunks_->scrub().problems.empty());
+}
+
+}  // namespace kiseki::chunk
