@@ -84,11 +84,16 @@ class Gateway {
   Status fsync(NsRef ns, InodeId ino);
 
   // ---- object operations (S3 semantics; a key is a path)
+  // `meta` is read once `body` is consumed, so the body's source may add to it
+  // (checksums that are known only at the end of the stream).
   Result<ObjectInfo> put_object(NsRef ns, std::string_view key, const ByteSource& body,
                                 const ObjectMeta& meta, const PutConditions& cond = {});
   Result<ObjectInfo> head_object(NsRef ns, std::string_view key) const;
   Result<Bytes> get_object(NsRef ns, std::string_view key, const ByteRange& range,
                            ObjectInfo* info) const;
+  // Opens an object for reads in pieces (large GETs); see ObjectHandle.
+  Result<ObjectHandle> open_object(NsRef ns, std::string_view key) const;
+  Status read_object(const ObjectHandle& h, uint64_t offset, uint64_t length, Bytes* out) const;
   Status delete_object(NsRef ns, std::string_view key);
   // Copies within or across namespaces of one tenant; `meta` replaces the source's
   // metadata when given (metadata directive REPLACE).

@@ -198,6 +198,25 @@ Result<Bytes> Gateway::get_object(NsRef ns, std::string_view key, const ByteRang
   return out;
 }
 
+Result<ObjectHandle> Gateway::open_object(NsRef ns, std::string_view key) const {
+  Inode i;
+  KISEKI_TRY(resolve_key(ns, key, &i).status());
+  KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
+  auto c = std::make_shared<Content>();
+  KISEKI_TRY(open_content(kek, ns.ns, i.content, c.get()));
+  ObjectHandle h;
+  h.info = object_info(key, i, *c);
+  h.tenant = ns.tenant;
+  h.content = std::move(c);
+  return h;
+}
+
+Status Gateway::read_object(const ObjectHandle& h, uint64_t offset, uint64_t length, Bytes* out) const {
+  // The tenant key must still exist: a shredded tenant's open handles stop reading.
+  KISEKI_TRY(tenant_key(h.tenant).status());
+  return read_range(h.tenant, *h.content, h.info.size, offset, length, out);
+}
+
 Status Gateway::delete_object(NsRef ns, std::string_view key) {
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {

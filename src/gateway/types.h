@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -93,6 +94,14 @@ struct ObjectInfo {
   std::string etag;
   int64_t mtime_ns = 0;
   ObjectMeta meta;
+};
+
+// An object opened for reading: its layout is pinned at open, so a GET streamed
+// in pieces returns one version even if the key is overwritten meanwhile.
+struct ObjectHandle {
+  ObjectInfo info;
+  TenantId tenant = 0;
+  std::shared_ptr<const struct Content> content;
 };
 
 struct ByteRange {

@@ -6,7 +6,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
-#include <charconv>
 
 #include "common/logging.h"
 
@@ -15,19 +14,6 @@ namespace kiseki::server {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
-
-Result<std::pair<std::string, uint16_t>> parse_host_port(std::string_view s) {
-  auto colon = s.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return invalid_argument("expected HOST:PORT, got " + std::string(s));
-  unsigned port = 0;
-  auto ps = s.substr(colon + 1);
-  auto [p, ec] = std::from_chars(ps.data(), ps.data() + ps.size(), port);
-  if (ec != std::errc() || p != ps.data() + ps.size() || port > 65535)
-    return invalid_argument("bad port in " + std::string(s));
-  std::string host(s.substr(0, colon));
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  return std::make_pair(host, static_cast<uint16_t>(port));
-}
 
 struct HttpServer::Impl {
   asio::io_context& io;
@@ -97,7 +83,7 @@ HttpServer::~HttpServer() { stop(); }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::bind(asio::io_context& io, const HttpServerOptions& opts,
                                                      Handler handler) {
-  KISEKI_ASSIGN_OR_RETURN(auto hp, parse_host_port(opts.listen));
+  KISEKI_ASSIGN_OR_RETURN(auto hp, kiseki::parse_host_port(opts.listen));
   auto impl = std::make_unique<Impl>(io, opts, std::move(handler));
   beast::error_code ec;
   auto addr = asio::ip::make_address(hp.first == "localhost" ? "127.0.0.1" : hp.first, ec);

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "common/host_port.h"
 #include "common/status.h"
 
 namespace kiseki::server {
@@ -39,8 +40,5 @@ class HttpServer {
   explicit HttpServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// "host:port" → (host, port); kInvalidArgument if malformed.
-Result<std::pair<std::string, uint16_t>> parse_host_port(std::string_view s);
 
 }  // namespace kiseki::server

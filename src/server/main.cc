@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "common/logging.h"
+#include "protocols/s3/server.h"
 #include "server/admin_api.h"
 #include "server/credentials.h"
 #include "server/http_server.h"
@@ -46,6 +47,20 @@ int main(int argc, char** argv) {
     KLOG_ERROR("admin HTTP: {}", http.status().to_string());
     return 1;
   }
+  std::unique_ptr<s3::S3Server> s3srv;
+  if (opts->s3_enabled) {
+    s3::S3ServerOptions so;
+    so.listen = opts->s3_listen;
+    so.s3.region = opts->s3_region;
+    so.s3.domain = opts->s3_domain;
+    auto s3 = s3::S3Server::start(gw->get(), so);
+    if (!s3) {
+      KLOG_ERROR("S3: {}", s3.status().to_string());
+      return 1;
+    }
+    s3srv = std::move(*s3);
+    KLOG_INFO("S3 on {} (port {})", opts->s3_listen, s3srv->port());
+  }
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int sig) {
     KLOG_INFO("signal {}: shutting down", sig);
@@ -55,6 +70,7 @@ int main(int argc, char** argv) {
   admin.set_ready(true);
   KLOG_INFO("admin HTTP on {} (port {})", opts->admin_listen, (*http)->port());
   io.run();
+  if (s3srv) s3srv->stop();
   http->reset();
   gw->reset();  // flushes and closes the store
   KLOG_INFO("kiseki-server stopped");

@@ -15,6 +15,9 @@ struct ServerOptions {
   std::string admin_listen = "127.0.0.1:9090";
   std::string nfs_listen = "127.0.0.1:2049";
   std::string native_listen = "127.0.0.1:9100";
+  std::string s3_region = "us-east-1";
+  std::string s3_domain;  // virtual-host style: BUCKET.<s3_domain>
+  bool s3_enabled = true;
   std::string log_level = "info";
   bool log_json = false;
   gateway::GatewayOptions gateway;

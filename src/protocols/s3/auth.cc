@@ -1,0 +1,128 @@
+#include "protocols/s3/auth.h"
+
+#include <charconv>
+#include <ctime>
+
+namespace kiseki::s3 {
+
+namespace {
+
+S3Error err(int status, const char* code, std::string msg) { return make_s3_error(status, code, std::move(msg)); }
+
+AuthOutcome fail(S3Error e) {
+  AuthOutcome o;
+  o.error = std::move(e);
+  return o;
+}
+
+}  // namespace
+
+bool parse_amz_date(std::string_view s, int64_t* ns) {
+  // YYYYMMDDTHHMMSSZ
+  if (s.size() != 16 || s[8] != 'T' || s[15] != 'Z') return false;
+  auto num = [&](size_t pos, size_t len, int* out) {
+    auto [p, ec] = std::from_chars(s.data() + pos, s.data() + pos + len, *out);
+    return ec == std::errc() && p == s.data() + pos + len;
+  };
+  std::tm tm{};
+  int y, mo, d, h, mi, se;
+  if (!num(0, 4, &y) || !num(4, 2, &mo) || !num(6, 2, &d) || !num(9, 2, &h) || !num(11, 2, &mi) || !num(13, 2, &se))
+    return false;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return false;
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = se;
+  *ns = static_cast<int64_t>(timegm(&tm)) * 1'000'000'000;
+  return true;
+}
+
+AuthOutcome authenticate(const S3Request& req, const gateway::Gateway& gw, int64_t now_ns) {
+  const std::string* authz = req.header("authorization");
+  const std::string* algo = req.param("X-Amz-Algorithm");
+  if (!authz && !algo) return {};  // anonymous
+
+  AuthOutcome out;
+  AuthResult& r = out.result;
+  r.anonymous = false;
+  std::vector<std::string> signed_headers;
+  std::string signature, amz_date;
+  Credential cred;
+  std::string payload_hash;
+  const QueryParams* query = &req.query;
+
+  if (authz) {
+    if (authz->rfind("AWS ", 0) == 0)
+      return fail(err(400, "InvalidRequest", "Signature Version 2 is not supported; use AWS4-HMAC-SHA256"));
+    auto parsed = parse_authorization(*authz);
+    if (!parsed) return fail(err(400, "AuthorizationHeaderMalformed", parsed.status().message()));
+    cred = parsed->credential;
+    signed_headers = parsed->signed_headers;
+    signature = parsed->signature;
+    amz_date = req.header_or("x-amz-date");
+    if (amz_date.empty()) return fail(err(403, "AccessDenied", "AWS authentication requires a valid x-amz-date header"));
+    const std::string* sha = req.header("x-amz-content-sha256");
+    if (!sha) return fail(err(400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256"));
+    payload_hash = *sha;
+    int64_t t;
+    if (!parse_amz_date(amz_date, &t)) return fail(err(403, "AccessDenied", "malformed x-amz-date"));
+    if (t > now_ns + kMaxSkewNs || t < now_ns - kMaxSkewNs)
+      return fail(err(403, "RequestTimeTooSkewed", "The difference between the request time and the server's time is too large."));
+  } else {
+    if (*algo != kAlgorithm) return fail(err(400, "AuthorizationQueryParametersError", "unsupported X-Amz-Algorithm"));
+    const std::string *c = req.param("X-Amz-Credential"), *d = req.param("X-Amz-Date"),
+                      *e = req.param("X-Amz-Expires"), *sh = req.param("X-Amz-SignedHeaders"),
+                      *sig = req.param("X-Amz-Signature");
+    if (!c || !d || !e || !sh || !sig)
+      return fail(err(400, "AuthorizationQueryParametersError", "presigned URL misses a required parameter"));
+    auto pc = parse_credential(*c);
+    if (!pc) return fail(err(400, "AuthorizationQueryParametersError", pc.status().message()));
+    cred = *pc;
+    amz_date = *d;
+    signature = *sig;
+    int64_t expires = 0;
+    auto [p, ec] = std::from_chars(e->data(), e->data() + e->size(), expires);
+    if (ec != std::errc() || p != e->data() + e->size() || expires < 1 || expires > kMaxPresignSeconds)
+      return fail(err(400, "AuthorizationQueryParametersError", "X-Amz-Expires must be 1..604800"));
+    int64_t t;
+    if (!parse_amz_date(amz_date, &t)) return fail(err(400, "AuthorizationQueryParametersError", "malformed X-Amz-Date"));
+    if (now_ns > t + expires * 1'000'000'000) return fail(err(403, "AccessDenied", "Request has expired"));
+    if (t > now_ns + kMaxSkewNs) return fail(err(403, "AccessDenied", "Request is not yet valid"));
+    size_t s = 0;
+    while (s <= sh->size()) {
+      size_t semi = sh->find(';', s);
+      if (semi == std::string::npos) semi = sh->size();
+      if (semi > s) signed_headers.push_back(sh->substr(s, semi - s));
+      s = semi + 1;
+    }
+    const std::string* qsha = req.param("X-Amz-Content-Sha256");
+    payload_hash = qsha ? *qsha : std::string(kUnsignedPayload);
+  }
+  if (amz_date.compare(0, 8, cred.date) != 0)
+    return fail(err(403, "SignatureDoesNotMatch", "credential scope date differs from the request date"));
+  if (std::find(signed_headers.begin(), signed_headers.end(), "host") == signed_headers.end())
+    return fail(err(400, "AuthorizationHeaderMalformed", "the host header must be signed"));
+
+  auto key = gw.get_access_key(cred.access_key);
+  if (!key) {
+    if (key.code() == ErrorCode::kNotFound)
+      return fail(err(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."));
+    return fail(s3_error(key.status(), Subject::kService));
+  }
+  CanonicalInput in{req.method, req.path, query, &req.headers, &signed_headers, payload_hash};
+  crypto::Digest skey = signing_key(key->secret_key, cred);
+  std::string want = sign_hex(skey, string_to_sign(amz_date, cred, canonical_request(in)));
+  if (!signatures_equal(want, signature))
+    return fail(err(403, "SignatureDoesNotMatch",
+                    "The request signature we calculated does not match the signature you provided."));
+  r.tenant = key->tenant;
+  r.access_key = cred.access_key;
+  r.payload_hash = authz ? payload_hash : std::string();
+  if (payload_hash == kStreamingPayload || payload_hash == kStreamingPayloadTrailer)
+    r.chunk_signing = ChunkSigning{skey, amz_date, cred, signature};
+  return out;
+}
+
+}  // namespace kiseki::s3

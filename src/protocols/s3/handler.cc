@@ -1,0 +1,440 @@
+// S3 dispatch, the service and bucket operations, and listings.
+#include "protocols/s3/handler_ctx.h"
+
+#include <chrono>
+#include <ctime>
+
+#include "common/logging.h"
+#include "protocols/s3/body.h"
+#include "protocols/s3/xml.h"
+
+namespace kiseki::s3 {
+
+using gateway::NsRef;
+
+// Per operation: requests, errors by code, bytes in/out and latency.
+struct S3Handler::Metrics {
+  struct PerOp {
+    Counter* requests;
+    Counter* bytes_in;
+    Counter* bytes_out;
+    Histogram* seconds;
+  };
+  std::mutex mu;  // guards ops and errors (creation only; values are atomics)
+  std::map<std::string, PerOp> ops;
+  std::map<std::pair<std::string, std::string>, Counter*> errors;
+
+  PerOp& op(const std::string& name) {
+    std::lock_guard lock(mu);
+    auto it = ops.find(name);
+    if (it != ops.end()) return it->second;
+    auto& m = MetricsRegistry::global();
+    Labels l = {{"op", name}};
+    return ops[name] = {m.counter("kiseki_s3_requests_total", "S3 requests by operation", l),
+                        m.counter("kiseki_s3_bytes_in_total", "S3 request body bytes by operation", l),
+                        m.counter("kiseki_s3_bytes_out_total", "S3 response body bytes by operation", l),
+                        m.histogram("kiseki_s3_request_seconds", "S3 request latency by operation", l)};
+  }
+  Counter* error(const std::string& op, const std::string& code) {
+    std::lock_guard lock(mu);
+    auto& c = errors[{op, code}];
+    if (!c)
+      c = MetricsRegistry::global().counter("kiseki_s3_errors_total", "S3 error replies by operation and code",
+                                            {{"op", op}, {"code", code}});
+    return c;
+  }
+};
+
+S3Handler::S3Handler(gateway::Gateway* gw, S3Options opts)
+    : gw_(gw), opts_(std::move(opts)), metrics_(std::make_shared<Metrics>()) {}
+
+// ---- dates
+
+std::string http_date(int64_t ns) {
+  std::time_t t = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm;
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+std::string iso8601(int64_t ns) {
+  std::time_t t = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm;
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[80];
+  std::snprintf(out, sizeof(out), "%s.%03dZ", buf, static_cast<int>((ns / 1'000'000) % 1000));
+  return out;
+}
+
+bool parse_http_date(std::string_view s, int64_t* ns) {
+  std::tm tm{};
+  std::string str(s);
+  const char* end = strptime(str.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (!end || *end != '\0') return false;
+  *ns = static_cast<int64_t>(timegm(&tm)) * 1'000'000'000;
+  return true;
+}
+
+bool valid_bucket_name(std::string_view n) {
+  if (n.size() < 3 || n.size() > 63) return false;
+  for (char c : n)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(n.front()) || !alnum(n.back())) return false;
+  if (n.find("..") != std::string_view::npos) return false;
+  int dots = 0, digits_only = 1;
+  for (char c : n) {
+    if (c == '.') ++dots;
+    else if (!(c >= '0' && c <= '9')) digits_only = 0;
+  }
+  return !(dots == 3 && digits_only);  // not an IP address
+}
+
+// ---- plumbing
+
+Response S3Handler::error(Ctx& c, const S3Error& e) {
+  Response r;
+  r.status = e.http_status;
+  if (c.req.method != "HEAD") {
+    r.body = error_xml(e, c.req.path, c.req.request_id);
+    r.set("Content-Type", "application/xml");
+  }
+  metrics_->error(c.op, e.code)->inc();
+  return r;
+}
+
+Response S3Handler::error(Ctx& c, const Status& st, Subject s) { return error(c, s3_error(st, s)); }
+
+Result<std::string> S3Handler::read_small_body(Ctx& c, size_t limit) {
+  if (c.body.content_length > limit) return invalid_argument("MalformedXML: request body too large");
+  auto reader = BodyReader::make(c.req, c.auth, c.body.raw);
+  if (!reader) return reader.status();
+  std::string out;
+  char buf[16384];
+  for (;;) {
+    KISEKI_ASSIGN_OR_RETURN(size_t n, (*reader)->read({reinterpret_cast<uint8_t*>(buf), sizeof(buf)}));
+    if (n == 0) break;
+    if (out.size() + n > limit) return invalid_argument("MalformedXML: request body too large");
+    out.append(buf, n);
+  }
+  c.bytes_in += out.size();
+  return out;
+}
+
+Result<NsRef> S3Handler::bucket_ref(Ctx& c, bool for_write) {
+  const std::string& b = c.req.bucket;
+  if (c.auth.anonymous) {
+    // Anonymous requests may read buckets marked public-read, and nothing else.
+    if (!for_write) {
+      for (const auto& t : gw_->list_tenants()) {
+        auto ns = gw_->find_namespace(t.id, b);
+        if (ns && ns->public_read) return ns->ref;
+      }
+    }
+    return make_error(ErrorCode::kPermissionDenied, "Access Denied");
+  }
+  auto ns = gw_->find_namespace(c.auth.tenant, b);
+  if (!ns) return ns.status();
+  return ns->ref;
+}
+
+Response S3Handler::handle(S3Request& req, RequestBody& body) {
+  auto t0 = std::chrono::steady_clock::now();
+  Ctx c{req, body, {}, "Unknown", std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch()).count()};
+  Response r;
+  AuthOutcome a = authenticate(req, *gw_, c.now);
+  if (a.error) {
+    c.op = "Auth";
+    r = error(c, *a.error);
+  } else {
+    c.auth = std::move(a.result);
+    r = dispatch(c);
+  }
+  r.set("x-amz-request-id", req.request_id);
+  r.set("x-amz-id-2", req.request_id);
+  r.set("Server", "Kiseki");
+  auto& m = metrics_->op(c.op);
+  m.requests->inc();
+  m.bytes_in->inc(c.bytes_in);
+  m.bytes_out->inc(r.object ? r.length : r.body.size());
+  m.seconds->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return r;
+}
+
+Response S3Handler::dispatch(Ctx& c) {
+  S3Request& q = c.req;
+  const std::string& m = q.method;
+  if (q.bucket.empty()) {
+    if (m == "GET") return list_buckets(c);
+    c.op = "Service";
+    return error(c, make_s3_error(405, "MethodNotAllowed", "The specified method is not allowed against this resource."));
+  }
+  if (q.key.empty()) {
+    if (m == "PUT") {
+      for (const char* sub : {"acl", "policy", "cors", "lifecycle", "tagging", "versioning", "website", "encryption"})
+        if (q.has_param(sub)) {
+          c.op = "PutBucketSubresource";
+          return error(c, make_s3_error(501, "NotImplemented", std::string("PUT ?") + sub + " is not implemented"));
+        }
+      return create_bucket(c);
+    }
+    if (m == "DELETE") return delete_bucket(c);
+    if (m == "HEAD") return head_bucket(c);
+    if (m == "POST" && q.has_param("delete")) return delete_objects(c);
+    if (m == "GET") {
+      if (q.has_param("location")) return bucket_location(c);
+      if (q.has_param("versioning")) return bucket_versioning(c);
+      if (q.has_param("uploads")) return list_uploads(c);
+      for (const char* sub : {"acl", "policy", "cors", "lifecycle", "tagging", "website", "encryption", "versions",
+                              "logging", "notification", "replication", "requestPayment", "object-lock"})
+        if (q.has_param(sub)) {
+          c.op = "GetBucketSubresource";
+          return error(c, make_s3_error(501, "NotImplemented", std::string("GET ?") + sub + " is not implemented"));
+        }
+      const std::string* lt = q.param("list-type");
+      return list_objects(c, lt && *lt == "2");
+    }
+    c.op = "Bucket";
+    return error(c, make_s3_error(405, "MethodNotAllowed", "The specified method is not allowed against this resource."));
+  }
+  bool upload = q.has_param("uploadId");
+  if (m == "PUT") {
+    if (upload || q.has_param("partNumber")) return q.header("x-amz-copy-source") ? upload_part_copy(c) : upload_part(c);
+    if (q.has_param("acl") || q.has_param("tagging")) {
+      c.op = "PutObjectSubresource";
+      return error(c, make_s3_error(501, "NotImplemented", "object ACLs and tags are not implemented"));
+    }
+    return q.header("x-amz-copy-source") ? copy_object(c) : put_object(c);
+  }
+  if (m == "GET") return upload ? list_parts(c) : get_object(c, false);
+  if (m == "HEAD") return get_object(c, true);
+  if (m == "DELETE") return upload ? abort_upload(c) : delete_object(c);
+  if (m == "POST") {
+    if (q.has_param("uploads")) return create_upload(c);
+    if (upload) return complete_upload(c);
+  }
+  c.op = "Object";
+  return error(c, make_s3_error(405, "MethodNotAllowed", "The specified method is not allowed against this resource."));
+}
+
+// ---- service and bucket operations
+
+Response S3Handler::list_buckets(Ctx& c) {
+  c.op = "ListBuckets";
+  if (c.auth.anonymous) return error(c, make_s3_error(403, "AccessDenied", "Access Denied"));
+  auto t = gw_->get_tenant(c.auth.tenant);
+  if (!t) return error(c, t.status(), Subject::kService);
+  XmlWriter x;
+  x.open("ListAllMyBucketsResult", true).open("Owner").leaf("ID", std::to_string(t->id));
+  x.leaf("DisplayName", t->name).close("Owner").open("Buckets");
+  for (const auto& ns : gw_->list_namespaces(c.auth.tenant))
+    x.open("Bucket").leaf("Name", ns.name).leaf("CreationDate", iso8601(ns.created_ns)).close("Bucket");
+  x.close("Buckets").close("ListAllMyBucketsResult");
+  Response r;
+  r.body = x.take();
+  r.set("Content-Type", "application/xml");
+  return r;
+}
+
+Response S3Handler::create_bucket(Ctx& c) {
+  c.op = "CreateBucket";
+  if (c.auth.anonymous) return error(c, make_s3_error(403, "AccessDenied", "Access Denied"));
+  if (!valid_bucket_name(c.req.bucket))
+    return error(c, make_s3_error(400, "InvalidBucketName", "The specified bucket is not valid."));
+  auto body = read_small_body(c, 64 << 10);  // CreateBucketConfiguration: accepted, region ignored
+  if (!body) return error(c, body.status(), Subject::kBucket);
+  bool public_read = c.req.header_or("x-amz-acl") == "public-read";
+  auto ref = gw_->create_namespace(c.auth.tenant, c.req.bucket, public_read);
+  if (!ref) return error(c, ref.status(), Subject::kBucket);
+  Response r;
+  r.set("Location", "/" + c.req.bucket);
+  return r;
+}
+
+Response S3Handler::delete_bucket(Ctx& c) {
+  c.op = "DeleteBucket";
+  auto ns = bucket_ref(c, true);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  Status st = gw_->delete_namespace(c.auth.tenant, c.req.bucket);
+  if (!st) return error(c, st, Subject::kBucket);
+  Response r;
+  r.status = 204;
+  return r;
+}
+
+Response S3Handler::head_bucket(Ctx& c) {
+  c.op = "HeadBucket";
+  auto ns = bucket_ref(c, false);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  Response r;
+  r.set("x-amz-bucket-region", opts_.region);
+  return r;
+}
+
+Response S3Handler::bucket_location(Ctx& c) {
+  c.op = "GetBucketLocation";
+  auto ns = bucket_ref(c, false);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  Response r;
+  r.body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">" +
+           (opts_.region == "us-east-1" ? std::string() : xml_escape(opts_.region)) + "</LocationConstraint>";
+  r.set("Content-Type", "application/xml");
+  return r;
+}
+
+Response S3Handler::bucket_versioning(Ctx& c) {
+  c.op = "GetBucketVersioning";
+  auto ns = bucket_ref(c, false);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  Response r;
+  r.body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>";
+  r.set("Content-Type", "application/xml");
+  return r;
+}
+
+Response S3Handler::list_objects(Ctx& c, bool v2) {
+  c.op = v2 ? "ListObjectsV2" : "ListObjects";
+  auto ns = bucket_ref(c, false);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  const S3Request& q = c.req;
+  gateway::ListRequest lr;
+  lr.prefix = q.param("prefix") ? *q.param("prefix") : "";
+  lr.delimiter = q.param("delimiter") ? *q.param("delimiter") : "";
+  if (const std::string* mk = q.param("max-keys")) {
+    try {
+      size_t pos = 0;
+      long long v = std::stoll(*mk, &pos);
+      if (pos != mk->size() || v < 0) throw std::invalid_argument("x");
+      lr.max_keys = static_cast<uint32_t>(std::min<long long>(v, 1000));
+    } catch (...) {
+      return error(c, make_s3_error(400, "InvalidArgument", "Provided max-keys not an integer or within integer range"));
+    }
+  }
+  std::string encoding = q.param("encoding-type") ? *q.param("encoding-type") : "";
+  if (!encoding.empty() && encoding != "url")
+    return error(c, make_s3_error(400, "InvalidArgument", "Invalid Encoding Method specified in Request"));
+  bool url = encoding == "url";
+  auto enc = [&](const std::string& s) { return url ? uri_encode(s, true) : s; };
+  std::string token, start_after, marker;
+  if (v2) {
+    if (const std::string* t = q.param("continuation-token")) {
+      Bytes raw;
+      if (!base64_decode(*t, &raw))
+        return error(c, make_s3_error(400, "InvalidArgument", "The continuation token provided is incorrect"));
+      token = *t;
+      lr.start_after = std::string(as_string_view(raw));
+    } else if (const std::string* sa = q.param("start-after")) {
+      start_after = *sa;
+      lr.start_after = *sa;
+    }
+  } else if (const std::string* mk = q.param("marker")) {
+    marker = *mk;
+    lr.start_after = *mk;
+  }
+  auto res = gw_->list_objects(*ns, lr);
+  if (!res) return error(c, res.status(), Subject::kBucket);
+  bool fetch_owner = !v2 || (q.param("fetch-owner") && *q.param("fetch-owner") == "true");
+  std::string owner_id = std::to_string(c.auth.tenant);
+  XmlWriter x;
+  x.open("ListBucketResult", true).leaf("Name", c.req.bucket).leaf("Prefix", enc(lr.prefix));
+  if (v2) {
+    if (!token.empty()) x.leaf("ContinuationToken", token);
+    if (!start_after.empty()) x.leaf("StartAfter", enc(start_after));
+    x.leaf("KeyCount", std::to_string(res->objects.size() + res->common_prefixes.size()));
+  } else {
+    x.leaf("Marker", enc(marker));
+  }
+  x.leaf("MaxKeys", std::to_string(lr.max_keys));
+  if (!lr.delimiter.empty()) x.leaf("Delimiter", enc(lr.delimiter));
+  if (url) x.leaf("EncodingType", "url");
+  x.leaf("IsTruncated", res->truncated ? "true" : "false");
+  if (res->truncated) {
+    if (v2) {
+      x.leaf("NextContinuationToken", base64_encode(as_bytes(res->next_start_after)));
+    } else if (!lr.delimiter.empty()) {
+      x.leaf("NextMarker", enc(res->next_start_after));
+    }
+  }
+  for (const auto& o : res->objects) {
+    x.open("Contents").leaf("Key", enc(o.key)).leaf("LastModified", iso8601(o.mtime_ns));
+    x.leaf("ETag", "\"" + o.etag + "\"").leaf("Size", std::to_string(o.size)).leaf("StorageClass", "STANDARD");
+    if (fetch_owner) x.open("Owner").leaf("ID", owner_id).leaf("DisplayName", owner_id).close("Owner");
+    x.close("Contents");
+  }
+  for (const auto& p : res->common_prefixes) x.open("CommonPrefixes").leaf("Prefix", enc(p)).close("CommonPrefixes");
+  x.close("ListBucketResult");
+  Response r;
+  r.body = x.take();
+  r.set("Content-Type", "application/xml");
+  return r;
+}
+
+Response S3Handler::list_uploads(Ctx& c) {
+  c.op = "ListMultipartUploads";
+  auto ns = bucket_ref(c, false);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  std::string prefix = c.req.param("prefix") ? *c.req.param("prefix") : "";
+  auto ups = gw_->list_uploads(*ns, prefix);
+  if (!ups) return error(c, ups.status(), Subject::kBucket);
+  std::string key_marker = c.req.param("key-marker") ? *c.req.param("key-marker") : "";
+  uint32_t max = 1000;
+  if (const std::string* m = c.req.param("max-uploads")) max = static_cast<uint32_t>(std::clamp(std::atoi(m->c_str()), 0, 1000));
+  XmlWriter x;
+  x.open("ListMultipartUploadsResult", true).leaf("Bucket", c.req.bucket).leaf("KeyMarker", key_marker);
+  x.leaf("UploadIdMarker", "").leaf("Prefix", prefix).leaf("MaxUploads", std::to_string(max));
+  uint32_t n = 0;
+  bool truncated = false;
+  std::string next_key, next_id;
+  for (const auto& u : *ups) {
+    if (!key_marker.empty() && u.key <= key_marker) continue;
+    if (n == max) {
+      truncated = true;
+      break;
+    }
+    ++n;
+    next_key = u.key;
+    next_id = u.upload_id;
+    x.open("Upload").leaf("Key", u.key).leaf("UploadId", u.upload_id).leaf("Initiated", iso8601(u.initiated_ns));
+    x.leaf("StorageClass", "STANDARD").close("Upload");
+  }
+  x.leaf("IsTruncated", truncated ? "true" : "false");
+  if (truncated) x.leaf("NextKeyMarker", next_key).leaf("NextUploadIdMarker", next_id);
+  x.close("ListMultipartUploadsResult");
+  Response r;
+  r.body = x.take();
+  r.set("Content-Type", "application/xml");
+  return r;
+}
+
+Response S3Handler::delete_objects(Ctx& c) {
+  c.op = "DeleteObjects";
+  auto ns = bucket_ref(c, true);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  auto body = read_small_body(c, 2 << 20);
+  if (!body) return error(c, body.status(), Subject::kBucket);
+  auto req = parse_delete(*body);
+  if (!req) return error(c, req.status(), Subject::kBucket);
+  XmlWriter x;
+  x.open("DeleteResult", true);
+  for (const auto& k : req->keys) {
+    Status st = gw_->delete_object(*ns, k);
+    if (st.is_ok() || st.code() == ErrorCode::kNotFound || st.code() == ErrorCode::kInvalidArgument) {
+      if (!req->quiet) x.open("Deleted").leaf("Key", k).close("Deleted");
+    } else {
+      S3Error e = s3_error(st, Subject::kObject);
+      x.open("Error").leaf("Key", k).leaf("Code", e.code).leaf("Message", e.message).close("Error");
+    }
+  }
+  x.close("DeleteResult");
+  Response r;
+  r.body = x.take();
+  r.set("Content-Type", "application/xml");
+  return r;
+}
+
+}  // namespace kiseki::s3

@@ -1,0 +1,96 @@
+// S3 request handling: authenticate, route to one operation, call the Gateway
+// once (or a few times), map the Status in one place (errors.h), reply once.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "common/metrics.h"
+#include "gateway/gateway.h"
+#include "protocols/s3/auth.h"
+#include "protocols/s3/errors.h"
+#include "protocols/s3/request.h"
+
+namespace kiseki::s3 {
+
+struct Response {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  // A GET streams the object's bytes [offset, offset + length) after the header.
+  std::optional<gateway::ObjectHandle> object;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  bool head = false;  // HEAD: Content-Length of the object, no body
+  void set(std::string name, std::string value) { headers.emplace_back(std::move(name), std::move(value)); }
+};
+
+// The request body as the connection provides it.
+struct RequestBody {
+  gateway::ByteSource raw;        // streaming, exactly Content-Length bytes
+  uint64_t content_length = 0;
+};
+
+struct S3Options {
+  std::string region = "us-east-1";
+  std::string domain;  // virtual-host style under this domain ("" = path style only)
+  uint64_t max_object_bytes = 5ull << 40;
+  uint64_t max_single_put_bytes = 5ull << 30;
+};
+
+class S3Handler {
+ public:
+  S3Handler(gateway::Gateway* gw, S3Options opts);
+  Response handle(S3Request& req, RequestBody& body);
+  const S3Options& options() const { return opts_; }
+
+  // Operation names, for metrics and logs.
+  struct Op;
+
+ private:
+  struct Ctx;
+  Response dispatch(Ctx& c);
+  // service and buckets
+  Response list_buckets(Ctx& c);
+  Response create_bucket(Ctx& c);
+  Response delete_bucket(Ctx& c);
+  Response head_bucket(Ctx& c);
+  Response bucket_location(Ctx& c);
+  Response bucket_versioning(Ctx& c);
+  Response list_objects(Ctx& c, bool v2);
+  Response list_uploads(Ctx& c);
+  Response delete_objects(Ctx& c);
+  // objects
+  Response put_object(Ctx& c);
+  Response copy_object(Ctx& c);
+  Response get_object(Ctx& c, bool head);
+  Response delete_object(Ctx& c);
+  // multipart
+  Response create_upload(Ctx& c);
+  Response upload_part(Ctx& c);
+  Response upload_part_copy(Ctx& c);
+  Response complete_upload(Ctx& c);
+  Response abort_upload(Ctx& c);
+  Response list_parts(Ctx& c);
+
+  Response error(Ctx& c, const S3Error& e);
+  Response error(Ctx& c, const Status& st, Subject s);
+  Result<std::string> read_small_body(Ctx& c, size_t limit);
+  Result<gateway::NsRef> bucket_ref(Ctx& c, bool for_write);
+
+  gateway::Gateway* gw_;
+  S3Options opts_;
+  struct Metrics;
+  std::shared_ptr<Metrics> metrics_;
+};
+
+// RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") and ISO 8601 with ms.
+std::string http_date(int64_t ns);
+std::string iso8601(int64_t ns);
+bool parse_http_date(std::string_view s, int64_t* ns);
+
+// S3 bucket naming rules (3..63, lower case, digits, '.', '-').
+bool valid_bucket_name(std::string_view name);
+
+}  // namespace kiseki::s3

@@ -1,0 +1,463 @@
+// S3 object and multipart operations.
+#include "protocols/s3/body.h"
+#include "protocols/s3/handler_ctx.h"
+#include "protocols/s3/xml.h"
+
+namespace kiseki::s3 {
+
+using gateway::NsRef;
+using gateway::ObjectInfo;
+using gateway::ObjectMeta;
+
+namespace {
+
+constexpr uint64_t kMaxUserMetaBytes = 2048;
+constexpr const char* kStoredHeaders[] = {"content-disposition", "content-encoding", "cache-control",
+                                          "content-language", "expires"};
+
+std::string quoted(const std::string& etag) { return "\"" + etag + "\""; }
+std::string unquote(std::string s) {
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+  return s;
+}
+
+// Standard headers and x-amz-meta-* of a PUT/copy/create-upload request.
+Result<ObjectMeta> meta_from(const S3Request& q) {
+  ObjectMeta m;
+  m.content_type = q.header_or("content-type", "binary/octet-stream");
+  for (const char* h : kStoredHeaders) {
+    const std::string* v = q.header(h);
+    if (!v) continue;
+    std::string value = *v;
+    if (std::string_view(h) == "content-encoding") {
+      // aws-chunked describes the transfer, not the object.
+      std::string kept;
+      size_t s = 0;
+      while (s <= value.size()) {
+        size_t comma = value.find(',', s);
+        if (comma == std::string::npos) comma = value.size();
+        std::string part = value.substr(s, comma - s);
+        while (!part.empty() && part.front() == ' ') part.erase(0, 1);
+        if (!part.empty() && part != "aws-chunked") kept += (kept.empty() ? "" : ",") + part;
+        s = comma + 1;
+      }
+      if (kept.empty()) continue;
+      value = kept;
+    }
+    m.headers[h] = value;
+  }
+  uint64_t meta_bytes = 0;
+  for (const auto& [name, values] : q.headers) {
+    if (name.rfind("x-amz-meta-", 0) != 0 || values.empty()) continue;
+    std::string key = name.substr(11);
+    meta_bytes += key.size() + values.front().size();
+    m.user_meta[key] = values.front();
+  }
+  if (meta_bytes > kMaxUserMetaBytes)
+    return invalid_argument("MetadataTooLarge: Your metadata headers exceed the maximum allowed metadata size.");
+  return m;
+}
+
+void object_headers(Response& r, const ObjectInfo& o, const S3Request& q) {
+  r.set("ETag", quoted(o.etag));
+  r.set("Last-Modified", http_date(o.mtime_ns));
+  r.set("Accept-Ranges", "bytes");
+  std::string ct = o.meta.content_type.empty() ? "binary/octet-stream" : o.meta.content_type;
+  // Presigned GETs may override response headers.
+  auto override_or = [&](const char* param, const std::string& def) {
+    const std::string* v = q.param(param);
+    return v ? *v : def;
+  };
+  r.set("Content-Type", override_or("response-content-type", ct));
+  bool checksums = q.header_or("x-amz-checksum-mode") == "ENABLED";
+  for (const auto& [k, v] : o.meta.headers) {
+    if (k.rfind("x-amz-checksum-", 0) == 0) {
+      if (checksums) r.set(k, v);
+      continue;
+    }
+    std::string param = "response-" + k;
+    if (!q.param(param)) r.set(k, v);
+  }
+  for (const char* h : kStoredHeaders) {
+    std::string param = std::string("response-") + h;
+    if (const std::string* v = q.param(param)) r.set(h, *v);
+  }
+  for (const auto& [k, v] : o.meta.user_meta) r.set("x-amz-meta-" + k, v);
+}
+
+// Evaluates If-Match / If-None-Match / If-(Un)Modified-Since for GET and HEAD.
+// Returns 0 to proceed, or 304 / 412.
+int check_conditions(const S3Request& q, const ObjectInfo& o) {
+  const std::string* im = q.header("if-match");
+  const std::string* inm = q.header("if-none-match");
+  const std::string* ims = q.header("if-modified-since");
+  const std::string* ius = q.header("if-unmodified-since");
+  auto etag_in = [&](const std::string& list) {
+    size_t s = 0;
+    while (s <= list.size()) {
+      size_t comma = list.find(',', s);
+      if (comma == std::string::npos) comma = list.size();
+      std::string t = list.substr(s, comma - s);
+      while (!t.empty() && t.front() == ' ') t.erase(0, 1);
+      while (!t.empty() && t.back() == ' ') t.pop_back();
+      if (t == "*" || unquote(t) == o.etag) return true;
+      s = comma + 1;
+    }
+    return false;
+  };
+  int64_t mtime_s = o.mtime_ns / 1'000'000'000, t;
+  if (im && !etag_in(*im)) return 412;
+  if (!im && ius && parse_http_date(*ius, &t) && mtime_s > t / 1'000'000'000) return 412;
+  if (inm && etag_in(*inm)) return 304;
+  if (!inm && ims && parse_http_date(*ims, &t) && mtime_s <= t / 1'000'000'000) return 304;
+  return 0;
+}
+
+// "bytes=a-b", "bytes=a-", "bytes=-n". Returns false for syntax S3 ignores (full
+// object); `unsatisfiable` for a range that starts past the end.
+bool parse_range(const std::string& h, uint64_t size, uint64_t* off, uint64_t* len, bool* unsatisfiable) {
+  *unsatisfiable = false;
+  if (h.rfind("bytes=", 0) != 0) return false;
+  std::string spec = h.substr(6);
+  if (spec.find(',') != std::string::npos) return false;  // multiple ranges: whole object
+  auto dash = spec.find('-');
+  if (dash == std::string::npos) return false;
+  std::string a = spec.substr(0, dash), b = spec.substr(dash + 1);
+  auto num = [](const std::string& s, uint64_t* v) {
+    if (s.empty() || s.size() > 19) return false;
+    for (char ch : s)
+      if (ch < '0' || ch > '9') return false;
+    *v = std::stoull(s);
+    return true;
+  };
+  uint64_t x = 0, y = 0;
+  if (a.empty()) {  // suffix
+    if (!num(b, &y)) return false;
+    if (y == 0) {
+      *unsatisfiable = true;
+      return true;
+    }
+    y = std::min(y, size);
+    *off = size - y;
+    *len = y;
+    return true;
+  }
+  if (!num(a, &x)) return false;
+  if (!b.empty() && (!num(b, &y) || y < x)) return false;
+  if (x >= size) {
+    *unsatisfiable = true;
+    return true;
+  }
+  uint64_t end = b.empty() ? size - 1 : std::min(y, size - 1);
+  *off = x;
+  *len = end - x + 1;
+  return true;
+}
+
+// "/bucket/key?versionId=…" or "bucket/key", URL-encoded.
+bool parse_copy_source(const std::string& raw, std::string* bucket, std::string* key) {
+  std::string s = raw;
+  auto q = s.find('?');
+  if (q != std::string::npos) s = s.substr(0, q);
+  std::string decoded;
+  if (!uri_decode(s, &decoded)) return false;
+  if (!decoded.empty() && decoded.front() == '/') decoded.erase(0, 1);
+  auto slash = decoded.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == decoded.size()) return false;
+  *bucket = decoded.substr(0, slash);
+  *key = decoded.substr(slash + 1);
+  return true;
+}
+
+Status key_error_if_invalid(const std::string& key) {
+  if (key.size() > gateway::kMaxKeyBytes) return make_error(ErrorCode::kNameTooLong, "key too long");
+  return gateway::validate_key(key);
+}
+
+}  // namespace
+
+Response S3Handler::put_object(Ctx& c) {
+  c.op = "PutObject";
+  auto ns = bucket_ref(c, true);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  if (Status st = key_error_if_invalid(c.req.key); !st) return error(c, st, Subject::kObject);
+  if (c.body.content_length > opts_.max_single_put_bytes && c.auth.payload_hash.rfind("STREAMING", 0) != 0)
+    return error(c, make_s3_error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size."));
+  auto meta = meta_from(c.req);
+  if (!meta) return error(c, meta.status(), Subject::kObject);
+  gateway::PutConditions cond;
+  if (const std::string* inm = c.req.header("if-none-match")) {
+    if (*inm != "*") return error(c, make_s3_error(501, "NotImplemented", "If-None-Match supports only '*' on PUT"));
+    cond.if_none_match_star = true;
+  }
+  if (const std::string* im = c.req.header("if-match")) cond.if_match = unquote(*im);
+  // Checksums are verified as the body streams and land in the object's headers,
+  // so GET/HEAD with x-amz-checksum-mode: ENABLED return them.
+  auto body = BodyReader::make(c.req, c.auth, c.body.raw, &meta->headers);
+  if (!body) return error(c, body.status(), Subject::kObject);
+  auto info = gw_->put_object(*ns, c.req.key, (*body)->source(), *meta, cond);
+  c.bytes_in += (*body)->bytes();
+  if (!info) return error(c, info.status(), Subject::kObject);
+  Response r;
+  r.set("ETag", quoted(info->etag));
+  for (const auto& [k, v] : (*body)->checksums()) r.set(k, v);
+  return r;
+}
+
+Response S3Handler::get_object(Ctx& c, bool head) {
+  c.op = head ? "HeadObject" : "GetObject";
+  auto ns = bucket_ref(c, false);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  if (c.req.key.size() > gateway::kMaxKeyBytes)
+    return error(c, make_error(ErrorCode::kNameTooLong, "key too long"), Subject::kObject);
+  auto h = gw_->open_object(*ns, c.req.key);
+  if (!h) {
+    // A key that cannot be a path cannot exist either.
+    if (h.code() == ErrorCode::kInvalidArgument) return error(c, not_found(""), Subject::kObject);
+    return error(c, h.status(), Subject::kObject);
+  }
+  Response r;
+  int cond = check_conditions(c.req, h->info);
+  if (cond == 304) {
+    r.status = 304;
+    r.set("ETag", quoted(h->info.etag));
+    r.set("Last-Modified", http_date(h->info.mtime_ns));
+    return r;
+  }
+  if (cond == 412) return error(c, make_s3_error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"));
+  uint64_t size = h->info.size, off = 0, len = size;
+  if (const std::string* range = c.req.header("range")) {
+    bool unsatisfiable = false;
+    if (parse_range(*range, size, &off, &len, &unsatisfiable)) {
+      if (unsatisfiable) {
+        Response e = error(c, make_s3_error(416, "InvalidRange", "The requested range is not satisfiable"));
+        e.set("Content-Range", "bytes */" + std::to_string(size));
+        return e;
+      }
+      r.status = 206;
+      r.set("Content-Range", "bytes " + std::to_string(off) + "-" + std::to_string(off + len - 1) + "/" +
+                                 std::to_string(size));
+    }
+  }
+  object_headers(r, h->info, c.req);
+  r.offset = off;
+  r.length = len;
+  r.head = head;
+  r.object = std::move(*h);
+  return r;
+}
+
+Response S3Handler::delete_object(Ctx& c) {
+  c.op = "DeleteObject";
+  auto ns = bucket_ref(c, true);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  Status st = gw_->delete_object(*ns, c.req.key);
+  // Deleting a missing key (or one that cannot exist) succeeds, as in S3.
+  if (!st && st.code() != ErrorCode::kNotFound && st.code() != ErrorCode::kInvalidArgument &&
+      st.code() != ErrorCode::kNameTooLong)
+    return error(c, st, Subject::kObject);
+  Response r;
+  r.status = 204;
+  return r;
+}
+
+Response S3Handler::copy_object(Ctx& c) {
+  c.op = "CopyObject";
+  auto dst = bucket_ref(c, true);
+  if (!dst) return error(c, dst.status(), Subject::kBucket);
+  if (Status st = key_error_if_invalid(c.req.key); !st) return error(c, st, Subject::kObject);
+  std::string sb, sk;
+  if (!parse_copy_source(c.req.header_or("x-amz-copy-source"), &sb, &sk))
+    return error(c, make_s3_error(400, "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey"));
+  auto src = gw_->find_namespace(c.auth.tenant, sb);
+  if (!src) return error(c, src.status(), Subject::kBucket);
+  std::string directive = c.req.header_or("x-amz-metadata-directive", "COPY");
+  if (directive != "COPY" && directive != "REPLACE")
+    return error(c, make_s3_error(400, "InvalidArgument", "Unknown metadata directive."));
+  std::optional<ObjectMeta> meta;
+  if (directive == "REPLACE") {
+    auto m = meta_from(c.req);
+    if (!m) return error(c, m.status(), Subject::kObject);
+    meta = *m;
+  } else if (sb == c.req.bucket && sk == c.req.key) {
+    return error(c, make_s3_error(400, "InvalidRequest",
+                                  "This copy request is illegal because it is trying to copy an object to itself "
+                                  "without changing the object's metadata, storage class, website redirect location "
+                                  "or encryption attributes."));
+  }
+  auto head = gw_->head_object(src->ref, sk);
+  if (!head) return error(c, head.status(), Subject::kObject);
+  if (const std::string* m = c.req.header("x-amz-copy-source-if-match"); m && unquote(*m) != head->etag)
+    return error(c, make_s3_error(412, "PreconditionFailed", "x-amz-copy-source-if-match did not hold"));
+  if (const std::string* m = c.req.header("x-amz-copy-source-if-none-match"); m && unquote(*m) == head->etag)
+    return error(c, make_s3_error(412, "PreconditionFailed", "x-amz-copy-source-if-none-match did not hold"));
+  auto info = gw_->copy_object(src->ref, sk, *dst, c.req.key, meta);
+  if (!info) return error(c, info.status(), Subject::kObject);
+  XmlWriter x;
+  x.open("CopyObjectResult", true).leaf("LastModified", iso8601(info->mtime_ns)).leaf("ETag", quoted(info->etag));
+  x.close("CopyObjectResult");
+  Response r;
+  r.body = x.take();
+  r.set("Content-Type", "application/xml");
+  return r;
+}
+
+// ---- multipart
+
+Response S3Handler::create_upload(Ctx& c) {
+  c.op = "CreateMultipartUpload";
+  auto ns = bucket_ref(c, true);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  if (Status st = key_error_if_invalid(c.req.key); !st) return error(c, st, Subject::kObject);
+  auto meta = meta_from(c.req);
+  if (!meta) return error(c, meta.status(), Subject::kObject);
+  auto id = gw_->create_upload(*ns, c.req.key, *meta);
+  if (!id) return error(c, id.status(), Subject::kObject);
+  XmlWriter x;
+  x.open("InitiateMultipartUploadResult", true).leaf("Bucket", c.req.bucket).leaf("Key", c.req.key);
+  x.leaf("UploadId", *id).close("InitiateMultipartUploadResult");
+  Response r;
+  r.body = x.take();
+  r.set("Content-Type", "application/xml");
+  return r;
+}
+
+static Result<uint32_t> part_number(const S3Request& q) {
+  const std::string* p = q.param("partNumber");
+  if (!p || p->empty() || p->size() > 5) return invalid_argument("Part number must be an integer between 1 and 10000, inclusive");
+  for (char ch : *p)
+    if (ch < '0' || ch > '9') return invalid_argument("Part number must be an integer between 1 and 10000, inclusive");
+  uint32_t n = static_cast<uint32_t>(std::stoul(*p));
+  if (n < 1 || n > gateway::kMaxPartNumber)
+    return invalid_argument("Part number must be an integer between 1 and 10000, inclusive");
+  return n;
+}
+
+Response S3Handler::upload_part(Ctx& c) {
+  c.op = "UploadPart";
+  auto ns = bucket_ref(c, true);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  auto n = part_number(c.req);
+  if (!n) return error(c, n.status(), Subject::kObject);
+  if (!c.req.param("uploadId")) return error(c, not_found(""), Subject::kUpload);
+  if (c.body.content_length > opts_.max_single_put_bytes && c.auth.payload_hash.rfind("STREAMING", 0) != 0)
+    return error(c, make_s3_error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size."));
+  auto body = BodyReader::make(c.req, c.auth, c.body.raw);
+  if (!body) return error(c, body.status(), Subject::kObject);
+  auto part = gw_->upload_part(*ns, *c.req.param("uploadId"), *n, (*body)->source());
+  c.bytes_in += (*body)->bytes();
+  if (!part) return error(c, part.status(), Subject::kUpload);
+  Response r;
+  r.set("ETag", quoted(part->etag));
+  for (const auto& [k, v] : (*body)->checksums()) r.set(k, v);
+  return r;
+}
+
+Response S3Handler::upload_part_copy(Ctx& c) {
+  c.op = "UploadPartCopy";
+  auto ns = bucket_ref(c, true);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  auto n = part_number(c.req);
+  if (!n) return error(c, n.status(), Subject::kObject);
+  std::string sb, sk;
+  if (!parse_copy_source(c.req.header_or("x-amz-copy-source"), &sb, &sk))
+    return error(c, make_s3_error(400, "InvalidArgument", "Copy Source must mention the source bucket and key"));
+  auto src = gw_->find_namespace(c.auth.tenant, sb);
+  if (!src) return error(c, src.status(), Subject::kBucket);
+  auto h = gw_->open_object(src->ref, sk);
+  if (!h) return error(c, h.status(), Subject::kObject);
+  uint64_t off = 0, len = h->info.size;
+  if (const std::string* range = c.req.header("x-amz-copy-source-range")) {
+    bool unsatisfiable = false;
+    if (!parse_range(*range, h->info.size, &off, &len, &unsatisfiable) || unsatisfiable || range->find("=-") != std::string::npos)
+      return error(c, make_s3_error(400, "InvalidArgument", "The x-amz-copy-source-range value must be of the form bytes=first-last"));
+  }
+  // The copied bytes stream from the source into the part.
+  uint64_t pos = off, end = off + len;
+  gateway::ObjectHandle handle = *h;
+  gateway::Gateway* gw = gw_;
+  gateway::ByteSource src_bytes = [&, gw](MutableByteSpan out) -> Result<size_t> {
+    if (pos >= end) return size_t{0};
+    Bytes piece;
+    KISEKI_TRY(gw->read_object(handle, pos, std::min<uint64_t>(out.size(), end - pos), &piece));
+    std::memcpy(out.data(), piece.data(), piece.size());
+    pos += piece.size();
+    return piece.size();
+  };
+  auto part = gw_->upload_part(*ns, c.req.param("uploadId") ? *c.req.param("uploadId") : "", *n, src_bytes);
+  if (!part) return error(c, part.status(), Subject::kUpload);
+  XmlWriter x;
+  x.open("CopyPartResult", true).leaf("LastModified", iso8601(part->mtime_ns)).leaf("ETag", quoted(part->etag));
+  x.close("CopyPartResult");
+  Response r;
+  r.body = x.take();
+  r.set("Content-Type", "application/xml");
+  return r;
+}
+
+Response S3Handler::complete_upload(Ctx& c) {
+  c.op = "CompleteMultipartUpload";
+  auto ns = bucket_ref(c, true);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  auto body = read_small_body(c, 4 << 20);
+  if (!body) return error(c, body.status(), Subject::kUpload);
+  auto parts = parse_complete_multipart(*body);
+  if (!parts) return error(c, parts.status(), Subject::kUpload);
+  auto info = gw_->complete_upload(*ns, *c.req.param("uploadId"), *parts);
+  if (!info) return error(c, info.status(), Subject::kUpload);
+  XmlWriter x;
+  x.open("CompleteMultipartUploadResult", true).leaf("Location", "/" + c.req.bucket + "/" + info->key);
+  x.leaf("Bucket", c.req.bucket).leaf("Key", info->key).leaf("ETag", quoted(info->etag));
+  x.close("CompleteMultipartUploadResult");
+  Response r;
+  r.body = x.take();
+  r.set("Content-Type", "application/xml");
+  return r;
+}
+
+Response S3Handler::abort_upload(Ctx& c) {
+  c.op = "AbortMultipartUpload";
+  auto ns = bucket_ref(c, true);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  Status st = gw_->abort_upload(*ns, *c.req.param("uploadId"));
+  if (!st) return error(c, st, Subject::kUpload);
+  Response r;
+  r.status = 204;
+  return r;
+}
+
+Response S3Handler::list_parts(Ctx& c) {
+  c.op = "ListParts";
+  auto ns = bucket_ref(c, false);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  auto parts = gw_->list_parts(*ns, *c.req.param("uploadId"));
+  if (!parts) return error(c, parts.status(), Subject::kUpload);
+  uint32_t marker = 0, max = 1000;
+  if (const std::string* m = c.req.param("part-number-marker")) marker = static_cast<uint32_t>(std::atoi(m->c_str()));
+  if (const std::string* m = c.req.param("max-parts")) max = static_cast<uint32_t>(std::clamp(std::atoi(m->c_str()), 0, 1000));
+  XmlWriter x;
+  x.open("ListPartsResult", true).leaf("Bucket", c.req.bucket).leaf("Key", c.req.key);
+  x.leaf("UploadId", *c.req.param("uploadId")).leaf("PartNumberMarker", std::to_string(marker));
+  x.leaf("MaxParts", std::to_string(max)).leaf("StorageClass", "STANDARD");
+  uint32_t n = 0, last = marker;
+  bool truncated = false;
+  for (const auto& p : *parts) {
+    if (p.number <= marker) continue;
+    if (n == max) {
+      truncated = true;
+      break;
+    }
+    ++n;
+    last = p.number;
+    x.open("Part").leaf("PartNumber", std::to_string(p.number)).leaf("LastModified", iso8601(p.mtime_ns));
+    x.leaf("ETag", quoted(p.etag)).leaf("Size", std::to_string(p.size)).close("Part");
+  }
+  x.leaf("NextPartNumberMarker", std::to_string(last)).leaf("IsTruncated", truncated ? "true" : "false");
+  x.close("ListPartsResult");
+  Response r;
+  r.body = x.take();
+  r.set("Content-Type", "application/xml");
+  return r;
+}
+
+}  // namespace kiseki::s3

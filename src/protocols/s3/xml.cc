@@ -1,0 +1,88 @@
+#include "protocols/s3/xml.h"
+
+#include <pugixml.hpp>
+
+#include <charconv>
+
+namespace kiseki::s3 {
+
+std::string xml_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+XmlWriter& XmlWriter::open(std::string_view tag, bool s3_namespace) {
+  out_ += "<";
+  out_ += tag;
+  if (s3_namespace) out_ += " xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"";
+  out_ += ">";
+  return *this;
+}
+
+XmlWriter& XmlWriter::close(std::string_view tag) {
+  out_ += "</";
+  out_ += tag;
+  out_ += ">";
+  return *this;
+}
+
+XmlWriter& XmlWriter::leaf(std::string_view tag, std::string_view text) {
+  open(tag);
+  out_ += xml_escape(text);
+  return close(tag);
+}
+
+static Status malformed(std::string m) { return invalid_argument("MalformedXML: " + std::move(m)); }
+
+static Result<pugi::xml_document*> load(pugi::xml_document* doc, std::string_view body) {
+  auto r = doc->load_buffer(body.data(), body.size(), pugi::parse_default, pugi::encoding_utf8);
+  if (!r) return malformed(r.description());
+  return doc;
+}
+
+Result<std::vector<std::pair<uint32_t, std::string>>> parse_complete_multipart(std::string_view body) {
+  pugi::xml_document doc;
+  KISEKI_TRY(load(&doc, body).status());
+  auto root = doc.child("CompleteMultipartUpload");
+  if (!root) return malformed("expected CompleteMultipartUpload");
+  std::vector<std::pair<uint32_t, std::string>> parts;
+  for (auto p : root.children("Part")) {
+    std::string_view num = p.child_value("PartNumber");
+    uint32_t n = 0;
+    auto [ptr, ec] = std::from_chars(num.data(), num.data() + num.size(), n);
+    if (ec != std::errc() || ptr != num.data() + num.size()) return malformed("bad PartNumber");
+    std::string etag = p.child_value("ETag");
+    if (etag.empty()) return malformed("Part without ETag");
+    parts.emplace_back(n, etag);
+  }
+  if (parts.empty()) return malformed("no Part");
+  return parts;
+}
+
+Result<DeleteRequest> parse_delete(std::string_view body) {
+  pugi::xml_document doc;
+  KISEKI_TRY(load(&doc, body).status());
+  auto root = doc.child("Delete");
+  if (!root) return malformed("expected Delete");
+  DeleteRequest r;
+  r.quiet = std::string_view(root.child_value("Quiet")) == "true";
+  for (auto o : root.children("Object")) {
+    if (!o.child("Key")) return malformed("Object without Key");
+    r.keys.emplace_back(o.child_value("Key"));
+  }
+  if (r.keys.empty() || r.keys.size() > 1000) return malformed("Delete needs 1..1000 objects");
+  return r;
+}
+
+}  // namespace kiseki::s3

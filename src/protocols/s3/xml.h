@@ -1,0 +1,38 @@
+// XML out (a small writer for S3's response documents) and in (pugixml-backed
+// parsers for the few request documents S3 has).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace kiseki::s3 {
+
+class XmlWriter {
+ public:
+  XmlWriter() { out_ = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"; }
+  XmlWriter& open(std::string_view tag, bool s3_namespace = false);
+  XmlWriter& close(std::string_view tag);
+  XmlWriter& leaf(std::string_view tag, std::string_view text);
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+std::string xml_escape(std::string_view s);
+
+// <CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"…"</ETag></Part>…
+Result<std::vector<std::pair<uint32_t, std::string>>> parse_complete_multipart(std::string_view body);
+
+// <Delete><Quiet>true</Quiet><Object><Key>k</Key></Object>…</Delete>
+struct DeleteRequest {
+  bool quiet = false;
+  std::vector<std::string> keys;
+};
+Result<DeleteRequest> parse_delete(std::string_view body);
+
+}  // namespace kiseki::s3
