@@ -20,7 +20,7 @@ Status validate_key(std::string_view key) {
   while (start <= key.size()) {
     size_t slash = key.find('/', start);
     if (slash == std::string_view::npos) slash = key.size();
-    Status st = ns::validate_name(key.substr(start, slash - start));
+    Status st = ns::validate_name(key.substr(start, slash - start), ns::kMaxKeyComponentBytes);
     if (!st.is_ok()) return make_error(st.code(), "key cannot be a path: " + st.message());
     start = slash + 1;
   }

@@ -57,9 +57,10 @@ Status decode_dentry(std::string_view v, Dentry* dn) {
   return Status::ok();
 }
 
-Status validate_name(std::string_view name) {
+Status validate_name(std::string_view name, size_t max_bytes) {
   if (name.empty()) return invalid_argument("empty name");
-  if (name.size() > kMaxNameBytes) return make_error(ErrorCode::kNameTooLong, "name longer than 255 bytes");
+  if (name.size() > max_bytes)
+    return make_error(ErrorCode::kNameTooLong, "name longer than " + std::to_string(max_bytes) + " bytes");
   if (name == "." || name == "..") return invalid_argument("name may not be '.' or '..'");
   if (name.find('/') != std::string_view::npos) return invalid_argument("name may not contain '/'");
   if (name.find('\0') != std::string_view::npos) return invalid_argument("name may not contain NUL");

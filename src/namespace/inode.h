@@ -14,7 +14,8 @@ namespace kiseki::ns {
 enum class FileType : uint8_t { kFile = 1, kDirectory = 2, kSymlink = 3 };
 
 constexpr InodeId kRootInode = 1;
-constexpr size_t kMaxNameBytes = 255;
+constexpr size_t kMaxNameBytes = 255;        // file API (POSIX NAME_MAX)
+constexpr size_t kMaxKeyComponentBytes = 1024;  // S3 keys: one component may be the whole key
 constexpr uint64_t kFirstCookie = 3;  // 0 starts a listing; 1 and 2 are "." and ".."
 
 enum InodeFlags : uint32_t {
@@ -58,7 +59,7 @@ struct Dentry {
 std::string encode_dentry(const Dentry& d);
 Status decode_dentry(std::string_view v, Dentry* d);
 
-// Names: 1..255 bytes, no '/', no NUL, not "." or "..".
-Status validate_name(std::string_view name);
+// Names: 1..max_bytes bytes, no '/', no NUL, not "." or "..".
+Status validate_name(std::string_view name, size_t max_bytes = kMaxNameBytes);
 
 }  // namespace kiseki::ns

@@ -165,7 +165,7 @@ std::string out_u64(uint64_t v) { return meta::key_u64(v); }
 
 Status apply_put_object(Txn& txn, const Delta& d, std::string* out) {
   auto parts = split_path(d.name);
-  for (auto p : parts) KISEKI_TRY(validate_name(p));
+  for (auto p : parts) KISEKI_TRY(validate_name(p, kMaxKeyComponentBytes));
   Inode dir;
   KISEKI_TRY(load_dir(txn, d.ns, kRootInode, &dir));
   for (size_t k = 0; k + 1 < parts.size(); ++k) {

@@ -3,75 +3,20 @@ HTTP API, signals and restarts. One server per module (module-scoped fixture).""
 import json
 import os
 import signal
-import socket
 import stat
 import subprocess
-import time
-import urllib.request
 import urllib.error
+import urllib.request
 
 import pytest
 
-BUILD = os.environ.get("KISEKI_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
-SERVER = os.path.join(BUILD, "src", "server", "kiseki-server")
-CLI = os.path.join(BUILD, "src", "tools", "kiseki")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, data_dir, env=None, extra=()):
-        self.port = free_port()
-        self.admin = f"127.0.0.1:{self.port}"
-        self.data_dir = data_dir
-        self.log = open(os.path.join(os.path.dirname(data_dir), f"server-{self.port}.log"), "w+")
-        self.proc = subprocess.Popen(
-            [SERVER, "--data-dir", data_dir, "--admin-listen", self.admin, *extra],
-            stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                if self.get("/ready")[0] == 200:
-                    return
-            except OSError:
-                pass
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited: " + self.output())
-            time.sleep(0.05)
-        raise RuntimeError("server did not become ready: " + self.output())
-
-    def output(self):
-        with open(self.log.name) as f:
-            return f.read()
-
-    def get(self, path):
-        try:
-            with urllib.request.urlopen(f"http://{self.admin}{path}", timeout=10) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
-
-    def cli(self, *args, check=True):
-        r = subprocess.run([CLI, "--admin", self.admin, *args], capture_output=True, text=True, timeout=30)
-        if check:
-            assert r.returncode == 0, r.stderr
-        return r
-
-    def stop(self, sig=signal.SIGTERM):
-        self.proc.send_signal(sig)
-        rc = self.proc.wait(timeout=30)
-        self.log.close()
-        return rc
+from kiseki_server import CLI, SERVER, Server, free_port
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     d = tmp_path_factory.mktemp("kiseki")
-    s = Server(str(d / "data"))
+    s = Server(str(d / "data"), s3=False)
     yield s
     if s.proc.poll() is None:
         s.stop()

@@ -1,0 +1,80 @@
+"""Starts and stops a real kiseki-server for integration tests."""
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+BUILD = os.environ.get("KISEKI_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+SERVER = os.path.join(BUILD, "src", "server", "kiseki-server")
+CLI = os.path.join(BUILD, "src", "tools", "kiseki")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, data_dir, env=None, extra=(), s3=True):
+        self.port = free_port()
+        self.s3_port = free_port()
+        self.admin = f"127.0.0.1:{self.port}"
+        self.s3_endpoint = f"http://127.0.0.1:{self.s3_port}"
+        self.data_dir = data_dir
+        self.log_path = os.path.join(os.path.dirname(data_dir), f"server-{self.port}.log")
+        self.log = open(self.log_path, "w")
+        args = [SERVER, "--data-dir", data_dir, "--admin-listen", self.admin,
+                "--s3-listen", f"127.0.0.1:{self.s3_port}" if s3 else "off", *extra]
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **(env or {})})
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if self.get("/ready")[0] == 200:
+                    return
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited: " + self.output())
+            time.sleep(0.05)
+        raise RuntimeError("server did not become ready: " + self.output())
+
+    def output(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def get(self, path):
+        try:
+            with urllib.request.urlopen(f"http://{self.admin}{path}", timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def cli(self, *args, check=True):
+        r = subprocess.run([CLI, "--admin", self.admin, *args], capture_output=True, text=True, timeout=60)
+        if check:
+            assert r.returncode == 0, r.stderr
+        return r
+
+    def root_credentials(self):
+        text = open(os.path.join(self.data_dir, "credentials")).read()
+        kv = dict(l.split(" = ") for l in text.splitlines() if " = " in l)
+        return kv["aws_access_key_id"], kv["aws_secret_access_key"]
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            rc = self.proc.wait(timeout=60)
+        else:
+            rc = self.proc.returncode
+        self.log.close()
+        return rc
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+        self.log.close()
