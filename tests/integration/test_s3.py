@@ -358,6 +358,9 @@ def test_bad_credentials_and_anonymous(server, s3, bucket):
     s3.create_bucket(Bucket="public-one", ACL="public-read")
     s3.put_object(Bucket="public-one", Key="open", Body=b"for everyone")
     assert anon.get_object(Bucket="public-one", Key="open")["Body"].read() == b"for everyone"
+    grants = s3.get_bucket_acl(Bucket="public-one")["Grants"]
+    assert {g["Permission"] for g in grants} == {"FULL_CONTROL", "READ"}
+    assert [g["Permission"] for g in s3.get_object_acl(Bucket=bucket, Key="k")["Grants"]] == ["FULL_CONTROL"]
     with pytest.raises(ClientError) as e:
         anon.put_object(Bucket="public-one", Key="nope", Body=b"x")
     assert code(e) == "AccessDenied"

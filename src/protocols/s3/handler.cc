@@ -190,7 +190,8 @@ Response S3Handler::dispatch(Ctx& c) {
       if (q.has_param("location")) return bucket_location(c);
       if (q.has_param("versioning")) return bucket_versioning(c);
       if (q.has_param("uploads")) return list_uploads(c);
-      for (const char* sub : {"acl", "policy", "cors", "lifecycle", "tagging", "website", "encryption", "versions",
+      if (q.has_param("acl")) return get_acl(c);
+      for (const char* sub : {"policy", "cors", "lifecycle", "tagging", "website", "encryption", "versions",
                               "logging", "notification", "replication", "requestPayment", "object-lock"})
         if (q.has_param(sub)) {
           c.op = "GetBucketSubresource";
@@ -211,6 +212,7 @@ Response S3Handler::dispatch(Ctx& c) {
     }
     return q.header("x-amz-copy-source") ? copy_object(c) : put_object(c);
   }
+  if (m == "GET" && q.has_param("acl")) return get_acl(c);
   if (m == "GET") return upload ? list_parts(c) : get_object(c, false);
   if (m == "HEAD") return get_object(c, true);
   if (m == "DELETE") return upload ? abort_upload(c) : delete_object(c);
@@ -407,6 +409,35 @@ Response S3Handler::list_uploads(Ctx& c) {
   x.close("ListMultipartUploadsResult");
   Response r;
   r.body = x.take();
+  r.set("Content-Type", "application/xml");
+  return r;
+}
+
+// ACLs are not stored: the owner has full control, and a public-read bucket
+// grants READ to everyone. The document says exactly that.
+Response S3Handler::get_acl(Ctx& c) {
+  c.op = "GetAcl";
+  auto ns = bucket_ref(c, false);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  if (!c.req.key.empty()) {
+    auto h = gw_->head_object(*ns, c.req.key);
+    if (!h) return error(c, h.status(), Subject::kObject);
+  }
+  auto info = gw_->get_namespace(ns->ns);
+  std::string owner = std::to_string(ns->tenant);
+  XmlWriter x;
+  x.open("AccessControlPolicy", true).open("Owner").leaf("ID", owner).leaf("DisplayName", owner).close("Owner");
+  x.open("AccessControlList");
+  std::string grant_user = "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\">";
+  Response r;
+  std::string body = x.take();
+  body += grant_user + "<ID>" + owner + "</ID><DisplayName>" + owner + "</DisplayName></Grantee>"
+          "<Permission>FULL_CONTROL</Permission></Grant>";
+  if (info && info->public_read)
+    body += "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"Group\">"
+            "<URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>READ</Permission></Grant>";
+  body += "</AccessControlList></AccessControlPolicy>";
+  r.body = std::move(body);
   r.set("Content-Type", "application/xml");
   return r;
 }

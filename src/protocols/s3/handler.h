@@ -60,6 +60,7 @@ class S3Handler {
   Response bucket_versioning(Ctx& c);
   Response list_objects(Ctx& c, bool v2);
   Response list_uploads(Ctx& c);
+  Response get_acl(Ctx& c);
   Response delete_objects(Ctx& c);
   // objects
   Response put_object(Ctx& c);
