@@ -150,6 +150,7 @@ std::vector<TenantInfo> Gateway::list_tenants() const {
 Status Gateway::shred_tenant(TenantId id) {
   KISEKI_ASSIGN_OR_RETURN(TenantInfo t, get_tenant(id));
   KISEKI_TRY(keys_->shred_tenant_key(id));
+  forget_tenant(id);
   Delta d;
   d.op = Op::kSetTenant;
   d.a = id;
@@ -195,11 +196,28 @@ Result<NamespaceInfo> Gateway::get_namespace(NamespaceId id) const {
 }
 
 Result<NamespaceInfo> Gateway::find_namespace(TenantId tenant, std::string_view name) const {
+  {
+    std::lock_guard lock(cache_mu_);
+    auto it = ns_cache_.find(std::make_pair(tenant, std::string(name)));
+    if (it != ns_cache_.end()) return it->second;
+  }
   std::string v;
   Status st = meta_->get(Cf::kNamespaces, ns::ns_name_key(tenant, name), &v);
   if (st.code() == ErrorCode::kNotFound) return not_found("no namespace " + std::string(name));
   KISEKI_TRY(st);
-  return get_namespace(get_be64(reinterpret_cast<const uint8_t*>(v.data())));
+  auto info = get_namespace(get_be64(reinterpret_cast<const uint8_t*>(v.data())));
+  if (info) {
+    std::lock_guard lock(cache_mu_);
+    ns_cache_[{tenant, std::string(name)}] = *info;
+  }
+  return info;
+}
+
+void Gateway::forget_tenant(TenantId t) {
+  std::lock_guard lock(cache_mu_);
+  for (auto it = key_cache_.begin(); it != key_cache_.end();)
+    it = it->second.tenant == t ? key_cache_.erase(it) : std::next(it);
+  for (auto it = ns_cache_.begin(); it != ns_cache_.end();) it = it->first.first == t ? ns_cache_.erase(it) : std::next(it);
 }
 
 std::vector<NamespaceInfo> Gateway::list_namespaces(TenantId tenant) const {
@@ -214,6 +232,10 @@ std::vector<NamespaceInfo> Gateway::list_namespaces(TenantId tenant) const {
 }
 
 Status Gateway::delete_namespace(TenantId tenant, std::string_view name) {
+  {
+    std::lock_guard lock(cache_mu_);
+    ns_cache_.erase(std::make_pair(tenant, std::string(name)));
+  }
   Delta d;
   d.op = Op::kDeleteNamespace;
   d.a = tenant;
@@ -235,6 +257,10 @@ Status Gateway::put_access_key(const AccessKey& key) {
   std::string sealed;
   KISEKI_TRY(crypto::tenant_seal(kek, as_bytes(key.access_key_id), as_bytes(key.secret_key), &sealed));
   Encoder(&d.blob).u64(key.tenant).raw(sealed);
+  {
+    std::lock_guard lock(cache_mu_);
+    key_cache_.erase(key.access_key_id);
+  }
   return submit({d}).status();
 }
 
@@ -254,6 +280,11 @@ Result<AccessKey> Gateway::create_access_key(TenantId tenant) {
 }
 
 Result<AccessKey> Gateway::get_access_key(std::string_view id) const {
+  {
+    std::lock_guard lock(cache_mu_);
+    auto it = key_cache_.find(std::string(id));
+    if (it != key_cache_.end()) return it->second;
+  }
   std::string v;
   Status st = meta_->get(Cf::kAccessKeys, id, &v);
   if (st.code() == ErrorCode::kNotFound) return not_found("no such access key");
@@ -265,10 +296,16 @@ Result<AccessKey> Gateway::get_access_key(std::string_view id) const {
   if (!d.ok()) return corruption("access key record");
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(k.tenant));
   KISEKI_TRY(crypto::tenant_open(kek, as_bytes(id), as_bytes(d.raw(d.remaining())), &k.secret_key));
+  std::lock_guard lock(cache_mu_);
+  key_cache_[k.access_key_id] = k;
   return k;
 }
 
 Status Gateway::delete_access_key(std::string_view id) {
+  {
+    std::lock_guard lock(cache_mu_);
+    key_cache_.erase(std::string(id));
+  }
   Delta d;
   d.op = Op::kDeleteAccessKey;
   d.name = std::string(id);

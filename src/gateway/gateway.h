@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "chunk/chunk_store.h"
 #include "chunk/chunker.h"
@@ -157,6 +158,12 @@ class Gateway {
   std::unique_ptr<log::DeltaLog> log_;
   // Striped per-inode locks serialise read-modify-write of one file's layout.
   mutable std::array<std::mutex, 256> inode_locks_;
+  // Every S3 request authenticates and names a bucket: both answers are cached.
+  // Entries go when a key or namespace is deleted and when a tenant is shredded.
+  mutable std::mutex cache_mu_;  // guards the two caches below
+  mutable std::unordered_map<std::string, AccessKey> key_cache_;
+  mutable std::map<std::pair<TenantId, std::string>, NamespaceInfo, std::less<>> ns_cache_;
+  void forget_tenant(TenantId t);
 };
 
 // Splits an S3 key into path components; kInvalidArgument / kNameTooLong if it

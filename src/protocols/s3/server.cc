@@ -85,6 +85,21 @@ class FdStream {
     if (ec) throw boost::system::system_error(ec);
     return n;
   }
+  // Writes a and then b, as one sendmsg where it can (one syscall, one segment).
+  bool write_two(const void* a, size_t an, const void* b, size_t bn) {
+    iovec iov[2] = {{const_cast<void*>(a), an}, {const_cast<void*>(b), bn}};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    ssize_t n;
+    do {
+      n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return false;
+    size_t w = static_cast<size_t>(n);
+    if (w < an) return write_all(static_cast<const char*>(a) + w, an - w) && write_all(b, bn);
+    return write_all(static_cast<const char*>(b) + (w - an), bn - (w - an));
+  }
   bool write_all(const void* p, size_t n) {
     const char* c = static_cast<const char*>(p);
     while (n > 0) {
@@ -312,21 +327,26 @@ void S3Server::serve(int fd) {
         head += res.body;
       }
       if (!stream.write_all(head.data(), head.size())) return;
-    } else {
+    } else if (!send_body || res.length == 0) {
       if (!stream.write_all(head.data(), head.size())) return;
-      if (send_body) {
-        // Stream the pinned object version in pieces: memory per connection stays bounded.
-        constexpr uint64_t kPiece = 4 << 20;
-        Bytes piece;
-        for (uint64_t off = res.offset, end = res.offset + res.length; off < end;) {
-          Status st = gw_->read_object(*res.object, off, std::min(kPiece, end - off), &piece);
-          if (!st.is_ok() || piece.empty()) {
-            KLOG_ERROR("s3 GET {} aborted at {}: {}", req.path, off, st.to_string());
-            return;  // the client sees a short body and a closed connection
-          }
-          if (!stream.write_all(piece.data(), piece.size())) return;
-          off += piece.size();
+    } else {
+      // Stream the pinned object version in pieces: memory per connection stays
+      // bounded. The header goes out with the first piece.
+      constexpr uint64_t kPiece = 4 << 20;
+      Bytes piece;
+      bool first = true;
+      for (uint64_t off = res.offset, end = res.offset + res.length; off < end;) {
+        Status st = gw_->read_object(*res.object, off, std::min(kPiece, end - off), &piece);
+        if (!st.is_ok() || piece.empty()) {
+          KLOG_ERROR("s3 GET {} aborted at {}: {}", req.path, off, st.to_string());
+          if (first) send_plain_error(stream, 500, "InternalError", "the object could not be read");
+          return;  // past the header the client sees a short body and a closed connection
         }
+        bool ok = first ? stream.write_two(head.data(), head.size(), piece.data(), piece.size())
+                        : stream.write_all(piece.data(), piece.size());
+        if (!ok) return;
+        first = false;
+        off += piece.size();
       }
     }
     if (!keep_alive || stopping_) return;
