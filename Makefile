@@ -8,7 +8,7 @@ JOBS       ?= 2
 DATA_DIR   ?= var
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all bootstrap build run test test-unit test-asan bench format clean
+.PHONY: all bootstrap build run test test-unit test-asan bench bench-build bench-peers format clean
 
 all: build
 
@@ -36,10 +36,21 @@ test-asan: bootstrap
 
 test: test-unit test-asan
 
-bench: bootstrap
+# Release build; micro benchmarks and the machine's limits; then the protocol
+# matrix against a fresh kiseki-server, written into docs/performance.md.
+bench-build: bootstrap
 	cmake -S . -B $(BENCH_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DKISEKI_WERROR=ON
 	cmake --build $(BENCH_BUILD) -j $(JOBS)
+
+bench: bench-build
 	./scripts/run-benchmarks $(BENCH_BUILD)
+	./scripts/bench-matrix $(BENCH_BUILD)
+
+# The same matrix against the peers of ../shared/peers in the same run.
+BENCH_PEERS ?= radosgw,s3rver
+bench-peers: bench-build
+	./scripts/bootstrap peers
+	./scripts/bench-matrix $(BENCH_BUILD) --peers $(BENCH_PEERS)
 
 format:
 	find src tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i
