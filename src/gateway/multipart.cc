@@ -250,16 +250,7 @@ Result<ObjectInfo> Gateway::complete_upload(NsRef ns, std::string_view upload_id
     put.inode.attr = {0644, 0, 0, put.time_ns, put.time_ns, put.time_ns};
     put.inode.btime_ns = put.time_ns;
     put.inode.size = size;
-    Inode cur;
-    auto found = resolve_key(ns, ur.key, &cur);
-    if (found) {
-      Content old;
-      KISEKI_TRY(open_content(kek, ns.ns, cur.content, &old));
-      put.version = cur.version;
-      if (cur.nlink <= 1) add_unrefs(old.extents, &put);
-    } else if (found.code() != ErrorCode::kNotFound) {
-      return found.status();
-    }
+    KISEKI_TRY(replace_target(ns, ur.key, kek, &put).status());
     KISEKI_TRY(seal_content(kek, ns.ns, c, &put.inode.content));
     add_refs(c.extents, {}, &put);
     // The same record drops the upload and every part's references, so the chunks

@@ -114,6 +114,21 @@ ObjectInfo Gateway::object_info(std::string_view key, const Inode& inode, const 
   return info;
 }
 
+Result<std::optional<Content>> Gateway::replace_target(NsRef ns, std::string_view key,
+                                                       const crypto::SecretKey& kek, Delta* d) const {
+  Inode cur;
+  auto found = resolve_key(ns, key, &cur);
+  if (!found) {
+    if (found.code() == ErrorCode::kNotFound) return std::optional<Content>();
+    return found.status();
+  }
+  Content old;
+  KISEKI_TRY(open_content(kek, ns.ns, cur.content, &old));
+  d->version = cur.version;
+  if (cur.nlink <= 1) add_unrefs(old.extents, d);
+  return std::optional<Content>(std::move(old));
+}
+
 Result<ObjectInfo> Gateway::put_object(NsRef ns, std::string_view key, const ByteSource& body,
                                        const ObjectMeta& meta, const PutConditions& cond) {
   KISEKI_TRY(validate_key(key));
@@ -136,21 +151,11 @@ Result<ObjectInfo> Gateway::put_object(NsRef ns, std::string_view key, const Byt
     d.inode.btime_ns = d.time_ns;
     d.inode.size = data.size;
     if (cond.if_none_match_star) d.flags |= ns::kMustNotExist;
-    Inode cur;
-    auto found = resolve_key(ns, key, &cur);
-    if (found) {
-      Content old;
-      KISEKI_TRY(open_content(kek, ns.ns, cur.content, &old));
-      if (cond.if_none_match_star) return make_error(ErrorCode::kPreconditionFailed, "object exists");
-      if (cond.if_match && *cond.if_match != old.etag && *cond.if_match != "*")
-        return make_error(ErrorCode::kPreconditionFailed, "ETag does not match");
-      d.version = cur.version;
-      if (cur.nlink <= 1) add_unrefs(old.extents, &d);
-    } else if (found.code() != ErrorCode::kNotFound) {
-      return found.status();
-    } else if (cond.if_match) {
-      return make_error(ErrorCode::kPreconditionFailed, "object does not exist");
-    }
+    KISEKI_ASSIGN_OR_RETURN(std::optional<Content> old, replace_target(ns, key, kek, &d));
+    if (old && cond.if_none_match_star) return make_error(ErrorCode::kPreconditionFailed, "object exists");
+    if (old && cond.if_match && *cond.if_match != old->etag && *cond.if_match != "*")
+      return make_error(ErrorCode::kPreconditionFailed, "ETag does not match");
+    if (!old && cond.if_match) return make_error(ErrorCode::kPreconditionFailed, "object does not exist");
     KISEKI_TRY(seal_content(kek, ns.ns, c, &d.inode.content));
     add_refs(c.extents, data.prepared, &d);
     auto out = submit({d});
@@ -264,16 +269,7 @@ Result<ObjectInfo> Gateway::copy_object(NsRef src, std::string_view src_key, NsR
     d.inode.attr = {0644, 0, 0, d.time_ns, d.time_ns, d.time_ns};
     d.inode.btime_ns = d.time_ns;
     d.inode.size = si.size;
-    Inode cur;
-    auto found = resolve_key(dst, dst_key, &cur);
-    if (found) {
-      Content old;
-      KISEKI_TRY(open_content(kek, dst.ns, cur.content, &old));
-      d.version = cur.version;
-      if (cur.nlink <= 1) add_unrefs(old.extents, &d);
-    } else if (found.code() != ErrorCode::kNotFound) {
-      return found.status();
-    }
+    KISEKI_TRY(replace_target(dst, dst_key, kek, &d).status());
     KISEKI_TRY(seal_content(kek, dst.ns, c, &d.inode.content));
     add_refs(c.extents, {}, &d);
     auto out = submit({d});

@@ -96,6 +96,13 @@ bool valid_bucket_name(std::string_view n) {
 
 // ---- plumbing
 
+Response xml_response(XmlWriter& x) {
+  Response r;
+  r.body = x.take();
+  r.set("Content-Type", "application/xml");
+  return r;
+}
+
 Response S3Handler::error(Ctx& c, const S3Error& e) {
   Response r;
   r.status = e.http_status;
@@ -237,10 +244,7 @@ Response S3Handler::list_buckets(Ctx& c) {
   for (const auto& ns : gw_->list_namespaces(c.auth.tenant))
     x.open("Bucket").leaf("Name", ns.name).leaf("CreationDate", iso8601(ns.created_ns)).close("Bucket");
   x.close("Buckets").close("ListAllMyBucketsResult");
-  Response r;
-  r.body = x.take();
-  r.set("Content-Type", "application/xml");
-  return r;
+  return xml_response(x);
 }
 
 Response S3Handler::create_bucket(Ctx& c) {
@@ -370,10 +374,7 @@ Response S3Handler::list_objects(Ctx& c, bool v2) {
   }
   for (const auto& p : res->common_prefixes) x.open("CommonPrefixes").leaf("Prefix", enc(p)).close("CommonPrefixes");
   x.close("ListBucketResult");
-  Response r;
-  r.body = x.take();
-  r.set("Content-Type", "application/xml");
-  return r;
+  return xml_response(x);
 }
 
 Response S3Handler::list_uploads(Ctx& c) {
@@ -407,10 +408,7 @@ Response S3Handler::list_uploads(Ctx& c) {
   x.leaf("IsTruncated", truncated ? "true" : "false");
   if (truncated) x.leaf("NextKeyMarker", next_key).leaf("NextUploadIdMarker", next_id);
   x.close("ListMultipartUploadsResult");
-  Response r;
-  r.body = x.take();
-  r.set("Content-Type", "application/xml");
-  return r;
+  return xml_response(x);
 }
 
 // ACLs are not stored: the owner has full control, and a public-read bucket
@@ -462,10 +460,7 @@ Response S3Handler::delete_objects(Ctx& c) {
     }
   }
   x.close("DeleteResult");
-  Response r;
-  r.body = x.take();
-  r.set("Content-Type", "application/xml");
-  return r;
+  return xml_response(x);
 }
 
 }  // namespace kiseki::s3

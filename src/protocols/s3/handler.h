@@ -86,6 +86,10 @@ class S3Handler {
   std::shared_ptr<Metrics> metrics_;
 };
 
+class XmlWriter;
+// A 200 reply carrying the XML document `x` built.
+Response xml_response(XmlWriter& x);
+
 // RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") and ISO 8601 with ms.
 std::string http_date(int64_t ns);
 std::string iso8601(int64_t ns);

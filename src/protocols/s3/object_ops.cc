@@ -296,10 +296,7 @@ Response S3Handler::copy_object(Ctx& c) {
   XmlWriter x;
   x.open("CopyObjectResult", true).leaf("LastModified", iso8601(info->mtime_ns)).leaf("ETag", quoted(info->etag));
   x.close("CopyObjectResult");
-  Response r;
-  r.body = x.take();
-  r.set("Content-Type", "application/xml");
-  return r;
+  return xml_response(x);
 }
 
 // ---- multipart
@@ -316,10 +313,7 @@ Response S3Handler::create_upload(Ctx& c) {
   XmlWriter x;
   x.open("InitiateMultipartUploadResult", true).leaf("Bucket", c.req.bucket).leaf("Key", c.req.key);
   x.leaf("UploadId", *id).close("InitiateMultipartUploadResult");
-  Response r;
-  r.body = x.take();
-  r.set("Content-Type", "application/xml");
-  return r;
+  return xml_response(x);
 }
 
 static Result<uint32_t> part_number(const S3Request& q) {
@@ -389,10 +383,7 @@ Response S3Handler::upload_part_copy(Ctx& c) {
   XmlWriter x;
   x.open("CopyPartResult", true).leaf("LastModified", iso8601(part->mtime_ns)).leaf("ETag", quoted(part->etag));
   x.close("CopyPartResult");
-  Response r;
-  r.body = x.take();
-  r.set("Content-Type", "application/xml");
-  return r;
+  return xml_response(x);
 }
 
 Response S3Handler::complete_upload(Ctx& c) {
@@ -409,10 +400,7 @@ Response S3Handler::complete_upload(Ctx& c) {
   x.open("CompleteMultipartUploadResult", true).leaf("Location", "/" + c.req.bucket + "/" + info->key);
   x.leaf("Bucket", c.req.bucket).leaf("Key", info->key).leaf("ETag", quoted(info->etag));
   x.close("CompleteMultipartUploadResult");
-  Response r;
-  r.body = x.take();
-  r.set("Content-Type", "application/xml");
-  return r;
+  return xml_response(x);
 }
 
 Response S3Handler::abort_upload(Ctx& c) {
@@ -454,10 +442,7 @@ Response S3Handler::list_parts(Ctx& c) {
   }
   x.leaf("NextPartNumberMarker", std::to_string(last)).leaf("IsTruncated", truncated ? "true" : "false");
   x.close("ListPartsResult");
-  Response r;
-  r.body = x.take();
-  r.set("Content-Type", "application/xml");
-  return r;
+  return xml_response(x);
 }
 
 }  // namespace kiseki::s3

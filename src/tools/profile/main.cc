@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
   CLI::App app{"kiseki-profile: throughput and latency of storage protocols, Kiseki's and its peers'"};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // later flags win
   std::string drivers = "inprocess", shapes = "put-heavy", size_s = "64KiB", keys = "uniform", json_path, json_dir;
-  int concurrency = 16, warmup = 256, server_pid = 0, keyspace = 4096;
+  int concurrency = 16, warmup = 256, keyspace = 4096;
+  std::vector<int> server_pids;
   double duration = 30;
   bool matrix = false;
   DriverOptions d;
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
   app.add_option("--secret-key", d.secret_key, "S3 secret key (default $S3_SECRET_KEY)");
   app.add_option("--bucket", d.bucket, "bucket / directory (default profile)");
   app.add_option("--path", d.path, "fs driver: a mounted directory");
-  app.add_option("--server-pid", server_pid, "measure this process's CPU time too");
+  app.add_option("--server-pid", server_pids, "measure the CPU time of these processes too (PID,PID…)")->delimiter(',');
   app.add_option("--json", json_path, "write the run's JSON here (with --matrix: all runs, one per line)");
   app.add_option("--json-dir", json_dir, "with --matrix: one JSON file per run in this directory");
   app.add_flag("--matrix", matrix, "run every driver × shape and print the matrix tables");
@@ -118,7 +119,7 @@ int main(int argc, char** argv) {
       ro.warmup = warmup;
       ro.zipf = keys == "zipf";
       ro.keyspace = keyspace;
-      ro.server_pid = dn == "inprocess" ? 0 : server_pid;
+      if (dn != "inprocess") ro.server_pids = server_pids;
       auto r = run_shape(**driver, ro);
       if (!r) {
         std::fprintf(stderr, "kiseki-profile: %s %s: %s\n", dn.c_str(), sn.c_str(), r.status().to_string().c_str());

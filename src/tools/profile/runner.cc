@@ -54,6 +54,17 @@ double process_cpu_seconds(int pid) {
   return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+double processes_cpu_seconds(const std::vector<int>& pids) {
+  if (pids.empty()) return -1;
+  double sum = 0;
+  for (int p : pids) {
+    double c = process_cpu_seconds(p);
+    if (c < 0) return -1;
+    sum += c;
+  }
+  return sum;
+}
+
 namespace {
 
 double self_cpu_seconds() {
@@ -149,7 +160,7 @@ Result<RunResult> run_shape(Driver& driver, const RunOptions& o) {
   std::vector<std::map<std::string, uint64_t>> errs(hists.size()), sent(hists.size());
   std::atomic<int> ready{0};
   std::atomic<bool> session_failed{false};
-  double cpu0 = self_cpu_seconds(), srv0 = process_cpu_seconds(o.server_pid);
+  double cpu0 = self_cpu_seconds(), srv0 = processes_cpu_seconds(o.server_pids);
   auto t0 = std::chrono::steady_clock::now();
   for (int w = 0; w < o.concurrency; ++w) {
     workers.emplace_back([&, w] {
@@ -219,7 +230,7 @@ Result<RunResult> run_shape(Driver& driver, const RunOptions& o) {
   if (session_failed) return make_error(ErrorCode::kUnavailable, "a worker could not open a session");
   res.seconds = std::chrono::duration<double>(t1 - t0).count();
   res.harness_cpu_s = self_cpu_seconds() - cpu0;
-  if (o.server_pid > 0) res.server_cpu_s = process_cpu_seconds(o.server_pid) - srv0;
+  if (srv0 >= 0) res.server_cpu_s = processes_cpu_seconds(o.server_pids) - srv0;
   for (size_t w = 0; w < hists.size(); ++w) {
     res.latency.merge(hists[w]);
     res.ops += ops[w];

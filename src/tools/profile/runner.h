@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "tools/profile/driver.h"
 #include "tools/profile/histogram.h"
@@ -22,7 +23,7 @@ struct RunOptions {
   int warmup = 256;        // objects written before the timed phase
   bool zipf = false;       // key distribution: uniform or zipf(0.99)
   int keyspace = 4096;     // distinct keys written by put shapes
-  int server_pid = 0;      // to measure the server's CPU time too
+  std::vector<int> server_pids;  // to measure the server's CPU time too (all its processes)
 };
 
 struct RunResult {
@@ -44,7 +45,8 @@ struct RunResult {
 
 Result<RunResult> run_shape(Driver& driver, const RunOptions& opts);
 
-// CPU seconds (user + system) of a process, from /proc/PID/stat; -1 if unknown.
+// CPU seconds (user + system) of processes, from /proc/PID/stat; -1 if unknown.
 double process_cpu_seconds(int pid);
+double processes_cpu_seconds(const std::vector<int>& pids);
 
 }  // namespace kiseki::profile
