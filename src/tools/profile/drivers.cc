@@ -110,7 +110,10 @@ class S3Session final : public Session {
   }
   Status create_bucket() {
     KISEKI_ASSIGN_OR_RETURN(HttpReply r, request("PUT", "/" + o_.bucket, "", {}));
-    if (r.status == 200 || r.body.find("BucketAlreadyOwnedByYou") != std::string::npos) return Status::ok();
+    // A bucket left from an earlier run is fine: some servers call it "already exists".
+    if (r.status == 200 || r.body.find("BucketAlreadyOwnedByYou") != std::string::npos ||
+        r.body.find("BucketAlreadyExists") != std::string::npos)
+      return Status::ok();
     return check(r, "CreateBucket");
   }
 
