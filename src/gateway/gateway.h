@@ -87,6 +87,8 @@ class Gateway {
   // ---- object operations (S3 semantics; a key is a path)
   // `meta` is read once `body` is consumed, so the body's source may add to it
   // (checksums that are known only at the end of the stream).
+  // A key ending in '/' with an empty body is a folder marker: the explicit
+  // directory of that name (NFS and FUSE mkdir make the same thing).
   Result<ObjectInfo> put_object(NsRef ns, std::string_view key, const ByteSource& body,
                                 const ObjectMeta& meta, const PutConditions& cond = {});
   Result<ObjectInfo> head_object(NsRef ns, std::string_view key) const;
@@ -134,7 +136,9 @@ class Gateway {
 
   Result<crypto::SecretKey> tenant_key(TenantId t) const;
   Status load_inode(NsRef ns, InodeId ino, ns::Inode* out) const;
+  // The inode a key names: a file, or for "a/b/" an explicit directory.
   Result<InodeId> resolve_key(NsRef ns, std::string_view key, ns::Inode* inode) const;
+  Result<ObjectInfo> put_folder(NsRef ns, std::string_view key, const ByteSource& body);
   Result<std::string> submit(std::vector<ns::Delta> deltas);
   Result<FileAttr> make_node(NsRef ns, InodeId parent, std::string_view name, ns::Inode tmpl,
                              bool exclusive);
@@ -171,8 +175,10 @@ class Gateway {
 };
 
 // Splits an S3 key into path components; kInvalidArgument / kNameTooLong if it
-// cannot be a path.
+// cannot be a path. A trailing '/' names a folder marker.
 Status validate_key(std::string_view key);
+bool is_folder_key(std::string_view key);
+constexpr std::string_view kEmptyEtag = "d41d8cd98f00b204e9800998ecf8427e";  // MD5 of nothing
 
 FileAttr to_attr(const ns::Inode& i);
 

@@ -20,6 +20,7 @@ struct Walk {
   const ListRequest& req;
   std::function<Status(const std::string& key, InodeId ino)> on_file;
   std::function<bool(const std::string& prefix)> on_prefix;  // false: stop
+  std::function<bool(InodeId dir)> is_folder;  // an explicit directory: listed as "dpath/"
   bool stop = false;
 
   // Visits `dir` (whose keys all start with `path`), emitting keys > start_after
@@ -77,6 +78,11 @@ struct Walk {
     size_t common = std::min(dpath.size(), req.prefix.size());
     if (dpath.compare(0, common, req.prefix, 0, common) != 0) return Status::ok();
     if (dpath <= req.start_after && req.start_after.compare(0, dpath.size(), dpath) != 0) return Status::ok();
+    // The folder marker sorts before everything below it.
+    if (dpath.compare(0, req.prefix.size(), req.prefix) == 0 && dpath > req.start_after && is_folder(ino)) {
+      KISEKI_TRY(emit_key(dpath, ino));
+      if (stop) return Status::ok();
+    }
     if (!req.delimiter.empty() && dpath.size() >= req.prefix.size()) {
       // The first delimiter after the prefix may fall inside this directory's path.
       size_t d = dpath.find(req.delimiter, req.prefix.size());
@@ -141,6 +147,10 @@ Result<ListResult> Gateway::list_objects(NsRef ns, const ListRequest& req) const
     out.next_start_after = key;
     ++count;
     return Status::ok();
+  };
+  w.is_folder = [&](InodeId dir) {
+    ns::Inode i;
+    return load_inode(ns, dir, &i).is_ok() && !(i.flags & ns::kImplicitDir);
   };
   w.on_prefix = [&](const std::string& p) {
     if (count == req.max_keys) {

@@ -13,9 +13,12 @@ using ns::Delta;
 using ns::Inode;
 using ns::Op;
 
+bool is_folder_key(std::string_view key) { return key.size() > 1 && key.back() == '/'; }
+
 Status validate_key(std::string_view key) {
   if (key.empty()) return invalid_argument("empty key");
   if (key.size() > kMaxKeyBytes) return make_error(ErrorCode::kNameTooLong, "key longer than 1024 bytes");
+  if (is_folder_key(key)) key.remove_suffix(1);
   size_t start = 0;
   while (start <= key.size()) {
     size_t slash = key.find('/', start);
@@ -80,6 +83,8 @@ Result<Gateway::PreparedData> Gateway::prepare_stream(TenantId tenant, const Byt
 
 Result<InodeId> Gateway::resolve_key(NsRef ns, std::string_view key, Inode* inode) const {
   KISEKI_TRY(validate_key(key));
+  bool folder = is_folder_key(key);
+  if (folder) key.remove_suffix(1);
   InodeId cur = ns::kRootInode;
   size_t start = 0;
   for (;;) {
@@ -92,8 +97,9 @@ Result<InodeId> Gateway::resolve_key(NsRef ns, std::string_view key, Inode* inod
     ns::Dentry de;
     KISEKI_TRY(ns::decode_dentry(v, &de));
     if (slash == std::string_view::npos) {
-      if (de.type != FileType::kFile) return not_found("no such key");
+      if (de.type != (folder ? FileType::kDirectory : FileType::kFile)) return not_found("no such key");
       KISEKI_TRY(load_inode(ns, de.ino, inode));
+      if (folder && (inode->flags & ns::kImplicitDir)) return not_found("no such key");
       return de.ino;
     }
     if (de.type != FileType::kDirectory) return not_found("no such key");
@@ -105,8 +111,8 @@ Result<InodeId> Gateway::resolve_key(NsRef ns, std::string_view key, Inode* inod
 ObjectInfo Gateway::object_info(std::string_view key, const Inode& inode, const Content& c) const {
   ObjectInfo info;
   info.key = std::string(key);
-  info.size = inode.size;
-  info.etag = c.etag;
+  info.size = inode.is_dir() ? 0 : inode.size;
+  info.etag = inode.is_dir() ? std::string(kEmptyEtag) : c.etag;
   info.mtime_ns = inode.attr.mtime_ns;
   info.meta.content_type = c.content_type;
   info.meta.headers = c.headers;
@@ -129,9 +135,31 @@ Result<std::optional<Content>> Gateway::replace_target(NsRef ns, std::string_vie
   return std::optional<Content>(std::move(old));
 }
 
+// A folder marker: key "a/b/" with an empty body is the explicit directory a/b.
+Result<ObjectInfo> Gateway::put_folder(NsRef ns, std::string_view key, const ByteSource& body) {
+  uint8_t probe[1];
+  KISEKI_ASSIGN_OR_RETURN(size_t n, body({probe, 1}));
+  if (n != 0) return invalid_argument("a key ending in '/' is a folder and takes no data");
+  KISEKI_TRY(tenant_key(ns.tenant).status());
+  Delta d;
+  d.op = Op::kPutObject;
+  d.flags = ns::kFolder;
+  d.ns = ns.ns;
+  d.name = std::string(key.substr(0, key.size() - 1));
+  d.time_ns = now();
+  d.inode.attr = {0755, 0, 0, d.time_ns, d.time_ns, d.time_ns};
+  KISEKI_TRY(submit({d}).status());
+  ObjectInfo info;
+  info.key = std::string(key);
+  info.etag = kEmptyEtag;
+  info.mtime_ns = d.time_ns;
+  return info;
+}
+
 Result<ObjectInfo> Gateway::put_object(NsRef ns, std::string_view key, const ByteSource& body,
                                        const ObjectMeta& meta, const PutConditions& cond) {
   KISEKI_TRY(validate_key(key));
+  if (is_folder_key(key)) return put_folder(ns, key, body);
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   KISEKI_ASSIGN_OR_RETURN(PreparedData data, prepare_stream(ns.tenant, body, true, true));
   Content c;
@@ -231,10 +259,14 @@ Status Gateway::delete_object(NsRef ns, std::string_view key) {
     d.op = Op::kDeleteObject;
     d.ns = ns.ns;
     d.name = std::string(key);
+    if (i.is_dir()) {
+      d.flags = ns::kFolder;
+      d.name.pop_back();
+    }
     d.ino = i.ino;
     d.version = i.version;
     d.time_ns = now();
-    if (i.nlink <= 1) {
+    if (i.nlink <= 1 && !i.is_dir()) {
       Content c;
       KISEKI_TRY(open_content(kek, ns.ns, i.content, &c));
       add_unrefs(c.extents, &d);

@@ -40,6 +40,8 @@ enum DeltaFlags : uint32_t {
   kRmdir = 1u << 1,         // kUnlink: the target must be an empty directory
   kMustNotExist = 1u << 2,  // kPutObject: If-None-Match: *
   kNoReplace = 1u << 3,     // kRename: fail with kExists if the target exists
+  kFolder = 1u << 4,        // kPutObject / kDeleteObject: the key ("a/b/") is a folder marker,
+                            // i.e. the explicit directory a/b
 };
 
 enum AttrMask : uint32_t {

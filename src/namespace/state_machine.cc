@@ -163,6 +163,34 @@ std::vector<std::string_view> split_path(std::string_view path) {
 
 std::string out_u64(uint64_t v) { return meta::key_u64(v); }
 
+// A folder marker ("a/b/"): the directory a/b, made explicit. Directories made
+// for key prefixes are implicit and go with their last key; explicit ones stay
+// until their marker is deleted, and list as "a/b/".
+Status apply_put_folder(Txn& txn, const Delta& d, Inode& dir, std::string_view leaf, std::string* out) {
+  Dentry de;
+  Status st = get_dentry(txn, d.ns, dir.ino, leaf, &de);
+  if (st.code() == ErrorCode::kNotFound) {
+    Inode tmpl;
+    tmpl.type = FileType::kDirectory;
+    tmpl.attr = d.inode.attr;
+    tmpl.attr.mode = 0755;
+    tmpl.btime_ns = d.time_ns;
+    *out = out_u64(create_in(txn, d.ns, dir, leaf, tmpl, d.time_ns));
+    return Status::ok();
+  }
+  KISEKI_TRY(st);
+  if (de.type != FileType::kDirectory) return make_error(ErrorCode::kNotDirectory, "the folder's name is an object");
+  Inode folder;
+  KISEKI_TRY(get_inode(txn, d.ns, de.ino, &folder));
+  if (folder.flags & kImplicitDir) {
+    folder.flags &= ~kImplicitDir;
+    ++folder.version;
+    put_inode(txn, d.ns, folder);
+  }
+  *out = out_u64(folder.ino);
+  return Status::ok();
+}
+
 Status apply_put_object(Txn& txn, const Delta& d, std::string* out) {
   auto parts = split_path(d.name);
   for (auto p : parts) KISEKI_TRY(validate_name(p, kMaxKeyComponentBytes));
@@ -189,6 +217,7 @@ Status apply_put_object(Txn& txn, const Delta& d, std::string* out) {
     KISEKI_TRY(load_dir(txn, d.ns, child, &dir));
   }
   std::string_view leaf = parts.back();
+  if (d.flags & kFolder) return apply_put_folder(txn, d, dir, leaf, out);
   Dentry de;
   Status st = get_dentry(txn, d.ns, dir.ino, leaf, &de);
   if (st.is_ok()) {
@@ -232,14 +261,27 @@ Status apply_delete_object(Txn& txn, const Delta& d) {
   }
   Dentry de;
   KISEKI_TRY(get_dentry(txn, d.ns, dirs.back().ino, parts.back(), &de));
-  if (de.type != FileType::kFile) return not_found("no such key");
-  Inode victim;
-  KISEKI_TRY(get_inode(txn, d.ns, de.ino, &victim));
-  if (victim.ino != d.ino || victim.version != d.version) return conflict("object changed since it was read");
-  remove_dentry(txn, d.ns, dirs.back().ino, parts.back(), de);
-  touch(dirs.back(), d.time_ns);
-  put_inode(txn, d.ns, dirs.back());
-  KISEKI_TRY(drop_link(txn, d, victim, d.time_ns));
+  if (d.flags & kFolder) {
+    // Deleting a folder marker: an empty folder goes; one with keys below it
+    // stays as their implicit prefix.
+    if (de.type != FileType::kDirectory) return not_found("no such key");
+    Inode folder;
+    KISEKI_TRY(get_inode(txn, d.ns, de.ino, &folder));
+    if (folder.flags & kImplicitDir) return not_found("no such key");
+    folder.flags |= kImplicitDir;
+    ++folder.version;
+    put_inode(txn, d.ns, folder);
+    dirs.push_back(folder);  // the pruning below starts at the folder itself
+  } else {
+    if (de.type != FileType::kFile) return not_found("no such key");
+    Inode victim;
+    KISEKI_TRY(get_inode(txn, d.ns, de.ino, &victim));
+    if (victim.ino != d.ino || victim.version != d.version) return conflict("object changed since it was read");
+    remove_dentry(txn, d.ns, dirs.back().ino, parts.back(), de);
+    touch(dirs.back(), d.time_ns);
+    put_inode(txn, d.ns, dirs.back());
+    KISEKI_TRY(drop_link(txn, d, victim, d.time_ns));
+  }
   // Prune directories that existed only for this key's prefix.
   for (size_t k = dirs.size() - 1; k > 0; --k) {
     Inode& child = dirs[k];

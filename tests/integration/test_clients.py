@@ -155,6 +155,12 @@ def test_s3fs_mount_write_read(server, creds, tmp_path):
         assert (mnt / "from-fuse.bin").read_bytes() == data
         assert s3.get_object(Bucket="s3fs-bucket", Key="from-fuse.bin")["Body"].read() == data
         assert sorted(os.listdir(mnt)) == ["from-fuse.bin", "preexisting.txt"]
+        # mkdir in the mount makes a folder marker; files go below it.
+        (mnt / "newdir").mkdir()
+        (mnt / "newdir" / "inner.txt").write_bytes(b"inner")
+        assert os.listdir(mnt / "newdir") == ["inner.txt"]
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="s3fs-bucket", Prefix="newdir/")["Contents"]]
+        assert keys == ["newdir/", "newdir/inner.txt"]
     finally:
         subprocess.run(["fusermount", "-u", str(mnt)], capture_output=True)
         try:

@@ -423,6 +423,20 @@ def test_odd_keys(s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="dir/inner")["Body"].read() == b"inner"
 
 
+def test_folder_markers(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="docs/", Body=b"")
+    assert s3.head_object(Bucket=bucket, Key="docs/")["ContentLength"] == 0
+    s3.put_object(Bucket=bucket, Key="docs/readme.txt", Body=b"read me")
+    r = s3.list_objects_v2(Bucket=bucket, Prefix="docs/", Delimiter="/")
+    assert [o["Key"] for o in r["Contents"]] == ["docs/", "docs/readme.txt"]
+    assert s3.list_objects_v2(Bucket=bucket, Delimiter="/")["CommonPrefixes"] == [{"Prefix": "docs/"}]
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="withdata/", Body=b"x")
+    assert code(e) == "InvalidArgument"
+    s3.delete_object(Bucket=bucket, Key="docs/")
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["docs/readme.txt"]
+
+
 def test_malformed_requests_keep_server_serving(server, s3, bucket):
     s3.put_object(Bucket=bucket, Key="safe", Body=b"unchanged")
     now = datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")

@@ -238,3 +238,48 @@ TEST_F(GatewayTest, CompactionReclaimsDeadSegments) {
 }
 
 }  // namespace kiseki::gateway
+
+namespace kiseki::gateway {
+
+// Folder markers: "a/b/" with no data is the explicit directory a/b, listed as a
+// key; deleting the marker keeps the directory while keys remain below it.
+TEST_F(GatewayTest, FolderMarkers) {
+  auto f = gw_->put_object(ns_, "photos/2024/", source_from(as_bytes("")), {});
+  ASSERT_TRUE(f.is_ok()) << f.status().to_string();
+  EXPECT_EQ(f->etag, kEmptyEtag);
+  EXPECT_EQ(gw_->put_object(ns_, "bad/", source_from(as_bytes("data")), {}).code(), ErrorCode::kInvalidArgument);
+  auto h = gw_->head_object(ns_, "photos/2024/");
+  ASSERT_TRUE(h.is_ok());
+  EXPECT_EQ(h->size, 0u);
+  EXPECT_EQ(gw_->head_object(ns_, "photos/").code(), ErrorCode::kNotFound) << "an implicit prefix is no marker";
+  auto keys = [&](const std::string& prefix, const std::string& delim) {
+    std::vector<std::string> out;
+    auto r = gw_->list_objects(ns_, {prefix, delim, "", 1000});
+    EXPECT_TRUE(r.is_ok());
+    for (auto& o : r->objects) out.push_back(o.key);
+    for (auto& p : r->common_prefixes) out.push_back("P:" + p);
+    return out;
+  };
+  EXPECT_EQ(keys("", ""), (std::vector<std::string>{"photos/2024/"}));
+  put("photos/2024/a.jpg", "jpeg");
+  EXPECT_EQ(keys("", ""), (std::vector<std::string>{"photos/2024/", "photos/2024/a.jpg"}));
+  EXPECT_EQ(keys("photos/", "/"), (std::vector<std::string>{"P:photos/2024/"}));
+  EXPECT_EQ(keys("photos/2024/", "/"), (std::vector<std::string>{"photos/2024/", "photos/2024/a.jpg"}));
+  // The file API sees a directory; its mkdir makes a marker too.
+  auto photos = *gw_->lookup(ns_, ns::kRootInode, "photos");
+  ASSERT_TRUE(gw_->mkdir(ns_, photos.ino, "2025", 0755, who_).is_ok());
+  EXPECT_TRUE(gw_->head_object(ns_, "photos/2025/").is_ok());
+  // Deleting a marker with keys below keeps them; an empty folder goes entirely.
+  ASSERT_TRUE(gw_->delete_object(ns_, "photos/2024/").is_ok());
+  EXPECT_EQ(gw_->head_object(ns_, "photos/2024/").code(), ErrorCode::kNotFound);
+  EXPECT_EQ(get("photos/2024/a.jpg"), "jpeg");
+  ASSERT_TRUE(gw_->delete_object(ns_, "photos/2025/").is_ok());
+  EXPECT_EQ(gw_->lookup(ns_, photos.ino, "2025").code(), ErrorCode::kNotFound);
+  ASSERT_TRUE(gw_->delete_object(ns_, "photos/2024/a.jpg").is_ok());
+  EXPECT_EQ(keys("", ""), std::vector<std::string>{});
+  EXPECT_EQ(gw_->lookup(ns_, ns::kRootInode, "photos").code(), ErrorCode::kNotFound) << "implicit parents pruned";
+  put("file", "x");
+  EXPECT_EQ(gw_->put_object(ns_, "file/", source_from(as_bytes("")), {}).code(), ErrorCode::kNotDirectory);
+}
+
+}  // namespace kiseki::gateway
