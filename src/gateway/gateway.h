@@ -139,6 +139,8 @@ class Gateway {
   // The inode a key names: a file, or for "a/b/" an explicit directory.
   Result<InodeId> resolve_key(NsRef ns, std::string_view key, ns::Inode* inode) const;
   Result<ObjectInfo> put_folder(NsRef ns, std::string_view key, const ByteSource& body);
+  // A kPutObject delta for `key` with a fresh object's attributes and times.
+  ns::Delta object_delta(NsRef ns, std::string_view key, uint64_t size) const;
   Result<std::string> submit(std::vector<ns::Delta> deltas);
   Result<FileAttr> make_node(NsRef ns, InodeId parent, std::string_view name, ns::Inode tmpl,
                              bool exclusive);

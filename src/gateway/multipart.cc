@@ -242,14 +242,7 @@ Result<ObjectInfo> Gateway::complete_upload(NsRef ns, std::string_view upload_id
       size += p.info.size;
     }
     c.etag = md5_hex(crypto::md5(as_bytes(md5s))) + "-" + std::to_string(parts.size());
-    Delta put;
-    put.op = Op::kPutObject;
-    put.ns = ns.ns;
-    put.name = ur.key;
-    put.time_ns = now();
-    put.inode.attr = {0644, 0, 0, put.time_ns, put.time_ns, put.time_ns};
-    put.inode.btime_ns = put.time_ns;
-    put.inode.size = size;
+    Delta put = object_delta(ns, ur.key, size);
     KISEKI_TRY(replace_target(ns, ur.key, kek, &put).status());
     KISEKI_TRY(seal_content(kek, ns.ns, c, &put.inode.content));
     add_refs(c.extents, {}, &put);

@@ -120,6 +120,18 @@ ObjectInfo Gateway::object_info(std::string_view key, const Inode& inode, const 
   return info;
 }
 
+Delta Gateway::object_delta(NsRef ns, std::string_view key, uint64_t size) const {
+  Delta d;
+  d.op = Op::kPutObject;
+  d.ns = ns.ns;
+  d.name = std::string(key);
+  d.time_ns = now();
+  d.inode.attr = {0644, 0, 0, d.time_ns, d.time_ns, d.time_ns};
+  d.inode.btime_ns = d.time_ns;
+  d.inode.size = size;
+  return d;
+}
+
 Result<std::optional<Content>> Gateway::replace_target(NsRef ns, std::string_view key,
                                                        const crypto::SecretKey& kek, Delta* d) const {
   Inode cur;
@@ -170,14 +182,7 @@ Result<ObjectInfo> Gateway::put_object(NsRef ns, std::string_view key, const Byt
   c.headers = meta.headers;
   c.user_meta = meta.user_meta;
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
-    Delta d;
-    d.op = Op::kPutObject;
-    d.ns = ns.ns;
-    d.name = std::string(key);
-    d.time_ns = now();
-    d.inode.attr = {0644, 0, 0, d.time_ns, d.time_ns, d.time_ns};
-    d.inode.btime_ns = d.time_ns;
-    d.inode.size = data.size;
+    Delta d = object_delta(ns, key, data.size);
     if (cond.if_none_match_star) d.flags |= ns::kMustNotExist;
     KISEKI_ASSIGN_OR_RETURN(std::optional<Content> old, replace_target(ns, key, kek, &d));
     if (old && cond.if_none_match_star) return make_error(ErrorCode::kPreconditionFailed, "object exists");
@@ -293,14 +298,7 @@ Result<ObjectInfo> Gateway::copy_object(NsRef src, std::string_view src_key, NsR
       c.user_meta = meta->user_meta;
     }
     // Same tenant, same dedup domain: the copy shares the source's chunks.
-    Delta d;
-    d.op = Op::kPutObject;
-    d.ns = dst.ns;
-    d.name = std::string(dst_key);
-    d.time_ns = now();
-    d.inode.attr = {0644, 0, 0, d.time_ns, d.time_ns, d.time_ns};
-    d.inode.btime_ns = d.time_ns;
-    d.inode.size = si.size;
+    Delta d = object_delta(dst, dst_key, si.size);
     KISEKI_TRY(replace_target(dst, dst_key, kek, &d).status());
     KISEKI_TRY(seal_content(kek, dst.ns, c, &d.inode.content));
     add_refs(c.extents, {}, &d);
