@@ -223,7 +223,7 @@ Result<std::vector<DirEntry>> Gateway::readdir(NsRef ns, InodeId dir, uint64_t c
 }
 
 // Fills `out` with [offset, offset + length) of a file, zeros in holes.
-Status Gateway::read_range(TenantId tenant, const Content& c, uint64_t size, uint64_t offset,
+Status Gateway::read_range(const Content& c, uint64_t size, uint64_t offset,
                            uint64_t length, Bytes* out) const {
   if (offset >= size) {
     out->clear();
@@ -236,7 +236,6 @@ Status Gateway::read_range(TenantId tenant, const Content& c, uint64_t size, uin
     std::memcpy(out->data(), c.inline_data.data() + offset, n);
     return Status::ok();
   }
-  (void)tenant;
   uint64_t end = offset + length;
   auto it = std::upper_bound(c.extents.begin(), c.extents.end(), offset,
                              [](uint64_t o, const Extent& x) { return o < x.end(); });
@@ -262,7 +261,7 @@ Result<Bytes> Gateway::read(NsRef ns, InodeId ino, uint64_t offset, uint64_t len
   Content c;
   KISEKI_TRY(open_content(kek, ns.ns, i.content, &c));
   Bytes out;
-  KISEKI_TRY(read_range(ns.tenant, c, i.size, offset, length, &out));
+  KISEKI_TRY(read_range(c, i.size, offset, length, &out));
   return out;
 }
 

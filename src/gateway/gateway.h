@@ -147,7 +147,7 @@ class Gateway {
   // Chunks, seals and stores a body; small bodies stay inline when allowed.
   Result<PreparedData> prepare_stream(TenantId tenant, const ByteSource& body, bool want_md5,
                                       bool allow_inline);
-  Status read_range(TenantId tenant, const Content& c, uint64_t size, uint64_t offset,
+  Status read_range(const Content& c, uint64_t size, uint64_t offset,
                     uint64_t length, Bytes* out) const;
   Status remove_entry(NsRef ns, InodeId parent, std::string_view name, bool rmdir);
   ObjectInfo object_info(std::string_view key, const ns::Inode& inode, const Content& c) const;

@@ -232,7 +232,7 @@ Result<Bytes> Gateway::get_object(NsRef ns, std::string_view key, const ByteRang
     return invalid_argument("range starts beyond the end of the object");
   uint64_t len = range.length ? *range.length : i.size - range.offset;
   Bytes out;
-  KISEKI_TRY(read_range(ns.tenant, c, i.size, range.offset, len, &out));
+  KISEKI_TRY(read_range(c, i.size, range.offset, len, &out));
   return out;
 }
 
@@ -252,7 +252,7 @@ Result<ObjectHandle> Gateway::open_object(NsRef ns, std::string_view key) const 
 Status Gateway::read_object(const ObjectHandle& h, uint64_t offset, uint64_t length, Bytes* out) const {
   // The tenant key must still exist: a shredded tenant's open handles stop reading.
   KISEKI_TRY(tenant_key(h.tenant).status());
-  return read_range(h.tenant, *h.content, h.info.size, offset, length, out);
+  return read_range(*h.content, h.info.size, offset, length, out);
 }
 
 Status Gateway::delete_object(NsRef ns, std::string_view key) {
