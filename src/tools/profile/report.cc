@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <cstdio>
+#include <functional>
 #include <map>
 
 namespace kiseki::profile {
@@ -82,40 +83,29 @@ std::string matrix_tables(const std::vector<RunResult>& runs) {
     if (std::find(shapes.begin(), shapes.end(), r.shape) == shapes.end()) shapes.push_back(r.shape);
     cell[{r.driver, r.shape}] = &r;
   }
-  std::string out = "Throughput\n\n| Protocol |";
-  for (Shape s : shapes) out += " " + std::string(shape_name(s)) + " |";
-  out += "\n|---|";
-  for (size_t i = 0; i < shapes.size(); ++i) out += "---|";
-  out += "\n";
-  for (const auto& d : drivers) {
-    out += "| " + d + " |";
-    for (Shape s : shapes) {
-      auto it = cell.find({d, s});
-      char buf[96];
-      if (it == cell.end()) {
-        out += " - |";
-        continue;
+  // One markdown table: a row per driver, a column per shape, `fmt` for a cell.
+  auto table = [&](const std::string& title, const std::function<std::string(const RunResult&)>& fmt) {
+    std::string out = title + "\n\n| Protocol |";
+    for (Shape s : shapes) out += " " + std::string(shape_name(s)) + " |";
+    out += "\n|---|";
+    for (size_t i = 0; i < shapes.size(); ++i) out += "---|";
+    out += "\n";
+    for (const auto& d : drivers) {
+      out += "| " + d + " |";
+      for (Shape s : shapes) {
+        auto it = cell.find({d, s});
+        out += " " + (it == cell.end() ? std::string("-") : fmt(*it->second)) + " |";
       }
-      std::snprintf(buf, sizeof(buf), " %s op/s · %s MiB/s |", with_thousands(it->second->ops_per_sec()).c_str(),
-                    with_thousands(it->second->mib_per_sec()).c_str());
-      out += buf;
+      out += "\n";
     }
-    out += "\n";
-  }
-  out += "\nTail latency p99 (µs)\n\n| Protocol |";
-  for (Shape s : shapes) out += " " + std::string(shape_name(s)) + " |";
-  out += "\n|---|";
-  for (size_t i = 0; i < shapes.size(); ++i) out += "---|";
-  out += "\n";
-  for (const auto& d : drivers) {
-    out += "| " + d + " |";
-    for (Shape s : shapes) {
-      auto it = cell.find({d, s});
-      out += it == cell.end() ? " - |" : " " + with_thousands(us(it->second->latency.quantile(0.99))) + " |";
-    }
-    out += "\n";
-  }
-  return out;
+    return out;
+  };
+  return table("Throughput",
+               [](const RunResult& r) {
+                 return with_thousands(r.ops_per_sec()) + " op/s · " + with_thousands(r.mib_per_sec()) + " MiB/s";
+               }) +
+         "\n" +
+         table("Tail latency p99 (µs)", [](const RunResult& r) { return with_thousands(us(r.latency.quantile(0.99))); });
 }
 
 }  // namespace kiseki::profile
