@@ -300,7 +300,7 @@ static void fill_refs(const std::vector<Extent>& before, const std::vector<Exten
   }
 }
 
-Result<FileAttr> Gateway::write(NsRef ns, InodeId ino, uint64_t offset, ByteSpan data) {
+Result<FileAttr> Gateway::write(NsRef ns, InodeId ino, uint64_t offset, ByteSpan data, bool stable) {
   if (offset > (1ull << 62) || data.size() > (1ull << 32)) return invalid_argument("offset or length out of range");
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   crypto::SecretKey dedup = crypto::derive_dedup_key(kek);
@@ -341,8 +341,11 @@ Result<FileAttr> Gateway::write(NsRef ns, InodeId ino, uint64_t offset, ByteSpan
     d.inode.size = new_size;
     KISEKI_TRY(seal_content(kek, ns.ns, c, &d.inode.content));
     fill_refs(before, c.extents, prepared, &d);
-    Status st = submit({d}).status();
-    if (st.is_ok()) return getattr(ns, ino);
+    Status st = submit({d}, stable).status();
+    if (st.is_ok()) {
+      if (!stable) unstable_writes_.fetch_add(1);
+      return getattr(ns, ino);
+    }
     if (st.code() != ErrorCode::kConflict) return st;
     force = true;  // a deduplicated chunk may have been dropped meanwhile
   }
@@ -406,9 +409,14 @@ Result<FileAttr> Gateway::setattr(NsRef ns, InodeId ino, const SetAttrRequest& r
 Status Gateway::fsync(NsRef ns, InodeId ino) {
   Inode i;
   KISEKI_TRY(load_inode(ns, ino, &i));
-  if (opts_.durability == Durability::kSync) return Status::ok();
+  uint64_t unstable = unstable_writes_.load();
+  if (opts_.durability == Durability::kSync && unstable == unstable_synced_.load()) return Status::ok();
   KISEKI_TRY(segments_->sync_all(/*force=*/true));
-  return meta_->sync_wal();
+  KISEKI_TRY(meta_->sync_wal());
+  uint64_t seen = unstable_synced_.load();
+  while (seen < unstable && !unstable_synced_.compare_exchange_weak(seen, unstable)) {
+  }
+  return Status::ok();
 }
 
 }  // namespace kiseki::gateway

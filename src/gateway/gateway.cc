@@ -32,6 +32,7 @@ FileAttr to_attr(const ns::Inode& i) {
   a.nlink = i.nlink;
   a.size = i.size;
   a.generation = i.generation;
+  a.parent = i.is_dir() ? (i.parent == kInvalidInode ? i.ino : i.parent) : kInvalidInode;
   a.atime_ns = i.attr.atime_ns;
   a.mtime_ns = i.attr.mtime_ns;
   a.ctime_ns = i.attr.ctime_ns;
@@ -70,8 +71,8 @@ Status Gateway::init() {
 
 Gateway::~Gateway() = default;
 
-Result<std::string> Gateway::submit(std::vector<Delta> deltas) {
-  return log_->submit(ns::encode_record(deltas));
+Result<std::string> Gateway::submit(std::vector<Delta> deltas, bool durable) {
+  return log_->submit(ns::encode_record(deltas), durable);
 }
 
 std::mutex& Gateway::inode_lock(NsRef ns, InodeId ino) const {

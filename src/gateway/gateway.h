@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -78,10 +79,12 @@ class Gateway {
   Result<std::vector<DirEntry>> readdir(NsRef ns, InodeId dir, uint64_t cookie, size_t max_entries) const;
   // Reads up to `length` bytes at `offset`; short at end of file.
   Result<Bytes> read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length) const;
-  // Writes at any offset (holes read as zeros); returns the new attributes.
-  Result<FileAttr> write(NsRef ns, InodeId ino, uint64_t offset, ByteSpan data);
-  // Everything acknowledged is already durable under `sync`; under `group` and
-  // `none` this forces it.
+  // Writes at any offset (holes read as zeros); returns the new attributes. An
+  // unstable write (NFS UNSTABLE) is visible at once but durable only after the
+  // next fsync, whatever the durability mode; a stable one follows the mode.
+  Result<FileAttr> write(NsRef ns, InodeId ino, uint64_t offset, ByteSpan data, bool stable = true);
+  // Makes every write acknowledged so far durable: forces what `group`, `none`
+  // and unstable writes left in the page cache.
   Status fsync(NsRef ns, InodeId ino);
 
   // ---- object operations (S3 semantics; a key is a path)
@@ -141,7 +144,7 @@ class Gateway {
   Result<ObjectInfo> put_folder(NsRef ns, std::string_view key, const ByteSource& body);
   // A kPutObject delta for `key` with a fresh object's attributes and times.
   ns::Delta object_delta(NsRef ns, std::string_view key, uint64_t size) const;
-  Result<std::string> submit(std::vector<ns::Delta> deltas);
+  Result<std::string> submit(std::vector<ns::Delta> deltas, bool durable = true);
   Result<FileAttr> make_node(NsRef ns, InodeId parent, std::string_view name, ns::Inode tmpl,
                              bool exclusive);
   // Chunks, seals and stores a body; small bodies stay inline when allowed.
@@ -168,6 +171,8 @@ class Gateway {
   std::unique_ptr<log::DeltaLog> log_;
   // Striped per-inode locks serialise read-modify-write of one file's layout.
   mutable std::array<std::mutex, 256> inode_locks_;
+  // Unstable writes acknowledged, and how many of them fsync has made durable.
+  std::atomic<uint64_t> unstable_writes_{0}, unstable_synced_{0};
   // Every S3 request authenticates and names a bucket: both answers are cached.
   // Entries go when a key or namespace is deleted and when a tenant is shredded.
   mutable std::mutex cache_mu_;  // guards the two caches below

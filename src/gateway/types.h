@@ -52,6 +52,7 @@ struct FileAttr {
   uint32_t nlink = 0;
   uint64_t size = 0;
   uint64_t generation = 0;
+  InodeId parent = 0;  // directories only: the one parent (the root is its own)
   int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0, btime_ns = 0;
 };
 

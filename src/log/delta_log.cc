@@ -34,8 +34,8 @@ uint64_t DeltaLog::applied_index() const {
   return applied_index_;
 }
 
-Result<std::string> DeltaLog::submit(std::string_view record) {
-  Pending p{record, Status::ok(), {}, false};
+Result<std::string> DeltaLog::submit(std::string_view record, bool durable) {
+  Pending p{record, durable, Status::ok(), {}, false};
   std::unique_lock lock(mu_);
   queue_.push_back(&p);
   for (;;) {
@@ -68,7 +68,9 @@ void DeltaLog::commit_group(std::deque<Pending*>& group) {
   meta::Txn txn(store_, &batch);
   uint64_t index = applied_index_;  // only the leader touches it between groups
   size_t applied = 0;
+  bool sync = false;
   for (auto* p : group) {
+    sync |= p->durable;
     batch.SetSavePoint();
     p->status = sm_->apply(p->record, txn, &p->out);
     if (p->status.is_ok()) {
@@ -81,8 +83,9 @@ void DeltaLog::commit_group(std::deque<Pending*>& group) {
   }
   if (applied == 0) return;
   txn.put(meta::Cf::kSystem, kAppliedIndexKey, meta::key_u64(index));
-  Status st = opts_.durability == Durability::kSync && opts_.before_commit ? opts_.before_commit() : Status::ok();
-  if (st.is_ok()) st = store_->write(batch.GetWriteBatch(), opts_.durability == Durability::kSync);
+  sync &= opts_.durability == Durability::kSync;
+  Status st = sync && opts_.before_commit ? opts_.before_commit() : Status::ok();
+  if (st.is_ok()) st = store_->write(batch.GetWriteBatch(), sync);
   if (!st.is_ok()) {
     for (auto* p : group)
       if (p->status.is_ok()) p->status = st;

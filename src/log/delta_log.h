@@ -47,14 +47,17 @@ class DeltaLog {
   ~DeltaLog();
 
   // Applies and commits `record`; returns the state machine's output once the
-  // commit is as durable as the durability mode promises.
-  Result<std::string> submit(std::string_view record);
+  // commit is as durable as the durability mode promises. `durable = false`
+  // skips the fsync even under `sync` (NFS UNSTABLE writes): the record is
+  // durable once a later durable commit or sync_wal covers the WAL after it.
+  Result<std::string> submit(std::string_view record, bool durable = true);
 
   uint64_t applied_index() const;
 
  private:
   struct Pending {
     std::string_view record;
+    bool durable = true;
     Status status;
     std::string out;
     bool done = false;

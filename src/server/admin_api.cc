@@ -171,6 +171,7 @@ Response AdminApi::route_api(const Request& req, const std::vector<std::string>&
     Status st = gw_->delete_access_key(p[3]);
     return st ? reply(http::status::ok, json::object{{"deleted", p[3]}}) : error(st);
   }
+  if (n >= 4 && p[2] == "nfs" && p[3] == "exports") return route_exports(req, p);
   if (n == 3 && p[2] == "scrub" && m == http::verb::post) {
     auto r = gw_->scrub();
     json::array problems;
@@ -182,6 +183,38 @@ Response AdminApi::route_api(const Request& req, const std::vector<std::string>&
     auto r = gw_->compact();
     if (!r) return error(r.status());
     return reply(http::status::ok, json::object{{"segments_removed", *r}});
+  }
+  return error(not_found("no route " + std::string(req.method_string()) + " " + std::string(req.target())));
+}
+
+// GET  /api/v1/nfs/exports                        every export and its options
+// PUT  /api/v1/nfs/exports/TENANT/NS {"options": "ro,clients=10.0.0.0/8"}
+// DELETE /api/v1/nfs/exports/TENANT/NS              back to the defaults (or unexported)
+Response AdminApi::route_exports(const Request& req, const std::vector<std::string>& p) {
+  if (!exports_) return error(make_error(ErrorCode::kUnavailable, "NFS is off on this server"));
+  auto m = req.method();
+  if (p.size() == 4 && m == http::verb::get) {
+    json::array a;
+    for (const auto& e : exports_->list())
+      a.push_back(json::object{{"path", e.path}, {"options", e.opts.to_string()}, {"configured", e.configured}});
+    return reply(http::status::ok, a);
+  }
+  if (p.size() != 6) return error(not_found("no route " + std::string(req.target())));
+  std::string path = "/" + p[4] + "/" + p[5];
+  if (m == http::verb::put) {
+    auto body = body_object(req);
+    if (!body) return error(body.status());
+    std::string text;
+    if (auto* v = body->if_contains("options"); v && v->is_string()) text = std::string(v->as_string());
+    auto o = nfs::parse_export_options(text);
+    if (!o) return error(o.status());
+    Status st = exports_->put(path, *o);
+    if (!st) return error(st);
+    return reply(http::status::ok, json::object{{"path", path}, {"options", o->to_string()}, {"configured", true}});
+  }
+  if (m == http::verb::delete_) {
+    Status st = exports_->remove(path);
+    return st ? reply(http::status::ok, json::object{{"deleted", path}}) : error(st);
   }
   return error(not_found("no route " + std::string(req.method_string()) + " " + std::string(req.target())));
 }

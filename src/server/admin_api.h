@@ -5,19 +5,23 @@
 #include <atomic>
 
 #include "gateway/gateway.h"
+#include "protocols/nfs/exports.h"
 #include "server/http_server.h"
 
 namespace kiseki::server {
 
 class AdminApi {
  public:
-  explicit AdminApi(gateway::Gateway* gw) : gw_(gw) {}
+  // `exports` is null when NFS is off.
+  explicit AdminApi(gateway::Gateway* gw, nfs::ExportTable* exports = nullptr) : gw_(gw), exports_(exports) {}
   Response handle(const Request& req);
   void set_ready(bool r) { ready_ = r; }
 
  private:
   Response route_api(const Request& req, const std::vector<std::string>& parts);
+  Response route_exports(const Request& req, const std::vector<std::string>& parts);
   gateway::Gateway* gw_;
+  nfs::ExportTable* exports_;
   std::atomic<bool> ready_{false};
 };
 

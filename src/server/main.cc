@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "common/logging.h"
+#include "protocols/nfs/nfs_server.h"
 #include "protocols/s3/server.h"
 #include "server/admin_api.h"
 #include "server/credentials.h"
@@ -38,8 +39,28 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  std::unique_ptr<nfs::NfsServer> nfssrv;
+  if (opts->nfs_listen != "off") {
+    nfs::NfsServerOptions no;
+    no.listen = opts->nfs_listen;
+    no.portmap_listen = opts->portmap_listen;
+    no.exports = opts->nfs_exports;
+    no.export_all = opts->nfs_export_all;
+    no.export_defaults = opts->nfs_export_defaults;
+    no.workers = opts->nfs_workers;
+    no.data_dir = opts->gateway.data_dir;
+    auto n = nfs::NfsServer::start(gw->get(), no);
+    if (!n) {
+      KLOG_ERROR("NFS: {}", n.status().to_string());
+      return 1;
+    }
+    nfssrv = std::move(*n);
+    KLOG_INFO("NFSv3 and MOUNT on {} (port {}), portmapper port {}", opts->nfs_listen, nfssrv->port(),
+              nfssrv->portmap_port());
+  }
+
   boost::asio::io_context io(1);
-  server::AdminApi admin(gw->get());
+  server::AdminApi admin(gw->get(), nfssrv ? nfssrv->exports() : nullptr);
   server::HttpServerOptions ho;
   ho.listen = opts->admin_listen;
   auto http = server::HttpServer::bind(io, ho, [&admin](const server::Request& r) { return admin.handle(r); });
@@ -71,6 +92,7 @@ int main(int argc, char** argv) {
   KLOG_INFO("admin HTTP on {} (port {})", opts->admin_listen, (*http)->port());
   io.run();
   if (s3srv) s3srv->stop();
+  if (nfssrv) nfssrv->stop();
   http->reset();
   gw->reset();  // flushes and closes the store
   KLOG_INFO("kiseki-server stopped");

@@ -20,6 +20,10 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   flag("--s3-region", "s3_region", "region S3 clients sign for (default us-east-1)");
   flag("--s3-domain", "s3_domain", "domain for virtual-host-style buckets (BUCKET.DOMAIN)");
   flag("--nfs-listen", "nfs_listen", "NFS HOST:PORT (default 127.0.0.1:2049)");
+  flag("--portmap-listen", "portmap_listen", "portmapper HOST:PORT or off (default 127.0.0.1:111)");
+  flag("--nfs-exports", "nfs_exports", "NFS exports: \"/tenant/ns OPTS; ...\" (OPTS: ro|rw,root_squash|no_root_squash,anonuid=,anongid=,clients=CIDR|CIDR)");
+  flag("--nfs-export-all", "nfs_export_all", "export every namespace with the default options (default true)");
+  flag("--nfs-export-defaults", "nfs_export_defaults", "options of exports not listed (default rw,root_squash)");
   flag("--native-listen", "native_listen", "native protocol HOST:PORT (default 127.0.0.1:9100)");
   flag("--durability", "durability", "sync (default) | group | none");
   flag("--group-commit-ms", "group_commit_ms", "fsync interval for durability=group (default 5)");
@@ -55,6 +59,13 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   o.s3_enabled = o.s3_listen != "off";
   o.nfs_listen = cfg.get_string("nfs_listen", o.nfs_listen);
   o.native_listen = cfg.get_string("native_listen", o.native_listen);
+  o.portmap_listen = cfg.get_string("portmap_listen", o.portmap_listen);
+  o.nfs_exports = cfg.get_string("nfs_exports", o.nfs_exports);
+  KISEKI_ASSIGN_OR_RETURN(o.nfs_export_all, cfg.get_bool("nfs_export_all", o.nfs_export_all));
+  o.nfs_export_defaults = cfg.get_string("nfs_export_defaults", o.nfs_export_defaults);
+  KISEKI_ASSIGN_OR_RETURN(int64_t nw, cfg.get_int("nfs_workers", o.nfs_workers));
+  if (nw < 1 || nw > 1024) return invalid_argument("nfs_workers must be 1..1024");
+  o.nfs_workers = static_cast<uint32_t>(nw);
   o.log_level = cfg.get_string("log_level", o.log_level);
   KISEKI_ASSIGN_OR_RETURN(o.log_json, cfg.get_bool("log_json", false));
   auto d = parse_durability(cfg.get_string("durability", "sync"));

@@ -13,7 +13,12 @@ struct ServerOptions {
   std::string config_file;
   std::string s3_listen = "127.0.0.1:9000";
   std::string admin_listen = "127.0.0.1:9090";
-  std::string nfs_listen = "127.0.0.1:2049";
+  std::string nfs_listen = "127.0.0.1:2049";   // NFSv3, MOUNT and portmapper; "off" disables NFS
+  std::string portmap_listen = "127.0.0.1:111";  // portmapper alone on its well-known port; "off"
+  std::string nfs_exports;                       // "PATH OPTS; PATH OPTS" (see protocols/nfs/exports.h)
+  bool nfs_export_all = true;                    // export every namespace at /<tenant>/<namespace>
+  std::string nfs_export_defaults = "rw,root_squash";
+  uint32_t nfs_workers = 16;
   std::string native_listen = "127.0.0.1:9100";
   std::string s3_region = "us-east-1";
   std::string s3_domain;  // virtual-host style: BUCKET.<s3_domain>

@@ -1,0 +1,41 @@
+// NFS file handles: opaque to clients, stable across restarts. A handle carries
+// the tenant, namespace, inode and the inode's generation, and a MAC under a key
+// kept in the metadata store, so a forged handle is refused (BADHANDLE) and one
+// whose inode was deleted — even if the number came back — is STALE.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/ids.h"
+#include "common/status.h"
+#include "meta/store.h"
+
+namespace kiseki::nfs {
+
+struct FileHandle {
+  TenantId tenant = 0;
+  NamespaceId ns = 0;
+  InodeId ino = 0;
+  uint64_t generation = 0;
+};
+
+class HandleCodec {
+ public:
+  // Loads the MAC key from the store, creating it on first start.
+  static Result<HandleCodec> open(meta::Store* store);
+  explicit HandleCodec(const std::array<uint8_t, 32>& key) : key_(key) {}
+
+  std::string encode(const FileHandle& h) const;
+  // nullopt if the bytes are not a handle this server made.
+  std::optional<FileHandle> decode(std::string_view bytes) const;
+
+  static constexpr size_t kSize = 44;
+
+ private:
+  std::array<uint8_t, 32> key_;
+};
+
+}  // namespace kiseki::nfs

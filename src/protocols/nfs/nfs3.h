@@ -1,0 +1,52 @@
+// NFSv3 (RFC 1813): the 22 procedures over the Gateway. One namespace per
+// export; file handles from HandleCodec; every Gateway error mapped by
+// nfs3_status(); permission checks on the caller's AUTH_SYS credentials after
+// the export's root squash; per-procedure metrics.
+#pragma once
+
+#include <array>
+#include <string>
+
+#include "common/metrics.h"
+#include "gateway/gateway.h"
+#include "protocols/nfs/exports.h"
+#include "protocols/nfs/file_handle.h"
+#include "protocols/nfs/rpc_program.h"
+
+namespace kiseki::nfs {
+
+struct Nfs3Options {
+  uint32_t max_io = 1 << 20;  // rtmax / wtmax
+  std::string data_dir;       // FSSTAT reports this file system's space
+};
+
+class Nfs3Service : public RpcProgram {
+ public:
+  Nfs3Service(gateway::Gateway* gw, const ExportTable* exports, const HandleCodec* handles, Nfs3Options opts);
+  uint32_t program() const override { return 100003; }
+  uint32_t min_version() const override { return 3; }
+  uint32_t max_version() const override { return 3; }
+  bool idempotent(uint32_t proc) const override;
+  bool needs_auth_sys(uint32_t) const override { return true; }
+  AcceptStat call(const RpcCall& c, std::string* out) override;
+
+  // Changes with every start: clients that see it change resend UNSTABLE writes.
+  const std::array<uint8_t, 8>& write_verifier() const { return write_verf_; }
+
+ private:
+  struct ProcMetrics {
+    Counter* calls;
+    Histogram* seconds;
+  };
+  gateway::Gateway* gw_;
+  const ExportTable* exports_;
+  const HandleCodec* handles_;
+  Nfs3Options opts_;
+  std::array<uint8_t, 8> write_verf_{};
+  std::array<ProcMetrics, 22> metrics_{};
+  Counter* bytes_read_;
+  Counter* bytes_written_;
+  friend class Nfs3Call;
+};
+
+}  // namespace kiseki::nfs
