@@ -24,11 +24,16 @@ class Server:
         self.s3_port = free_port()
         self.admin = f"127.0.0.1:{self.port}"
         self.s3_endpoint = f"http://127.0.0.1:{self.s3_port}"
+        self.nfs_port = free_port()
         self.data_dir = data_dir
         self.log_path = os.path.join(os.path.dirname(data_dir), f"server-{self.port}.log")
         self.log = open(self.log_path, "w")
         args = [SERVER, "--data-dir", data_dir, "--admin-listen", self.admin,
                 "--s3-listen", f"127.0.0.1:{self.s3_port}" if s3 else "off", *extra]
+        if "--nfs-listen" not in extra:
+            args += ["--nfs-listen", f"127.0.0.1:{self.nfs_port}"]
+        if "--portmap-listen" not in extra:
+            args += ["--portmap-listen", "off"]
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
                                      env={**os.environ, **(env or {})})
         deadline = time.time() + 30
@@ -64,6 +69,10 @@ class Server:
         text = open(os.path.join(self.data_dir, "credentials")).read()
         kv = dict(l.split(" = ") for l in text.splitlines() if " = " in l)
         return kv["aws_access_key_id"], kv["aws_secret_access_key"]
+
+    def nfs_url(self, path):
+        """A libnfs URL for PATH ("/tenant/namespace/..."), ports given (no portmapper)."""
+        return f"nfs://127.0.0.1{path}?nfsport={self.nfs_port}&mountport={self.nfs_port}&version=3"
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc.poll() is None:
