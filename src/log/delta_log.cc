@@ -34,8 +34,19 @@ uint64_t DeltaLog::applied_index() const {
   return applied_index_;
 }
 
+Status DeltaLog::sync() {
+  Pending p{{}, true, true, Status::ok(), {}, false};
+  return run(&p);
+}
+
 Result<std::string> DeltaLog::submit(std::string_view record, bool durable) {
-  Pending p{record, durable, Status::ok(), {}, false};
+  Pending p{record, durable, false, Status::ok(), {}, false};
+  KISEKI_TRY(run(&p));
+  return std::move(p.out);
+}
+
+Status DeltaLog::run(Pending* pp) {
+  Pending& p = *pp;
   std::unique_lock lock(mu_);
   queue_.push_back(&p);
   for (;;) {
@@ -52,14 +63,16 @@ Result<std::string> DeltaLog::submit(std::string_view record, bool durable) {
       commit_group(group);
       lock.lock();
       leader_active_ = false;
-      for (auto* g : group) g->done = true;
-      cv_.notify_all();
+      for (auto* g : group) {
+        g->done = true;
+        if (g != &p) g->cv.notify_one();
+      }
+      if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next leader
       continue;
     }
-    cv_.wait(lock);
+    p.cv.wait(lock);
   }
-  if (!p.status.is_ok()) return p.status;
-  return std::move(p.out);
+  return p.status;
 }
 
 void DeltaLog::commit_group(std::deque<Pending*>& group) {
@@ -71,6 +84,7 @@ void DeltaLog::commit_group(std::deque<Pending*>& group) {
   bool sync = false;
   for (auto* p : group) {
     sync |= p->durable;
+    if (p->barrier) continue;
     batch.SetSavePoint();
     p->status = sm_->apply(p->record, txn, &p->out);
     if (p->status.is_ok()) {
@@ -81,9 +95,21 @@ void DeltaLog::commit_group(std::deque<Pending*>& group) {
       (void)batch.RollbackToSavePoint();
     }
   }
-  if (applied == 0) return;
+  if (applied == 0) {
+    // Only barriers (or only failed records): sync what earlier groups left unsynced.
+    bool barrier = false;
+    for (auto* p : group) barrier |= p->barrier;
+    if (!barrier) return;
+    Status st = opts_.before_commit ? opts_.before_commit() : Status::ok();
+    if (st.is_ok()) st = store_->sync_wal();
+    for (auto* p : group)
+      if (p->barrier) p->status = st;
+    return;
+  }
   txn.put(meta::Cf::kSystem, kAppliedIndexKey, meta::key_u64(index));
-  sync &= opts_.durability == Durability::kSync;
+  bool any_barrier = false;
+  for (auto* p : group) any_barrier |= p->barrier;
+  sync &= opts_.durability == Durability::kSync || any_barrier;
   Status st = sync && opts_.before_commit ? opts_.before_commit() : Status::ok();
   if (st.is_ok()) st = store_->write(batch.GetWriteBatch(), sync);
   if (!st.is_ok()) {

@@ -52,16 +52,25 @@ class DeltaLog {
   // durable once a later durable commit or sync_wal covers the WAL after it.
   Result<std::string> submit(std::string_view record, bool durable = true);
 
+  // Makes every record submitted so far durable (a barrier through the group
+  // commit: concurrent callers share one WAL sync and one segment sync).
+  Status sync();
+
   uint64_t applied_index() const;
 
  private:
   struct Pending {
     std::string_view record;
     bool durable = true;
+    bool barrier = false;  // no record: only the sync
     Status status;
     std::string out;
     bool done = false;
+    // Signalled when this record is done, or when it heads the queue and no
+    // leader is active: each waiter wakes only for its own news.
+    std::condition_variable cv;
   };
+  Status run(Pending* p);  // queues p and waits for its group commit
   void commit_group(std::deque<Pending*>& group);
   void group_sync_loop();
 
@@ -70,7 +79,6 @@ class DeltaLog {
   LogOptions opts_;
 
   mutable std::mutex mu_;  // guards queue_, leader_active_, applied_index_
-  std::condition_variable cv_;
   std::deque<Pending*> queue_;
   bool leader_active_ = false;
   uint64_t applied_index_ = 0;

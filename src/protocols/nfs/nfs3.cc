@@ -289,11 +289,14 @@ uint32_t Nfs3Call::apply_sattr(const Obj& o, const Sattr& s, FileAttr* after) {
     if (!may(a, 2) && !(cred_.uid == a.uid)) return kNfs3ErrAcces;
     if (*s.req.size > kMaxFileSize) return kNfs3ErrFbig;
   }
-  if (s.empty()) {
+  // truncate(2) to the size a file has changes nothing, not even its times.
+  gateway::SetAttrRequest req = s.req;
+  if (req.size && *req.size == a.size) req.size.reset();
+  if (Sattr{req}.empty()) {
     *after = a;
     return kNfs3Ok;
   }
-  auto r = s_.gw_->setattr(o.ns(), a.ino, s.req);
+  auto r = s_.gw_->setattr(o.ns(), a.ino, req);
   if (!r) return nfs3_status(r.status());
   *after = *r;
   return kNfs3Ok;
@@ -544,7 +547,15 @@ uint32_t Nfs3Call::create() {
     }
     return made(d, d.attr, r);
   }
-  auto r = s_.gw_->create(d.ns(), d.attr.ino, n, mode, who, how == kCreateGuarded);
+  Result<FileAttr> r = make_error(ErrorCode::kNotFound, "");
+  if (how == kCreateUnchecked) {
+    // Most UNCHECKED creates of an existing name are open(O_CREAT) of a file
+    // that is there: a lookup answers without a (durable) log record.
+    r = s_.gw_->lookup(d.ns(), d.attr.ino, n);
+    if (r && r->type != gateway::FileType::kFile) r = make_error(ErrorCode::kExists, "not a regular file");
+  }
+  if (!r && r.status().code() == ErrorCode::kNotFound)
+    r = s_.gw_->create(d.ns(), d.attr.ino, n, mode, who, how == kCreateGuarded);
   if (r && how == kCreateUnchecked) {
     // An existing file: UNCHECKED applies the attributes (usually size 0).
     s.req.mode.reset();

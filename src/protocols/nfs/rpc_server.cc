@@ -198,7 +198,9 @@ void RpcServer::read_loop(std::shared_ptr<Conn> conn) {
       break;
     }
     bool closing = false;
-    while (auto rec = reader.next()) {
+    std::optional<std::string> rec = reader.next();
+    while (rec) {
+      std::optional<std::string> following = reader.next();
       std::unique_lock lock(conn->mu);
       conn->cv.wait(lock, [&] { return conn->inflight < opts_.max_inflight_per_connection || stopping_; });
       if (stopping_) {
@@ -206,10 +208,18 @@ void RpcServer::read_loop(std::shared_ptr<Conn> conn) {
         break;
       }
       ++conn->inflight;
+      bool inline_call = !following && conn->inflight == 1;
       lock.unlock();
-      std::lock_guard tl(mu_);
-      tasks_.push_back(Task{conn, std::move(*rec)});
-      task_cv_.notify_one();
+      if (inline_call) {
+        // The only call of a client that waits for each reply: answer it on
+        // this thread, with no hand-off to a worker and back.
+        run_call(conn, *rec);
+      } else {
+        std::lock_guard tl(mu_);
+        tasks_.push_back(Task{conn, std::move(*rec)});
+        task_cv_.notify_one();
+      }
+      rec = std::move(following);
     }
     if (closing) break;
   }
@@ -230,13 +240,17 @@ void RpcServer::worker_loop() {
       t = std::move(tasks_.front());
       tasks_.pop_front();
     }
-    if (auto reply = dispatcher_->handle(t.record, t.conn->client)) (void)t.conn->send(*reply);
-    {
-      std::lock_guard lock(t.conn->mu);
-      --t.conn->inflight;
-    }
-    t.conn->cv.notify_one();
+    run_call(t.conn, t.record);
   }
+}
+
+void RpcServer::run_call(const std::shared_ptr<Conn>& conn, std::string_view record) {
+  if (auto reply = dispatcher_->handle(record, conn->client)) (void)conn->send(*reply);
+  {
+    std::lock_guard lock(conn->mu);
+    --conn->inflight;
+  }
+  conn->cv.notify_one();
 }
 
 }  // namespace kiseki::nfs

@@ -2,7 +2,8 @@
 // versions, authentication, duplicate request cache), and the server runs it
 // for many connections. Each connection has a reader thread; calls run on a
 // shared pool of workers and are answered as they finish, out of order, with a
-// bound on the calls in flight per connection.
+// bound on the calls in flight per connection. A lone call (a client waiting
+// for each reply) runs on the reader thread itself: no hand-off.
 #pragma once
 
 #include <atomic>
@@ -61,6 +62,7 @@ class RpcServer {
   void accept_loop();
   void read_loop(std::shared_ptr<Conn> conn);
   void worker_loop();
+  void run_call(const std::shared_ptr<Conn>& conn, std::string_view record);
 
   RpcDispatcher* dispatcher_;
   RpcServerOptions opts_;

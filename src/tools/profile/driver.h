@@ -12,7 +12,7 @@
 namespace kiseki::profile {
 
 struct DriverOptions {
-  std::string endpoint;    // s3: http://HOST:PORT
+  std::string endpoint;    // s3: http://HOST:PORT; nfs3: nfs://HOST/EXPORT?nfsport=P&mountport=M&version=3
   std::string access_key;
   std::string secret_key;
   std::string bucket = "profile";
@@ -42,5 +42,6 @@ class Driver {
 };
 
 Result<std::unique_ptr<Driver>> make_driver(const std::string& name, const DriverOptions& opts);
+std::unique_ptr<Driver> make_nfs3_driver(const DriverOptions& opts);  // nfs3_driver.cc
 
 }  // namespace kiseki::profile

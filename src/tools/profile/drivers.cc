@@ -397,7 +397,8 @@ Result<std::unique_ptr<Driver>> make_driver(const std::string& name, const Drive
   if (name == "inprocess") return std::unique_ptr<Driver>(new InprocessDriver(opts));
   if (name == "s3") return std::unique_ptr<Driver>(new S3Driver(opts));
   if (name == "fs") return std::unique_ptr<Driver>(new FsDriver(opts));
-  return invalid_argument("unknown driver '" + name + "' (inprocess, s3, fs; nfs3 and native plug in here)");
+  if (name == "nfs3") return make_nfs3_driver(opts);
+  return invalid_argument("unknown driver '" + name + "' (inprocess, s3, fs, nfs3; native plugs in here)");
 }
 
 }  // namespace kiseki::profile

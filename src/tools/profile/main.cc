@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   CLI::App app{"kiseki-profile: throughput and latency of storage protocols, Kiseki's and its peers'"};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // later flags win
   std::string drivers = "inprocess", shapes = "put-heavy", size_s = "64KiB", keys = "uniform", json_path, json_dir;
-  int concurrency = 16, warmup = 256, keyspace = 4096;
+  int concurrency = 16, warmup = 256, keyspace = 4096, list_entries = 100;
   std::vector<int> server_pids;
   double duration = 30;
   bool matrix = false;
@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
   app.add_option("--concurrency", concurrency, "workers, each with its own connection (default 16)");
   app.add_option("--duration", duration, "seconds per run (default 30)");
   app.add_option("--warmup", warmup, "objects written before reads (default 256)");
+  app.add_option("--list-entries", list_entries, "entries in the directory the list shape reads (default 100)")
+      ->check(CLI::Range(1, 10000000));
   app.add_option("--keyspace", keyspace, "distinct keys that put shapes overwrite (default 4096)");
   app.add_option("--keys", keys, "key distribution: uniform | zipf");
   app.add_option("--endpoint", d.endpoint, "S3 endpoint (default $S3_ENDPOINT or http://127.0.0.1:9000)");
@@ -117,6 +119,7 @@ int main(int argc, char** argv) {
       ro.concurrency = concurrency;
       ro.duration_s = duration;
       ro.warmup = warmup;
+      ro.list_entries = list_entries;
       ro.zipf = keys == "zipf";
       ro.keyspace = keyspace;
       if (dn != "inprocess") ro.server_pids = server_pids;

@@ -120,7 +120,7 @@ Result<RunResult> run_shape(Driver& driver, const RunOptions& o) {
   };
 
   // Warm-up: objects to read (get-heavy, mixed, stat) or entries to list.
-  int warm = o.shape == Shape::kList ? 100 : o.warmup;
+  int warm = o.shape == Shape::kList ? o.list_entries : o.warmup;
   bool needs_warm = o.shape == Shape::kGetHeavy || o.shape == Shape::kMixed || o.shape == Shape::kStat ||
                     o.shape == Shape::kList;
   if (needs_warm && warm > 0) {
@@ -201,7 +201,7 @@ Result<RunResult> run_shape(Driver& driver, const RunOptions& o) {
           kind = "list";
           auto r = s.list("list/");
           st = r.status();
-          if (r && *r != 100) st = make_error(ErrorCode::kCorruption, "LIST wrong-count");
+          if (r && *r != static_cast<size_t>(o.list_entries)) st = make_error(ErrorCode::kCorruption, "LIST wrong-count");
         } else {
           kind = "get";
           auto r = s.get("warm/k" + std::to_string(pick.next()));

@@ -23,6 +23,7 @@ struct RunOptions {
   int warmup = 256;        // objects written before the timed phase
   bool zipf = false;       // key distribution: uniform or zipf(0.99)
   int keyspace = 4096;     // distinct keys written by put shapes
+  int list_entries = 100;  // entries of the directory the list shape reads
   std::vector<int> server_pids;  // to measure the server's CPU time too (all its processes)
 };
 
