@@ -8,7 +8,7 @@ JOBS       ?= 2
 DATA_DIR   ?= var
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all bootstrap build run test test-unit test-asan bench bench-build bench-peers format clean
+.PHONY: all bootstrap build run test test-unit test-asan bench bench-build bench-peers bench-nfs format clean
 
 all: build
 
@@ -51,6 +51,11 @@ BENCH_PEERS ?= radosgw,s3rver
 bench-peers: bench-build
 	./scripts/bootstrap peers
 	./scripts/bench-matrix $(BENCH_BUILD) --peers $(BENCH_PEERS)
+
+# NFSv3: Kiseki beside the local file system and nfs-ganesha, same run.
+bench-nfs: bench-build
+	./scripts/bootstrap peers
+	./scripts/bench-matrix $(BENCH_BUILD) --nfs --peers ganesha
 
 format:
 	find src tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i

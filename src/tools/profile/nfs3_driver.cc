@@ -41,6 +41,7 @@ class Nfs3Session final : public Session {
   Status connect(const std::string& url_text) {
     ctx_ = nfs_init_context();
     if (!ctx_) return make_error(ErrorCode::kUnavailable, "nfs_init_context failed");
+    nfs_set_dircache(ctx_, 0);  // every listing goes to the server
     nfs_url* url = nfs_parse_url_dir(ctx_, url_text.c_str());
     if (!url) return invalid_argument("bad NFS URL " + url_text + ": " + nfs_get_error(ctx_));
     Pending p;
