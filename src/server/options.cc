@@ -23,7 +23,7 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   flag("--portmap-listen", "portmap_listen", "portmapper HOST:PORT or off (default 127.0.0.1:111)");
   flag("--nfs-exports", "nfs_exports", "NFS exports: \"/tenant/ns OPTS; ...\" (OPTS: ro|rw,root_squash|no_root_squash,anonuid=,anongid=,clients=CIDR|CIDR)");
   flag("--nfs-export-all", "nfs_export_all", "export every namespace with the default options (default true)");
-  flag("--nfs-export-defaults", "nfs_export_defaults", "options of exports not listed (default rw,root_squash)");
+  flag("--nfs-export-defaults", "nfs_export_defaults", "options of exports not listed (default rw,no_root_squash,clients=127.0.0.0/8: this host only)");
   flag("--native-listen", "native_listen", "native protocol HOST:PORT (default 127.0.0.1:9100)");
   flag("--durability", "durability", "sync (default) | group | none");
   flag("--group-commit-ms", "group_commit_ms", "fsync interval for durability=group (default 5)");

@@ -17,7 +17,9 @@ struct ServerOptions {
   std::string portmap_listen = "127.0.0.1:111";  // portmapper alone on its well-known port; "off"
   std::string nfs_exports;                       // "PATH OPTS; PATH OPTS" (see protocols/nfs/exports.h)
   bool nfs_export_all = true;                    // export every namespace at /<tenant>/<namespace>
-  std::string nfs_export_defaults = "rw,root_squash";
+  // Namespaces not listed are open to this host only, root included; exports for
+  // other hosts are configured (and squash root unless told otherwise).
+  std::string nfs_export_defaults = "rw,no_root_squash,clients=127.0.0.0/8";
   uint32_t nfs_workers = 16;
   std::string native_listen = "127.0.0.1:9100";
   std::string s3_region = "us-east-1";

@@ -35,8 +35,7 @@ def run(cmd, timeout=300, check=True, **kw):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    s = Server(str(tmp_path_factory.mktemp("nfs") / "data"),
-               extra=["--nfs-export-defaults", "rw,no_root_squash"])
+    s = Server(str(tmp_path_factory.mktemp("nfs") / "data"))
     yield s
     s.stop()
 
@@ -343,7 +342,7 @@ def test_exports_read_only_root_squash_and_allow_list(server, s3, tmp_path):
 
     st, _ = admin(server, "DELETE", "/api/v1/nfs/exports/default/exp")
     assert st == 200
-    run(["nfs-cp", str(src), url])  # back to the defaults: rw for everyone
+    run(["nfs-cp", str(src), url])  # back to the defaults: rw for this host
     assert s3.get_object(Bucket="exp", Key="new.txt")["Body"].read() == b"data"
 
 
@@ -414,10 +413,13 @@ def test_duplicate_request_cache(server, s3):
     assert c.remove(root, "drc-file", xid=777003) == rpc.OK  # resent REMOVE: the cached OK
     assert c.remove(root, "drc-file", xid=777004) == rpc.NOENT
     c.close()
-    # a resend on a new connection (the client reconnected) is still a resend
+    # another connection (another source port) is another client: its xids are its
+    # own, so the same xid runs as a new call (it creates the file again)
     c2, root = rpc_root(server)
+    assert c2.lookup(root, "drc-file")[0] == rpc.NOENT
     again = c2.call(rpc.NFS, 3, rpc.CREATE, args, xid=777001)
     assert again.body.u32() == rpc.OK
+    assert c2.lookup(root, "drc-file")[0] == rpc.OK
     c2.close()
 
 
@@ -476,7 +478,7 @@ def test_fsinfo_fsstat_pathconf_and_wcc(server, s3):
 # ---------------------------------------------------------------- UNSTABLE, COMMIT and a crash
 
 def test_unstable_write_commit_and_crash(tmp_path):
-    s = Server(str(tmp_path / "data"), extra=["--nfs-export-defaults", "rw,no_root_squash"])
+    s = Server(str(tmp_path / "data"))
     s.cli("namespace", "create", "default", "crash")
     c, root = rpc_root(s, "/default/crash")
     st, fh = c.create(root, "f")
@@ -491,7 +493,7 @@ def test_unstable_write_commit_and_crash(tmp_path):
     c.close()
     s.kill()  # kill -9 between WRITE UNSTABLE and COMMIT
 
-    s = Server(str(tmp_path / "data"), extra=["--nfs-export-defaults", "rw,no_root_squash"])
+    s = Server(str(tmp_path / "data"))
     try:
         c = rpc.RpcClient(s.nfs_port)
         st, verf2 = c.commit(fh)  # the handle outlives the restart

@@ -75,3 +75,34 @@ def test_inprocess_and_fs_drivers(tmp_path):
         assert r.returncode == 0, r.stderr
         run = json.loads(out.read_text())
         assert run["ops"] > 0 and run["error_count"] == 0 and run["mib_per_sec"] > 0
+
+
+def nfs_requests(server, proc):
+    _, text = server.get("/metrics")
+    m = re.search(r'^kiseki_nfs_requests_total\{proc="%s"\} (\d+)$' % proc, text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+@pytest.mark.parametrize("shape,proc,kind", [("put-heavy", "WRITE", "put"), ("get-heavy", "READ", "get"),
+                                             ("list", "READDIRPLUS", "list")])
+def test_nfs3_driver_counts_agree_with_server_metrics(server, tmp_path, shape, proc, kind):
+    """The nfs3 driver (libnfs async API) against the live server's NFS port."""
+    server.cli("namespace", "create", "default", f"prof-{kind}")
+    url = f"nfs://127.0.0.1/default/prof-{kind}?nfsport={server.nfs_port}&mountport={server.nfs_port}&version=3"
+    before = nfs_requests(server, proc)
+    out = tmp_path / "nfs.json"
+    r = subprocess.run([PROFILE, "--driver", "nfs3", "--endpoint", url, "--shape", shape, "--duration", "2",
+                        "--concurrency", "4", "--warmup", "16", "--list-entries", "300",
+                        "--server-pid", str(server.proc.pid), "--json", str(out)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    run = json.loads(out.read_text())
+    assert run["ops"] > 0 and run["errors"] == {}
+    # 64 KiB is one WRITE or READ per operation (wtmax/rtmax are 1 MiB); a 300-entry
+    # listing fits one READDIRPLUS reply only if the server ignored maxcount: more.
+    calls = nfs_requests(server, proc) - before
+    if kind == "list":
+        assert calls >= 2 * run["requests_sent"]["list"]
+    else:
+        assert calls == run["requests_sent"][kind]
+    assert run["cpu"]["server_us_per_op"] > 0

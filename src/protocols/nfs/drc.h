@@ -15,8 +15,12 @@
 
 namespace kiseki::nfs {
 
+// A client is its address and port, as in other NFS servers: calls of different
+// connections (or processes) on one host may share xids; a client that
+// reconnects reuses its source port for its resends.
 struct DrcKey {
   uint32_t client_ip = 0;
+  uint16_t client_port = 0;
   uint32_t xid = 0;
   uint32_t prog = 0, vers = 0, proc = 0;
   uint32_t args_crc = 0;  // tells a reused xid with other arguments apart
@@ -38,7 +42,7 @@ class DuplicateRequestCache {
  private:
   struct Hash {
     size_t operator()(const DrcKey& k) const {
-      return (uint64_t{k.client_ip} << 32 | k.xid) ^ (uint64_t{k.args_crc} << 17) ^ k.proc;
+      return (uint64_t{k.client_ip} << 32 | k.xid) ^ (uint64_t{k.args_crc} << 17) ^ (uint64_t{k.client_port} << 5) ^ k.proc;
     }
   };
   struct Entry {

@@ -21,7 +21,7 @@ struct NfsServerOptions {
   std::string portmap_listen = "127.0.0.1:111";
   std::string exports;  // config syntax, see exports.h
   bool export_all = true;
-  std::string export_defaults = "rw,root_squash";
+  std::string export_defaults = "rw,no_root_squash,clients=127.0.0.0/8";
   uint32_t workers = 16;
   std::string data_dir;
 };

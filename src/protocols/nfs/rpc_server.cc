@@ -50,7 +50,7 @@ std::optional<std::string> RpcDispatcher::handle(std::string_view record, const 
   }
   std::optional<DrcKey> key;
   if (!prog->idempotent(h.proc)) {
-    key = DrcKey{client.ip, xid, h.prog, h.vers, h.proc, crc32c(pc.args.data(), pc.args.size()),
+    key = DrcKey{client.ip, client.port, xid, h.prog, h.vers, h.proc, crc32c(pc.args.data(), pc.args.size()),
                  static_cast<uint32_t>(pc.args.size())};
     std::string cached;
     switch (drc_.begin(*key, &cached)) {

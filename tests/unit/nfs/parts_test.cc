@@ -65,7 +65,7 @@ TEST(FileHandle, RoundTripAndForgery) {
 
 TEST(Drc, NewInProgressReplayAndEviction) {
   DuplicateRequestCache drc(4);
-  DrcKey k{1, 100, 100003, 3, 8, 0xabc, 12};
+  DrcKey k{1, 700, 100, 100003, 3, 8, 0xabc, 12};
   std::string reply;
   EXPECT_EQ(drc.begin(k, &reply), DuplicateRequestCache::State::kNew);
   EXPECT_EQ(drc.begin(k, &reply), DuplicateRequestCache::State::kInProgress);
@@ -146,12 +146,13 @@ TEST(Dispatcher, RepliesAsRfc5531Says) {
   auto again = d.handle(call(10, 400000, 1, 2, "WXYZ"), client);
   EXPECT_EQ(*first, *again);
   EXPECT_EQ(p.calls, before + 1);
-  auto other_client = d.handle(call(10, 400000, 1, 2, "WXYZ"), ClientInfo{0x7f000002, 1, "127.0.0.2"});
+  d.handle(call(10, 400000, 1, 2, "WXYZ"), ClientInfo{0x7f000002, 1000, "127.0.0.2"});
   EXPECT_EQ(p.calls, before + 2) << "the cache is per client";
-  (void)other_client;
+  d.handle(call(10, 400000, 1, 2, "WXYZ"), ClientInfo{0x7f000001, 1001, "127.0.0.1"});
+  EXPECT_EQ(p.calls, before + 3) << "another port of one host is another client (its own xids)";
   d.handle(call(11, 400000, 1, 1), client);
   d.handle(call(11, 400000, 1, 1), client);
-  EXPECT_EQ(p.calls, before + 4) << "idempotent calls run every time";
+  EXPECT_EQ(p.calls, before + 5) << "idempotent calls run every time";
 }
 
 }  // namespace kiseki::nfs
