@@ -774,47 +774,55 @@ uint32_t Nfs3Call::readdir(bool plus) {
   XdrEncoder ee(&entries);
   bool eof = false;
   size_t count = 0;
-  auto add = [&](std::string_view nm, const FileAttr& a, uint64_t ck) {
+  constexpr size_t kPlusBytes = 4 + 84 + 4 + 4 + HandleCodec::kSize;  // attributes and handle
+  // Adds an entry if it fits; its attributes are fetched only then.
+  auto add = [&](std::string_view nm, uint64_t ck, auto&& attrs) {
     size_t name_bytes = 4 + ((nm.size() + 3) & ~size_t{3});
     size_t dir_bytes = 8 + name_bytes + 8;
-    size_t bytes = 4 + dir_bytes + (plus ? 4 + 84 + 4 + 4 + HandleCodec::kSize : 0);
+    size_t bytes = 4 + dir_bytes + (plus ? kPlusBytes : 0);
     if (used + bytes > maxcount || (plus && dir_used + dir_bytes > dircount)) return false;
+    std::optional<FileAttr> a = attrs();
+    if (!a) return true;  // removed meanwhile: skip it
     used += bytes;
     dir_used += dir_bytes;
-    ee.boolean(true).u64(a.ino).string(nm).u64(ck);
+    ee.boolean(true).u64(a->ino).string(nm).u64(ck);
     if (plus) {
-      put_post_op(ee, a, d.exp.ns.ns);
-      ee.boolean(true).opaque(handle_of(d, a));
+      put_post_op(ee, *a, d.exp.ns.ns);
+      ee.boolean(true).opaque(handle_of(d, *a));
     }
     ++count;
     return true;
   };
   bool full = false;
-  if (cookie == 0) full = !add(".", d.attr, 1);
-  if (cookie <= 1 && !full) {
-    {
+  if (cookie == 0) full = !add(".", 1, [&] { return std::optional<FileAttr>(d.attr); });
+  if (cookie <= 1 && !full)
+    full = !add("..", 2, [&] {
       auto parent = d.attr.parent == d.attr.ino ? Result<FileAttr>(d.attr) : s_.gw_->getattr(d.ns(), d.attr.parent);
-      full = !add("..", parent ? *parent : d.attr, 2);
-    }
-  }
+      return std::optional<FileAttr>(parent ? *parent : d.attr);
+    });
   uint64_t next = cookie < 2 ? 0 : cookie;
   while (!full) {
-    size_t batch = std::clamp<size_t>(maxcount / 32, 16, 1024);
+    // Fetch about as many entries as can still fit (names of 4 bytes or less), and one more.
+    size_t room = (maxcount - std::min<size_t>(used, maxcount)) / (4 + 8 + 8 + 8 + (plus ? kPlusBytes : 0));
+    if (plus) room = std::min(room, (dircount - std::min<size_t>(dir_used, dircount)) / (8 + 8 + 8));
+    size_t batch = std::clamp<size_t>(room + 1, 1, 1024);
     auto r = s_.gw_->readdir(d.ns(), d.attr.ino, next, batch);
     if (!r) {
       st = r.status().code() == ErrorCode::kInvalidArgument ? kNfs3ErrBadCookie : nfs3_status(r.status());
       break;
     }
     for (const auto& e : *r) {
-      FileAttr a;
-      if (plus) {
+      bool fit = add(e.name, e.cookie, [&]() -> std::optional<FileAttr> {
+        if (!plus) {
+          FileAttr a;
+          a.ino = e.ino;
+          return a;
+        }
         auto ga = s_.gw_->getattr(d.ns(), e.ino);
-        if (!ga) continue;  // removed meanwhile
-        a = *ga;
-      } else {
-        a.ino = e.ino;
-      }
-      if (!add(e.name, a, e.cookie)) {
+        if (!ga) return std::nullopt;
+        return *ga;
+      });
+      if (!fit) {
         full = true;
         break;
       }

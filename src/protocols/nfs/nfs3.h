@@ -10,6 +10,7 @@
 #include "common/metrics.h"
 #include "gateway/gateway.h"
 #include "protocols/nfs/exports.h"
+#include "protocols/nfs/nfs3_const.h"
 #include "protocols/nfs/file_handle.h"
 #include "protocols/nfs/rpc_program.h"
 
@@ -23,10 +24,13 @@ struct Nfs3Options {
 class Nfs3Service : public RpcProgram {
  public:
   Nfs3Service(gateway::Gateway* gw, const ExportTable* exports, const HandleCodec* handles, Nfs3Options opts);
-  uint32_t program() const override { return 100003; }
+  uint32_t program() const override { return kProgNfs; }
   uint32_t min_version() const override { return 3; }
   uint32_t max_version() const override { return 3; }
   bool idempotent(uint32_t proc) const override;
+  bool may_block(uint32_t proc) const override {
+    return !idempotent(proc) || proc == kNfs3Write || proc == kNfs3Commit;
+  }
   bool needs_auth_sys(uint32_t) const override { return true; }
   AcceptStat call(const RpcCall& c, std::string* out) override;
 

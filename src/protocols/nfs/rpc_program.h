@@ -32,6 +32,9 @@ class RpcProgram {
   // Calls whose repetition would change the answer go through the duplicate
   // request cache.
   virtual bool idempotent(uint32_t /*proc*/) const { return true; }
+  // Calls that may wait on the disk (a synced commit): the server never runs
+  // them on a connection's reader thread, so calls behind them keep flowing.
+  virtual bool may_block(uint32_t proc) const { return !idempotent(proc); }
   // Calls other than NULL may demand AUTH_SYS (AUTH_TOOWEAK otherwise).
   virtual bool needs_auth_sys(uint32_t /*proc*/) const { return false; }
   // Appends the results to `out` and returns kSuccess, or returns the failure

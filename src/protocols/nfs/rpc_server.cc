@@ -76,6 +76,13 @@ std::optional<std::string> RpcDispatcher::handle(std::string_view record, const 
   return framed;
 }
 
+bool RpcDispatcher::may_block(std::string_view record) const {
+  if (record.size() < 24) return false;
+  const auto* p = reinterpret_cast<const uint8_t*>(record.data());
+  auto it = programs_.find(get_be32(p + 12));
+  return it != programs_.end() && it->second->may_block(get_be32(p + 20));
+}
+
 // ---- server
 
 struct RpcServer::Conn {
@@ -208,11 +215,11 @@ void RpcServer::read_loop(std::shared_ptr<Conn> conn) {
         break;
       }
       ++conn->inflight;
-      bool inline_call = !following && conn->inflight == 1;
+      bool inline_call = !following && conn->inflight == 1 && !dispatcher_->may_block(*rec);
       lock.unlock();
       if (inline_call) {
-        // The only call of a client that waits for each reply: answer it on
-        // this thread, with no hand-off to a worker and back.
+        // The only call of a client that waits for each reply, and a quick
+        // one: answer it on this thread, with no hand-off to a worker and back.
         run_call(conn, *rec);
       } else {
         std::lock_guard tl(mu_);

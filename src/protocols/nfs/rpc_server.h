@@ -2,8 +2,9 @@
 // versions, authentication, duplicate request cache), and the server runs it
 // for many connections. Each connection has a reader thread; calls run on a
 // shared pool of workers and are answered as they finish, out of order, with a
-// bound on the calls in flight per connection. A lone call (a client waiting
-// for each reply) runs on the reader thread itself: no hand-off.
+// bound on the calls in flight per connection. A lone call that cannot wait on
+// the disk (a client waiting for each reply, a GETATTR or READ) runs on the
+// reader thread itself: no hand-off, and nothing queues behind an fsync.
 #pragma once
 
 #include <atomic>
@@ -31,6 +32,9 @@ class RpcDispatcher {
   // The framed reply (record mark included) to one record, or nullopt when RFC
   // 5531 gives no reply (an unparsable message, a REPLY, a resend in progress).
   std::optional<std::string> handle(std::string_view record, const ClientInfo& client);
+  // Whether the call in `record` may wait on the disk (see RpcProgram::may_block);
+  // false for what does not parse (it is answered at once).
+  bool may_block(std::string_view record) const;
 
  private:
   std::map<uint32_t, RpcProgram*> programs_;
