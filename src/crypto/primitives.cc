@@ -1,5 +1,6 @@
 #include "crypto/primitives.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
@@ -79,6 +80,28 @@ Digest hmac_sha256(ByteSpan key, ByteSpan data) {
   Digest d;
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data.data(), data.size(), d.data(), &len);
+  return d;
+}
+
+HmacSha256::HmacSha256(ByteSpan key) {
+  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  keyed_ = EVP_MAC_CTX_new(mac);
+  EVP_MAC_free(mac);  // the context holds its own reference
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
+  EVP_MAC_init(keyed_, key.data(), key.size(), params);
+}
+
+HmacSha256::~HmacSha256() { EVP_MAC_CTX_free(keyed_); }
+
+Digest HmacSha256::mac(ByteSpan data) const {
+  Digest d{};
+  EVP_MAC_CTX* c = EVP_MAC_CTX_dup(keyed_);
+  size_t len = 0;
+  EVP_MAC_update(c, data.data(), data.size());
+  EVP_MAC_final(c, d.data(), &len, d.size());
+  EVP_MAC_CTX_free(c);
   return d;
 }
 

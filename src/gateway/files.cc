@@ -204,20 +204,52 @@ Result<std::vector<DirEntry>> Gateway::readdir(NsRef ns, InodeId dir, uint64_t c
     return invalid_argument("readdir cookie beyond the directory's last entry");
   }
   std::vector<DirEntry> out;
+  std::vector<std::string> keys;
   std::string prefix = meta::dentry_prefix(ns.ns, dir);
-  auto it = meta_->iterator(Cf::kDirCookies);
-  it->Seek(meta::dircookie_key(ns.ns, dir, cookie + 1));
-  for (; it->Valid() && it->key().starts_with(prefix) && out.size() < max_entries; it->Next()) {
-    DirEntry e;
-    e.cookie = get_be64(reinterpret_cast<const uint8_t*>(it->key().data() + 16));
-    e.name = it->value().ToString();
-    std::string v;
-    if (!meta_->get(Cf::kDentries, meta::dentry_key(ns.ns, dir, e.name), &v).is_ok()) continue;
+  {
+    auto it = meta_->iterator(Cf::kDirCookies);
+    it->Seek(meta::dircookie_key(ns.ns, dir, cookie + 1));
+    for (; it->Valid() && it->key().starts_with(prefix) && out.size() < max_entries; it->Next()) {
+      DirEntry e;
+      e.cookie = get_be64(reinterpret_cast<const uint8_t*>(it->key().data() + 16));
+      e.name = it->value().ToString();
+      keys.push_back(meta::dentry_key(ns.ns, dir, e.name));
+      out.push_back(std::move(e));
+    }
+  }
+  std::vector<std::string> values;
+  std::vector<Status> found;
+  meta_->multi_get(Cf::kDentries, keys, &values, &found);
+  size_t kept = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (!found[i]) continue;  // removed since the cookie was read
     ns::Dentry de;
-    KISEKI_TRY(ns::decode_dentry(v, &de));
-    e.ino = de.ino;
-    e.type = de.type;
-    out.push_back(std::move(e));
+    KISEKI_TRY(ns::decode_dentry(values[i], &de));
+    out[i].ino = de.ino;
+    out[i].type = de.type;
+    if (kept != i) out[kept] = std::move(out[i]);
+    ++kept;
+  }
+  out.resize(kept);
+  return out;
+}
+
+Result<std::vector<DirEntryPlus>> Gateway::readdir_plus(NsRef ns, InodeId dir, uint64_t cookie,
+                                                        size_t max_entries) const {
+  KISEKI_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, readdir(ns, dir, cookie, max_entries));
+  std::vector<std::string> keys;
+  keys.reserve(entries.size());
+  for (const auto& e : entries) keys.push_back(meta::inode_key(ns.ns, e.ino));
+  std::vector<std::string> values;
+  std::vector<Status> found;
+  meta_->multi_get(Cf::kInodes, keys, &values, &found);
+  std::vector<DirEntryPlus> out;
+  out.reserve(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!found[i]) continue;  // removed meanwhile
+    Inode inode;
+    KISEKI_TRY(ns::decode_inode(values[i], &inode));
+    out.push_back(DirEntryPlus{std::move(entries[i]), to_attr(inode)});
   }
   return out;
 }

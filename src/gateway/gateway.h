@@ -77,6 +77,8 @@ class Gateway {
                 std::string_view new_name);
   // Entries after `cookie` (0 = from the start), in stable cookie order.
   Result<std::vector<DirEntry>> readdir(NsRef ns, InodeId dir, uint64_t cookie, size_t max_entries) const;
+  // readdir with each entry's attributes (NFS READDIRPLUS), read in batches.
+  Result<std::vector<DirEntryPlus>> readdir_plus(NsRef ns, InodeId dir, uint64_t cookie, size_t max_entries) const;
   // Reads up to `length` bytes at `offset`; short at end of file.
   Result<Bytes> read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length) const;
   // Writes at any offset (holes read as zeros); returns the new attributes. An

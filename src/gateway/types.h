@@ -74,6 +74,11 @@ struct DirEntry {
   uint64_t cookie = 0;  // pass back to continue after this entry
 };
 
+struct DirEntryPlus {
+  DirEntry entry;
+  FileAttr attr;
+};
+
 // Pulls the body of a streaming put: fills `buf`, returns bytes read, 0 at end.
 using ByteSource = std::function<Result<size_t>(MutableByteSpan buf)>;
 ByteSource source_from(ByteSpan data);

@@ -67,6 +67,20 @@ Status Store::get(Cf c, std::string_view key, std::string* value) const {
   return from_rocks(s, "get");
 }
 
+void Store::multi_get(Cf c, const std::vector<std::string>& keys, std::vector<std::string>* values,
+                      std::vector<Status>* statuses) const {
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> pinned(keys.size());
+  std::vector<rocksdb::Status> st(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), cf(c), keys.size(), slices.data(), pinned.data(), st.data());
+  values->resize(keys.size());
+  statuses->resize(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    (*statuses)[i] = st[i].IsNotFound() ? not_found("") : from_rocks(st[i], "multi_get");
+    if (st[i].ok()) (*values)[i].assign(pinned[i].data(), pinned[i].size());
+  }
+}
+
 std::unique_ptr<rocksdb::Iterator> Store::iterator(Cf c) const {
   return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), cf(c)));
 }

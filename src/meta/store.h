@@ -31,6 +31,10 @@ class Store {
 
   // kNotFound if absent.
   Status get(Cf c, std::string_view key, std::string* value) const;
+  // Point reads of many keys in one call (RocksDB MultiGet: one snapshot, batched
+  // lookups). (*statuses)[i] is kNotFound for an absent key.
+  void multi_get(Cf c, const std::vector<std::string>& keys, std::vector<std::string>* values,
+                 std::vector<Status>* statuses) const;
   std::unique_ptr<rocksdb::Iterator> iterator(Cf c) const;
   // Writes a batch; `sync` makes it durable (fsync of the WAL) before returning.
   Status write(rocksdb::WriteBatch* batch, bool sync);

@@ -43,7 +43,7 @@ std::string HandleCodec::encode(const FileHandle& h) const {
   put_be64(p + 12, h.ns);
   put_be64(p + 20, h.ino);
   put_be64(p + 28, h.generation);
-  auto mac = crypto::hmac_sha256(key_, ByteSpan(p, kBody));
+  auto mac = mac_->mac(ByteSpan(p, kBody));
   std::memcpy(p + kBody, mac.data(), kSize - kBody);
   return out;
 }
@@ -52,7 +52,7 @@ std::optional<FileHandle> HandleCodec::decode(std::string_view bytes) const {
   if (bytes.size() != kSize) return std::nullopt;
   const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
   if (p[0] != kVersion || p[1] != 0 || p[2] != 0 || p[3] != 0) return std::nullopt;
-  auto mac = crypto::hmac_sha256(key_, ByteSpan(p, kBody));
+  auto mac = mac_->mac(ByteSpan(p, kBody));
   if (CRYPTO_memcmp(mac.data(), p + kBody, kSize - kBody) != 0) return std::nullopt;
   return FileHandle{get_be64(p + 4), get_be64(p + 12), get_be64(p + 20), get_be64(p + 28)};
 }

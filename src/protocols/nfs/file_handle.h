@@ -5,12 +5,14 @@
 #pragma once
 
 #include <array>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/ids.h"
 #include "common/status.h"
+#include "crypto/primitives.h"
 #include "meta/store.h"
 
 namespace kiseki::nfs {
@@ -26,7 +28,8 @@ class HandleCodec {
  public:
   // Loads the MAC key from the store, creating it on first start.
   static Result<HandleCodec> open(meta::Store* store);
-  explicit HandleCodec(const std::array<uint8_t, 32>& key) : key_(key) {}
+  explicit HandleCodec(const std::array<uint8_t, 32>& key)
+      : mac_(std::make_shared<const crypto::HmacSha256>(ByteSpan(key.data(), key.size()))) {}
 
   std::string encode(const FileHandle& h) const;
   // nullopt if the bytes are not a handle this server made.
@@ -35,7 +38,7 @@ class HandleCodec {
   static constexpr size_t kSize = 44;
 
  private:
-  std::array<uint8_t, 32> key_;
+  std::shared_ptr<const crypto::HmacSha256> mac_;
 };
 
 }  // namespace kiseki::nfs

@@ -144,6 +144,26 @@ class Nfs3Call {
     cred_ = cred_for(o->exp);
     return kNfs3Ok;
   }
+  // Resolves `fh`; on failure writes the status and empty attributes of the
+  // reply's shape (post_op_attr, or wcc_data) and returns the status.
+  enum class Empty { kPostOp, kWcc };
+  uint32_t resolve_or_fail(std::string_view fh, Obj* o, Empty shape) {
+    uint32_t st = resolve(fh, o);
+    if (st != kNfs3Ok) {
+      out_.u32(st);
+      if (shape == Empty::kWcc) put_pre_op(out_, std::nullopt);
+      put_post_op(out_, std::nullopt, 0);
+    }
+    return st;
+  }
+  // The checks every call that adds or removes a name in `dir` shares.
+  uint32_t dir_check(const Obj& dir, std::string_view n) const {
+    if (dir.exp.opts.read_only) return kNfs3ErrRofs;
+    if (dir.attr.type != gateway::FileType::kDirectory) return kNfs3ErrNotdir;
+    if (!may(dir.attr, 3)) return kNfs3ErrAcces;
+    if (bad_name(n)) return kNfs3ErrNametoolong;
+    return kNfs3Ok;
+  }
   Cred cred_for(const Export& e) const {
     Cred c;
     if (c_.hdr.sys) {
@@ -313,13 +333,8 @@ uint32_t Nfs3Call::setattr() {
   }
   if (!in_.ok()) return 0;
   Obj o;
-  uint32_t st = resolve(f, &o);
-  if (st != kNfs3Ok) {
-    out_.u32(st);
-    put_pre_op(out_, std::nullopt);
-    put_post_op(out_, std::nullopt, 0);
-    return st;
-  }
+  if (uint32_t st = resolve_or_fail(f, &o, Empty::kWcc)) return st;
+  uint32_t st = kNfs3Ok;
   FileAttr after = o.attr;
   if (o.exp.opts.read_only) st = kNfs3ErrRofs;
   else if (check && guard_ctime != o.attr.ctime_ns) st = kNfs3ErrNotSync;
@@ -335,12 +350,8 @@ uint32_t Nfs3Call::lookup() {
   auto n = name();
   if (!in_.ok()) return 0;
   Obj d;
-  uint32_t st = resolve(f, &d);
-  if (st != kNfs3Ok) {
-    out_.u32(st);
-    put_post_op(out_, std::nullopt, 0);
-    return st;
-  }
+  if (uint32_t st = resolve_or_fail(f, &d, Empty::kPostOp)) return st;
+  uint32_t st = kNfs3Ok;
   Result<FileAttr> r = make_error(ErrorCode::kNotDirectory, "");
   if (d.attr.type != gateway::FileType::kDirectory) r = make_error(ErrorCode::kNotDirectory, "not a directory");
   else if (!may(d.attr, 1)) r = make_error(ErrorCode::kPermissionDenied, "no search permission");
@@ -366,12 +377,8 @@ uint32_t Nfs3Call::access() {
   uint32_t want = in_.u32();
   if (!in_.ok()) return 0;
   Obj o;
-  uint32_t st = resolve(f, &o);
-  out_.u32(st);
-  if (st != kNfs3Ok) {
-    put_post_op(out_, std::nullopt, 0);
-    return st;
-  }
+  if (uint32_t st = resolve_or_fail(f, &o, Empty::kPostOp)) return st;
+  out_.u32(kNfs3Ok);
   const FileAttr& a = o.attr;
   bool dir = a.type == gateway::FileType::kDirectory;
   uint32_t got = 0;
@@ -415,12 +422,8 @@ uint32_t Nfs3Call::read() {
   uint32_t count = in_.u32();
   if (!in_.ok()) return 0;
   Obj o;
-  uint32_t st = resolve(f, &o);
-  if (st != kNfs3Ok) {
-    out_.u32(st);
-    put_post_op(out_, std::nullopt, 0);
-    return st;
-  }
+  if (uint32_t st = resolve_or_fail(f, &o, Empty::kPostOp)) return st;
+  uint32_t st = kNfs3Ok;
   if (o.attr.type == gateway::FileType::kDirectory) st = kNfs3ErrIsdir;
   else if (o.attr.type != gateway::FileType::kFile) st = kNfs3ErrInval;
   else if (!may(o.attr, 4) && cred_.uid != o.attr.uid) st = kNfs3ErrAcces;
@@ -448,13 +451,8 @@ uint32_t Nfs3Call::write() {
   auto data = in_.opaque(s_.opts_.max_io);
   if (!in_.ok()) return 0;
   Obj o;
-  uint32_t st = resolve(f, &o);
-  if (st != kNfs3Ok) {
-    out_.u32(st);
-    put_pre_op(out_, std::nullopt);
-    put_post_op(out_, std::nullopt, 0);
-    return st;
-  }
+  if (uint32_t st = resolve_or_fail(f, &o, Empty::kWcc)) return st;
+  uint32_t st = kNfs3Ok;
   if (o.exp.opts.read_only) st = kNfs3ErrRofs;
   else if (o.attr.type == gateway::FileType::kDirectory) st = kNfs3ErrIsdir;
   else if (o.attr.type != gateway::FileType::kFile || count > data.size() || stable > kFileSync) st = kNfs3ErrInval;
@@ -497,13 +495,6 @@ uint32_t Nfs3Call::made(const Obj& dir, const std::optional<FileAttr>& pre, cons
   return st;
 }
 
-// The checks every operation that adds or removes a name in `dir` shares.
-#define KISEKI_NFS_DIR_CHECKS(dir, n)                                                   \
-  if (st == kNfs3Ok && (dir).exp.opts.read_only) st = kNfs3ErrRofs;                     \
-  else if (st == kNfs3Ok && (dir).attr.type != gateway::FileType::kDirectory) st = kNfs3ErrNotdir; \
-  else if (st == kNfs3Ok && !may((dir).attr, 3)) st = kNfs3ErrAcces;                     \
-  else if (st == kNfs3Ok && bad_name(n)) st = kNfs3ErrNametoolong;
-
 uint32_t Nfs3Call::create() {
   auto f = fh();
   auto n = name();
@@ -515,15 +506,8 @@ uint32_t Nfs3Call::create() {
   else (void)in_.opaque_fixed(in_.remaining() + 1);
   if (!in_.ok()) return 0;
   Obj d;
-  uint32_t st = resolve(f, &d);
-  if (st != kNfs3Ok) {
-    out_.u32(st);
-    put_pre_op(out_, std::nullopt);
-    put_post_op(out_, std::nullopt, 0);
-    return st;
-  }
-  KISEKI_NFS_DIR_CHECKS(d, n)
-  if (st != kNfs3Ok) {
+  if (uint32_t st = resolve_or_fail(f, &d, Empty::kWcc)) return st;
+  if (uint32_t st = dir_check(d, n)) {
     out_.u32(st);
     wcc(d, d.attr);
     return st;
@@ -579,15 +563,8 @@ uint32_t Nfs3Call::mkdir() {
   Sattr s = get_sattr(in_);
   if (!in_.ok()) return 0;
   Obj d;
-  uint32_t st = resolve(f, &d);
-  if (st != kNfs3Ok) {
-    out_.u32(st);
-    put_pre_op(out_, std::nullopt);
-    put_post_op(out_, std::nullopt, 0);
-    return st;
-  }
-  KISEKI_NFS_DIR_CHECKS(d, n)
-  if (st != kNfs3Ok) {
+  if (uint32_t st = resolve_or_fail(f, &d, Empty::kWcc)) return st;
+  if (uint32_t st = dir_check(d, n)) {
     out_.u32(st);
     wcc(d, d.attr);
     return st;
@@ -607,15 +584,8 @@ uint32_t Nfs3Call::symlink() {
   auto target = in_.string(kMaxNameArg);
   if (!in_.ok()) return 0;
   Obj d;
-  uint32_t st = resolve(f, &d);
-  if (st != kNfs3Ok) {
-    out_.u32(st);
-    put_pre_op(out_, std::nullopt);
-    put_post_op(out_, std::nullopt, 0);
-    return st;
-  }
-  KISEKI_NFS_DIR_CHECKS(d, n)
-  if (st != kNfs3Ok) {
+  if (uint32_t st = resolve_or_fail(f, &d, Empty::kWcc)) return st;
+  if (uint32_t st = dir_check(d, n)) {
     out_.u32(st);
     wcc(d, d.attr);
     return st;
@@ -637,16 +607,10 @@ uint32_t Nfs3Call::mknod() {
   }
   if (!in_.ok()) return 0;
   Obj d;
-  uint32_t st = resolve(f, &d);
-  if (st != kNfs3Ok) {
-    out_.u32(st);
-    put_pre_op(out_, std::nullopt);
-    put_post_op(out_, std::nullopt, 0);
-    return st;
-  }
+  if (uint32_t st = resolve_or_fail(f, &d, Empty::kWcc)) return st;
   // Kiseki keeps files, directories and symlinks only (RFC 1813: BADTYPE for the
   // types a server does not support, and for REG/DIR/LNK, which have their own calls).
-  st = d.exp.opts.read_only ? kNfs3ErrRofs : kNfs3ErrBadtype;
+  uint32_t st = d.exp.opts.read_only ? kNfs3ErrRofs : kNfs3ErrBadtype;
   out_.u32(st);
   wcc(d, d.attr);
   return st;
@@ -657,14 +621,8 @@ uint32_t Nfs3Call::remove(bool dir) {
   auto n = name();
   if (!in_.ok()) return 0;
   Obj d;
-  uint32_t st = resolve(f, &d);
-  if (st != kNfs3Ok) {
-    out_.u32(st);
-    put_pre_op(out_, std::nullopt);
-    put_post_op(out_, std::nullopt, 0);
-    return st;
-  }
-  KISEKI_NFS_DIR_CHECKS(d, n)
+  if (uint32_t st = resolve_or_fail(f, &d, Empty::kWcc)) return st;
+  uint32_t st = dir_check(d, n);
   if (st == kNfs3Ok && dir && n == ".") st = kNfs3ErrInval;
   if (st == kNfs3Ok && dir && n == "..") st = kNfs3ErrExist;
   if (st == kNfs3Ok) {
@@ -696,8 +654,8 @@ uint32_t Nfs3Call::rename() {
     }
     return st;
   }
-  KISEKI_NFS_DIR_CHECKS(from, fn)
-  KISEKI_NFS_DIR_CHECKS(to, tn)
+  st = dir_check(from, fn);
+  if (st == kNfs3Ok) st = dir_check(to, tn);
   if (st == kNfs3Ok && (fn == "." || fn == ".." || tn == "." || tn == "..")) st = kNfs3ErrInval;
   if (st == kNfs3Ok) {
     Status r = s_.gw_->rename(from.ns(), from.attr.ino, fn, to.attr.ino, tn);
@@ -727,7 +685,7 @@ uint32_t Nfs3Call::link() {
     put_post_op(out_, std::nullopt, 0);
     return st;
   }
-  KISEKI_NFS_DIR_CHECKS(d, n)
+  st = dir_check(d, n);
   if (st == kNfs3Ok && o.attr.type == gateway::FileType::kDirectory) st = kNfs3ErrIsdir;
   std::optional<FileAttr> after;
   if (st == kNfs3Ok) {
@@ -806,31 +764,38 @@ uint32_t Nfs3Call::readdir(bool plus) {
     size_t room = (maxcount - std::min<size_t>(used, maxcount)) / (4 + 8 + 8 + 8 + (plus ? kPlusBytes : 0));
     if (plus) room = std::min(room, (dircount - std::min<size_t>(dir_used, dircount)) / (8 + 8 + 8));
     size_t batch = std::clamp<size_t>(room + 1, 1, 1024);
-    auto r = s_.gw_->readdir(d.ns(), d.attr.ino, next, batch);
+    // READDIRPLUS reads the attributes of the whole batch at once; plain READDIR
+    // needs only names and inode numbers.
+    Result<std::vector<gateway::DirEntryPlus>> r = std::vector<gateway::DirEntryPlus>{};
+    if (plus) {
+      r = s_.gw_->readdir_plus(d.ns(), d.attr.ino, next, batch);
+    } else if (auto names = s_.gw_->readdir(d.ns(), d.attr.ino, next, batch); names) {
+      for (auto& e : *names) {
+        FileAttr a;
+        a.ino = e.ino;
+        r->push_back(gateway::DirEntryPlus{std::move(e), a});
+      }
+    } else {
+      r = names.status();
+    }
     if (!r) {
       st = r.status().code() == ErrorCode::kInvalidArgument ? kNfs3ErrBadCookie : nfs3_status(r.status());
       break;
     }
     for (const auto& e : *r) {
-      bool fit = add(e.name, e.cookie, [&]() -> std::optional<FileAttr> {
-        if (!plus) {
-          FileAttr a;
-          a.ino = e.ino;
-          return a;
-        }
-        auto ga = s_.gw_->getattr(d.ns(), e.ino);
-        if (!ga) return std::nullopt;
-        return *ga;
-      });
-      if (!fit) {
+      if (!add(e.entry.name, e.entry.cookie, [&] { return std::optional<FileAttr>(e.attr); })) {
         full = true;
         break;
       }
-      next = e.cookie;
+      next = e.entry.cookie;
     }
     if (!full && r->size() < batch) {
-      eof = true;
-      break;
+      // Short: the end, unless entries removed meanwhile were skipped.
+      auto more = s_.gw_->readdir(d.ns(), d.attr.ino, next, 1);
+      if (!more || more->empty()) {
+        eof = true;
+        break;
+      }
     }
   }
   if (st == kNfs3Ok && count == 0 && !eof) st = kNfs3ErrToosmall;
@@ -873,12 +838,8 @@ uint32_t Nfs3Call::fsinfo() {
   auto f = fh();
   if (!in_.ok()) return 0;
   Obj o;
-  uint32_t st = resolve(f, &o);
-  out_.u32(st);
-  if (st != kNfs3Ok) {
-    put_post_op(out_, std::nullopt, 0);
-    return st;
-  }
+  if (uint32_t st = resolve_or_fail(f, &o, Empty::kPostOp)) return st;
+  out_.u32(kNfs3Ok);
   post_op(o, o.attr);
   uint32_t io = s_.opts_.max_io;
   out_.u32(io).u32(io).u32(4096);  // rtmax rtpref rtmult
@@ -894,12 +855,8 @@ uint32_t Nfs3Call::pathconf() {
   auto f = fh();
   if (!in_.ok()) return 0;
   Obj o;
-  uint32_t st = resolve(f, &o);
-  out_.u32(st);
-  if (st != kNfs3Ok) {
-    put_post_op(out_, std::nullopt, 0);
-    return st;
-  }
+  if (uint32_t st = resolve_or_fail(f, &o, Empty::kPostOp)) return st;
+  out_.u32(kNfs3Ok);
   post_op(o, o.attr);
   out_.u32(UINT32_MAX);    // linkmax: nlink is 32 bits, nothing lower is enforced
   out_.u32(kMaxNameLen);   // name_max
@@ -916,13 +873,8 @@ uint32_t Nfs3Call::commit() {
   (void)in_.u32();
   if (!in_.ok()) return 0;
   Obj o;
-  uint32_t st = resolve(f, &o);
-  if (st != kNfs3Ok) {
-    out_.u32(st);
-    put_pre_op(out_, std::nullopt);
-    put_post_op(out_, std::nullopt, 0);
-    return st;
-  }
+  if (uint32_t st = resolve_or_fail(f, &o, Empty::kWcc)) return st;
+  uint32_t st = kNfs3Ok;
   if (o.attr.type != gateway::FileType::kFile) st = kNfs3ErrInval;
   else if (Status fs = s_.gw_->fsync(o.ns(), o.attr.ino); !fs) st = nfs3_status(fs);
   out_.u32(st);

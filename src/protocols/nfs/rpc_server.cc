@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "common/crc32c.h"
-#include "common/host_port.h"
+#include "common/tcp_listener.h"
 #include "common/logging.h"
 
 namespace kiseki::nfs {
@@ -113,32 +113,12 @@ struct RpcServer::Conn {
 };
 
 Result<std::unique_ptr<RpcServer>> RpcServer::start(RpcDispatcher* dispatcher, const RpcServerOptions& opts) {
-  KISEKI_ASSIGN_OR_RETURN(auto hp, parse_host_port(opts.listen));
   std::unique_ptr<RpcServer> s(new RpcServer(dispatcher, opts));
   s->open_connections_ = MetricsRegistry::global().gauge("kiseki_rpc_open_connections", "Open ONC RPC connections",
                                                          {{"listener", opts.name}});
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return errno_status("socket", errno);
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(hp.second);
-  std::string host = hp.first == "localhost" ? "127.0.0.1" : hp.first;
-  if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
-    ::close(fd);
-    return invalid_argument(opts.name + " listen address must be IPv4: " + opts.listen);
-  }
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd, 1024) != 0) {
-    int e = errno;
-    ::close(fd);
-    return make_error(e == EACCES ? ErrorCode::kPermissionDenied : ErrorCode::kUnavailable,
-                      "listen on " + opts.listen + ": " + std::strerror(e));
-  }
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  s->listen_fd_ = fd;
-  s->port_ = ntohs(addr.sin_port);
+  KISEKI_ASSIGN_OR_RETURN(TcpListener l, listen_tcp(opts.listen, opts.name));
+  s->listen_fd_ = l.fd;
+  s->port_ = l.port;
   for (size_t i = 0; i < std::max<size_t>(1, opts.workers); ++i)
     s->workers_.emplace_back([p = s.get()] { p->worker_loop(); });
   s->acceptor_ = std::thread([p = s.get()] { p->accept_loop(); });
@@ -165,17 +145,8 @@ void RpcServer::stop() {
 void RpcServer::accept_loop() {
   while (!stopping_) {
     sockaddr_in peer{};
-    socklen_t plen = sizeof(peer);
-    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &plen, SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE) {
-        if (errno == EMFILE || errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        continue;
-      }
-      break;  // listen socket shut down
-    }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    int fd = accept_tcp(listen_fd_, &peer);
+    if (fd < 0) break;  // listen socket shut down
     auto conn = std::make_shared<Conn>();
     conn->fd = fd;
     conn->client.ip = ntohl(peer.sin_addr.s_addr);

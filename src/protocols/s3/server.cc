@@ -12,7 +12,7 @@
 
 #include "common/logging.h"
 #include "crypto/primitives.h"
-#include "common/host_port.h"
+#include "common/tcp_listener.h"
 
 namespace kiseki::s3 {
 
@@ -146,30 +146,11 @@ void send_plain_error(FdStream& s, int status, const char* code, const char* msg
 }  // namespace
 
 Result<std::unique_ptr<S3Server>> S3Server::start(gateway::Gateway* gw, const S3ServerOptions& opts) {
-  KISEKI_ASSIGN_OR_RETURN(auto hp, parse_host_port(opts.listen));
   std::unique_ptr<S3Server> s(new S3Server(gw, opts));
   s->open_connections_ = MetricsRegistry::global().gauge("kiseki_s3_open_connections", "Open S3 connections");
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return errno_status("socket", errno);
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(hp.second);
-  std::string host = hp.first == "localhost" ? "127.0.0.1" : hp.first;
-  if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
-    ::close(fd);
-    return invalid_argument("S3 listen address must be IPv4: " + opts.listen);
-  }
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd, 1024) != 0) {
-    int e = errno;
-    ::close(fd);
-    return make_error(ErrorCode::kUnavailable, "listen on " + opts.listen + ": " + std::strerror(e));
-  }
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  s->listen_fd_ = fd;
-  s->port_ = ntohs(addr.sin_port);
+  KISEKI_ASSIGN_OR_RETURN(TcpListener l, listen_tcp(opts.listen, "S3"));
+  s->listen_fd_ = l.fd;
+  s->port_ = l.port;
   s->acceptor_ = std::thread([p = s.get()] { p->accept_loop(); });
   return s;
 }
@@ -188,16 +169,8 @@ void S3Server::stop() {
 
 void S3Server::accept_loop() {
   while (!stopping_) {
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE) {
-        if (errno == EMFILE || errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        continue;
-      }
-      break;  // listen socket shut down
-    }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    int fd = accept_tcp(listen_fd_);
+    if (fd < 0) break;  // listen socket shut down
     {
       std::lock_guard lock(mu_);
       if (conns_.size() >= opts_.max_connections || stopping_) {

@@ -133,4 +133,17 @@ TEST_F(KeysTest, TenantSealRoundTrip) {
   EXPECT_EQ(tenant_open(k, as_bytes("aad"), as_bytes("short"), &out).code(), ErrorCode::kCorruption);
 }
 
+TEST(Hmac, KeyedContextMatchesOneShot) {
+  std::string key(32, '\x0b');
+  HmacSha256 keyed(as_bytes(key));
+  for (size_t n : {0, 1, 36, 64, 65, 1000}) {
+    std::string data(n, 'd');
+    EXPECT_EQ(keyed.mac(as_bytes(data)), hmac_sha256(as_bytes(key), as_bytes(data))) << n;
+  }
+  // RFC 4231 test case 2: key "Jefe"
+  HmacSha256 jefe(as_bytes(std::string("Jefe")));
+  EXPECT_EQ(to_hex(jefe.mac(as_bytes(std::string("what do ya want for nothing?")))),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
 }  // namespace kiseki::crypto

@@ -182,6 +182,35 @@ TEST_F(GatewayTest, ReaddirCookiesAreStable) {
   EXPECT_EQ(gw_->readdir(ns_, kRoot, 1ull << 40, 10).code(), ErrorCode::kInvalidArgument);
 }
 
+TEST_F(GatewayTest, ReaddirPlusCarriesEachEntrysAttributes) {
+  for (int i = 0; i < 40; ++i) {
+    auto f = gw_->create(ns_, kRoot, "p" + std::to_string(i), 0600 + i % 8, who_, true);
+    ASSERT_TRUE(f.is_ok());
+    ASSERT_TRUE(gw_->write(ns_, f->ino, 0, as_bytes(std::string(i, 'x'))).is_ok());
+  }
+  ASSERT_TRUE(gw_->mkdir(ns_, kRoot, "sub", 0755, who_).is_ok());
+  ASSERT_TRUE(gw_->unlink(ns_, kRoot, "p7").is_ok());
+  size_t n = 0;
+  uint64_t cookie = 0;
+  for (;;) {
+    auto batch = gw_->readdir_plus(ns_, kRoot, cookie, 16);
+    ASSERT_TRUE(batch.is_ok());
+    if (batch->empty()) break;
+    for (const auto& e : *batch) {
+      auto a = gw_->getattr(ns_, e.entry.ino);
+      ASSERT_TRUE(a.is_ok());
+      EXPECT_EQ(e.attr.ino, e.entry.ino);
+      EXPECT_EQ(e.attr.size, a->size) << e.entry.name;
+      EXPECT_EQ(e.attr.mode, a->mode) << e.entry.name;
+      EXPECT_EQ(e.attr.type, e.entry.type);
+      EXPECT_NE(e.entry.name, "p7");
+      ++n;
+    }
+    cookie = batch->back().entry.cookie;
+  }
+  EXPECT_EQ(n, 40u);  // 39 files and the directory
+}
+
 TEST_F(GatewayTest, ConcurrentWritersOnManyFiles) {
   constexpr int kThreads = 8, kFiles = 20;
   std::vector<std::thread> threads;
