@@ -32,8 +32,8 @@ class RpcProgram {
   // Calls whose repetition would change the answer go through the duplicate
   // request cache.
   virtual bool idempotent(uint32_t /*proc*/) const { return true; }
-  // Calls that may wait on the disk (a synced commit): the server never runs
-  // them on a connection's reader thread, so calls behind them keep flowing.
+  // Calls that may wait on the disk (a synced commit): the server does not run
+  // them on a connection's reader thread while more calls are arriving.
   virtual bool may_block(uint32_t proc) const { return !idempotent(proc); }
   // Calls other than NULL may demand AUTH_SYS (AUTH_TOOWEAK otherwise).
   virtual bool needs_auth_sys(uint32_t /*proc*/) const { return false; }

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -84,6 +85,13 @@ bool RpcDispatcher::may_block(std::string_view record) const {
 }
 
 // ---- server
+
+namespace {
+bool bytes_pending(int fd) {
+  int n = 0;
+  return ::ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+}  // namespace
 
 struct RpcServer::Conn {
   int fd = -1;
@@ -186,7 +194,11 @@ void RpcServer::read_loop(std::shared_ptr<Conn> conn) {
         break;
       }
       ++conn->inflight;
-      bool inline_call = !following && conn->inflight == 1 && !dispatcher_->may_block(*rec);
+      // A lone call runs here unless it may wait on the disk while more calls
+      // are already arriving (a client with many in flight): those must not
+      // queue behind an fsync.
+      bool inline_call = !following && conn->inflight == 1 &&
+                         (!dispatcher_->may_block(*rec) || !bytes_pending(conn->fd));
       lock.unlock();
       if (inline_call) {
         // The only call of a client that waits for each reply, and a quick

@@ -2,9 +2,9 @@
 // versions, authentication, duplicate request cache), and the server runs it
 // for many connections. Each connection has a reader thread; calls run on a
 // shared pool of workers and are answered as they finish, out of order, with a
-// bound on the calls in flight per connection. A lone call that cannot wait on
-// the disk (a client waiting for each reply, a GETATTR or READ) runs on the
-// reader thread itself: no hand-off, and nothing queues behind an fsync.
+// bound on the calls in flight per connection. A lone call (a client waiting
+// for each reply) runs on the reader thread itself, with no hand-off, unless it
+// may wait on the disk while the client is already sending more.
 #pragma once
 
 #include <atomic>

@@ -19,6 +19,7 @@ struct DriverOptions {
   std::string region = "us-east-1";
   std::string path;        // fs: the mounted directory
   std::string data_dir;    // inprocess: where the throwaway store lives
+  bool nfs_dircache = false;  // nfs3: libnfs's directory cache (off: every listing and lookup reaches the server)
 };
 
 class Session {

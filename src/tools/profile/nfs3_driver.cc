@@ -38,10 +38,10 @@ class Nfs3Session final : public Session {
   ~Nfs3Session() override {
     if (ctx_) nfs_destroy_context(ctx_);
   }
-  Status connect(const std::string& url_text) {
+  Status connect(const std::string& url_text, bool dircache) {
     ctx_ = nfs_init_context();
     if (!ctx_) return make_error(ErrorCode::kUnavailable, "nfs_init_context failed");
-    nfs_set_dircache(ctx_, 0);  // every listing goes to the server
+    nfs_set_dircache(ctx_, dircache ? 1 : 0);
     nfs_url* url = nfs_parse_url_dir(ctx_, url_text.c_str());
     if (!url) return invalid_argument("bad NFS URL " + url_text + ": " + nfs_get_error(ctx_));
     Pending p;
@@ -173,7 +173,7 @@ class Nfs3Driver final : public Driver {
   }
   Result<std::unique_ptr<Session>> session() override {
     auto s = std::make_unique<Nfs3Session>("/" + o_.bucket + "/");
-    KISEKI_TRY(s->connect(o_.endpoint));
+    KISEKI_TRY(s->connect(o_.endpoint, o_.nfs_dircache));
     return std::unique_ptr<Session>(std::move(s));
   }
 
