@@ -657,3 +657,18 @@ def test_mount_protocol_and_metrics(server, s3):
     assert metric(server, "kiseki_nfs_requests_total", proc="WRITE") > 0
     assert metric(server, "kiseki_nfs_errors_total", proc="LOOKUP", status="NOENT") > 0
     assert metric(server, "kiseki_nfs_request_seconds_count", proc="GETATTR") > 0
+
+
+def test_rename_and_link_across_namespaces_is_xdev(server, s3):
+    s3.create_bucket(Bucket="other-ns")
+    c, root = rpc_root(server)
+    st, other = c.mount("/default/other-ns")
+    assert st == 0
+    st, fh = c.create(root, "stays")
+    assert st == rpc.OK
+    st, u = c.nfs(rpc.RENAME, rpc.Packer().opaque(root).opaque("stays").opaque(other).opaque("moved").bytes())
+    assert st == 18  # NFS3ERR_XDEV
+    st, u = c.nfs(rpc.LINK, rpc.Packer().opaque(fh).opaque(other).opaque("linked").bytes())
+    assert st == 18
+    assert c.lookup(root, "stays")[0] == rpc.OK and c.lookup(other, "moved")[0] == rpc.NOENT
+    c.close()

@@ -156,6 +156,13 @@ class Nfs3Call {
     }
     return st;
   }
+  // Two handles of one call (RENAME, LINK): both must resolve, in one namespace.
+  uint32_t resolve_pair(std::string_view fa, Obj* a, std::string_view fb, Obj* b) {
+    uint32_t st = resolve(fa, a);
+    if (st == kNfs3Ok) st = resolve(fb, b);
+    if (st == kNfs3Ok && a->exp.ns.ns != b->exp.ns.ns) st = kNfs3ErrXdev;
+    return st;
+  }
   // The checks every call that adds or removes a name in `dir` shares.
   uint32_t dir_check(const Obj& dir, std::string_view n) const {
     if (dir.exp.opts.read_only) return kNfs3ErrRofs;
@@ -641,11 +648,7 @@ uint32_t Nfs3Call::rename() {
   auto tn = name();
   if (!in_.ok()) return 0;
   Obj from, to;
-  uint32_t st = resolve(ff, &from);
-  if (st == kNfs3Ok) {
-    st = resolve(tf, &to);
-    if (st == kNfs3Ok && to.exp.ns.ns != from.exp.ns.ns) st = kNfs3ErrXdev;
-  }
+  uint32_t st = resolve_pair(ff, &from, tf, &to);
   if (st != kNfs3Ok) {
     out_.u32(st);
     for (int i = 0; i < 2; ++i) {
@@ -673,11 +676,7 @@ uint32_t Nfs3Call::link() {
   auto n = name();
   if (!in_.ok()) return 0;
   Obj o, d;
-  uint32_t st = resolve(f, &o);
-  if (st == kNfs3Ok) {
-    st = resolve(df, &d);
-    if (st == kNfs3Ok && d.exp.ns.ns != o.exp.ns.ns) st = kNfs3ErrXdev;
-  }
+  uint32_t st = resolve_pair(f, &o, df, &d);
   if (st != kNfs3Ok) {
     out_.u32(st);
     put_post_op(out_, std::nullopt, 0);
