@@ -42,6 +42,7 @@ class Nfs3Session final : public Session {
     ctx_ = nfs_init_context();
     if (!ctx_) return make_error(ErrorCode::kUnavailable, "nfs_init_context failed");
     nfs_set_dircache(ctx_, dircache ? 1 : 0);
+    nfs_set_timeout(ctx_, 10000);  // a call the server never answers fails (no endless wait)
     nfs_url* url = nfs_parse_url_dir(ctx_, url_text.c_str());
     if (!url) return invalid_argument("bad NFS URL " + url_text + ": " + nfs_get_error(ctx_));
     Pending p;
