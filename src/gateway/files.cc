@@ -57,6 +57,13 @@ Result<FileAttr> Gateway::make_node(NsRef ns, InodeId parent, std::string_view n
 
 Result<FileAttr> Gateway::create(NsRef ns, InodeId parent, std::string_view name, uint32_t mode,
                                  const Caller& who, bool exclusive) {
+  if (!exclusive) {
+    // Opening a file that is there (open(O_CREAT), NFS UNCHECKED) needs no log
+    // record; any other answer goes to the state machine, which decides races.
+    auto existing = lookup(ns, parent, name);
+    if (existing && existing->type == FileType::kFile) return existing;
+    if (existing) return make_error(ErrorCode::kExists, "'" + std::string(name) + "' exists");
+  }
   Inode t;
   t.type = FileType::kFile;
   t.attr.mode = mode & 07777;

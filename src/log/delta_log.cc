@@ -81,9 +81,10 @@ void DeltaLog::commit_group(std::deque<Pending*>& group) {
   meta::Txn txn(store_, &batch);
   uint64_t index = applied_index_;  // only the leader touches it between groups
   size_t applied = 0;
-  bool sync = false;
+  bool sync = false, barrier = false;
   for (auto* p : group) {
     sync |= p->durable;
+    barrier |= p->barrier;
     if (p->barrier) continue;
     batch.SetSavePoint();
     p->status = sm_->apply(p->record, txn, &p->out);
@@ -97,8 +98,6 @@ void DeltaLog::commit_group(std::deque<Pending*>& group) {
   }
   if (applied == 0) {
     // Only barriers (or only failed records): sync what earlier groups left unsynced.
-    bool barrier = false;
-    for (auto* p : group) barrier |= p->barrier;
     if (!barrier) return;
     Status st = opts_.before_commit ? opts_.before_commit() : Status::ok();
     if (st.is_ok()) st = store_->sync_wal();
@@ -107,9 +106,7 @@ void DeltaLog::commit_group(std::deque<Pending*>& group) {
     return;
   }
   txn.put(meta::Cf::kSystem, kAppliedIndexKey, meta::key_u64(index));
-  bool any_barrier = false;
-  for (auto* p : group) any_barrier |= p->barrier;
-  sync &= opts_.durability == Durability::kSync || any_barrier;
+  sync &= opts_.durability == Durability::kSync || barrier;
   Status st = sync && opts_.before_commit ? opts_.before_commit() : Status::ok();
   if (st.is_ok()) st = store_->write(batch.GetWriteBatch(), sync);
   if (!st.is_ok()) {

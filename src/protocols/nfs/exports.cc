@@ -110,9 +110,9 @@ Result<gateway::NsRef> ExportTable::resolve(std::string_view path) const {
 Status ExportTable::add(const std::string& path, const ExportOptions& opts) {
   KISEKI_ASSIGN_OR_RETURN(gateway::NsRef ref, resolve(path));
   std::lock_guard lock(mu_);
-  by_path_[path] = Export{path, ref, opts, true};
-  implicit_.erase(ref.ns);
-  path_of_ns_[ref.ns] = path;
+  auto e = std::make_shared<const Export>(Export{path, ref, opts, true});
+  by_path_[path] = e;
+  by_ns_[ref.ns] = e;
   return Status::ok();
 }
 
@@ -153,7 +153,7 @@ Status ExportTable::remove(const std::string& path) {
     std::lock_guard lock(mu_);
     auto it = by_path_.find(path);
     if (it == by_path_.end()) return not_found("no configured export " + path);
-    path_of_ns_.erase(it->second.ns.ns);
+    by_ns_.erase(it->second->ns.ns);  // back to the defaults, if any, at the next call
     by_path_.erase(it);
   }
   rocksdb::WriteBatch b;
@@ -167,8 +167,8 @@ std::vector<Export> ExportTable::list() const {
   {
     std::lock_guard lock(mu_);
     for (const auto& [p, e] : by_path_) {
-      out.push_back(e);
-      seen[e.ns.ns] = true;
+      out.push_back(*e);
+      seen[e->ns.ns] = true;
     }
   }
   if (!export_all_) return out;
@@ -180,7 +180,7 @@ std::vector<Export> ExportTable::list() const {
   return out;
 }
 
-Result<Export> ExportTable::find_path(std::string_view path) const {
+Result<ExportRef> ExportTable::find_path(std::string_view path) const {
   while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
   {
     std::lock_guard lock(mu_);
@@ -189,34 +189,26 @@ Result<Export> ExportTable::find_path(std::string_view path) const {
   }
   if (!export_all_) return not_found("not exported: " + std::string(path));
   KISEKI_ASSIGN_OR_RETURN(gateway::NsRef ref, resolve(path));
-  return Export{std::string(path), ref, defaults_, false};
+  return std::make_shared<const Export>(Export{std::string(path), ref, defaults_, false});
 }
 
-Result<Export> ExportTable::find_ns(TenantId tenant, NamespaceId ns) const {
+Result<ExportRef> ExportTable::find_ns(TenantId tenant, NamespaceId ns) const {
   {
     std::lock_guard lock(mu_);
-    auto p = path_of_ns_.find(ns);
-    if (p != path_of_ns_.end()) {
-      const Export& e = by_path_.at(p->second);
-      if (e.ns.tenant != tenant) return make_error(ErrorCode::kStale, "handle names another tenant");
-      return e;
+    auto it = by_ns_.find(ns);
+    if (it != by_ns_.end()) {
+      if (it->second->ns.tenant != tenant) return make_error(ErrorCode::kStale, "handle names another tenant");
+      return it->second;
     }
   }
   if (!export_all_) return make_error(ErrorCode::kStale, "namespace not exported");
-  {
-    std::lock_guard lock(mu_);
-    auto c = implicit_.find(ns);
-    if (c != implicit_.end()) {
-      if (c->second.ns.tenant != tenant) return make_error(ErrorCode::kStale, "handle names another tenant");
-      return c->second;
-    }
-  }
   auto n = gw_->get_namespace(ns);
   if (!n || n->ref.tenant != tenant) return make_error(ErrorCode::kStale, "no such namespace");
-  Export e{"", n->ref, defaults_, false};
+  auto e = std::make_shared<const Export>(Export{"", n->ref, defaults_, false});
   std::lock_guard lock(mu_);
-  implicit_[ns] = e;  // a deleted namespace's inodes are gone: its handles stay STALE
-  return e;
+  // A deleted namespace's inodes are gone, so its handles stay STALE; a
+  // configured export added meanwhile wins.
+  return by_ns_.emplace(ns, e).first->second;
 }
 
 }  // namespace kiseki::nfs

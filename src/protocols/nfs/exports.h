@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -43,6 +44,8 @@ struct Export {
   bool configured = false;  // from the config or the admin API (else nfs_export_all)
 };
 
+using ExportRef = std::shared_ptr<const Export>;  // shared, never copied per call
+
 class ExportTable {
  public:
   ExportTable(gateway::Gateway* gw, bool export_all, ExportOptions defaults)
@@ -56,8 +59,9 @@ class ExportTable {
   // Every export: configured ones, then (with export_all) every other namespace.
   std::vector<Export> list() const;
 
-  Result<Export> find_path(std::string_view path) const;
-  Result<Export> find_ns(TenantId tenant, NamespaceId ns) const;
+  Result<ExportRef> find_path(std::string_view path) const;
+  // The export a handle's namespace belongs to (every NFS call: one map lookup).
+  Result<ExportRef> find_ns(TenantId tenant, NamespaceId ns) const;
 
  private:
   Result<gateway::NsRef> resolve(std::string_view path) const;
@@ -67,9 +71,9 @@ class ExportTable {
   bool export_all_;
   ExportOptions defaults_;
   mutable std::mutex mu_;  // guards the maps
-  std::map<std::string, Export> by_path_;
-  std::map<NamespaceId, std::string> path_of_ns_;
-  mutable std::map<NamespaceId, Export> implicit_;  // nfs_export_all's, as handles name them
+  std::map<std::string, ExportRef> by_path_;  // configured exports
+  // Configured exports and, as handles name them, nfs_export_all's.
+  mutable std::map<NamespaceId, ExportRef> by_ns_;
 };
 
 }  // namespace kiseki::nfs

@@ -13,8 +13,9 @@ uint32_t MountService::mnt(const RpcCall& c, std::string_view path, std::string*
   std::string_view export_path = path.substr(0, third);
   auto e = exports_->find_path(export_path);
   if (!e) return e.status().code() == ErrorCode::kInvalidArgument ? kMnt3ErrInval : kMnt3ErrNoent;
-  if (!e->opts.allows(c.client.ip)) return kMnt3ErrAcces;
-  auto a = gw_->getattr(e->ns, ns::kRootInode);
+  const Export& ex = **e;
+  if (!ex.opts.allows(c.client.ip)) return kMnt3ErrAcces;
+  auto a = gw_->getattr(ex.ns, ns::kRootInode);
   if (!a) return kMnt3ErrServerfault;
   if (third != std::string_view::npos) {
     std::string_view rest = path.substr(third + 1);
@@ -24,12 +25,12 @@ uint32_t MountService::mnt(const RpcCall& c, std::string_view path, std::string*
       rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
       if (comp.empty() || comp == ".") continue;
       if (comp.size() > kMaxNameLen) return kMnt3ErrNametoolong;
-      a = gw_->lookup(e->ns, a->ino, comp);
+      a = gw_->lookup(ex.ns, a->ino, comp);
       if (!a) return a.status().code() == ErrorCode::kNotDirectory ? kMnt3ErrNotdir : kMnt3ErrNoent;
     }
     if (a->type != gateway::FileType::kDirectory) return kMnt3ErrNotdir;
   }
-  *fh = handles_->encode(FileHandle{e->ns.tenant, e->ns.ns, a->ino, a->generation});
+  *fh = handles_->encode(FileHandle{ex.ns.tenant, ex.ns.ns, a->ino, a->generation});
   std::lock_guard lock(mu_);
   mounts_.emplace(c.client.addr, std::string(path));
   return kMnt3Ok;

@@ -124,9 +124,9 @@ class Nfs3Call {
 
  private:
   struct Obj {
-    Export exp;
+    ExportRef exp;
     FileAttr attr;
-    NsRef ns() const { return exp.ns; }
+    NsRef ns() const { return exp->ns; }
   };
 
   // ---- handles, credentials, permissions
@@ -135,13 +135,13 @@ class Nfs3Call {
     if (!h) return kNfs3ErrBadhandle;
     auto e = s_.exports_->find_ns(h->tenant, h->ns);
     if (!e) return kNfs3ErrStale;
-    if (!e->opts.allows(c_.client.ip)) return kNfs3ErrAcces;
-    auto a = s_.gw_->getattr(e->ns, h->ino);
+    if (!(*e)->opts.allows(c_.client.ip)) return kNfs3ErrAcces;
+    auto a = s_.gw_->getattr((*e)->ns, h->ino);
     if (!a) return nfs3_status(a.status());
     if (a->generation != h->generation) return kNfs3ErrStale;
     o->exp = std::move(*e);
     o->attr = *a;
-    cred_ = cred_for(o->exp);
+    cred_ = cred_for(*o->exp);
     return kNfs3Ok;
   }
   // Resolves `fh`; on failure writes the status and empty attributes of the
@@ -160,12 +160,12 @@ class Nfs3Call {
   uint32_t resolve_pair(std::string_view fa, Obj* a, std::string_view fb, Obj* b) {
     uint32_t st = resolve(fa, a);
     if (st == kNfs3Ok) st = resolve(fb, b);
-    if (st == kNfs3Ok && a->exp.ns.ns != b->exp.ns.ns) st = kNfs3ErrXdev;
+    if (st == kNfs3Ok && a->exp->ns.ns != b->exp->ns.ns) st = kNfs3ErrXdev;
     return st;
   }
   // The checks every call that adds or removes a name in `dir` shares.
   uint32_t dir_check(const Obj& dir, std::string_view n) const {
-    if (dir.exp.opts.read_only) return kNfs3ErrRofs;
+    if (dir.exp->opts.read_only) return kNfs3ErrRofs;
     if (dir.attr.type != gateway::FileType::kDirectory) return kNfs3ErrNotdir;
     if (!may(dir.attr, 3)) return kNfs3ErrAcces;
     if (bad_name(n)) return kNfs3ErrNametoolong;
@@ -198,11 +198,11 @@ class Nfs3Call {
     return (bits & want) == want;
   }
   std::string handle_of(const Obj& o, const FileAttr& a) const {
-    return s_.handles_->encode(FileHandle{o.exp.ns.tenant, o.exp.ns.ns, a.ino, a.generation});
+    return s_.handles_->encode(FileHandle{o.exp->ns.tenant, o.exp->ns.ns, a.ino, a.generation});
   }
 
   // ---- encoding
-  void post_op(const Obj& o, const std::optional<FileAttr>& a) { put_post_op(out_, a, o.exp.ns.ns); }
+  void post_op(const Obj& o, const std::optional<FileAttr>& a) { put_post_op(out_, a, o.exp->ns.ns); }
   std::optional<FileAttr> fresh(const Obj& o, InodeId ino) {
     auto a = s_.gw_->getattr(o.ns(), ino);
     if (!a) return std::nullopt;
@@ -298,7 +298,7 @@ uint32_t Nfs3Call::getattr() {
   Obj o;
   uint32_t st = resolve(f, &o);
   out_.u32(st);
-  if (st == kNfs3Ok) put_fattr(out_, o.attr, o.exp.ns.ns);
+  if (st == kNfs3Ok) put_fattr(out_, o.attr, o.exp->ns.ns);
   return st;
 }
 
@@ -343,7 +343,7 @@ uint32_t Nfs3Call::setattr() {
   if (uint32_t st = resolve_or_fail(f, &o, Empty::kWcc)) return st;
   uint32_t st = kNfs3Ok;
   FileAttr after = o.attr;
-  if (o.exp.opts.read_only) st = kNfs3ErrRofs;
+  if (o.exp->opts.read_only) st = kNfs3ErrRofs;
   else if (check && guard_ctime != o.attr.ctime_ns) st = kNfs3ErrNotSync;
   else st = apply_sattr(o, s, &after);
   out_.u32(st);
@@ -392,7 +392,7 @@ uint32_t Nfs3Call::access() {
   if (may(a, 4)) got |= kAccessRead;
   if (dir && may(a, 1)) got |= kAccessLookup;
   if (!dir && may(a, 1)) got |= kAccessExecute;
-  if (may(a, 2) && !o.exp.opts.read_only) {
+  if (may(a, 2) && !o.exp->opts.read_only) {
     got |= kAccessModify | kAccessExtend;
     if (dir) got |= kAccessDelete;
   }
@@ -460,7 +460,7 @@ uint32_t Nfs3Call::write() {
   Obj o;
   if (uint32_t st = resolve_or_fail(f, &o, Empty::kWcc)) return st;
   uint32_t st = kNfs3Ok;
-  if (o.exp.opts.read_only) st = kNfs3ErrRofs;
+  if (o.exp->opts.read_only) st = kNfs3ErrRofs;
   else if (o.attr.type == gateway::FileType::kDirectory) st = kNfs3ErrIsdir;
   else if (o.attr.type != gateway::FileType::kFile || count > data.size() || stable > kFileSync) st = kNfs3ErrInval;
   else if (offset + count > kMaxFileSize) st = kNfs3ErrFbig;
@@ -538,15 +538,7 @@ uint32_t Nfs3Call::create() {
     }
     return made(d, d.attr, r);
   }
-  Result<FileAttr> r = make_error(ErrorCode::kNotFound, "");
-  if (how == kCreateUnchecked) {
-    // Most UNCHECKED creates of an existing name are open(O_CREAT) of a file
-    // that is there: a lookup answers without a (durable) log record.
-    r = s_.gw_->lookup(d.ns(), d.attr.ino, n);
-    if (r && r->type != gateway::FileType::kFile) r = make_error(ErrorCode::kExists, "not a regular file");
-  }
-  if (!r && r.status().code() == ErrorCode::kNotFound)
-    r = s_.gw_->create(d.ns(), d.attr.ino, n, mode, who, how == kCreateGuarded);
+  auto r = s_.gw_->create(d.ns(), d.attr.ino, n, mode, who, how == kCreateGuarded);
   if (r && how == kCreateUnchecked) {
     // An existing file: UNCHECKED applies the attributes (usually size 0).
     s.req.mode.reset();
@@ -617,7 +609,7 @@ uint32_t Nfs3Call::mknod() {
   if (uint32_t st = resolve_or_fail(f, &d, Empty::kWcc)) return st;
   // Kiseki keeps files, directories and symlinks only (RFC 1813: BADTYPE for the
   // types a server does not support, and for REG/DIR/LNK, which have their own calls).
-  uint32_t st = d.exp.opts.read_only ? kNfs3ErrRofs : kNfs3ErrBadtype;
+  uint32_t st = d.exp->opts.read_only ? kNfs3ErrRofs : kNfs3ErrBadtype;
   out_.u32(st);
   wcc(d, d.attr);
   return st;
@@ -744,7 +736,7 @@ uint32_t Nfs3Call::readdir(bool plus) {
     dir_used += dir_bytes;
     ee.boolean(true).u64(a->ino).string(nm).u64(ck);
     if (plus) {
-      put_post_op(ee, *a, d.exp.ns.ns);
+      put_post_op(ee, *a, d.exp->ns.ns);
       ee.boolean(true).opaque(handle_of(d, *a));
     }
     ++count;

@@ -122,8 +122,9 @@ struct RpcServer::Conn {
 
 Result<std::unique_ptr<RpcServer>> RpcServer::start(RpcDispatcher* dispatcher, const RpcServerOptions& opts) {
   std::unique_ptr<RpcServer> s(new RpcServer(dispatcher, opts));
-  s->open_connections_ = MetricsRegistry::global().gauge("kiseki_rpc_open_connections", "Open ONC RPC connections",
-                                                         {{"listener", opts.name}});
+  s->conns_ = std::make_unique<ConnectionTracker>(
+      opts.max_connections, MetricsRegistry::global().gauge("kiseki_rpc_open_connections", "Open ONC RPC connections",
+                                                            {{"listener", opts.name}}));
   KISEKI_ASSIGN_OR_RETURN(TcpListener l, listen_tcp(opts.listen, opts.name));
   s->listen_fd_ = l.fd;
   s->port_ = l.port;
@@ -140,12 +141,12 @@ void RpcServer::stop() {
   ::shutdown(listen_fd_, SHUT_RDWR);
   if (acceptor_.joinable()) acceptor_.join();
   ::close(listen_fd_);
-  std::unique_lock lock(mu_);
-  for (int fd : conns_) ::shutdown(fd, SHUT_RDWR);
-  drained_.wait(lock, [&] { return conns_.empty(); });
-  stop_workers_ = true;
+  conns_->close_all();
+  {
+    std::lock_guard lock(mu_);
+    stop_workers_ = true;
+  }
   task_cv_.notify_all();
-  lock.unlock();
   for (auto& w : workers_) w.join();
   tasks_.clear();
 }
@@ -162,12 +163,7 @@ void RpcServer::accept_loop() {
     char text[INET_ADDRSTRLEN] = {};
     ::inet_ntop(AF_INET, &peer.sin_addr, text, sizeof(text));
     conn->client.addr = text;
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_ || conns_.size() >= opts_.max_connections) continue;  // conn's destructor closes fd
-      conns_.insert(fd);
-    }
-    open_connections_->add(1);
+    if (!conns_->add(fd)) continue;  // conn's destructor closes fd
     std::thread([this, conn] { read_loop(conn); }).detach();
   }
 }
@@ -214,10 +210,7 @@ void RpcServer::read_loop(std::shared_ptr<Conn> conn) {
     if (closing) break;
   }
   ::shutdown(conn->fd, SHUT_RDWR);
-  open_connections_->add(-1);
-  std::lock_guard lock(mu_);  // last touch of `this`: stop() may return once conns_ drains
-  conns_.erase(conn->fd);
-  if (conns_.empty()) drained_.notify_all();
+  conns_->remove(conn->fd);  // last touch of `this`: stop() may return now
 }
 
 void RpcServer::worker_loop() {

@@ -15,11 +15,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/connection_tracker.h"
 #include "common/metrics.h"
 #include "protocols/nfs/drc.h"
 #include "protocols/nfs/rpc_program.h"
@@ -76,12 +76,11 @@ class RpcServer {
   std::vector<std::thread> workers_;
   std::atomic<bool> stopping_{false};
 
-  std::mutex mu_;  // guards conns_, tasks_, stop_workers_
-  std::condition_variable drained_, task_cv_;
-  std::set<int> conns_;
+  std::unique_ptr<ConnectionTracker> conns_;
+  std::mutex mu_;  // guards tasks_, stop_workers_
+  std::condition_variable task_cv_;
   std::deque<Task> tasks_;
   bool stop_workers_ = false;
-  Gauge* open_connections_;
 };
 
 }  // namespace kiseki::nfs

@@ -147,7 +147,8 @@ void send_plain_error(FdStream& s, int status, const char* code, const char* msg
 
 Result<std::unique_ptr<S3Server>> S3Server::start(gateway::Gateway* gw, const S3ServerOptions& opts) {
   std::unique_ptr<S3Server> s(new S3Server(gw, opts));
-  s->open_connections_ = MetricsRegistry::global().gauge("kiseki_s3_open_connections", "Open S3 connections");
+  s->conns_ = std::make_unique<ConnectionTracker>(
+      opts.max_connections, MetricsRegistry::global().gauge("kiseki_s3_open_connections", "Open S3 connections"));
   KISEKI_ASSIGN_OR_RETURN(TcpListener l, listen_tcp(opts.listen, "S3"));
   s->listen_fd_ = l.fd;
   s->port_ = l.port;
@@ -162,33 +163,23 @@ void S3Server::stop() {
   ::shutdown(listen_fd_, SHUT_RDWR);
   if (acceptor_.joinable()) acceptor_.join();
   ::close(listen_fd_);
-  std::unique_lock lock(mu_);
-  for (int fd : conns_) ::shutdown(fd, SHUT_RDWR);
-  drained_.wait(lock, [&] { return conns_.empty(); });
+  conns_->close_all();
 }
 
 void S3Server::accept_loop() {
   while (!stopping_) {
     int fd = accept_tcp(listen_fd_);
     if (fd < 0) break;  // listen socket shut down
-    {
-      std::lock_guard lock(mu_);
-      if (conns_.size() >= opts_.max_connections || stopping_) {
-        FdStream s(fd);
-        send_plain_error(s, 503, "SlowDown", "Too many connections");
-        ::close(fd);
-        continue;
-      }
-      conns_.insert(fd);
+    if (!conns_->add(fd)) {
+      FdStream s(fd);
+      send_plain_error(s, 503, "SlowDown", "Too many connections");
+      ::close(fd);
+      continue;
     }
-    open_connections_->add(1);
     std::thread([this, fd] {
       serve(fd);
       ::close(fd);
-      open_connections_->add(-1);
-      std::lock_guard lock(mu_);
-      conns_.erase(fd);
-      drained_.notify_all();
+      conns_->remove(fd);
     }).detach();
   }
 }

@@ -4,13 +4,12 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 
+#include "common/connection_tracker.h"
 #include "protocols/s3/handler.h"
 
 namespace kiseki::s3 {
@@ -44,10 +43,7 @@ class S3Server {
   uint16_t port_ = 0;
   std::thread acceptor_;
   std::atomic<bool> stopping_{false};
-  std::mutex mu_;  // guards conns_
-  std::condition_variable drained_;
-  std::set<int> conns_;
-  Gauge* open_connections_;
+  std::unique_ptr<ConnectionTracker> conns_;
 };
 
 }  // namespace kiseki::s3
