@@ -5,6 +5,8 @@
 #include <atomic>
 
 #include "chunk/chunk_store.h"
+#include "chunk/refs.h"
+#include "meta/txn.h"
 #include "crypto/key_manager.h"
 #include "support/temp_dir.h"
 
@@ -18,7 +20,8 @@ struct Env {
   std::unique_ptr<meta::Store> meta = std::move(*meta::Store::open(dir.path() + "/meta"));
   std::unique_ptr<chunk::SegmentStore> segs =
       std::move(*chunk::SegmentStore::open(dir.path() + "/chunks", chunk::SegmentStoreOptions{}));
-  chunk::ChunkStore store{meta.get(), segs.get(), keys.get()};
+  std::unique_ptr<chunk::ChunkStore> owner = std::move(*chunk::ChunkStore::open(meta.get(), segs.get(), keys.get()));
+  chunk::ChunkStore& store = *owner;
   crypto::SecretKey dedup = crypto::SecretKey::random();
   std::atomic<uint64_t> seq{0};
   std::vector<ChunkId> ids;
@@ -40,7 +43,7 @@ void BM_ChunkPut64K(benchmark::State& state) {
     if (!p || !e.store.sync({*p}).is_ok()) state.SkipWithError("put failed");
     rocksdb::WriteBatchWithIndex wb;
     meta::Txn txn(e.meta.get(), &wb);
-    (void)chunk::apply_ref(txn, id, p->written);
+    (void)chunk::apply_ref(txn, id, /*fresh=*/true);
     (void)e.meta->write(wb.GetWriteBatch(), false);
   }
   state.SetItemsProcessed(state.iterations());
@@ -55,11 +58,11 @@ void BM_ChunkGet64K(benchmark::State& state) {
     for (int i = 0; i < 256; ++i) {
       std::string d = kiseki::testing::random_bytes(64 << 10, 1000 + i);
       ChunkId id = crypto::compute_chunk_id(e.dedup, as_bytes(d));
-      auto p = e.store.prepare(id, as_bytes(d), true);
+      auto p = e.store.prepare(id, as_bytes(d));
       (void)e.store.sync({*p});
       rocksdb::WriteBatchWithIndex wb;
       meta::Txn txn(e.meta.get(), &wb);
-      (void)chunk::apply_ref(txn, id, p->written);
+      (void)chunk::apply_ref(txn, id, /*fresh=*/true);
       (void)e.meta->write(wb.GetWriteBatch(), true);
       e.ids.push_back(id);
     }

@@ -1,6 +1,25 @@
 #include "chunk/chunk_store.h"
 
+#include "chunk/refs.h"
+#include "common/logging.h"
+
 namespace kiseki::chunk {
+
+using meta::Cf;
+
+std::string encode_location(const Location& loc) {
+  std::string v;
+  Encoder(&v).u64(loc.segment).u64(loc.offset).u32(loc.length);
+  return v;
+}
+
+bool decode_location(std::string_view v, Location* loc) {
+  Decoder d(v);
+  loc->segment = d.u64();
+  loc->offset = d.u64();
+  loc->length = d.u32();
+  return d.ok() && d.done();
+}
 
 ChunkStore::ChunkStore(meta::Store* meta, SegmentStore* segments, const crypto::KeyManager* keys)
     : meta_(meta), segments_(segments), cipher_(keys) {
@@ -9,23 +28,118 @@ ChunkStore::ChunkStore(meta::Store* meta, SegmentStore* segments, const crypto::
   dedup_misses_ = m.counter("kiseki_chunk_dedup_misses_total", "Chunk writes that stored a new chunk");
   bytes_sealed_ = m.counter("kiseki_crypto_bytes_sealed_total", "Plaintext bytes sealed with AES-256-GCM");
   bytes_opened_ = m.counter("kiseki_crypto_bytes_opened_total", "Plaintext bytes opened with AES-256-GCM");
+  collected_ = m.counter("kiseki_chunk_collected_total", "Unreferenced chunks removed from the location table");
 }
 
-Result<PreparedChunk> ChunkStore::prepare(const ChunkId& id, ByteSpan plaintext, bool force_write) {
-  PreparedChunk p{id, static_cast<uint32_t>(plaintext.size()), std::nullopt};
-  if (!force_write) {
+Result<std::unique_ptr<ChunkStore>> ChunkStore::open(meta::Store* meta, SegmentStore* segments,
+                                                     const crypto::KeyManager* keys) {
+  std::unique_ptr<ChunkStore> cs(new ChunkStore(meta, segments, keys));
+  KISEKI_TRY(cs->sweep());
+  return cs;
+}
+
+Status ChunkStore::sweep() {
+  std::map<SegmentId, uint64_t> sizes;
+  for (SegmentId s : segments_->segments()) sizes[s] = segments_->segment_size(s);
+  rocksdb::WriteBatch drop;
+  size_t dropped = 0, lost = 0;
+  auto it = meta_->iterator(Cf::kChunkLocs);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    ChunkId id;
+    Location loc;
+    if (!ChunkId::from_view(it->key().ToStringView(), &id) || !decode_location(it->value().ToStringView(), &loc))
+      return corruption("chunk location table: malformed entry");
+    auto s = sizes.find(loc.segment);
+    if (s != sizes.end() && loc.offset + loc.record_size() <= s->second) {
+      add_live(loc.segment, static_cast<int64_t>(loc.record_size()));
+      continue;
+    }
+    // Past the end of what recovery kept: a record whose write never became
+    // durable. Harmless unless something references it.
+    KISEKI_ASSIGN_OR_RETURN(uint64_t refs, ref_count(*meta_, id));
+    if (refs > 0) {
+      ++lost;
+      KLOG_ERROR("chunk {} is referenced {} times but its record at segment {} offset {} is gone", id.hex(), refs,
+                 loc.segment, loc.offset);
+    }
+    drop.Delete(meta_->cf(Cf::kChunkLocs), it->key());
+    ++dropped;
+  }
+  KISEKI_TRY(meta::from_rocks(it->status(), "scan chunk locations"));
+  if (dropped) {
+    KLOG_WARN("chunk store: dropped {} locations past recovered segment ends ({} still referenced)", dropped, lost);
+    KISEKI_TRY(meta_->write(&drop, false));
+  }
+  KISEKI_ASSIGN_OR_RETURN(size_t collected, collect_garbage());
+  if (collected) KLOG_INFO("chunk store: collected {} unreferenced chunks at open", collected);
+  return Status::ok();
+}
+
+void ChunkStore::add_live(SegmentId seg, int64_t bytes) {
+  std::lock_guard lock(live_mu_);
+  int64_t v = static_cast<int64_t>(live_[seg]) + bytes;
+  if (v <= 0) live_.erase(seg);
+  else live_[seg] = static_cast<uint64_t>(v);
+}
+
+uint64_t ChunkStore::live_bytes(SegmentId seg) const {
+  std::lock_guard lock(live_mu_);
+  auto it = live_.find(seg);
+  return it == live_.end() ? 0 : it->second;
+}
+
+std::shared_ptr<const void> ChunkStore::pin_locked(Stripe& s, const ChunkId& id) {
+  ++s.pins[id];
+  return std::shared_ptr<const void>(nullptr, [&s, id](const void*) {
+    std::lock_guard lock(s.mu);
+    auto it = s.pins.find(id);
+    if (it != s.pins.end() && --it->second == 0) s.pins.erase(it);
+  });
+}
+
+Status ChunkStore::put_location(const ChunkId& id, const Location& loc) {
+  rocksdb::WriteBatch b;
+  b.Put(meta_->cf(Cf::kChunkLocs), rocksdb::Slice(id.view().data(), id.view().size()), encode_location(loc));
+  return meta_->write(&b, false);
+}
+
+Result<Location> ChunkStore::locate(const ChunkId& id) const {
+  std::string v;
+  KISEKI_TRY(meta_->get(Cf::kChunkLocs, id.view(), &v));
+  Location loc;
+  if (!decode_location(v, &loc)) return corruption("chunk location " + id.hex());
+  return loc;
+}
+
+Result<PreparedChunk> ChunkStore::prepare(const ChunkId& id, ByteSpan plaintext) {
+  PreparedChunk p{id, static_cast<uint32_t>(plaintext.size()), std::nullopt, nullptr};
+  Stripe& s = stripe(id);
+  {
+    std::lock_guard lock(s.mu);
     std::string v;
-    if (meta_->get(meta::Cf::kChunks, id.view(), &v).is_ok()) {
+    Status st = meta_->get(Cf::kChunkLocs, id.view(), &v);
+    p.pin = pin_locked(s, id);
+    if (st.is_ok()) {
       dedup_hits_->inc();
       return p;
     }
+    if (st.code() != ErrorCode::kNotFound) return st;
   }
   dedup_misses_->inc();
   thread_local Bytes sealed;
   sealed.resize(plaintext.size() + crypto::kSealOverhead);
   KISEKI_TRY(cipher_.seal(id, plaintext, sealed.data()));
   bytes_sealed_->inc(plaintext.size());
-  KISEKI_ASSIGN_OR_RETURN(p.written, segments_->append(id, sealed));
+  KISEKI_ASSIGN_OR_RETURN(Location loc, segments_->append(id, sealed));
+  p.stored = loc;
+  std::lock_guard lock(s.mu);
+  // A concurrent writer of the same new chunk may have recorded its copy first:
+  // then this copy is dead space, left for compaction.
+  std::string v;
+  if (meta_->get(Cf::kChunkLocs, id.view(), &v).code() == ErrorCode::kNotFound) {
+    KISEKI_TRY(put_location(id, loc));
+    add_live(loc.segment, static_cast<int64_t>(loc.record_size()));
+  }
   return p;
 }
 
@@ -34,18 +148,22 @@ Status ChunkStore::sync(const std::vector<PreparedChunk>& chunks) {
   // the rest of that segment.
   std::map<SegmentId, Location> last;
   for (const auto& c : chunks)
-    if (c.written) {
-      auto& l = last[c.written->segment];
-      if (c.written->offset >= l.offset) l = *c.written;
+    if (c.stored) {
+      auto& l = last[c.stored->segment];
+      if (c.stored->offset >= l.offset) l = *c.stored;
     }
   for (const auto& [seg, loc] : last) KISEKI_TRY(segments_->sync(loc));
   return Status::ok();
 }
 
 Status ChunkStore::read(const ChunkId& id, Bytes* out) const {
-  KISEKI_ASSIGN_OR_RETURN(IndexEntry e, lookup(*meta_, id));
+  auto loc = locate(id);
+  if (!loc) {
+    if (loc.code() == ErrorCode::kNotFound) return corruption("chunk " + id.hex() + " has no bytes on this node");
+    return loc.status();
+  }
   thread_local Bytes sealed;
-  KISEKI_TRY(segments_->read(id, e.loc, &sealed));
+  KISEKI_TRY(segments_->read(id, *loc, &sealed));
   if (sealed.size() < crypto::kSealOverhead) return corruption("sealed chunk too short");
   out->resize(sealed.size() - crypto::kSealOverhead);
   KISEKI_TRY(cipher_.open(id, sealed, out->data()));
@@ -53,19 +171,119 @@ Status ChunkStore::read(const ChunkId& id, Bytes* out) const {
   return Status::ok();
 }
 
+Result<bool> ChunkStore::collect_locked(Stripe& s, const ChunkId& id) {
+  if (s.pins.count(id)) return false;
+  KISEKI_ASSIGN_OR_RETURN(uint64_t refs, ref_count(*meta_, id));
+  if (refs > 0) return false;
+  auto loc = locate(id);
+  if (!loc) return loc.code() == ErrorCode::kNotFound ? Result<bool>(false) : Result<bool>(loc.status());
+  rocksdb::WriteBatch b;
+  b.Delete(meta_->cf(Cf::kChunkLocs), rocksdb::Slice(id.view().data(), id.view().size()));
+  KISEKI_TRY(meta_->write(&b, false));
+  add_live(loc->segment, -static_cast<int64_t>(loc->record_size()));
+  collected_->inc();
+  return true;
+}
+
+size_t ChunkStore::release(const std::vector<ChunkId>& ids) {
+  size_t n = 0;
+  for (const auto& id : ids) {
+    Stripe& s = stripe(id);
+    std::lock_guard lock(s.mu);
+    auto r = collect_locked(s, id);
+    if (!r) KLOG_WARN("chunk {}: collection failed: {}", id.hex(), r.status().to_string());
+    else n += *r;
+  }
+  return n;
+}
+
+Result<size_t> ChunkStore::collect_garbage() {
+  // Unreferenced chunks are those with a location but no reference count: walk
+  // both tables in chunk id order.
+  std::vector<ChunkId> candidates;
+  auto locs = meta_->iterator(Cf::kChunkLocs);
+  auto refs = meta_->iterator(Cf::kChunkRefs);
+  refs->SeekToFirst();
+  for (locs->SeekToFirst(); locs->Valid(); locs->Next()) {
+    while (refs->Valid() && refs->key().compare(locs->key()) < 0) refs->Next();
+    if (refs->Valid() && refs->key() == locs->key()) continue;
+    ChunkId id;
+    if (ChunkId::from_view(locs->key().ToStringView(), &id)) candidates.push_back(id);
+  }
+  KISEKI_TRY(meta::from_rocks(locs->status(), "scan chunk locations"));
+  KISEKI_TRY(meta::from_rocks(refs->status(), "scan chunk references"));
+  size_t n = 0;
+  for (const auto& id : candidates) {
+    Stripe& s = stripe(id);
+    std::lock_guard lock(s.mu);
+    KISEKI_ASSIGN_OR_RETURN(bool gone, collect_locked(s, id));
+    n += gone;
+  }
+  return n;
+}
+
+Result<CompactStats> ChunkStore::compact(double threshold) {
+  KISEKI_TRY(collect_garbage().status());
+  CompactStats stats;
+  SegmentId active = segments_->active_segment();
+  for (SegmentId seg : segments_->segments()) {
+    if (seg == active) continue;
+    uint64_t size = segments_->segment_size(seg);
+    if (size > 0 && static_cast<double>(live_bytes(seg)) / static_cast<double>(size) >= threshold) continue;
+    // Copy every record the location table still points at, then point it at the copy.
+    std::vector<ScannedRecord> records;
+    KISEKI_TRY(segments_->scan(seg, [&](const ScannedRecord& r) { records.push_back(r); }));
+    Bytes sealed;
+    for (const auto& r : records) {
+      Stripe& s = stripe(r.id);
+      std::lock_guard lock(s.mu);
+      auto cur = locate(r.id);
+      if (!cur) {
+        if (cur.code() == ErrorCode::kNotFound) continue;
+        return cur.status();
+      }
+      if (cur->segment != seg || cur->offset != r.loc.offset) continue;
+      KISEKI_TRY(segments_->read(r.id, r.loc, &sealed));
+      KISEKI_ASSIGN_OR_RETURN(Location to, segments_->append(r.id, sealed));
+      KISEKI_TRY(segments_->sync(to));
+      KISEKI_TRY(put_location(r.id, to));
+      add_live(seg, -static_cast<int64_t>(r.loc.record_size()));
+      add_live(to.segment, static_cast<int64_t>(to.record_size()));
+      ++stats.chunks_moved;
+    }
+    if (live_bytes(seg) == 0) {
+      KISEKI_TRY(meta_->sync_wal());  // the moved locations must outlive the old file
+      KISEKI_TRY(segments_->remove(seg));
+      ++stats.segments_removed;
+    }
+  }
+  return stats;
+}
+
 ScrubReport ChunkStore::scrub() const {
   ScrubReport report = segments_->scrub();
-  auto it = meta_->iterator(meta::Cf::kChunks);
+  auto it = meta_->iterator(Cf::kChunkLocs);
   Bytes plain;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     ChunkId id;
-    IndexEntry e;
-    if (!ChunkId::from_view(it->key().ToStringView(), &id) || !decode_entry(it->value().ToStringView(), &e)) {
-      report.problems.push_back("malformed chunk index entry");
+    Location loc;
+    if (!ChunkId::from_view(it->key().ToStringView(), &id) || !decode_location(it->value().ToStringView(), &loc)) {
+      report.problems.push_back("malformed chunk location entry");
       continue;
     }
     Status st = read(id, &plain);
     if (!st.is_ok()) report.problems.push_back("chunk " + id.hex() + ": " + st.to_string());
+  }
+  auto refs = meta_->iterator(Cf::kChunkRefs);
+  for (refs->SeekToFirst(); refs->Valid(); refs->Next()) {
+    ChunkId id;
+    if (!ChunkId::from_view(refs->key().ToStringView(), &id)) {
+      report.problems.push_back("malformed chunk reference entry");
+      continue;
+    }
+    std::string v;
+    if (meta_->get(Cf::kChunkLocs, id.view(), &v).code() == ErrorCode::kNotFound)
+      report.problems.push_back("chunk " + id.hex() + " is referenced but has no bytes on this node");
   }
   return report;
 }

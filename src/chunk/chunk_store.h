@@ -1,53 +1,101 @@
 // The chunk store of one node: dedup probe, sealing, segment append and group
-// commit on the write side; index lookup, verified read and open on the read side.
-// Reference counts change only through deltas (index.h apply functions).
+// commit on the write side; location lookup, verified read and open on the read
+// side; garbage collection and compaction. Everything here is node-local: where
+// a chunk sits (segment, offset, length) and how full each segment is never go
+// into a delta. Reference counts are replicated state (refs.h), changed only by
+// apply; this store reads them to know what it may collect.
 #pragma once
 
+#include <array>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 
-#include "chunk/index.h"
 #include "chunk/segment_store.h"
 #include "crypto/chunk_cipher.h"
 #include "meta/store.h"
 
 namespace kiseki::chunk {
 
-// A chunk made ready for a delta to reference: `written` is set if this call
-// stored a new copy (a dedup miss).
+// A chunk made ready for a delta to reference. While any copy of `pin` lives,
+// the collector leaves the chunk's bytes alone, so the delta may reference it
+// as fresh (refs.h apply_ref) even if its last other reference goes meanwhile.
 struct PreparedChunk {
   ChunkId id;
-  uint32_t length = 0;  // plaintext bytes
-  std::optional<Location> written;
+  uint32_t length = 0;                // plaintext bytes
+  std::optional<Location> stored;     // set if this call stored a new copy (a dedup miss)
+  std::shared_ptr<const void> pin;
+};
+
+struct CompactStats {
+  size_t segments_removed = 0;
+  size_t chunks_moved = 0;
 };
 
 class ChunkStore {
  public:
-  ChunkStore(meta::Store* meta, SegmentStore* segments, const crypto::KeyManager* keys);
+  // Sweeps the location table once: entries past a segment's recovered end or in
+  // a missing segment go (with an error logged if the chunk is still referenced),
+  // unreferenced chunks are collected, and each segment's live bytes are summed.
+  static Result<std::unique_ptr<ChunkStore>> open(meta::Store* meta, SegmentStore* segments,
+                                                  const crypto::KeyManager* keys);
 
-  // Dedup is decided before sealing: a hit costs one index probe and no crypto.
-  // `force_write` skips the probe (retry after kConflict from apply_ref).
-  Result<PreparedChunk> prepare(const ChunkId& id, ByteSpan plaintext, bool force_write = false);
-  // Makes every written chunk durable before the delta that references it commits.
+  // Dedup is decided before sealing: a hit costs one location probe and no
+  // crypto. Either way the chunk comes back pinned.
+  Result<PreparedChunk> prepare(const ChunkId& id, ByteSpan plaintext);
+  // Makes every stored chunk durable before the delta that references it commits.
   Status sync(const std::vector<PreparedChunk>& chunks);
   // Reads, verifies and opens a chunk into `out` (resized to its plaintext size).
   Status read(const ChunkId& id, Bytes* out) const;
+  // Where the chunk sits on this node; kNotFound if it has no bytes here.
+  Result<Location> locate(const ChunkId& id) const;
 
-  // Checks every index entry against its record (CRC, id, AEAD tag) plus every
-  // segment's record chain. Problems name the chunk or segment.
+  // Collects the given chunks if they are unreferenced and unpinned (called after
+  // a commit that dropped references to them). Returns how many went.
+  size_t release(const std::vector<ChunkId>& ids);
+  // Collects every unreferenced, unpinned chunk.
+  Result<size_t> collect_garbage();
+  // Rewrites the live chunks of sealed segments whose live fraction is below
+  // `threshold` and removes those segments.
+  Result<CompactStats> compact(double threshold);
+
+  // Checks every located chunk against its record (CRC, id, AEAD tag), every
+  // segment's record chain, and that every referenced chunk has bytes here.
   ScrubReport scrub() const;
 
+  uint64_t live_bytes(SegmentId seg) const;
   SegmentStore* segments() const { return segments_; }
-  meta::Store* meta() const { return meta_; }
 
  private:
+  struct Stripe {
+    std::mutex mu;  // serialises probe+pin, record, collect and move of its chunks
+    std::unordered_map<ChunkId, uint32_t, ChunkIdHash> pins;
+  };
+  ChunkStore(meta::Store* meta, SegmentStore* segments, const crypto::KeyManager* keys);
+  Status sweep();
+  Stripe& stripe(const ChunkId& id) const { return stripes_[id.bytes[0] % stripes_.size()]; }
+  std::shared_ptr<const void> pin_locked(Stripe& s, const ChunkId& id);
+  Status put_location(const ChunkId& id, const Location& loc);
+  // With the stripe locked: drops the chunk's location if it is unreferenced.
+  Result<bool> collect_locked(Stripe& s, const ChunkId& id);
+  void add_live(SegmentId seg, int64_t bytes);
+
   meta::Store* meta_;
   SegmentStore* segments_;
   crypto::ChunkCipher cipher_;
+  mutable std::array<Stripe, 64> stripes_;
+  mutable std::mutex live_mu_;  // guards live_
+  std::map<SegmentId, uint64_t> live_;
   Counter* dedup_hits_;
   Counter* dedup_misses_;
   Counter* bytes_sealed_;
   Counter* bytes_opened_;
+  Counter* collected_;
 };
+
+std::string encode_location(const Location& loc);
+bool decode_location(std::string_view v, Location* loc);
 
 }  // namespace kiseki::chunk

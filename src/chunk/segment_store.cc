@@ -44,9 +44,9 @@ Status SegmentStore::recover() {
   for (SegmentId id : ids) {
     auto seg = std::make_shared<Segment>();
     seg->id = id;
-    std::string path = dir_ + "/" + segment_file_name(id);
-    seg->fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-    if (seg->fd < 0) return errno_status("open " + path, errno);
+    seg->path = dir_ + "/" + segment_file_name(id);
+    const std::string& path = seg->path;
+    KISEKI_ASSIGN_OR_RETURN(seg->fd, opts_.env->open(path, O_RDWR));
     struct stat st;
     if (::fstat(seg->fd, &st) != 0) return errno_status("stat " + path, errno);
     seg->size = seg->durable = static_cast<uint64_t>(st.st_size);
@@ -76,9 +76,8 @@ Status SegmentStore::recover() {
 Status SegmentStore::open_new_segment_locked(SegmentId id) {
   auto seg = std::make_shared<Segment>();
   seg->id = id;
-  std::string path = dir_ + "/" + segment_file_name(id);
-  seg->fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (seg->fd < 0) return errno_status("create " + path, errno);
+  seg->path = dir_ + "/" + segment_file_name(id);
+  KISEKI_ASSIGN_OR_RETURN(seg->fd, opts_.env->open(seg->path, O_RDWR | O_CREAT | O_EXCL, 0600));
   if (opts_.durability != Durability::kNone) KISEKI_TRY(fsync_dir(dir_));
   segments_[id] = seg;
   active_ = seg;
@@ -93,8 +92,7 @@ Result<Location> SegmentStore::append(const ChunkId& id, ByteSpan sealed) {
   if (active_->size + kRecordHeaderSize + sealed.size() > opts_.segment_bytes && active_->size > 0) {
     // Roll: the old segment is made durable first, so recovery only ever has to
     // look at the newest segment's tail.
-    if (opts_.durability != Durability::kNone && ::fdatasync(active_->fd) != 0)
-      return errno_status("fdatasync segment", errno);
+    if (opts_.durability != Durability::kNone) KISEKI_TRY(opts_.env->fdatasync(active_->fd, active_->path));
     active_->durable = active_->size;
     KISEKI_TRY(open_new_segment_locked(active_->id + 1));
   }
@@ -103,12 +101,11 @@ Result<Location> SegmentStore::append(const ChunkId& id, ByteSpan sealed) {
   // writes: a group commit leader may then mark all of it durable.
   iovec iov[2] = {{header, sizeof(header)}, {const_cast<uint8_t*>(sealed.data()), sealed.size()}};
   size_t total = sizeof(header) + sealed.size();
-  ssize_t n = ::pwritev(seg.fd, iov, 2, static_cast<off_t>(seg.size));
-  if (n != static_cast<ssize_t>(total)) {
-    int e = n < 0 ? errno : ENOSPC;
+  auto n = opts_.env->pwritev(seg.fd, seg.path, iov, 2, seg.size);
+  if (!n || *n != total) {
     // Leave no partial record behind for the next append to follow.
     if (::ftruncate(seg.fd, static_cast<off_t>(seg.size)) != 0) {}
-    return errno_status("append to segment", e);
+    return n ? errno_status("append to segment", ENOSPC) : n.status();
   }
   Location loc{seg.id, seg.size, static_cast<uint32_t>(sealed.size())};
   seg.size += total;
@@ -130,18 +127,16 @@ Status SegmentStore::sync(const Location& loc) {
     // Become the leader: one fdatasync covers every write completed so far.
     syncing_ = true;
     uint64_t target = seg->size;
-    int fd = seg->fd;
     lock.unlock();
     auto t0 = std::chrono::steady_clock::now();
-    int rc = ::fdatasync(fd);
-    int err = errno;
+    Status st = opts_.env->fdatasync(seg->fd, seg->path);
     fsync_seconds_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     fsyncs_->inc();
     lock.lock();
     syncing_ = false;
-    if (rc == 0 && target > seg->durable) seg->durable = target;
+    if (st.is_ok() && target > seg->durable) seg->durable = target;
     synced_cv_.notify_all();
-    if (rc != 0) return errno_status("fdatasync segment", err);
+    KISEKI_TRY(st);
   }
   return Status::ok();
 }
@@ -153,7 +148,7 @@ Status SegmentStore::sync_all(bool force) {
   uint64_t target = seg->size;
   if (seg->durable >= target) return Status::ok();  // metadata-only groups pay nothing
   lock.unlock();
-  if (::fdatasync(seg->fd) != 0) return errno_status("fdatasync segment", errno);
+  KISEKI_TRY(opts_.env->fdatasync(seg->fd, seg->path));
   fsyncs_->inc();
   lock.lock();
   if (target > seg->durable) seg->durable = target;
@@ -173,9 +168,8 @@ Status SegmentStore::read(const ChunkId& id, const Location& loc, Bytes* sealed)
   sealed->resize(loc.length);
   uint8_t header[kRecordHeaderSize];
   iovec iov[2] = {{header, sizeof(header)}, {sealed->data(), loc.length}};
-  ssize_t n = ::preadv(seg->fd, iov, 2, static_cast<off_t>(loc.offset));
-  if (n < 0) return errno_status("read segment", errno);
-  if (static_cast<uint64_t>(n) != loc.record_size()) return corruption("chunk record truncated");
+  KISEKI_ASSIGN_OR_RETURN(size_t n, opts_.env->preadv(seg->fd, seg->path, iov, 2, loc.offset));
+  if (n != loc.record_size()) return corruption("chunk record truncated");
   return verify_record(header, *sealed, &id);
 }
 
@@ -211,8 +205,7 @@ Status SegmentStore::remove(SegmentId id) {
   std::lock_guard lock(mu_);
   if (active_ && active_->id == id) return invalid_argument("cannot remove the active segment");
   if (segments_.erase(id) == 0) return not_found("segment " + std::to_string(id));
-  std::string path = dir_ + "/" + segment_file_name(id);
-  if (::unlink(path.c_str()) != 0) return errno_status("unlink " + path, errno);
+  KISEKI_TRY(opts_.env->unlink(dir_ + "/" + segment_file_name(id)));
   return opts_.durability == Durability::kNone ? Status::ok() : fsync_dir(dir_);
 }
 

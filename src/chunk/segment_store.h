@@ -12,6 +12,7 @@
 
 #include "chunk/segment.h"
 #include "common/durability.h"
+#include "common/env.h"
 #include "common/metrics.h"
 
 namespace kiseki::chunk {
@@ -22,6 +23,7 @@ struct SegmentStoreOptions {
   // segment rolls sync the old segment. Who calls them, when, is the log's
   // business (log::LogOptions::before_commit).
   Durability durability = Durability::kSync;
+  const Env* env = &Env::posix();  // reads, appends and syncs ask it first
 };
 
 struct ScrubReport {
@@ -62,6 +64,7 @@ class SegmentStore {
  private:
   struct Segment {
     SegmentId id;
+    std::string path;
     int fd = -1;
     uint64_t size = 0;      // bytes written (guarded by mu_)
     uint64_t durable = 0;   // bytes known durable (guarded by mu_)

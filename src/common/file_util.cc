@@ -9,7 +9,8 @@
 
 namespace kiseki {
 
-Result<std::string> read_file(const std::string& path) {
+Result<std::string> read_file(const std::string& path, const Env& env) {
+  KISEKI_TRY(env.check(FileOp::kRead, path));
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno_status("open " + path, errno);
   std::string out;
@@ -38,8 +39,10 @@ Status fsync_dir(const std::string& dir) {
   return rc == 0 ? Status::ok() : errno_status("fsync dir " + dir, e);
 }
 
-Status write_file_atomic(const std::string& path, std::string_view data, int mode) {
+Status write_file_atomic(const std::string& path, std::string_view data, int mode, const Env& env) {
   std::string tmp = path + ".tmp";
+  KISEKI_TRY(env.check(FileOp::kWrite, tmp));
+  KISEKI_TRY(env.check(FileOp::kSync, tmp));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return errno_status("create " + tmp, errno);
   ::fchmod(fd, static_cast<mode_t>(mode));

@@ -4,13 +4,15 @@
 
 #include <string>
 
+#include "common/env.h"
 #include "common/status.h"
 
 namespace kiseki {
 
-Result<std::string> read_file(const std::string& path);
+Result<std::string> read_file(const std::string& path, const Env& env = Env::posix());
 // Writes to path.tmp, fsyncs it, renames over path and fsyncs the directory.
-Status write_file_atomic(const std::string& path, std::string_view data, int mode = 0600);
+Status write_file_atomic(const std::string& path, std::string_view data, int mode = 0600,
+                         const Env& env = Env::posix());
 Status fsync_dir(const std::string& dir);
 Status make_dirs(const std::string& dir);
 bool file_exists(const std::string& path);

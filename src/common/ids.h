@@ -35,6 +35,16 @@ struct ChunkId {
   }
 };
 
+// Who asked for a mutation, and which of their requests it is. A mutation with a
+// request id applies once: resubmitted (a retry after a timeout, a reconnect, a
+// leader change) it gets its first result back (namespace/state_machine.h).
+struct RequestId {
+  uint64_t client = 0;
+  uint64_t seq = 0;
+  bool empty() const { return client == 0 && seq == 0; }
+  auto operator<=>(const RequestId&) const = default;
+};
+
 struct ChunkIdHash {
   size_t operator()(const ChunkId& id) const {
     size_t h;

@@ -22,10 +22,10 @@ SecretKey derive_dedup_key(const SecretKey& kek) {
   return k;
 }
 
-Result<std::unique_ptr<FileKeyManager>> FileKeyManager::open(const std::string& dir) {
+Result<std::unique_ptr<FileKeyManager>> FileKeyManager::open(const std::string& dir, const Env& env) {
   KISEKI_TRY(make_dirs(dir));
   ::chmod(dir.c_str(), 0700);
-  std::unique_ptr<FileKeyManager> km(new FileKeyManager(dir));
+  std::unique_ptr<FileKeyManager> km(new FileKeyManager(dir, env));
   KISEKI_TRY(km->load_master());
   return km;
 }
@@ -37,7 +37,7 @@ Status FileKeyManager::load_master() {
     masters_.emplace(1, SecretKey::random());
     return write_master_locked();
   }
-  KISEKI_ASSIGN_OR_RETURN(std::string data, read_file(path));
+  KISEKI_ASSIGN_OR_RETURN(std::string data, read_file(path, env_));
   Decoder d(data);
   if (d.raw(4) != kMasterMagic) return corruption("key file " + path + " has a bad magic");
   uint32_t n = d.u32();
@@ -59,7 +59,7 @@ Status FileKeyManager::write_master_locked() {
   Encoder e(&data);
   e.raw(kMasterMagic).u32(static_cast<uint32_t>(masters_.size()));
   for (const auto& [epoch, key] : masters_) e.u32(epoch).raw(key.span());
-  Status st = write_file_atomic(dir_ + "/master", data, 0600);
+  Status st = write_file_atomic(dir_ + "/master", data, 0600, env_);
   secure_zero(data.data(), data.size());
   return st;
 }
@@ -87,20 +87,48 @@ std::string FileKeyManager::tenant_path(TenantId t) const {
   return dir_ + "/tenant-" + std::to_string(t);
 }
 
-// tenant file: u32 epoch · tenant_seal(master[epoch], aad = "kiseki-kek" · id, KEK)
-Status FileKeyManager::create_tenant_key(TenantId tenant) {
+// Wrapped KEK: u32 epoch · tenant_seal(master[epoch], aad = "kiseki-kek:" · name, KEK).
+// Tenant file: str name · wrapped.
+Result<std::string> FileKeyManager::new_wrapped_tenant_key(std::string_view name) {
   std::lock_guard lock(mu_);
-  if (file_exists(tenant_path(tenant)) || file_exists(tenant_path(tenant) + ".shredded"))
-    return make_error(ErrorCode::kExists, "tenant key exists");
   SecretKey kek = SecretKey::random();
   uint32_t epoch = masters_.rbegin()->first;
-  std::string aad = "kiseki-kek" + std::to_string(tenant);
+  std::string aad = "kiseki-kek:" + std::string(name);
   std::string sealed;
   KISEKI_TRY(tenant_seal(masters_.at(epoch), as_bytes(aad), kek.span(), &sealed));
+  std::string wrapped;
+  Encoder(&wrapped).u32(epoch).raw(sealed);
+  return wrapped;
+}
+
+Result<SecretKey> FileKeyManager::unwrap_locked(std::string_view name, std::string_view wrapped) const {
+  Decoder d(wrapped);
+  uint32_t epoch = d.u32();
+  auto master = masters_.find(epoch);
+  if (!d.ok() || master == masters_.end()) return corruption("wrapped key of tenant " + std::string(name));
+  std::string kek;
+  std::string aad = "kiseki-kek:" + std::string(name);
+  KISEKI_TRY(tenant_open(master->second, as_bytes(aad), as_bytes(d.raw(d.remaining())), &kek));
+  if (kek.size() != kKeySize) return corruption("wrapped key of tenant " + std::string(name));
+  SecretKey k(std::span<const uint8_t, kKeySize>(reinterpret_cast<const uint8_t*>(kek.data()), kKeySize));
+  secure_zero(kek.data(), kek.size());
+  return k;
+}
+
+Status FileKeyManager::install_tenant_key(TenantId tenant, std::string_view name, std::string_view wrapped) {
+  std::lock_guard lock(mu_);
+  if (file_exists(tenant_path(tenant) + ".shredded")) return make_error(ErrorCode::kExists, "tenant key was shredded");
+  KISEKI_ASSIGN_OR_RETURN(SecretKey kek, unwrap_locked(name, wrapped));
   std::string data;
-  Encoder(&data).u32(epoch).raw(sealed);
-  KISEKI_TRY(write_file_atomic(tenant_path(tenant), data, 0600));
-  tenants_.emplace(tenant, kek);
+  Encoder(&data).str(name).raw(wrapped);
+  if (file_exists(tenant_path(tenant))) {
+    // Installing the same key again (a restart, a replay) is fine; another is not.
+    KISEKI_ASSIGN_OR_RETURN(std::string have, read_file(tenant_path(tenant), env_));
+    if (have != data) return make_error(ErrorCode::kExists, "tenant " + std::to_string(tenant) + " has another key");
+  } else {
+    KISEKI_TRY(write_file_atomic(tenant_path(tenant), data, 0600, env_));
+  }
+  tenants_.insert_or_assign(tenant, kek);
   return Status::ok();
 }
 
@@ -110,18 +138,12 @@ Result<SecretKey> FileKeyManager::tenant_kek(TenantId tenant) const {
   std::string path = tenant_path(tenant);
   if (file_exists(path + ".shredded"))
     return make_error(ErrorCode::kCryptoShredded, "tenant " + std::to_string(tenant) + " was crypto-shredded");
-  auto data = read_file(path);
-  if (!data) return not_found("no key for tenant " + std::to_string(tenant));
-  Decoder d(*data);
-  uint32_t epoch = d.u32();
-  auto master = masters_.find(epoch);
-  if (!d.ok() || master == masters_.end()) return corruption("tenant key file " + path);
-  std::string kek;
-  std::string aad = "kiseki-kek" + std::to_string(tenant);
-  KISEKI_TRY(tenant_open(master->second, as_bytes(aad), as_bytes(d.raw(d.remaining())), &kek));
-  if (kek.size() != kKeySize) return corruption("tenant key file " + path);
-  SecretKey k(std::span<const uint8_t, kKeySize>(reinterpret_cast<const uint8_t*>(kek.data()), kKeySize));
-  secure_zero(kek.data(), kek.size());
+  if (!file_exists(path)) return not_found("no key for tenant " + std::to_string(tenant));
+  KISEKI_ASSIGN_OR_RETURN(std::string data, read_file(path, env_));
+  Decoder d(data);
+  std::string name(d.str());
+  if (!d.ok()) return corruption("tenant key file " + path);
+  KISEKI_ASSIGN_OR_RETURN(SecretKey k, unwrap_locked(name, d.raw(d.remaining())));
   tenants_.emplace(tenant, k);
   return k;
 }
@@ -129,7 +151,7 @@ Result<SecretKey> FileKeyManager::tenant_kek(TenantId tenant) const {
 Status FileKeyManager::shred_tenant_key(TenantId tenant) {
   std::lock_guard lock(mu_);
   std::string path = tenant_path(tenant);
-  KISEKI_TRY(write_file_atomic(path + ".shredded", "shredded\n", 0600));
+  KISEKI_TRY(write_file_atomic(path + ".shredded", "shredded\n", 0600, env_));
   // Overwrite the wrapped key in place before unlinking, then make the unlink durable.
   if (int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC); fd >= 0) {
     struct stat st;

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 
+#include "common/env.h"
 #include "common/ids.h"
 #include "common/status.h"
 #include "crypto/secret.h"
@@ -24,7 +25,18 @@ class KeyManager {
   // Starts a new epoch; new chunks seal under it, older epochs stay readable.
   virtual Status rotate() = 0;
 
-  virtual Status create_tenant_key(TenantId tenant) = 0;
+  // A new KEK for the tenant named `name`, wrapped under the current master epoch:
+  // the material a tenant-creating delta carries, so every replica installs the
+  // same key (the master key is the cluster's).
+  virtual Result<std::string> new_wrapped_tenant_key(std::string_view name) = 0;
+  // Unwraps and keeps the tenant's KEK on this node. kExists if it is shredded.
+  virtual Status install_tenant_key(TenantId tenant, std::string_view name, std::string_view wrapped) = 0;
+  // Shorthand for tests and tools: new_wrapped_tenant_key + install_tenant_key.
+  Status create_tenant_key(TenantId tenant) {
+    std::string name = "tenant-" + std::to_string(tenant);
+    KISEKI_ASSIGN_OR_RETURN(std::string wrapped, new_wrapped_tenant_key(name));
+    return install_tenant_key(tenant, name, wrapped);
+  }
   // kCryptoShredded after shred_tenant_key, kNotFound if never created.
   virtual Result<SecretKey> tenant_kek(TenantId tenant) const = 0;
   // Destroys the tenant's key on stable storage and in memory.
@@ -36,26 +48,30 @@ class KeyManager {
 SecretKey derive_dedup_key(const SecretKey& kek);
 
 // Keys under DIR/keys: `master` (epochs, mode 0600, created on first open) and
-// `tenant-<id>` (the KEK sealed under the current master epoch). A shredded
+// `tenant-<id>` (name · the KEK sealed under a master epoch, as the tenant
+// record in the replicated state has it). A shredded
 // tenant leaves a `tenant-<id>.shredded` marker so errors say what happened.
 class FileKeyManager final : public KeyManager {
  public:
-  static Result<std::unique_ptr<FileKeyManager>> open(const std::string& dir);
+  static Result<std::unique_ptr<FileKeyManager>> open(const std::string& dir, const Env& env = Env::posix());
 
   uint32_t current_epoch() const override;
   Result<SecretKey> master_key(uint32_t epoch) const override;
   Status rotate() override;
-  Status create_tenant_key(TenantId tenant) override;
+  Result<std::string> new_wrapped_tenant_key(std::string_view name) override;
+  Status install_tenant_key(TenantId tenant, std::string_view name, std::string_view wrapped) override;
   Result<SecretKey> tenant_kek(TenantId tenant) const override;
   Status shred_tenant_key(TenantId tenant) override;
 
  private:
-  explicit FileKeyManager(std::string dir) : dir_(std::move(dir)) {}
+  FileKeyManager(std::string dir, const Env& env) : dir_(std::move(dir)), env_(env) {}
+  Result<SecretKey> unwrap_locked(std::string_view name, std::string_view wrapped) const;
   Status load_master();
   Status write_master_locked();
   std::string tenant_path(TenantId t) const;
 
   std::string dir_;
+  const Env& env_;
   mutable std::mutex mu_;  // guards masters_, tenants_
   std::map<uint32_t, SecretKey> masters_;
   mutable std::map<TenantId, SecretKey> tenants_;  // cache of unwrapped KEKs

@@ -1,5 +1,5 @@
 // Gateway file operations: POSIX semantics over the namespace state machine.
-#include "gateway/gateway.h"
+#include "gateway/local_gateway.h"
 
 #include "crypto/chunk_cipher.h"
 #include "gateway/object_util.h"
@@ -19,7 +19,7 @@ InodeId decode_ino(const std::string& out) {
 
 }  // namespace
 
-Result<FileAttr> Gateway::lookup(NsRef ns, InodeId parent, std::string_view name) const {
+Result<FileAttr> LocalGateway::lookup(NsRef ns, InodeId parent, std::string_view name) const {
   KISEKI_TRY(ns::validate_name(name));
   Inode dir;
   KISEKI_TRY(load_inode(ns, parent, &dir));
@@ -33,14 +33,25 @@ Result<FileAttr> Gateway::lookup(NsRef ns, InodeId parent, std::string_view name
   return getattr(ns, de.ino);
 }
 
-Result<FileAttr> Gateway::getattr(NsRef ns, InodeId ino) const {
+Result<FileAttr> LocalGateway::getattr(NsRef ns, InodeId ino) const {
   Inode i;
   KISEKI_TRY(load_inode(ns, ino, &i));
   return to_attr(i);
 }
 
-Result<FileAttr> Gateway::make_node(NsRef ns, InodeId parent, std::string_view name, Inode tmpl,
-                                    bool exclusive) {
+Result<std::optional<log::ApplyResult>> LocalGateway::replayed(const Caller& who) const {
+  if (who.req.empty()) return std::optional<log::ApplyResult>();
+  return ns::lookup_request(*meta_, who.req);
+}
+
+Result<FileAttr> LocalGateway::replayed_attr(NsRef ns, const log::ApplyResult& first, InodeId ino) const {
+  KISEKI_TRY(first.status);
+  if (ino == kInvalidInode && first.out.size() >= 8) ino = decode_ino(first.out);
+  return getattr(ns, ino);
+}
+
+Result<FileAttr> LocalGateway::make_node(NsRef ns, InodeId parent, std::string_view name, Inode tmpl,
+                                         bool exclusive, const Caller& who) {
   KISEKI_TRY(ns::validate_name(name));
   Delta d;
   d.op = Op::kCreate;
@@ -51,12 +62,14 @@ Result<FileAttr> Gateway::make_node(NsRef ns, InodeId parent, std::string_view n
   d.time_ns = now();
   tmpl.attr.atime_ns = tmpl.attr.mtime_ns = tmpl.attr.ctime_ns = tmpl.btime_ns = d.time_ns;
   d.inode = std::move(tmpl);
-  KISEKI_ASSIGN_OR_RETURN(std::string out, submit({d}));
+  KISEKI_ASSIGN_OR_RETURN(std::string out, submit({d}, true, who));
   return getattr(ns, decode_ino(out));
 }
 
-Result<FileAttr> Gateway::create(NsRef ns, InodeId parent, std::string_view name, uint32_t mode,
+Result<FileAttr> LocalGateway::create(NsRef ns, InodeId parent, std::string_view name, uint32_t mode,
                                  const Caller& who, bool exclusive) {
+  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
+  if (first) return replayed_attr(ns, *first, kInvalidInode);
   if (!exclusive) {
     // Opening a file that is there (open(O_CREAT), NFS UNCHECKED) needs no log
     // record; any other answer goes to the state machine, which decides races.
@@ -69,23 +82,27 @@ Result<FileAttr> Gateway::create(NsRef ns, InodeId parent, std::string_view name
   t.attr.mode = mode & 07777;
   t.attr.uid = who.uid;
   t.attr.gid = who.gid;
-  return make_node(ns, parent, name, t, exclusive);
+  return make_node(ns, parent, name, t, exclusive, who);
 }
 
-Result<FileAttr> Gateway::mkdir(NsRef ns, InodeId parent, std::string_view name, uint32_t mode,
+Result<FileAttr> LocalGateway::mkdir(NsRef ns, InodeId parent, std::string_view name, uint32_t mode,
                                 const Caller& who) {
+  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
+  if (first) return replayed_attr(ns, *first, kInvalidInode);
   Inode t;
   t.type = FileType::kDirectory;
   t.attr.mode = mode & 07777;
   t.attr.uid = who.uid;
   t.attr.gid = who.gid;
-  return make_node(ns, parent, name, t, true);
+  return make_node(ns, parent, name, t, true, who);
 }
 
-Result<FileAttr> Gateway::symlink(NsRef ns, InodeId parent, std::string_view name,
+Result<FileAttr> LocalGateway::symlink(NsRef ns, InodeId parent, std::string_view name,
                                   std::string_view target, const Caller& who) {
   if (target.empty() || target.size() > 4095 || target.find('\0') != std::string_view::npos)
     return invalid_argument("symlink target must be 1..4095 bytes without NUL");
+  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
+  if (first) return replayed_attr(ns, *first, kInvalidInode);
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   Inode t;
   t.type = FileType::kSymlink;
@@ -96,10 +113,10 @@ Result<FileAttr> Gateway::symlink(NsRef ns, InodeId parent, std::string_view nam
   Content c;
   c.symlink_target = std::string(target);
   KISEKI_TRY(seal_content(kek, ns.ns, c, &t.content));
-  return make_node(ns, parent, name, t, true);
+  return make_node(ns, parent, name, t, true, who);
 }
 
-Result<std::string> Gateway::readlink(NsRef ns, InodeId ino) const {
+Result<std::string> LocalGateway::readlink(NsRef ns, InodeId ino) const {
   Inode i;
   KISEKI_TRY(load_inode(ns, ino, &i));
   if (i.type != FileType::kSymlink) return invalid_argument("not a symbolic link");
@@ -109,7 +126,10 @@ Result<std::string> Gateway::readlink(NsRef ns, InodeId ino) const {
   return c.symlink_target;
 }
 
-Result<FileAttr> Gateway::link(NsRef ns, InodeId ino, InodeId new_parent, std::string_view new_name) {
+Result<FileAttr> LocalGateway::link(NsRef ns, InodeId ino, InodeId new_parent, std::string_view new_name,
+                                    const Caller& who) {
+  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
+  if (first) return replayed_attr(ns, *first, ino);
   KISEKI_TRY(ns::validate_name(new_name));
   Delta d;
   d.op = Op::kLink;
@@ -118,7 +138,7 @@ Result<FileAttr> Gateway::link(NsRef ns, InodeId ino, InodeId new_parent, std::s
   d.name = std::string(new_name);
   d.ino = ino;
   d.time_ns = now();
-  KISEKI_TRY(submit({d}).status());
+  KISEKI_TRY(submit({d}, true, who).status());
   return getattr(ns, ino);
 }
 
@@ -132,7 +152,10 @@ static Status layout_unrefs(const crypto::SecretKey& kek, NamespaceId ns, const 
   return Status::ok();
 }
 
-Status Gateway::remove_entry(NsRef ns, InodeId parent, std::string_view name, bool rmdir) {
+Status LocalGateway::remove_entry(NsRef ns, InodeId parent, std::string_view name, bool rmdir,
+                                  const Caller& who) {
+  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
+  if (first) return first->status;
   KISEKI_TRY(ns::validate_name(name));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
     KISEKI_ASSIGN_OR_RETURN(FileAttr a, lookup(ns, parent, name));
@@ -151,21 +174,23 @@ Status Gateway::remove_entry(NsRef ns, InodeId parent, std::string_view name, bo
       KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
       KISEKI_TRY(layout_unrefs(kek, ns.ns, victim, &d.unrefs));
     }
-    Status st = submit({d}).status();
+    Status st = submit({d}, true, who).status();
     if (st.code() != ErrorCode::kConflict) return st;
   }
   return make_error(ErrorCode::kConflict, "unlink kept conflicting with concurrent changes");
 }
 
-Status Gateway::unlink(NsRef ns, InodeId parent, std::string_view name) {
-  return remove_entry(ns, parent, name, false);
+Status LocalGateway::unlink(NsRef ns, InodeId parent, std::string_view name, const Caller& who) {
+  return remove_entry(ns, parent, name, false, who);
 }
-Status Gateway::rmdir(NsRef ns, InodeId parent, std::string_view name) {
-  return remove_entry(ns, parent, name, true);
+Status LocalGateway::rmdir(NsRef ns, InodeId parent, std::string_view name, const Caller& who) {
+  return remove_entry(ns, parent, name, true, who);
 }
 
-Status Gateway::rename(NsRef ns, InodeId parent, std::string_view name, InodeId new_parent,
-                       std::string_view new_name) {
+Status LocalGateway::rename(NsRef ns, InodeId parent, std::string_view name, InodeId new_parent,
+                            std::string_view new_name, const Caller& who) {
+  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
+  if (first) return first->status;
   KISEKI_TRY(ns::validate_name(name));
   KISEKI_TRY(ns::validate_name(new_name));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
@@ -194,13 +219,13 @@ Status Gateway::rename(NsRef ns, InodeId parent, std::string_view name, InodeId 
     } else if (target.code() != ErrorCode::kNotFound) {
       return target.status();
     }
-    Status st = submit({d}).status();
+    Status st = submit({d}, true, who).status();
     if (st.code() != ErrorCode::kConflict) return st;
   }
   return make_error(ErrorCode::kConflict, "rename kept conflicting with concurrent changes");
 }
 
-Result<std::vector<DirEntry>> Gateway::readdir(NsRef ns, InodeId dir, uint64_t cookie,
+Result<std::vector<DirEntry>> LocalGateway::readdir(NsRef ns, InodeId dir, uint64_t cookie,
                                                size_t max_entries) const {
   Inode d;
   KISEKI_TRY(load_inode(ns, dir, &d));
@@ -241,7 +266,7 @@ Result<std::vector<DirEntry>> Gateway::readdir(NsRef ns, InodeId dir, uint64_t c
   return out;
 }
 
-Result<std::vector<DirEntryPlus>> Gateway::readdir_plus(NsRef ns, InodeId dir, uint64_t cookie,
+Result<std::vector<DirEntryPlus>> LocalGateway::readdir_plus(NsRef ns, InodeId dir, uint64_t cookie,
                                                         size_t max_entries) const {
   KISEKI_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, readdir(ns, dir, cookie, max_entries));
   std::vector<std::string> keys;
@@ -262,7 +287,7 @@ Result<std::vector<DirEntryPlus>> Gateway::readdir_plus(NsRef ns, InodeId dir, u
 }
 
 // Fills `out` with [offset, offset + length) of a file, zeros in holes.
-Status Gateway::read_range(const Content& c, uint64_t size, uint64_t offset,
+Status LocalGateway::read_range(const Content& c, uint64_t size, uint64_t offset,
                            uint64_t length, Bytes* out) const {
   if (offset >= size) {
     out->clear();
@@ -290,7 +315,7 @@ Status Gateway::read_range(const Content& c, uint64_t size, uint64_t offset,
   return Status::ok();
 }
 
-Result<Bytes> Gateway::read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length) const {
+Result<Bytes> LocalGateway::read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length) const {
   if (offset > (1ull << 62) || length > (1ull << 32)) return invalid_argument("offset or length out of range");
   Inode i;
   KISEKI_TRY(load_inode(ns, ino, &i));
@@ -305,46 +330,41 @@ Result<Bytes> Gateway::read(NsRef ns, InodeId ino, uint64_t offset, uint64_t len
 }
 
 // Stores `data` as chunks for the range at `offset` and returns the extents and
-// chunk references (new copies carry their location).
+// the prepared (pinned) chunks.
 static Status store_pieces(chunk::ChunkStore* chunks, const crypto::SecretKey& dedup, uint64_t offset,
                            ByteSpan data, uint32_t piece, std::vector<Extent>* extents,
-                           std::vector<chunk::PreparedChunk>* prepared, bool force_write) {
+                           std::vector<chunk::PreparedChunk>* prepared) {
   for (size_t pos = 0; pos < data.size(); pos += piece) {
     ByteSpan p = data.subspan(pos, std::min<size_t>(piece, data.size() - pos));
     ChunkId id = crypto::compute_chunk_id(dedup, p);
-    KISEKI_ASSIGN_OR_RETURN(chunk::PreparedChunk pc, chunks->prepare(id, p, force_write));
+    KISEKI_ASSIGN_OR_RETURN(chunk::PreparedChunk pc, chunks->prepare(id, p));
     extents->push_back({offset + pos, static_cast<uint32_t>(p.size()), id, 0});
     prepared->push_back(pc);
   }
   return Status::ok();  // the log's before_commit makes them durable (write order)
 }
 
-// Turns a layout change into ref/unref lists; the first ref of a newly written
-// chunk carries its location.
+// Turns a layout change into ref/unref lists; references to chunks this write
+// prepared are fresh.
 static void fill_refs(const std::vector<Extent>& before, const std::vector<Extent>& after,
                       const std::vector<chunk::PreparedChunk>& prepared, Delta* d) {
   std::map<ChunkId, int> delta;
   diff_refs(before, after, &delta);
-  std::map<ChunkId, chunk::Location> written;
-  for (const auto& p : prepared)
-    if (p.written) written.emplace(p.id, *p.written);
   for (const auto& [id, n] : delta) {
-    for (int k = 0; k < n; ++k) {
-      auto w = written.find(id);
-      ns::ChunkRef r{id, std::nullopt};
-      if (w != written.end() && k == 0) r.written = w->second;
-      d->refs.push_back(r);
-    }
+    bool fresh = is_prepared(prepared, id);
+    for (int k = 0; k < n; ++k) d->refs.push_back({id, fresh});
     for (int k = 0; k < -n; ++k) d->unrefs.push_back(id);
   }
 }
 
-Result<FileAttr> Gateway::write(NsRef ns, InodeId ino, uint64_t offset, ByteSpan data, bool stable) {
+Result<FileAttr> LocalGateway::write(NsRef ns, InodeId ino, uint64_t offset, ByteSpan data, bool stable,
+                                     const Caller& who) {
   if (offset > (1ull << 62) || data.size() > (1ull << 32)) return invalid_argument("offset or length out of range");
+  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
+  if (first) return replayed_attr(ns, *first, ino);
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   crypto::SecretKey dedup = crypto::derive_dedup_key(kek);
   std::lock_guard lock(inode_lock(ns, ino));
-  bool force = false;
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
     Inode i;
     KISEKI_TRY(load_inode(ns, ino, &i));
@@ -363,11 +383,11 @@ Result<FileAttr> Gateway::write(NsRef ns, InodeId ino, uint64_t offset, ByteSpan
         std::string old = std::move(c.inline_data);
         c.inline_data.clear();
         KISEKI_TRY(store_pieces(chunks_.get(), dedup, 0, as_bytes(old), opts_.file_chunk_bytes,
-                                &c.extents, &prepared, force));
+                                &c.extents, &prepared));
       }
       std::vector<Extent> incoming;
       KISEKI_TRY(store_pieces(chunks_.get(), dedup, offset, data, opts_.file_chunk_bytes, &incoming,
-                              &prepared, force));
+                              &prepared));
       splice_extents(&c.extents, offset, data.size(), incoming);
     }
     c.etag.clear();  // no longer the bytes an S3 PUT saw
@@ -380,18 +400,19 @@ Result<FileAttr> Gateway::write(NsRef ns, InodeId ino, uint64_t offset, ByteSpan
     d.inode.size = new_size;
     KISEKI_TRY(seal_content(kek, ns.ns, c, &d.inode.content));
     fill_refs(before, c.extents, prepared, &d);
-    Status st = submit({d}, stable).status();
+    Status st = submit({d}, stable, who).status();
     if (st.is_ok()) {
       if (!stable) unstable_writes_.fetch_add(1);
       return getattr(ns, ino);
     }
     if (st.code() != ErrorCode::kConflict) return st;
-    force = true;  // a deduplicated chunk may have been dropped meanwhile
   }
   return make_error(ErrorCode::kConflict, "write kept conflicting with concurrent changes");
 }
 
-Result<FileAttr> Gateway::setattr(NsRef ns, InodeId ino, const SetAttrRequest& req) {
+Result<FileAttr> LocalGateway::setattr(NsRef ns, InodeId ino, const SetAttrRequest& req, const Caller& who) {
+  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
+  if (first) return replayed_attr(ns, *first, ino);
   Delta d;
   d.op = Op::kSetAttr;
   d.ns = ns.ns;
@@ -423,7 +444,7 @@ Result<FileAttr> Gateway::setattr(NsRef ns, InodeId ino, const SetAttrRequest& r
           std::string old = std::move(c.inline_data);
           c.inline_data.clear();
           KISEKI_TRY(store_pieces(chunks_.get(), crypto::derive_dedup_key(kek), 0, as_bytes(old),
-                                  opts_.file_chunk_bytes, &c.extents, &prepared, attempt > 0));
+                                  opts_.file_chunk_bytes, &c.extents, &prepared));
         }
         truncate_extents(&c.extents, *req.size);
       }
@@ -437,15 +458,20 @@ Result<FileAttr> Gateway::setattr(NsRef ns, InodeId ino, const SetAttrRequest& r
       sd.inode.size = *req.size;
       KISEKI_TRY(seal_content(kek, ns.ns, c, &sd.inode.content));
       fill_refs(before, c.extents, prepared, &sd);
-      st = submit({sd}).status();
+      st = submit({sd}, true, who).status();
     }
     KISEKI_TRY(st);
   }
-  if (d.flags != 0) KISEKI_TRY(submit({d}).status());
+  if (d.flags != 0) {
+    // A second record of the same call: its own request id, derived from the first.
+    Caller attrs = who;
+    if (!attrs.req.empty() && req.size) attrs.req.seq ^= 1ull << 63;
+    KISEKI_TRY(submit({d}, true, attrs).status());
+  }
   return getattr(ns, ino);
 }
 
-Status Gateway::fsync(NsRef ns, InodeId ino) {
+Status LocalGateway::fsync(NsRef ns, InodeId ino) {
   Inode i;
   KISEKI_TRY(load_inode(ns, ino, &i));
   uint64_t unstable = unstable_writes_.load();

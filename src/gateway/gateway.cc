@@ -1,5 +1,7 @@
 // Gateway set-up, tenants, namespaces, access keys and maintenance.
-#include "gateway/gateway.h"
+#include "gateway/local_gateway.h"
+
+#include <sys/statvfs.h>
 
 #include "common/file_util.h"
 #include "common/logging.h"
@@ -41,23 +43,34 @@ FileAttr to_attr(const ns::Inode& i) {
 }
 
 Result<std::unique_ptr<Gateway>> Gateway::open(const GatewayOptions& opts) {
+  KISEKI_ASSIGN_OR_RETURN(auto g, LocalGateway::open(opts));
+  return std::unique_ptr<Gateway>(std::move(g));
+}
+
+Result<std::unique_ptr<LocalGateway>> LocalGateway::open(const GatewayOptions& opts) {
   KISEKI_TRY(opts.object_chunking.validate());
   if (opts.file_chunk_bytes < 4096 || opts.file_chunk_bytes > (4u << 20))
     return invalid_argument("file_chunk_bytes must lie within 4 KiB .. 4 MiB");
-  std::unique_ptr<Gateway> g(new Gateway(opts));
+  std::unique_ptr<LocalGateway> g(new LocalGateway(opts));
   KISEKI_TRY(g->init());
   return g;
 }
 
-Status Gateway::init() {
+Status LocalGateway::init() {
   KISEKI_TRY(make_dirs(opts_.data_dir));
-  KISEKI_ASSIGN_OR_RETURN(keys_, crypto::FileKeyManager::open(opts_.data_dir + "/keys"));
-  KISEKI_ASSIGN_OR_RETURN(meta_, meta::Store::open(opts_.data_dir + "/meta"));
+  KISEKI_ASSIGN_OR_RETURN(keys_, crypto::FileKeyManager::open(opts_.data_dir + "/keys", *opts_.env));
+  meta::StoreOptions mo;
+  mo.env = opts_.env;
+  KISEKI_ASSIGN_OR_RETURN(meta_, meta::Store::open(opts_.data_dir + "/meta", mo));
   chunk::SegmentStoreOptions so;
   so.durability = opts_.durability;
   so.segment_bytes = opts_.segment_bytes;
+  so.env = opts_.env;
   KISEKI_ASSIGN_OR_RETURN(segments_, chunk::SegmentStore::open(opts_.data_dir + "/chunks", so));
-  chunks_ = std::make_unique<chunk::ChunkStore>(meta_.get(), segments_.get(), keys_.get());
+  KISEKI_ASSIGN_OR_RETURN(chunks_, chunk::ChunkStore::open(meta_.get(), segments_.get(), keys_.get()));
+  uint8_t id[8];
+  crypto::random_bytes(id);
+  client_id_ = get_be64(id) | 1;  // never 0: 0 · 0 is "no request id"
   chunker_ = chunk::make_chunker(opts_.object_chunking);
   log::LogOptions lo;
   lo.durability = opts_.durability;
@@ -65,23 +78,44 @@ Status Gateway::init() {
   // Write order: the chunk records a group references are durable before the
   // group's metadata is. Rolled segments were synced when they rolled.
   lo.before_commit = [s = segments_.get()] { return s->sync_all(); };
+  lo.on_apply = opts_.on_apply;
   log_ = std::make_unique<log::DeltaLog>(meta_.get(), &sm_, lo);
   return Status::ok();
 }
 
-Gateway::~Gateway() = default;
+LocalGateway::~LocalGateway() = default;
 
-Result<std::string> Gateway::submit(std::vector<Delta> deltas, bool durable) {
-  return log_->submit(ns::encode_record(deltas), durable);
+Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable, const Caller& who) {
+  RequestId req = who.req;
+  if (req.empty()) req = {client_id_, next_seq_.fetch_add(1)};
+  auto out = log_->submit(ns::encode_record(deltas, req), durable);
+  if (out) {
+    std::vector<ChunkId> dropped;
+    for (const auto& d : deltas) dropped.insert(dropped.end(), d.unrefs.begin(), d.unrefs.end());
+    if (!dropped.empty()) chunks_->release(dropped);
+  }
+  return out;
 }
 
-std::mutex& Gateway::inode_lock(NsRef ns, InodeId ino) const {
+std::mutex& LocalGateway::inode_lock(NsRef ns, InodeId ino) const {
   return inode_locks_[(ns.ns * 0x9e3779b97f4a7c15ull ^ ino) % inode_locks_.size()];
 }
 
-Result<crypto::SecretKey> Gateway::tenant_key(TenantId t) const { return keys_->tenant_kek(t); }
+Result<crypto::SecretKey> LocalGateway::tenant_key(TenantId t) const {
+  auto k = keys_->tenant_kek(t);
+  if (k.code() != ErrorCode::kNotFound) return k;
+  // Not installed on this node yet (a replica, a key file lost): the replicated
+  // tenant record holds it wrapped under the master key.
+  std::string wrapped;
+  Status st = meta_->get(Cf::kTenants, ns::tenant_kek_key(t), &wrapped);
+  if (st.code() == ErrorCode::kNotFound) return k;
+  KISEKI_TRY(st);
+  KISEKI_ASSIGN_OR_RETURN(TenantInfo info, get_tenant(t));
+  KISEKI_TRY(keys_->install_tenant_key(t, info.name, wrapped));
+  return keys_->tenant_kek(t);
+}
 
-Status Gateway::load_inode(NsRef ns, InodeId ino, ns::Inode* out) const {
+Status LocalGateway::load_inode(NsRef ns, InodeId ino, ns::Inode* out) const {
   if (ino == kInvalidInode) return invalid_argument("inode 0 does not exist");
   std::string v;
   Status st = meta_->get(Cf::kInodes, meta::inode_key(ns.ns, ino), &v);
@@ -108,19 +142,21 @@ static Result<TenantInfo> decode_tenant(TenantId id, std::string_view v) {
   return t;
 }
 
-Result<TenantId> Gateway::create_tenant(std::string_view name) {
+Result<TenantId> LocalGateway::create_tenant(std::string_view name) {
   KISEKI_TRY(ns::validate_name(name));
   Delta d;
   d.op = Op::kCreateTenant;
   d.name = std::string(name);
   d.blob = encode_tenant(name, false);
+  KISEKI_ASSIGN_OR_RETURN(d.name2, keys_->new_wrapped_tenant_key(name));
+  std::string wrapped = d.name2;
   KISEKI_ASSIGN_OR_RETURN(std::string out, submit({d}));
   TenantId id = get_be64(reinterpret_cast<const uint8_t*>(out.data()));
-  KISEKI_TRY(keys_->create_tenant_key(id));
+  KISEKI_TRY(keys_->install_tenant_key(id, name, wrapped));
   return id;
 }
 
-Result<TenantInfo> Gateway::get_tenant(TenantId id) const {
+Result<TenantInfo> LocalGateway::get_tenant(TenantId id) const {
   std::string v;
   Status st = meta_->get(Cf::kTenants, ns::tenant_id_key(id), &v);
   if (st.code() == ErrorCode::kNotFound) return not_found("no tenant " + std::to_string(id));
@@ -128,7 +164,7 @@ Result<TenantInfo> Gateway::get_tenant(TenantId id) const {
   return decode_tenant(id, v);
 }
 
-Result<TenantInfo> Gateway::find_tenant(std::string_view name) const {
+Result<TenantInfo> LocalGateway::find_tenant(std::string_view name) const {
   std::string v;
   Status st = meta_->get(Cf::kTenants, ns::tenant_name_key(name), &v);
   if (st.code() == ErrorCode::kNotFound) return not_found("no tenant " + std::string(name));
@@ -136,7 +172,7 @@ Result<TenantInfo> Gateway::find_tenant(std::string_view name) const {
   return get_tenant(get_be64(reinterpret_cast<const uint8_t*>(v.data())));
 }
 
-std::vector<TenantInfo> Gateway::list_tenants() const {
+std::vector<TenantInfo> LocalGateway::list_tenants() const {
   std::vector<TenantInfo> out;
   auto it = meta_->iterator(Cf::kTenants);
   for (it->Seek("I"); it->Valid() && it->key().starts_with("I"); it->Next()) {
@@ -148,20 +184,23 @@ std::vector<TenantInfo> Gateway::list_tenants() const {
   return out;
 }
 
-Status Gateway::shred_tenant(TenantId id) {
+Status LocalGateway::shred_tenant(TenantId id) {
   KISEKI_ASSIGN_OR_RETURN(TenantInfo t, get_tenant(id));
-  KISEKI_TRY(keys_->shred_tenant_key(id));
   forget_tenant(id);
   Delta d;
   d.op = Op::kSetTenant;
+  d.flags = ns::kShred;
   d.a = id;
   d.blob = encode_tenant(t.name, true);
-  return submit({d}).status();
+  KISEKI_TRY(submit({d}).status());
+  KISEKI_TRY(keys_->shred_tenant_key(id));
+  forget_tenant(id);
+  return Status::ok();
 }
 
 // ---- namespaces
 
-Result<NsRef> Gateway::create_namespace(TenantId tenant, std::string_view name, bool public_read) {
+Result<NsRef> LocalGateway::create_namespace(TenantId tenant, std::string_view name, bool public_read) {
   KISEKI_TRY(ns::validate_name(name));
   KISEKI_ASSIGN_OR_RETURN(TenantInfo t, get_tenant(tenant));
   if (t.shredded) return make_error(ErrorCode::kCryptoShredded, "tenant was crypto-shredded");
@@ -186,7 +225,7 @@ static NamespaceInfo to_ns_info(const ns::NamespaceRecord& r) {
   return i;
 }
 
-Result<NamespaceInfo> Gateway::get_namespace(NamespaceId id) const {
+Result<NamespaceInfo> LocalGateway::get_namespace(NamespaceId id) const {
   std::string v;
   Status st = meta_->get(Cf::kNamespaces, ns::ns_id_key(id), &v);
   if (st.code() == ErrorCode::kNotFound) return not_found("no namespace " + std::to_string(id));
@@ -196,7 +235,7 @@ Result<NamespaceInfo> Gateway::get_namespace(NamespaceId id) const {
   return to_ns_info(r);
 }
 
-Result<NamespaceInfo> Gateway::find_namespace(TenantId tenant, std::string_view name) const {
+Result<NamespaceInfo> LocalGateway::find_namespace(TenantId tenant, std::string_view name) const {
   {
     std::lock_guard lock(cache_mu_);
     auto it = ns_cache_.find(std::make_pair(tenant, std::string(name)));
@@ -214,14 +253,14 @@ Result<NamespaceInfo> Gateway::find_namespace(TenantId tenant, std::string_view 
   return info;
 }
 
-void Gateway::forget_tenant(TenantId t) {
+void LocalGateway::forget_tenant(TenantId t) {
   std::lock_guard lock(cache_mu_);
   for (auto it = key_cache_.begin(); it != key_cache_.end();)
     it = it->second.tenant == t ? key_cache_.erase(it) : std::next(it);
   for (auto it = ns_cache_.begin(); it != ns_cache_.end();) it = it->first.first == t ? ns_cache_.erase(it) : std::next(it);
 }
 
-std::vector<NamespaceInfo> Gateway::list_namespaces(TenantId tenant) const {
+std::vector<NamespaceInfo> LocalGateway::list_namespaces(TenantId tenant) const {
   std::vector<NamespaceInfo> out;
   std::string prefix = "N" + meta::key_u64(tenant);
   auto it = meta_->iterator(Cf::kNamespaces);
@@ -232,7 +271,7 @@ std::vector<NamespaceInfo> Gateway::list_namespaces(TenantId tenant) const {
   return out;
 }
 
-Status Gateway::delete_namespace(TenantId tenant, std::string_view name) {
+Status LocalGateway::delete_namespace(TenantId tenant, std::string_view name) {
   {
     std::lock_guard lock(cache_mu_);
     ns_cache_.erase(std::make_pair(tenant, std::string(name)));
@@ -248,7 +287,7 @@ Status Gateway::delete_namespace(TenantId tenant, std::string_view name) {
 
 // ---- access keys: record = tenant · tenant_seal(KEK, secret)
 
-Status Gateway::put_access_key(const AccessKey& key) {
+Status LocalGateway::put_access_key(const AccessKey& key) {
   if (key.access_key_id.size() < 3 || key.access_key_id.size() > 128 || key.secret_key.size() < 8)
     return invalid_argument("access key id must be 3..128 bytes and the secret at least 8");
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(key.tenant));
@@ -265,7 +304,7 @@ Status Gateway::put_access_key(const AccessKey& key) {
   return submit({d}).status();
 }
 
-Result<AccessKey> Gateway::create_access_key(TenantId tenant) {
+Result<AccessKey> LocalGateway::create_access_key(TenantId tenant) {
   static constexpr char kAlnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
   static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   uint8_t rnd[60];
@@ -280,7 +319,7 @@ Result<AccessKey> Gateway::create_access_key(TenantId tenant) {
   return k;
 }
 
-Result<AccessKey> Gateway::get_access_key(std::string_view id) const {
+Result<AccessKey> LocalGateway::get_access_key(std::string_view id) const {
   {
     std::lock_guard lock(cache_mu_);
     auto it = key_cache_.find(std::string(id));
@@ -302,7 +341,7 @@ Result<AccessKey> Gateway::get_access_key(std::string_view id) const {
   return k;
 }
 
-Status Gateway::delete_access_key(std::string_view id) {
+Status LocalGateway::delete_access_key(std::string_view id) {
   {
     std::lock_guard lock(cache_mu_);
     key_cache_.erase(std::string(id));
@@ -313,40 +352,65 @@ Status Gateway::delete_access_key(std::string_view id) {
   return submit({d}).status();
 }
 
-// ---- maintenance
+// ---- exports and cluster secrets
 
-chunk::ScrubReport Gateway::scrub() const { return chunks_->scrub(); }
+Status LocalGateway::put_export(std::string_view path, std::string_view options) {
+  Delta d;
+  d.op = Op::kPutExport;
+  d.name = std::string(path);
+  d.blob = std::string(options);
+  return submit({d}).status();
+}
 
-Result<size_t> Gateway::compact(double threshold) {
-  size_t removed = 0;
-  SegmentId active = segments_->active_segment();
-  for (SegmentId seg : segments_->segments()) {
-    if (seg == active) continue;
-    uint64_t size = segments_->segment_size(seg);
-    uint64_t live = chunk::segment_live_bytes(*meta_, seg);
-    if (size > 0 && static_cast<double>(live) / static_cast<double>(size) >= threshold) continue;
-    // Copy every record the index still points at, then move the index entry.
-    std::vector<chunk::ScannedRecord> records;
-    KISEKI_TRY(segments_->scan(seg, [&](const chunk::ScannedRecord& r) { records.push_back(r); }));
-    Bytes sealed;
-    for (const auto& r : records) {
-      auto e = chunk::lookup(*meta_, r.id);
-      if (!e || e->loc.segment != seg || e->loc.offset != r.loc.offset) continue;
-      KISEKI_TRY(segments_->read(r.id, r.loc, &sealed));
-      KISEKI_ASSIGN_OR_RETURN(chunk::Location to, segments_->append(r.id, sealed));
-      KISEKI_TRY(segments_->sync(to));
-      Delta d;
-      d.op = Op::kMoveChunk;
-      d.refs = {{r.id, to}, {r.id, r.loc}};
-      KISEKI_TRY(submit({d}).status());
-    }
-    if (chunk::segment_live_bytes(*meta_, seg) == 0) {
-      KISEKI_TRY(meta_->sync_wal());  // the moves must outlive the old file
-      KISEKI_TRY(segments_->remove(seg));
-      ++removed;
-    }
-  }
-  return removed;
+Status LocalGateway::delete_export(std::string_view path) {
+  Delta d;
+  d.op = Op::kDeleteExport;
+  d.name = std::string(path);
+  return submit({d}).status();
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> LocalGateway::list_exports() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::string prefix = ns::export_key("");
+  auto it = meta_->iterator(Cf::kSystem);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+    out.emplace_back(it->key().ToString().substr(prefix.size()), it->value().ToString());
+  KISEKI_TRY(meta::from_rocks(it->status(), "scan exports"));
+  return out;
+}
+
+Result<std::string> LocalGateway::cluster_secret(std::string_view name, size_t bytes) {
+  std::string v;
+  Status st = meta_->get(Cf::kSystem, ns::secret_key(name), &v);
+  if (st.is_ok()) return v;
+  if (st.code() != ErrorCode::kNotFound) return st;
+  Delta d;
+  d.op = Op::kInitSecret;
+  d.name = std::string(name);
+  d.blob.resize(bytes);
+  crypto::random_bytes({reinterpret_cast<uint8_t*>(d.blob.data()), d.blob.size()});
+  return submit({d});  // the first secret made wins; everyone gets that one
+}
+
+// ---- capacity and maintenance
+
+Result<FsStats> LocalGateway::statfs() const {
+  struct statvfs sv {};
+  if (::statvfs(opts_.data_dir.c_str(), &sv) != 0) return errno_status("statvfs " + opts_.data_dir, errno);
+  FsStats f;
+  f.total_bytes = static_cast<uint64_t>(sv.f_blocks) * sv.f_frsize;
+  f.free_bytes = static_cast<uint64_t>(sv.f_bfree) * sv.f_frsize;
+  f.avail_bytes = static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
+  f.total_files = sv.f_files;
+  f.free_files = sv.f_ffree;
+  return f;
+}
+
+chunk::ScrubReport LocalGateway::scrub() const { return chunks_->scrub(); }
+
+Result<size_t> LocalGateway::compact(double threshold) {
+  KISEKI_ASSIGN_OR_RETURN(chunk::CompactStats st, chunks_->compact(threshold));
+  return st.segments_removed;
 }
 
 }  // namespace kiseki::gateway

@@ -6,7 +6,7 @@
 // "name/" and are entered when the scan passes that key.
 #include <queue>
 
-#include "gateway/gateway.h"
+#include "gateway/local_gateway.h"
 
 namespace kiseki::gateway {
 
@@ -125,7 +125,7 @@ struct Walk {
 
 }  // namespace
 
-Result<ListResult> Gateway::list_objects(NsRef ns, const ListRequest& req) const {
+Result<ListResult> LocalGateway::list_objects(NsRef ns, const ListRequest& req) const {
   if (req.prefix.size() > kMaxKeyBytes || req.start_after.size() > kMaxKeyBytes)
     return invalid_argument("prefix or marker longer than a key may be");
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));

@@ -5,7 +5,7 @@
 // object takes them over in the same record) or aborts (they are dropped).
 #include "crypto/chunk_cipher.h"
 #include "crypto/primitives.h"
-#include "gateway/gateway.h"
+#include "gateway/local_gateway.h"
 #include "gateway/object_util.h"
 
 namespace kiseki::gateway {
@@ -127,7 +127,7 @@ std::string unquote(std::string s) {
 
 }  // namespace
 
-Result<std::string> Gateway::create_upload(NsRef ns, std::string_view key, const ObjectMeta& meta) {
+Result<std::string> LocalGateway::create_upload(NsRef ns, std::string_view key, const ObjectMeta& meta) {
   KISEKI_TRY(validate_key(key));
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   Inode root;
@@ -144,7 +144,7 @@ Result<std::string> Gateway::create_upload(NsRef ns, std::string_view key, const
   return id;
 }
 
-Result<PartInfo> Gateway::upload_part(NsRef ns, std::string_view upload_id, uint32_t part,
+Result<PartInfo> LocalGateway::upload_part(NsRef ns, std::string_view upload_id, uint32_t part,
                                       const ByteSource& body) {
   if (part < 1 || part > kMaxPartNumber) return invalid_argument("part number must be 1..10000");
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
@@ -177,7 +177,7 @@ Result<PartInfo> Gateway::upload_part(NsRef ns, std::string_view upload_id, uint
   return make_error(ErrorCode::kConflict, "upload part kept conflicting with concurrent changes");
 }
 
-Result<std::vector<PartInfo>> Gateway::list_parts(NsRef ns, std::string_view upload_id) const {
+Result<std::vector<PartInfo>> LocalGateway::list_parts(NsRef ns, std::string_view upload_id) const {
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   UploadRecord ur;
   KISEKI_TRY(load_upload(*meta_, kek, ns.ns, upload_id, &ur));
@@ -188,7 +188,7 @@ Result<std::vector<PartInfo>> Gateway::list_parts(NsRef ns, std::string_view upl
   return out;
 }
 
-Result<std::vector<UploadInfo>> Gateway::list_uploads(NsRef ns, std::string_view prefix) const {
+Result<std::vector<UploadInfo>> LocalGateway::list_uploads(NsRef ns, std::string_view prefix) const {
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   std::vector<UploadInfo> out;
   std::string nsprefix = meta::key_u64(ns.ns);
@@ -206,7 +206,7 @@ Result<std::vector<UploadInfo>> Gateway::list_uploads(NsRef ns, std::string_view
   return out;
 }
 
-Result<ObjectInfo> Gateway::complete_upload(NsRef ns, std::string_view upload_id,
+Result<ObjectInfo> LocalGateway::complete_upload(NsRef ns, std::string_view upload_id,
                                             const std::vector<std::pair<uint32_t, std::string>>& parts) {
   if (parts.empty()) return invalid_argument("MalformedXML: no parts");
   for (size_t k = 1; k < parts.size(); ++k)
@@ -265,7 +265,7 @@ Result<ObjectInfo> Gateway::complete_upload(NsRef ns, std::string_view upload_id
   return make_error(ErrorCode::kConflict, "complete kept conflicting with concurrent changes");
 }
 
-Status Gateway::abort_upload(NsRef ns, std::string_view upload_id) {
+Status LocalGateway::abort_upload(NsRef ns, std::string_view upload_id) {
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
     UploadRecord ur;
@@ -281,6 +281,22 @@ Status Gateway::abort_upload(NsRef ns, std::string_view upload_id) {
     if (st.code() != ErrorCode::kConflict) return st;
   }
   return make_error(ErrorCode::kConflict, "abort kept conflicting with concurrent changes");
+}
+
+}  // namespace kiseki::gateway
+
+namespace kiseki::gateway {
+
+Status multipart_part_extents(const crypto::SecretKey& kek, NamespaceId ns, std::string_view key,
+                              std::string_view value, std::vector<Extent>* extents) {
+  // Part keys: ns · upload id (32) · 0 · part number; the upload record's key is shorter.
+  if (key.size() != 8 + 32 + 5) return Status::ok();
+  std::string_view upload_id = key.substr(8, 32);
+  uint32_t number = get_be32(reinterpret_cast<const uint8_t*>(key.data() + 8 + 32 + 1));
+  PartRecord p;
+  KISEKI_TRY(open_part(kek, ns, upload_id, number, value, &p));
+  extents->insert(extents->end(), p.extents.begin(), p.extents.end());
+  return Status::ok();
 }
 
 }  // namespace kiseki::gateway

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "chunk/chunk_store.h"
@@ -35,21 +36,20 @@ class Md5 {
   EVP_MD_CTX* ctx_;
 };
 
-// One reference per extent; the first reference to a chunk this operation wrote
-// carries its location.
+// True if this operation prepared (and so pinned) the chunk.
+inline bool is_prepared(const std::vector<chunk::PreparedChunk>& prepared, const ChunkId& id) {
+  for (const auto& p : prepared)
+    if (p.id == id) return true;
+  return false;
+}
+
+// One reference per extent; references to chunks this operation prepared are
+// fresh (chunk/refs.h), the others (copies) need the chunk still referenced.
 inline void add_refs(const std::vector<Extent>& extents, const std::vector<chunk::PreparedChunk>& prepared,
                      ns::Delta* d) {
-  std::map<ChunkId, chunk::Location> written;
-  for (const auto& p : prepared)
-    if (p.written) written.emplace(p.id, *p.written);
-  for (const auto& x : extents) {
-    ns::ChunkRef r{x.chunk, std::nullopt};
-    if (auto w = written.find(x.chunk); w != written.end()) {
-      r.written = w->second;
-      written.erase(w);
-    }
-    d->refs.push_back(r);
-  }
+  std::set<ChunkId> pinned;
+  for (const auto& p : prepared) pinned.insert(p.id);
+  for (const auto& x : extents) d->refs.push_back({x.chunk, pinned.count(x.chunk) > 0});
 }
 
 inline void add_unrefs(const std::vector<Extent>& extents, ns::Delta* d) {

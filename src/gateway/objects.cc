@@ -3,7 +3,7 @@
 
 #include "crypto/chunk_cipher.h"
 #include "crypto/primitives.h"
-#include "gateway/gateway.h"
+#include "gateway/local_gateway.h"
 #include "gateway/object_util.h"
 
 namespace kiseki::gateway {
@@ -30,7 +30,7 @@ Status validate_key(std::string_view key) {
   return Status::ok();
 }
 
-Result<Gateway::PreparedData> Gateway::prepare_stream(TenantId tenant, const ByteSource& body,
+Result<LocalGateway::PreparedData> LocalGateway::prepare_stream(TenantId tenant, const ByteSource& body,
                                                       bool want_md5, bool allow_inline) {
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(tenant));
   crypto::SecretKey dedup = crypto::derive_dedup_key(kek);
@@ -81,7 +81,7 @@ Result<Gateway::PreparedData> Gateway::prepare_stream(TenantId tenant, const Byt
   return out;
 }
 
-Result<InodeId> Gateway::resolve_key(NsRef ns, std::string_view key, Inode* inode) const {
+Result<InodeId> LocalGateway::resolve_key(NsRef ns, std::string_view key, Inode* inode) const {
   KISEKI_TRY(validate_key(key));
   bool folder = is_folder_key(key);
   if (folder) key.remove_suffix(1);
@@ -108,7 +108,7 @@ Result<InodeId> Gateway::resolve_key(NsRef ns, std::string_view key, Inode* inod
   }
 }
 
-ObjectInfo Gateway::object_info(std::string_view key, const Inode& inode, const Content& c) const {
+ObjectInfo LocalGateway::object_info(std::string_view key, const Inode& inode, const Content& c) const {
   ObjectInfo info;
   info.key = std::string(key);
   info.size = inode.is_dir() ? 0 : inode.size;
@@ -120,7 +120,7 @@ ObjectInfo Gateway::object_info(std::string_view key, const Inode& inode, const 
   return info;
 }
 
-Delta Gateway::object_delta(NsRef ns, std::string_view key, uint64_t size) const {
+Delta LocalGateway::object_delta(NsRef ns, std::string_view key, uint64_t size) const {
   Delta d;
   d.op = Op::kPutObject;
   d.ns = ns.ns;
@@ -132,7 +132,7 @@ Delta Gateway::object_delta(NsRef ns, std::string_view key, uint64_t size) const
   return d;
 }
 
-Result<std::optional<Content>> Gateway::replace_target(NsRef ns, std::string_view key,
+Result<std::optional<Content>> LocalGateway::replace_target(NsRef ns, std::string_view key,
                                                        const crypto::SecretKey& kek, Delta* d) const {
   Inode cur;
   auto found = resolve_key(ns, key, &cur);
@@ -148,7 +148,7 @@ Result<std::optional<Content>> Gateway::replace_target(NsRef ns, std::string_vie
 }
 
 // A folder marker: key "a/b/" with an empty body is the explicit directory a/b.
-Result<ObjectInfo> Gateway::put_folder(NsRef ns, std::string_view key, const ByteSource& body) {
+Result<ObjectInfo> LocalGateway::put_folder(NsRef ns, std::string_view key, const ByteSource& body) {
   uint8_t probe[1];
   KISEKI_ASSIGN_OR_RETURN(size_t n, body({probe, 1}));
   if (n != 0) return invalid_argument("a key ending in '/' is a folder and takes no data");
@@ -168,7 +168,7 @@ Result<ObjectInfo> Gateway::put_folder(NsRef ns, std::string_view key, const Byt
   return info;
 }
 
-Result<ObjectInfo> Gateway::put_object(NsRef ns, std::string_view key, const ByteSource& body,
+Result<ObjectInfo> LocalGateway::put_object(NsRef ns, std::string_view key, const ByteSource& body,
                                        const ObjectMeta& meta, const PutConditions& cond) {
   KISEKI_TRY(validate_key(key));
   if (is_folder_key(key)) return put_folder(ns, key, body);
@@ -199,19 +199,12 @@ Result<ObjectInfo> Gateway::put_object(NsRef ns, std::string_view key, const Byt
       return object_info(key, i, c);
     }
     if (out.code() != ErrorCode::kConflict) return out.status();
-    // Retry a version race. Chunks this put stored keep their locations; a chunk it
-    // shared by dedup may have been dropped meanwhile, and the body is consumed.
-    std::set<ChunkId> written;
-    for (const auto& p : data.prepared)
-      if (p.written) written.insert(p.id);
-    for (const auto& x : c.extents)
-      if (!written.count(x.chunk) && !chunk::lookup(*meta_, x.chunk))
-        return make_error(ErrorCode::kUnavailable, "a deduplicated chunk was removed concurrently; retry");
+    // A version race: retry. The chunks stay pinned, so the references stay fresh.
   }
   return make_error(ErrorCode::kConflict, "put kept conflicting with concurrent changes");
 }
 
-Result<ObjectInfo> Gateway::head_object(NsRef ns, std::string_view key) const {
+Result<ObjectInfo> LocalGateway::head_object(NsRef ns, std::string_view key) const {
   Inode i;
   KISEKI_TRY(resolve_key(ns, key, &i).status());
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
@@ -220,7 +213,7 @@ Result<ObjectInfo> Gateway::head_object(NsRef ns, std::string_view key) const {
   return object_info(key, i, c);
 }
 
-Result<Bytes> Gateway::get_object(NsRef ns, std::string_view key, const ByteRange& range,
+Result<Bytes> LocalGateway::get_object(NsRef ns, std::string_view key, const ByteRange& range,
                                   ObjectInfo* info) const {
   Inode i;
   KISEKI_TRY(resolve_key(ns, key, &i).status());
@@ -236,7 +229,7 @@ Result<Bytes> Gateway::get_object(NsRef ns, std::string_view key, const ByteRang
   return out;
 }
 
-Result<ObjectHandle> Gateway::open_object(NsRef ns, std::string_view key) const {
+Result<ObjectHandle> LocalGateway::open_object(NsRef ns, std::string_view key) const {
   Inode i;
   KISEKI_TRY(resolve_key(ns, key, &i).status());
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
@@ -249,13 +242,13 @@ Result<ObjectHandle> Gateway::open_object(NsRef ns, std::string_view key) const 
   return h;
 }
 
-Status Gateway::read_object(const ObjectHandle& h, uint64_t offset, uint64_t length, Bytes* out) const {
+Status LocalGateway::read_object(const ObjectHandle& h, uint64_t offset, uint64_t length, Bytes* out) const {
   // The tenant key must still exist: a shredded tenant's open handles stop reading.
   KISEKI_TRY(tenant_key(h.tenant).status());
   return read_range(*h.content, h.info.size, offset, length, out);
 }
 
-Status Gateway::delete_object(NsRef ns, std::string_view key) {
+Status LocalGateway::delete_object(NsRef ns, std::string_view key) {
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
     Inode i;
@@ -282,7 +275,7 @@ Status Gateway::delete_object(NsRef ns, std::string_view key) {
   return make_error(ErrorCode::kConflict, "delete kept conflicting with concurrent changes");
 }
 
-Result<ObjectInfo> Gateway::copy_object(NsRef src, std::string_view src_key, NsRef dst,
+Result<ObjectInfo> LocalGateway::copy_object(NsRef src, std::string_view src_key, NsRef dst,
                                         std::string_view dst_key, const std::optional<ObjectMeta>& meta) {
   if (src.tenant != dst.tenant) return make_error(ErrorCode::kPermissionDenied, "copy across tenants");
   KISEKI_TRY(validate_key(dst_key));

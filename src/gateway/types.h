@@ -56,9 +56,32 @@ struct FileAttr {
   int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0, btime_ns = 0;
 };
 
+// Who calls a file operation (after any squashing the protocol does), and the
+// request id that makes a retried mutation apply once (empty: the Gateway
+// assigns one).
 struct Caller {
   uint32_t uid = 0;
   uint32_t gid = 0;
+  std::vector<uint32_t> groups;
+  RequestId req;
+};
+
+// Capacity of the file system the data lives on (NFS FSSTAT, statfs).
+struct FsStats {
+  uint64_t total_bytes = 0;
+  uint64_t free_bytes = 0;
+  uint64_t avail_bytes = 0;
+  uint64_t total_files = 0;
+  uint64_t free_files = 0;
+};
+
+// What a reference check found (Gateway::check_references).
+struct ReferenceReport {
+  uint64_t inodes = 0;
+  uint64_t chunk_refs = 0;      // references counted from layouts and parts
+  uint64_t chunks = 0;          // chunks with a reference count
+  uint64_t located = 0;         // chunks with bytes on this node
+  std::vector<std::string> problems;
 };
 
 struct SetAttrRequest {

@@ -15,6 +15,7 @@ DeltaLog::DeltaLog(meta::Store* store, StateMachine* sm, const LogOptions& opts)
   records_ = m.counter("kiseki_log_records_total", "Delta records applied");
   groups_ = m.counter("kiseki_log_group_commits_total", "Group commits (one WAL write each)");
   commit_seconds_ = m.histogram("kiseki_log_commit_seconds", "Latency of one group commit");
+  faults_ = m.counter("kiseki_log_apply_faults_total", "Groups aborted by a read or decode error during apply");
   if (opts_.durability == Durability::kGroup) sync_thread_ = std::thread([this] { group_sync_loop(); });
 }
 
@@ -82,27 +83,34 @@ void DeltaLog::commit_group(std::deque<Pending*>& group) {
   uint64_t index = applied_index_;  // only the leader touches it between groups
   size_t applied = 0;
   bool sync = false, barrier = false;
+  Status fault;
   for (auto* p : group) {
     sync |= p->durable;
     barrier |= p->barrier;
     if (p->barrier) continue;
-    batch.SetSavePoint();
-    p->status = sm_->apply(p->record, txn, &p->out);
-    if (p->status.is_ok()) {
-      ++applied;
-      ++index;
-      (void)batch.PopSavePoint();
-    } else {
-      (void)batch.RollbackToSavePoint();
+    if (opts_.on_apply) opts_.on_apply(p->record);
+    ApplyResult r;
+    fault = sm_->apply(p->record, txn, &r);
+    if (!fault.is_ok()) break;
+    p->status = std::move(r.status);
+    p->out = std::move(r.out);
+    ++applied;
+    ++index;
+  }
+  if (!fault.is_ok()) {
+    // Fail-stop: nothing of this group is written; every record in it fails.
+    faults_->inc();
+    for (auto* p : group) {
+      p->status = fault;
+      p->out.clear();
     }
+    return;
   }
   if (applied == 0) {
-    // Only barriers (or only failed records): sync what earlier groups left unsynced.
-    if (!barrier) return;
+    // Only barriers: sync what earlier groups left unsynced.
     Status st = opts_.before_commit ? opts_.before_commit() : Status::ok();
     if (st.is_ok()) st = store_->sync_wal();
-    for (auto* p : group)
-      if (p->barrier) p->status = st;
+    for (auto* p : group) p->status = st;
     return;
   }
   txn.put(meta::Cf::kSystem, kAppliedIndexKey, meta::key_u64(index));
@@ -110,8 +118,10 @@ void DeltaLog::commit_group(std::deque<Pending*>& group) {
   Status st = sync && opts_.before_commit ? opts_.before_commit() : Status::ok();
   if (st.is_ok()) st = store_->write(batch.GetWriteBatch(), sync);
   if (!st.is_ok()) {
-    for (auto* p : group)
-      if (p->status.is_ok()) p->status = st;
+    for (auto* p : group) {
+      p->status = st;
+      p->out.clear();
+    }
     return;
   }
   {

@@ -21,13 +21,24 @@
 
 namespace kiseki::log {
 
+// What one record did: its outcome for the submitter (success, or a refusal
+// such as kExists that every replica reaches alike) and an output such as an
+// allocated id.
+struct ApplyResult {
+  Status status;
+  std::string out;
+};
+
 class StateMachine {
  public:
   virtual ~StateMachine() = default;
-  // Applies one record. Must be deterministic given (store state, record). On error
-  // the record's writes are rolled back and the error goes to its submitter.
-  // `out` carries a result back to the submitter (e.g. an allocated id).
-  virtual Status apply(std::string_view record, meta::Txn& txn, std::string* out) = 0;
+  // Applies one record. Must be deterministic given (store state, record). A
+  // refused record leaves none of its own writes behind and says why in
+  // `result`. A non-ok return is a fault of this node, not of the record (a read
+  // or decode error): the log then aborts the whole group, writes nothing, and
+  // every submitter in it gets that error (fail-stop: a replica never commits a
+  // state it could not compute).
+  virtual Status apply(std::string_view record, meta::Txn& txn, ApplyResult* result) = 0;
 };
 
 struct LogOptions {
@@ -39,6 +50,9 @@ struct LogOptions {
   // leader pays one fdatasync per group and submitters wait only once; under
   // kGroup the sync thread runs it before each WAL sync. Write order either way.
   std::function<Status()> before_commit;
+  // Sees every record in apply order, before it is applied (tests that replay a
+  // stream of records elsewhere).
+  std::function<void(std::string_view record)> on_apply;
 };
 
 class DeltaLog {
@@ -89,6 +103,7 @@ class DeltaLog {
   Counter* records_;
   Counter* groups_;
   Histogram* commit_seconds_;
+  Counter* faults_;
 };
 
 }  // namespace kiseki::log

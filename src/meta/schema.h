@@ -22,15 +22,26 @@ enum class Cf : uint8_t {
   kInodes,      // ns · ino → inode record
   kDentries,    // ns · parent ino · name → (ino, type, cookie)
   kDirCookies,  // ns · parent ino · cookie → name (readdir order, stable cookies)
-  kChunks,      // chunk id → (segment, offset, length, refcount)
-  kSegments,    // segment id → live bytes
+  kChunkRefs,   // chunk id → reference count (replicated: every replica agrees)
   kMultipart,   // ns · upload id → upload record; ns · upload id · part → part record
+  kRequests,    // client · sequence → first result; "Q" · order → client · sequence
+  kChunkLocs,   // NODE-LOCAL: chunk id → (segment, offset, length) on this node's disk
   kCount,
 };
 
 constexpr std::array<std::string_view, static_cast<size_t>(Cf::kCount)> kCfNames = {
     "default", "system", "tenants", "namespaces", "access_keys", "inodes",
-    "dentries", "dircookies", "chunks", "segments", "multipart"};
+    "dentries", "dircookies", "chunk_refs", "multipart", "requests", "chunk_locations"};
+
+// True for the column families that every replica of a shard holds identically
+// (what the delta log's apply writes). The others are this node's own state:
+// rebuildable from its disks, never in a delta, never compared between replicas.
+constexpr bool is_replicated(Cf c) { return c != Cf::kChunkLocs && c != Cf::kDefault; }
+
+// The on-disk format of the metadata store (docs/formats.md). A data directory
+// written by another format is refused at open with a clear message.
+constexpr uint64_t kFormatVersion = 2;
+constexpr std::string_view kFormatKey = "format_version";
 
 inline std::string key_u64(uint64_t a) {
   std::string k;

@@ -3,7 +3,10 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 
+#include <algorithm>
+
 #include "common/file_util.h"
+#include "meta/env_fs.h"
 
 namespace kiseki::meta {
 
@@ -44,14 +47,69 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreO
   cfo.compression = rocksdb::kNoCompression;
   cfo.write_buffer_size = 32 << 20;
 
+  std::unique_ptr<Store> store(new Store());
+  if (opts.env != &Env::posix()) {
+    store->env_ = rocksdb::NewCompositeEnv(make_env_file_system(*opts.env));
+    dbo.env = store->env_.get();
+  }
+  // A directory written by an older format has column families this one does
+  // not know: refuse it with a clear message instead of RocksDB's.
+  std::vector<std::string> existing;
+  bool fresh = !rocksdb::DB::ListColumnFamilies(dbo, path, &existing).ok();
+  for (const auto& name : existing)
+    if (std::find(kCfNames.begin(), kCfNames.end(), name) == kCfNames.end())
+      return make_error(ErrorCode::kNotSupported,
+                        "metadata store " + path + " was written by an older Kiseki (column family '" + name +
+                            "'); this version reads format " + std::to_string(kFormatVersion) +
+                            " only: see docs/formats.md");
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   for (auto name : kCfNames) cfs.emplace_back(std::string(name), cfo);
-  std::unique_ptr<Store> store(new Store());
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(dbo, path, cfs, &store->handles_, &raw);
   if (!s.ok()) return from_rocks(s, "open metadata store " + path);
   store->db_.reset(raw);
+  KISEKI_TRY(store->check_format(fresh));
   return store;
+}
+
+Status Store::check_format(bool fresh) {
+  std::string v;
+  Status st = get(Cf::kSystem, kFormatKey, &v);
+  if (st.code() == ErrorCode::kNotFound) {
+    auto it = iterator(Cf::kTenants);
+    it->SeekToFirst();
+    if (!fresh && it->Valid())
+      return make_error(ErrorCode::kNotSupported, "metadata store has no format version: written by an older Kiseki; "
+                                                  "see docs/formats.md");
+    rocksdb::WriteBatch b;
+    b.Put(cf(Cf::kSystem), rocksdb::Slice(kFormatKey.data(), kFormatKey.size()), key_u64(kFormatVersion));
+    return write(&b, true);
+  }
+  KISEKI_TRY(st);
+  uint64_t have = v.size() == 8 ? get_be64(reinterpret_cast<const uint8_t*>(v.data())) : 0;
+  if (have != kFormatVersion)
+    return make_error(ErrorCode::kNotSupported, "metadata store has format " + std::to_string(have) +
+                                                    "; this version reads format " + std::to_string(kFormatVersion));
+  return Status::ok();
+}
+
+Status Store::flush() {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  return from_rocks(db_->Flush(fo, handles_), "flush");
+}
+
+std::string Store::dump_replicated() const {
+  std::string out;
+  for (size_t c = 0; c < handles_.size(); ++c) {
+    if (!is_replicated(static_cast<Cf>(c))) continue;
+    auto it = iterator(static_cast<Cf>(c));
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      out.append(kCfNames[c]).append(" ").append(to_hex(as_bytes(it->key().ToStringView())))
+          .append(" ").append(to_hex(as_bytes(it->value().ToStringView()))).append("\n");
+    if (!it->status().ok()) out.append("ERROR ").append(it->status().ToString()).append("\n");
+  }
+  return out;
 }
 
 Store::~Store() {

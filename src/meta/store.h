@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/env.h"
 #include "common/status.h"
 #include "meta/schema.h"
 
@@ -17,6 +18,8 @@ namespace kiseki::meta {
 struct StoreOptions {
   size_t block_cache_bytes = 256ull << 20;
   bool create_if_missing = true;
+  // RocksDB's files go through this Env's checks (meta/env_fs.h).
+  const Env* env = &Env::posix();
 };
 
 Status from_rocks(const rocksdb::Status& s, std::string_view what);
@@ -40,9 +43,17 @@ class Store {
   Status write(rocksdb::WriteBatch* batch, bool sync);
   // Makes everything written so far durable (durability mode `group`).
   Status sync_wal();
+  // Writes the memtables to SST files (tests that want reads to hit the files).
+  Status flush();
+  // Every key and value of the replicated column families (schema.h), in a
+  // canonical text form: two replicas that applied the same records dump the
+  // same bytes.
+  std::string dump_replicated() const;
 
  private:
   Store() = default;
+  Status check_format(bool fresh);
+  std::unique_ptr<rocksdb::Env> env_;  // declared before db_: outlives it
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 };

@@ -1,5 +1,7 @@
 // The view an apply function has of the store: reads see the batch being built
 // (read-your-writes) on top of the committed database; writes go to the batch.
+// Every read error other than "absent" comes back as an error, never as absent:
+// apply is fail-stop (log/delta_log.h).
 #pragma once
 
 #include <rocksdb/utilities/write_batch_with_index.h>
@@ -23,9 +25,12 @@ class Txn {
     if (s.IsNotFound()) return not_found("");
     return from_rocks(s, "txn get");
   }
-  bool exists(Cf c, std::string_view key) const {
+  Result<bool> exists(Cf c, std::string_view key) const {
     std::string v;
-    return get(c, key, &v).is_ok();
+    Status st = get(c, key, &v);
+    if (st.code() == ErrorCode::kNotFound) return false;
+    KISEKI_TRY(st);
+    return true;
   }
   void put(Cf c, std::string_view key, std::string_view value) {
     batch_->Put(store_->cf(c), rocksdb::Slice(key.data(), key.size()),
@@ -40,14 +45,24 @@ class Txn {
         store_->cf(c), store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(c))));
   }
   // Allocates the next value of a u64 counter in the system column family.
-  uint64_t next_counter(std::string_view name, uint64_t first = 1) {
+  Result<uint64_t> next_counter(std::string_view name, uint64_t first = 1) {
     std::string v;
     uint64_t next = first;
-    if (get(Cf::kSystem, name, &v).is_ok() && v.size() == 8)
+    Status st = get(Cf::kSystem, name, &v);
+    if (st.is_ok()) {
+      if (v.size() != 8) return corruption("counter " + std::string(name));
       next = get_be64(reinterpret_cast<const uint8_t*>(v.data()));
+    } else if (st.code() != ErrorCode::kNotFound) {
+      return st;
+    }
     put(Cf::kSystem, name, key_u64(next + 1));
     return next;
   }
+  // Nested undo points: a refused record's writes are rolled back while the
+  // rest of the batch stays.
+  void set_savepoint() { batch_->SetSavePoint(); }
+  void rollback_to_savepoint() { (void)batch_->RollbackToSavePoint(); }
+  void pop_savepoint() { (void)batch_->PopSavePoint(); }
 
  private:
   Store* store_;

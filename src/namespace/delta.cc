@@ -2,20 +2,19 @@
 
 namespace kiseki::ns {
 
-static constexpr uint8_t kRecordFormat = 1;
+static constexpr uint8_t kRecordFormat = 2;
 
-std::string encode_record(const std::vector<Delta>& deltas) {
+std::string encode_record(const std::vector<Delta>& deltas, const RequestId& req) {
   std::string v;
   Encoder e(&v);
-  e.u8(kRecordFormat).u32(static_cast<uint32_t>(deltas.size()));
+  e.u8(kRecordFormat).u64(req.client).u64(req.seq).u32(static_cast<uint32_t>(deltas.size()));
   for (const auto& d : deltas) {
     e.u8(static_cast<uint8_t>(d.op)).u32(d.flags).u64(d.ns).u64(d.a).u64(d.parent).u64(d.parent2);
     e.u64(d.ino).u64(d.version).i64(d.time_ns).str(d.name).str(d.name2).str(d.blob);
     e.str(encode_inode(d.inode));
     e.u32(static_cast<uint32_t>(d.refs.size()));
     for (const auto& r : d.refs) {
-      e.raw(r.id.view()).u8(r.written ? 1 : 0);
-      if (r.written) e.u64(r.written->segment).u64(r.written->offset).u32(r.written->length);
+      e.raw(r.id.view()).u8(r.fresh ? 1 : 0);
     }
     e.u32(static_cast<uint32_t>(d.unrefs.size()));
     for (const auto& u : d.unrefs) e.raw(u.view());
@@ -23,9 +22,13 @@ std::string encode_record(const std::vector<Delta>& deltas) {
   return v;
 }
 
-Status decode_record(std::string_view record, std::vector<Delta>* deltas) {
+Status decode_record(std::string_view record, std::vector<Delta>* deltas, RequestId* req) {
   Decoder d(record);
   if (d.u8() != kRecordFormat) return corruption("delta record: unknown format");
+  RequestId id;
+  id.client = d.u64();
+  id.seq = d.u64();
+  if (req) *req = id;
   uint32_t n = d.u32();
   if (n > record.size()) return corruption("delta record: bad count");
   deltas->resize(n);
@@ -50,7 +53,7 @@ Status decode_record(std::string_view record, std::vector<Delta>* deltas) {
     x.refs.resize(nrefs);
     for (auto& r : x.refs) {
       ChunkId::from_view(d.raw(32), &r.id);
-      if (d.u8()) r.written = chunk::Location{d.u64(), d.u64(), d.u32()};
+      r.fresh = d.u8() != 0;
     }
     uint32_t nun = d.u32();
     if (nun > d.remaining()) return corruption("delta record: bad unref count");

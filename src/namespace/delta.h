@@ -1,21 +1,23 @@
 // Delta records: every metadata mutation is a small serialized record that the
 // state machine applies. One log record is a batch of deltas applied atomically.
-// Deltas carry everything non-deterministic (times, sealed payloads, chunk
-// locations), so applying them is a pure function of (store state, record).
+// Deltas carry everything non-deterministic (times, sealed payloads, wrapped
+// keys), so applying them is a pure function of (store state, record), and they
+// carry only what every replica must agree on: never where a chunk sits on one
+// node's disk (that is the chunk store's own state).
 #pragma once
 
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "chunk/segment.h"
+#include "common/ids.h"
 #include "namespace/inode.h"
 
 namespace kiseki::ns {
 
 enum class Op : uint8_t {
-  kCreateTenant = 1,  // name, blob = tenant record → out: tenant id
-  kSetTenant,         // a = tenant id, blob = tenant record
+  kCreateTenant = 1,  // name, blob = tenant record, name2 = wrapped KEK → out: tenant id
+  kSetTenant,         // a = tenant id, blob = tenant record; kShred drops the wrapped KEK
   kCreateNamespace,   // a = tenant, name, inode = root attrs, blob = ns record → out: ns id
   kDeleteNamespace,   // a = tenant, name; the namespace must be empty
   kPutAccessKey,      // name = access key id, blob = record
@@ -32,7 +34,9 @@ enum class Op : uint8_t {
   kPutUpload,         // ns, name = upload id, blob = upload record
   kPutPart,           // ns, name = upload id, a = part number, version = expected seq, blob, refs, unrefs
   kDeleteUpload,      // ns, name = upload id, unrefs (all parts' chunks)
-  kMoveChunk,         // refs[0] = new location, refs[1] = old location (same chunk id)
+  kInitSecret,        // name = secret's name, blob = fresh material; kept if it exists → out: material
+  kPutExport,         // name = export path, blob = options
+  kDeleteExport,      // name = export path
 };
 
 enum DeltaFlags : uint32_t {
@@ -42,6 +46,7 @@ enum DeltaFlags : uint32_t {
   kNoReplace = 1u << 3,     // kRename: fail with kExists if the target exists
   kFolder = 1u << 4,        // kPutObject / kDeleteObject: the key ("a/b/") is a folder marker,
                             // i.e. the explicit directory a/b
+  kShred = 1u << 5,         // kSetTenant: the tenant is shredded; its wrapped KEK goes
 };
 
 enum AttrMask : uint32_t {
@@ -54,8 +59,11 @@ enum AttrMask : uint32_t {
 
 struct ChunkRef {
   ChunkId id;
-  std::optional<chunk::Location> written;
+  // The submitter holds the chunk's bytes pinned on its node, so the reference
+  // may bring the count up from zero (chunk/refs.h).
+  bool fresh = false;
 };
+
 
 struct Delta {
   Op op = Op::kCreate;
@@ -75,7 +83,7 @@ struct Delta {
   std::vector<ChunkId> unrefs;
 };
 
-std::string encode_record(const std::vector<Delta>& deltas);
-Status decode_record(std::string_view record, std::vector<Delta>* deltas);
+std::string encode_record(const std::vector<Delta>& deltas, const RequestId& req = {});
+Status decode_record(std::string_view record, std::vector<Delta>* deltas, RequestId* req = nullptr);
 
 }  // namespace kiseki::ns

@@ -2,22 +2,38 @@
 // one piece of apply code for the local log and for every Raft replica.
 #pragma once
 
+#include <optional>
+
 #include "log/delta_log.h"
 #include "namespace/delta.h"
 
 namespace kiseki::ns {
 
+// How many request results the replicated state keeps: a retry of a request
+// older than the last kRequestWindow requests applies again.
+constexpr uint64_t kRequestWindow = 100'000;
+
+// Apply is fail-stop and idempotent: a read or decode error aborts the group
+// (log::StateMachine); a record with a request id that was applied before gets
+// its first result back and changes nothing.
 class StateMachine final : public log::StateMachine {
  public:
-  Status apply(std::string_view record, meta::Txn& txn, std::string* out) override;
+  Status apply(std::string_view record, meta::Txn& txn, log::ApplyResult* result) override;
 
  private:
   Status apply_one(const Delta& d, meta::Txn& txn, std::string* out);
 };
 
+// The remembered result of a request, if it is still in the window.
+Result<std::optional<log::ApplyResult>> lookup_request(const meta::Txn& txn, const RequestId& req);
+Result<std::optional<log::ApplyResult>> lookup_request(const meta::Store& store, const RequestId& req);
+
 // Keys of the tenants / namespaces column families.
 std::string tenant_id_key(TenantId t);
 std::string tenant_name_key(std::string_view name);
+std::string tenant_kek_key(TenantId t);         // tenants: the tenant's wrapped KEK
+std::string export_key(std::string_view path);   // system: NFS export options
+std::string secret_key(std::string_view name);   // system: a cluster-wide secret (kInitSecret)
 std::string ns_id_key(NamespaceId n);
 std::string ns_name_key(TenantId t, std::string_view name);
 // Namespace record value: tenant · name · root inode · blob.

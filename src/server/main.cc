@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     no.export_all = opts->nfs_export_all;
     no.export_defaults = opts->nfs_export_defaults;
     no.workers = opts->nfs_workers;
-    no.data_dir = opts->gateway.data_dir;
+    no.clock = &opts->gateway.env->clock();
     auto n = nfs::NfsServer::start(gw->get(), no);
     if (!n) {
       KLOG_ERROR("NFS: {}", n.status().to_string());

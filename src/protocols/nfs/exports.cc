@@ -1,7 +1,6 @@
 #include "protocols/nfs/exports.h"
 
 #include <arpa/inet.h>
-#include <rocksdb/write_batch.h>
 
 #include <charconv>
 
@@ -9,7 +8,6 @@ namespace kiseki::nfs {
 
 namespace {
 
-constexpr std::string_view kStoredPrefix = "nfs_export:";
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n')) s.remove_prefix(1);
@@ -125,13 +123,7 @@ Status ExportTable::load(std::string_view config_exports) {
     Status st = add(path, o);
     if (!st) return make_error(st.code(), "nfs export " + path + ": " + st.message());
   }
-  auto* store = gw_->store();
-  auto it = store->iterator(meta::Cf::kSystem);
-  std::vector<std::pair<std::string, std::string>> stored;
-  for (it->Seek(rocksdb::Slice(kStoredPrefix.data(), kStoredPrefix.size()));
-       it->Valid() && it->key().starts_with(rocksdb::Slice(kStoredPrefix.data(), kStoredPrefix.size())); it->Next())
-    stored.emplace_back(it->key().ToString().substr(kStoredPrefix.size()), it->value().ToString());
-  it.reset();
+  KISEKI_ASSIGN_OR_RETURN(auto stored, gw_->list_exports());
   for (const auto& [path, text] : stored) {
     KISEKI_ASSIGN_OR_RETURN(ExportOptions o, parse_export_options(text));
     if (!add(path, o)) continue;  // its namespace was deleted: the export went with it
@@ -141,10 +133,7 @@ Status ExportTable::load(std::string_view config_exports) {
 
 Status ExportTable::put(const std::string& path, const ExportOptions& opts) {
   KISEKI_TRY(resolve(path).status());
-  rocksdb::WriteBatch b;
-  std::string key = std::string(kStoredPrefix) + path;
-  b.Put(gw_->store()->cf(meta::Cf::kSystem), key, opts.to_string());
-  KISEKI_TRY(gw_->store()->write(&b, true));
+  KISEKI_TRY(gw_->put_export(path, opts.to_string()));
   return add(path, opts);
 }
 
@@ -156,9 +145,7 @@ Status ExportTable::remove(const std::string& path) {
     by_ns_.erase(it->second->ns.ns);  // back to the defaults, if any, at the next call
     by_path_.erase(it);
   }
-  rocksdb::WriteBatch b;
-  b.Delete(gw_->store()->cf(meta::Cf::kSystem), std::string(kStoredPrefix) + path);
-  return gw_->store()->write(&b, true);
+  return gw_->delete_export(path);
 }
 
 std::vector<Export> ExportTable::list() const {

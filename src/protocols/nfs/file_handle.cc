@@ -1,7 +1,5 @@
 #include "protocols/nfs/file_handle.h"
 
-#include <rocksdb/write_batch.h>
-
 #include <openssl/crypto.h>
 
 #include <cstring>
@@ -17,21 +15,12 @@ constexpr uint8_t kVersion = 1;
 constexpr size_t kBody = 36;  // version, 3 reserved bytes, four 64-bit fields
 }  // namespace
 
-Result<HandleCodec> HandleCodec::open(meta::Store* store) {
-  std::string v;
-  Status st = store->get(meta::Cf::kSystem, kKeyName, &v);
+Result<HandleCodec> HandleCodec::open(gateway::Gateway* gw) {
   std::array<uint8_t, 32> key{};
-  if (st.is_ok()) {
-    if (v.size() != key.size()) return corruption("NFS handle key has the wrong size");
-    std::memcpy(key.data(), v.data(), key.size());
-    return HandleCodec(key);
-  }
-  if (st.code() != ErrorCode::kNotFound) return st;
-  crypto::random_bytes(key);
-  rocksdb::WriteBatch b;
-  b.Put(store->cf(meta::Cf::kSystem), rocksdb::Slice(kKeyName.data(), kKeyName.size()),
-        rocksdb::Slice(reinterpret_cast<const char*>(key.data()), key.size()));
-  KISEKI_TRY(store->write(&b, /*sync=*/true));
+  KISEKI_ASSIGN_OR_RETURN(std::string v, gw->cluster_secret(kKeyName, key.size()));
+  if (v.size() != key.size()) return corruption("NFS handle key has the wrong size");
+  std::memcpy(key.data(), v.data(), key.size());
+  secure_zero(v.data(), v.size());
   return HandleCodec(key);
 }
 

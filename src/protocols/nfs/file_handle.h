@@ -1,6 +1,6 @@
 // NFS file handles: opaque to clients, stable across restarts. A handle carries
 // the tenant, namespace, inode and the inode's generation, and a MAC under a key
-// kept in the metadata store, so a forged handle is refused (BADHANDLE) and one
+// kept in the replicated state, so a forged handle is refused (BADHANDLE) and one
 // whose inode was deleted — even if the number came back — is STALE.
 #pragma once
 
@@ -13,7 +13,7 @@
 #include "common/ids.h"
 #include "common/status.h"
 #include "crypto/primitives.h"
-#include "meta/store.h"
+#include "gateway/gateway.h"
 
 namespace kiseki::nfs {
 
@@ -26,8 +26,9 @@ struct FileHandle {
 
 class HandleCodec {
  public:
-  // Loads the MAC key from the store, creating it on first start.
-  static Result<HandleCodec> open(meta::Store* store);
+  // Loads the MAC key (a cluster secret in the replicated state), creating it on
+  // first start.
+  static Result<HandleCodec> open(gateway::Gateway* gw);
   explicit HandleCodec(const std::array<uint8_t, 32>& key)
       : mac_(std::make_shared<const crypto::HmacSha256>(ByteSpan(key.data(), key.size()))) {}
 

@@ -1,6 +1,5 @@
 #include "protocols/nfs/nfs3.h"
 
-#include <sys/statvfs.h>
 
 #include <chrono>
 #include <optional>
@@ -78,11 +77,6 @@ void put_pre_op(XdrEncoder& e, const std::optional<FileAttr>& a) {
   put_time(e, a->ctime_ns);
 }
 
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 struct Sattr {
   gateway::SetAttrRequest req;
   bool empty() const {
@@ -90,7 +84,7 @@ struct Sattr {
   }
 };
 
-Sattr get_sattr(XdrDecoder& in) {
+Sattr get_sattr(XdrDecoder& in, const Clock& clock) {
   Sattr s;
   if (in.boolean()) s.req.mode = in.u32() & 07777;
   if (in.boolean()) s.req.uid = in.u32();
@@ -100,7 +94,7 @@ Sattr get_sattr(XdrDecoder& in) {
     uint32_t how = in.u32();
     std::optional<int64_t> t;
     if (how == 1) {
-      t = now_ns();
+      t = clock.now_ns();
     } else if (how == 2) {
       int64_t sec = in.u32();
       int64_t nsec = in.u32();
@@ -331,7 +325,7 @@ uint32_t Nfs3Call::apply_sattr(const Obj& o, const Sattr& s, FileAttr* after) {
 
 uint32_t Nfs3Call::setattr() {
   auto f = fh();
-  Sattr s = get_sattr(in_);
+  Sattr s = get_sattr(in_, *s_.opts_.clock);
   bool check = in_.boolean();
   int64_t guard_ctime = 0;
   if (check) {
@@ -509,7 +503,7 @@ uint32_t Nfs3Call::create() {
   Sattr s;
   std::string verf;
   if (how == kCreateExclusive) verf = std::string(in_.opaque_fixed(8));
-  else if (how <= kCreateGuarded) s = get_sattr(in_);
+  else if (how <= kCreateGuarded) s = get_sattr(in_, *s_.opts_.clock);
   else (void)in_.opaque_fixed(in_.remaining() + 1);
   if (!in_.ok()) return 0;
   Obj d;
@@ -559,7 +553,7 @@ uint32_t Nfs3Call::create() {
 uint32_t Nfs3Call::mkdir() {
   auto f = fh();
   auto n = name();
-  Sattr s = get_sattr(in_);
+  Sattr s = get_sattr(in_, *s_.opts_.clock);
   if (!in_.ok()) return 0;
   Obj d;
   if (uint32_t st = resolve_or_fail(f, &d, Empty::kWcc)) return st;
@@ -579,7 +573,7 @@ uint32_t Nfs3Call::mkdir() {
 uint32_t Nfs3Call::symlink() {
   auto f = fh();
   auto n = name();
-  (void)get_sattr(in_);  // a symlink's mode is always 0777
+  (void)get_sattr(in_, *s_.opts_.clock);  // a symlink's mode is always 0777
   auto target = in_.string(kMaxNameArg);
   if (!in_.ok()) return 0;
   Obj d;
@@ -598,11 +592,11 @@ uint32_t Nfs3Call::mknod() {
   (void)name();
   uint32_t type = in_.u32();
   if (type == kNf3Chr || type == kNf3Blk) {
-    (void)get_sattr(in_);
+    (void)get_sattr(in_, *s_.opts_.clock);
     in_.u32();
     in_.u32();
   } else if (type == kNf3Sock || type == kNf3Fifo) {
-    (void)get_sattr(in_);
+    (void)get_sattr(in_, *s_.opts_.clock);
   }
   if (!in_.ok()) return 0;
   Obj d;
@@ -805,8 +799,12 @@ uint32_t Nfs3Call::fsstat() {
   if (!in_.ok()) return 0;
   Obj o;
   uint32_t st = resolve(f, &o);
-  struct statvfs sv {};
-  if (st == kNfs3Ok && ::statvfs(s_.opts_.data_dir.c_str(), &sv) != 0) st = kNfs3ErrIo;
+  gateway::FsStats fs;
+  if (st == kNfs3Ok) {
+    auto r = s_.gw_->statfs();
+    if (r) fs = *r;
+    else st = kNfs3ErrIo;
+  }
   out_.u32(st);
   if (st != kNfs3Ok) {
     if (o.attr.ino) post_op(o, o.attr);
@@ -814,9 +812,7 @@ uint32_t Nfs3Call::fsstat() {
     return st;
   }
   post_op(o, o.attr);
-  uint64_t tbytes = uint64_t{sv.f_blocks} * sv.f_frsize;
-  uint64_t fbytes = uint64_t{sv.f_bfree} * sv.f_frsize;
-  uint64_t abytes = uint64_t{sv.f_bavail} * sv.f_frsize;
+  uint64_t tbytes = fs.total_bytes, fbytes = fs.free_bytes, abytes = fs.avail_bytes;
   out_.u64(tbytes).u64(fbytes).u64(abytes);
   // Inodes live in the metadata store, not in the file system's inode table:
   // the files that fit are bounded by space.

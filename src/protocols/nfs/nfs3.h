@@ -4,6 +4,8 @@
 // the export's root squash; per-procedure metrics.
 #pragma once
 
+#include "common/clock.h"
+
 #include <array>
 #include <string>
 
@@ -18,7 +20,7 @@ namespace kiseki::nfs {
 
 struct Nfs3Options {
   uint32_t max_io = 1 << 20;  // rtmax / wtmax
-  std::string data_dir;       // FSSTAT reports this file system's space
+  const Clock* clock = &SystemClock::instance();  // SETATTR's "set to server time"
 };
 
 class Nfs3Service : public RpcProgram {

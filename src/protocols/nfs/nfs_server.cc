@@ -6,12 +6,12 @@ namespace kiseki::nfs {
 
 Result<std::unique_ptr<NfsServer>> NfsServer::start(gateway::Gateway* gw, const NfsServerOptions& opts) {
   std::unique_ptr<NfsServer> s(new NfsServer());
-  KISEKI_ASSIGN_OR_RETURN(HandleCodec codec, HandleCodec::open(gw->store()));
+  KISEKI_ASSIGN_OR_RETURN(HandleCodec codec, HandleCodec::open(gw));
   s->handles_ = std::make_unique<HandleCodec>(codec);
   KISEKI_ASSIGN_OR_RETURN(ExportOptions defaults, parse_export_options(opts.export_defaults));
   s->exports_ = std::make_unique<ExportTable>(gw, opts.export_all, defaults);
   KISEKI_TRY(s->exports_->load(opts.exports));
-  s->nfs3_ = std::make_unique<Nfs3Service>(gw, s->exports_.get(), s->handles_.get(), Nfs3Options{1 << 20, opts.data_dir});
+  s->nfs3_ = std::make_unique<Nfs3Service>(gw, s->exports_.get(), s->handles_.get(), Nfs3Options{1 << 20, opts.clock});
   s->mount_ = std::make_unique<MountService>(gw, s->exports_.get(), s->handles_.get());
   s->dispatcher_.add(s->nfs3_.get());
   s->dispatcher_.add(s->mount_.get());

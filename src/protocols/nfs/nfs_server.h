@@ -3,6 +3,8 @@
 // on its well-known port (111 unless configured; "off" to skip).
 #pragma once
 
+#include "common/clock.h"
+
 #include <memory>
 #include <string>
 
@@ -23,7 +25,7 @@ struct NfsServerOptions {
   bool export_all = true;
   std::string export_defaults = "rw,no_root_squash,clients=127.0.0.0/8";
   uint32_t workers = 16;
-  std::string data_dir;
+  const Clock* clock = &SystemClock::instance();
 };
 
 class NfsServer {

@@ -151,8 +151,7 @@ Result<NsRef> S3Handler::bucket_ref(Ctx& c, bool for_write) {
 
 Response S3Handler::handle(S3Request& req, RequestBody& body) {
   auto t0 = std::chrono::steady_clock::now();
-  Ctx c{req, body, {}, "Unknown", std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch()).count()};
+  Ctx c{req, body, {}, "Unknown", opts_.clock->now_ns()};
   Response r;
   AuthOutcome a = authenticate(req, *gw_, c.now);
   if (a.error) {

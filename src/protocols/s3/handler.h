@@ -2,6 +2,8 @@
 // once (or a few times), map the Status in one place (errors.h), reply once.
 #pragma once
 
+#include "common/clock.h"
+
 #include <map>
 #include <optional>
 #include <string>
@@ -37,6 +39,7 @@ struct S3Options {
   std::string domain;  // virtual-host style under this domain ("" = path style only)
   uint64_t max_object_bytes = 5ull << 40;
   uint64_t max_single_put_bytes = 5ull << 30;
+  const Clock* clock = &SystemClock::instance();  // request times, SigV4 skew
 };
 
 class S3Handler {

@@ -6,7 +6,9 @@
 
 #include <filesystem>
 
+#include "chunk/refs.h"
 #include "crypto/key_manager.h"
+#include "meta/txn.h"
 #include "support/temp_dir.h"
 
 namespace kiseki::chunk {
@@ -23,7 +25,7 @@ class ChunkStoreTest : public ::testing::Test {
     SegmentStoreOptions so;
     so.segment_bytes = 1 << 20;
     segments_ = *SegmentStore::open(dir_.path() + "/chunks", so);
-    chunks_ = std::make_unique<ChunkStore>(meta_.get(), segments_.get(), keys_.get());
+    chunks_ = *ChunkStore::open(meta_.get(), segments_.get(), keys_.get());
   }
   ChunkId put(const std::string& data) {
     ChunkId id = crypto::compute_chunk_id(dedup_, as_bytes(data));
@@ -32,7 +34,7 @@ class ChunkStoreTest : public ::testing::Test {
     EXPECT_TRUE(chunks_->sync({*p}).is_ok());
     rocksdb::WriteBatchWithIndex wb;
     meta::Txn txn(meta_.get(), &wb);
-    EXPECT_TRUE(apply_ref(txn, id, p->written).is_ok());
+    EXPECT_TRUE(apply_ref(txn, id, /*fresh=*/true).is_ok());
     EXPECT_TRUE(meta_->write(wb.GetWriteBatch(), true).is_ok());
     return id;
   }
@@ -56,35 +58,62 @@ TEST_F(ChunkStoreTest, PutGetAndDedup) {
   ChunkId again = put(data);  // dedup hit: no new bytes, one more reference
   EXPECT_EQ(again, id);
   EXPECT_EQ(segments_->segment_size(segments_->active_segment()), size);
-  EXPECT_EQ(lookup(*meta_, id)->refs, 2u);
+  EXPECT_EQ(*ref_count(*meta_, id), 2u);
 }
 
-TEST_F(ChunkStoreTest, RefsAndUnrefsTrackLiveBytes) {
+TEST_F(ChunkStoreTest, UnreferencedChunksAreCollectedUnlessPinned) {
   ChunkId id = put("some chunk bytes");
-  auto e = *lookup(*meta_, id);
-  EXPECT_EQ(segment_live_bytes(*meta_, e.loc.segment), e.loc.record_size());
+  auto loc = *chunks_->locate(id);
+  EXPECT_EQ(chunks_->live_bytes(loc.segment), loc.record_size());
   rocksdb::WriteBatchWithIndex wb;
   meta::Txn txn(meta_.get(), &wb);
   ASSERT_TRUE(apply_unref(txn, id).is_ok());
   ASSERT_TRUE(meta_->write(wb.GetWriteBatch(), true).is_ok());
-  EXPECT_EQ(lookup(*meta_, id).code(), ErrorCode::kNotFound);
-  EXPECT_EQ(segment_live_bytes(*meta_, e.loc.segment), 0u);
-  // A reference without a written copy to a chunk that is gone is a conflict.
+  EXPECT_EQ(*ref_count(*meta_, id), 0u);
+  // A write that dedup-hits the chunk pins it: the collector leaves it alone.
+  auto pinned = chunks_->prepare(id, as_bytes(std::string("some chunk bytes")));
+  ASSERT_TRUE(pinned.is_ok());
+  EXPECT_FALSE(pinned->stored) << "a dedup hit stores nothing";
+  EXPECT_EQ(chunks_->release({id}), 0u);
+  EXPECT_TRUE(chunks_->locate(id).is_ok());
+  pinned = Result<PreparedChunk>(make_error(ErrorCode::kNotFound, ""));  // unpins
+  EXPECT_EQ(chunks_->release({id}), 1u);
+  EXPECT_EQ(chunks_->locate(id).code(), ErrorCode::kNotFound);
+  EXPECT_EQ(chunks_->live_bytes(loc.segment), 0u);
+  // A reference that is not fresh to a chunk nothing references is a conflict.
   rocksdb::WriteBatchWithIndex wb2;
   meta::Txn txn2(meta_.get(), &wb2);
-  EXPECT_EQ(apply_ref(txn2, id, std::nullopt).code(), ErrorCode::kConflict);
+  EXPECT_EQ(apply_ref(txn2, id, /*fresh=*/false).code(), ErrorCode::kConflict);
+}
+
+TEST_F(ChunkStoreTest, OpenDropsLocationsPastTheRecoveredEndAndCollectsGarbage) {
+  ChunkId kept = put(kiseki::testing::random_bytes(30000, 31));
+  ChunkId torn = put(kiseki::testing::random_bytes(30000, 32));
+  auto tl = *chunks_->locate(torn);
+  // An unreferenced chunk (its delta never committed) and a torn tail.
+  auto orphan = chunks_->prepare(crypto::compute_chunk_id(dedup_, as_bytes(std::string("orphan"))),
+                                 as_bytes(std::string("orphan")));
+  ASSERT_TRUE(orphan.is_ok());
+  ChunkId orphan_id = orphan->id;
+  orphan = Result<PreparedChunk>(make_error(ErrorCode::kNotFound, ""));
+  ASSERT_EQ(::truncate(segment_path(tl.segment).c_str(), static_cast<off_t>(tl.offset + 10)), 0);
+  open();
+  EXPECT_TRUE(chunks_->locate(kept).is_ok());
+  EXPECT_EQ(chunks_->locate(torn).code(), ErrorCode::kNotFound) << "its record was cut at recovery";
+  EXPECT_EQ(chunks_->locate(orphan_id).code(), ErrorCode::kNotFound) << "garbage is collected at open";
+  EXPECT_FALSE(chunks_->scrub().problems.empty()) << "a referenced chunk without bytes is reported";
 }
 
 TEST_F(ChunkStoreTest, FlippedBitIsCorruptionAndScrubReportsIt) {
   std::string data = kiseki::testing::random_bytes(50000, 9);
   ChunkId id = put(data);
   ChunkId other = put(kiseki::testing::random_bytes(50000, 10));
-  auto e = *lookup(*meta_, id);
+  auto e = *chunks_->locate(id);
   EXPECT_TRUE(chunks_->scrub().problems.empty());
   // Flip one bit in the middle of the payload, on disk.
-  int fd = ::open(segment_path(e.loc.segment).c_str(), O_RDWR);
+  int fd = ::open(segment_path(e.segment).c_str(), O_RDWR);
   ASSERT_GE(fd, 0);
-  off_t pos = static_cast<off_t>(e.loc.offset + kRecordHeaderSize + 20000);
+  off_t pos = static_cast<off_t>(e.offset + kRecordHeaderSize + 20000);
   uint8_t b;
   ASSERT_EQ(::pread(fd, &b, 1, pos), 1);
   b ^= 0x04;
@@ -142,17 +171,17 @@ namespace kiseki::chunk {
 TEST_F(ChunkStoreTest, MidSegmentCorruptionIsNotCutAtRecovery) {
   ChunkId first = put(kiseki::testing::random_bytes(30000, 21));
   ChunkId second = put(kiseki::testing::random_bytes(30000, 22));
-  auto e = *lookup(*meta_, first);
-  uint64_t size = segments_->segment_size(e.loc.segment);
-  int fd = ::open(segment_path(e.loc.segment).c_str(), O_RDWR);
-  off_t pos = static_cast<off_t>(e.loc.offset + kRecordHeaderSize + 100);
+  auto e = *chunks_->locate(first);
+  uint64_t size = segments_->segment_size(e.segment);
+  int fd = ::open(segment_path(e.segment).c_str(), O_RDWR);
+  off_t pos = static_cast<off_t>(e.offset + kRecordHeaderSize + 100);
   uint8_t b;
   ASSERT_EQ(::pread(fd, &b, 1, pos), 1);
   b ^= 1;
   ASSERT_EQ(::pwrite(fd, &b, 1, pos), 1);
   ::close(fd);
   open();
-  EXPECT_EQ(segments_->segment_size(e.loc.segment), size) << "nothing may be cut";
+  EXPECT_EQ(segments_->segment_size(e.segment), size) << "nothing may be cut";
   Bytes out;
   EXPECT_EQ(chunks_->read(first, &out).code(), ErrorCode::kCorruption);
   ASSERT_TRUE(chunks_->read(second, &out).is_ok());

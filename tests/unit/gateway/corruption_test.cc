@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "chunk/index.h"
+#include "chunk/chunk_store.h"
 #include "fixture.h"
 
 namespace kiseki::gateway {
@@ -14,18 +14,18 @@ TEST_F(GatewayTest, FlippedBitOnDiskIsCorruptionNeverWrongData) {
   put("a", a);
   put("b", b);
   ASSERT_TRUE(gw_->scrub().problems.empty());
-  // Find one chunk of "a" through the index and flip a bit inside its payload.
-  chunk::IndexEntry e;
+  // Find one chunk through the location table and flip a bit inside its payload.
+  chunk::Location loc;
   {
-    auto it = gw_->store()->iterator(meta::Cf::kChunks);
+    auto it = gw_->store_for_test()->iterator(meta::Cf::kChunkLocs);
     it->SeekToFirst();
     ASSERT_TRUE(it->Valid());
-    ASSERT_TRUE(chunk::decode_entry(it->value().ToStringView(), &e));
+    ASSERT_TRUE(chunk::decode_location(it->value().ToStringView(), &loc));
   }
-  std::string path = dir_.path() + "/chunks/" + chunk::segment_file_name(e.loc.segment);
+  std::string path = dir_.path() + "/chunks/" + chunk::segment_file_name(loc.segment);
   int fd = ::open(path.c_str(), O_RDWR);
   ASSERT_GE(fd, 0);
-  off_t pos = static_cast<off_t>(e.loc.offset + chunk::kRecordHeaderSize + e.loc.length / 2);
+  off_t pos = static_cast<off_t>(loc.offset + chunk::kRecordHeaderSize + loc.length / 2);
   uint8_t byte;
   ASSERT_EQ(::pread(fd, &byte, 1, pos), 1);
   byte ^= 0x80;

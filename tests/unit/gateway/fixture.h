@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "gateway/gateway.h"
+#include "gateway/local_gateway.h"
 #include "support/temp_dir.h"
 
 namespace kiseki::gateway {
@@ -23,7 +23,7 @@ class GatewayTest : public ::testing::Test {
   }
   void reopen() {
     gw_.reset();
-    auto g = Gateway::open(options());
+    auto g = LocalGateway::open(options());
     ASSERT_TRUE(g.is_ok()) << g.status().to_string();
     gw_ = std::move(*g);
   }
@@ -46,12 +46,12 @@ class GatewayTest : public ::testing::Test {
   }
   uint64_t segment_bytes() {
     uint64_t total = 0;
-    for (auto id : gw_->chunks()->segments()->segments()) total += gw_->chunks()->segments()->segment_size(id);
+    for (auto id : gw_->chunks_for_test()->segments()->segments()) total += gw_->chunks_for_test()->segments()->segment_size(id);
     return total;
   }
 
   kiseki::testing::TempDir dir_;
-  std::unique_ptr<Gateway> gw_;
+  std::unique_ptr<LocalGateway> gw_;
   TenantId tenant_ = 0;
   NsRef ns_;
   Caller who_{1000, 1000};

@@ -50,9 +50,11 @@ TEST_F(GatewayTest, OverwriteReleasesOldChunks) {
   put("obj", kiseki::testing::random_bytes(2 << 20, 2));
   EXPECT_EQ(get("obj"), kiseki::testing::random_bytes(2 << 20, 2));
   ASSERT_TRUE(gw_->delete_object(ns_, "obj").is_ok());
-  auto it = gw_->store()->iterator(meta::Cf::kChunks);
-  it->SeekToFirst();
-  EXPECT_FALSE(it->Valid()) << "every chunk reference must be gone";
+  for (auto cf : {meta::Cf::kChunkRefs, meta::Cf::kChunkLocs}) {
+    auto it = gw_->store_for_test()->iterator(cf);
+    it->SeekToFirst();
+    EXPECT_FALSE(it->Valid()) << "every chunk reference and every unreferenced chunk must be gone";
+  }
 }
 
 TEST_F(GatewayTest, KeyThatIsBothFileAndPrefixIsAConflict) {
@@ -213,15 +215,17 @@ TEST_F(GatewayTest, MultipartUpload) {
   EXPECT_EQ(gw_->upload_part(ns_, id2, 3, source_from(as_bytes("x"))).code(), ErrorCode::kNotFound);
   // Deleting the object leaves no chunk referenced.
   ASSERT_TRUE(gw_->delete_object(ns_, "big/object").is_ok());
-  auto it = gw_->store()->iterator(meta::Cf::kChunks);
-  it->SeekToFirst();
-  EXPECT_FALSE(it->Valid());
+  for (auto cf : {meta::Cf::kChunkRefs, meta::Cf::kChunkLocs}) {
+    auto it = gw_->store_for_test()->iterator(cf);
+    it->SeekToFirst();
+    EXPECT_FALSE(it->Valid());
+  }
 }
 
 TEST_F(GatewayTest, CompactionReclaimsDeadSegments) {
   // 8 MiB segments: fill several, delete most objects, compact.
   for (int i = 0; i < 12; ++i) put("obj" + std::to_string(i), kiseki::testing::random_bytes(2 << 20, 500 + i));
-  size_t segs_before = gw_->chunks()->segments()->segments().size();
+  size_t segs_before = gw_->chunks_for_test()->segments()->segments().size();
   ASSERT_GE(segs_before, 3u);
   for (int i = 0; i < 12; ++i) {
     if (i % 4 == 0) continue;
@@ -230,7 +234,7 @@ TEST_F(GatewayTest, CompactionReclaimsDeadSegments) {
   auto removed = gw_->compact(0.5);
   ASSERT_TRUE(removed.is_ok());
   EXPECT_GE(*removed, 1u);
-  EXPECT_LT(gw_->chunks()->segments()->segments().size(), segs_before);
+  EXPECT_LT(gw_->chunks_for_test()->segments()->segments().size(), segs_before);
   for (int i = 0; i < 12; i += 4) EXPECT_EQ(get("obj" + std::to_string(i)), kiseki::testing::random_bytes(2 << 20, 500 + i));
   EXPECT_TRUE(gw_->scrub().problems.empty());
   reopen();

@@ -66,7 +66,7 @@ TEST_F(GatewayTest, CryptoShred) {
   EXPECT_EQ(gw_->get_object(ns_, "doc", {}, nullptr).code(), ErrorCode::kCryptoShredded);
   EXPECT_EQ(get("keep", ons), "other tenant data");
   // No plaintext of the shredded tenant is left in the metadata store.
-  auto it = gw_->store()->iterator(meta::Cf::kInodes);
+  auto it = gw_->store_for_test()->iterator(meta::Cf::kInodes);
   for (it->SeekToFirst(); it->Valid(); it->Next())
     EXPECT_EQ(it->value().ToStringView().find("inline secret"), std::string_view::npos);
 }

@@ -20,12 +20,14 @@ TEST(Delta, RecordRoundTrip) {
   d.inode.content = "sealed";
   ChunkId id;
   id.bytes[3] = 7;
-  d.refs.push_back({id, chunk::Location{2, 4096, 77}});
-  d.refs.push_back({id, std::nullopt});
+  d.refs.push_back({id, true});
+  d.refs.push_back({id, false});
   d.unrefs.push_back(id);
-  std::string rec = encode_record({d, Delta{}});
+  std::string rec = encode_record({d, Delta{}}, RequestId{77, 5});
   std::vector<Delta> back;
-  ASSERT_TRUE(decode_record(rec, &back).is_ok());
+  RequestId req;
+  ASSERT_TRUE(decode_record(rec, &back, &req).is_ok());
+  EXPECT_EQ(req, (RequestId{77, 5}));
   ASSERT_EQ(back.size(), 2u);
   EXPECT_EQ(back[0].op, Op::kRename);
   EXPECT_EQ(back[0].name2, "b");
@@ -33,8 +35,8 @@ TEST(Delta, RecordRoundTrip) {
   EXPECT_EQ(back[0].inode.attr.mode, 0640u);
   EXPECT_EQ(back[0].inode.content, "sealed");
   ASSERT_EQ(back[0].refs.size(), 2u);
-  EXPECT_EQ(back[0].refs[0].written->offset, 4096u);
-  EXPECT_FALSE(back[0].refs[1].written.has_value());
+  EXPECT_TRUE(back[0].refs[0].fresh);
+  EXPECT_FALSE(back[0].refs[1].fresh);
   EXPECT_EQ(back[0].unrefs[0], id);
 }
 

@@ -1,0 +1,48 @@
+#include "common/env.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace kiseki {
+
+Env& Env::posix() {
+  static Env env;
+  return env;
+}
+
+Result<int> Env::open(const std::string& path, int flags, int mode) const {
+  KISEKI_TRY(check(FileOp::kOpen, path));
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) return errno_status("open " + path, errno);
+  return fd;
+}
+
+Result<size_t> Env::preadv(int fd, std::string_view path, const iovec* iov, int n, uint64_t offset) const {
+  KISEKI_TRY(check(FileOp::kRead, path));
+  ssize_t r = ::preadv(fd, iov, n, static_cast<off_t>(offset));
+  if (r < 0) return errno_status("read " + std::string(path), errno);
+  return static_cast<size_t>(r);
+}
+
+Result<size_t> Env::pwritev(int fd, std::string_view path, const iovec* iov, int n, uint64_t offset) const {
+  KISEKI_TRY(check(FileOp::kWrite, path));
+  ssize_t r = ::pwritev(fd, iov, n, static_cast<off_t>(offset));
+  if (r < 0) return errno_status("write " + std::string(path), errno);
+  return static_cast<size_t>(r);
+}
+
+Status Env::fdatasync(int fd, std::string_view path) const {
+  KISEKI_TRY(check(FileOp::kSync, path));
+  if (::fdatasync(fd) != 0) return errno_status("fdatasync " + std::string(path), errno);
+  return Status::ok();
+}
+
+Status Env::unlink(const std::string& path) const {
+  KISEKI_TRY(check(FileOp::kRemove, path));
+  if (::unlink(path.c_str()) != 0) return errno_status("unlink " + path, errno);
+  return Status::ok();
+}
+
+}  // namespace kiseki

@@ -1,0 +1,209 @@
+// The Gateway on this node's own stores: key manager, metadata store, chunk
+// store and delta log. Internal to the gateway module and the server that wires
+// it up; protocols see only gateway.h.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "chunk/chunk_store.h"
+#include "crypto/key_manager.h"
+#include "gateway/content.h"
+#include "gateway/gateway.h"
+#include "log/delta_log.h"
+#include "meta/store.h"
+#include "namespace/delta.h"
+#include "namespace/state_machine.h"
+
+namespace kiseki::gateway {
+
+class LocalGateway final : public Gateway {
+ public:
+  static Result<std::unique_ptr<LocalGateway>> open(const GatewayOptions& opts);
+  ~LocalGateway() override;
+
+  // For tests that inspect or damage the stores underneath.
+  meta::Store* store_for_test() const { return meta_.get(); }
+  chunk::ChunkStore* chunks_for_test() const { return chunks_.get(); }
+
+  // ---- tenants, namespaces, access keys
+  Result<TenantId> create_tenant(std::string_view name) override;
+  Result<TenantInfo> find_tenant(std::string_view name) const override;
+  Result<TenantInfo> get_tenant(TenantId id) const override;
+  std::vector<TenantInfo> list_tenants() const override;
+  // Destroys the tenant's key: its files cannot be read afterwards, anywhere.
+  Status shred_tenant(TenantId id) override;
+
+  Result<NsRef> create_namespace(TenantId tenant, std::string_view name, bool public_read = false) override;
+  Result<NamespaceInfo> find_namespace(TenantId tenant, std::string_view name) const override;
+  Result<NamespaceInfo> get_namespace(NamespaceId id) const override;
+  std::vector<NamespaceInfo> list_namespaces(TenantId tenant) const override;
+  Status delete_namespace(TenantId tenant, std::string_view name) override;
+
+  Result<AccessKey> create_access_key(TenantId tenant) override;
+  // Stores a caller-chosen key pair (KISEKI_ROOT_ACCESS_KEY and friends).
+  Status put_access_key(const AccessKey& key) override;
+  Result<AccessKey> get_access_key(std::string_view access_key_id) const override;
+  Status delete_access_key(std::string_view access_key_id) override;
+
+  // ---- file operations (POSIX semantics)
+  Result<FileAttr> lookup(NsRef ns, InodeId parent, std::string_view name) const override;
+  Result<FileAttr> getattr(NsRef ns, InodeId ino) const override;
+  Result<FileAttr> setattr(NsRef ns, InodeId ino, const SetAttrRequest& req, const Caller& who = {}) override;
+  Result<FileAttr> create(NsRef ns, InodeId parent, std::string_view name, uint32_t mode,
+                          const Caller& who, bool exclusive) override;
+  Result<FileAttr> mkdir(NsRef ns, InodeId parent, std::string_view name, uint32_t mode, const Caller& who) override;
+  Result<FileAttr> symlink(NsRef ns, InodeId parent, std::string_view name, std::string_view target,
+                           const Caller& who) override;
+  Result<std::string> readlink(NsRef ns, InodeId ino) const override;
+  Result<FileAttr> link(NsRef ns, InodeId ino, InodeId new_parent, std::string_view new_name,
+                                const Caller& who = {}) override;
+  Status unlink(NsRef ns, InodeId parent, std::string_view name, const Caller& who = {}) override;
+  Status rmdir(NsRef ns, InodeId parent, std::string_view name, const Caller& who = {}) override;
+  Status rename(NsRef ns, InodeId parent, std::string_view name, InodeId new_parent,
+                        std::string_view new_name, const Caller& who = {}) override;
+  // Entries after `cookie` (0 = from the start), in stable cookie order.
+  Result<std::vector<DirEntry>> readdir(NsRef ns, InodeId dir, uint64_t cookie, size_t max_entries) const override;
+  // readdir with each entry's attributes (NFS READDIRPLUS), read in batches.
+  Result<std::vector<DirEntryPlus>> readdir_plus(NsRef ns, InodeId dir, uint64_t cookie, size_t max_entries) const override;
+  // Reads up to `length` bytes at `offset`; short at end of file.
+  Result<Bytes> read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length) const override;
+  // Writes at any offset (holes read as zeros); returns the new attributes. An
+  // unstable write (NFS UNSTABLE) is visible at once but durable only after the
+  // next fsync, whatever the durability mode; a stable one follows the mode.
+  Result<FileAttr> write(NsRef ns, InodeId ino, uint64_t offset, ByteSpan data, bool stable = true,
+                                 const Caller& who = {}) override;
+  // Makes every write acknowledged so far durable: forces what `group`, `none`
+  // and unstable writes left in the page cache.
+  Status fsync(NsRef ns, InodeId ino) override;
+
+  // ---- object operations (S3 semantics; a key is a path)
+  // `meta` is read once `body` is consumed, so the body's source may add to it
+  // (checksums that are known only at the end of the stream).
+  // A key ending in '/' with an empty body is a folder marker: the explicit
+  // directory of that name (NFS and FUSE mkdir make the same thing).
+  Result<ObjectInfo> put_object(NsRef ns, std::string_view key, const ByteSource& body,
+                                const ObjectMeta& meta, const PutConditions& cond = {}) override;
+  Result<ObjectInfo> head_object(NsRef ns, std::string_view key) const override;
+  Result<Bytes> get_object(NsRef ns, std::string_view key, const ByteRange& range,
+                           ObjectInfo* info) const override;
+  // Opens an object for reads in pieces (large GETs); see ObjectHandle.
+  Result<ObjectHandle> open_object(NsRef ns, std::string_view key) const override;
+  Status read_object(const ObjectHandle& h, uint64_t offset, uint64_t length, Bytes* out) const override;
+  Status delete_object(NsRef ns, std::string_view key) override;
+  // Copies within or across namespaces of one tenant; `meta` replaces the source's
+  // metadata when given (metadata directive REPLACE).
+  Result<ObjectInfo> copy_object(NsRef src, std::string_view src_key, NsRef dst,
+                                 std::string_view dst_key, const std::optional<ObjectMeta>& meta) override;
+  Result<ListResult> list_objects(NsRef ns, const ListRequest& req) const override;
+
+  // ---- multipart uploads
+  Result<std::string> create_upload(NsRef ns, std::string_view key, const ObjectMeta& meta) override;
+  Result<PartInfo> upload_part(NsRef ns, std::string_view upload_id, uint32_t part, const ByteSource& body) override;
+  Result<ObjectInfo> complete_upload(NsRef ns, std::string_view upload_id,
+                                     const std::vector<std::pair<uint32_t, std::string>>& parts) override;
+  Status abort_upload(NsRef ns, std::string_view upload_id) override;
+  Result<std::vector<PartInfo>> list_parts(NsRef ns, std::string_view upload_id) const override;
+  Result<std::vector<UploadInfo>> list_uploads(NsRef ns, std::string_view prefix) const override;
+
+  // ---- NFS exports (replicated: stored through the log) and cluster secrets
+  // Export options by path ("/tenant/namespace"); the NFS layer parses them.
+  Status put_export(std::string_view path, std::string_view options) override;
+  Status delete_export(std::string_view path) override;
+  Result<std::vector<std::pair<std::string, std::string>>> list_exports() const override;
+  // A random secret of `bytes` bytes made once for the cluster and kept in its
+  // replicated state (for example the key that MACs NFS file handles).
+  Result<std::string> cluster_secret(std::string_view name, size_t bytes) override;
+
+  // ---- capacity and maintenance
+  Result<FsStats> statfs() const override;
+  chunk::ScrubReport scrub() const override;
+  // Rewrites the live chunks of sealed segments whose live fraction is below
+  // `threshold`, then removes them. Returns the number of segments removed.
+  Result<size_t> compact(double threshold = 0.5) override;
+  // Counts every layout and multipart reference to every chunk and compares the
+  // counts with the replicated reference counts and with the chunks this node
+  // holds: a consistency check for tests and operators.
+  Result<ReferenceReport> check_references() const override;
+
+ private:
+  // A body chunked, sealed and stored by prepare_stream, ready for a delta.
+  struct PreparedData {
+    std::string inline_data;
+    std::vector<Extent> extents;
+    std::vector<chunk::PreparedChunk> prepared;
+    uint64_t size = 0;
+    std::array<uint8_t, 16> md5{};
+  };
+  explicit LocalGateway(const GatewayOptions& opts) : opts_(opts) {}
+  Status init();
+
+  Result<crypto::SecretKey> tenant_key(TenantId t) const;
+  Status load_inode(NsRef ns, InodeId ino, ns::Inode* out) const;
+  // The inode a key names: a file, or for "a/b/" an explicit directory.
+  Result<InodeId> resolve_key(NsRef ns, std::string_view key, ns::Inode* inode) const;
+  Result<ObjectInfo> put_folder(NsRef ns, std::string_view key, const ByteSource& body);
+  // A kPutObject delta for `key` with a fresh object's attributes and times.
+  ns::Delta object_delta(NsRef ns, std::string_view key, uint64_t size) const;
+  // Applies a record through the log; after a commit that dropped chunk
+  // references, the chunk store collects what became unreferenced. `who.req`
+  // makes the record idempotent (one is assigned when it is empty).
+  Result<std::string> submit(std::vector<ns::Delta> deltas, bool durable = true, const Caller& who = {});
+  Result<FileAttr> make_node(NsRef ns, InodeId parent, std::string_view name, ns::Inode tmpl,
+                             bool exclusive, const Caller& who);
+  // The first result of the caller's request if it was applied before (a retry
+  // across a reconnect or a restart): checked before anything else is.
+  Result<std::optional<log::ApplyResult>> replayed(const Caller& who) const;
+  // For a replayed call that answers with attributes: the inode's attributes,
+  // or the first call's error.
+  Result<FileAttr> replayed_attr(NsRef ns, const log::ApplyResult& first, InodeId ino) const;
+  // Chunks, seals and stores a body; small bodies stay inline when allowed.
+  Result<PreparedData> prepare_stream(TenantId tenant, const ByteSource& body, bool want_md5,
+                                      bool allow_inline);
+  Status read_range(const Content& c, uint64_t size, uint64_t offset,
+                    uint64_t length, Bytes* out) const;
+  Status remove_entry(NsRef ns, InodeId parent, std::string_view name, bool rmdir, const Caller& who);
+  ObjectInfo object_info(std::string_view key, const ns::Inode& inode, const Content& c) const;
+  // For a kPutObject delta: if `key` holds an object, expect its version and drop
+  // its chunk references (when this is its last link). Returns its content, if any.
+  Result<std::optional<Content>> replace_target(NsRef ns, std::string_view key, const crypto::SecretKey& kek,
+                                                ns::Delta* d) const;
+  std::mutex& inode_lock(NsRef ns, InodeId ino) const;
+  int64_t now() const { return opts_.env->clock().now_ns(); }
+
+  GatewayOptions opts_;
+  std::unique_ptr<crypto::FileKeyManager> keys_;
+  std::unique_ptr<meta::Store> meta_;
+  std::unique_ptr<chunk::SegmentStore> segments_;
+  std::unique_ptr<chunk::ChunkStore> chunks_;
+  std::unique_ptr<chunk::Chunker> chunker_;
+  ns::StateMachine sm_;
+  // Request ids for mutations that come without one: this process's random
+  // client id and a sequence.
+  uint64_t client_id_ = 0;
+  std::atomic<uint64_t> next_seq_{1};
+  std::unique_ptr<log::DeltaLog> log_;
+  // Striped per-inode locks serialise read-modify-write of one file's layout.
+  mutable std::array<std::mutex, 256> inode_locks_;
+  // Unstable writes acknowledged, and how many of them fsync has made durable.
+  std::atomic<uint64_t> unstable_writes_{0}, unstable_synced_{0};
+  // Every S3 request authenticates and names a bucket: both answers are cached.
+  // Entries go when a key or namespace is deleted and when a tenant is shredded.
+  mutable std::mutex cache_mu_;  // guards the two caches below
+  mutable std::unordered_map<std::string, AccessKey> key_cache_;
+  mutable std::map<std::pair<TenantId, std::string>, NamespaceInfo, std::less<>> ns_cache_;
+  void forget_tenant(TenantId t);
+
+};
+
+FileAttr to_attr(const ns::Inode& i);
+// The extents of a multipart part record (none for an upload record's key).
+Status multipart_part_extents(const crypto::SecretKey& kek, NamespaceId ns, std::string_view key,
+                              std::string_view value, std::vector<Extent>* extents);
+
+}  // namespace kiseki::gateway
