@@ -90,10 +90,15 @@ uint64_t ChunkStore::live_bytes(SegmentId seg) const {
 
 std::shared_ptr<const void> ChunkStore::pin_locked(Stripe& s, const ChunkId& id) {
   ++s.pins[id];
-  return std::shared_ptr<const void>(nullptr, [&s, id](const void*) {
+  return std::shared_ptr<const void>(nullptr, [this, &s, id](const void*) {
     std::lock_guard lock(s.mu);
     auto it = s.pins.find(id);
-    if (it != s.pins.end() && --it->second == 0) s.pins.erase(it);
+    if (it == s.pins.end() || --it->second > 0) return;
+    s.pins.erase(it);
+    // The last writer holding it is done: if its delta failed or its final
+    // layout did not keep the chunk, nothing references it.
+    auto r = collect_locked(s, id);
+    if (!r) KLOG_WARN("chunk {}: collection failed: {}", id.hex(), r.status().to_string());
   });
 }
 

@@ -22,6 +22,7 @@ namespace kiseki::chunk {
 // A chunk made ready for a delta to reference. While any copy of `pin` lives,
 // the collector leaves the chunk's bytes alone, so the delta may reference it
 // as fresh (refs.h apply_ref) even if its last other reference goes meanwhile.
+// When the last pin goes, an unreferenced chunk is collected at once.
 struct PreparedChunk {
   ChunkId id;
   uint32_t length = 0;                // plaintext bytes

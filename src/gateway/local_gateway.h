@@ -170,7 +170,8 @@ class LocalGateway final : public Gateway {
   Status remove_entry(NsRef ns, InodeId parent, std::string_view name, bool rmdir, const Caller& who);
   ObjectInfo object_info(std::string_view key, const ns::Inode& inode, const Content& c) const;
   // For a kPutObject delta: if `key` holds an object, expect its version and drop
-  // its chunk references (when this is its last link). Returns its content, if any.
+  // its chunk references (its layout is replaced for every link). Returns its
+  // content, if any.
   Result<std::optional<Content>> replace_target(NsRef ns, std::string_view key, const crypto::SecretKey& kek,
                                                 ns::Delta* d) const;
   std::mutex& inode_lock(NsRef ns, InodeId ino) const;

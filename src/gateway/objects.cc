@@ -143,7 +143,8 @@ Result<std::optional<Content>> LocalGateway::replace_target(NsRef ns, std::strin
   Content old;
   KISEKI_TRY(open_content(kek, ns.ns, cur.content, &old));
   d->version = cur.version;
-  if (cur.nlink <= 1) add_unrefs(old.extents, d);
+  // The put replaces the inode's layout for every link to it: its chunks go.
+  add_unrefs(old.extents, d);
   return std::optional<Content>(std::move(old));
 }
 
