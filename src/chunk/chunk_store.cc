@@ -161,14 +161,29 @@ Status ChunkStore::sync(const std::vector<PreparedChunk>& chunks) {
   return Status::ok();
 }
 
-Status ChunkStore::read(const ChunkId& id, Bytes* out) const {
+Result<Location> ChunkStore::adopt(const ChunkId& id, ByteSpan sealed) {
+  Stripe& s = stripe(id);
+  std::lock_guard lock(s.mu);
+  auto have = locate(id);
+  if (have || have.code() != ErrorCode::kNotFound) return have;
+  KISEKI_ASSIGN_OR_RETURN(Location loc, segments_->append(id, sealed));
+  KISEKI_TRY(put_location(id, loc));
+  add_live(loc.segment, static_cast<int64_t>(loc.record_size()));
+  return loc;
+}
+
+Status ChunkStore::read_sealed(const ChunkId& id, Bytes* sealed) const {
   auto loc = locate(id);
   if (!loc) {
     if (loc.code() == ErrorCode::kNotFound) return corruption("chunk " + id.hex() + " has no bytes on this node");
     return loc.status();
   }
+  return segments_->read(id, *loc, sealed);
+}
+
+Status ChunkStore::read(const ChunkId& id, Bytes* out) const {
   thread_local Bytes sealed;
-  KISEKI_TRY(segments_->read(id, *loc, &sealed));
+  KISEKI_TRY(read_sealed(id, &sealed));
   if (sealed.size() < crypto::kSealOverhead) return corruption("sealed chunk too short");
   out->resize(sealed.size() - crypto::kSealOverhead);
   KISEKI_TRY(cipher_.open(id, sealed, out->data()));

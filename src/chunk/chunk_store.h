@@ -48,6 +48,11 @@ class ChunkStore {
   Result<PreparedChunk> prepare(const ChunkId& id, ByteSpan plaintext);
   // Makes every stored chunk durable before the delta that references it commits.
   Status sync(const std::vector<PreparedChunk>& chunks);
+  // Stores a chunk sealed elsewhere (a replica's copy, a repair) unless this node
+  // has it; the caller syncs it (sync) before relying on it. Not durable alone.
+  Result<Location> adopt(const ChunkId& id, ByteSpan sealed);
+  // The sealed record of a chunk, as adopt takes it.
+  Status read_sealed(const ChunkId& id, Bytes* sealed) const;
   // Reads, verifies and opens a chunk into `out` (resized to its plaintext size).
   Status read(const ChunkId& id, Bytes* out) const;
   // Where the chunk sits on this node; kNotFound if it has no bytes here.

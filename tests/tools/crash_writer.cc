@@ -2,6 +2,8 @@
 // durability `sync` and reports each on stdout. "BEGIN ..." before a write,
 // "ACK ..." once the Gateway acknowledged it. The test kills this process with
 // SIGKILL at various points and checks every acknowledged write afterwards.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -19,7 +21,28 @@ static std::string payload(uint64_t seed, size_t n) {
   return s;
 }
 
+// "DATA_DIR once CLIENT SEQ": creates file "once" with that request id, reports
+// "ACK <ino>" and waits to be killed (the idempotency test retries it after).
+static int create_once(const char* dir, uint64_t client, uint64_t seq) {
+  GatewayOptions o;
+  o.data_dir = dir;
+  auto g = Gateway::open(o);
+  if (!g) return 1;
+  auto& gw = **g;
+  TenantId t = *gw.create_tenant("crash");
+  NsRef ns = *gw.create_namespace(t, "b");
+  Caller who;
+  who.req = {client, seq};
+  auto f = gw.create(ns, ns::kRootInode, "once", 0644, who, true);
+  if (!f) return 1;
+  std::printf("ACK %llu\n", (unsigned long long)f->ino);
+  std::fflush(stdout);
+  for (;;) pause();
+}
+
 int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[2]) == "once")
+    return create_once(argv[1], std::strtoull(argv[3], nullptr, 10), std::strtoull(argv[4], nullptr, 10));
   if (argc != 5 || !parse_durability(argv[4])) {
     std::fprintf(stderr, "usage: %s DATA_DIR FIRST_SEQ COUNT sync|group|none\n", argv[0]);
     return 2;
