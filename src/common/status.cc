@@ -26,6 +26,7 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::kNotSupported: return "NotSupported";
     case ErrorCode::kPreconditionFailed: return "PreconditionFailed";
     case ErrorCode::kCryptoShredded: return "CryptoShredded";
+    case ErrorCode::kNotPermitted: return "NotPermitted";
   }
   return "Unknown";
 }

@@ -33,6 +33,7 @@ enum class ErrorCode : uint8_t {
   kNotSupported,      // a valid request that this node does not implement
   kPreconditionFailed,// a conditional request's condition does not hold
   kCryptoShredded,    // the tenant's key has been destroyed
+  kNotPermitted,      // only the owner or root may (POSIX EPERM), as opposed to mode bits
 };
 
 std::string_view error_code_name(ErrorCode code);

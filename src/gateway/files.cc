@@ -3,6 +3,7 @@
 
 #include "crypto/chunk_cipher.h"
 #include "gateway/object_util.h"
+#include "gateway/permissions.h"
 
 namespace kiseki::gateway {
 
@@ -19,11 +20,12 @@ InodeId decode_ino(const std::string& out) {
 
 }  // namespace
 
-Result<FileAttr> LocalGateway::lookup(NsRef ns, InodeId parent, std::string_view name) const {
+Result<FileAttr> LocalGateway::lookup(NsRef ns, InodeId parent, std::string_view name, const Caller& who) const {
   KISEKI_TRY(ns::validate_name(name));
   Inode dir;
   KISEKI_TRY(load_inode(ns, parent, &dir));
   if (!dir.is_dir()) return make_error(ErrorCode::kNotDirectory, "not a directory");
+  KISEKI_TRY(check_search(who, to_attr(dir)));
   std::string v;
   Status st = meta_->get(Cf::kDentries, meta::dentry_key(ns.ns, parent, name), &v);
   if (st.code() == ErrorCode::kNotFound) return not_found("no entry '" + std::string(name) + "'");
@@ -37,6 +39,23 @@ Result<FileAttr> LocalGateway::getattr(NsRef ns, InodeId ino) const {
   Inode i;
   KISEKI_TRY(load_inode(ns, ino, &i));
   return to_attr(i);
+}
+
+Status LocalGateway::check_dir(NsRef ns, InodeId dir, const Caller& who,
+                               Status (*check)(const Caller&, const FileAttr&)) const {
+  if (who.uid == 0) return Status::ok();
+  auto a = getattr(ns, dir);
+  if (!a) return a.status();
+  if (a->type != FileType::kDirectory) return make_error(ErrorCode::kNotDirectory, "not a directory");
+  return check(who, *a);
+}
+
+Status LocalGateway::check_remove(NsRef ns, InodeId dir, const FileAttr* victim, const Caller& who) const {
+  if (who.uid == 0) return Status::ok();
+  KISEKI_ASSIGN_OR_RETURN(FileAttr d, getattr(ns, dir));
+  if (d.type != FileType::kDirectory) return make_error(ErrorCode::kNotDirectory, "not a directory");
+  KISEKI_TRY(check_dir_change(who, d));
+  return victim ? check_sticky(who, d, *victim) : Status::ok();
 }
 
 Result<std::optional<log::ApplyResult>> LocalGateway::replayed(const Caller& who) const {
@@ -53,6 +72,7 @@ Result<FileAttr> LocalGateway::replayed_attr(NsRef ns, const log::ApplyResult& f
 Result<FileAttr> LocalGateway::make_node(NsRef ns, InodeId parent, std::string_view name, Inode tmpl,
                                          bool exclusive, const Caller& who) {
   KISEKI_TRY(ns::validate_name(name));
+  KISEKI_TRY(check_dir(ns, parent, who, check_dir_change));
   Delta d;
   d.op = Op::kCreate;
   d.flags = exclusive ? uint32_t{ns::kExclusive} : 0u;
@@ -73,7 +93,7 @@ Result<FileAttr> LocalGateway::create(NsRef ns, InodeId parent, std::string_view
   if (!exclusive) {
     // Opening a file that is there (open(O_CREAT), NFS UNCHECKED) needs no log
     // record; any other answer goes to the state machine, which decides races.
-    auto existing = lookup(ns, parent, name);
+    auto existing = lookup(ns, parent, name, who);
     if (existing && existing->type == FileType::kFile) return existing;
     if (existing) return make_error(ErrorCode::kExists, "'" + std::string(name) + "' exists");
   }
@@ -131,6 +151,7 @@ Result<FileAttr> LocalGateway::link(NsRef ns, InodeId ino, InodeId new_parent, s
   KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
   if (first) return replayed_attr(ns, *first, ino);
   KISEKI_TRY(ns::validate_name(new_name));
+  KISEKI_TRY(check_dir(ns, new_parent, who, check_dir_change));
   Delta d;
   d.op = Op::kLink;
   d.ns = ns.ns;
@@ -158,7 +179,8 @@ Status LocalGateway::remove_entry(NsRef ns, InodeId parent, std::string_view nam
   if (first) return first->status;
   KISEKI_TRY(ns::validate_name(name));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
-    KISEKI_ASSIGN_OR_RETURN(FileAttr a, lookup(ns, parent, name));
+    KISEKI_ASSIGN_OR_RETURN(FileAttr a, lookup(ns, parent, name, who));
+    KISEKI_TRY(check_remove(ns, parent, &a, who));
     Inode victim;
     KISEKI_TRY(load_inode(ns, a.ino, &victim));
     Delta d;
@@ -193,6 +215,13 @@ Status LocalGateway::rename(NsRef ns, InodeId parent, std::string_view name, Ino
   if (first) return first->status;
   KISEKI_TRY(ns::validate_name(name));
   KISEKI_TRY(ns::validate_name(new_name));
+  if (who.uid != 0) {
+    KISEKI_ASSIGN_OR_RETURN(FileAttr src, lookup(ns, parent, name, who));
+    KISEKI_TRY(check_remove(ns, parent, &src, who));
+    auto dst = lookup(ns, new_parent, new_name, who);
+    if (!dst && dst.code() != ErrorCode::kNotFound) return dst.status();
+    KISEKI_TRY(check_remove(ns, new_parent, dst ? &*dst : nullptr, who));
+  }
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
     Delta d;
     d.op = Op::kRename;
@@ -226,10 +255,11 @@ Status LocalGateway::rename(NsRef ns, InodeId parent, std::string_view name, Ino
 }
 
 Result<std::vector<DirEntry>> LocalGateway::readdir(NsRef ns, InodeId dir, uint64_t cookie,
-                                               size_t max_entries) const {
+                                                    size_t max_entries, const Caller& who) const {
   Inode d;
   KISEKI_TRY(load_inode(ns, dir, &d));
   if (!d.is_dir()) return make_error(ErrorCode::kNotDirectory, "not a directory");
+  KISEKI_TRY(check_list(who, to_attr(d)));
   if (cookie != 0 && cookie < ns::kFirstCookie) cookie = 0;
   if (cookie >= d.next_cookie) {
     if (cookie == 0) return std::vector<DirEntry>{};
@@ -267,8 +297,8 @@ Result<std::vector<DirEntry>> LocalGateway::readdir(NsRef ns, InodeId dir, uint6
 }
 
 Result<std::vector<DirEntryPlus>> LocalGateway::readdir_plus(NsRef ns, InodeId dir, uint64_t cookie,
-                                                        size_t max_entries) const {
-  KISEKI_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, readdir(ns, dir, cookie, max_entries));
+                                                             size_t max_entries, const Caller& who) const {
+  KISEKI_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, readdir(ns, dir, cookie, max_entries, who));
   std::vector<std::string> keys;
   keys.reserve(entries.size());
   for (const auto& e : entries) keys.push_back(meta::inode_key(ns.ns, e.ino));
@@ -315,12 +345,14 @@ Status LocalGateway::read_range(const Content& c, uint64_t size, uint64_t offset
   return Status::ok();
 }
 
-Result<Bytes> LocalGateway::read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length) const {
+Result<Bytes> LocalGateway::read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length,
+                                 const Caller& who) const {
   if (offset > (1ull << 62) || length > (1ull << 32)) return invalid_argument("offset or length out of range");
   Inode i;
   KISEKI_TRY(load_inode(ns, ino, &i));
   if (i.is_dir()) return make_error(ErrorCode::kIsDirectory, "is a directory");
   if (i.type != FileType::kFile) return invalid_argument("not a regular file");
+  KISEKI_TRY(check_data_access(who, to_attr(i), kMayRead));
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   Content c;
   KISEKI_TRY(open_content(kek, ns.ns, i.content, &c));
@@ -370,6 +402,7 @@ Result<FileAttr> LocalGateway::write(NsRef ns, InodeId ino, uint64_t offset, Byt
     KISEKI_TRY(load_inode(ns, ino, &i));
     if (i.is_dir()) return make_error(ErrorCode::kIsDirectory, "is a directory");
     if (i.type != FileType::kFile) return invalid_argument("not a regular file");
+    KISEKI_TRY(check_data_access(who, to_attr(i), kMayWrite));
     Content c;
     KISEKI_TRY(open_content(kek, ns.ns, i.content, &c));
     uint64_t new_size = std::max<uint64_t>(i.size, offset + data.size());
@@ -413,6 +446,10 @@ Result<FileAttr> LocalGateway::write(NsRef ns, InodeId ino, uint64_t offset, Byt
 Result<FileAttr> LocalGateway::setattr(NsRef ns, InodeId ino, const SetAttrRequest& req, const Caller& who) {
   KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
   if (first) return replayed_attr(ns, *first, ino);
+  if (who.uid != 0) {
+    KISEKI_ASSIGN_OR_RETURN(FileAttr a, getattr(ns, ino));
+    KISEKI_TRY(check_setattr(who, a, req));
+  }
   Delta d;
   d.op = Op::kSetAttr;
   d.ns = ns.ns;

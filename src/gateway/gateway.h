@@ -61,7 +61,11 @@ class Gateway {
   virtual Status delete_access_key(std::string_view access_key_id) = 0;
 
   // ---- file operations (POSIX semantics)
-  virtual Result<FileAttr> lookup(NsRef ns, InodeId parent, std::string_view name) const = 0;
+  // Every call takes the Caller it runs for and applies the permission model of
+  // permissions.h; Caller{} is root. A mutation with the caller's request id
+  // applies once.
+  virtual Result<FileAttr> lookup(NsRef ns, InodeId parent, std::string_view name,
+                                  const Caller& who = {}) const = 0;
   virtual Result<FileAttr> getattr(NsRef ns, InodeId ino) const = 0;
   virtual Result<FileAttr> setattr(NsRef ns, InodeId ino, const SetAttrRequest& req, const Caller& who = {}) = 0;
   virtual Result<FileAttr> create(NsRef ns, InodeId parent, std::string_view name, uint32_t mode,
@@ -77,11 +81,14 @@ class Gateway {
   virtual Status rename(NsRef ns, InodeId parent, std::string_view name, InodeId new_parent,
                         std::string_view new_name, const Caller& who = {}) = 0;
   // Entries after `cookie` (0 = from the start), in stable cookie order.
-  virtual Result<std::vector<DirEntry>> readdir(NsRef ns, InodeId dir, uint64_t cookie, size_t max_entries) const = 0;
+  virtual Result<std::vector<DirEntry>> readdir(NsRef ns, InodeId dir, uint64_t cookie, size_t max_entries,
+                                                const Caller& who = {}) const = 0;
   // readdir with each entry's attributes (NFS READDIRPLUS), read in batches.
-  virtual Result<std::vector<DirEntryPlus>> readdir_plus(NsRef ns, InodeId dir, uint64_t cookie, size_t max_entries) const = 0;
+  virtual Result<std::vector<DirEntryPlus>> readdir_plus(NsRef ns, InodeId dir, uint64_t cookie,
+                                                         size_t max_entries, const Caller& who = {}) const = 0;
   // Reads up to `length` bytes at `offset`; short at end of file.
-  virtual Result<Bytes> read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length) const = 0;
+  virtual Result<Bytes> read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length,
+                             const Caller& who = {}) const = 0;
   // Writes at any offset (holes read as zeros); returns the new attributes. An
   // unstable write (NFS UNSTABLE) is visible at once but durable only after the
   // next fsync, whatever the durability mode; a stable one follows the mode.

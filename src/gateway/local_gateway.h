@@ -52,7 +52,8 @@ class LocalGateway final : public Gateway {
   Status delete_access_key(std::string_view access_key_id) override;
 
   // ---- file operations (POSIX semantics)
-  Result<FileAttr> lookup(NsRef ns, InodeId parent, std::string_view name) const override;
+  Result<FileAttr> lookup(NsRef ns, InodeId parent, std::string_view name,
+                          const Caller& who = {}) const override;
   Result<FileAttr> getattr(NsRef ns, InodeId ino) const override;
   Result<FileAttr> setattr(NsRef ns, InodeId ino, const SetAttrRequest& req, const Caller& who = {}) override;
   Result<FileAttr> create(NsRef ns, InodeId parent, std::string_view name, uint32_t mode,
@@ -68,11 +69,14 @@ class LocalGateway final : public Gateway {
   Status rename(NsRef ns, InodeId parent, std::string_view name, InodeId new_parent,
                         std::string_view new_name, const Caller& who = {}) override;
   // Entries after `cookie` (0 = from the start), in stable cookie order.
-  Result<std::vector<DirEntry>> readdir(NsRef ns, InodeId dir, uint64_t cookie, size_t max_entries) const override;
+  Result<std::vector<DirEntry>> readdir(NsRef ns, InodeId dir, uint64_t cookie, size_t max_entries,
+                                        const Caller& who = {}) const override;
   // readdir with each entry's attributes (NFS READDIRPLUS), read in batches.
-  Result<std::vector<DirEntryPlus>> readdir_plus(NsRef ns, InodeId dir, uint64_t cookie, size_t max_entries) const override;
+  Result<std::vector<DirEntryPlus>> readdir_plus(NsRef ns, InodeId dir, uint64_t cookie,
+                                                 size_t max_entries, const Caller& who = {}) const override;
   // Reads up to `length` bytes at `offset`; short at end of file.
-  Result<Bytes> read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length) const override;
+  Result<Bytes> read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length,
+                     const Caller& who = {}) const override;
   // Writes at any offset (holes read as zeros); returns the new attributes. An
   // unstable write (NFS UNSTABLE) is visible at once but durable only after the
   // next fsync, whatever the durability mode; a stable one follows the mode.
@@ -162,6 +166,11 @@ class LocalGateway final : public Gateway {
   // For a replayed call that answers with attributes: the inode's attributes,
   // or the first call's error.
   Result<FileAttr> replayed_attr(NsRef ns, const log::ApplyResult& first, InodeId ino) const;
+  // Permission checks that need a directory's attributes (skipped for root,
+  // who passes them all).
+  Status check_dir(NsRef ns, InodeId dir, const Caller& who, Status (*check)(const Caller&, const FileAttr&)) const;
+  // check_dir_change on `dir` and, for an existing `victim`, the sticky bit.
+  Status check_remove(NsRef ns, InodeId dir, const FileAttr* victim, const Caller& who) const;
   // Chunks, seals and stores a body; small bodies stay inline when allowed.
   Result<PreparedData> prepare_stream(TenantId tenant, const ByteSource& body, bool want_md5,
                                       bool allow_inline);

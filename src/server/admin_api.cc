@@ -15,7 +15,7 @@ http::status http_status_for(ErrorCode code) {
     case ErrorCode::kExists: case ErrorCode::kConflict: case ErrorCode::kNotEmpty: return http::status::conflict;
     case ErrorCode::kInvalidArgument: case ErrorCode::kNameTooLong: case ErrorCode::kNotDirectory:
     case ErrorCode::kIsDirectory: return http::status::bad_request;
-    case ErrorCode::kPermissionDenied: return http::status::forbidden;
+    case ErrorCode::kPermissionDenied: case ErrorCode::kNotPermitted: return http::status::forbidden;
     case ErrorCode::kPreconditionFailed: return http::status::precondition_failed;
     case ErrorCode::kCryptoShredded: return http::status::gone;
     case ErrorCode::kNoSpace: case ErrorCode::kQuotaExceeded: return http::status::insufficient_storage;

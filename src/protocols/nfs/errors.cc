@@ -26,6 +26,7 @@ Nfs3Status nfs3_status(ErrorCode code) {
     case ErrorCode::kNotSupported: return kNfs3ErrNotsupp;
     case ErrorCode::kPreconditionFailed: return kNfs3ErrNotSync;
     case ErrorCode::kCryptoShredded: return kNfs3ErrStale;  // the data is gone for good
+    case ErrorCode::kNotPermitted: return kNfs3ErrPerm;
   }
   return kNfs3ErrServerfault;
 }

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "crypto/primitives.h"
+#include "gateway/permissions.h"
 #include "protocols/nfs/errors.h"
 #include "protocols/nfs/nfs3_const.h"
 #include "protocols/nfs/xdr.h"
@@ -24,17 +25,6 @@ constexpr const char* kProcNames[kNfs3ProcCount] = {
 constexpr size_t kMaxNameArg = 4096;  // longer than any name we accept: NAMETOOLONG, not garbage
 constexpr uint64_t kMaxFileSize = 1ull << 62;
 constexpr uint64_t kBytesPerInode = 512;  // metadata cost of one file, for FSSTAT's file counts
-
-struct Cred {
-  uint32_t uid = 65534, gid = 65534;
-  std::vector<uint32_t> gids;
-  bool in_group(uint32_t g) const {
-    if (g == gid) return true;
-    for (auto x : gids)
-      if (x == g) return true;
-    return false;
-  }
-};
 
 uint32_t ftype(gateway::FileType t) {
   switch (t) {
@@ -161,35 +151,33 @@ class Nfs3Call {
   uint32_t dir_check(const Obj& dir, std::string_view n) const {
     if (dir.exp->opts.read_only) return kNfs3ErrRofs;
     if (dir.attr.type != gateway::FileType::kDirectory) return kNfs3ErrNotdir;
-    if (!may(dir.attr, 3)) return kNfs3ErrAcces;
     if (bad_name(n)) return kNfs3ErrNametoolong;
     return kNfs3Ok;
   }
-  Cred cred_for(const Export& e) const {
-    Cred c;
+  // The caller after squashing; calls without AUTH_SYS are nobody.
+  gateway::Caller cred_for(const Export& e) const {
+    gateway::Caller c{65534, 65534, {}, {}};
     if (c_.hdr.sys) {
       c.uid = c_.hdr.sys->uid;
       c.gid = c_.hdr.sys->gid;
-      c.gids = c_.hdr.sys->gids;
+      c.groups = c_.hdr.sys->gids;
     }
     if (e.opts.root_squash && c.uid == 0) {
       c.uid = e.opts.anon_uid;
       c.gid = e.opts.anon_gid;
-      c.gids.clear();
+      c.groups.clear();
     }
     return c;
   }
-  // want: 4 read, 2 write, 1 execute/search
-  bool may(const FileAttr& a, uint32_t want) const {
-    if (cred_.uid == 0) {
-      if (want & 1) return a.type == gateway::FileType::kDirectory || (a.mode & 0111) != 0;
-      return true;
-    }
-    uint32_t bits;
-    if (cred_.uid == a.uid) bits = (a.mode >> 6) & 7;
-    else if (cred_.in_group(a.gid)) bits = (a.mode >> 3) & 7;
-    else bits = a.mode & 7;
-    return (bits & want) == want;
+  bool may(const FileAttr& a, uint32_t want) const { return gateway::may(cred_, a, want); }
+  // The caller of a mutation, with the request id that makes a resent call
+  // (the same client address, port, xid and procedure) apply once, also after a
+  // restart; `part` tells the records of one call apart.
+  gateway::Caller mutator(uint32_t proc, uint64_t part = 0) const {
+    gateway::Caller w = cred_;
+    w.req.client = (uint64_t{0x4e46} << 48) | (uint64_t{c_.client.ip} << 16) | c_.client.port;
+    w.req.seq = (part << 62) | (uint64_t{proc} << 32) | c_.hdr.xid;
+    return w;
   }
   std::string handle_of(const Obj& o, const FileAttr& a) const {
     return s_.handles_->encode(FileHandle{o.exp->ns.tenant, o.exp->ns.ns, a.ino, a.generation});
@@ -244,13 +232,13 @@ class Nfs3Call {
 
   // Shared by CREATE, MKDIR, SYMLINK: the reply after a node was made (or not).
   uint32_t made(const Obj& dir, const std::optional<FileAttr>& pre, const Result<FileAttr>& r);
-  uint32_t apply_sattr(const Obj& o, const Sattr& s, FileAttr* after);
+  uint32_t apply_sattr(const Obj& o, const Sattr& s, FileAttr* after, const gateway::Caller& who);
 
   Nfs3Service& s_;
   const RpcCall& c_;
   XdrDecoder in_;
   XdrEncoder out_;
-  Cred cred_;
+  gateway::Caller cred_;
 };
 
 AcceptStat Nfs3Call::run(uint32_t proc, uint32_t* status) {
@@ -296,18 +284,13 @@ uint32_t Nfs3Call::getattr() {
   return st;
 }
 
-uint32_t Nfs3Call::apply_sattr(const Obj& o, const Sattr& s, FileAttr* after) {
+uint32_t Nfs3Call::apply_sattr(const Obj& o, const Sattr& s, FileAttr* after, const gateway::Caller& who) {
   const FileAttr& a = o.attr;
-  bool is_owner = cred_.uid == 0 || cred_.uid == a.uid;
-  if (s.req.mode && !is_owner) return kNfs3ErrPerm;
-  if (s.req.uid && *s.req.uid != a.uid && cred_.uid != 0) return kNfs3ErrPerm;
-  if (s.req.gid && *s.req.gid != a.gid && !(cred_.uid == 0 || (is_owner && cred_.in_group(*s.req.gid))))
-    return kNfs3ErrPerm;
-  if ((s.req.atime_ns || s.req.mtime_ns) && !is_owner && !may(a, 2)) return kNfs3ErrAcces;
+  // Checked here too, not only in the Gateway: a no-op SETATTR is refused alike.
+  if (Status p = gateway::check_setattr(cred_, a, s.req); !p) return nfs3_status(p);
   if (s.req.size) {
     if (a.type == gateway::FileType::kDirectory) return kNfs3ErrIsdir;
     if (a.type != gateway::FileType::kFile) return kNfs3ErrInval;
-    if (!may(a, 2) && !(cred_.uid == a.uid)) return kNfs3ErrAcces;
     if (*s.req.size > kMaxFileSize) return kNfs3ErrFbig;
   }
   // truncate(2) to the size a file has changes nothing, not even its times.
@@ -317,7 +300,7 @@ uint32_t Nfs3Call::apply_sattr(const Obj& o, const Sattr& s, FileAttr* after) {
     *after = a;
     return kNfs3Ok;
   }
-  auto r = s_.gw_->setattr(o.ns(), a.ino, req);
+  auto r = s_.gw_->setattr(o.ns(), a.ino, req, who);
   if (!r) return nfs3_status(r.status());
   *after = *r;
   return kNfs3Ok;
@@ -339,7 +322,7 @@ uint32_t Nfs3Call::setattr() {
   FileAttr after = o.attr;
   if (o.exp->opts.read_only) st = kNfs3ErrRofs;
   else if (check && guard_ctime != o.attr.ctime_ns) st = kNfs3ErrNotSync;
-  else st = apply_sattr(o, s, &after);
+  else st = apply_sattr(o, s, &after, mutator(kNfs3Setattr));
   out_.u32(st);
   put_pre_op(out_, o.attr);
   post_op(o, st == kNfs3Ok ? std::optional<FileAttr>(after) : fresh(o, o.attr.ino));
@@ -355,11 +338,11 @@ uint32_t Nfs3Call::lookup() {
   uint32_t st = kNfs3Ok;
   Result<FileAttr> r = make_error(ErrorCode::kNotDirectory, "");
   if (d.attr.type != gateway::FileType::kDirectory) r = make_error(ErrorCode::kNotDirectory, "not a directory");
-  else if (!may(d.attr, 1)) r = make_error(ErrorCode::kPermissionDenied, "no search permission");
+  else if (Status p = gateway::check_search(cred_, d.attr); !p) r = p;
   else if (bad_name(n)) r = make_error(ErrorCode::kNameTooLong, "");
   else if (n == ".") r = d.attr;
   else if (n == "..") r = d.attr.parent == d.attr.ino ? Result<FileAttr>(d.attr) : s_.gw_->getattr(d.ns(), d.attr.parent);
-  else r = s_.gw_->lookup(d.ns(), d.attr.ino, n);
+  else r = s_.gw_->lookup(d.ns(), d.attr.ino, n, cred_);
   if (!r) {
     st = r.status().code() == ErrorCode::kInvalidArgument ? kNfs3ErrNoent : nfs3_status(r.status());
     out_.u32(st);
@@ -427,10 +410,9 @@ uint32_t Nfs3Call::read() {
   uint32_t st = kNfs3Ok;
   if (o.attr.type == gateway::FileType::kDirectory) st = kNfs3ErrIsdir;
   else if (o.attr.type != gateway::FileType::kFile) st = kNfs3ErrInval;
-  else if (!may(o.attr, 4) && cred_.uid != o.attr.uid) st = kNfs3ErrAcces;
   Bytes data;
   if (st == kNfs3Ok) {
-    auto r = s_.gw_->read(o.ns(), o.attr.ino, offset, std::min(count, s_.opts_.max_io));
+    auto r = s_.gw_->read(o.ns(), o.attr.ino, offset, std::min(count, s_.opts_.max_io), cred_);
     if (r) data = std::move(*r);
     else st = nfs3_status(r.status());
   }
@@ -458,11 +440,10 @@ uint32_t Nfs3Call::write() {
   else if (o.attr.type == gateway::FileType::kDirectory) st = kNfs3ErrIsdir;
   else if (o.attr.type != gateway::FileType::kFile || count > data.size() || stable > kFileSync) st = kNfs3ErrInval;
   else if (offset + count > kMaxFileSize) st = kNfs3ErrFbig;
-  else if (!may(o.attr, 2) && cred_.uid != o.attr.uid) st = kNfs3ErrAcces;
   std::optional<FileAttr> after;
   if (st == kNfs3Ok) {
     bool want_stable = stable != kUnstable;
-    auto r = s_.gw_->write(o.ns(), o.attr.ino, offset, as_bytes(data.substr(0, count)), want_stable);
+    auto r = s_.gw_->write(o.ns(), o.attr.ino, offset, as_bytes(data.substr(0, count)), want_stable, cred_);
     if (!r) {
       st = nfs3_status(r.status());
     } else {
@@ -513,7 +494,7 @@ uint32_t Nfs3Call::create() {
     wcc(d, d.attr);
     return st;
   }
-  gateway::Caller who{cred_.uid, cred_.gid};
+  gateway::Caller who = mutator(kNfs3Create);
   uint32_t mode = s.req.mode.value_or(0644);
   if (how == kCreateExclusive) {
     // The verifier lives in atime/mtime until the client's SETATTR replaces them,
@@ -525,9 +506,9 @@ uint32_t Nfs3Call::create() {
       gateway::SetAttrRequest t;
       t.atime_ns = vhi;
       t.mtime_ns = vlo;
-      r = s_.gw_->setattr(d.ns(), r->ino, t);
+      r = s_.gw_->setattr(d.ns(), r->ino, t, mutator(kNfs3Create, 1));
     } else if (r.status().code() == ErrorCode::kExists) {
-      auto e = s_.gw_->lookup(d.ns(), d.attr.ino, n);
+      auto e = s_.gw_->lookup(d.ns(), d.attr.ino, n, cred_);
       if (e && e->type == gateway::FileType::kFile && e->atime_ns == vhi && e->mtime_ns == vlo) r = *e;
     }
     return made(d, d.attr, r);
@@ -539,13 +520,13 @@ uint32_t Nfs3Call::create() {
     if (!s.empty()) {
       Obj o{d.exp, *r};
       FileAttr after;
-      uint32_t sst = apply_sattr(o, s, &after);
+      uint32_t sst = apply_sattr(o, s, &after, mutator(kNfs3Create, 1));
       if (sst != kNfs3Ok) r = make_error(ErrorCode::kPermissionDenied, "");
       else r = after;
     }
   } else if (r && (s.req.uid || s.req.gid || s.req.atime_ns || s.req.mtime_ns || s.req.size)) {
     s.req.mode.reset();
-    r = s_.gw_->setattr(d.ns(), r->ino, s.req);
+    r = s_.gw_->setattr(d.ns(), r->ino, s.req, mutator(kNfs3Create, 1));
   }
   return made(d, d.attr, r);
 }
@@ -562,10 +543,10 @@ uint32_t Nfs3Call::mkdir() {
     wcc(d, d.attr);
     return st;
   }
-  auto r = s_.gw_->mkdir(d.ns(), d.attr.ino, n, s.req.mode.value_or(0755), gateway::Caller{cred_.uid, cred_.gid});
+  auto r = s_.gw_->mkdir(d.ns(), d.attr.ino, n, s.req.mode.value_or(0755), mutator(kNfs3Mkdir));
   if (r && (s.req.uid || s.req.gid || s.req.atime_ns || s.req.mtime_ns)) {
     s.req.mode.reset();
-    r = s_.gw_->setattr(d.ns(), r->ino, s.req);
+    r = s_.gw_->setattr(d.ns(), r->ino, s.req, mutator(kNfs3Mkdir, 1));
   }
   return made(d, d.attr, r);
 }
@@ -583,7 +564,7 @@ uint32_t Nfs3Call::symlink() {
     wcc(d, d.attr);
     return st;
   }
-  auto r = s_.gw_->symlink(d.ns(), d.attr.ino, n, target, gateway::Caller{cred_.uid, cred_.gid});
+  auto r = s_.gw_->symlink(d.ns(), d.attr.ino, n, target, mutator(kNfs3Symlink));
   return made(d, d.attr, r);
 }
 
@@ -619,7 +600,8 @@ uint32_t Nfs3Call::remove(bool dir) {
   if (st == kNfs3Ok && dir && n == ".") st = kNfs3ErrInval;
   if (st == kNfs3Ok && dir && n == "..") st = kNfs3ErrExist;
   if (st == kNfs3Ok) {
-    Status r = dir ? s_.gw_->rmdir(d.ns(), d.attr.ino, n) : s_.gw_->unlink(d.ns(), d.attr.ino, n);
+    Status r = dir ? s_.gw_->rmdir(d.ns(), d.attr.ino, n, mutator(kNfs3Rmdir))
+                   : s_.gw_->unlink(d.ns(), d.attr.ino, n, mutator(kNfs3Remove));
     if (!r) st = r.code() == ErrorCode::kInvalidArgument ? kNfs3ErrNoent : nfs3_status(r);
   }
   out_.u32(st);
@@ -647,7 +629,7 @@ uint32_t Nfs3Call::rename() {
   if (st == kNfs3Ok) st = dir_check(to, tn);
   if (st == kNfs3Ok && (fn == "." || fn == ".." || tn == "." || tn == "..")) st = kNfs3ErrInval;
   if (st == kNfs3Ok) {
-    Status r = s_.gw_->rename(from.ns(), from.attr.ino, fn, to.attr.ino, tn);
+    Status r = s_.gw_->rename(from.ns(), from.attr.ino, fn, to.attr.ino, tn, mutator(kNfs3Rename));
     if (!r) st = nfs3_status(r);
   }
   out_.u32(st);
@@ -674,7 +656,7 @@ uint32_t Nfs3Call::link() {
   if (st == kNfs3Ok && o.attr.type == gateway::FileType::kDirectory) st = kNfs3ErrIsdir;
   std::optional<FileAttr> after;
   if (st == kNfs3Ok) {
-    auto r = s_.gw_->link(o.ns(), o.attr.ino, d.attr.ino, n);
+    auto r = s_.gw_->link(o.ns(), o.attr.ino, d.attr.ino, n, mutator(kNfs3Link));
     if (r) after = *r;
     else st = nfs3_status(r.status());
   }
@@ -694,7 +676,9 @@ uint32_t Nfs3Call::readdir(bool plus) {
   Obj d;
   uint32_t st = resolve(f, &d);
   if (st == kNfs3Ok && d.attr.type != gateway::FileType::kDirectory) st = kNfs3ErrNotdir;
-  if (st == kNfs3Ok && !may(d.attr, 4)) st = kNfs3ErrAcces;
+  if (st == kNfs3Ok) {
+    if (Status p = gateway::check_list(cred_, d.attr); !p) st = nfs3_status(p);
+  }
   // The cookie verifier is the directory's generation: cookies never change
   // meaning while the directory lives, so only a different directory (a
   // reused handle) invalidates them.
@@ -753,8 +737,8 @@ uint32_t Nfs3Call::readdir(bool plus) {
     // needs only names and inode numbers.
     Result<std::vector<gateway::DirEntryPlus>> r = std::vector<gateway::DirEntryPlus>{};
     if (plus) {
-      r = s_.gw_->readdir_plus(d.ns(), d.attr.ino, next, batch);
-    } else if (auto names = s_.gw_->readdir(d.ns(), d.attr.ino, next, batch); names) {
+      r = s_.gw_->readdir_plus(d.ns(), d.attr.ino, next, batch, cred_);
+    } else if (auto names = s_.gw_->readdir(d.ns(), d.attr.ino, next, batch, cred_); names) {
       for (auto& e : *names) {
         FileAttr a;
         a.ino = e.ino;
@@ -776,7 +760,7 @@ uint32_t Nfs3Call::readdir(bool plus) {
     }
     if (!full && r->size() < batch) {
       // Short: the end, unless entries removed meanwhile were skipped.
-      auto more = s_.gw_->readdir(d.ns(), d.attr.ino, next, 1);
+      auto more = s_.gw_->readdir(d.ns(), d.attr.ino, next, 1, cred_);
       if (!more || more->empty()) {
         eof = true;
         break;

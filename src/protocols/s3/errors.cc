@@ -35,6 +35,7 @@ S3Error s3_error(const Status& st, Subject subject) {
     case ErrorCode::kInvalidArgument: return {400, "InvalidArgument", m};
     case ErrorCode::kPermissionDenied: return {403, "AccessDenied", m.empty() ? "Access Denied" : m};
     case ErrorCode::kCryptoShredded: return {403, "AccessDenied", "The tenant's data was crypto-shredded"};
+    case ErrorCode::kNotPermitted: return {403, "AccessDenied", "Access Denied"};
     case ErrorCode::kPreconditionFailed:
       return {412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"};
     case ErrorCode::kNoSpace: return {507, "InsufficientStorage", m};

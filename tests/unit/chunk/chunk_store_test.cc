@@ -76,9 +76,9 @@ TEST_F(ChunkStoreTest, UnreferencedChunksAreCollectedUnlessPinned) {
   EXPECT_FALSE(pinned->stored) << "a dedup hit stores nothing";
   EXPECT_EQ(chunks_->release({id}), 0u);
   EXPECT_TRUE(chunks_->locate(id).is_ok());
-  pinned = Result<PreparedChunk>(make_error(ErrorCode::kNotFound, ""));  // unpins
-  EXPECT_EQ(chunks_->release({id}), 1u);
+  pinned = Result<PreparedChunk>(make_error(ErrorCode::kNotFound, ""));  // the last pin collects it
   EXPECT_EQ(chunks_->locate(id).code(), ErrorCode::kNotFound);
+  EXPECT_EQ(chunks_->release({id}), 0u);
   EXPECT_EQ(chunks_->live_bytes(loc.segment), 0u);
   // A reference that is not fresh to a chunk nothing references is a conflict.
   rocksdb::WriteBatchWithIndex wb2;

@@ -14,6 +14,11 @@ class GatewayTest : public ::testing::Test {
     reopen();
     tenant_ = *gw_->create_tenant("acme");
     ns_ = *gw_->create_namespace(tenant_, "bucket");
+    // The namespace root belongs to the tests' caller, as a user's home would.
+    SetAttrRequest own;
+    own.uid = who_.uid;
+    own.gid = who_.gid;
+    ASSERT_TRUE(gw_->setattr(ns_, ns::kRootInode, own).is_ok());
   }
   virtual GatewayOptions options() {
     GatewayOptions o;
