@@ -128,8 +128,16 @@ class Reply:
 
 
 class RpcClient:
-    def __init__(self, port, host="127.0.0.1", timeout=30):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", timeout=30, source_port=None):
+        if source_port is None:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
+        else:
+            # A client that reconnects from the port it used before (as NFS clients do).
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.settimeout(timeout)
+            self.sock.bind((host, source_port))
+            self.sock.connect((host, port))
         self.xid = 0x1000
         self.buf = b""
 

@@ -78,8 +78,8 @@ def mnt(server, s3, tmp_path_factory):
     m.close()
 
 
-def rpc_root(server, path=f"/default/{BUCKET}"):
-    c = rpc.RpcClient(server.nfs_port)
+def rpc_root(server, path=f"/default/{BUCKET}", source_port=None):
+    c = rpc.RpcClient(server.nfs_port, source_port=source_port)
     st, fh = c.mount(path)
     assert st == 0
     return c, fh
@@ -473,6 +473,45 @@ def test_fsinfo_fsstat_pathconf_and_wcc(server, s3):
     assert c.lookup(root, "n" * 300)[0] == rpc.NAMETOOLONG
     assert c.lookup(root, "absent")[0] == rpc.NOENT
     c.close()
+
+
+def test_resent_call_after_a_crash_gets_its_first_result(tmp_path):
+    # The duplicate request cache is in memory; behind it the Gateway keeps each
+    # call's first result in the replicated state, keyed by client address, port,
+    # procedure and xid: a client that resends after the server restarted gets
+    # the first answer, not EXIST or NOENT.
+    s = Server(str(tmp_path / "data"))
+    s.cli("namespace", "create", "default", "retry")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    c, root = rpc_root(s, "/default/retry", source_port=port)
+    args = rpc.Packer().opaque(root).opaque("once").u32(rpc.GUARDED).u32(1).u32(0o644) \
+        .u32(0).u32(0).u32(0).u32(0).u32(0).bytes()
+    first = c.call(rpc.NFS, 3, rpc.CREATE, args, xid=888001)
+    assert first.body.u32() == rpc.OK
+    st, fh = c.create(root, "gone")
+    assert st == rpc.OK
+    assert c.remove(root, "gone", xid=888003) == rpc.OK
+    c.close()
+    s.kill()
+
+    s = Server(str(tmp_path / "data"))
+    try:
+        c, root = rpc_root(s, "/default/retry", source_port=port)
+        again = c.call(rpc.NFS, 3, rpc.CREATE, args, xid=888001)
+        assert again.body.u32() == rpc.OK, "a resent GUARDED CREATE must not answer EXIST"
+        assert again.body.d[again.body.p:again.body.p + 60] == first.body.d[first.body.p:first.body.p + 60]
+        assert c.remove(root, "gone", xid=888003) == rpc.OK, "a resent REMOVE must not answer NOENT"
+        other = c.call(rpc.NFS, 3, rpc.CREATE, args, xid=888004)  # a new call
+        assert other.body.u32() == rpc.EXIST
+        c.close()
+        # another source port is another client: the same xid is a new call there
+        c2, root = rpc_root(s, "/default/retry")
+        assert c2.call(rpc.NFS, 3, rpc.CREATE, args, xid=888001).body.u32() == rpc.EXIST
+        c2.close()
+    finally:
+        s.stop()
 
 
 # ---------------------------------------------------------------- UNSTABLE, COMMIT and a crash
