@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
     so.listen = opts->s3_listen;
     so.s3.region = opts->s3_region;
     so.s3.domain = opts->s3_domain;
+    so.s3.clock = &opts->gateway.env->clock();
     auto s3 = s3::S3Server::start(gw->get(), so);
     if (!s3) {
       KLOG_ERROR("S3: {}", s3.status().to_string());

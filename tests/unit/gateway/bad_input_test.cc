@@ -106,4 +106,26 @@ TEST(GatewayOptionsTest, BadOptionsAreRefused) {
   EXPECT_EQ(Gateway::open(o).code(), ErrorCode::kInvalidArgument);
 }
 
+TEST(GatewayOptionsTest, AnOlderFormatIsRefusedClearly) {
+  kiseki::testing::TempDir dir;
+  {
+    // What format 1 left: chunk locations inside the replicated state.
+    rocksdb::Options ro;
+    ro.create_if_missing = true;
+    ro.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{"default", {}}, {"chunks", {}}, {"segments", {}}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(ro, dir.path() + "/meta", cfs, &handles, &db).ok());
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    delete db;
+  }
+  GatewayOptions o;
+  o.data_dir = dir.path();
+  auto g = Gateway::open(o);
+  EXPECT_EQ(g.code(), ErrorCode::kNotSupported);
+  EXPECT_NE(g.status().message().find("older Kiseki"), std::string::npos) << g.status().to_string();
+  EXPECT_NE(g.status().message().find("docs/formats.md"), std::string::npos);
+}
+
 }  // namespace kiseki::gateway
