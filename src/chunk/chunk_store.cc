@@ -31,6 +31,22 @@ ChunkStore::ChunkStore(meta::Store* meta, SegmentStore* segments, const crypto::
   collected_ = m.counter("kiseki_chunk_collected_total", "Unreferenced chunks removed from the location table");
 }
 
+ChunkStore::~ChunkStore() {
+  // Pending changes are rebuildable (open collects and drops what they would
+  // have), but writing them saves that work.
+  Status st = flush_local();
+  if (!st.is_ok()) KLOG_WARN("chunk store: pending locations not written at close: {}", st.to_string());
+}
+
+Status ChunkStore::flush_local() {
+  constexpr uint64_t kOwn = ~uint64_t{0};
+  rocksdb::WriteBatch b;
+  add_local_writes(&b, kOwn);
+  Status st = b.Count() ? meta_->write(&b, false) : Status::ok();
+  commit_local_writes(kOwn, st.is_ok());
+  return st;
+}
+
 Result<std::unique_ptr<ChunkStore>> ChunkStore::open(meta::Store* meta, SegmentStore* segments,
                                                      const crypto::KeyManager* keys) {
   std::unique_ptr<ChunkStore> cs(new ChunkStore(meta, segments, keys));
@@ -102,18 +118,63 @@ std::shared_ptr<const void> ChunkStore::pin_locked(Stripe& s, const ChunkId& id)
   });
 }
 
-Status ChunkStore::put_location(const ChunkId& id, const Location& loc) {
-  rocksdb::WriteBatch b;
-  b.Put(meta_->cf(Cf::kChunkLocs), rocksdb::Slice(id.view().data(), id.view().size()), encode_location(loc));
-  return meta_->write(&b, false);
+Result<std::optional<Location>> ChunkStore::find_locked(const Stripe& s, const ChunkId& id) const {
+  if (auto it = s.pending.find(id); it != s.pending.end()) return it->second.loc;
+  std::string v;
+  Status st = meta_->get(Cf::kChunkLocs, id.view(), &v);
+  if (st.code() == ErrorCode::kNotFound) return std::optional<Location>();
+  KISEKI_TRY(st);
+  Location loc;
+  if (!decode_location(v, &loc)) return corruption("chunk location " + id.hex());
+  return std::optional<Location>(loc);
+}
+
+void ChunkStore::pend_locked(Stripe& s, const ChunkId& id, std::optional<Location> loc) {
+  auto [it, added] = s.pending.insert_or_assign(id, PendingLocation{loc, 0});
+  if (added) pending_count_.fetch_add(1);
+}
+
+void ChunkStore::add_local_writes(rocksdb::WriteBatch* batch, uint64_t group) {
+  if (pending_count_.load() == 0) return;
+  for (auto& s : stripes_) {
+    std::lock_guard lock(s.mu);
+    for (auto& [id, p] : s.pending) {
+      if (p.group != 0) continue;
+      rocksdb::Slice key(id.view().data(), id.view().size());
+      if (p.loc) batch->Put(meta_->cf(Cf::kChunkLocs), key, encode_location(*p.loc));
+      else batch->Delete(meta_->cf(Cf::kChunkLocs), key);
+      p.group = group;
+    }
+  }
+}
+
+void ChunkStore::commit_local_writes(uint64_t group, bool written) {
+  if (pending_count_.load() == 0) return;
+  for (auto& s : stripes_) {
+    std::lock_guard lock(s.mu);
+    for (auto it = s.pending.begin(); it != s.pending.end();) {
+      if (it->second.group != group) {
+        ++it;
+      } else if (written) {
+        it = s.pending.erase(it);
+        pending_count_.fetch_sub(1);
+      } else {
+        it->second.group = 0;  // the next group writes it
+        ++it;
+      }
+    }
+  }
 }
 
 Result<Location> ChunkStore::locate(const ChunkId& id) const {
-  std::string v;
-  KISEKI_TRY(meta_->get(Cf::kChunkLocs, id.view(), &v));
-  Location loc;
-  if (!decode_location(v, &loc)) return corruption("chunk location " + id.hex());
-  return loc;
+  Stripe& s = stripe(id);
+  std::unique_lock lock(s.mu, std::defer_lock);
+  // Reads skip the stripe while nothing is pending anywhere (a change that lands
+  // meanwhile is one this read may as well have preceded).
+  if (pending_count_.load() != 0) lock.lock();
+  KISEKI_ASSIGN_OR_RETURN(std::optional<Location> loc, find_locked(s, id));
+  if (!loc) return not_found("chunk " + id.hex() + " has no bytes on this node");
+  return *loc;
 }
 
 Result<PreparedChunk> ChunkStore::prepare(const ChunkId& id, ByteSpan plaintext) {
@@ -121,14 +182,12 @@ Result<PreparedChunk> ChunkStore::prepare(const ChunkId& id, ByteSpan plaintext)
   Stripe& s = stripe(id);
   {
     std::lock_guard lock(s.mu);
-    std::string v;
-    Status st = meta_->get(Cf::kChunkLocs, id.view(), &v);
+    KISEKI_ASSIGN_OR_RETURN(std::optional<Location> have, find_locked(s, id));
     p.pin = pin_locked(s, id);
-    if (st.is_ok()) {
+    if (have) {
       dedup_hits_->inc();
       return p;
     }
-    if (st.code() != ErrorCode::kNotFound) return st;
   }
   dedup_misses_->inc();
   thread_local Bytes sealed;
@@ -140,9 +199,9 @@ Result<PreparedChunk> ChunkStore::prepare(const ChunkId& id, ByteSpan plaintext)
   std::lock_guard lock(s.mu);
   // A concurrent writer of the same new chunk may have recorded its copy first:
   // then this copy is dead space, left for compaction.
-  std::string v;
-  if (meta_->get(Cf::kChunkLocs, id.view(), &v).code() == ErrorCode::kNotFound) {
-    KISEKI_TRY(put_location(id, loc));
+  KISEKI_ASSIGN_OR_RETURN(std::optional<Location> have, find_locked(s, id));
+  if (!have) {
+    pend_locked(s, id, loc);
     add_live(loc.segment, static_cast<int64_t>(loc.record_size()));
   }
   return p;
@@ -164,10 +223,10 @@ Status ChunkStore::sync(const std::vector<PreparedChunk>& chunks) {
 Result<Location> ChunkStore::adopt(const ChunkId& id, ByteSpan sealed) {
   Stripe& s = stripe(id);
   std::lock_guard lock(s.mu);
-  auto have = locate(id);
-  if (have || have.code() != ErrorCode::kNotFound) return have;
+  KISEKI_ASSIGN_OR_RETURN(std::optional<Location> have, find_locked(s, id));
+  if (have) return *have;
   KISEKI_ASSIGN_OR_RETURN(Location loc, segments_->append(id, sealed));
-  KISEKI_TRY(put_location(id, loc));
+  pend_locked(s, id, loc);
   add_live(loc.segment, static_cast<int64_t>(loc.record_size()));
   return loc;
 }
@@ -195,11 +254,9 @@ Result<bool> ChunkStore::collect_locked(Stripe& s, const ChunkId& id) {
   if (s.pins.count(id)) return false;
   KISEKI_ASSIGN_OR_RETURN(uint64_t refs, ref_count(*meta_, id));
   if (refs > 0) return false;
-  auto loc = locate(id);
-  if (!loc) return loc.code() == ErrorCode::kNotFound ? Result<bool>(false) : Result<bool>(loc.status());
-  rocksdb::WriteBatch b;
-  b.Delete(meta_->cf(Cf::kChunkLocs), rocksdb::Slice(id.view().data(), id.view().size()));
-  KISEKI_TRY(meta_->write(&b, false));
+  KISEKI_ASSIGN_OR_RETURN(std::optional<Location> loc, find_locked(s, id));
+  if (!loc) return false;
+  pend_locked(s, id, std::nullopt);
   add_live(loc->segment, -static_cast<int64_t>(loc->record_size()));
   collected_->inc();
   return true;
@@ -257,16 +314,17 @@ Result<CompactStats> ChunkStore::compact(double threshold) {
     for (const auto& r : records) {
       Stripe& s = stripe(r.id);
       std::lock_guard lock(s.mu);
-      auto cur = locate(r.id);
-      if (!cur) {
-        if (cur.code() == ErrorCode::kNotFound) continue;
-        return cur.status();
-      }
-      if (cur->segment != seg || cur->offset != r.loc.offset) continue;
+      // A chunk with a location change on its way to the store waits for the
+      // next compaction: the change would overwrite the move.
+      if (s.pending.count(r.id)) continue;
+      KISEKI_ASSIGN_OR_RETURN(std::optional<Location> cur, find_locked(s, r.id));
+      if (!cur || cur->segment != seg || cur->offset != r.loc.offset) continue;
       KISEKI_TRY(segments_->read(r.id, r.loc, &sealed));
       KISEKI_ASSIGN_OR_RETURN(Location to, segments_->append(r.id, sealed));
       KISEKI_TRY(segments_->sync(to));
-      KISEKI_TRY(put_location(r.id, to));
+      rocksdb::WriteBatch b;
+      b.Put(meta_->cf(Cf::kChunkLocs), rocksdb::Slice(r.id.view().data(), r.id.view().size()), encode_location(to));
+      KISEKI_TRY(meta_->write(&b, false));
       add_live(seg, -static_cast<int64_t>(r.loc.record_size()));
       add_live(to.segment, static_cast<int64_t>(to.record_size()));
       ++stats.chunks_moved;
@@ -280,8 +338,9 @@ Result<CompactStats> ChunkStore::compact(double threshold) {
   return stats;
 }
 
-ScrubReport ChunkStore::scrub() const {
+ScrubReport ChunkStore::scrub() {
   ScrubReport report = segments_->scrub();
+  if (Status st = flush_local(); !st.is_ok()) report.problems.push_back("pending chunk locations: " + st.to_string());
   auto it = meta_->iterator(Cf::kChunkLocs);
   Bytes plain;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -291,6 +350,7 @@ ScrubReport ChunkStore::scrub() const {
       report.problems.push_back("malformed chunk location entry");
       continue;
     }
+    if (locate(id).code() == ErrorCode::kNotFound) continue;  // collected, not yet written
     Status st = read(id, &plain);
     if (!st.is_ok()) report.problems.push_back("chunk " + id.hex() + ": " + st.to_string());
   }
@@ -301,8 +361,7 @@ ScrubReport ChunkStore::scrub() const {
       report.problems.push_back("malformed chunk reference entry");
       continue;
     }
-    std::string v;
-    if (meta_->get(Cf::kChunkLocs, id.view(), &v).code() == ErrorCode::kNotFound)
+    if (locate(id).code() == ErrorCode::kNotFound)
       report.problems.push_back("chunk " + id.hex() + " is referenced but has no bytes on this node");
   }
   return report;

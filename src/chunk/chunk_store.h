@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -69,21 +70,40 @@ class ChunkStore {
 
   // Checks every located chunk against its record (CRC, id, AEAD tag), every
   // segment's record chain, and that every referenced chunk has bytes here.
-  ScrubReport scrub() const;
+  // Writes pending location changes first, so the table it walks is complete.
+  ScrubReport scrub();
+
+  // Location changes (new chunks, collected ones) are kept pending in memory and
+  // written with the next group commit of the delta log, in its WriteBatch: a
+  // record that references a new chunk commits with the chunk's location, and no
+  // PUT pays a write of its own for it. `group` names the batch; commit_local
+  // says whether it was written (the entries go) or not (they wait for the next).
+  void add_local_writes(rocksdb::WriteBatch* batch, uint64_t group);
+  void commit_local_writes(uint64_t group, bool written);
+  // Writes what is pending on its own (a chunk store used without a log; close).
+  Status flush_local();
+  ~ChunkStore();
 
   uint64_t live_bytes(SegmentId seg) const;
   SegmentStore* segments() const { return segments_; }
 
  private:
+  struct PendingLocation {
+    std::optional<Location> loc;  // nullopt: the chunk was collected
+    uint64_t group = 0;           // the batch it is in; 0 while in none
+  };
   struct Stripe {
     std::mutex mu;  // serialises probe+pin, record, collect and move of its chunks
     std::unordered_map<ChunkId, uint32_t, ChunkIdHash> pins;
+    std::unordered_map<ChunkId, PendingLocation, ChunkIdHash> pending;
   };
   ChunkStore(meta::Store* meta, SegmentStore* segments, const crypto::KeyManager* keys);
   Status sweep();
   Stripe& stripe(const ChunkId& id) const { return stripes_[id.bytes[0] % stripes_.size()]; }
   std::shared_ptr<const void> pin_locked(Stripe& s, const ChunkId& id);
-  Status put_location(const ChunkId& id, const Location& loc);
+  // With the stripe locked: the chunk's location, pending changes first.
+  Result<std::optional<Location>> find_locked(const Stripe& s, const ChunkId& id) const;
+  void pend_locked(Stripe& s, const ChunkId& id, std::optional<Location> loc);
   // With the stripe locked: drops the chunk's location if it is unreferenced.
   Result<bool> collect_locked(Stripe& s, const ChunkId& id);
   void add_live(SegmentId seg, int64_t bytes);
@@ -92,6 +112,7 @@ class ChunkStore {
   SegmentStore* segments_;
   crypto::ChunkCipher cipher_;
   mutable std::array<Stripe, 64> stripes_;
+  std::atomic<uint64_t> pending_count_{0};  // entries in every stripe's `pending`
   mutable std::mutex live_mu_;  // guards live_
   std::map<SegmentId, uint64_t> live_;
   Counter* dedup_hits_;

@@ -85,13 +85,13 @@ Result<ReferenceReport> LocalGateway::check_references() const {
 
   auto locs = meta_->iterator(Cf::kChunkLocs);
   for (locs->SeekToFirst(); locs->Valid(); locs->Next()) {
+    ChunkId id;
+    ChunkId::from_view(locs->key().ToStringView(), &id);
+    if (chunks_->locate(id).code() == ErrorCode::kNotFound) continue;  // collected, not yet written
     ++r.located;
     std::string v;
-    if (meta_->get(Cf::kChunkRefs, locs->key().ToStringView(), &v).code() == ErrorCode::kNotFound) {
-      ChunkId id;
-      ChunkId::from_view(locs->key().ToStringView(), &id);
+    if (meta_->get(Cf::kChunkRefs, locs->key().ToStringView(), &v).code() == ErrorCode::kNotFound)
       r.problems.push_back("chunk " + id.hex() + " has bytes here but no reference (garbage left behind)");
-    }
   }
   KISEKI_TRY(meta::from_rocks(locs->status(), "scan chunk locations"));
   return r;

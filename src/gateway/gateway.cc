@@ -79,6 +79,8 @@ Status LocalGateway::init() {
   // group's metadata is. Rolled segments were synced when they rolled.
   lo.before_commit = [s = segments_.get()] { return s->sync_all(); };
   lo.on_apply = opts_.on_apply;
+  lo.add_local = [c = chunks_.get()](rocksdb::WriteBatch* b, uint64_t g) { c->add_local_writes(b, g); };
+  lo.local_done = [c = chunks_.get()](uint64_t g, bool written) { c->commit_local_writes(g, written); };
   log_ = std::make_unique<log::DeltaLog>(meta_.get(), &sm_, lo);
   return Status::ok();
 }

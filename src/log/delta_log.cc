@@ -116,7 +116,9 @@ void DeltaLog::commit_group(std::deque<Pending*>& group) {
   txn.put(meta::Cf::kSystem, kAppliedIndexKey, meta::key_u64(index));
   sync &= opts_.durability == Durability::kSync || barrier;
   Status st = sync && opts_.before_commit ? opts_.before_commit() : Status::ok();
+  if (opts_.add_local) opts_.add_local(batch.GetWriteBatch(), index);
   if (st.is_ok()) st = store_->write(batch.GetWriteBatch(), sync);
+  if (opts_.local_done) opts_.local_done(index, st.is_ok());
   if (!st.is_ok()) {
     for (auto* p : group) {
       p->status = st;

@@ -53,6 +53,10 @@ struct LogOptions {
   // Sees every record in apply order, before it is applied (tests that replay a
   // stream of records elsewhere).
   std::function<void(std::string_view record)> on_apply;
+  // This node's own writes (chunk locations) join each group's batch, named by
+  // the group's last applied index; local_done says whether it was written.
+  std::function<void(rocksdb::WriteBatch* batch, uint64_t group)> add_local;
+  std::function<void(uint64_t group, bool written)> local_done;
 };
 
 class DeltaLog {

@@ -16,6 +16,7 @@ TEST_F(GatewayTest, FlippedBitOnDiskIsCorruptionNeverWrongData) {
   ASSERT_TRUE(gw_->scrub().problems.empty());
   // Find one chunk through the location table and flip a bit inside its payload.
   chunk::Location loc;
+  ASSERT_TRUE(gw_->chunks_for_test()->flush_local().is_ok());
   {
     auto it = gw_->store_for_test()->iterator(meta::Cf::kChunkLocs);
     it->SeekToFirst();

@@ -50,6 +50,7 @@ TEST_F(GatewayTest, OverwriteReleasesOldChunks) {
   put("obj", kiseki::testing::random_bytes(2 << 20, 2));
   EXPECT_EQ(get("obj"), kiseki::testing::random_bytes(2 << 20, 2));
   ASSERT_TRUE(gw_->delete_object(ns_, "obj").is_ok());
+  ASSERT_TRUE(gw_->chunks_for_test()->flush_local().is_ok());
   for (auto cf : {meta::Cf::kChunkRefs, meta::Cf::kChunkLocs}) {
     auto it = gw_->store_for_test()->iterator(cf);
     it->SeekToFirst();
@@ -215,6 +216,7 @@ TEST_F(GatewayTest, MultipartUpload) {
   EXPECT_EQ(gw_->upload_part(ns_, id2, 3, source_from(as_bytes("x"))).code(), ErrorCode::kNotFound);
   // Deleting the object leaves no chunk referenced.
   ASSERT_TRUE(gw_->delete_object(ns_, "big/object").is_ok());
+  ASSERT_TRUE(gw_->chunks_for_test()->flush_local().is_ok());
   for (auto cf : {meta::Cf::kChunkRefs, meta::Cf::kChunkLocs}) {
     auto it = gw_->store_for_test()->iterator(cf);
     it->SeekToFirst();

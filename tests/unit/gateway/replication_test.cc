@@ -95,6 +95,7 @@ TEST_F(ReplicationTest, TheRecordStreamDeterminesTheReplicatedState) {
   auto segs = *chunk::SegmentStore::open(b.path() + "/chunks", {});
   auto chunks = *chunk::ChunkStore::open(store.get(), segs.get(), keys.get());
   std::vector<ChunkId> ids;
+  ASSERT_TRUE(gw_->chunks_for_test()->flush_local().is_ok());
   auto it = gw_->store_for_test()->iterator(meta::Cf::kChunkLocs);
   for (it->SeekToFirst(); it->Valid(); it->Next()) ChunkId::from_view(it->key().ToStringView(), &ids.emplace_back());
   ASSERT_GT(ids.size(), 10u);
