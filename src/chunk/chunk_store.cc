@@ -197,10 +197,10 @@ Result<PreparedChunk> ChunkStore::prepare(const ChunkId& id, ByteSpan plaintext)
   KISEKI_ASSIGN_OR_RETURN(Location loc, segments_->append(id, sealed));
   p.stored = loc;
   std::lock_guard lock(s.mu);
-  // A concurrent writer of the same new chunk may have recorded its copy first:
-  // then this copy is dead space, left for compaction.
-  KISEKI_ASSIGN_OR_RETURN(std::optional<Location> have, find_locked(s, id));
-  if (!have) {
+  // A concurrent writer of the same new chunk may have recorded its copy first
+  // (its change is pending until a group commit writes it): then this copy is
+  // dead space, left for compaction.
+  if (!s.pending.count(id)) {
     pend_locked(s, id, loc);
     add_live(loc.segment, static_cast<int64_t>(loc.record_size()));
   }

@@ -46,6 +46,11 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreO
   cfo.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cfo.compression = rocksdb::kNoCompression;
   cfo.write_buffer_size = 32 << 20;
+  // A bloom filter over the memtable's keys: most point reads on the write path
+  // look for keys that are absent (a new chunk's dedup probe, a request id seen
+  // for the first time), and the filter answers them without a skiplist walk.
+  cfo.memtable_whole_key_filtering = true;
+  cfo.memtable_prefix_bloom_size_ratio = 0.02;
 
   std::unique_ptr<Store> store(new Store());
   if (opts.env != &Env::posix()) {
