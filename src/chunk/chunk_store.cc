@@ -200,7 +200,8 @@ Result<PreparedChunk> ChunkStore::prepare(const ChunkId& id, ByteSpan plaintext)
   // A concurrent writer of the same new chunk may have recorded its copy first
   // (its change is pending until a group commit writes it): then this copy is
   // dead space, left for compaction.
-  if (!s.pending.count(id)) {
+  auto racing = s.pending.find(id);
+  if (racing == s.pending.end() || !racing->second.loc) {
     pend_locked(s, id, loc);
     add_live(loc.segment, static_cast<int64_t>(loc.record_size()));
   }

@@ -190,3 +190,27 @@ TEST_F(ChunkStoreTest, MidSegmentCorruptionIsNotCutAtRecovery) {
 }
 
 }  // namespace kiseki::chunk
+
+namespace kiseki::chunk {
+
+// A chunk collected (its location's removal still pending) and then written again
+// must end with a location: the new copy's change replaces the pending removal.
+TEST_F(ChunkStoreTest, AChunkWrittenAgainAfterCollectionKeepsItsNewCopy) {
+  std::string data = kiseki::testing::random_bytes(40000, 41);
+  ChunkId id = put(data);
+  rocksdb::WriteBatchWithIndex wb;
+  meta::Txn txn(meta_.get(), &wb);
+  ASSERT_TRUE(apply_unref(txn, id).is_ok());
+  ASSERT_TRUE(meta_->write(wb.GetWriteBatch(), true).is_ok());
+  ASSERT_EQ(chunks_->release({id}), 1u);
+  EXPECT_EQ(chunks_->locate(id).code(), ErrorCode::kNotFound);
+  ChunkId again = put(data);  // stores a new copy and references it
+  ASSERT_EQ(again, id);
+  ASSERT_TRUE(chunks_->flush_local().is_ok());
+  open();  // from the store alone
+  Bytes out;
+  ASSERT_TRUE(chunks_->read(id, &out).is_ok());
+  EXPECT_EQ(as_string_view(out), data);
+}
+
+}  // namespace kiseki::chunk
