@@ -120,6 +120,10 @@ std::shared_ptr<const void> ChunkStore::pin_locked(Stripe& s, const ChunkId& id)
 
 Result<std::optional<Location>> ChunkStore::find_locked(const Stripe& s, const ChunkId& id) const {
   if (auto it = s.pending.find(id); it != s.pending.end()) return it->second.loc;
+  return stored_location(id);
+}
+
+Result<std::optional<Location>> ChunkStore::stored_location(const ChunkId& id) const {
   std::string v;
   Status st = meta_->get(Cf::kChunkLocs, id.view(), &v);
   if (st.code() == ErrorCode::kNotFound) return std::optional<Location>();
@@ -168,11 +172,15 @@ void ChunkStore::commit_local_writes(uint64_t group, bool written) {
 
 Result<Location> ChunkStore::locate(const ChunkId& id) const {
   Stripe& s = stripe(id);
-  std::unique_lock lock(s.mu, std::defer_lock);
-  // Reads skip the stripe while nothing is pending anywhere (a change that lands
-  // meanwhile is one this read may as well have preceded).
-  if (pending_count_.load() != 0) lock.lock();
-  KISEKI_ASSIGN_OR_RETURN(std::optional<Location> loc, find_locked(s, id));
+  std::optional<Location> loc;
+  if (pending_count_.load() == 0) {
+    // Nothing pending anywhere: no stripe to take (a change that lands meanwhile
+    // is one this read may as well have preceded).
+    KISEKI_ASSIGN_OR_RETURN(loc, stored_location(id));
+  } else {
+    std::lock_guard lock(s.mu);
+    KISEKI_ASSIGN_OR_RETURN(loc, find_locked(s, id));
+  }
   if (!loc) return not_found("chunk " + id.hex() + " has no bytes on this node");
   return *loc;
 }

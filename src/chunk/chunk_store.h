@@ -103,6 +103,7 @@ class ChunkStore {
   std::shared_ptr<const void> pin_locked(Stripe& s, const ChunkId& id);
   // With the stripe locked: the chunk's location, pending changes first.
   Result<std::optional<Location>> find_locked(const Stripe& s, const ChunkId& id) const;
+  Result<std::optional<Location>> stored_location(const ChunkId& id) const;  // the table alone
   void pend_locked(Stripe& s, const ChunkId& id, std::optional<Location> loc);
   // With the stripe locked: drops the chunk's location if it is unreferenced.
   Result<bool> collect_locked(Stripe& s, const ChunkId& id);
