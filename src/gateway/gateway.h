@@ -7,6 +7,7 @@
 // a shard leader) implements the same calls. Nothing here exposes a store.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>

@@ -1,5 +1,4 @@
 // Gateway object operations: S3 semantics where a key is a path.
-#include <set>
 
 #include "crypto/chunk_cipher.h"
 #include "crypto/primitives.h"
