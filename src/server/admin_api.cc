@@ -90,6 +90,21 @@ json::object ns_json(const gateway::NamespaceInfo& n) {
 
 Response AdminApi::handle(const Request& req) {
   auto parts = split_path(req.target());
+  bool api = parts.size() >= 1 && parts[0] == "api";
+  if (guard_ && (api || protect_all_)) {
+    int refused = guard_->check(req[http::field::authorization], req[http::field::host], req[http::field::origin]);
+    if (refused == 401) {
+      Response r = reply(http::status::unauthorized,
+                         json::object{{"error", "Unauthorized"},
+                                      {"message", "missing or wrong admin token (see DATA/admin-token)"}});
+      r.set(http::field::www_authenticate, "Bearer realm=\"kiseki\"");
+      return r;
+    }
+    if (refused)
+      return reply(http::status::forbidden,
+                   json::object{{"error", "Forbidden"},
+                                {"message", "the Host must be this server's address or localhost, and no foreign Origin"}});
+  }
   if (parts.size() == 1 && req.method() == http::verb::get) {
     if (parts[0] == "health") return text(http::status::ok, "ok\n");
     if (parts[0] == "ready")

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 
 #include "gateway/gateway.h"
 #include "protocols/nfs/exports.h"
+#include "server/admin_token.h"
 #include "server/http_server.h"
 
 namespace kiseki::server {
@@ -16,6 +18,12 @@ class AdminApi {
   explicit AdminApi(gateway::Gateway* gw, nfs::ExportTable* exports = nullptr) : gw_(gw), exports_(exports) {}
   Response handle(const Request& req);
   void set_ready(bool r) { ready_ = r; }
+  // From then on /api (and with `all`, /metrics, /health and /ready too) needs
+  // the guard's token, Host and Origin (admin_token.h).
+  void protect(std::unique_ptr<AdminGuard> guard, bool all) {
+    guard_ = std::move(guard);
+    protect_all_ = all;
+  }
 
  private:
   Response route_api(const Request& req, const std::vector<std::string>& parts);
@@ -23,6 +31,8 @@ class AdminApi {
   gateway::Gateway* gw_;
   nfs::ExportTable* exports_;
   std::atomic<bool> ready_{false};
+  std::unique_ptr<AdminGuard> guard_;
+  bool protect_all_ = false;
 };
 
 // The HTTP status an ErrorCode maps onto, for JSON error replies.

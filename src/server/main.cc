@@ -7,6 +7,7 @@
 #include "protocols/nfs/nfs_server.h"
 #include "protocols/s3/server.h"
 #include "server/admin_api.h"
+#include "server/admin_token.h"
 #include "server/credentials.h"
 #include "server/http_server.h"
 #include "server/options.h"
@@ -39,6 +40,12 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  auto token = server::ensure_admin_token(opts->gateway.data_dir, std::getenv("KISEKI_ADMIN_TOKEN"));
+  if (!token) {
+    KLOG_ERROR("cannot set up the admin token: {}", token.status().to_string());
+    return 1;
+  }
+
   std::unique_ptr<nfs::NfsServer> nfssrv;
   if (opts->nfs_listen != "off") {
     nfs::NfsServerOptions no;
@@ -68,6 +75,7 @@ int main(int argc, char** argv) {
     KLOG_ERROR("admin HTTP: {}", http.status().to_string());
     return 1;
   }
+  admin.protect(std::make_unique<server::AdminGuard>(*token, (*http)->port()), opts->admin_protect_all);
   std::unique_ptr<s3::S3Server> s3srv;
   if (opts->s3_enabled) {
     s3::S3ServerOptions so;

@@ -17,6 +17,8 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   flag("--data-dir", "data_dir", "data directory (default ./var)");
   flag("--s3-listen", "s3_listen", "S3 HOST:PORT (default 127.0.0.1:9000)");
   flag("--admin-listen", "admin_listen", "admin HTTP HOST:PORT (default 127.0.0.1:9090)");
+  flag("--admin-protect-all", "admin_protect_all",
+       "require the admin token for /metrics, /health and /ready too (default false: only /api)");
   flag("--s3-region", "s3_region", "region S3 clients sign for (default us-east-1)");
   flag("--s3-domain", "s3_domain", "domain for virtual-host-style buckets (BUCKET.DOMAIN)");
   flag("--nfs-listen", "nfs_listen", "NFS HOST:PORT (default 127.0.0.1:2049)");
@@ -54,6 +56,7 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   o.gateway.data_dir = cfg.get_string("data_dir", "./var");
   o.s3_listen = cfg.get_string("s3_listen", o.s3_listen);
   o.admin_listen = cfg.get_string("admin_listen", o.admin_listen);
+  KISEKI_ASSIGN_OR_RETURN(o.admin_protect_all, cfg.get_bool("admin_protect_all", false));
   o.s3_region = cfg.get_string("s3_region", o.s3_region);
   o.s3_domain = cfg.get_string("s3_domain", o.s3_domain);
   o.s3_enabled = o.s3_listen != "off";

@@ -11,6 +11,15 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = boost::asio::ip::tcp;
 
+namespace {
+std::string& admin_token() {
+  static std::string t;
+  return t;
+}
+}  // namespace
+
+void set_admin_token(std::string token) { admin_token() = std::move(token); }
+
 Result<HttpReply> http_request(const std::string& endpoint, const std::string& method,
                                const std::string& target, const std::string& body) {
   auto colon = endpoint.rfind(':');
@@ -24,6 +33,7 @@ Result<HttpReply> http_request(const std::string& endpoint, const std::string& m
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, endpoint);
     req.set(http::field::user_agent, "kiseki-cli");
+    if (!admin_token().empty()) req.set(http::field::authorization, "Bearer " + admin_token());
     if (!body.empty()) req.set(http::field::content_type, "application/json");
     req.body() = body;
     req.prepare_payload();

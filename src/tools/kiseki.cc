@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/file_util.h"
 #include "tools/admin_client.h"
 
 using namespace kiseki;
@@ -41,6 +42,11 @@ int main(int argc, char** argv) {
   const char* env_admin = std::getenv("KISEKI_ADMIN");
   std::string admin = env_admin ? env_admin : "127.0.0.1:9090";
   app.add_option("--admin", admin, "admin API HOST:PORT (default 127.0.0.1:9090, or KISEKI_ADMIN)");
+  const char* env_token = std::getenv("KISEKI_ADMIN_TOKEN");
+  const char* env_dir = std::getenv("KISEKI_DATA_DIR");
+  std::string token = env_token ? env_token : "", data_dir = env_dir ? env_dir : "./var";
+  app.add_option("--token", token, "admin token (default: KISEKI_ADMIN_TOKEN, else DATA_DIR/admin-token)");
+  app.add_option("--data-dir", data_dir, "the server's data directory, to read its admin-token (default ./var, or KISEKI_DATA_DIR)");
   std::function<Result<tools::HttpReply>()> action;
 
   auto* tenant = app.add_subcommand("tenant", "tenants")->require_subcommand(1);
@@ -105,5 +111,12 @@ int main(int argc, char** argv) {
   });
 
   CLI11_PARSE(app, argc, argv);
+  if (token.empty()) {
+    if (auto t = read_file(data_dir + "/admin-token")) {
+      token = *t;
+      while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+    }
+  }
+  tools::set_admin_token(token);
   return finish(action());
 }

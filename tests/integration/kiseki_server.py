@@ -39,7 +39,10 @@ class Server:
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
-                if self.get("/ready")[0] == 200:
+                st = self.get("/ready")[0]
+                if st == 401:  # --admin-protect-all
+                    st = self.api("GET", "/ready")[0]
+                if st == 200:
                     return
             except OSError:
                 pass
@@ -59,8 +62,25 @@ class Server:
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
 
+    def token(self):
+        with open(os.path.join(self.data_dir, "admin-token")) as f:
+            return f.read().strip()
+
+    def api(self, method, path, data=None, headers=None, token=True):
+        """An admin API request with the server's token (token=False: none, a str: that one)."""
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = "Bearer " + (token if isinstance(token, str) else self.token())
+        req = urllib.request.Request(f"http://{self.admin}{path}", method=method, data=data, headers=h)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
     def cli(self, *args, check=True):
-        r = subprocess.run([CLI, "--admin", self.admin, *args], capture_output=True, text=True, timeout=60)
+        r = subprocess.run([CLI, "--admin", self.admin, "--data-dir", self.data_dir, *args],
+                           capture_output=True, text=True, timeout=60)
         if check:
             assert r.returncode == 0, r.stderr
         return r

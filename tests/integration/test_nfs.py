@@ -281,13 +281,8 @@ def test_fio_verify(mnt):
 # ---------------------------------------------------------------- exports
 
 def admin(server, method, path, body=None):
-    req = urllib.request.Request(f"http://{server.admin}{path}", method=method,
-                                 data=json.dumps(body).encode() if body is not None else None)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+    st, text = server.api(method, path, json.dumps(body).encode() if body is not None else None)
+    return st, json.loads(text)
 
 
 def test_exports_read_only_root_squash_and_allow_list(server, s3, tmp_path):

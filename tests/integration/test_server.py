@@ -69,17 +69,64 @@ def test_bad_admin_input_gets_clear_errors(server):
         r = server.cli(*args, check=False)
         assert r.returncode != 0, args
         assert r.stderr.strip(), args
-    req = urllib.request.Request(f"http://{server.admin}/api/v1/tenants", data=b"{not json", method="POST")
-    with pytest.raises(urllib.error.HTTPError) as e:
-        urllib.request.urlopen(req, timeout=10)
-    assert e.value.code == 400
-    big = urllib.request.Request(f"http://{server.admin}/api/v1/tenants", data=b"x" * (2 << 20), method="POST")
+    assert server.api("POST", "/api/v1/tenants", b"{not json")[0] == 400
+    big = urllib.request.Request(f"http://{server.admin}/api/v1/tenants", data=b"x" * (2 << 20), method="POST",
+                                 headers={"Authorization": "Bearer " + server.token()})
     try:
         urllib.request.urlopen(big, timeout=10)
         assert False, "an oversized body must be refused"
     except (urllib.error.HTTPError, ConnectionError, urllib.error.URLError) as e:
         assert getattr(e, "code", 413) == 413
     assert server.get("/health")[0] == 200  # still serving
+
+
+def test_admin_api_needs_the_token_and_refuses_foreign_hosts_and_origins(server, tmp_path):
+    token = server.token()
+    mode = stat.S_IMODE(os.stat(os.path.join(server.data_dir, "admin-token")).st_mode)
+    assert mode == 0o600 and token.startswith("ksa_") and len(token) > 40
+    assert token in server.output()  # printed once, at first start
+    # anonymous, wrong token, and the right one
+    st, body = server.api("GET", "/api/v1/tenants", token=False)
+    assert st == 401 and "admin token" in body
+    assert server.api("POST", "/api/v1/tenants", b'{"name":"evil"}', token=False)[0] == 401
+    assert server.api("GET", "/api/v1/tenants", token="ksa_" + "0" * 48)[0] == 401
+    assert server.api("GET", "/api/v1/tenants", token=token[:-1])[0] == 401
+    assert server.api("GET", "/api/v1/tenants")[0] == 200
+    # a page in a browser: cross-origin text/plain POST, even with a token
+    st, _ = server.api("POST", "/api/v1/tenants", b'{"name":"evil"}',
+                       headers={"Origin": "http://attacker.example", "Content-Type": "text/plain"})
+    assert st == 403
+    assert server.api("GET", "/api/v1/tenants", headers={"Origin": f"http://{server.admin}"})[0] == 200
+    # DNS rebinding: a Host that is a name other than localhost, or another port
+    for host in ("attacker.example:%d" % server.port, "127.0.0.1:1", "localhost"):
+        assert server.api("GET", "/api/v1/tenants", headers={"Host": host})[0] == 403, host
+    assert server.api("GET", "/api/v1/tenants", headers={"Host": f"localhost:{server.port}"})[0] == 200
+    assert "evil" not in server.api("GET", "/api/v1/tenants")[1]
+    # /metrics, /health, /ready stay open; the CLI finds the token in the data directory
+    assert server.get("/metrics")[0] == 200 and server.get("/health")[0] == 200
+    assert server.cli("tenant", "list").returncode == 0
+    r = subprocess.run([CLI, "--admin", server.admin, "--data-dir", str(tmp_path), "tenant", "list"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "401" in r.stderr
+    r = subprocess.run([CLI, "--admin", server.admin, "--data-dir", str(tmp_path), "--token", token, "tenant", "list"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0
+    r = subprocess.run([CLI, "--admin", server.admin, "--data-dir", str(tmp_path), "tenant", "list"],
+                       capture_output=True, text=True, timeout=60, env={**os.environ, "KISEKI_ADMIN_TOKEN": token})
+    assert r.returncode == 0
+
+
+def test_admin_token_from_env_and_protect_all(tmp_path):
+    token = "my-chosen-admin-token-0123456789"
+    s = Server(str(tmp_path / "data"), env={"KISEKI_ADMIN_TOKEN": token}, extra=["--admin-protect-all", "true"])
+    try:
+        assert s.token() == token
+        assert s.get("/metrics")[0] == 401
+        assert s.api("GET", "/metrics")[0] == 200
+        assert s.api("GET", "/api/v1/tenants", token=token)[0] == 200
+        assert s.cli("tenant", "list").returncode == 0
+    finally:
+        s.stop()
 
 
 def test_cli_without_server_fails_cleanly():
