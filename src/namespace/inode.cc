@@ -57,6 +57,35 @@ Status decode_dentry(std::string_view v, Dentry* dn) {
   return Status::ok();
 }
 
+bool valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t n = s.size(), i = 0;
+  while (i < n) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F;
+    else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F;
+    else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07;
+    else return false;
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    // No overlong forms, no UTF-16 surrogates, nothing past U+10FFFF.
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
 Status validate_name(std::string_view name, size_t max_bytes) {
   if (name.empty()) return invalid_argument("empty name");
   if (name.size() > max_bytes)
@@ -64,6 +93,7 @@ Status validate_name(std::string_view name, size_t max_bytes) {
   if (name == "." || name == "..") return invalid_argument("name may not be '.' or '..'");
   if (name.find('/') != std::string_view::npos) return invalid_argument("name may not contain '/'");
   if (name.find('\0') != std::string_view::npos) return invalid_argument("name may not contain NUL");
+  if (!valid_utf8(name)) return invalid_argument("name is not valid UTF-8");
   return Status::ok();
 }
 

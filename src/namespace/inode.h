@@ -60,6 +60,9 @@ std::string encode_dentry(const Dentry& d);
 Status decode_dentry(std::string_view v, Dentry* d);
 
 // Names: 1..max_bytes bytes, no '/', no NUL, not "." or "..".
+// Names (file names, S3 key components, tenant and namespace names) are valid
+// UTF-8, not "." or "..", without '/' or NUL, up to max_bytes.
 Status validate_name(std::string_view name, size_t max_bytes = kMaxNameBytes);
+bool valid_utf8(std::string_view s);
 
 }  // namespace kiseki::ns

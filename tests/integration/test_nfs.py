@@ -470,6 +470,18 @@ def test_fsinfo_fsstat_pathconf_and_wcc(server, s3):
     c.close()
 
 
+def test_names_must_be_valid_utf8(server, s3):
+    c, root = rpc_root(server)
+    for bad in (b"\xff", b"a\xc0\xafb", b"\xed\xa0\x80", b"cut\xe2\x82"):
+        st, _ = c.create(root, bad)
+        assert st == rpc.INVAL, bad
+    st, _ = c.create(root, "caf\u00e9-\U0001F4F7".encode())
+    assert st == rpc.OK
+    assert c.lookup(root, "caf\u00e9-\U0001F4F7".encode())[0] == rpc.OK
+    assert c.remove(root, "caf\u00e9-\U0001F4F7".encode()) == rpc.OK
+    c.close()
+
+
 def test_resent_call_after_a_crash_gets_its_first_result(tmp_path):
     # The duplicate request cache is in memory; behind it the Gateway keeps each
     # call's first result in the replicated state, keyed by client address, port,

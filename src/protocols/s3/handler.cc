@@ -343,6 +343,14 @@ Response S3Handler::list_objects(Ctx& c, bool v2) {
   }
   auto res = gw_->list_objects(*ns, lr);
   if (!res) return error(c, res.status(), Subject::kBucket);
+  if (!url) {
+    bool ok = true;
+    for (const auto& o : res->objects) ok = ok && xml_representable(o.key);
+    for (const auto& p : res->common_prefixes) ok = ok && xml_representable(p);
+    if (!ok)
+      return error(c, make_s3_error(400, "InvalidArgument",
+                                    "Some keys hold characters that XML 1.0 cannot carry: list with encoding-type=url"));
+  }
   bool fetch_owner = !v2 || (q.param("fetch-owner") && *q.param("fetch-owner") == "true");
   std::string owner_id = std::to_string(c.auth.tenant);
   XmlWriter x;

@@ -22,6 +22,17 @@ std::string xml_escape(std::string_view s) {
   return out;
 }
 
+bool xml_representable(std::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return false;
+    if (c == 0xEF && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0xBF &&
+        (static_cast<unsigned char>(s[i + 2]) == 0xBE || static_cast<unsigned char>(s[i + 2]) == 0xBF))
+      return false;
+  }
+  return true;
+}
+
 XmlWriter& XmlWriter::open(std::string_view tag, bool s3_namespace) {
   out_ += "<";
   out_ += tag;

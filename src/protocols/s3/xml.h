@@ -24,6 +24,9 @@ class XmlWriter {
 };
 
 std::string xml_escape(std::string_view s);
+// False if `s` holds a character XML 1.0 cannot carry, even escaped (C0 controls
+// other than TAB, LF and CR; U+FFFE, U+FFFF): such keys list only URL-encoded.
+bool xml_representable(std::string_view s);
 
 // <CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"…"</ETag></Part>…
 Result<std::vector<std::pair<uint32_t, std::string>>> parse_complete_multipart(std::string_view body);

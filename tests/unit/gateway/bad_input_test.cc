@@ -5,7 +5,10 @@ namespace kiseki::gateway {
 constexpr InodeId kRoot = ns::kRootInode;
 
 static const std::vector<std::string>& bad_names() {
-  static const std::vector<std::string> names = {"", ".", "..", "a/b", std::string("a\0b", 3), std::string(256, 'n')};
+  // Invalid UTF-8 too: a stray byte, an overlong '/', a surrogate, a cut sequence,
+  // a code point past U+10FFFF.
+  static const std::vector<std::string> names = {"", ".", "..", "a/b", std::string("a\0b", 3), std::string(256, 'n'),
+                                                 "\xff", "a\xc0\xaf" "b", "\xed\xa0\x80", "x\xe2\x82", "\xf4\x90\x80\x80"};
   return names;
 }
 
@@ -104,6 +107,14 @@ TEST(GatewayOptionsTest, BadOptionsAreRefused) {
   o.data_dir = dir.path();
   o.file_chunk_bytes = 10;
   EXPECT_EQ(Gateway::open(o).code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(GatewayTest, ValidUtf8NamesOfEveryLengthPass) {
+  for (std::string n : {"caf\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac", "\xf0\x9f\x93\xb7", "tab\there"}) {
+    SCOPED_TRACE(n);
+    EXPECT_TRUE(gw_->create(ns_, kRoot, n, 0644, who_, true).is_ok());
+    EXPECT_TRUE(gw_->put_object(ns_, "k/" + n, source_from(as_bytes("x")), {}).is_ok());
+  }
 }
 
 TEST(GatewayOptionsTest, AnOlderFormatIsRefusedClearly) {
