@@ -42,6 +42,9 @@ struct RequestId {
   uint64_t client = 0;
   uint64_t seq = 0;
   bool empty() const { return client == 0 && seq == 0; }
+  // The id of record `k` (1..15) of a call that submits several: the top four
+  // bits of `seq` are reserved for it, so callers keep their ids below 2^60.
+  RequestId part(uint64_t k) const { return {client, seq ^ (k << 60)}; }
   auto operator<=>(const RequestId&) const = default;
 };
 

@@ -502,7 +502,7 @@ Result<FileAttr> LocalGateway::setattr(NsRef ns, InodeId ino, const SetAttrReque
   if (d.flags != 0) {
     // A second record of the same call: its own request id, derived from the first.
     Caller attrs = who;
-    if (!attrs.req.empty() && req.size) attrs.req.seq ^= 1ull << 63;
+    if (!attrs.req.empty() && req.size) attrs.req = attrs.req.part(8);
     KISEKI_TRY(submit({d}, true, attrs).status());
   }
   return getattr(ns, ino);

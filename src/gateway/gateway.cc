@@ -151,10 +151,9 @@ Result<TenantId> LocalGateway::create_tenant(std::string_view name) {
   d.name = std::string(name);
   d.blob = encode_tenant(name, false);
   KISEKI_ASSIGN_OR_RETURN(d.name2, keys_->new_wrapped_tenant_key(name));
-  std::string wrapped = d.name2;
   KISEKI_ASSIGN_OR_RETURN(std::string out, submit({d}));
   TenantId id = get_be64(reinterpret_cast<const uint8_t*>(out.data()));
-  KISEKI_TRY(keys_->install_tenant_key(id, name, wrapped));
+  KISEKI_TRY(keys_->install_tenant_key(id, name, d.name2));
   return id;
 }
 

@@ -93,7 +93,8 @@ class Nfs3Call {
   gateway::Caller mutator(uint32_t proc, uint64_t part = 0) const {
     gateway::Caller w = cred_;
     w.req.client = (uint64_t{0x4e46} << 48) | (uint64_t{c_.client.ip} << 16) | c_.client.port;
-    w.req.seq = (part << 62) | (uint64_t{proc} << 32) | c_.hdr.xid;
+    w.req.seq = (uint64_t{proc} << 32) | c_.hdr.xid;
+    if (part) w.req = w.req.part(part);
     return w;
   }
   std::string handle_of(const Obj& o, const FileAttr& a) const {
