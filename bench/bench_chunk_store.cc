@@ -22,7 +22,7 @@ struct Env {
       std::move(*chunk::SegmentStore::open(dir.path() + "/chunks", chunk::SegmentStoreOptions{}));
   std::unique_ptr<chunk::ChunkStore> owner = std::move(*chunk::ChunkStore::open(meta.get(), segs.get(), keys.get()));
   chunk::ChunkStore& store = *owner;
-  crypto::SecretKey dedup = crypto::SecretKey::random();
+  crypto::DomainKeys dom = crypto::derive_domain_keys(1, crypto::SecretKey::random());
   std::atomic<uint64_t> seq{0};
   std::vector<ChunkId> ids;
 };
@@ -38,12 +38,12 @@ void BM_ChunkPut64K(benchmark::State& state) {
   for (auto _ : state) {
     uint64_t n = e.seq.fetch_add(1);
     std::memcpy(data.data(), &n, sizeof(n));  // unique content: no dedup hits
-    ChunkId id = crypto::compute_chunk_id(e.dedup, as_bytes(data));
-    auto p = e.store.prepare(id, as_bytes(data));
+    ChunkId id = crypto::compute_chunk_id(e.dom, as_bytes(data));
+    auto p = e.store.prepare(e.dom, id, as_bytes(data));
     if (!p || !e.store.sync({*p}).is_ok()) state.SkipWithError("put failed");
     rocksdb::WriteBatchWithIndex wb;
     meta::Txn txn(e.meta.get(), &wb);
-    (void)chunk::apply_ref(txn, id, /*fresh=*/true);
+    (void)chunk::apply_ref(txn, id, /*fresh=*/true, 0);
     (void)e.meta->write(wb.GetWriteBatch(), false);
   }
   state.SetItemsProcessed(state.iterations());
@@ -57,12 +57,12 @@ void BM_ChunkGet64K(benchmark::State& state) {
   std::call_once(once, [&] {
     for (int i = 0; i < 256; ++i) {
       std::string d = kiseki::testing::random_bytes(64 << 10, 1000 + i);
-      ChunkId id = crypto::compute_chunk_id(e.dedup, as_bytes(d));
-      auto p = e.store.prepare(id, as_bytes(d));
+      ChunkId id = crypto::compute_chunk_id(e.dom, as_bytes(d));
+      auto p = e.store.prepare(e.dom, id, as_bytes(d));
       (void)e.store.sync({*p});
       rocksdb::WriteBatchWithIndex wb;
       meta::Txn txn(e.meta.get(), &wb);
-      (void)chunk::apply_ref(txn, id, /*fresh=*/true);
+      (void)chunk::apply_ref(txn, id, /*fresh=*/true, 0);
       (void)e.meta->write(wb.GetWriteBatch(), true);
       e.ids.push_back(id);
     }
@@ -70,7 +70,7 @@ void BM_ChunkGet64K(benchmark::State& state) {
   Bytes out;
   size_t i = state.thread_index();
   for (auto _ : state) {
-    if (!e.store.read(e.ids[i++ % e.ids.size()], &out).is_ok() || out.size() != (64 << 10))
+    if (!e.store.read(e.dom, e.ids[i++ % e.ids.size()], &out).is_ok() || out.size() != (64 << 10))
       state.SkipWithError("get failed");
   }
   state.SetItemsProcessed(state.iterations());

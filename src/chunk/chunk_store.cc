@@ -185,7 +185,9 @@ Result<Location> ChunkStore::locate(const ChunkId& id) const {
   return *loc;
 }
 
-Result<PreparedChunk> ChunkStore::prepare(const ChunkId& id, ByteSpan plaintext) {
+Result<PreparedChunk> ChunkStore::prepare(const crypto::DomainKeys& domain, const ChunkId& id,
+                                          ByteSpan plaintext) {
+  if (domain_of(id) != domain.domain) return invalid_argument("chunk " + id.hex() + " is of another domain");
   PreparedChunk p{id, static_cast<uint32_t>(plaintext.size()), std::nullopt, nullptr};
   Stripe& s = stripe(id);
   {
@@ -200,7 +202,7 @@ Result<PreparedChunk> ChunkStore::prepare(const ChunkId& id, ByteSpan plaintext)
   dedup_misses_->inc();
   thread_local Bytes sealed;
   sealed.resize(plaintext.size() + crypto::kSealOverhead);
-  KISEKI_TRY(cipher_.seal(id, plaintext, sealed.data()));
+  KISEKI_TRY(cipher_.seal(domain, id, plaintext, sealed.data()));
   bytes_sealed_->inc(plaintext.size());
   KISEKI_ASSIGN_OR_RETURN(Location loc, segments_->append(id, sealed));
   p.stored = loc;
@@ -249,12 +251,12 @@ Status ChunkStore::read_sealed(const ChunkId& id, Bytes* sealed) const {
   return segments_->read(id, *loc, sealed);
 }
 
-Status ChunkStore::read(const ChunkId& id, Bytes* out) const {
+Status ChunkStore::read(const crypto::DomainKeys& domain, const ChunkId& id, Bytes* out) const {
   thread_local Bytes sealed;
   KISEKI_TRY(read_sealed(id, &sealed));
   if (sealed.size() < crypto::kSealOverhead) return corruption("sealed chunk too short");
   out->resize(sealed.size() - crypto::kSealOverhead);
-  KISEKI_TRY(cipher_.open(id, sealed, out->data()));
+  KISEKI_TRY(cipher_.open(domain, id, sealed, out->data()));
   bytes_opened_->inc(out->size());
   return Status::ok();
 }
@@ -283,14 +285,15 @@ size_t ChunkStore::release(const std::vector<ChunkId>& ids) {
   return n;
 }
 
-Result<size_t> ChunkStore::collect_garbage() {
+Result<size_t> ChunkStore::collect_garbage(std::optional<DomainId> domain) {
   // Unreferenced chunks are those with a location but no reference count: walk
   // both tables in chunk id order.
   std::vector<ChunkId> candidates;
   auto locs = meta_->iterator(Cf::kChunkLocs);
   auto refs = meta_->iterator(Cf::kChunkRefs);
-  refs->SeekToFirst();
-  for (locs->SeekToFirst(); locs->Valid(); locs->Next()) {
+  std::string prefix = domain ? meta::key_u64(*domain) : std::string();
+  refs->Seek(prefix);
+  for (locs->Seek(prefix); locs->Valid() && locs->key().starts_with(prefix); locs->Next()) {
     while (refs->Valid() && refs->key().compare(locs->key()) < 0) refs->Next();
     if (refs->Valid() && refs->key() == locs->key()) continue;
     ChunkId id;
@@ -347,7 +350,7 @@ Result<CompactStats> ChunkStore::compact(double threshold) {
   return stats;
 }
 
-ScrubReport ChunkStore::scrub() {
+ScrubReport ChunkStore::scrub(const DomainKeysFn& keys) {
   ScrubReport report = segments_->scrub();
   if (Status st = flush_local(); !st.is_ok()) report.problems.push_back("pending chunk locations: " + st.to_string());
   auto it = meta_->iterator(Cf::kChunkLocs);
@@ -360,11 +363,21 @@ ScrubReport ChunkStore::scrub() {
       continue;
     }
     if (locate(id).code() == ErrorCode::kNotFound) continue;  // collected, not yet written
-    Status st = read(id, &plain);
+    DomainId domain = domain_of(id);
+    auto dk = keys(domain);
+    if (dk.code() == ErrorCode::kCryptoShredded) {
+      // No key opens it any more: its record's CRC and id are still checked.
+      Bytes sealed;
+      Status st = read_sealed(id, &sealed);
+      if (!st.is_ok()) report.problems.push_back("chunk " + id.hex() + ": " + st.to_string());
+      continue;
+    }
+    Status st = dk ? read(*dk, id, &plain) : dk.status();
     if (!st.is_ok()) report.problems.push_back("chunk " + id.hex() + ": " + st.to_string());
   }
   auto refs = meta_->iterator(Cf::kChunkRefs);
   for (refs->SeekToFirst(); refs->Valid(); refs->Next()) {
+    if (is_ledger_key(refs->key().ToStringView())) continue;
     ChunkId id;
     if (!ChunkId::from_view(refs->key().ToStringView(), &id)) {
       report.problems.push_back("malformed chunk reference entry");

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -45,8 +46,8 @@ class ChunkStore {
                                                   const crypto::KeyManager* keys);
 
   // Dedup is decided before sealing: a hit costs one location probe and no
-  // crypto. Either way the chunk comes back pinned.
-  Result<PreparedChunk> prepare(const ChunkId& id, ByteSpan plaintext);
+  // crypto. Either way the chunk comes back pinned. `id` is of `domain`'s domain.
+  Result<PreparedChunk> prepare(const crypto::DomainKeys& domain, const ChunkId& id, ByteSpan plaintext);
   // Makes every stored chunk durable before the delta that references it commits.
   Status sync(const std::vector<PreparedChunk>& chunks);
   // Stores a chunk sealed elsewhere (a replica's copy, a repair) unless this node
@@ -54,24 +55,29 @@ class ChunkStore {
   Result<Location> adopt(const ChunkId& id, ByteSpan sealed);
   // The sealed record of a chunk, as adopt takes it.
   Status read_sealed(const ChunkId& id, Bytes* sealed) const;
-  // Reads, verifies and opens a chunk into `out` (resized to its plaintext size).
-  Status read(const ChunkId& id, Bytes* out) const;
+  // Reads, verifies and opens a chunk of `domain` into `out` (resized to its
+  // plaintext size).
+  Status read(const crypto::DomainKeys& domain, const ChunkId& id, Bytes* out) const;
   // Where the chunk sits on this node; kNotFound if it has no bytes here.
   Result<Location> locate(const ChunkId& id) const;
 
   // Collects the given chunks if they are unreferenced and unpinned (called after
   // a commit that dropped references to them). Returns how many went.
   size_t release(const std::vector<ChunkId>& ids);
-  // Collects every unreferenced, unpinned chunk.
-  Result<size_t> collect_garbage();
+  // Collects every unreferenced, unpinned chunk (of one dedup domain if given:
+  // a domain's chunks are one key range).
+  Result<size_t> collect_garbage(std::optional<DomainId> domain = std::nullopt);
   // Rewrites the live chunks of sealed segments whose live fraction is below
   // `threshold` and removes those segments.
   Result<CompactStats> compact(double threshold);
 
+  // The keys of a dedup domain, for scrub: kCryptoShredded for a shredded
+  // tenant's domain (its chunks are checked without their AEAD tag).
+  using DomainKeysFn = std::function<Result<crypto::DomainKeys>(DomainId)>;
   // Checks every located chunk against its record (CRC, id, AEAD tag), every
   // segment's record chain, and that every referenced chunk has bytes here.
   // Writes pending location changes first, so the table it walks is complete.
-  ScrubReport scrub();
+  ScrubReport scrub(const DomainKeysFn& keys);
 
   // Location changes (new chunks, collected ones) are kept pending in memory and
   // written with the next group commit of the delta log, in its WriteBatch: a
@@ -99,7 +105,7 @@ class ChunkStore {
   };
   ChunkStore(meta::Store* meta, SegmentStore* segments, const crypto::KeyManager* keys);
   Status sweep();
-  Stripe& stripe(const ChunkId& id) const { return stripes_[id.bytes[0] % stripes_.size()]; }
+  Stripe& stripe(const ChunkId& id) const { return stripes_[id.bytes[8] % stripes_.size()]; }
   std::shared_ptr<const void> pin_locked(Stripe& s, const ChunkId& id);
   // With the stripe locked: the chunk's location, pending changes first.
   Result<std::optional<Location>> find_locked(const Stripe& s, const ChunkId& id) const;

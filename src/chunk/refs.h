@@ -9,6 +9,14 @@
 
 namespace kiseki::chunk {
 
+// References to shared-domain chunks are also counted per tenant that holds them
+// (the ledger, under key prefix 0xff × 8 in chunk_refs, apart from the 32-byte
+// chunk keys), so purging a shredded tenant can drop its shared references
+// without opening its layouts. `owner` is that tenant; it is ignored for
+// chunks of a tenant's own domain.
+std::string ledger_prefix(TenantId owner);
+bool is_ledger_key(std::string_view key);
+
 // Committed reference count; 0 if the chunk is unreferenced.
 Result<uint64_t> ref_count(const meta::Store& store, const ChunkId& id);
 
@@ -16,9 +24,12 @@ Result<uint64_t> ref_count(const meta::Store& store, const ChunkId& id);
 // (it stored or pinned them before submitting), so a count may start from zero.
 // Otherwise the chunk must already be referenced: kConflict if it is not (its
 // last reference went since the caller read the layout it copies from).
-Status apply_ref(meta::Txn& txn, const ChunkId& id, bool fresh);
+Status apply_ref(meta::Txn& txn, const ChunkId& id, bool fresh, TenantId owner);
 // Drops a reference; at zero the count goes and the chunk becomes garbage for
 // the node-local collector. kCorruption for a chunk with no references.
-Status apply_unref(meta::Txn& txn, const ChunkId& id);
+Status apply_unref(meta::Txn& txn, const ChunkId& id, TenantId owner);
+// Drops up to `limit` of `owner`'s ledger entries and the references they
+// count; returns how many entries went.
+Result<uint64_t> apply_purge_ledger(meta::Txn& txn, TenantId owner, uint64_t limit);
 
 }  // namespace kiseki::chunk

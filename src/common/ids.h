@@ -35,6 +35,16 @@ struct ChunkId {
   }
 };
 
+// Dedup domains: a chunk id's first 8 bytes (u64 BE) name the domain it belongs
+// to: a tenant's own (the tenant's id) or the shared one (crypto/chunk_cipher.h).
+using DomainId = uint64_t;
+constexpr DomainId kSharedDomain = 0;
+inline DomainId domain_of(const ChunkId& id) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = v << 8 | id.bytes[i];
+  return v;
+}
+
 // Who asked for a mutation, and which of their requests it is. A mutation with a
 // request id applies once: resubmitted (a retry after a timeout, a reconnect, a
 // leader change) it gets its first result back (namespace/state_machine.h).
@@ -50,8 +60,8 @@ struct RequestId {
 
 struct ChunkIdHash {
   size_t operator()(const ChunkId& id) const {
-    size_t h;
-    std::memcpy(&h, id.bytes.data(), sizeof(h));  // already uniformly distributed
+    size_t h;  // bytes 8.. are uniformly distributed (0..8 name the dedup domain)
+    std::memcpy(&h, id.bytes.data() + 8, sizeof(h));
     return h;
   }
 };

@@ -16,12 +16,6 @@ namespace kiseki::crypto {
 // master file: "KSKM" · u32 count · count × (u32 epoch · 32-byte key)
 static constexpr std::string_view kMasterMagic = "KSKM";
 
-SecretKey derive_dedup_key(const SecretKey& kek) {
-  SecretKey k;
-  hkdf_sha256(kek.span(), {}, "kiseki-dedup-v1", {k.data(), k.size()});
-  return k;
-}
-
 Result<std::unique_ptr<FileKeyManager>> FileKeyManager::open(const std::string& dir, const Env& env) {
   KISEKI_TRY(make_dirs(dir));
   ::chmod(dir.c_str(), 0700);
@@ -113,6 +107,11 @@ Result<SecretKey> FileKeyManager::unwrap_locked(std::string_view name, std::stri
   SecretKey k(std::span<const uint8_t, kKeySize>(reinterpret_cast<const uint8_t*>(kek.data()), kKeySize));
   secure_zero(kek.data(), kek.size());
   return k;
+}
+
+Result<SecretKey> FileKeyManager::unwrap_key(std::string_view name, std::string_view wrapped) const {
+  std::lock_guard lock(mu_);
+  return unwrap_locked(name, wrapped);
 }
 
 Status FileKeyManager::install_tenant_key(TenantId tenant, std::string_view name, std::string_view wrapped) {

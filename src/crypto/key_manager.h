@@ -29,6 +29,9 @@ class KeyManager {
   // the material a tenant-creating delta carries, so every replica installs the
   // same key (the master key is the cluster's).
   virtual Result<std::string> new_wrapped_tenant_key(std::string_view name) = 0;
+  // Unwraps material that new_wrapped_tenant_key made for `name` (the shared
+  // dedup domain's root key is made and kept the same way).
+  virtual Result<SecretKey> unwrap_key(std::string_view name, std::string_view wrapped) const = 0;
   // Unwraps and keeps the tenant's KEK on this node. kExists if it is shredded.
   virtual Status install_tenant_key(TenantId tenant, std::string_view name, std::string_view wrapped) = 0;
   // Shorthand for tests and tools: new_wrapped_tenant_key + install_tenant_key.
@@ -43,10 +46,6 @@ class KeyManager {
   virtual Status shred_tenant_key(TenantId tenant) = 0;
 };
 
-// The dedup key of a tenant: HKDF(tenant KEK, info "kiseki-dedup-v1"). It dies
-// with the KEK, so shredding a tenant also ends its dedup domain.
-SecretKey derive_dedup_key(const SecretKey& kek);
-
 // Keys under DIR/keys: `master` (epochs, mode 0600, created on first open) and
 // `tenant-<id>` (name · the KEK sealed under a master epoch, as the tenant
 // record in the replicated state has it). A shredded
@@ -59,6 +58,7 @@ class FileKeyManager final : public KeyManager {
   Result<SecretKey> master_key(uint32_t epoch) const override;
   Status rotate() override;
   Result<std::string> new_wrapped_tenant_key(std::string_view name) override;
+  Result<SecretKey> unwrap_key(std::string_view name, std::string_view wrapped) const override;
   Status install_tenant_key(TenantId tenant, std::string_view name, std::string_view wrapped) override;
   Result<SecretKey> tenant_kek(TenantId tenant) const override;
   Status shred_tenant_key(TenantId tenant) override;

@@ -3,6 +3,7 @@
 // and with the chunks this node holds.
 #include <map>
 
+#include "chunk/refs.h"
 #include "gateway/local_gateway.h"
 #include "meta/schema.h"
 
@@ -64,6 +65,7 @@ Result<ReferenceReport> LocalGateway::check_references() const {
 
   auto refs = meta_->iterator(Cf::kChunkRefs);
   for (refs->SeekToFirst(); refs->Valid(); refs->Next()) {
+    if (chunk::is_ledger_key(refs->key().ToStringView())) continue;
     ChunkId id;
     if (!ChunkId::from_view(refs->key().ToStringView(), &id) || refs->value().size() != 8) {
       r.problems.push_back("malformed chunk reference entry");

@@ -317,8 +317,8 @@ Result<std::vector<DirEntryPlus>> LocalGateway::readdir_plus(NsRef ns, InodeId d
 }
 
 // Fills `out` with [offset, offset + length) of a file, zeros in holes.
-Status LocalGateway::read_range(const Content& c, uint64_t size, uint64_t offset,
-                           uint64_t length, Bytes* out) const {
+Status LocalGateway::read_range(const crypto::DomainKeys& domain, const Content& c, uint64_t size,
+                                uint64_t offset, uint64_t length, Bytes* out) const {
   if (offset >= size) {
     out->clear();
     return Status::ok();
@@ -335,7 +335,7 @@ Status LocalGateway::read_range(const Content& c, uint64_t size, uint64_t offset
                              [](uint64_t o, const Extent& x) { return o < x.end(); });
   thread_local Bytes plain;
   for (; it != c.extents.end() && it->file_offset < end; ++it) {
-    KISEKI_TRY(chunks_->read(it->chunk, &plain));
+    KISEKI_TRY(chunks_->read(domain, it->chunk, &plain));
     if (static_cast<uint64_t>(it->chunk_offset) + it->length > plain.size())
       return corruption("extent reaches past its chunk");
     uint64_t from = std::max(offset, it->file_offset), to = std::min(end, it->end());
@@ -356,20 +356,21 @@ Result<Bytes> LocalGateway::read(NsRef ns, InodeId ino, uint64_t offset, uint64_
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   Content c;
   KISEKI_TRY(open_content(kek, ns.ns, i.content, &c));
+  KISEKI_ASSIGN_OR_RETURN(crypto::DomainKeys domain, domain_keys(ns.tenant));
   Bytes out;
-  KISEKI_TRY(read_range(c, i.size, offset, length, &out));
+  KISEKI_TRY(read_range(domain, c, i.size, offset, length, &out));
   return out;
 }
 
 // Stores `data` as chunks for the range at `offset` and returns the extents and
 // the prepared (pinned) chunks.
-static Status store_pieces(chunk::ChunkStore* chunks, const crypto::SecretKey& dedup, uint64_t offset,
+static Status store_pieces(chunk::ChunkStore* chunks, const crypto::DomainKeys& domain, uint64_t offset,
                            ByteSpan data, uint32_t piece, std::vector<Extent>* extents,
                            std::vector<chunk::PreparedChunk>* prepared) {
   for (size_t pos = 0; pos < data.size(); pos += piece) {
     ByteSpan p = data.subspan(pos, std::min<size_t>(piece, data.size() - pos));
-    ChunkId id = crypto::compute_chunk_id(dedup, p);
-    KISEKI_ASSIGN_OR_RETURN(chunk::PreparedChunk pc, chunks->prepare(id, p));
+    ChunkId id = crypto::compute_chunk_id(domain, p);
+    KISEKI_ASSIGN_OR_RETURN(chunk::PreparedChunk pc, chunks->prepare(domain, id, p));
     extents->push_back({offset + pos, static_cast<uint32_t>(p.size()), id, 0});
     prepared->push_back(pc);
   }
@@ -395,7 +396,7 @@ Result<FileAttr> LocalGateway::write(NsRef ns, InodeId ino, uint64_t offset, Byt
   KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
   if (first) return replayed_attr(ns, *first, ino);
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
-  crypto::SecretKey dedup = crypto::derive_dedup_key(kek);
+  KISEKI_ASSIGN_OR_RETURN(crypto::DomainKeys domain, domain_keys(ns.tenant));
   std::lock_guard lock(inode_lock(ns, ino));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
     Inode i;
@@ -415,11 +416,11 @@ Result<FileAttr> LocalGateway::write(NsRef ns, InodeId ino, uint64_t offset, Byt
       if (!c.inline_data.empty()) {  // grows out of the inode: the old bytes become a chunk
         std::string old = std::move(c.inline_data);
         c.inline_data.clear();
-        KISEKI_TRY(store_pieces(chunks_.get(), dedup, 0, as_bytes(old), opts_.file_chunk_bytes,
+        KISEKI_TRY(store_pieces(chunks_.get(), domain, 0, as_bytes(old), opts_.file_chunk_bytes,
                                 &c.extents, &prepared));
       }
       std::vector<Extent> incoming;
-      KISEKI_TRY(store_pieces(chunks_.get(), dedup, offset, data, opts_.file_chunk_bytes, &incoming,
+      KISEKI_TRY(store_pieces(chunks_.get(), domain, offset, data, opts_.file_chunk_bytes, &incoming,
                               &prepared));
       splice_extents(&c.extents, offset, data.size(), incoming);
     }
@@ -463,6 +464,7 @@ Result<FileAttr> LocalGateway::setattr(NsRef ns, InodeId ino, const SetAttrReque
   if (req.size) {
     if (*req.size > (1ull << 62)) return invalid_argument("size out of range");
     KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
+    KISEKI_ASSIGN_OR_RETURN(crypto::DomainKeys domain, domain_keys(ns.tenant));
     std::lock_guard lock(inode_lock(ns, ino));
     Status st = make_error(ErrorCode::kConflict, "truncate kept conflicting with concurrent changes");
     for (int attempt = 0; attempt < kMaxRetries && st.code() == ErrorCode::kConflict; ++attempt) {
@@ -480,7 +482,7 @@ Result<FileAttr> LocalGateway::setattr(NsRef ns, InodeId ino, const SetAttrReque
         if (!c.inline_data.empty()) {  // too large to stay inline: the bytes become a chunk
           std::string old = std::move(c.inline_data);
           c.inline_data.clear();
-          KISEKI_TRY(store_pieces(chunks_.get(), crypto::derive_dedup_key(kek), 0, as_bytes(old),
+          KISEKI_TRY(store_pieces(chunks_.get(), domain, 0, as_bytes(old),
                                   opts_.file_chunk_bytes, &c.extents, &prepared));
         }
         truncate_extents(&c.extents, *req.size);

@@ -82,10 +82,24 @@ Status LocalGateway::init() {
   lo.add_local = [c = chunks_.get()](rocksdb::WriteBatch* b, uint64_t g) { c->add_local_writes(b, g); };
   lo.local_done = [c = chunks_.get()](uint64_t g, bool written) { c->commit_local_writes(g, written); };
   log_ = std::make_unique<log::DeltaLog>(meta_.get(), &sm_, lo);
+  KISEKI_TRY(ensure_shared_domain());
+  for (const auto& t : list_tenants())
+    if (t.shredded) shredded_.insert(t.id);
+  any_shredded_.store(!shredded_.empty());
+  purger_ = std::thread([this] { purge_loop(); });
+  if (!shredded_.empty()) wake_purge();
   return Status::ok();
 }
 
-LocalGateway::~LocalGateway() = default;
+LocalGateway::~LocalGateway() {
+  if (!purger_.joinable()) return;
+  {
+    std::lock_guard lock(purge_mu_);
+    purge_stop_ = true;
+    purge_cv_.notify_all();
+  }
+  purger_.join();
+}
 
 Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable, const Caller& who) {
   RequestId req = who.req;
@@ -103,100 +117,14 @@ std::mutex& LocalGateway::inode_lock(NsRef ns, InodeId ino) const {
   return inode_locks_[(ns.ns * 0x9e3779b97f4a7c15ull ^ ino) % inode_locks_.size()];
 }
 
-Result<crypto::SecretKey> LocalGateway::tenant_key(TenantId t) const {
-  auto k = keys_->tenant_kek(t);
-  if (k.code() != ErrorCode::kNotFound) return k;
-  // Not installed on this node yet (a replica, a key file lost): the replicated
-  // tenant record holds it wrapped under the master key.
-  std::string wrapped;
-  Status st = meta_->get(Cf::kTenants, ns::tenant_kek_key(t), &wrapped);
-  if (st.code() == ErrorCode::kNotFound) return k;
-  KISEKI_TRY(st);
-  KISEKI_ASSIGN_OR_RETURN(TenantInfo info, get_tenant(t));
-  KISEKI_TRY(keys_->install_tenant_key(t, info.name, wrapped));
-  return keys_->tenant_kek(t);
-}
-
 Status LocalGateway::load_inode(NsRef ns, InodeId ino, ns::Inode* out) const {
   if (ino == kInvalidInode) return invalid_argument("inode 0 does not exist");
+  if (is_shredded(ns.tenant)) return make_error(ErrorCode::kCryptoShredded, "the namespace's tenant was crypto-shredded");
   std::string v;
   Status st = meta_->get(Cf::kInodes, meta::inode_key(ns.ns, ino), &v);
   if (st.code() == ErrorCode::kNotFound) return make_error(ErrorCode::kStale, "no inode " + std::to_string(ino));
   KISEKI_TRY(st);
   return ns::decode_inode(v, out);
-}
-
-// ---- tenants
-
-static std::string encode_tenant(std::string_view name, bool shredded) {
-  std::string v;
-  Encoder(&v).str(name).u8(shredded ? 1 : 0);
-  return v;
-}
-
-static Result<TenantInfo> decode_tenant(TenantId id, std::string_view v) {
-  Decoder d(v);
-  TenantInfo t;
-  t.id = id;
-  t.name = std::string(d.str());
-  t.shredded = d.u8() != 0;
-  if (!d.ok()) return corruption("tenant record");
-  return t;
-}
-
-Result<TenantId> LocalGateway::create_tenant(std::string_view name) {
-  KISEKI_TRY(ns::validate_name(name));
-  Delta d;
-  d.op = Op::kCreateTenant;
-  d.name = std::string(name);
-  d.blob = encode_tenant(name, false);
-  KISEKI_ASSIGN_OR_RETURN(d.name2, keys_->new_wrapped_tenant_key(name));
-  KISEKI_ASSIGN_OR_RETURN(std::string out, submit({d}));
-  TenantId id = get_be64(reinterpret_cast<const uint8_t*>(out.data()));
-  KISEKI_TRY(keys_->install_tenant_key(id, name, d.name2));
-  return id;
-}
-
-Result<TenantInfo> LocalGateway::get_tenant(TenantId id) const {
-  std::string v;
-  Status st = meta_->get(Cf::kTenants, ns::tenant_id_key(id), &v);
-  if (st.code() == ErrorCode::kNotFound) return not_found("no tenant " + std::to_string(id));
-  KISEKI_TRY(st);
-  return decode_tenant(id, v);
-}
-
-Result<TenantInfo> LocalGateway::find_tenant(std::string_view name) const {
-  std::string v;
-  Status st = meta_->get(Cf::kTenants, ns::tenant_name_key(name), &v);
-  if (st.code() == ErrorCode::kNotFound) return not_found("no tenant " + std::string(name));
-  KISEKI_TRY(st);
-  return get_tenant(get_be64(reinterpret_cast<const uint8_t*>(v.data())));
-}
-
-std::vector<TenantInfo> LocalGateway::list_tenants() const {
-  std::vector<TenantInfo> out;
-  auto it = meta_->iterator(Cf::kTenants);
-  for (it->Seek("I"); it->Valid() && it->key().starts_with("I"); it->Next()) {
-    if (it->key().size() != 9) continue;
-    auto t = decode_tenant(get_be64(reinterpret_cast<const uint8_t*>(it->key().data() + 1)),
-                           it->value().ToStringView());
-    if (t) out.push_back(*t);
-  }
-  return out;
-}
-
-Status LocalGateway::shred_tenant(TenantId id) {
-  KISEKI_ASSIGN_OR_RETURN(TenantInfo t, get_tenant(id));
-  forget_tenant(id);
-  Delta d;
-  d.op = Op::kSetTenant;
-  d.flags = ns::kShred;
-  d.a = id;
-  d.blob = encode_tenant(t.name, true);
-  KISEKI_TRY(submit({d}).status());
-  KISEKI_TRY(keys_->shred_tenant_key(id));
-  forget_tenant(id);
-  return Status::ok();
 }
 
 // ---- namespaces
@@ -258,6 +186,7 @@ void LocalGateway::forget_tenant(TenantId t) {
   std::lock_guard lock(cache_mu_);
   for (auto it = key_cache_.begin(); it != key_cache_.end();)
     it = it->second.tenant == t ? key_cache_.erase(it) : std::next(it);
+  domain_cache_.erase(t);
   for (auto it = ns_cache_.begin(); it != ns_cache_.end();) it = it->first.first == t ? ns_cache_.erase(it) : std::next(it);
 }
 
@@ -407,7 +336,9 @@ Result<FsStats> LocalGateway::statfs() const {
   return f;
 }
 
-chunk::ScrubReport LocalGateway::scrub() const { return chunks_->scrub(); }
+chunk::ScrubReport LocalGateway::scrub() const {
+  return chunks_->scrub([this](DomainId d) { return keys_of_domain(d); });
+}
 
 Result<size_t> LocalGateway::compact(double threshold) {
   KISEKI_ASSIGN_OR_RETURN(chunk::CompactStats st, chunks_->compact(threshold));

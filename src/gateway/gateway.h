@@ -42,12 +42,22 @@ class Gateway {
   virtual ~Gateway() = default;
 
   // ---- tenants, namespaces, access keys
-  virtual Result<TenantId> create_tenant(std::string_view name) = 0;
+  // `shared_dedup`: the tenant's chunks go to the shared dedup domain, where equal
+  // content of every tenant that opts in is stored once (docs/security.md says
+  // what that gives away); otherwise the tenant has a domain of its own.
+  virtual Result<TenantId> create_tenant(std::string_view name, bool shared_dedup = false) = 0;
   virtual Result<TenantInfo> find_tenant(std::string_view name) const = 0;
   virtual Result<TenantInfo> get_tenant(TenantId id) const = 0;
   virtual std::vector<TenantInfo> list_tenants() const = 0;
-  // Destroys the tenant's key: its files cannot be read afterwards, anywhere.
+  // Crypto-shred: destroys the tenant's key (no copy left in the key directory
+  // or the metadata store's files), takes its namespaces off every protocol at
+  // once and drops its access keys; what is left of its namespaces and its
+  // chunks is purged in the background (purge_shredded).
   virtual Status shred_tenant(TenantId id) = 0;
+  // Purges every shredded tenant's remains now, then rewrites the metadata
+  // store's files so that none of their names is left in them. The background
+  // purge calls it; tests and tools may wait for it.
+  virtual Status purge_shredded() = 0;
 
   virtual Result<NsRef> create_namespace(TenantId tenant, std::string_view name, bool public_read = false) = 0;
   virtual Result<NamespaceInfo> find_namespace(TenantId tenant, std::string_view name) const = 0;

@@ -5,10 +5,13 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <unordered_map>
 
 #include "chunk/chunk_store.h"
@@ -30,14 +33,17 @@ class LocalGateway final : public Gateway {
   // For tests that inspect or damage the stores underneath.
   meta::Store* store_for_test() const { return meta_.get(); }
   chunk::ChunkStore* chunks_for_test() const { return chunks_.get(); }
+  // The keys of a dedup domain by its id (scrub; tests that read chunks):
+  // kCryptoShredded for a shredded tenant's.
+  Result<crypto::DomainKeys> keys_of_domain(DomainId d) const;
 
   // ---- tenants, namespaces, access keys
-  Result<TenantId> create_tenant(std::string_view name) override;
+  Result<TenantId> create_tenant(std::string_view name, bool shared_dedup = false) override;
   Result<TenantInfo> find_tenant(std::string_view name) const override;
   Result<TenantInfo> get_tenant(TenantId id) const override;
   std::vector<TenantInfo> list_tenants() const override;
-  // Destroys the tenant's key: its files cannot be read afterwards, anywhere.
   Status shred_tenant(TenantId id) override;
+  Status purge_shredded() override;
 
   Result<NsRef> create_namespace(TenantId tenant, std::string_view name, bool public_read = false) override;
   Result<NamespaceInfo> find_namespace(TenantId tenant, std::string_view name) const override;
@@ -148,6 +154,15 @@ class LocalGateway final : public Gateway {
   Status init();
 
   Result<crypto::SecretKey> tenant_key(TenantId t) const;
+  // The keys of the tenant's dedup domain (its own, or the shared one).
+  Result<crypto::DomainKeys> domain_keys(TenantId t) const;
+  // The shared domain's root key, made once through the log (ensure_shared_domain).
+  Result<crypto::SecretKey> shared_root() const;
+  Status ensure_shared_domain();
+  bool is_shredded(TenantId t) const;
+  Status purge_tenant(const TenantInfo& t);
+  void purge_loop();
+  void wake_purge();
   Status load_inode(NsRef ns, InodeId ino, ns::Inode* out) const;
   // The inode a key names: a file, or for "a/b/" an explicit directory.
   Result<InodeId> resolve_key(NsRef ns, std::string_view key, ns::Inode* inode) const;
@@ -174,7 +189,8 @@ class LocalGateway final : public Gateway {
   // Chunks, seals and stores a body; small bodies stay inline when allowed.
   Result<PreparedData> prepare_stream(TenantId tenant, const ByteSource& body, bool want_md5,
                                       bool allow_inline);
-  Status read_range(const Content& c, uint64_t size, uint64_t offset,
+  // `domain`: the keys of the chunks' domain (unused for inline content).
+  Status read_range(const crypto::DomainKeys& domain, const Content& c, uint64_t size, uint64_t offset,
                     uint64_t length, Bytes* out) const;
   Status remove_entry(NsRef ns, InodeId parent, std::string_view name, bool rmdir, const Caller& who);
   ObjectInfo object_info(std::string_view key, const ns::Inode& inode, const Content& c) const;
@@ -204,11 +220,24 @@ class LocalGateway final : public Gateway {
   std::atomic<uint64_t> unstable_writes_{0}, unstable_synced_{0};
   // Every S3 request authenticates and names a bucket: both answers are cached.
   // Entries go when a key or namespace is deleted and when a tenant is shredded.
-  mutable std::mutex cache_mu_;  // guards the two caches below
+  mutable std::mutex cache_mu_;  // guards the three caches below
   mutable std::unordered_map<std::string, AccessKey> key_cache_;
   mutable std::map<std::pair<TenantId, std::string>, NamespaceInfo, std::less<>> ns_cache_;
+  // The domain keys of tenants, as derived from their root keys.
+  mutable std::unordered_map<TenantId, crypto::DomainKeys> domain_cache_;
   void forget_tenant(TenantId t);
 
+  // Shredded tenants: their namespaces answer nothing (load_inode) from the
+  // moment of the shred, before the purge has removed them.
+  mutable std::mutex shredded_mu_;
+  std::set<TenantId> shredded_;
+  std::atomic<bool> any_shredded_{false};
+  // The background purge (purge_loop); purge_run_mu_ lets one pass run at a time.
+  std::mutex purge_run_mu_;
+  std::mutex purge_mu_;  // guards the two flags below
+  std::condition_variable purge_cv_;
+  bool purge_wanted_ = false, purge_stop_ = false;
+  std::thread purger_;
 };
 
 FileAttr to_attr(const ns::Inode& i);

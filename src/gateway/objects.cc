@@ -31,8 +31,7 @@ Status validate_key(std::string_view key) {
 
 Result<LocalGateway::PreparedData> LocalGateway::prepare_stream(TenantId tenant, const ByteSource& body,
                                                       bool want_md5, bool allow_inline) {
-  KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(tenant));
-  crypto::SecretKey dedup = crypto::derive_dedup_key(kek);
+  KISEKI_ASSIGN_OR_RETURN(crypto::DomainKeys domain, domain_keys(tenant));
   PreparedData out;
   Md5 md5;
   size_t cap = 2 * static_cast<size_t>(chunker_->max_size());
@@ -64,8 +63,8 @@ Result<LocalGateway::PreparedData> LocalGateway::prepare_stream(TenantId tenant,
       if (cut == 0) break;
       ByteSpan piece = rest.subspan(0, cut);
       if (want_md5) md5.update(piece);
-      ChunkId id = crypto::compute_chunk_id(dedup, piece);
-      KISEKI_ASSIGN_OR_RETURN(chunk::PreparedChunk pc, chunks_->prepare(id, piece));
+      ChunkId id = crypto::compute_chunk_id(domain, piece);
+      KISEKI_ASSIGN_OR_RETURN(chunk::PreparedChunk pc, chunks_->prepare(domain, id, piece));
       out.extents.push_back({out.size, static_cast<uint32_t>(cut), id, 0});
       out.prepared.push_back(pc);
       out.size += cut;
@@ -224,8 +223,9 @@ Result<Bytes> LocalGateway::get_object(NsRef ns, std::string_view key, const Byt
   if (range.offset > i.size || (range.offset == i.size && i.size > 0))
     return invalid_argument("range starts beyond the end of the object");
   uint64_t len = range.length ? *range.length : i.size - range.offset;
+  KISEKI_ASSIGN_OR_RETURN(crypto::DomainKeys domain, domain_keys(ns.tenant));
   Bytes out;
-  KISEKI_TRY(read_range(c, i.size, range.offset, len, &out));
+  KISEKI_TRY(read_range(domain, c, i.size, range.offset, len, &out));
   return out;
 }
 
@@ -243,9 +243,9 @@ Result<ObjectHandle> LocalGateway::open_object(NsRef ns, std::string_view key) c
 }
 
 Status LocalGateway::read_object(const ObjectHandle& h, uint64_t offset, uint64_t length, Bytes* out) const {
-  // The tenant key must still exist: a shredded tenant's open handles stop reading.
-  KISEKI_TRY(tenant_key(h.tenant).status());
-  return read_range(*h.content, h.info.size, offset, length, out);
+  // The tenant must not be shredded: its open handles stop reading.
+  KISEKI_ASSIGN_OR_RETURN(crypto::DomainKeys domain, domain_keys(h.tenant));
+  return read_range(domain, *h.content, h.info.size, offset, length, out);
 }
 
 Status LocalGateway::delete_object(NsRef ns, std::string_view key) {

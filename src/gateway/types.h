@@ -29,6 +29,7 @@ struct TenantInfo {
   TenantId id = 0;
   std::string name;
   bool shredded = false;
+  bool shared_dedup = false;  // its chunks are in the shared dedup domain
 };
 
 struct NamespaceInfo {

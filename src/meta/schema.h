@@ -40,7 +40,7 @@ constexpr bool is_replicated(Cf c) { return c != Cf::kChunkLocs && c != Cf::kDef
 
 // The on-disk format of the metadata store (docs/formats.md). A data directory
 // written by another format is refused at open with a clear message.
-constexpr uint64_t kFormatVersion = 2;
+constexpr uint64_t kFormatVersion = 3;
 constexpr std::string_view kFormatKey = "format_version";
 
 inline std::string key_u64(uint64_t a) {

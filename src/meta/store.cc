@@ -32,6 +32,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreO
   dbo.enable_pipelined_write = false;
   dbo.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   dbo.keep_log_file_num = 2;
+  // A new MANIFEST (a snapshot of the live files only) at every version edit:
+  // the boundary keys of deleted SST files, which hold names, do not outlive
+  // them (erase_history). Edits come per flush and compaction, not per write.
+  dbo.max_manifest_file_size = 0;
 
   // Debian's RocksDB computes CRC32C in software: xxh3 block checksums are far
   // cheaper. Bloom filters make point lookups (dedup probes, dentries) one read.
@@ -102,6 +106,33 @@ Status Store::flush() {
   rocksdb::FlushOptions fo;
   fo.wait = true;
   return from_rocks(db_->Flush(fo, handles_), "flush");
+}
+
+// The smallest key above every key that starts with `prefix` (empty: none).
+static std::string prefix_end(std::string prefix) {
+  while (!prefix.empty() && static_cast<uint8_t>(prefix.back()) == 0xff) prefix.pop_back();
+  if (!prefix.empty()) prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);
+  return prefix;
+}
+
+Status Store::erase_history(const std::vector<std::pair<Cf, std::string>>& ranges) {
+  KISEKI_TRY(flush());
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (const auto& [c, prefix] : ranges) {
+    std::string end = prefix_end(prefix);
+    rocksdb::Slice b(prefix), e(end);
+    auto s = db_->CompactRange(co, cf(c), prefix.empty() ? nullptr : &b, end.empty() ? nullptr : &e);
+    KISEKI_TRY(from_rocks(s, std::string("compact ") + std::string(kCfNames[static_cast<size_t>(c)])));
+  }
+  // The MANIFEST written at the last compaction's edit began with the files
+  // before it: one more edit (a flush) starts one that lists only the files now.
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  KISEKI_TRY(from_rocks(db_->Put(wo, cf(Cf::kDefault), "erased_at", std::to_string(++erase_count_)), "erase mark"));
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  return from_rocks(db_->Flush(fo, cf(Cf::kDefault)), "flush");
 }
 
 std::string Store::dump_replicated() const {

@@ -5,6 +5,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +46,13 @@ class Store {
   Status sync_wal();
   // Writes the memtables to SST files (tests that want reads to hit the files).
   Status flush();
+  // Rewrites the files that may hold old versions of the keys under each
+  // (column family, prefix) pair (an empty prefix: the whole family), so that
+  // deleted and overwritten values are gone from the files: the memtables are
+  // flushed (the write-ahead log files that held them are deleted) and the
+  // ranges compacted down to the last level. For crypto-shred: the wrapped key
+  // and the names of a shredded tenant leave no copy behind.
+  Status erase_history(const std::vector<std::pair<Cf, std::string>>& ranges);
   // Every key and value of the replicated column families (schema.h), in a
   // canonical text form: two replicas that applied the same records dump the
   // same bytes.
@@ -56,6 +64,7 @@ class Store {
   std::unique_ptr<rocksdb::Env> env_;  // declared before db_: outlives it
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::atomic<uint64_t> erase_count_{0};
 };
 
 }  // namespace kiseki::meta

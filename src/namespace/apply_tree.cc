@@ -2,6 +2,8 @@
 // uploads. Fail-stop: every read error propagates (log/delta_log.h).
 #include "namespace/apply_tree.h"
 
+#include <algorithm>
+
 #include "chunk/refs.h"
 #include "namespace/state_machine.h"
 
@@ -67,9 +69,32 @@ void touch(Inode& i, int64_t t) {
   ++i.version;
 }
 
+// The tenant whose namespace the delta changes, if it references shared-domain
+// chunks (their ledger entries are the tenant's: chunk/refs.h); 0 otherwise.
+static Result<TenantId> shared_owner(const Txn& txn, const Delta& d) {
+  auto shared = [](const ChunkId& id) { return domain_of(id) == kSharedDomain; };
+  bool any = std::any_of(d.unrefs.begin(), d.unrefs.end(), shared) ||
+             std::any_of(d.refs.begin(), d.refs.end(), [&](const ChunkRef& r) { return shared(r.id); });
+  if (!any) return TenantId{0};
+  std::string v;
+  Status st = txn.get(Cf::kNamespaces, ns_id_key(d.ns), &v);
+  if (st.code() == ErrorCode::kNotFound) return not_found("no namespace " + std::to_string(d.ns));
+  KISEKI_TRY(st);
+  NamespaceRecord r;
+  KISEKI_TRY(decode_ns_record(v, &r));
+  return r.tenant;
+}
+
+Status apply_unrefs(Txn& txn, const Delta& d) {
+  KISEKI_ASSIGN_OR_RETURN(TenantId owner, shared_owner(txn, d));
+  for (const auto& u : d.unrefs) KISEKI_TRY(chunk::apply_unref(txn, u, owner));
+  return Status::ok();
+}
+
 Status apply_refs(Txn& txn, const Delta& d) {
-  for (const auto& r : d.refs) KISEKI_TRY(chunk::apply_ref(txn, r.id, r.fresh));
-  for (const auto& u : d.unrefs) KISEKI_TRY(chunk::apply_unref(txn, u));
+  KISEKI_ASSIGN_OR_RETURN(TenantId owner, shared_owner(txn, d));
+  for (const auto& r : d.refs) KISEKI_TRY(chunk::apply_ref(txn, r.id, r.fresh, owner));
+  for (const auto& u : d.unrefs) KISEKI_TRY(chunk::apply_unref(txn, u, owner));
   return Status::ok();
 }
 
@@ -102,8 +127,7 @@ Result<InodeId> create_in(Txn& txn, NamespaceId ns, Inode& dir, std::string_view
 Status drop_link(Txn& txn, const Delta& d, Inode& victim, int64_t t) {
   if (victim.is_dir() || victim.nlink <= 1) {
     txn.del(Cf::kInodes, meta::inode_key(d.ns, victim.ino));
-    for (const auto& u : d.unrefs) KISEKI_TRY(chunk::apply_unref(txn, u));
-    return Status::ok();
+    return apply_unrefs(txn, d);
   }
   if (!d.unrefs.empty()) return conflict("inode still has links; its chunks stay referenced");
   --victim.nlink;

@@ -17,7 +17,8 @@ namespace kiseki::ns {
 
 enum class Op : uint8_t {
   kCreateTenant = 1,  // name, blob = tenant record, name2 = wrapped KEK → out: tenant id
-  kSetTenant,         // a = tenant id, blob = tenant record; kShred drops the wrapped KEK
+  kSetTenant,         // a = tenant id, blob = tenant record; kShred: the tenant is shredded
+                      // (apply_purge.h: wrapped KEK, namespaces, access keys go)
   kCreateNamespace,   // a = tenant, name, inode = root attrs, blob = ns record → out: ns id
   kDeleteNamespace,   // a = tenant, name; the namespace must be empty
   kPutAccessKey,      // name = access key id, blob = record
@@ -37,6 +38,7 @@ enum class Op : uint8_t {
   kInitSecret,        // name = secret's name, blob = fresh material; kept if it exists → out: material
   kPutExport,         // name = export path, blob = options
   kDeleteExport,      // name = export path
+  kPurgeTenant,       // a = shredded tenant, version = batch size; kPurgeDomain → out: u64 deleted · u8 more
 };
 
 enum DeltaFlags : uint32_t {
@@ -47,6 +49,7 @@ enum DeltaFlags : uint32_t {
   kFolder = 1u << 4,        // kPutObject / kDeleteObject: the key ("a/b/") is a folder marker,
                             // i.e. the explicit directory a/b
   kShred = 1u << 5,         // kSetTenant: the tenant is shredded; its wrapped KEK goes
+  kPurgeDomain = 1u << 6,   // kPurgeTenant: also purge the references of dedup domain `a`
 };
 
 enum AttrMask : uint32_t {

@@ -1,5 +1,6 @@
 #include "namespace/state_machine.h"
 
+#include "namespace/apply_purge.h"
 #include "namespace/apply_tree.h"
 
 namespace kiseki::ns {
@@ -150,7 +151,7 @@ Status StateMachine::apply_one(const Delta& d, meta::Txn& txn, std::string* out)
       KISEKI_ASSIGN_OR_RETURN(bool known, txn.exists(Cf::kTenants, tenant_id_key(d.a)));
       if (!known) return not_found("no such tenant");
       txn.put(Cf::kTenants, tenant_id_key(d.a), d.blob);
-      if (d.flags & kShred) txn.del(Cf::kTenants, tenant_kek_key(d.a));
+      if (d.flags & kShred) return apply_shred(d, txn);
       return Status::ok();
     }
     case Op::kCreateNamespace: {
@@ -209,6 +210,8 @@ Status StateMachine::apply_one(const Delta& d, meta::Txn& txn, std::string* out)
     case Op::kDeleteExport:
       txn.del(Cf::kSystem, export_key(d.name));
       return Status::ok();
+    case Op::kPurgeTenant:
+      return apply_purge(d, txn, out);
     default:
       return apply_tree_op(d, txn, out);
   }

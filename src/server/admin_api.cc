@@ -78,7 +78,7 @@ Result<std::string> string_field(const json::object& o, std::string_view key) {
 }
 
 json::object tenant_json(const gateway::TenantInfo& t) {
-  return {{"id", t.id}, {"name", t.name}, {"shredded", t.shredded}};
+  return {{"id", t.id}, {"name", t.name}, {"shredded", t.shredded}, {"shared_dedup", t.shared_dedup}};
 }
 
 json::object ns_json(const gateway::NamespaceInfo& n) {
@@ -132,7 +132,12 @@ Response AdminApi::route_api(const Request& req, const std::vector<std::string>&
       if (!body) return error(body.status());
       auto name = string_field(*body, "name");
       if (!name) return error(name.status());
-      auto id = gw_->create_tenant(*name);
+      bool shared_dedup = false;
+      if (auto* v = body->if_contains("shared_dedup")) {
+        if (!v->is_bool()) return error(invalid_argument("field 'shared_dedup' must be true or false"));
+        shared_dedup = v->as_bool();
+      }
+      auto id = gw_->create_tenant(*name, shared_dedup);
       if (!id) return error(id.status());
       return reply(http::status::created, tenant_json(*gw_->get_tenant(*id)));
     }

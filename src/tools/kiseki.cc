@@ -53,7 +53,15 @@ int main(int argc, char** argv) {
   std::string tname;
   auto* tc = tenant->add_subcommand("create", "create a tenant");
   tc->add_option("name", tname)->required();
-  tc->callback([&] { action = [&] { return tools::http_request(admin, "POST", "/api/v1/tenants", obj({{"name", tname}})); }; });
+  bool shared_dedup = false;
+  tc->add_flag("--shared-dedup", shared_dedup,
+               "store the tenant's chunks in the shared dedup domain (docs/security.md: what that gives away)");
+  tc->callback([&] {
+    action = [&] {
+      return tools::http_request(admin, "POST", "/api/v1/tenants",
+                                 obj({{"name", tname}, {"shared_dedup", shared_dedup}}));
+    };
+  });
   tenant->add_subcommand("list", "list tenants")->callback([&] {
     action = [&] { return tools::http_request(admin, "GET", "/api/v1/tenants"); };
   });

@@ -5,6 +5,7 @@ import os
 import signal
 import stat
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -168,3 +169,44 @@ def test_crash_shred_and_config_layers(tmp_path):
     assert s2.stop() == 0
     bad = subprocess.run([SERVER, "--data-dir", data, "--durability", "sometimes"], capture_output=True, text=True)
     assert bad.returncode == 2 and "durability" in bad.stderr
+
+
+def test_shred_takes_a_tenant_off_every_protocol_and_leaves_no_names(tmp_path):
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    s = Server(str(tmp_path / "data"))
+    try:
+        s.cli("tenant", "create", "vanish")
+        s.cli("namespace", "create", "vanish", "pics")
+        key = json.loads(s.cli("key", "create", "vanish").stdout)
+        c = boto3.client("s3", endpoint_url=s.s3_endpoint, aws_access_key_id=key["access_key_id"],
+                         aws_secret_access_key=key["secret_key"], region_name="us-east-1",
+                         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+        names = [f"holiday-{i}-zq7unique.jpg" for i in range(3)]
+        for i, n in enumerate(names):
+            c.put_object(Bucket="pics", Key=n, Body=os.urandom(100000 + i))
+        url = f"nfs://127.0.0.1/vanish/pics?nfsport={s.nfs_port}&mountport={s.nfs_port}&version=3"
+        ls = subprocess.run(["nfs-ls", url], capture_output=True, text=True, timeout=60)
+        assert ls.returncode == 0 and names[0] in ls.stdout
+        s.cli("tenant", "shred", "vanish", "--yes")
+        # Off S3 (its keys are gone), off NFS, off the admin API, at once.
+        with pytest.raises(ClientError) as e:
+            c.list_objects_v2(Bucket="pics")
+        assert e.value.response["Error"]["Code"] == "InvalidAccessKeyId"
+        ls = subprocess.run(["nfs-ls", url], capture_output=True, text=True, timeout=60)
+        assert ls.returncode != 0 and names[0] not in ls.stdout
+        assert json.loads(s.cli("namespace", "list", "vanish").stdout) == []
+        deadline = time.time() + 30
+        while "purged" not in s.output() and time.time() < deadline:
+            time.sleep(0.1)
+        assert "purged" in s.output(), "the background purge finished"
+    finally:
+        assert s.stop() == 0
+    # No file of the data directory holds the names any more.
+    for root, _, files in os.walk(s.data_dir):
+        for f in files:
+            blob = open(os.path.join(root, f), "rb").read()
+            for n in names:
+                assert n.encode() not in blob, f"{n} is still in {f}"

@@ -28,20 +28,23 @@ class ChunkStoreTest : public ::testing::Test {
     chunks_ = *ChunkStore::open(meta_.get(), segments_.get(), keys_.get());
   }
   ChunkId put(const std::string& data) {
-    ChunkId id = crypto::compute_chunk_id(dedup_, as_bytes(data));
-    auto p = chunks_->prepare(id, as_bytes(data));
+    ChunkId id = crypto::compute_chunk_id(dom_, as_bytes(data));
+    auto p = chunks_->prepare(dom_, id, as_bytes(data));
     EXPECT_TRUE(p.is_ok());
     EXPECT_TRUE(chunks_->sync({*p}).is_ok());
     rocksdb::WriteBatchWithIndex wb;
     meta::Txn txn(meta_.get(), &wb);
-    EXPECT_TRUE(apply_ref(txn, id, /*fresh=*/true).is_ok());
+    EXPECT_TRUE(apply_ref(txn, id, /*fresh=*/true, 0).is_ok());
     EXPECT_TRUE(meta_->write(wb.GetWriteBatch(), true).is_ok());
     return id;
+  }
+  ScrubReport scrub() {
+    return chunks_->scrub([&](DomainId) -> Result<crypto::DomainKeys> { return dom_; });
   }
   std::string segment_path(SegmentId id) { return dir_.path() + "/chunks/" + segment_file_name(id); }
 
   kiseki::testing::TempDir dir_;
-  crypto::SecretKey dedup_ = crypto::SecretKey::random();
+  crypto::DomainKeys dom_ = crypto::derive_domain_keys(1, crypto::SecretKey::random());
   std::unique_ptr<crypto::FileKeyManager> keys_;
   std::unique_ptr<meta::Store> meta_;
   std::unique_ptr<SegmentStore> segments_;
@@ -52,7 +55,7 @@ TEST_F(ChunkStoreTest, PutGetAndDedup) {
   std::string data = kiseki::testing::random_bytes(70000, 3);
   ChunkId id = put(data);
   Bytes out;
-  ASSERT_TRUE(chunks_->read(id, &out).is_ok());
+  ASSERT_TRUE(chunks_->read(dom_, id, &out).is_ok());
   EXPECT_EQ(as_string_view(out), data);
   uint64_t size = segments_->segment_size(segments_->active_segment());
   ChunkId again = put(data);  // dedup hit: no new bytes, one more reference
@@ -67,11 +70,11 @@ TEST_F(ChunkStoreTest, UnreferencedChunksAreCollectedUnlessPinned) {
   EXPECT_EQ(chunks_->live_bytes(loc.segment), loc.record_size());
   rocksdb::WriteBatchWithIndex wb;
   meta::Txn txn(meta_.get(), &wb);
-  ASSERT_TRUE(apply_unref(txn, id).is_ok());
+  ASSERT_TRUE(apply_unref(txn, id, 0).is_ok());
   ASSERT_TRUE(meta_->write(wb.GetWriteBatch(), true).is_ok());
   EXPECT_EQ(*ref_count(*meta_, id), 0u);
   // A write that dedup-hits the chunk pins it: the collector leaves it alone.
-  auto pinned = chunks_->prepare(id, as_bytes(std::string("some chunk bytes")));
+  auto pinned = chunks_->prepare(dom_, id, as_bytes(std::string("some chunk bytes")));
   ASSERT_TRUE(pinned.is_ok());
   EXPECT_FALSE(pinned->stored) << "a dedup hit stores nothing";
   EXPECT_EQ(chunks_->release({id}), 0u);
@@ -83,7 +86,7 @@ TEST_F(ChunkStoreTest, UnreferencedChunksAreCollectedUnlessPinned) {
   // A reference that is not fresh to a chunk nothing references is a conflict.
   rocksdb::WriteBatchWithIndex wb2;
   meta::Txn txn2(meta_.get(), &wb2);
-  EXPECT_EQ(apply_ref(txn2, id, /*fresh=*/false).code(), ErrorCode::kConflict);
+  EXPECT_EQ(apply_ref(txn2, id, /*fresh=*/false, 0).code(), ErrorCode::kConflict);
 }
 
 TEST_F(ChunkStoreTest, OpenDropsLocationsPastTheRecoveredEndAndCollectsGarbage) {
@@ -91,7 +94,7 @@ TEST_F(ChunkStoreTest, OpenDropsLocationsPastTheRecoveredEndAndCollectsGarbage) 
   ChunkId torn = put(kiseki::testing::random_bytes(30000, 32));
   auto tl = *chunks_->locate(torn);
   // An unreferenced chunk (its delta never committed) and a torn tail.
-  auto orphan = chunks_->prepare(crypto::compute_chunk_id(dedup_, as_bytes(std::string("orphan"))),
+  auto orphan = chunks_->prepare(dom_, crypto::compute_chunk_id(dom_, as_bytes(std::string("orphan"))),
                                  as_bytes(std::string("orphan")));
   ASSERT_TRUE(orphan.is_ok());
   ChunkId orphan_id = orphan->id;
@@ -101,7 +104,8 @@ TEST_F(ChunkStoreTest, OpenDropsLocationsPastTheRecoveredEndAndCollectsGarbage) 
   EXPECT_TRUE(chunks_->locate(kept).is_ok());
   EXPECT_EQ(chunks_->locate(torn).code(), ErrorCode::kNotFound) << "its record was cut at recovery";
   EXPECT_EQ(chunks_->locate(orphan_id).code(), ErrorCode::kNotFound) << "garbage is collected at open";
-  EXPECT_FALSE(chunks_->scrub().problems.empty()) << "a referenced chunk without bytes is reported";
+  EXPECT_FALSE(scrub().problems.empty())
+      << "a referenced chunk without bytes is reported";
 }
 
 TEST_F(ChunkStoreTest, FlippedBitIsCorruptionAndScrubReportsIt) {
@@ -109,7 +113,7 @@ TEST_F(ChunkStoreTest, FlippedBitIsCorruptionAndScrubReportsIt) {
   ChunkId id = put(data);
   ChunkId other = put(kiseki::testing::random_bytes(50000, 10));
   auto e = *chunks_->locate(id);
-  EXPECT_TRUE(chunks_->scrub().problems.empty());
+  EXPECT_TRUE(scrub().problems.empty());
   // Flip one bit in the middle of the payload, on disk.
   int fd = ::open(segment_path(e.segment).c_str(), O_RDWR);
   ASSERT_GE(fd, 0);
@@ -120,9 +124,9 @@ TEST_F(ChunkStoreTest, FlippedBitIsCorruptionAndScrubReportsIt) {
   ASSERT_EQ(::pwrite(fd, &b, 1, pos), 1);
   ::close(fd);
   Bytes out;
-  EXPECT_EQ(chunks_->read(id, &out).code(), ErrorCode::kCorruption);
-  ASSERT_TRUE(chunks_->read(other, &out).is_ok());
-  auto report = chunks_->scrub();
+  EXPECT_EQ(chunks_->read(dom_, id, &out).code(), ErrorCode::kCorruption);
+  ASSERT_TRUE(chunks_->read(dom_, other, &out).is_ok());
+  auto report = scrub();
   ASSERT_FALSE(report.problems.empty());
   bool named = false;
   for (const auto& p : report.problems) named |= p.find(id.hex()) != std::string::npos;
@@ -142,16 +146,16 @@ TEST_F(ChunkStoreTest, TornTailIsCutAtRecovery) {
   EXPECT_EQ(segments_->segment_size(seg), good);
   EXPECT_EQ(std::filesystem::file_size(segment_path(seg)), good);
   Bytes out;
-  EXPECT_TRUE(chunks_->read(id, &out).is_ok());
+  EXPECT_TRUE(chunks_->read(dom_, id, &out).is_ok());
   ChunkId next = put(kiseki::testing::random_bytes(30000, 13));  // appends after the cut
-  EXPECT_TRUE(chunks_->read(next, &out).is_ok());
-  EXPECT_TRUE(chunks_->scrub().problems.empty());
+  EXPECT_TRUE(chunks_->read(dom_, next, &out).is_ok());
+  EXPECT_TRUE(scrub().problems.empty());
 }
 
 TEST_F(ChunkStoreTest, SegmentsRoll) {
   for (int i = 0; i < 40; ++i) put(kiseki::testing::random_bytes(60000, 100 + i));
   EXPECT_GE(segments_->segments().size(), 2u);
-  EXPECT_TRUE(chunks_->scrub().problems.empty());
+  EXPECT_TRUE(scrub().problems.empty());
   EXPECT_EQ(segments_->remove(segments_->active_segment()).code(), ErrorCode::kInvalidArgument);
 }
 
@@ -183,10 +187,10 @@ TEST_F(ChunkStoreTest, MidSegmentCorruptionIsNotCutAtRecovery) {
   open();
   EXPECT_EQ(segments_->segment_size(e.segment), size) << "nothing may be cut";
   Bytes out;
-  EXPECT_EQ(chunks_->read(first, &out).code(), ErrorCode::kCorruption);
-  ASSERT_TRUE(chunks_->read(second, &out).is_ok());
+  EXPECT_EQ(chunks_->read(dom_, first, &out).code(), ErrorCode::kCorruption);
+  ASSERT_TRUE(chunks_->read(dom_, second, &out).is_ok());
   EXPECT_EQ(as_string_view(out), kiseki::testing::random_bytes(30000, 22));
-  EXPECT_FALSE(chunks_->scrub().problems.empty());
+  EXPECT_FALSE(scrub().problems.empty());
 }
 
 }  // namespace kiseki::chunk
@@ -200,7 +204,7 @@ TEST_F(ChunkStoreTest, AChunkWrittenAgainAfterCollectionKeepsItsNewCopy) {
   ChunkId id = put(data);
   rocksdb::WriteBatchWithIndex wb;
   meta::Txn txn(meta_.get(), &wb);
-  ASSERT_TRUE(apply_unref(txn, id).is_ok());
+  ASSERT_TRUE(apply_unref(txn, id, 0).is_ok());
   ASSERT_TRUE(meta_->write(wb.GetWriteBatch(), true).is_ok());
   ASSERT_EQ(chunks_->release({id}), 1u);
   EXPECT_EQ(chunks_->locate(id).code(), ErrorCode::kNotFound);
@@ -209,7 +213,7 @@ TEST_F(ChunkStoreTest, AChunkWrittenAgainAfterCollectionKeepsItsNewCopy) {
   ASSERT_TRUE(chunks_->flush_local().is_ok());
   open();  // from the store alone
   Bytes out;
-  ASSERT_TRUE(chunks_->read(id, &out).is_ok());
+  ASSERT_TRUE(chunks_->read(dom_, id, &out).is_ok());
   EXPECT_EQ(as_string_view(out), data);
 }
 

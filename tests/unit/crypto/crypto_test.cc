@@ -71,38 +71,47 @@ TEST_F(KeysTest, MasterKeyPersistsWithMode0600) {
 TEST_F(KeysTest, ChunkSealIsDeterministicAndAuthenticated) {
   auto km = *FileKeyManager::open(dir_.path() + "/keys");
   ChunkCipher cipher(km.get());
-  SecretKey dedup = SecretKey::random();
+  DomainKeys dom = derive_domain_keys(7, SecretKey::random());
   std::string data = kiseki::testing::random_bytes(100000, 1);
-  ChunkId id = compute_chunk_id(dedup, as_bytes(data));
+  ChunkId id = compute_chunk_id(dom, as_bytes(data));
+  EXPECT_EQ(domain_of(id), 7u);
   Bytes a(data.size() + kSealOverhead), b(a.size()), out(data.size());
-  ASSERT_TRUE(cipher.seal(id, as_bytes(data), a.data()).is_ok());
-  ASSERT_TRUE(cipher.seal(id, as_bytes(data), b.data()).is_ok());
+  ASSERT_TRUE(cipher.seal(dom, id, as_bytes(data), a.data()).is_ok());
+  ASSERT_TRUE(cipher.seal(dom, id, as_bytes(data), b.data()).is_ok());
   EXPECT_EQ(a, b) << "identical content must seal to identical bytes";
-  ASSERT_TRUE(cipher.open(id, a, out.data()).is_ok());
+  ASSERT_TRUE(cipher.open(dom, id, a, out.data()).is_ok());
   EXPECT_EQ(as_string_view(out), data);
   // Any flipped bit (header, ciphertext, tag) or a different chunk id is an error.
   for (size_t pos : {size_t{4}, size_t{9}, a.size() / 2, a.size() - 1}) {
     Bytes bad = a;
     bad[pos] ^= 0x10;
-    EXPECT_EQ(cipher.open(id, bad, out.data()).code(), ErrorCode::kCorruption) << pos;
+    EXPECT_EQ(cipher.open(dom, id, bad, out.data()).code(), ErrorCode::kCorruption) << pos;
   }
   ChunkId other = id;
-  other.bytes[0] ^= 1;
-  EXPECT_EQ(cipher.open(other, a, out.data()).code(), ErrorCode::kCorruption);
+  other.bytes[9] ^= 1;
+  EXPECT_EQ(cipher.open(dom, other, a, out.data()).code(), ErrorCode::kCorruption);
+  // The master key alone does not open it: another domain key of the same id fails.
+  DomainKeys impostor = derive_domain_keys(7, SecretKey::random());
+  EXPECT_EQ(cipher.open(impostor, id, a, out.data()).code(), ErrorCode::kCorruption);
+  // Nor is a chunk opened or sealed under a domain it is not of.
+  DomainKeys elsewhere = derive_domain_keys(8, SecretKey::random());
+  EXPECT_EQ(cipher.open(elsewhere, id, a, out.data()).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(cipher.seal(elsewhere, id, as_bytes(data), b.data()).code(), ErrorCode::kInvalidArgument);
 }
 
 TEST_F(KeysTest, RotationKeepsOldEpochsReadable) {
   auto km = *FileKeyManager::open(dir_.path() + "/keys");
   ChunkCipher cipher(km.get());
+  DomainKeys dom = derive_domain_keys(kSharedDomain, SecretKey::random());
   ChunkId id{};
   std::string data = "epoch one data";
   Bytes sealed(data.size() + kSealOverhead), out(data.size());
-  ASSERT_TRUE(cipher.seal(id, as_bytes(data), sealed.data()).is_ok());
+  ASSERT_TRUE(cipher.seal(dom, id, as_bytes(data), sealed.data()).is_ok());
   ASSERT_TRUE(km->rotate().is_ok());
   EXPECT_EQ(km->current_epoch(), 2u);
   auto reopened = *FileKeyManager::open(dir_.path() + "/keys");
   ChunkCipher c2(reopened.get());
-  ASSERT_TRUE(c2.open(id, sealed, out.data()).is_ok());
+  ASSERT_TRUE(c2.open(dom, id, sealed, out.data()).is_ok());
   EXPECT_EQ(as_string_view(out), data);
 }
 

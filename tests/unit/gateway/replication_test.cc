@@ -107,8 +107,10 @@ TEST_F(ReplicationTest, TheRecordStreamDeterminesTheReplicatedState) {
   size_t moved = 0;
   for (const auto& id : ids) {
     moved += gw_->chunks_for_test()->locate(id)->offset != chunks->locate(id)->offset;
-    ASSERT_TRUE(gw_->chunks_for_test()->read(id, &pa).is_ok());
-    ASSERT_TRUE(chunks->read(id, &pb).is_ok());
+    auto dom = gw_->keys_of_domain(domain_of(id));
+    ASSERT_TRUE(dom.is_ok());
+    ASSERT_TRUE(gw_->chunks_for_test()->read(*dom, id, &pa).is_ok());
+    ASSERT_TRUE(chunks->read(*dom, id, &pb).is_ok());
     ASSERT_EQ(pa, pb);
   }
   EXPECT_GT(moved, ids.size() / 2) << "the two chunk stores should hold the chunks at different places";

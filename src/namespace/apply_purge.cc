@@ -1,0 +1,90 @@
+#include "namespace/apply_purge.h"
+
+#include "chunk/refs.h"
+#include "namespace/state_machine.h"
+
+namespace kiseki::ns {
+
+using meta::Cf;
+
+std::string purge_prefix(TenantId t) { return "purge:" + meta::key_u64(t); }
+std::string purge_key(TenantId t, NamespaceId n) { return purge_prefix(t) + meta::key_u64(n); }
+
+// Keys of `c` under `prefix`, at most `limit` of them (collected before any is
+// deleted: the batch's iterator does not survive changes to the batch).
+static Result<std::vector<std::string>> keys_under(const meta::Txn& txn, Cf c, std::string_view prefix,
+                                                   uint64_t limit) {
+  std::vector<std::string> keys;
+  auto it = txn.iterator(c);
+  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
+       keys.size() < limit && it->Valid() && it->key().starts_with(rocksdb::Slice(prefix.data(), prefix.size()));
+       it->Next())
+    keys.push_back(it->key().ToString());
+  KISEKI_TRY(meta::from_rocks(it->status(), "scan for purge"));
+  return keys;
+}
+
+Status apply_shred(const Delta& d, meta::Txn& txn) {
+  KISEKI_ASSIGN_OR_RETURN(auto names, keys_under(txn, Cf::kNamespaces, "N" + meta::key_u64(d.a), UINT64_MAX));
+  for (const auto& k : names) {
+    std::string v;
+    KISEKI_TRY(txn.get(Cf::kNamespaces, k, &v));
+    if (v.size() != 8) return corruption("namespace name entry");
+    NamespaceId id = get_be64(reinterpret_cast<const uint8_t*>(v.data()));
+    txn.del(Cf::kNamespaces, k);
+    txn.del(Cf::kNamespaces, ns_id_key(id));
+    txn.put(Cf::kSystem, purge_key(d.a, id), "");
+  }
+  // Access keys: value = tenant · sealed secret.
+  std::vector<std::string> keys;
+  auto it = txn.iterator(Cf::kAccessKeys);
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    if (it->value().size() >= 8 && get_be64(reinterpret_cast<const uint8_t*>(it->value().data())) == d.a)
+      keys.push_back(it->key().ToString());
+  KISEKI_TRY(meta::from_rocks(it->status(), "scan access keys"));
+  for (const auto& k : keys) txn.del(Cf::kAccessKeys, k);
+  txn.del(Cf::kTenants, tenant_kek_key(d.a));
+  return Status::ok();
+}
+
+Status apply_purge(const Delta& d, meta::Txn& txn, std::string* out) {
+  KISEKI_ASSIGN_OR_RETURN(bool known, txn.exists(Cf::kTenants, tenant_id_key(d.a)));
+  if (!known) return not_found("no such tenant");
+  if (d.a == kSharedDomain) return invalid_argument("tenant 0 does not exist");
+  if (d.version == 0) return invalid_argument("purge needs a batch size");
+  uint64_t budget = d.version, deleted = 0;
+  auto done = [&](bool more) {
+    Encoder(out).u64(deleted).u8(more ? 1 : 0);
+    return Status::ok();
+  };
+  // Deletes up to the budget of `c`'s keys under `prefix`; true if all went.
+  auto purge_range = [&](Cf c, std::string_view prefix) -> Result<bool> {
+    KISEKI_ASSIGN_OR_RETURN(auto keys, keys_under(txn, c, prefix, budget + 1));
+    bool all = keys.size() <= budget;
+    if (!all) keys.resize(budget);
+    for (const auto& k : keys) txn.del(c, k);
+    budget -= keys.size();
+    deleted += keys.size();
+    return all;
+  };
+  KISEKI_ASSIGN_OR_RETURN(auto queued, keys_under(txn, Cf::kSystem, purge_prefix(d.a), UINT64_MAX));
+  for (const auto& q : queued) {
+    std::string ns = q.substr(q.size() - 8);
+    for (Cf c : {Cf::kDentries, Cf::kDirCookies, Cf::kInodes, Cf::kMultipart}) {
+      KISEKI_ASSIGN_OR_RETURN(bool all, purge_range(c, ns));
+      if (!all) return done(true);
+    }
+    txn.del(Cf::kSystem, q);
+  }
+  if (d.flags & kPurgeDomain) {
+    // The tenant's own domain: every reference in it is the tenant's.
+    KISEKI_ASSIGN_OR_RETURN(bool all, purge_range(Cf::kChunkRefs, meta::key_u64(d.a)));
+    return done(!all);
+  }
+  // A shared-domain tenant: its ledger says which references are its own.
+  KISEKI_ASSIGN_OR_RETURN(uint64_t n, chunk::apply_purge_ledger(txn, d.a, budget + 1));
+  deleted += n;
+  return done(n > budget);
+}
+
+}  // namespace kiseki::ns
