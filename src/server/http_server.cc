@@ -6,6 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "common/logging.h"
 
@@ -25,13 +26,31 @@ struct HttpServer::Impl {
       : io(io_), opts(std::move(o)), handler(std::move(h)), acceptor(io_) {}
 
   asio::awaitable<void> serve(tcp::socket sock) {
-    beast::tcp_stream stream(std::move(sock));
+    if (!opts.tls) {
+      beast::tcp_stream stream(std::move(sock));
+      co_await session(stream);
+      beast::error_code ignore;
+      stream.socket().shutdown(tcp::socket::shutdown_both, ignore);
+      co_return;
+    }
+    auto ctx = opts.tls->context();  // kept for the connection's life
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(sock)), *ctx);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(opts.header_timeout_s));
+    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    co_await session(stream);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+    co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
+  }
+
+  template <class Stream>
+  asio::awaitable<void> session(Stream& stream) {
     beast::flat_buffer buf;
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(16 << 10);
       parser.body_limit(opts.max_body_bytes);
-      stream.expires_after(std::chrono::seconds(opts.idle_timeout_s));
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(opts.idle_timeout_s));
       auto [ec, n] = co_await http::async_read(stream, buf, parser, asio::as_tuple(asio::use_awaitable));
       (void)n;
       if (ec) {
@@ -57,13 +76,11 @@ struct HttpServer::Impl {
       res.version(req.version());
       res.keep_alive(req.keep_alive());
       res.prepare_payload();
-      stream.expires_after(std::chrono::seconds(opts.header_timeout_s));
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(opts.header_timeout_s));
       auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
       (void)wn;
       if (wec || !res.keep_alive()) break;
     }
-    beast::error_code ignore;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignore);
   }
 
   asio::awaitable<void> accept_loop() {

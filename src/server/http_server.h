@@ -1,5 +1,6 @@
 // A small HTTP/1.1 server on Boost.Beast with C++20 coroutines: keep-alive,
-// header and idle timeouts, bounded request bodies. The admin API runs on it.
+// header and idle timeouts, bounded request bodies, optional TLS. The admin API
+// runs on it.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "common/host_port.h"
+#include "common/tls.h"
 #include "common/status.h"
 
 namespace kiseki::server {
@@ -24,6 +26,7 @@ struct HttpServerOptions {
   size_t max_body_bytes = 1 << 20;
   int header_timeout_s = 10;
   int idle_timeout_s = 60;
+  std::shared_ptr<TlsConfig> tls;  // set: HTTPS only
 };
 
 class HttpServer {

@@ -1,9 +1,12 @@
 // kiseki-server: one process with everything embedded.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <csignal>
 #include <cstdlib>
+#include <functional>
 
 #include "common/logging.h"
+#include "common/tls.h"
 #include "protocols/nfs/nfs_server.h"
 #include "protocols/s3/server.h"
 #include "server/admin_api.h"
@@ -17,6 +20,9 @@ extern char** environ;
 using namespace kiseki;
 
 int main(int argc, char** argv) {
+  // A peer that closes first makes a write fail with EPIPE, never kills the
+  // server (OpenSSL writes to TLS sockets without MSG_NOSIGNAL).
+  std::signal(SIGPIPE, SIG_IGN);
   bool exit_ok = false;
   auto opts = server::parse_options(argc, argv, environ, &exit_ok);
   if (!opts) {
@@ -66,10 +72,22 @@ int main(int argc, char** argv) {
               nfssrv->portmap_port());
   }
 
+  std::shared_ptr<TlsConfig> tls;
+  if (!opts->tls_cert.empty()) {
+    auto t = TlsConfig::load(opts->tls_cert, opts->tls_key);
+    if (!t) {
+      KLOG_ERROR("TLS: {}", t.status().to_string());
+      return 1;
+    }
+    tls = *t;
+  }
+
   boost::asio::io_context io(1);
+  boost::asio::signal_set hup(io, SIGHUP);
   server::AdminApi admin(gw->get(), nfssrv ? nfssrv->exports() : nullptr);
   server::HttpServerOptions ho;
   ho.listen = opts->admin_listen;
+  ho.tls = tls;
   auto http = server::HttpServer::bind(io, ho, [&admin](const server::Request& r) { return admin.handle(r); });
   if (!http) {
     KLOG_ERROR("admin HTTP: {}", http.status().to_string());
@@ -83,22 +101,37 @@ int main(int argc, char** argv) {
     so.s3.region = opts->s3_region;
     so.s3.domain = opts->s3_domain;
     so.s3.clock = &opts->gateway.env->clock();
+    so.tls = tls;
     auto s3 = s3::S3Server::start(gw->get(), so);
     if (!s3) {
       KLOG_ERROR("S3: {}", s3.status().to_string());
       return 1;
     }
     s3srv = std::move(*s3);
-    KLOG_INFO("S3 on {} (port {})", opts->s3_listen, s3srv->port());
+    KLOG_INFO("S3 {} on {} (port {})", tls ? "HTTPS" : "HTTP", opts->s3_listen, s3srv->port());
   }
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int sig) {
     KLOG_INFO("signal {}: shutting down", sig);
     (*http)->stop();
+    hup.cancel();
     io.stop();
   });
+  // SIGHUP: reload the TLS certificate and key (a renewed certificate).
+  std::function<void()> wait_hup = [&] {
+    hup.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      if (tls) {
+        Status st = tls->reload();
+        if (st.is_ok()) KLOG_INFO("SIGHUP: TLS certificate reloaded from {}", opts->tls_cert);
+        else KLOG_ERROR("SIGHUP: TLS certificate not reloaded, the old one stays: {}", st.to_string());
+      }
+      wait_hup();
+    });
+  };
+  wait_hup();
   admin.set_ready(true);
-  KLOG_INFO("admin HTTP on {} (port {})", opts->admin_listen, (*http)->port());
+  KLOG_INFO("admin {} on {} (port {})", tls ? "HTTPS" : "HTTP", opts->admin_listen, (*http)->port());
   io.run();
   if (s3srv) s3srv->stop();
   if (nfssrv) nfssrv->stop();

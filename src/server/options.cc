@@ -19,6 +19,8 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   flag("--admin-listen", "admin_listen", "admin HTTP HOST:PORT (default 127.0.0.1:9090)");
   flag("--admin-protect-all", "admin_protect_all",
        "require the admin token for /metrics, /health and /ready too (default false: only /api)");
+  flag("--tls-cert", "tls_cert", "PEM certificate chain: S3 and the admin API serve HTTPS (with --tls-key; SIGHUP reloads)");
+  flag("--tls-key", "tls_key", "PEM private key of --tls-cert");
   flag("--s3-region", "s3_region", "region S3 clients sign for (default us-east-1)");
   flag("--s3-domain", "s3_domain", "domain for virtual-host-style buckets (BUCKET.DOMAIN)");
   flag("--nfs-listen", "nfs_listen", "NFS HOST:PORT (default 127.0.0.1:2049)");
@@ -57,6 +59,9 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   o.s3_listen = cfg.get_string("s3_listen", o.s3_listen);
   o.admin_listen = cfg.get_string("admin_listen", o.admin_listen);
   KISEKI_ASSIGN_OR_RETURN(o.admin_protect_all, cfg.get_bool("admin_protect_all", false));
+  o.tls_cert = cfg.get_string("tls_cert", "");
+  o.tls_key = cfg.get_string("tls_key", "");
+  if (o.tls_cert.empty() != o.tls_key.empty()) return invalid_argument("tls_cert and tls_key go together");
   o.s3_region = cfg.get_string("s3_region", o.s3_region);
   o.s3_domain = cfg.get_string("s3_domain", o.s3_domain);
   o.s3_enabled = o.s3_listen != "off";

@@ -13,6 +13,8 @@ struct ServerOptions {
   std::string config_file;
   std::string s3_listen = "127.0.0.1:9000";
   std::string admin_listen = "127.0.0.1:9090";
+  // PEM files; both set: S3 and the admin API speak HTTPS only (SIGHUP reloads them).
+  std::string tls_cert, tls_key;
   bool admin_protect_all = false;  // /metrics, /health, /ready need the token too
   std::string nfs_listen = "127.0.0.1:2049";   // NFSv3, MOUNT and portmapper; "off" disables NFS
   std::string portmap_listen = "127.0.0.1:111";  // portmapper alone on its well-known port; "off"

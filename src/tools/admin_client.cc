@@ -1,9 +1,11 @@
 #include "tools/admin_client.h"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 namespace kiseki::tools {
 
@@ -11,41 +13,75 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = boost::asio::ip::tcp;
 
+namespace ssl = boost::asio::ssl;
+
 namespace {
 std::string& admin_token() {
   static std::string t;
   return t;
 }
+std::string& admin_ca() {
+  static std::string f;
+  return f;
+}
+
+template <class Stream>
+HttpReply exchange(Stream& stream, const std::string& host_port, const std::string& method,
+                   const std::string& target, const std::string& body) {
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  req.set(http::field::host, host_port);
+  req.set(http::field::user_agent, "kiseki-cli");
+  if (!admin_token().empty()) req.set(http::field::authorization, "Bearer " + admin_token());
+  if (!body.empty()) req.set(http::field::content_type, "application/json");
+  req.body() = body;
+  req.prepare_payload();
+  http::write(stream, req);
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(stream, buf, res);
+  return HttpReply{static_cast<int>(res.result_int()), res.body()};
+}
 }  // namespace
 
 void set_admin_token(std::string token) { admin_token() = std::move(token); }
+void set_admin_ca(std::string file) { admin_ca() = std::move(file); }
 
-Result<HttpReply> http_request(const std::string& endpoint, const std::string& method,
+Result<HttpReply> http_request(const std::string& url, const std::string& method,
                                const std::string& target, const std::string& body) {
+  bool tls = url.starts_with("https://");
+  std::string endpoint = tls ? url.substr(8) : url.starts_with("http://") ? url.substr(7) : url;
   auto colon = endpoint.rfind(':');
-  if (colon == std::string::npos) return invalid_argument("endpoint must be HOST:PORT");
+  if (colon == std::string::npos) return invalid_argument("endpoint must be [http[s]://]HOST:PORT");
+  std::string host = endpoint.substr(0, colon);
   try {
     boost::asio::io_context io;
     tcp::resolver resolver(io);
+    if (tls) {
+      ssl::context ctx(ssl::context::tls_client);
+      SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+      if (admin_ca().empty()) ctx.set_default_verify_paths();
+      else ctx.load_verify_file(admin_ca());
+      ctx.set_verify_mode(ssl::verify_peer);
+      beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
+      stream.set_verify_callback(ssl::host_name_verification(host));
+      SSL_set_tlsext_host_name(stream.native_handle(), host.c_str());
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+      beast::get_lowest_layer(stream).connect(resolver.resolve(host, endpoint.substr(colon + 1)));
+      stream.handshake(ssl::stream_base::client);
+      HttpReply r = exchange(stream, endpoint, method, target, body);
+      beast::error_code ec;
+      stream.shutdown(ec);
+      return r;
+    }
     beast::tcp_stream stream(io);
     stream.expires_after(std::chrono::seconds(30));
-    stream.connect(resolver.resolve(endpoint.substr(0, colon), endpoint.substr(colon + 1)));
-    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    req.set(http::field::host, endpoint);
-    req.set(http::field::user_agent, "kiseki-cli");
-    if (!admin_token().empty()) req.set(http::field::authorization, "Bearer " + admin_token());
-    if (!body.empty()) req.set(http::field::content_type, "application/json");
-    req.body() = body;
-    req.prepare_payload();
-    http::write(stream, req);
-    beast::flat_buffer buf;
-    http::response<http::string_body> res;
-    http::read(stream, buf, res);
+    stream.connect(resolver.resolve(host, endpoint.substr(colon + 1)));
+    HttpReply r = exchange(stream, endpoint, method, target, body);
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    return HttpReply{static_cast<int>(res.result_int()), res.body()};
+    return r;
   } catch (const std::exception& e) {
-    return make_error(ErrorCode::kUnavailable, "cannot reach the admin API at " + endpoint + ": " + e.what());
+    return make_error(ErrorCode::kUnavailable, "cannot reach the admin API at " + url + ": " + e.what());
   }
 }
 

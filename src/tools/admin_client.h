@@ -1,4 +1,4 @@
-// A blocking HTTP client for the admin API (used by the kiseki CLI).
+// A blocking HTTP(S) client for the admin API (used by the kiseki CLI).
 #pragma once
 
 #include <string>
@@ -14,9 +14,13 @@ struct HttpReply {
 
 // The admin token sent with every request ("" sends none).
 void set_admin_token(std::string token);
+// The CA certificates (PEM file) that an https:// endpoint's certificate must
+// chain to ("": the system's).
+void set_admin_ca(std::string file);
 
-// One request over a fresh connection to HOST:PORT.
-Result<HttpReply> http_request(const std::string& endpoint, const std::string& method,
+// One request over a fresh connection to HOST:PORT, http://HOST:PORT or
+// https://HOST:PORT (the server's certificate is verified, host name included).
+Result<HttpReply> http_request(const std::string& url, const std::string& method,
                                const std::string& target, const std::string& body = {});
 
 }  // namespace kiseki::tools

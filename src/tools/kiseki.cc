@@ -41,7 +41,13 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   const char* env_admin = std::getenv("KISEKI_ADMIN");
   std::string admin = env_admin ? env_admin : "127.0.0.1:9090";
-  app.add_option("--admin", admin, "admin API HOST:PORT (default 127.0.0.1:9090, or KISEKI_ADMIN)");
+  app.add_option("--admin", admin,
+                 "admin API [https://]HOST:PORT (default 127.0.0.1:9090, or KISEKI_ADMIN); https:// for a server "
+                 "started with --tls-cert");
+  const char* env_ca = std::getenv("KISEKI_CA_CERT");
+  std::string ca = env_ca ? env_ca : "";
+  app.add_option("--ca-cert", ca, "PEM CA certificates that an https:// admin API's certificate chains to "
+                                  "(default: KISEKI_CA_CERT, else the system's)");
   const char* env_token = std::getenv("KISEKI_ADMIN_TOKEN");
   const char* env_dir = std::getenv("KISEKI_DATA_DIR");
   std::string token = env_token ? env_token : "", data_dir = env_dir ? env_dir : "./var";
@@ -126,5 +132,6 @@ int main(int argc, char** argv) {
     }
   }
   tools::set_admin_token(token);
+  tools::set_admin_ca(ca);
   return finish(action());
 }

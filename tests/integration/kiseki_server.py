@@ -2,6 +2,7 @@
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -19,11 +20,20 @@ def free_port():
 
 
 class Server:
-    def __init__(self, data_dir, env=None, extra=(), s3=True):
+    def __init__(self, data_dir, env=None, extra=(), s3=True, tls=None):
+        """tls: (certificate, key, CA file) to serve HTTPS with."""
         self.port = free_port()
         self.s3_port = free_port()
         self.admin = f"127.0.0.1:{self.port}"
-        self.s3_endpoint = f"http://127.0.0.1:{self.s3_port}"
+        scheme = "https" if tls else "http"
+        self.admin_url = f"{scheme}://{self.admin}"
+        self.s3_endpoint = f"{scheme}://127.0.0.1:{self.s3_port}"
+        self.ssl = None
+        self.tls_args = []
+        if tls:
+            self.tls_args = ["--ca-cert", tls[2]]
+            self.ssl = ssl.create_default_context(cafile=tls[2])
+            extra = [*extra, "--tls-cert", tls[0], "--tls-key", tls[1]]
         self.nfs_port = free_port()
         self.data_dir = data_dir
         self.log_path = os.path.join(os.path.dirname(data_dir), f"server-{self.port}.log")
@@ -57,7 +67,7 @@ class Server:
 
     def get(self, path):
         try:
-            with urllib.request.urlopen(f"http://{self.admin}{path}", timeout=10) as r:
+            with urllib.request.urlopen(f"{self.admin_url}{path}", timeout=10, context=self.ssl) as r:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
@@ -71,15 +81,15 @@ class Server:
         h = dict(headers or {})
         if token:
             h["Authorization"] = "Bearer " + (token if isinstance(token, str) else self.token())
-        req = urllib.request.Request(f"http://{self.admin}{path}", method=method, data=data, headers=h)
+        req = urllib.request.Request(f"{self.admin_url}{path}", method=method, data=data, headers=h)
         try:
-            with urllib.request.urlopen(req, timeout=10) as r:
+            with urllib.request.urlopen(req, timeout=10, context=self.ssl) as r:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
 
     def cli(self, *args, check=True):
-        r = subprocess.run([CLI, "--admin", self.admin, "--data-dir", self.data_dir, *args],
+        r = subprocess.run([CLI, "--admin", self.admin_url, *self.tls_args, "--data-dir", self.data_dir, *args],
                            capture_output=True, text=True, timeout=60)
         if check:
             assert r.returncode == 0, r.stderr

@@ -9,6 +9,9 @@
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <climits>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "common/logging.h"
 #include "crypto/primitives.h"
@@ -22,11 +25,12 @@ namespace asio = boost::asio;
 
 namespace {
 
-// A blocking socket as a Beast SyncReadStream / SyncWriteStream. SO_RCVTIMEO and
-// SO_SNDTIMEO bound every call, which asio's own blocking sockets would not honour.
+// A blocking socket, plain or TLS, as a Beast SyncReadStream / SyncWriteStream.
+// SO_RCVTIMEO and SO_SNDTIMEO bound every call (TLS records included), which
+// asio's own blocking sockets would not honour.
 class FdStream {
  public:
-  explicit FdStream(int fd) : fd_(fd) {}
+  explicit FdStream(int fd, SSL* ssl = nullptr) : fd_(fd), ssl_(ssl) {}
   using executor_type = asio::any_io_executor;
 
   template <class Buffers>
@@ -35,6 +39,13 @@ class FdStream {
     for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
       asio::mutable_buffer b = *it;
       if (b.size() == 0) continue;
+      if (ssl_) {
+        ERR_clear_error();
+        int n = SSL_read(ssl_, b.data(), static_cast<int>(std::min<size_t>(b.size(), INT_MAX)));
+        if (n > 0) return static_cast<size_t>(n);
+        ec = tls_error(n);
+        return 0;
+      }
       for (;;) {
         ssize_t n = ::recv(fd_, b.data(), b.size(), 0);
         if (n > 0) return static_cast<size_t>(n);
@@ -60,6 +71,18 @@ class FdStream {
   template <class Buffers>
   size_t write_some(const Buffers& buffers, beast::error_code& ec) {
     ec = {};
+    if (ssl_) {
+      for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
+        asio::const_buffer b = *it;
+        if (b.size() == 0) continue;
+        ERR_clear_error();
+        int n = SSL_write(ssl_, b.data(), static_cast<int>(std::min<size_t>(b.size(), INT_MAX)));
+        if (n > 0) return static_cast<size_t>(n);
+        ec = tls_error(n);
+        return 0;
+      }
+      return 0;
+    }
     iovec iov[16];
     int cnt = 0;
     for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers) && cnt < 16; ++it) {
@@ -87,6 +110,7 @@ class FdStream {
   }
   // Writes a and then b, as one sendmsg where it can (one syscall, one segment).
   bool write_two(const void* a, size_t an, const void* b, size_t bn) {
+    if (ssl_) return write_all(a, an) && write_all(b, bn);
     iovec iov[2] = {{const_cast<void*>(a), an}, {const_cast<void*>(b), bn}};
     msghdr msg{};
     msg.msg_iov = iov;
@@ -102,6 +126,13 @@ class FdStream {
   }
   bool write_all(const void* p, size_t n) {
     const char* c = static_cast<const char*>(p);
+    while (ssl_ && n > 0) {
+      ERR_clear_error();
+      int w = SSL_write(ssl_, c, static_cast<int>(std::min<size_t>(n, INT_MAX)));
+      if (w <= 0) return false;
+      c += w;
+      n -= static_cast<size_t>(w);
+    }
     while (n > 0) {
       ssize_t w = ::send(fd_, c, n, MSG_NOSIGNAL);
       if (w < 0) {
@@ -120,7 +151,19 @@ class FdStream {
   }
 
  private:
+  beast::error_code tls_error(int rc) const {
+    switch (SSL_get_error(ssl_, rc)) {
+      case SSL_ERROR_ZERO_RETURN: return asio::error::eof;
+      case SSL_ERROR_WANT_READ:
+      case SSL_ERROR_WANT_WRITE: return asio::error::timed_out;  // SO_RCVTIMEO / SO_SNDTIMEO
+      case SSL_ERROR_SYSCALL:
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return asio::error::timed_out;
+        return errno ? beast::error_code(errno, boost::system::system_category()) : beast::error_code(asio::error::eof);
+      default: return asio::error::connection_reset;
+    }
+  }
   int fd_;
+  SSL* ssl_;
 };
 
 std::string new_request_id() {
@@ -172,7 +215,7 @@ void S3Server::accept_loop() {
     if (fd < 0) break;  // listen socket shut down
     if (!conns_->add(fd)) {
       FdStream s(fd);
-      send_plain_error(s, 503, "SlowDown", "Too many connections");
+      if (!opts_.tls) send_plain_error(s, 503, "SlowDown", "Too many connections");
       ::close(fd);
       continue;
     }
@@ -185,7 +228,20 @@ void S3Server::accept_loop() {
 }
 
 void S3Server::serve(int fd) {
-  FdStream stream(fd);
+  std::shared_ptr<asio::ssl::context> ctx;
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(nullptr, SSL_free);
+  if (opts_.tls) {
+    // The handshake is bounded like any read of a request.
+    FdStream(fd).set_timeout(opts_.io_timeout_s);
+    ctx = opts_.tls->context();
+    ssl.reset(SSL_new(ctx->native_handle()));
+    ERR_clear_error();
+    if (!ssl || SSL_set_fd(ssl.get(), fd) != 1 || SSL_accept(ssl.get()) != 1) {
+      ERR_clear_error();
+      return;
+    }
+  }
+  FdStream stream(fd, ssl.get());
   beast::flat_buffer buf(opts_.max_header_bytes + 4096);
   for (;;) {
     stream.set_timeout(opts_.idle_timeout_s);

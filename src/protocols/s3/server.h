@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/connection_tracker.h"
+#include "common/tls.h"
 #include "protocols/s3/handler.h"
 
 namespace kiseki::s3 {
@@ -21,6 +22,7 @@ struct S3ServerOptions {
   int idle_timeout_s = 60;       // between requests on a keep-alive connection
   int io_timeout_s = 30;         // any single read or write once a request started
   size_t max_header_bytes = 16 << 10;
+  std::shared_ptr<TlsConfig> tls;  // set: HTTPS only
 };
 
 class S3Server {
