@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "common/client_limits.h"
 #include "common/logging.h"
 
 namespace kiseki::server {
@@ -22,10 +23,18 @@ struct HttpServer::Impl {
   Handler handler;
   tcp::acceptor acceptor;
 
-  Impl(asio::io_context& io_, HttpServerOptions o, Handler h)
-      : io(io_), opts(std::move(o)), handler(std::move(h)), acceptor(io_) {}
+  ClientLimits limits;
 
-  asio::awaitable<void> serve(tcp::socket sock) {
+  Impl(asio::io_context& io_, HttpServerOptions o, Handler h)
+      : io(io_), opts(std::move(o)), handler(std::move(h)), acceptor(io_),
+        limits(opts.max_connections, opts.max_connections_per_client) {}
+
+  asio::awaitable<void> serve(tcp::socket sock, uint32_t ip) {
+    co_await serve_counted(std::move(sock));
+    limits.release(ip);
+  }
+
+  asio::awaitable<void> serve_counted(tcp::socket sock) {
     if (!opts.tls) {
       beast::tcp_stream stream(std::move(sock));
       co_await session(stream);
@@ -35,7 +44,7 @@ struct HttpServer::Impl {
     }
     auto ctx = opts.tls->context();  // kept for the connection's life
     beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(sock)), *ctx);
-    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(opts.header_timeout_s));
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(opts.request_timeout_s));
     auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
     co_await session(stream);
@@ -50,7 +59,7 @@ struct HttpServer::Impl {
       http::request_parser<http::string_body> parser;
       parser.header_limit(16 << 10);
       parser.body_limit(opts.max_body_bytes);
-      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(opts.idle_timeout_s));
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(opts.request_timeout_s));
       auto [ec, n] = co_await http::async_read(stream, buf, parser, asio::as_tuple(asio::use_awaitable));
       (void)n;
       if (ec) {
@@ -76,7 +85,7 @@ struct HttpServer::Impl {
       res.version(req.version());
       res.keep_alive(req.keep_alive());
       res.prepare_payload();
-      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(opts.header_timeout_s));
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(opts.write_timeout_s));
       auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
       (void)wn;
       if (wec || !res.keep_alive()) break;
@@ -90,7 +99,11 @@ struct HttpServer::Impl {
         if (ec == asio::error::operation_aborted) co_return;
         continue;
       }
-      asio::co_spawn(io, serve(std::move(sock)), asio::detached);
+      beast::error_code pec;
+      auto peer = sock.remote_endpoint(pec);
+      uint32_t ip = !pec && peer.address().is_v4() ? peer.address().to_v4().to_uint() : 0;
+      if (!limits.admit(ip)) continue;  // the socket closes as it goes
+      asio::co_spawn(io, serve(std::move(sock), ip), asio::detached);
     }
   }
 };

@@ -24,8 +24,10 @@ using Handler = std::function<Response(const Request&)>;
 struct HttpServerOptions {
   std::string listen = "127.0.0.1:9090";
   size_t max_body_bytes = 1 << 20;
-  int header_timeout_s = 10;
-  int idle_timeout_s = 60;
+  int request_timeout_s = 10;  // a whole request, from the end of the last reply (idle included)
+  int write_timeout_s = 10;
+  size_t max_connections = 16384;
+  size_t max_connections_per_client = 256;
   std::shared_ptr<TlsConfig> tls;  // set: HTTPS only
 };
 

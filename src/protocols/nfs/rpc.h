@@ -74,6 +74,11 @@ class RecordReader {
   Status feed(std::string_view bytes);
   // The next complete record, if any.
   std::optional<std::string> next();
+  bool has_record() const { return ready_pos_ < ready_.size(); }
+  // Bytes held for records not complete yet (and complete ones not taken).
+  size_t buffered() const { return buf_.size() + partial_.size(); }
+  // The memory that holds them.
+  size_t footprint() const { return buf_.capacity() + partial_.capacity(); }
 
  private:
   size_t max_;

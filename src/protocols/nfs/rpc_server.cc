@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -87,20 +88,46 @@ bool RpcDispatcher::may_block(std::string_view record) const {
 // ---- server
 
 namespace {
+
+using Clock = std::chrono::steady_clock;
+
 bool bytes_pending(int fd) {
   int n = 0;
   return ::ioctl(fd, FIONREAD, &n) == 0 && n > 0;
 }
+
+bool wait_fd(int fd, short events, int ms) {
+  pollfd p{fd, events, 0};
+  for (;;) {
+    int r = ::poll(&p, 1, ms);
+    if (r > 0) return true;
+    if (r == 0 || errno != EINTR) return false;
+  }
+}
+
+// How long a reader waits for a client's next record before the connection
+// goes back to the reactor.
+constexpr int kLingerMs = 2;
+constexpr int kSendTimeoutMs = 30000;
+
+std::atomic<size_t> g_partial_bytes{0};
+
 }  // namespace
 
 struct RpcServer::Conn {
   int fd = -1;
+  uint32_t ip = 0;
   ClientInfo client;
   std::mutex write_mu;  // one reply on the wire at a time
   std::mutex mu;        // guards inflight
   std::condition_variable cv;
   size_t inflight = 0;
+  // Read by the reactor while parked, by one reader thread otherwise.
+  RecordReader reader;
+  size_t charged = 0;  // memory of `reader` counted in g_partial_bytes
+  Clock::time_point deadline;
   ~Conn() {
+    g_partial_bytes.fetch_sub(charged);
     if (fd >= 0) ::close(fd);
   }
   bool send(const std::string& framed) {
@@ -108,9 +135,10 @@ struct RpcServer::Conn {
     const char* p = framed.data();
     size_t n = framed.size();
     while (n > 0) {
-      ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+      ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (w < 0) {
         if (errno == EINTR) continue;
+        if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(fd, POLLOUT, kSendTimeoutMs)) continue;
         return false;
       }
       p += w;
@@ -122,15 +150,24 @@ struct RpcServer::Conn {
 
 Result<std::unique_ptr<RpcServer>> RpcServer::start(RpcDispatcher* dispatcher, const RpcServerOptions& opts) {
   std::unique_ptr<RpcServer> s(new RpcServer(dispatcher, opts));
-  s->conns_ = std::make_unique<ConnectionTracker>(
-      opts.max_connections, MetricsRegistry::global().gauge("kiseki_rpc_open_connections", "Open ONC RPC connections",
-                                                            {{"listener", opts.name}}));
   KISEKI_ASSIGN_OR_RETURN(TcpListener l, listen_tcp(opts.listen, opts.name));
   s->listen_fd_ = l.fd;
   s->port_ = l.port;
+  RpcServer* p = s.get();
+  Reactor::Callbacks cb;
+  cb.accepted = [p](int fd, uint32_t ip, uint16_t port) { p->accepted(fd, ip, port); };
+  cb.ready = [p](int fd) {
+    if (auto c = p->find(fd)) p->on_readable(c);
+  };
+  cb.expired = [p](int fd) {
+    if (auto c = p->find(fd)) p->close_conn(c);
+  };
+  KISEKI_ASSIGN_OR_RETURN(
+      s->reactor_, Reactor::create(l.fd, {opts.name, opts.max_connections, opts.max_connections_per_client},
+                                   std::move(cb)));
   for (size_t i = 0; i < std::max<size_t>(1, opts.workers); ++i)
-    s->workers_.emplace_back([p = s.get()] { p->worker_loop(); });
-  s->acceptor_ = std::thread([p = s.get()] { p->accept_loop(); });
+    s->workers_.emplace_back([p] { p->worker_loop(); });
+  s->reactor_->run();
   return s;
 }
 
@@ -138,10 +175,16 @@ RpcServer::~RpcServer() { stop(); }
 
 void RpcServer::stop() {
   if (stopping_.exchange(true)) return;
-  ::shutdown(listen_fd_, SHUT_RDWR);
-  if (acceptor_.joinable()) acceptor_.join();
+  reactor_->stop();
   ::close(listen_fd_);
-  conns_->close_all();
+  {
+    std::lock_guard lock(conns_mu_);
+    for (const auto& [fd, c] : conns_) {
+      ::shutdown(fd, SHUT_RDWR);
+      c->cv.notify_all();
+    }
+  }
+  readers_.stop();
   {
     std::lock_guard lock(mu_);
     stop_workers_ = true;
@@ -149,68 +192,129 @@ void RpcServer::stop() {
   task_cv_.notify_all();
   for (auto& w : workers_) w.join();
   tasks_.clear();
+  std::lock_guard lock(conns_mu_);
+  conns_.clear();
 }
 
-void RpcServer::accept_loop() {
-  while (!stopping_) {
-    sockaddr_in peer{};
-    int fd = accept_tcp(listen_fd_, &peer);
-    if (fd < 0) break;  // listen socket shut down
-    auto conn = std::make_shared<Conn>();
-    conn->fd = fd;
-    conn->client.ip = ntohl(peer.sin_addr.s_addr);
-    conn->client.port = ntohs(peer.sin_port);
-    char text[INET_ADDRSTRLEN] = {};
-    ::inet_ntop(AF_INET, &peer.sin_addr, text, sizeof(text));
-    conn->client.addr = text;
-    if (!conns_->add(fd)) continue;  // conn's destructor closes fd
-    std::thread([this, conn] { read_loop(conn); }).detach();
+std::shared_ptr<RpcServer::Conn> RpcServer::find(int fd) {
+  std::lock_guard lock(conns_mu_);
+  auto it = conns_.find(fd);
+  return it == conns_.end() ? nullptr : it->second;
+}
+
+void RpcServer::accepted(int fd, uint32_t ip, uint16_t port) {
+  auto conn = std::make_shared<Conn>();
+  conn->fd = fd;
+  conn->ip = ip;
+  conn->client.ip = ip;
+  conn->client.port = port;
+  in_addr a{htonl(ip)};
+  char text[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &a, text, sizeof(text));
+  conn->client.addr = text;
+  {
+    std::lock_guard lock(conns_mu_);
+    conns_[fd] = conn;
+  }
+  conn->deadline = Clock::now() + std::chrono::seconds(opts_.idle_timeout_s);
+  reactor_->park(fd, conn->deadline);
+}
+
+bool RpcServer::feed(Conn& conn, std::string_view bytes) {
+  if (!conn.reader.feed(bytes)) {
+    KLOG_WARN("{}: {} sent an oversized RPC record; closing", opts_.name, conn.client.addr);
+    return false;
+  }
+  size_t now = conn.reader.footprint();
+  if (now > conn.charged) {
+    size_t total = g_partial_bytes.fetch_add(now - conn.charged) + (now - conn.charged);
+    conn.charged = now;
+    if (total > kPartialRecordBudget) {
+      KLOG_WARN("{}: partial RPC records hold {} bytes, over the budget; closing {}", opts_.name, total,
+                conn.client.addr);
+      return false;
+    }
+  } else {
+    g_partial_bytes.fetch_sub(conn.charged - now);
+    conn.charged = now;
+  }
+  return true;
+}
+
+void RpcServer::on_readable(const std::shared_ptr<Conn>& conn) {
+  bool began = conn->reader.buffered() > 0;
+  char buf[64 << 10];
+  ssize_t n;
+  do {
+    n = ::recv(conn->fd, buf, sizeof(buf), MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return close_conn(conn);
+  if (n > 0 && !feed(*conn, std::string_view(buf, static_cast<size_t>(n)))) return close_conn(conn);
+  if (!conn->reader.has_record()) {
+    // A record began: it is due within the record timeout.
+    if (!began && conn->reader.buffered() > 0)
+      conn->deadline = std::min(conn->deadline, Clock::now() + std::chrono::seconds(opts_.record_timeout_s));
+    return reactor_->park(conn->fd, conn->deadline);
+  }
+  readers_.post([this, conn] { read_burst(conn); });
+}
+
+bool RpcServer::run_records(const std::shared_ptr<Conn>& conn) {
+  std::optional<std::string> rec = conn->reader.next();
+  while (rec) {
+    std::optional<std::string> following = conn->reader.next();
+    std::unique_lock lock(conn->mu);
+    conn->cv.wait(lock, [&] { return conn->inflight < opts_.max_inflight_per_connection || stopping_; });
+    if (stopping_) return false;
+    ++conn->inflight;
+    // A lone call runs here unless it may wait on the disk while more calls
+    // are already arriving (a client with many in flight): those must not
+    // queue behind an fsync.
+    bool inline_call = !following && conn->inflight == 1 &&
+                       (!dispatcher_->may_block(*rec) || !bytes_pending(conn->fd));
+    lock.unlock();
+    if (inline_call) {
+      // The only call of a client that waits for each reply, and a quick
+      // one: answer it on this thread, with no hand-off to a worker and back.
+      run_call(conn, *rec);
+    } else {
+      std::lock_guard tl(mu_);
+      tasks_.push_back(Task{conn, std::move(*rec)});
+      task_cv_.notify_one();
+    }
+    rec = std::move(following);
+  }
+  return true;
+}
+
+void RpcServer::read_burst(const std::shared_ptr<Conn>& conn) {
+  thread_local std::string buf(256 << 10, '\0');
+  for (;;) {
+    if (!run_records(conn) || stopping_) return close_conn(conn);
+    ssize_t n = ::recv(conn->fd, buf.data(), buf.size(), MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (wait_fd(conn->fd, POLLIN, kLingerMs)) continue;
+      return park(conn);  // a pause: back to the reactor
+    }
+    if (n <= 0) return close_conn(conn);
+    if (!feed(*conn, std::string_view(buf.data(), static_cast<size_t>(n)))) return close_conn(conn);
   }
 }
 
-void RpcServer::read_loop(std::shared_ptr<Conn> conn) {
-  RecordReader reader;
-  std::string buf(256 << 10, '\0');
-  for (;;) {
-    ssize_t n = ::recv(conn->fd, buf.data(), buf.size(), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    if (!reader.feed(std::string_view(buf.data(), static_cast<size_t>(n)))) {
-      KLOG_WARN("{}: {} sent an oversized RPC record; closing", opts_.name, conn->client.addr);
-      break;
-    }
-    bool closing = false;
-    std::optional<std::string> rec = reader.next();
-    while (rec) {
-      std::optional<std::string> following = reader.next();
-      std::unique_lock lock(conn->mu);
-      conn->cv.wait(lock, [&] { return conn->inflight < opts_.max_inflight_per_connection || stopping_; });
-      if (stopping_) {
-        closing = true;
-        break;
-      }
-      ++conn->inflight;
-      // A lone call runs here unless it may wait on the disk while more calls
-      // are already arriving (a client with many in flight): those must not
-      // queue behind an fsync.
-      bool inline_call = !following && conn->inflight == 1 &&
-                         (!dispatcher_->may_block(*rec) || !bytes_pending(conn->fd));
-      lock.unlock();
-      if (inline_call) {
-        // The only call of a client that waits for each reply, and a quick
-        // one: answer it on this thread, with no hand-off to a worker and back.
-        run_call(conn, *rec);
-      } else {
-        std::lock_guard tl(mu_);
-        tasks_.push_back(Task{conn, std::move(*rec)});
-        task_cv_.notify_one();
-      }
-      rec = std::move(following);
-    }
-    if (closing) break;
+void RpcServer::park(const std::shared_ptr<Conn>& conn) {
+  int s = conn->reader.buffered() > 0 ? opts_.record_timeout_s : opts_.idle_timeout_s;
+  conn->deadline = Clock::now() + std::chrono::seconds(s);
+  reactor_->park(conn->fd, conn->deadline);
+}
+
+void RpcServer::close_conn(const std::shared_ptr<Conn>& conn) {
+  {
+    std::lock_guard lock(conns_mu_);
+    if (conns_.erase(conn->fd) == 0) return;
   }
   ::shutdown(conn->fd, SHUT_RDWR);
-  conns_->remove(conn->fd);  // last touch of `this`: stop() may return now
+  reactor_->forget(conn->fd, conn->ip);  // conn's destructor closes the socket
 }
 
 void RpcServer::worker_loop() {

@@ -1,0 +1,201 @@
+// The request loop of an S3 connection, run by a worker once the reactor has a
+// request's whole header: parse, authenticate and handle (S3Handler), stream the
+// body in and the reply out, then keep the connection for the next request.
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <cstring>
+
+#include "common/logging.h"
+#include "crypto/primitives.h"
+#include "protocols/s3/server_conn.h"
+#include "protocols/s3/stream.h"
+
+namespace kiseki::s3 {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace asio = boost::asio;
+
+// How long a worker waits for a keep-alive client's next request before the
+// connection goes back to the reactor.
+constexpr int kLingerMs = 2;
+
+std::string new_request_id() {
+  uint8_t b[8];
+  crypto::random_bytes(b);
+  std::string s = to_hex(b);
+  for (auto& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+void send_plain_error(FdStream& s, int status, const char* code, const char* msg) {
+  S3Error e{status, code, msg};
+  std::string body = error_xml(e, "", new_request_id());
+  std::string head = "HTTP/1.1 " + std::to_string(status) + " " +
+                     std::string(http::obsolete_reason(static_cast<http::status>(status))) +
+                     "\r\nContent-Type: application/xml\r\nConnection: close\r\nContent-Length: " +
+                     std::to_string(body.size()) + "\r\n\r\n";
+  s.write_all(head.data(), head.size());
+  s.write_all(body.data(), body.size());
+}
+
+bool S3Server::serve(Conn& c) {
+  FdStream stream(c.fd, c.ssl);
+  // The reactor read the header (and maybe more): the parser starts from it.
+  beast::flat_buffer buf(std::max(opts_.max_header_bytes + (32 << 10), c.pending.size()));
+  auto give = [&](std::string_view bytes) {
+    auto b = buf.prepare(bytes.size());
+    std::memcpy(b.data(), bytes.data(), bytes.size());
+    buf.commit(bytes.size());
+  };
+  give(c.pending);
+  c.pending.clear();
+  for (;;) {
+    stream.set_timeout(opts_.io_timeout_s);
+    http::request_parser<http::empty_body> hp;
+    hp.header_limit(static_cast<uint32_t>(opts_.max_header_bytes));
+    hp.body_limit(boost::none);
+    beast::error_code ec;
+    http::read_header(stream, buf, hp, ec);
+    if (ec) {
+      if (ec == http::error::header_limit)
+        send_plain_error(stream, 400, "RequestHeaderSectionTooLarge", "Your request header section exceeds the maximum allowed size.");
+      else if (ec != asio::error::eof && ec != http::error::end_of_stream && ec != asio::error::timed_out &&
+               ec != asio::error::connection_reset && ec.category() != boost::system::system_category())
+        send_plain_error(stream, 400, "BadRequest", "Malformed HTTP request");
+      return false;
+    }
+    auto& h = hp.get();
+    S3Request req;
+    req.method = std::string(h.method_string());
+    req.raw_target = std::string(h.target());
+    req.request_id = new_request_id();
+    for (const auto& f : h) {
+      std::string name(f.name_string());
+      for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      req.headers[name].emplace_back(f.value());
+    }
+    std::string_view target = req.raw_target;
+    auto qpos = target.find('?');
+    std::string_view raw_path = target.substr(0, qpos);
+    bool bad_target = raw_path.empty() || raw_path.front() != '/' || !uri_decode(raw_path, &req.path) ||
+                      (qpos != std::string_view::npos && !parse_query(target.substr(qpos + 1), &req.query));
+    if (bad_target) {
+      send_plain_error(stream, 400, "InvalidURI", "Couldn't parse the specified URI.");
+      return false;
+    }
+    assign_bucket_and_key(&req, bucket_from_host(req.header_or("host"), opts_.s3.domain));
+
+    // The body streams from the socket on demand; "100 Continue" goes out the
+    // first time the handler asks for body bytes.
+    http::request_parser<http::buffer_body> bp(std::move(hp));
+    bp.body_limit(boost::none);
+    bool expect_continue = beast::iequals(req.header_or("expect"), "100-continue");
+    bool continued = false;
+    bool body_error = false;
+    RequestBody body;
+    body.content_length = bp.content_length() ? *bp.content_length() : 0;
+    body.raw = [&](MutableByteSpan out) -> Result<size_t> {
+      if (bp.is_done() || out.empty()) return size_t{0};
+      if (expect_continue && !continued) {
+        continued = true;
+        static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (!stream.write_all(kContinue, sizeof(kContinue) - 1)) return io_error("client went away");
+      }
+      for (;;) {
+        bp.get().body().data = out.data();
+        bp.get().body().size = out.size();
+        beast::error_code rec;
+        http::read_some(stream, buf, bp, rec);
+        size_t got = out.size() - bp.get().body().size;
+        if (rec == http::error::need_buffer) rec = {};
+        if (rec) {
+          body_error = true;
+          return invalid_argument("IncompleteBody: You did not provide the number of bytes specified by the Content-Length HTTP header");
+        }
+        if (got > 0) return got;
+        if (bp.is_done()) return size_t{0};
+      }
+    };
+
+    Response res = handler_.handle(req, body);
+
+    // Drain what the handler did not read, so the next request starts clean;
+    // give up (and close) past 1 MiB or on a broken body.
+    bool keep_alive = bp.get().keep_alive() && !body_error;
+    if (keep_alive && !bp.is_done()) {
+      if (expect_continue && !continued) {
+        keep_alive = false;  // never sent 100: the client may not send the body at all
+      } else {
+        uint8_t sink[16384];
+        uint64_t drained = 0;
+        while (!bp.is_done() && drained < (1 << 20)) {
+          auto n = body.raw({sink, sizeof(sink)});
+          if (!n || *n == 0) break;
+          drained += *n;
+        }
+        keep_alive = bp.is_done();
+      }
+    }
+
+    uint64_t content_length = res.object ? res.length : res.body.size();
+    std::string head = "HTTP/1.1 " + std::to_string(res.status) + " " +
+                       std::string(http::obsolete_reason(static_cast<http::status>(res.status))) + "\r\n";
+    for (const auto& [k, v] : res.headers) head += k + ": " + v + "\r\n";
+    head += "Date: " + http_date(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch()).count()) + "\r\n";
+    if (res.status != 204 && res.status != 304) head += "Content-Length: " + std::to_string(content_length) + "\r\n";
+    if (!keep_alive) head += "Connection: close\r\n";
+    head += "\r\n";
+    bool send_body = req.method != "HEAD" && !res.head;
+    if (!res.object) {
+      if (send_body && !res.body.empty()) {
+        head += res.body;
+      }
+      if (!stream.write_all(head.data(), head.size())) return false;
+    } else if (!send_body || res.length == 0) {
+      if (!stream.write_all(head.data(), head.size())) return false;
+    } else {
+      // Stream the pinned object version in pieces: memory per connection stays
+      // bounded. The header goes out with the first piece.
+      constexpr uint64_t kPiece = 4 << 20;
+      Bytes piece;
+      bool first = true;
+      for (uint64_t off = res.offset, end = res.offset + res.length; off < end;) {
+        Status st = gw_->read_object(*res.object, off, std::min(kPiece, end - off), &piece);
+        if (!st.is_ok() || piece.empty()) {
+          KLOG_ERROR("s3 GET {} aborted at {}: {}", req.path, off, st.to_string());
+          if (first) send_plain_error(stream, 500, "InternalError", "the object could not be read");
+          return false;  // past the header the client sees a short body and a closed connection
+        }
+        bool ok = first ? stream.write_two(head.data(), head.size(), piece.data(), piece.size())
+                        : stream.write_all(piece.data(), piece.size());
+        if (!ok) return false;
+        first = false;
+        off += piece.size();
+      }
+    }
+    if (!keep_alive || stopping_) return false;
+    // The next request: already here, or sent right away by a client that
+    // keeps one going (a short linger spares it a trip through the reactor).
+    auto buffered = [&] {
+      auto d = buf.data();
+      return std::string_view(static_cast<const char*>(d.data()), d.size());
+    };
+    if (header_end(buffered()) != std::string::npos) continue;
+    if (stream.wait_readable(kLingerMs)) {
+      char tmp[16 << 10];
+      while (header_end(buffered()) == std::string::npos && buf.size() <= opts_.max_header_bytes) {
+        ssize_t n = stream.read_now(tmp, std::min(sizeof(tmp), buf.max_size() - buf.size()));
+        if (n < 0) return false;
+        if (n == 0) break;
+        give({tmp, static_cast<size_t>(n)});
+      }
+      if (header_end(buffered()) != std::string::npos) continue;
+    }
+    c.pending.assign(buffered());  // the reactor waits for the rest
+    return true;
+  }
+}
+
+}  // namespace kiseki::s3
