@@ -92,15 +92,20 @@ Response AdminApi::handle(const Request& req) {
   auto parts = split_path(req.target());
   bool api = parts.size() >= 1 && parts[0] == "api";
   if (guard_ && (api || protect_all_)) {
-    int refused = guard_->check(req[http::field::authorization], req[http::field::host], req[http::field::origin]);
-    if (refused == 401) {
+    bool changes = req.method() != http::verb::get && req.method() != http::verb::head;
+    auto verdict =
+        guard_->check(req[http::field::authorization], req[http::field::host], req[http::field::origin], changes);
+    if (verdict == AdminGuard::kUnauthorized) {
       Response r = reply(http::status::unauthorized,
                          json::object{{"error", "Unauthorized"},
                                       {"message", "missing or wrong admin token (see DATA/admin-token)"}});
       r.set(http::field::www_authenticate, "Bearer realm=\"kiseki\"");
       return r;
     }
-    if (refused)
+    if (verdict == AdminGuard::kReadOnly)
+      return reply(http::status::forbidden,
+                   json::object{{"error", "Forbidden"}, {"message", "the read-only token cannot change anything"}});
+    if (verdict == AdminGuard::kForeign)
       return reply(http::status::forbidden,
                    json::object{{"error", "Forbidden"},
                                 {"message", "the Host must be this server's address or localhost, and no foreign Origin"}});

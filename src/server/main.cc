@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  auto token = server::ensure_admin_token(opts->gateway.data_dir, std::getenv("KISEKI_ADMIN_TOKEN"));
+  auto token = server::ensure_admin_tokens(opts->gateway.data_dir, std::getenv("KISEKI_ADMIN_TOKEN"),
+                                           std::getenv("KISEKI_ADMIN_READONLY_TOKEN"));
   if (!token) {
     KLOG_ERROR("cannot set up the admin token: {}", token.status().to_string());
     return 1;

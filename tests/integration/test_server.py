@@ -130,6 +130,18 @@ def test_admin_token_from_env_and_protect_all(tmp_path):
         s.stop()
 
 
+def test_read_only_admin_token(server):
+    path = os.path.join(server.data_dir, "admin-token-readonly")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    ro = open(path).read().strip()
+    assert ro.startswith("ksr_") and ro != server.token() and ro not in server.output()
+    assert server.api("GET", "/api/v1/tenants", token=ro)[0] == 200
+    st, body = server.api("POST", "/api/v1/tenants", b'{"name":"by-reader"}', token=ro)
+    assert st == 403 and "read-only" in body
+    assert server.api("POST", "/api/v1/tenants/default/keys", token=ro)[0] == 403
+    assert "by-reader" not in server.api("GET", "/api/v1/tenants")[1]
+
+
 def test_cli_without_server_fails_cleanly():
     r = subprocess.run([CLI, "--admin", f"127.0.0.1:{free_port()}", "tenant", "list"],
                        capture_output=True, text=True, timeout=30)
