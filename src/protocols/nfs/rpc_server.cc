@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -107,7 +108,7 @@ bool wait_fd(int fd, short events, int ms) {
 
 // How long a reader waits for a client's next record before the connection
 // goes back to the reactor.
-constexpr int kLingerMs = 2;
+constexpr int kLingerMs = 50;
 constexpr int kSendTimeoutMs = 30000;
 
 std::atomic<size_t> g_partial_bytes{0};
@@ -203,6 +204,11 @@ std::shared_ptr<RpcServer::Conn> RpcServer::find(int fd) {
 }
 
 void RpcServer::accepted(int fd, uint32_t ip, uint16_t port) {
+  // Blocking, with the linger as receive timeout, for the reader threads; the
+  // reactor and the replies never block (MSG_DONTWAIT).
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  timeval linger{0, kLingerMs * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &linger, sizeof(linger));
   auto conn = std::make_shared<Conn>();
   conn->fd = fd;
   conn->ip = ip;
@@ -291,12 +297,11 @@ void RpcServer::read_burst(const std::shared_ptr<Conn>& conn) {
   thread_local std::string buf(256 << 10, '\0');
   for (;;) {
     if (!run_records(conn) || stopping_) return close_conn(conn);
-    ssize_t n = ::recv(conn->fd, buf.data(), buf.size(), MSG_DONTWAIT);
+    // Blocks for the next record up to the linger (SO_RCVTIMEO): one system
+    // call per record for a client that keeps sending.
+    ssize_t n = ::recv(conn->fd, buf.data(), buf.size(), 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (wait_fd(conn->fd, POLLIN, kLingerMs)) continue;
-      return park(conn);  // a pause: back to the reactor
-    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return park(conn);  // a pause: back to the reactor
     if (n <= 0) return close_conn(conn);
     if (!feed(*conn, std::string_view(buf.data(), static_cast<size_t>(n)))) return close_conn(conn);
   }

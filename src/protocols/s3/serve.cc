@@ -18,7 +18,7 @@ namespace asio = boost::asio;
 
 // How long a worker waits for a keep-alive client's next request before the
 // connection goes back to the reactor.
-constexpr int kLingerMs = 2;
+constexpr int kLingerMs = 50;
 
 std::string new_request_id() {
   uint8_t b[8];
