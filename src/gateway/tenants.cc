@@ -156,12 +156,6 @@ std::vector<TenantInfo> LocalGateway::list_tenants() const {
 
 Status LocalGateway::shred_tenant(TenantId id) {
   KISEKI_ASSIGN_OR_RETURN(TenantInfo t, get_tenant(id));
-  {
-    std::lock_guard lock(shredded_mu_);
-    shredded_.insert(id);
-    any_shredded_.store(true, std::memory_order_release);
-  }
-  forget_tenant(id);
   if (std::string v; meta_->get(Cf::kDefault, erase_pending_key(id), &v).code() == ErrorCode::kNotFound) {
     rocksdb::WriteBatch b;  // this node's purge is due (purge_tenant)
     b.Put(meta_->cf(Cf::kDefault), erase_pending_key(id), "");
@@ -185,6 +179,11 @@ Status LocalGateway::shred_tenant(TenantId id) {
       ds.push_back(std::move(e));
     }
     KISEKI_TRY(submit(std::move(ds)).status());
+  }
+  {
+    std::lock_guard lock(shredded_mu_);
+    shredded_.insert(id);
+    any_shredded_.store(true, std::memory_order_release);
   }
   // Again after a crash half-way: each step is idempotent.
   KISEKI_TRY(keys_->shred_tenant_key(id));

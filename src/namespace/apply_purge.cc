@@ -52,6 +52,9 @@ Status apply_purge(const Delta& d, meta::Txn& txn, std::string* out) {
   if (!known) return not_found("no such tenant");
   if (d.a == kSharedDomain) return invalid_argument("tenant 0 does not exist");
   if (d.version == 0) return invalid_argument("purge needs a batch size");
+  // Only a shredded tenant is purged: the shred dropped its wrapped KEK.
+  KISEKI_ASSIGN_OR_RETURN(bool live, txn.exists(Cf::kTenants, tenant_kek_key(d.a)));
+  if (live) return invalid_argument("tenant " + std::to_string(d.a) + " is not shredded");
   uint64_t budget = d.version, deleted = 0;
   auto done = [&](bool more) {
     Encoder(out).u64(deleted).u8(more ? 1 : 0);

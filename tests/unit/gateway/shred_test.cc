@@ -7,11 +7,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "chunk/segment.h"
 #include "crypto/chunk_cipher.h"
 #include "crypto/key_manager.h"
 #include "fixture.h"
+#include "log/delta_log.h"
 #include "namespace/state_machine.h"
 
 namespace kiseki::gateway {
@@ -175,6 +177,32 @@ TEST_F(ShredTest, PurgeReleasesSharedDomainReferences) {
   EXPECT_TRUE(refs->problems.empty()) << refs->problems.front();
   reopen();
   EXPECT_EQ(get("both", bns), both);
+}
+
+// Apply refuses to purge a tenant that is not shredded, whoever submits it.
+TEST_F(ShredTest, ApplyRefusesToPurgeALiveTenant) {
+  put("live-object", kiseki::testing::random_bytes(100000, 51));
+  gw_.reset();
+  auto store = *meta::Store::open(dir_.path() + "/meta");
+  // Everything but the system column family (where the log counts records).
+  auto state = [&] {
+    std::string out, line;
+    std::istringstream in(store->dump_replicated());
+    while (std::getline(in, line))
+      if (!line.starts_with("system ")) out += line + "\n";
+    return out;
+  };
+  std::string before = state();
+  ASSERT_NE(before.find("chunk_refs"), std::string::npos);
+  ns::StateMachine sm;
+  log::DeltaLog log(store.get(), &sm, log::LogOptions{Durability::kNone});
+  ns::Delta d;
+  d.op = ns::Op::kPurgeTenant;
+  d.a = tenant_;
+  d.version = 1000;
+  d.flags = ns::kPurgeDomain;
+  EXPECT_EQ(log.submit(ns::encode_record({d})).code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(state() == before) << "a refused purge deleted something";
 }
 
 }  // namespace
