@@ -12,6 +12,7 @@
 #include "server/admin_api.h"
 #include "server/admin_token.h"
 #include "server/credentials.h"
+#include "server/data_lock.h"
 #include "server/http_server.h"
 #include "server/options.h"
 
@@ -33,6 +34,11 @@ int main(int argc, char** argv) {
   init_logging(opts->log_level, opts->log_json);
   KLOG_INFO("kiseki-server starting data_dir={} durability={}", opts->gateway.data_dir,
             durability_name(opts->gateway.durability));
+  auto lock = server::DataLock::acquire(opts->gateway.data_dir);
+  if (!lock) {
+    KLOG_ERROR("{}", lock.status().message());
+    return 1;
+  }
   auto gw = gateway::Gateway::open(opts->gateway);
   if (!gw) {
     KLOG_ERROR("cannot open the store: {}", gw.status().to_string());

@@ -1,8 +1,12 @@
 #include "server/options.h"
 
+#include <arpa/inet.h>
+
 #include <CLI/CLI.hpp>
+#include <set>
 
 #include "common/config.h"
+#include "common/host_port.h"
 
 namespace kiseki::server {
 
@@ -75,6 +79,25 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   if (nw < 1 || nw > 1024) return invalid_argument("nfs_workers must be 1..1024");
   o.nfs_workers = static_cast<uint32_t>(nw);
   o.log_level = cfg.get_string("log_level", o.log_level);
+  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  if (!kLevels.count(o.log_level))
+    return invalid_argument("log_level must be trace, debug, info, warn, error, critical or off, not '" +
+                            o.log_level + "'");
+  // Every listen address is checked before anything is made on disk.
+  for (const auto& [what, addr] : {std::pair<const char*, std::string>{"s3_listen", o.s3_listen},
+                                   {"admin_listen", o.admin_listen},
+                                   {"nfs_listen", o.nfs_listen},
+                                   {"portmap_listen", o.portmap_listen},
+                                   {"native_listen", o.native_listen}}) {
+    if (addr == "off" && std::string_view(what) != "admin_listen") continue;
+    auto hp = parse_host_port(addr);
+    in_addr a4{};
+    std::string host = hp ? (hp->first == "localhost" ? "127.0.0.1" : hp->first) : "";
+    if (!hp || ::inet_pton(AF_INET, host.c_str(), &a4) != 1)
+      return invalid_argument(std::string(what) + " must be IPv4:PORT or localhost:PORT" +
+                              (std::string_view(what) == "admin_listen" ? "" : " (or off)") + ", not '" + addr +
+                              "'");
+  }
   KISEKI_ASSIGN_OR_RETURN(o.log_json, cfg.get_bool("log_json", false));
   auto d = parse_durability(cfg.get_string("durability", "sync"));
   if (!d) return invalid_argument("durability must be sync, group or none");

@@ -183,6 +183,24 @@ def test_crash_shred_and_config_layers(tmp_path):
     assert bad.returncode == 2 and "durability" in bad.stderr
 
 
+def test_bad_values_are_refused_before_anything_is_made(tmp_path):
+    data = tmp_path / "never"
+    for args, word in ((["--log-level", "loud"], "log_level"), (["--s3-listen", "nowhere"], "s3_listen"),
+                       (["--nfs-listen", "127.0.0.1"], "nfs_listen"), (["--admin-listen", "off"], "admin_listen")):
+        r = subprocess.run([SERVER, "--data-dir", str(data), *args], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2 and word in r.stderr and "'" in r.stderr, (args, r.stderr)
+        assert not data.exists(), f"{args} created the data directory"
+
+
+def test_a_second_server_on_the_same_data_directory_is_refused(server):
+    r = subprocess.run([SERVER, "--data-dir", server.data_dir, "--admin-listen", "127.0.0.1:0",
+                        "--s3-listen", "off", "--nfs-listen", "off", "--portmap-listen", "off"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    out = r.stdout + r.stderr
+    assert "in use by another kiseki-server" in out and f"PID {server.proc.pid}" in out, out
+
+
 def test_shred_takes_a_tenant_off_every_protocol_and_leaves_no_names(tmp_path):
     import boto3
     from botocore.config import Config
