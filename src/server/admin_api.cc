@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "common/metrics.h"
+#include "protocols/s3/sigv4.h"
 
 namespace kiseki::server {
 
@@ -57,7 +58,10 @@ std::vector<std::string> split_path(std::string_view target) {
   while (start < target.size()) {
     size_t slash = target.find('/', start);
     if (slash == std::string_view::npos) slash = target.size();
-    if (slash > start) parts.emplace_back(target.substr(start, slash - start));
+    // Each segment percent-decoded, so a name with any byte can be named again.
+    std::string part;
+    if (slash > start && s3::uri_decode(target.substr(start, slash - start), &part)) parts.push_back(std::move(part));
+    else if (slash > start) parts.emplace_back(target.substr(start, slash - start));
     start = slash + 1;
   }
   return parts;

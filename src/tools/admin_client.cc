@@ -1,6 +1,7 @@
 #include "tools/admin_client.h"
 
 #include <boost/asio/connect.hpp>
+#include <cctype>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -43,6 +44,21 @@ HttpReply exchange(Stream& stream, const std::string& host_port, const std::stri
 }
 }  // namespace
 
+std::string path_segment(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 void set_admin_token(std::string token) { admin_token() = std::move(token); }
 void set_admin_ca(std::string file) { admin_ca() = std::move(file); }
 
@@ -80,6 +96,9 @@ Result<HttpReply> http_request(const std::string& url, const std::string& method
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     return r;
+  } catch (const boost::system::system_error& e) {
+    // The error's own words, without the library's source location.
+    return make_error(ErrorCode::kUnavailable, "cannot reach the admin API at " + url + ": " + e.code().message());
   } catch (const std::exception& e) {
     return make_error(ErrorCode::kUnavailable, "cannot reach the admin API at " + url + ": " + e.what());
   }

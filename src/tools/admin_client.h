@@ -18,6 +18,9 @@ void set_admin_token(std::string token);
 // chain to ("": the system's).
 void set_admin_ca(std::string file);
 
+// `s` percent-encoded for one path segment (every byte but A-Z a-z 0-9 - . _ ~).
+std::string path_segment(std::string_view s);
+
 // One request over a fresh connection to HOST:PORT, http://HOST:PORT or
 // https://HOST:PORT (the server's certificate is verified, host name included).
 Result<HttpReply> http_request(const std::string& url, const std::string& method,

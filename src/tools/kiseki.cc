@@ -3,6 +3,9 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <set>
+#include <string_view>
 
 #include "common/file_util.h"
 #include "tools/admin_client.h"
@@ -39,6 +42,7 @@ std::string obj(json::object o) { return json::serialize(o); }
 int main(int argc, char** argv) {
   CLI::App app{"kiseki: manage a Kiseki server (tenants, namespaces, access keys, maintenance)"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "kiseki 0.1.0");
   const char* env_admin = std::getenv("KISEKI_ADMIN");
   std::string admin = env_admin ? env_admin : "127.0.0.1:9090";
   app.add_option("--admin", admin,
@@ -78,7 +82,7 @@ int main(int argc, char** argv) {
   ts->callback([&] {
     action = [&]() -> Result<tools::HttpReply> {
       if (!yes) return invalid_argument("shredding destroys the tenant's data for good: pass --yes");
-      return tools::http_request(admin, "POST", "/api/v1/tenants/" + tname + "/shred");
+      return tools::http_request(admin, "POST", "/api/v1/tenants/" + tools::path_segment(tname) + "/shred");
     };
   });
 
@@ -91,28 +95,28 @@ int main(int argc, char** argv) {
   nc->add_flag("--public-read", public_read, "allow anonymous reads");
   nc->callback([&] {
     action = [&] {
-      return tools::http_request(admin, "POST", "/api/v1/tenants/" + tname + "/namespaces",
+      return tools::http_request(admin, "POST", "/api/v1/tenants/" + tools::path_segment(tname) + "/namespaces",
                                  obj({{"name", nname}, {"public_read", public_read}}));
     };
   });
   auto* nl = ns->add_subcommand("list", "list a tenant's namespaces");
   nl->add_option("tenant", tname)->required();
-  nl->callback([&] { action = [&] { return tools::http_request(admin, "GET", "/api/v1/tenants/" + tname + "/namespaces"); }; });
+  nl->callback([&] { action = [&] { return tools::http_request(admin, "GET", "/api/v1/tenants/" + tools::path_segment(tname) + "/namespaces"); }; });
   auto* nd = ns->add_subcommand("delete", "delete an empty namespace");
   nd->add_option("tenant", tname)->required();
   nd->add_option("name", nname)->required();
   nd->callback([&] {
-    action = [&] { return tools::http_request(admin, "DELETE", "/api/v1/tenants/" + tname + "/namespaces/" + nname); };
+    action = [&] { return tools::http_request(admin, "DELETE", "/api/v1/tenants/" + tools::path_segment(tname) + "/namespaces/" + tools::path_segment(nname)); };
   });
 
   auto* key = app.add_subcommand("key", "S3 access keys")->require_subcommand(1);
   std::string kid;
   auto* kc = key->add_subcommand("create", "create an access key for a tenant");
   kc->add_option("tenant", tname)->required();
-  kc->callback([&] { action = [&] { return tools::http_request(admin, "POST", "/api/v1/tenants/" + tname + "/keys"); }; });
+  kc->callback([&] { action = [&] { return tools::http_request(admin, "POST", "/api/v1/tenants/" + tools::path_segment(tname) + "/keys"); }; });
   auto* kd = key->add_subcommand("delete", "delete an access key");
   kd->add_option("access_key_id", kid)->required();
-  kd->callback([&] { action = [&] { return tools::http_request(admin, "DELETE", "/api/v1/keys/" + kid); }; });
+  kd->callback([&] { action = [&] { return tools::http_request(admin, "DELETE", "/api/v1/keys/" + tools::path_segment(kid)); }; });
 
   app.add_subcommand("scrub", "verify every chunk on disk")->callback([&] {
     action = [&] { return tools::http_request(admin, "POST", "/api/v1/scrub"); };
@@ -124,7 +128,35 @@ int main(int argc, char** argv) {
     action = [&] { return tools::http_request(admin, "GET", "/health"); };
   });
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() != 0) {
+      // CLI11 says "A subcommand is required" for a command it does not know:
+      // name the word instead.
+      std::set<std::string> known;
+      std::function<void(const CLI::App*)> collect = [&](const CLI::App* a) {
+        for (const auto* sub : a->get_subcommands({})) {
+          known.insert(sub->get_name());
+          collect(sub);
+        }
+      };
+      collect(&app);
+      for (int i = 1; i < argc; ++i) {
+        std::string w = argv[i];
+        if (w.starts_with("-")) {
+          if (w.find('=') == std::string::npos && w != "--yes" && w != "--public-read" && w != "--shared-dedup")
+            ++i;  // the option's value
+          continue;
+        }
+        if (!known.count(w) && std::string_view(e.what()).find("subcommand") != std::string_view::npos) {
+          std::fprintf(stderr, "kiseki: unknown command '%s' (see kiseki --help)\n", w.c_str());
+          return 2;
+        }
+      }
+    }
+    return app.exit(e);
+  }
   if (token.empty()) {
     if (auto t = read_file(data_dir + "/admin-token")) {
       token = *t;

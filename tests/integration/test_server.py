@@ -130,6 +130,17 @@ def test_admin_token_from_env_and_protect_all(tmp_path):
         s.stop()
 
 
+def test_names_with_any_byte_can_be_named_again(server):
+    # Path segments are percent-encoded by the CLI and decoded by the admin API.
+    server.cli("namespace", "create", "default", "bad name!")
+    names = [n["name"] for n in json.loads(server.cli("namespace", "list", "default").stdout)]
+    assert "bad name!" in names
+    server.cli("namespace", "delete", "default", "bad name!")
+    names = [n["name"] for n in json.loads(server.cli("namespace", "list", "default").stdout)]
+    assert "bad name!" not in names
+    assert server.api("GET", "/api/v1/tenants/defaul%74")[0] == 200
+
+
 def test_read_only_admin_token(server):
     path = os.path.join(server.data_dir, "admin-token-readonly")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
@@ -146,6 +157,19 @@ def test_cli_without_server_fails_cleanly():
     r = subprocess.run([CLI, "--admin", f"127.0.0.1:{free_port()}", "tenant", "list"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 3 and "cannot reach" in r.stderr
+    assert ".hpp" not in r.stderr and "boost::" not in r.stderr, "no library internals in errors"
+
+
+def test_cli_version_and_unknown_commands():
+    r = subprocess.run([CLI, "--version"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and r.stdout.startswith("kiseki ")
+    r = subprocess.run([SERVER, "--version"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and r.stdout.startswith("kiseki-server ")
+    for args in (["tenant", "frobnicate"], ["frob"]):
+        r = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2 and f"unknown command '{args[-1]}'" in r.stderr, r.stderr
+    r = subprocess.run([CLI, "namespace", "create", "acme"], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "name is required" in r.stderr
 
 
 def test_restart_keeps_state_and_env_root_key(tmp_path):
