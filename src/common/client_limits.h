@@ -41,7 +41,4 @@ class ClientLimits {
   std::unordered_map<uint32_t, size_t> per_client_;
 };
 
-// Raises this process's open-file limit to its hard limit; returns the limit.
-size_t raise_fd_limit();
-
 }  // namespace kiseki

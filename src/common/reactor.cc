@@ -10,6 +10,8 @@
 
 #include <vector>
 
+#include "common/tcp_listener.h"
+
 namespace kiseki {
 
 Reactor::Reactor(int listen_fd, const ReactorOptions& opts, Callbacks cb, size_t cap)

@@ -1,17 +1,15 @@
 #include "common/tcp_listener.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
-#include <thread>
 
-#include "common/client_limits.h"
 #include "common/host_port.h"
 
 namespace kiseki {
@@ -37,20 +35,6 @@ Result<TcpListener> listen_tcp(const std::string& host_port, const std::string& 
   socklen_t len = sizeof(addr);
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   return TcpListener{fd, ntohs(addr.sin_port)};
-}
-
-int accept_tcp(int listen_fd, sockaddr_in* peer) {
-  for (;;) {
-    socklen_t plen = sizeof(sockaddr_in);
-    int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(peer), peer ? &plen : nullptr, SOCK_CLOEXEC);
-    if (fd >= 0) {
-      int one = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-      return fd;
-    }
-    if (errno == EMFILE || errno == ENFILE) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    else if (errno != EINTR && errno != ECONNABORTED) return -1;  // shut down
-  }
 }
 
 size_t raise_fd_limit() {

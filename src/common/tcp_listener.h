@@ -1,9 +1,8 @@
-// The TCP listening socket of a protocol server: bound from "HOST:PORT" (IPv4),
-// and accept() that rides out transient errors (EINTR, ECONNABORTED, fd limits).
+// The TCP listening socket of a protocol server, bound from "HOST:PORT" (IPv4);
+// the reactor (reactor.h) accepts on it.
 #pragma once
 
-#include <netinet/in.h>
-
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -19,7 +18,7 @@ struct TcpListener {
 // kPermissionDenied for a privileged port without the right, kUnavailable if in use.
 Result<TcpListener> listen_tcp(const std::string& host_port, const std::string& what);
 
-// The next connection (TCP_NODELAY set), or -1 once the socket was shut down.
-int accept_tcp(int listen_fd, sockaddr_in* peer = nullptr);
+// Raises this process's open-file limit to its hard limit; returns the limit.
+size_t raise_fd_limit();
 
 }  // namespace kiseki

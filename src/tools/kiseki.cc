@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <set>
 #include <string_view>
 
 #include "common/file_util.h"
@@ -133,26 +132,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() != 0) {
       // CLI11 says "A subcommand is required" for a command it does not know:
-      // name the word instead.
-      std::set<std::string> known;
-      std::function<void(const CLI::App*)> collect = [&](const CLI::App* a) {
-        for (const auto* sub : a->get_subcommands({})) {
-          known.insert(sub->get_name());
-          collect(sub);
-        }
-      };
-      collect(&app);
-      for (int i = 1; i < argc; ++i) {
-        std::string w = argv[i];
-        if (w.starts_with("-")) {
-          if (w.find('=') == std::string::npos && w != "--yes" && w != "--public-read" && w != "--shared-dedup")
-            ++i;  // the option's value
-          continue;
-        }
-        if (!known.count(w) && std::string_view(e.what()).find("subcommand") != std::string_view::npos) {
-          std::fprintf(stderr, "kiseki: unknown command '%s' (see kiseki --help)\n", w.c_str());
-          return 2;
-        }
+      // name the word instead (it is what CLI11 left unparsed).
+      auto left = app.remaining(true);
+      if (!left.empty() && std::string_view(e.what()).find("subcommand") != std::string_view::npos) {
+        std::fprintf(stderr, "kiseki: unknown command '%s' (see kiseki --help)\n", left.front().c_str());
+        return 2;
       }
     }
     return app.exit(e);
