@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 
@@ -77,6 +78,42 @@ Status make_dirs(const std::string& dir) {
 bool file_exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
+}
+
+Result<uint64_t> copy_file(const std::string& from, const std::string& to, uint64_t max_bytes, int mode) {
+  int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return errno_status("open " + from, errno);
+  int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (out < 0) {
+    int e = errno;
+    ::close(in);
+    return errno_status("create " + to, e);
+  }
+  auto fail = [&](const std::string& what, int e) {
+    ::close(in);
+    ::close(out);
+    return errno_status(what, e);
+  };
+  std::string buf(1 << 20, '\0');
+  uint64_t copied = 0;
+  while (copied < max_bytes) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), max_bytes - copied));
+    ssize_t n = ::read(in, buf.data(), want);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail("read " + from, errno);
+    if (n == 0) break;
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = ::write(out, buf.data() + off, static_cast<size_t>(n - off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return fail("write " + to, errno);
+      off += w;
+    }
+    copied += static_cast<uint64_t>(n);
+  }
+  if (::fsync(out) != 0) return fail("fsync " + to, errno);
+  ::close(in);
+  ::close(out);
+  return copied;
 }
 
 }  // namespace kiseki

@@ -2,6 +2,7 @@
 // directory fsync.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "common/env.h"
@@ -16,5 +17,9 @@ Status write_file_atomic(const std::string& path, std::string_view data, int mod
 Status fsync_dir(const std::string& dir);
 Status make_dirs(const std::string& dir);
 bool file_exists(const std::string& path);
+// Copies the first `max_bytes` of `from` (all of it by default) to a new file
+// `to` (mode `mode`) and fsyncs it; `to` must not exist. Returns the bytes copied.
+Result<uint64_t> copy_file(const std::string& from, const std::string& to, uint64_t max_bytes = UINT64_MAX,
+                           int mode = 0600);
 
 }  // namespace kiseki

@@ -3,12 +3,20 @@
 
 #include <spdlog/spdlog.h>
 
+#include <string>
 #include <string_view>
+
+#include "common/status.h"
 
 namespace kiseki {
 
-// Sets up the process logger: level is one of trace, debug, info, warn, error.
-void init_logging(std::string_view level, bool json = false);
+// Sets up the process logger: level is one of trace, debug, info, warn, error,
+// critical, off; lines go to stderr, or appended to `log_file` if given (the
+// file is opened here, so a path that cannot be written is an error at start).
+Status init_logging(std::string_view level, bool json = false, const std::string& log_file = {});
+// Closes and reopens the log file by name (after logrotate moved it); a no-op
+// when logging to stderr.
+Status reopen_log_file();
 
 }  // namespace kiseki
 

@@ -104,6 +104,31 @@ static std::string with_label(const std::string& rendered, const std::string& ex
   return rendered.substr(0, rendered.size() - 1) + "," + extra + "}";
 }
 
+uint64_t MetricsRegistry::counter_total(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = families_.find(name);
+  uint64_t n = 0;
+  if (it != families_.end())
+    for (const auto& [labels, c] : it->second.counters) n += c->value();
+  return n;
+}
+
+std::vector<uint64_t> MetricsRegistry::histogram_total(const std::string& name, std::vector<double>* bounds) const {
+  std::lock_guard lock(mu_);
+  std::vector<uint64_t> counts;
+  auto it = families_.find(name);
+  if (it == families_.end()) return counts;
+  for (const auto& [labels, h] : it->second.histograms) {
+    if (counts.empty()) {
+      *bounds = h->bounds();
+      counts.assign(h->bounds().size() + 1, 0);
+    }
+    if (h->bounds().size() + 1 != counts.size()) continue;  // registered with other bounds
+    for (size_t i = 0; i < counts.size(); ++i) counts[i] += h->bucket(i);
+  }
+  return counts;
+}
+
 std::string MetricsRegistry::expose() const {
   std::lock_guard lock(mu_);
   std::string out;

@@ -65,6 +65,12 @@ class MetricsRegistry {
   // Prometheus text format 0.0.4.
   std::string expose() const;
 
+  // A family's metrics added up over every label set (0 / empty if unknown):
+  // what the console's history samples.
+  uint64_t counter_total(const std::string& name) const;
+  // Bucket counts (one per bound, plus +Inf) summed over the family's label sets.
+  std::vector<uint64_t> histogram_total(const std::string& name, std::vector<double>* bounds) const;
+
   // The process-wide registry that the server exposes on /metrics.
   static MetricsRegistry& global();
 

@@ -341,6 +341,7 @@ chunk::ScrubReport LocalGateway::scrub() const {
 }
 
 Result<size_t> LocalGateway::compact(double threshold) {
+  std::lock_guard lock(maintenance_mu_);
   KISEKI_ASSIGN_OR_RETURN(chunk::CompactStats st, chunks_->compact(threshold));
   return st.segments_removed;
 }

@@ -70,6 +70,8 @@ class Gateway {
   virtual Status put_access_key(const AccessKey& key) = 0;
   virtual Result<AccessKey> get_access_key(std::string_view access_key_id) const = 0;
   virtual Status delete_access_key(std::string_view access_key_id) = 0;
+  // The ids of a tenant's access keys (their secrets stay sealed).
+  virtual Result<std::vector<std::string>> list_access_keys(TenantId tenant) const = 0;
 
   // ---- file operations (POSIX semantics)
   // Every call takes the Caller it runs for and applies the permission model of
@@ -153,10 +155,18 @@ class Gateway {
   // Rewrites the live chunks of sealed segments whose live fraction is below
   // `threshold`, then removes them. Returns the number of segments removed.
   virtual Result<size_t> compact(double threshold = 0.5) = 0;
+  // A consistent copy of this node's data directory in `dir` (which must not
+  // exist): a checkpoint of the metadata, the segments it points into, the keys
+  // and the server's files (credentials, admin tokens), and last a manifest
+  // (kiseki-backup.json) that `kiseki restore` checks. Compaction waits meanwhile.
+  virtual Result<BackupReport> backup(const std::string& dir) = 0;
   // Counts every layout and multipart reference to every chunk and compares the
   // counts with the replicated reference counts and with the chunks this node
   // holds: a consistency check for tests and operators.
   virtual Result<ReferenceReport> check_references() const = 0;
+  // What every tenant and namespace holds (a scan of the metadata: seconds per
+  // million files, for operators and `kiseki usage`, not for a hot path).
+  virtual Result<UsageReport> usage() const = 0;
 };
 
 // Splits an S3 key into path components; kInvalidArgument / kNameTooLong if it

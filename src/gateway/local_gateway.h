@@ -56,6 +56,8 @@ class LocalGateway final : public Gateway {
   Status put_access_key(const AccessKey& key) override;
   Result<AccessKey> get_access_key(std::string_view access_key_id) const override;
   Status delete_access_key(std::string_view access_key_id) override;
+  // The ids of a tenant's access keys (their secrets stay sealed).
+  Result<std::vector<std::string>> list_access_keys(TenantId tenant) const override;
 
   // ---- file operations (POSIX semantics)
   Result<FileAttr> lookup(NsRef ns, InodeId parent, std::string_view name,
@@ -136,10 +138,18 @@ class LocalGateway final : public Gateway {
   // Rewrites the live chunks of sealed segments whose live fraction is below
   // `threshold`, then removes them. Returns the number of segments removed.
   Result<size_t> compact(double threshold = 0.5) override;
+  // A consistent copy of this node's data directory in `dir` (which must not
+  // exist): a checkpoint of the metadata, the segments it points into, the keys
+  // and the server's files (credentials, admin tokens), and last a manifest
+  // (kiseki-backup.json) that `kiseki restore` checks. Compaction waits meanwhile.
+  Result<BackupReport> backup(const std::string& dir) override;
   // Counts every layout and multipart reference to every chunk and compares the
   // counts with the replicated reference counts and with the chunks this node
   // holds: a consistency check for tests and operators.
   Result<ReferenceReport> check_references() const override;
+  // What every tenant and namespace holds (a scan of the metadata: seconds per
+  // million files, for operators and `kiseki usage`, not for a hot path).
+  Result<UsageReport> usage() const override;
 
  private:
   // A body chunked, sealed and stored by prepare_stream, ready for a delta.
@@ -161,6 +171,7 @@ class LocalGateway final : public Gateway {
   Status ensure_shared_domain();
   bool is_shredded(TenantId t) const;
   Status purge_tenant(const TenantInfo& t);
+  std::mutex maintenance_mu_;  // one of compact and backup at a time
   void purge_loop();
   void wake_purge();
   Status load_inode(NsRef ns, InodeId ino, ns::Inode* out) const;

@@ -85,6 +85,43 @@ struct ReferenceReport {
   std::vector<std::string> problems;
 };
 
+// What a namespace and a tenant hold (Gateway::usage). Logical bytes are file
+// sizes; stored bytes are what the data takes on this node's disk: the sealed
+// chunks the files reference (each counted once) plus data kept inline in the
+// metadata. logical / stored is the dedup (and compression) ratio.
+struct UsageCounts {
+  uint64_t files = 0;
+  uint64_t dirs = 0;
+  uint64_t logical_bytes = 0;
+  uint64_t chunks = 0;          // distinct chunks referenced
+  uint64_t chunk_bytes = 0;     // their sealed size on disk
+  uint64_t inline_files = 0;    // files whose bytes live in the metadata
+  uint64_t inline_bytes = 0;
+  uint64_t stored_bytes() const { return chunk_bytes + inline_bytes; }
+};
+
+struct NamespaceUsage {
+  NamespaceInfo ns;
+  UsageCounts counts;
+};
+
+struct TenantUsage {
+  TenantInfo tenant;
+  UsageCounts counts;  // over its namespaces, a chunk shared by two counted once
+};
+
+struct UsageReport {
+  std::vector<TenantUsage> tenants;
+  std::vector<NamespaceUsage> namespaces;
+  UsageCounts total;
+};
+
+// What Gateway::backup wrote.
+struct BackupReport {
+  uint64_t files = 0;
+  uint64_t bytes = 0;
+};
+
 struct SetAttrRequest {
   std::optional<uint32_t> mode, uid, gid;
   std::optional<uint64_t> size;

@@ -2,6 +2,7 @@
 
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 
 #include <algorithm>
 
@@ -106,6 +107,13 @@ Status Store::flush() {
   rocksdb::FlushOptions fo;
   fo.wait = true;
   return from_rocks(db_->Flush(fo, handles_), "flush");
+}
+
+Status Store::checkpoint(const std::string& dir) {
+  rocksdb::Checkpoint* cp = nullptr;
+  KISEKI_TRY(from_rocks(rocksdb::Checkpoint::Create(db_.get(), &cp), "checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> owned(cp);
+  return from_rocks(cp->CreateCheckpoint(dir), "checkpoint into " + dir);
 }
 
 // The smallest key above every key that starts with `prefix` (empty: none).

@@ -46,6 +46,9 @@ class Store {
   Status sync_wal();
   // Writes the memtables to SST files (tests that want reads to hit the files).
   Status flush();
+  // A consistent copy of the whole store in `dir` (a RocksDB checkpoint: hard
+  // links to the SST files where the file system allows, copies otherwise).
+  Status checkpoint(const std::string& dir);
   // Rewrites the files that may hold old versions of the keys under each
   // (column family, prefix) pair (an empty prefix: the whole family), so that
   // deleted and overwritten values are gone from the files: the memtables are

@@ -1,9 +1,13 @@
 #include "server/admin_api.h"
 
 #include <boost/json.hpp>
+#include <chrono>
+#include <ctime>
 
 #include "common/metrics.h"
+#include "protocols/s3/handler.h"
 #include "protocols/s3/sigv4.h"
+#include "server/console.h"
 
 namespace kiseki::server {
 
@@ -81,16 +85,45 @@ Result<std::string> string_field(const json::object& o, std::string_view key) {
   return std::string(v->as_string());
 }
 
+// Nanoseconds since the epoch as ISO 8601 UTC ("2026-12-02T01:30:00Z").
+std::string iso8601(int64_t ns) {
+  std::time_t secs = static_cast<std::time_t>(ns / 1000000000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+json::object counts_json(const gateway::UsageCounts& c) {
+  return {{"files", c.files}, {"dirs", c.dirs}, {"logical_bytes", c.logical_bytes}, {"chunks", c.chunks},
+          {"chunk_bytes", c.chunk_bytes}, {"inline_files", c.inline_files}, {"inline_bytes", c.inline_bytes},
+          {"stored_bytes", c.stored_bytes()}};
+}
+
+json::object protocol_json(const ProtocolSample& p) {
+  return {{"ops_per_s", p.ops_per_s}, {"bytes_in_per_s", p.bytes_in_per_s}, {"bytes_out_per_s", p.bytes_out_per_s},
+          {"p50_ms", p.p50_ms}, {"p99_ms", p.p99_ms}};
+}
+
 json::object tenant_json(const gateway::TenantInfo& t) {
   return {{"id", t.id}, {"name", t.name}, {"shredded", t.shredded}, {"shared_dedup", t.shared_dedup}};
 }
 
 json::object ns_json(const gateway::NamespaceInfo& n) {
   return {{"id", n.ref.ns}, {"tenant_id", n.ref.tenant}, {"name", n.name}, {"public_read", n.public_read},
-          {"created_ns", n.created_ns}};
+          {"created_ns", n.created_ns}, {"created", iso8601(n.created_ns)}};
 }
 
 }  // namespace
+
+AdminApi::AdminApi(gateway::Gateway* gw, nfs::ExportTable* exports)
+    : gw_(gw), exports_(exports), started_ms_(unix_ms()) {}
 
 Response AdminApi::handle(const Request& req) {
   auto parts = split_path(req.target());
@@ -114,7 +147,18 @@ Response AdminApi::handle(const Request& req) {
                    json::object{{"error", "Forbidden"},
                                 {"message", "the Host must be this server's address or localhost, and no foreign Origin"}});
   }
+  if (req.method() == http::verb::get && (parts.empty() || (parts.size() == 1 && parts[0] == "ui"))) {
+    // The console page holds no data: what it shows comes from /api with a token.
+    Response r = text(http::status::ok, std::string(console_page()), "text/html; charset=utf-8");
+    r.set(http::field::cache_control, "no-store");
+    r.set("Content-Security-Policy",
+          "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
+          "img-src 'self'; frame-ancestors 'none'");
+    r.set("X-Content-Type-Options", "nosniff");
+    return r;
+  }
   if (parts.size() == 1 && req.method() == http::verb::get) {
+    if (parts[0] == "favicon.ico") return Response{http::status::no_content, 11};
     if (parts[0] == "health") return text(http::status::ok, "ok\n");
     if (parts[0] == "ready")
       return ready_ ? text(http::status::ok, "ready\n") : text(http::status::service_unavailable, "starting\n");
@@ -171,6 +215,11 @@ Response AdminApi::route_api(const Request& req, const std::vector<std::string>&
         if (!body) return error(body.status());
         auto name = string_field(*body, "name");
         if (!name) return error(name.status());
+        // A namespace is a bucket: a name S3 could not address is refused here too.
+        if (!s3::valid_bucket_name(*name))
+          return error(invalid_argument("namespace name '" + *name +
+                                        "' is not a valid bucket name: 3..63 of a-z 0-9 . -, starting and ending "
+                                        "with a letter or digit"));
         bool public_read = false;
         if (auto* v = body->if_contains("public_read"); v && v->is_bool()) public_read = v->as_bool();
         auto ref = gw_->create_namespace(t->id, *name, public_read);
@@ -188,6 +237,13 @@ Response AdminApi::route_api(const Request& req, const std::vector<std::string>&
         return st ? reply(http::status::ok, json::object{{"deleted", p[5]}}) : error(st);
       }
     }
+    if (n == 5 && p[4] == "keys" && m == http::verb::get) {
+      auto ids = gw_->list_access_keys(t->id);
+      if (!ids) return error(ids.status());
+      json::array a;
+      for (const auto& id : *ids) a.push_back(json::object{{"access_key_id", id}, {"tenant", t->name}});
+      return reply(http::status::ok, a);
+    }
     if (n == 5 && p[4] == "keys" && m == http::verb::post) {
       auto k = gw_->create_access_key(t->id);
       if (!k) return error(k.status());
@@ -196,24 +252,110 @@ Response AdminApi::route_api(const Request& req, const std::vector<std::string>&
                                                        {"tenant", t->name}});
     }
   }
+  if (n == 3 && p[2] == "keys" && m == http::verb::get) {
+    json::array a;
+    for (const auto& t : gw_->list_tenants()) {
+      if (t.shredded) continue;
+      auto ids = gw_->list_access_keys(t.id);
+      if (!ids) return error(ids.status());
+      for (const auto& id : *ids) a.push_back(json::object{{"access_key_id", id}, {"tenant", t.name}});
+    }
+    return reply(http::status::ok, a);
+  }
+  if (n == 3 && p[2] == "usage" && m == http::verb::get) {
+    auto u = gw_->usage();
+    if (!u) return error(u.status());
+    json::array tenants, namespaces;
+    std::map<TenantId, std::string> names;
+    for (const auto& t : u->tenants) {
+      names[t.tenant.id] = t.tenant.name;
+      json::object o = counts_json(t.counts);
+      o["id"] = t.tenant.id;
+      o["name"] = t.tenant.name;
+      o["shared_dedup"] = t.tenant.shared_dedup;
+      tenants.push_back(std::move(o));
+    }
+    for (const auto& n : u->namespaces) {
+      json::object o = counts_json(n.counts);
+      o["tenant"] = names[n.ns.ref.tenant];
+      o["name"] = n.ns.name;
+      o["public_read"] = n.ns.public_read;
+      o["created"] = iso8601(n.ns.created_ns);
+      namespaces.push_back(std::move(o));
+    }
+    return reply(http::status::ok,
+                 json::object{{"tenants", tenants}, {"namespaces", namespaces}, {"total", counts_json(u->total)}});
+  }
+  if (n == 3 && p[2] == "status" && m == http::verb::get) return status();
+  if (n == 3 && p[2] == "stats" && m == http::verb::get) {
+    json::array a;
+    if (stats_)
+      for (const auto& smp : stats_->samples())
+        a.push_back(json::object{{"unix_ms", smp.unix_ms}, {"s3", protocol_json(smp.s3)}, {"nfs", protocol_json(smp.nfs)}});
+    return reply(http::status::ok,
+                 json::object{{"interval_ms", stats_ ? stats_->interval_ms() : 0}, {"samples", a}});
+  }
+  if (n == 3 && p[2] == "backup" && m == http::verb::post) return backup(req);
   if (n == 4 && p[2] == "keys" && m == http::verb::delete_) {
     Status st = gw_->delete_access_key(p[3]);
     return st ? reply(http::status::ok, json::object{{"deleted", p[3]}}) : error(st);
   }
   if (n >= 4 && p[2] == "nfs" && p[3] == "exports") return route_exports(req, p);
-  if (n == 3 && p[2] == "scrub" && m == http::verb::post) {
-    auto r = gw_->scrub();
-    json::array problems;
-    for (const auto& s : r.problems) problems.push_back(json::string(s));
-    return reply(http::status::ok, json::object{{"segments", r.segments}, {"records", r.records},
-                                                {"bytes", r.bytes}, {"problems", problems}});
-  }
+  if (n == 3 && p[2] == "scrub" && m == http::verb::post) return scrub();
   if (n == 3 && p[2] == "compact" && m == http::verb::post) {
     auto r = gw_->compact();
     if (!r) return error(r.status());
     return reply(http::status::ok, json::object{{"segments_removed", *r}});
   }
   return error(not_found("no route " + std::string(req.method_string()) + " " + std::string(req.target())));
+}
+
+Response AdminApi::status() {
+  json::object ep;
+  for (const auto& [k, v] : info_.endpoints) ep[k] = v;
+  json::object o{{"version", info_.version},       {"ready", ready_.load()},
+                 {"uptime_s", (unix_ms() - started_ms_) / 1000}, {"started", iso8601(started_ms_ * 1000000)},
+                 {"durability", info_.durability}, {"endpoints", ep}};
+  if (auto f = gw_->statfs())
+    o["capacity"] = json::object{{"total_bytes", f->total_bytes}, {"free_bytes", f->free_bytes},
+                                 {"avail_bytes", f->avail_bytes}};
+  else
+    o["capacity"] = json::object{{"total_bytes", 0}, {"free_bytes", 0}, {"avail_bytes", 0}};
+  std::lock_guard lock(scrub_mu_);
+  o["last_scrub"] = last_scrub_ ? json::parse(*last_scrub_) : json::value(nullptr);
+  return reply(http::status::ok, o);
+}
+
+// Scrub verifies the chunks on disk; what lives inline in the metadata is
+// counted beside it (RocksDB's block checksums guard those bytes).
+Response AdminApi::scrub() {
+  auto r = gw_->scrub();
+  json::array problems;
+  for (const auto& s : r.problems) problems.push_back(json::string(s));
+  json::object o{{"segments", r.segments}, {"chunks", r.records}, {"records", r.records}, {"bytes", r.bytes},
+                 {"problems", problems}, {"finished", unix_ms()}};
+  if (auto u = gw_->usage()) {
+    o["inline_files"] = u->total.inline_files;
+    o["inline_bytes"] = u->total.inline_bytes;
+    o["files"] = u->total.files;
+  } else {
+    problems.push_back(json::string("usage scan: " + u.status().to_string()));
+    o["problems"] = problems;
+  }
+  std::lock_guard lock(scrub_mu_);
+  last_scrub_ = json::serialize(o);
+  return reply(http::status::ok, o);
+}
+
+// POST /api/v1/backup {"dir": "/abs/path"}: the directory is on the server's host.
+Response AdminApi::backup(const Request& req) {
+  auto body = body_object(req);
+  if (!body) return error(body.status());
+  auto dir = string_field(*body, "dir");
+  if (!dir) return error(dir.status());
+  auto r = gw_->backup(*dir);
+  if (!r) return error(r.status());
+  return reply(http::status::ok, json::object{{"dir", *dir}, {"files", r->files}, {"bytes", r->bytes}});
 }
 
 // GET  /api/v1/nfs/exports                        every export and its options

@@ -4,20 +4,35 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "gateway/gateway.h"
 #include "protocols/nfs/exports.h"
 #include "server/admin_token.h"
 #include "server/http_server.h"
+#include "server/stats_history.h"
 
 namespace kiseki::server {
+
+// What the console and GET /api/v1/status say about this process.
+struct ServerInfo {
+  std::string version;
+  std::string durability;
+  std::vector<std::pair<std::string, std::string>> endpoints;  // protocol → URL or address
+};
 
 class AdminApi {
  public:
   // `exports` is null when NFS is off.
-  explicit AdminApi(gateway::Gateway* gw, nfs::ExportTable* exports = nullptr) : gw_(gw), exports_(exports) {}
+  explicit AdminApi(gateway::Gateway* gw, nfs::ExportTable* exports = nullptr);
   Response handle(const Request& req);
   void set_ready(bool r) { ready_ = r; }
+  void set_info(ServerInfo info) { info_ = std::move(info); }
+  void set_stats(const StatsHistory* stats) { stats_ = stats; }
   // From then on /api (and with `all`, /metrics, /health and /ready too) needs
   // the guard's token, Host and Origin (admin_token.h).
   void protect(std::unique_ptr<AdminGuard> guard, bool all) {
@@ -28,11 +43,19 @@ class AdminApi {
  private:
   Response route_api(const Request& req, const std::vector<std::string>& parts);
   Response route_exports(const Request& req, const std::vector<std::string>& parts);
+  Response status();
+  Response scrub();
+  Response backup(const Request& req);
   gateway::Gateway* gw_;
   nfs::ExportTable* exports_;
   std::atomic<bool> ready_{false};
   std::unique_ptr<AdminGuard> guard_;
   bool protect_all_ = false;
+  ServerInfo info_;
+  const StatsHistory* stats_ = nullptr;
+  const int64_t started_ms_;
+  std::mutex scrub_mu_;
+  std::optional<std::string> last_scrub_;  // the JSON of the last scrub's report
 };
 
 // The HTTP status an ErrorCode maps onto, for JSON error replies.

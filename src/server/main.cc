@@ -5,7 +5,9 @@
 #include <cstdlib>
 #include <functional>
 
+#include "common/host_port.h"
 #include "common/logging.h"
+#include "common/metrics.h"
 #include "common/tls.h"
 #include "protocols/nfs/nfs_server.h"
 #include "protocols/s3/server.h"
@@ -15,10 +17,34 @@
 #include "server/data_lock.h"
 #include "server/http_server.h"
 #include "server/options.h"
+#include "server/stats_history.h"
 
 extern char** environ;
 
 using namespace kiseki;
+
+namespace {
+
+constexpr const char* kVersion = "kiseki-server 0.1.0";
+
+std::string host_of(const std::string& listen) {
+  auto hp = parse_host_port(listen);
+  return hp ? hp->first : listen;
+}
+
+// Printed on stdout at every start: where to go next.
+void print_banner(const server::ServerInfo& info, const std::string& data_dir, bool nfs) {
+  std::printf("\nKiseki is ready (data in %s).\n", data_dir.c_str());
+  for (const auto& [what, where] : info.endpoints) std::printf("  %-10s %s\n", what.c_str(), where.c_str());
+  std::printf("  S3 credentials: %s/credentials (an AWS credentials file: AWS_SHARED_CREDENTIALS_FILE=%s/credentials)\n",
+              data_dir.c_str(), data_dir.c_str());
+  std::printf("  admin token:    %s/admin-token (the console's sign-in; the kiseki CLI reads it)\n", data_dir.c_str());
+  if (nfs) std::printf("  NFS exports:    /<tenant>/<namespace>, e.g. /default/<bucket>\n");
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // A peer that closes first makes a write fail with EPIPE, never kills the
@@ -31,7 +57,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kiseki-server: %s\n", opts.status().message().c_str());
     return 2;
   }
-  init_logging(opts->log_level, opts->log_json);
+  if (Status st = init_logging(opts->log_level, opts->log_json, opts->log_file); !st) {
+    std::fprintf(stderr, "kiseki-server: %s\n", st.message().c_str());
+    return 2;
+  }
   KLOG_INFO("kiseki-server starting data_dir={} durability={}", opts->gateway.data_dir,
             durability_name(opts->gateway.durability));
   auto lock = server::DataLock::acquire(opts->gateway.data_dir);
@@ -75,8 +104,11 @@ int main(int argc, char** argv) {
       return 1;
     }
     nfssrv = std::move(*n);
-    KLOG_INFO("NFSv3 and MOUNT on {} (port {}), portmapper port {}", opts->nfs_listen, nfssrv->port(),
-              nfssrv->portmap_port());
+    if (opts->portmap_listen == "off")
+      KLOG_INFO("NFSv3 and MOUNT on {} (port {}), portmapper off", opts->nfs_listen, nfssrv->port());
+    else
+      KLOG_INFO("NFSv3 and MOUNT on {} (port {}), portmapper on port {}", opts->nfs_listen, nfssrv->port(),
+                nfssrv->portmap_port());
   }
 
   std::shared_ptr<TlsConfig> tls;
@@ -124,10 +156,13 @@ int main(int argc, char** argv) {
     hup.cancel();
     io.stop();
   });
-  // SIGHUP: reload the TLS certificate and key (a renewed certificate).
+  // SIGHUP: reopen the log file (logrotate) and reload the TLS certificate and
+  // key (a renewed certificate).
   std::function<void()> wait_hup = [&] {
     hup.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
+      if (Status st = reopen_log_file(); !st) std::fprintf(stderr, "kiseki-server: SIGHUP: %s\n", st.message().c_str());
+      else if (!opts->log_file.empty()) KLOG_INFO("SIGHUP: log file {} reopened", opts->log_file);
       if (tls) {
         Status st = tls->reload();
         if (st.is_ok()) KLOG_INFO("SIGHUP: TLS certificate reloaded from {}", opts->tls_cert);
@@ -137,8 +172,20 @@ int main(int argc, char** argv) {
     });
   };
   wait_hup();
+  server::StatsHistory stats(&MetricsRegistry::global(), 2000, 300);  // ten minutes for the console
+  stats.start();
+  admin.set_stats(&stats);
+  std::string scheme = tls ? "https://" : "http://";
+  std::string admin_url = scheme + host_of(opts->admin_listen) + ":" + std::to_string((*http)->port());
+  server::ServerInfo info{kVersion, std::string(durability_name(opts->gateway.durability)), {}};
+  if (s3srv) info.endpoints.emplace_back("S3", scheme + host_of(opts->s3_listen) + ":" + std::to_string(s3srv->port()));
+  if (nfssrv) info.endpoints.emplace_back("NFSv3", host_of(opts->nfs_listen) + ":" + std::to_string(nfssrv->port()));
+  info.endpoints.emplace_back("admin API", admin_url);
+  info.endpoints.emplace_back("console", admin_url + "/ui");
+  admin.set_info(info);
   admin.set_ready(true);
   KLOG_INFO("admin {} on {} (port {})", tls ? "HTTPS" : "HTTP", opts->admin_listen, (*http)->port());
+  print_banner(info, opts->gateway.data_dir, nfssrv != nullptr);
   io.run();
   if (s3srv) s3srv->stop();
   if (nfssrv) nfssrv->stop();

@@ -35,7 +35,8 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   flag("--native-listen", "native_listen", "native protocol HOST:PORT (default 127.0.0.1:9100)");
   flag("--durability", "durability", "sync (default) | group | none");
   flag("--group-commit-ms", "group_commit_ms", "fsync interval for durability=group (default 5)");
-  flag("--log-level", "log_level", "trace | debug | info | warn | error");
+  flag("--log-level", "log_level", "trace | debug | info (default) | warn | error | critical | off");
+  flag("--log-file", "log_file", "append log lines to FILE instead of stderr (SIGHUP reopens it, for logrotate)");
   app.add_flag_function("--log-json", [&flags](int64_t) { flags["log_json"] = "true"; }, "JSON log lines");
   app.set_version_flag("--version", "kiseki-server 0.1.0");
   try {
@@ -99,6 +100,7 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
                               "'");
   }
   KISEKI_ASSIGN_OR_RETURN(o.log_json, cfg.get_bool("log_json", false));
+  o.log_file = cfg.get_string("log_file", "");
   auto d = parse_durability(cfg.get_string("durability", "sync"));
   if (!d) return invalid_argument("durability must be sync, group or none");
   o.gateway.durability = *d;

@@ -30,6 +30,7 @@ struct ServerOptions {
   bool s3_enabled = true;
   std::string log_level = "info";
   bool log_json = false;
+  std::string log_file;  // empty: stderr; SIGHUP reopens it (logrotate)
   gateway::GatewayOptions gateway;
 };
 
