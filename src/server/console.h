@@ -1,6 +1,6 @@
 // The web console: one self-contained page (HTML, CSS and script, nothing
 // fetched from elsewhere) served on the admin port at / and /ui. It signs in
-// with an admin token and reads the admin API (docs/console.md).
+// with an admin token and reads the admin API (docs/operations.md).
 #pragma once
 
 #include <string_view>

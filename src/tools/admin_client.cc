@@ -27,20 +27,31 @@ std::string& admin_ca() {
 }
 
 template <class Stream>
-HttpReply exchange(Stream& stream, const std::string& host_port, const std::string& method,
-                   const std::string& target, const std::string& body) {
-  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+HttpReply exchange(Stream& stream, const std::string& host_port, const HttpCall& call) {
+  http::request<http::string_body> req{http::string_to_verb(call.method), call.target, 11};
   req.set(http::field::host, host_port);
   req.set(http::field::user_agent, "kiseki-cli");
-  if (!admin_token().empty()) req.set(http::field::authorization, "Bearer " + admin_token());
-  if (!body.empty()) req.set(http::field::content_type, "application/json");
-  req.body() = body;
+  if (call.headers.empty()) {
+    if (!admin_token().empty()) req.set(http::field::authorization, "Bearer " + admin_token());
+    if (!call.body.empty()) req.set(http::field::content_type, "application/json");
+  }
+  for (const auto& [k, v] : call.headers) req.set(k, v);
+  req.body() = call.body;
   req.prepare_payload();
   http::write(stream, req);
   beast::flat_buffer buf;
-  http::response<http::string_body> res;
-  http::read(stream, buf, res);
-  return HttpReply{static_cast<int>(res.result_int()), res.body()};
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(1ull << 32);
+  if (call.method == "HEAD") parser.skip(true);
+  http::read(stream, buf, parser);
+  auto& res = parser.get();
+  HttpReply r{static_cast<int>(res.result_int()), std::move(res.body()), {}};
+  for (const auto& f : res) {
+    std::string name(f.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    r.headers[name] = std::string(f.value());
+  }
+  return r;
 }
 }  // namespace
 
@@ -62,10 +73,22 @@ std::string path_segment(std::string_view s) {
 void set_admin_token(std::string token) { admin_token() = std::move(token); }
 void set_admin_ca(std::string file) { admin_ca() = std::move(file); }
 
+std::string host_port_of(const std::string& url) {
+  return url.starts_with("https://") ? url.substr(8) : url.starts_with("http://") ? url.substr(7) : url;
+}
+
 Result<HttpReply> http_request(const std::string& url, const std::string& method,
                                const std::string& target, const std::string& body) {
+  HttpCall c;
+  c.method = method;
+  c.target = target;
+  c.body = body;
+  return http_call(url, c);
+}
+
+Result<HttpReply> http_call(const std::string& url, const HttpCall& call) {
   bool tls = url.starts_with("https://");
-  std::string endpoint = tls ? url.substr(8) : url.starts_with("http://") ? url.substr(7) : url;
+  std::string endpoint = host_port_of(url);
   auto colon = endpoint.rfind(':');
   if (colon == std::string::npos) return invalid_argument("endpoint must be [http[s]://]HOST:PORT");
   std::string host = endpoint.substr(0, colon);
@@ -84,7 +107,7 @@ Result<HttpReply> http_request(const std::string& url, const std::string& method
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
       beast::get_lowest_layer(stream).connect(resolver.resolve(host, endpoint.substr(colon + 1)));
       stream.handshake(ssl::stream_base::client);
-      HttpReply r = exchange(stream, endpoint, method, target, body);
+      HttpReply r = exchange(stream, endpoint, call);
       beast::error_code ec;
       stream.shutdown(ec);
       return r;
@@ -92,15 +115,15 @@ Result<HttpReply> http_request(const std::string& url, const std::string& method
     beast::tcp_stream stream(io);
     stream.expires_after(std::chrono::seconds(30));
     stream.connect(resolver.resolve(host, endpoint.substr(colon + 1)));
-    HttpReply r = exchange(stream, endpoint, method, target, body);
+    HttpReply r = exchange(stream, endpoint, call);
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     return r;
   } catch (const boost::system::system_error& e) {
     // The error's own words, without the library's source location.
-    return make_error(ErrorCode::kUnavailable, "cannot reach the admin API at " + url + ": " + e.code().message());
+    return make_error(ErrorCode::kUnavailable, "cannot reach " + call.what + " at " + url + ": " + e.code().message());
   } catch (const std::exception& e) {
-    return make_error(ErrorCode::kUnavailable, "cannot reach the admin API at " + url + ": " + e.what());
+    return make_error(ErrorCode::kUnavailable, "cannot reach " + call.what + " at " + url + ": " + e.what());
   }
 }
 

@@ -1,7 +1,10 @@
 // A blocking HTTP(S) client for the admin API (used by the kiseki CLI).
 #pragma once
 
+#include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 
@@ -10,6 +13,17 @@ namespace kiseki::tools {
 struct HttpReply {
   int status = 0;
   std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+};
+
+// One request: the admin API's bearer token goes with it unless `headers` are
+// given (an S3 request carries its own Authorization).
+struct HttpCall {
+  std::string method = "GET";
+  std::string target = "/";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string what = "the admin API";  // named in the error when it cannot be reached
 };
 
 // The admin token sent with every request ("" sends none).
@@ -25,5 +39,8 @@ std::string path_segment(std::string_view s);
 // https://HOST:PORT (the server's certificate is verified, host name included).
 Result<HttpReply> http_request(const std::string& url, const std::string& method,
                                const std::string& target, const std::string& body = {});
+Result<HttpReply> http_call(const std::string& url, const HttpCall& call);
+// "HOST:PORT" of an endpoint URL.
+std::string host_port_of(const std::string& url);
 
 }  // namespace kiseki::tools

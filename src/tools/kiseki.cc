@@ -1,130 +1,452 @@
-// kiseki: the command-line tool for a Kiseki server's admin API.
+// kiseki: the command-line tool for a Kiseki server: its admin API (tenants,
+// namespaces, keys, usage, maintenance, backup) and quick S3 transfers.
+// Tables for people by default, --json for scripts (docs/cli.md).
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <boost/json.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <string_view>
+#include <thread>
 
 #include "common/file_util.h"
 #include "tools/admin_client.h"
+#include "tools/restore.h"
+#include "tools/s3_client.h"
+#include "tools/table.h"
 
 using namespace kiseki;
+using namespace kiseki::tools;
 namespace json = boost::json;
 
 namespace {
 
-// Prints the reply body and turns the HTTP status into an exit code.
-int finish(const Result<tools::HttpReply>& r) {
-  if (!r) {
-    std::fprintf(stderr, "kiseki: %s\n", r.status().message().c_str());
-    return 3;
+struct Cli {
+  std::string admin = "127.0.0.1:9090";
+  bool json_out = false;
+};
+Cli g;
+
+int fail(const Status& s, int code = 1) {
+  std::fprintf(stderr, "kiseki: %s\n", s.message().c_str());
+  return code;
+}
+
+// "ns" of a JSON object as a string/number for a table cell.
+std::string cell(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (!v) return "";
+  if (v->is_string()) return std::string(v->as_string());
+  if (v->is_bool()) return v->as_bool() ? "yes" : "no";
+  if (v->is_null()) return "";
+  return json::serialize(*v);
+}
+uint64_t num(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_number() ? v->to_number<uint64_t>() : 0;
+}
+
+// Runs an admin call and hands a successful reply to `human` (or prints the JSON
+// with --json). Exit codes: 0 done, 1 refused by the server, 3 unreachable.
+int admin(const std::string& method, const std::string& target, const std::string& body,
+          const std::function<void(const json::value&)>& human) {
+  auto r = http_request(g.admin, method, target, body);
+  if (!r) return fail(r.status(), 3);
+  boost::system::error_code ec;
+  json::value v = json::parse(r->body, ec);
+  if (r->status < 200 || r->status >= 300) {
+    std::string msg = r->body;
+    if (!ec && v.is_object() && v.as_object().contains("message"))
+      msg = cell(v.as_object(), "error") + ": " + cell(v.as_object(), "message");
+    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+    std::fprintf(stderr, "kiseki: HTTP %d %s\n", r->status, msg.c_str());
+    return 1;
   }
-  if (r->status >= 200 && r->status < 300) {
+  if (g.json_out || ec) {
     std::fputs(r->body.c_str(), stdout);
     return 0;
   }
-  std::string msg = r->body;
-  boost::system::error_code ec;
-  auto v = json::parse(r->body, ec);
-  if (!ec && v.is_object() && v.as_object().contains("message"))
-    msg = std::string(v.as_object()["error"].as_string()) + ": " +
-          std::string(v.as_object()["message"].as_string()) + "\n";
-  std::fprintf(stderr, "kiseki: HTTP %d %s", r->status, msg.c_str());
-  return 1;
+  human(v);
+  return 0;
 }
 
-std::string obj(json::object o) { return json::serialize(o); }
+// A spinner with the elapsed time on a terminal while a long call runs.
+class Elapsed {
+ public:
+  explicit Elapsed(std::string what) : what_(std::move(what)) {
+    if (::isatty(2) != 1) return;
+    thread_ = std::thread([this] {
+      auto start = std::chrono::steady_clock::now();
+      static const char kSpin[] = "|/-\\";
+      for (int i = 0; !done_; ++i) {
+        double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::fprintf(stderr, "\r%s %c %.0f s ", what_.c_str(), kSpin[i % 4], s);
+        std::fflush(stderr);
+        for (int k = 0; k < 5 && !done_; ++k) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      std::fprintf(stderr, "\r%*s\r", static_cast<int>(what_.size()) + 12, "");
+    });
+  }
+  ~Elapsed() {
+    done_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::string what_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+// "bucket/key/with/slashes" → ("bucket", "key/with/slashes").
+std::pair<std::string, std::string> split_target(std::string s) {
+  if (s.starts_with("s3://")) s = s.substr(5);
+  auto slash = s.find('/');
+  if (slash == std::string::npos) return {s, ""};
+  return {s.substr(0, slash), s.substr(slash + 1)};
+}
+
+void print_tenants(const json::value& v) {
+  Table t({"TENANT", "ID", "DEDUP DOMAIN", "STATE"}, {false, true});
+  for (const auto& x : v.as_array()) {
+    const auto& o = x.as_object();
+    t.add({cell(o, "name"), cell(o, "id"), o.at("shared_dedup").as_bool() ? "shared" : "own",
+           o.at("shredded").as_bool() ? "shredded" : "active"});
+  }
+  t.print();
+}
+
+void print_namespaces(const json::value& v) {
+  Table t({"NAMESPACE", "ID", "PUBLIC READ", "CREATED"}, {false, true});
+  for (const auto& x : v.as_array()) {
+    const auto& o = x.as_object();
+    t.add({cell(o, "name"), cell(o, "id"), cell(o, "public_read"), cell(o, "created")});
+  }
+  t.print();
+}
+
+void print_usage(const json::value& v) {
+  const auto& o = v.as_object();
+  Table t({"TENANT / NAMESPACE", "FILES", "DIRS", "LOGICAL", "STORED", "DEDUP"}, {false, true, true, true, true, true});
+  auto row = [&](const std::string& name, const json::object& c) {
+    t.add({name, cell(c, "files"), cell(c, "dirs"), human_bytes(num(c, "logical_bytes")),
+           human_bytes(num(c, "stored_bytes")), ratio(num(c, "logical_bytes"), num(c, "stored_bytes"))});
+  };
+  for (const auto& x : o.at("tenants").as_array()) {
+    const auto& tn = x.as_object();
+    row(cell(tn, "name") + (tn.at("shared_dedup").as_bool() ? " (shared dedup)" : ""), tn);
+    for (const auto& y : o.at("namespaces").as_array())
+      if (cell(y.as_object(), "tenant") == cell(tn, "name")) row("  " + cell(y.as_object(), "name"), y.as_object());
+  }
+  row("all", o.at("total").as_object());
+  t.print();
+  std::printf("Stored is what the data takes on disk: sealed chunks, each counted once, plus small files kept inline\n"
+              "in the metadata. Logical / stored is the dedup ratio.\n");
+}
+
+void print_scrub(const json::value& v) {
+  const auto& o = v.as_object();
+  std::printf("Scrub verified %s chunks (%s) in %s segments", cell(o, "chunks").c_str(),
+              human_bytes(num(o, "bytes")).c_str(), cell(o, "segments").c_str());
+  if (o.contains("inline_files"))
+    std::printf("; %s small files (%s) are kept inline in the metadata, guarded by its block checksums",
+                cell(o, "inline_files").c_str(), human_bytes(num(o, "inline_bytes")).c_str());
+  std::printf(".\n");
+  const auto& problems = o.at("problems").as_array();
+  if (problems.empty()) {
+    std::printf("No problems found.\n");
+    return;
+  }
+  std::printf("%zu problems:\n", problems.size());
+  for (const auto& p : problems) std::printf("  %s\n", std::string(p.as_string()).c_str());
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"kiseki: manage a Kiseki server (tenants, namespaces, access keys, maintenance)"};
+  CLI::App app{"kiseki: manage a Kiseki server and move files in and out of it"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "kiseki 0.1.0");
   const char* env_admin = std::getenv("KISEKI_ADMIN");
-  std::string admin = env_admin ? env_admin : "127.0.0.1:9090";
-  app.add_option("--admin", admin,
+  if (env_admin) g.admin = env_admin;
+  app.add_option("--admin", g.admin,
                  "admin API [https://]HOST:PORT (default 127.0.0.1:9090, or KISEKI_ADMIN); https:// for a server "
                  "started with --tls-cert");
   const char* env_ca = std::getenv("KISEKI_CA_CERT");
   std::string ca = env_ca ? env_ca : "";
-  app.add_option("--ca-cert", ca, "PEM CA certificates that an https:// admin API's certificate chains to "
+  app.add_option("--ca-cert", ca, "PEM CA certificates that an https:// server's certificate chains to "
                                   "(default: KISEKI_CA_CERT, else the system's)");
   const char* env_token = std::getenv("KISEKI_ADMIN_TOKEN");
   const char* env_dir = std::getenv("KISEKI_DATA_DIR");
   std::string token = env_token ? env_token : "", data_dir = env_dir ? env_dir : "./var";
   app.add_option("--token", token, "admin token (default: KISEKI_ADMIN_TOKEN, else DATA_DIR/admin-token)");
-  app.add_option("--data-dir", data_dir, "the server's data directory, to read its admin-token (default ./var, or KISEKI_DATA_DIR)");
-  std::function<Result<tools::HttpReply>()> action;
+  app.add_option("--data-dir", data_dir,
+                 "the server's data directory, for its admin-token and credentials (default ./var, or KISEKI_DATA_DIR)");
+  app.add_flag("--json", g.json_out, "print the admin API's JSON instead of tables");
+  const char* env_s3 = std::getenv("KISEKI_S3");
+  std::string s3_url = env_s3 ? env_s3 : "http://127.0.0.1:9000";
+  std::string credentials, profile = "default";
+  app.add_option("--s3", s3_url, "S3 endpoint for put/get/ls/rm (default http://127.0.0.1:9000, or KISEKI_S3)");
+  app.add_option("--credentials", credentials,
+                 "AWS credentials file for put/get/ls/rm (default: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY if "
+                 "set, else DATA_DIR/credentials)");
+  app.add_option("--profile", profile, "profile in the credentials file (default: default)");
+  std::function<int()> action;
+  auto run = [&action](std::function<int()> f) { action = std::move(f); };
 
+  // ---- tenants
   auto* tenant = app.add_subcommand("tenant", "tenants")->require_subcommand(1);
-  std::string tname;
+  std::string tname, nname, kid, dir, local, remote;
   auto* tc = tenant->add_subcommand("create", "create a tenant");
   tc->add_option("name", tname)->required();
   bool shared_dedup = false;
   tc->add_flag("--shared-dedup", shared_dedup,
                "store the tenant's chunks in the shared dedup domain (docs/security.md: what that gives away)");
   tc->callback([&] {
-    action = [&] {
-      return tools::http_request(admin, "POST", "/api/v1/tenants",
-                                 obj({{"name", tname}, {"shared_dedup", shared_dedup}}));
-    };
+    run([&] {
+      return admin("POST", "/api/v1/tenants", json::serialize(json::object{{"name", tname}, {"shared_dedup", shared_dedup}}),
+                   [](const json::value& v) {
+                     const auto& o = v.as_object();
+                     std::printf("created tenant %s (id %s, %s dedup domain)\n", cell(o, "name").c_str(),
+                                 cell(o, "id").c_str(), o.at("shared_dedup").as_bool() ? "the shared" : "its own");
+                   });
+    });
   });
   tenant->add_subcommand("list", "list tenants")->callback([&] {
-    action = [&] { return tools::http_request(admin, "GET", "/api/v1/tenants"); };
+    run([&] { return admin("GET", "/api/v1/tenants", "", print_tenants); });
   });
   auto* ts = tenant->add_subcommand("shred", "crypto-shred a tenant: its data becomes unreadable, for good");
   ts->add_option("name", tname)->required();
   bool yes = false;
   ts->add_flag("--yes", yes, "confirm");
   ts->callback([&] {
-    action = [&]() -> Result<tools::HttpReply> {
-      if (!yes) return invalid_argument("shredding destroys the tenant's data for good: pass --yes");
-      return tools::http_request(admin, "POST", "/api/v1/tenants/" + tools::path_segment(tname) + "/shred");
-    };
+    run([&] {
+      if (!yes) return fail(invalid_argument("shredding destroys the tenant's data for good: pass --yes"), 2);
+      return admin("POST", "/api/v1/tenants/" + path_segment(tname) + "/shred", "", [&](const json::value&) {
+        std::printf("tenant %s crypto-shredded: its key is destroyed and its data unreadable for good\n", tname.c_str());
+      });
+    });
   });
 
+  // ---- namespaces
   auto* ns = app.add_subcommand("namespace", "namespaces (S3 buckets, NFS exports, mount roots)")->require_subcommand(1);
-  std::string nname;
   bool public_read = false;
-  auto* nc = ns->add_subcommand("create", "create a namespace");
+  auto* nc = ns->add_subcommand("create", "create a namespace (its name is an S3 bucket name)");
   nc->add_option("tenant", tname)->required();
   nc->add_option("name", nname)->required();
   nc->add_flag("--public-read", public_read, "allow anonymous reads");
   nc->callback([&] {
-    action = [&] {
-      return tools::http_request(admin, "POST", "/api/v1/tenants/" + tools::path_segment(tname) + "/namespaces",
-                                 obj({{"name", nname}, {"public_read", public_read}}));
-    };
+    run([&] {
+      return admin("POST", "/api/v1/tenants/" + path_segment(tname) + "/namespaces",
+                   json::serialize(json::object{{"name", nname}, {"public_read", public_read}}), [&](const json::value& v) {
+                     std::printf("created namespace %s of tenant %s (id %s): s3://%s, NFS export /%s/%s\n",
+                                 nname.c_str(), tname.c_str(), cell(v.as_object(), "id").c_str(), nname.c_str(),
+                                 tname.c_str(), nname.c_str());
+                   });
+    });
   });
   auto* nl = ns->add_subcommand("list", "list a tenant's namespaces");
   nl->add_option("tenant", tname)->required();
-  nl->callback([&] { action = [&] { return tools::http_request(admin, "GET", "/api/v1/tenants/" + tools::path_segment(tname) + "/namespaces"); }; });
+  nl->callback([&] {
+    run([&] { return admin("GET", "/api/v1/tenants/" + path_segment(tname) + "/namespaces", "", print_namespaces); });
+  });
   auto* nd = ns->add_subcommand("delete", "delete an empty namespace");
   nd->add_option("tenant", tname)->required();
   nd->add_option("name", nname)->required();
   nd->callback([&] {
-    action = [&] { return tools::http_request(admin, "DELETE", "/api/v1/tenants/" + tools::path_segment(tname) + "/namespaces/" + tools::path_segment(nname)); };
+    run([&] {
+      return admin("DELETE", "/api/v1/tenants/" + path_segment(tname) + "/namespaces/" + path_segment(nname), "",
+                   [&](const json::value&) { std::printf("deleted namespace %s of tenant %s\n", nname.c_str(), tname.c_str()); });
+    });
   });
 
+  // ---- access keys
   auto* key = app.add_subcommand("key", "S3 access keys")->require_subcommand(1);
-  std::string kid;
   auto* kc = key->add_subcommand("create", "create an access key for a tenant");
   kc->add_option("tenant", tname)->required();
-  kc->callback([&] { action = [&] { return tools::http_request(admin, "POST", "/api/v1/tenants/" + tools::path_segment(tname) + "/keys"); }; });
+  kc->callback([&] {
+    run([&] {
+      return admin("POST", "/api/v1/tenants/" + path_segment(tname) + "/keys", "", [&](const json::value& v) {
+        const auto& o = v.as_object();
+        std::printf("access key for tenant %s (the secret is shown only now):\n  access key: %s\n  secret key: %s\n",
+                    tname.c_str(), cell(o, "access_key_id").c_str(), cell(o, "secret_key").c_str());
+      });
+    });
+  });
+  auto* kl = key->add_subcommand("list", "list access keys (of one tenant, or of all)");
+  kl->add_option("tenant", tname);
+  kl->callback([&] {
+    run([&] {
+      std::string target = tname.empty() ? "/api/v1/keys" : "/api/v1/tenants/" + path_segment(tname) + "/keys";
+      return admin("GET", target, "", [](const json::value& v) {
+        Table t({"TENANT", "ACCESS KEY"});
+        for (const auto& x : v.as_array()) t.add({cell(x.as_object(), "tenant"), cell(x.as_object(), "access_key_id")});
+        t.print();
+      });
+    });
+  });
   auto* kd = key->add_subcommand("delete", "delete an access key");
   kd->add_option("access_key_id", kid)->required();
-  kd->callback([&] { action = [&] { return tools::http_request(admin, "DELETE", "/api/v1/keys/" + tools::path_segment(kid)); }; });
+  kd->callback([&] {
+    run([&] {
+      return admin("DELETE", "/api/v1/keys/" + path_segment(kid), "",
+                   [&](const json::value&) { std::printf("deleted access key %s\n", kid.c_str()); });
+    });
+  });
 
+  // ---- state and maintenance
+  app.add_subcommand("usage", "files, bytes and dedup ratio per tenant and namespace")->callback([&] {
+    run([&] { return admin("GET", "/api/v1/usage", "", print_usage); });
+  });
+  app.add_subcommand("status", "what the server serves and where")->callback([&] {
+    run([&] {
+      return admin("GET", "/api/v1/status", "", [](const json::value& v) {
+        const auto& o = v.as_object();
+        std::printf("%s, %s, up since %s, durability %s\n", cell(o, "version").c_str(),
+                    o.at("ready").as_bool() ? "ready" : "starting", cell(o, "started").c_str(),
+                    cell(o, "durability").c_str());
+        Table t({"SERVICE", "ADDRESS"});
+        for (const auto& [k, a] : o.at("endpoints").as_object()) t.add({std::string(k), std::string(a.as_string())});
+        t.print();
+        const auto& c = o.at("capacity").as_object();
+        std::printf("disk: %s free of %s\n", human_bytes(num(c, "avail_bytes")).c_str(),
+                    human_bytes(num(c, "total_bytes")).c_str());
+      });
+    });
+  });
   app.add_subcommand("scrub", "verify every chunk on disk")->callback([&] {
-    action = [&] { return tools::http_request(admin, "POST", "/api/v1/scrub"); };
+    run([&] {
+      Elapsed e("scrubbing");
+      return admin("POST", "/api/v1/scrub", "", print_scrub);
+    });
   });
   app.add_subcommand("compact", "reclaim dead space in chunk segments")->callback([&] {
-    action = [&] { return tools::http_request(admin, "POST", "/api/v1/compact"); };
+    run([&] {
+      Elapsed e("compacting");
+      return admin("POST", "/api/v1/compact", "", [](const json::value& v) {
+        std::printf("compaction removed %s segments\n", cell(v.as_object(), "segments_removed").c_str());
+      });
+    });
   });
   app.add_subcommand("health", "check that the server is up")->callback([&] {
-    action = [&] { return tools::http_request(admin, "GET", "/health"); };
+    run([&] {
+      auto r = http_request(g.admin, "GET", "/health");
+      if (!r) return fail(r.status(), 3);
+      std::fputs(r->body.c_str(), r->status == 200 ? stdout : stderr);
+      return r->status == 200 ? 0 : 1;
+    });
+  });
+  auto* bk = app.add_subcommand("backup", "write a consistent backup of the server's data into DIR (on the server's host)");
+  bk->add_option("dir", dir, "a directory that does not exist yet")->required();
+  bk->callback([&] {
+    run([&] {
+      std::error_code ec;
+      std::string abs = std::filesystem::absolute(dir, ec).string();
+      Elapsed e("backing up");
+      return admin("POST", "/api/v1/backup", json::serialize(json::object{{"dir", abs}}), [](const json::value& v) {
+        const auto& o = v.as_object();
+        std::printf("backup of %s files (%s) written to %s\n", cell(o, "files").c_str(),
+                    human_bytes(num(o, "bytes")).c_str(), cell(o, "dir").c_str());
+      });
+    });
+  });
+  auto* rs = app.add_subcommand("restore", "copy a backup into a new data directory (--data-dir), with no server on it");
+  rs->add_option("dir", dir, "the backup")->required();
+  rs->callback([&] {
+    run([&] {
+      auto r = restore_backup(dir, data_dir);
+      if (!r) return fail(r.status());
+      std::printf("restored %llu files (%s) into %s; start kiseki-server --data-dir %s\n",
+                  static_cast<unsigned long long>(r->files), human_bytes(r->bytes).c_str(), data_dir.c_str(),
+                  data_dir.c_str());
+      return 0;
+    });
+  });
+
+  // ---- quick S3 transfers
+  auto s3 = [&]() -> Result<S3Client> {
+    S3Endpoint ep;
+    ep.url = s3_url;
+    const char* ak = std::getenv("AWS_ACCESS_KEY_ID");
+    const char* sk = std::getenv("AWS_SECRET_ACCESS_KEY");
+    if (credentials.empty() && ak && sk && *ak && *sk) {
+      ep.access_key = ak;
+      ep.secret_key = sk;
+    } else {
+      KISEKI_TRY(load_credentials(credentials.empty() ? data_dir + "/credentials" : credentials, profile, &ep));
+    }
+    if (const char* region = std::getenv("AWS_DEFAULT_REGION")) ep.region = region;
+    return S3Client(ep);
+  };
+  auto* put = app.add_subcommand("put", "upload a file: kiseki put FILE BUCKET/KEY (KEY defaults to the file's name)");
+  put->add_option("file", local)->required();
+  put->add_option("target", remote)->required();
+  put->callback([&] {
+    run([&] {
+      auto c = s3();
+      if (!c) return fail(c.status(), 2);
+      auto [bucket, k] = split_target(remote);
+      if (k.empty() || k.back() == '/') k += std::filesystem::path(local).filename().string();
+      ProgressBar bar("put " + k);
+      Status st = c->put_file(local, bucket, k, [&](uint64_t d, uint64_t t) { bar.update(d, t); });
+      if (!st) return fail(st);
+      return 0;
+    });
+  });
+  auto* get = app.add_subcommand("get", "download an object: kiseki get BUCKET/KEY [FILE|-]");
+  get->add_option("source", remote)->required();
+  get->add_option("file", local);
+  get->callback([&] {
+    run([&] {
+      auto c = s3();
+      if (!c) return fail(c.status(), 2);
+      auto [bucket, k] = split_target(remote);
+      if (k.empty()) return fail(invalid_argument("name an object: BUCKET/KEY"), 2);
+      std::string to = local.empty() ? std::filesystem::path(k).filename().string() : local;
+      ProgressBar bar("get " + k);
+      Status st = c->get_file(bucket, k, to, [&](uint64_t d, uint64_t t) { if (to != "-") bar.update(d, t); });
+      if (!st) return fail(st);
+      return 0;
+    });
+  });
+  bool recursive = false;
+  auto* ls = app.add_subcommand("ls", "list buckets, or a bucket's objects: kiseki ls [BUCKET[/PREFIX]]");
+  ls->add_option("target", remote);
+  ls->add_flag("-r,--recursive", recursive, "every key under the prefix, not one level");
+  ls->callback([&] {
+    run([&] {
+      auto c = s3();
+      if (!c) return fail(c.status(), 2);
+      auto [bucket, prefix] = split_target(remote);
+      auto entries = bucket.empty() ? c->list_buckets() : c->list(bucket, prefix, recursive);
+      if (!entries) return fail(entries.status());
+      Table t(bucket.empty() ? std::vector<std::string>{"BUCKET", "CREATED"}
+                             : std::vector<std::string>{"SIZE", "MODIFIED", "KEY"},
+              {true});
+      for (const auto& e : *entries) {
+        if (bucket.empty()) t.add({e.key, e.last_modified});
+        else t.add({e.prefix ? "DIR" : human_bytes(e.size), e.last_modified, e.key});
+      }
+      t.print();
+      return 0;
+    });
+  });
+  auto* rm = app.add_subcommand("rm", "delete an object: kiseki rm BUCKET/KEY");
+  rm->add_option("target", remote)->required();
+  rm->callback([&] {
+    run([&] {
+      auto c = s3();
+      if (!c) return fail(c.status(), 2);
+      auto [bucket, k] = split_target(remote);
+      if (k.empty()) return fail(invalid_argument("name an object: BUCKET/KEY"), 2);
+      Status st = c->remove(bucket, k);
+      return st ? 0 : fail(st);
+    });
   });
 
   try {
@@ -147,7 +469,7 @@ int main(int argc, char** argv) {
       while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
     }
   }
-  tools::set_admin_token(token);
-  tools::set_admin_ca(ca);
-  return finish(action());
+  set_admin_token(token);
+  set_admin_ca(ca);
+  return action();
 }
