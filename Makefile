@@ -1,14 +1,16 @@
 # The two Quick start commands (README.md) and their friends.
 #   make run    set up, build and start a single-node server on embedded defaults
 #   make test   set up, build and run every test (unit, integration, ASan/UBSan)
+#   make install  the binaries on PATH, a systemd unit, /etc/kiseki/kiseki.toml (PREFIX, DESTDIR)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 BENCH_BUILD ?= build-release
 JOBS       ?= 2
 DATA_DIR   ?= var
+PREFIX     ?= /usr/local
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all bootstrap build run test test-unit test-asan bench bench-build bench-peers bench-nfs format clean
+.PHONY: all bootstrap build install run test test-unit test-asan bench bench-build bench-peers bench-nfs format clean
 
 all: build
 
@@ -21,8 +23,14 @@ $(BUILD)/build.ninja: CMakeLists.txt | bootstrap
 build: bootstrap $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
+# DESTDIR stages the tree (packaging); without it the kiseki user is made and
+# systemd told (scripts/install-system).
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX)
+	@if [ -z "$(DESTDIR)" ]; then ./scripts/install-system $(PREFIX); fi
+
 run: build
-	./$(BUILD)/src/server/kiseki-server --data-dir $(DATA_DIR)
+	$(BUILD)/src/server/kiseki-server --data-dir $(DATA_DIR)
 
 test-unit: build
 	ctest --test-dir $(BUILD) -j $(JOBS) --output-on-failure

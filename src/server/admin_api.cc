@@ -342,6 +342,9 @@ Response AdminApi::scrub() {
     problems.push_back(json::string("usage scan: " + u.status().to_string()));
     o["problems"] = problems;
   }
+  auto& m = MetricsRegistry::global();
+  m.gauge("kiseki_scrub_problems", "Problems the last scrub found")->set(static_cast<int64_t>(o["problems"].as_array().size()));
+  m.gauge("kiseki_scrub_last_run_timestamp_seconds", "When the last scrub finished (Unix time)")->set(unix_ms() / 1000);
   std::lock_guard lock(scrub_mu_);
   last_scrub_ = json::serialize(o);
   return reply(http::status::ok, o);

@@ -173,6 +173,16 @@ int main(int argc, char** argv) {
   };
   wait_hup();
   server::StatsHistory stats(&MetricsRegistry::global(), 2000, 300);  // ten minutes for the console
+  Gauge* disk_total = MetricsRegistry::global().gauge("kiseki_disk_total_bytes", "Size of the data directory's file system");
+  Gauge* disk_avail = MetricsRegistry::global().gauge("kiseki_disk_avail_bytes", "Bytes available to the server on it");
+  auto update_disk = [&] {
+    if (auto f = (*gw)->statfs()) {
+      disk_total->set(static_cast<int64_t>(f->total_bytes));
+      disk_avail->set(static_cast<int64_t>(f->avail_bytes));
+    }
+  };
+  update_disk();
+  stats.on_sample(update_disk);
   stats.start();
   admin.set_stats(&stats);
   std::string scheme = tls ? "https://" : "http://";

@@ -7,12 +7,23 @@
 
 #include "common/config.h"
 #include "common/host_port.h"
+#include "protocols/nfs/exports.h"
 
 namespace kiseki::server {
 
+namespace {
+// Every key of the configuration (flags, KISEKI_* variables, the TOML file with
+// its tables flattened: [s3] listen is s3_listen).
+const std::set<std::string> kKnownKeys = {
+    "data_dir", "s3_listen", "admin_listen", "admin_protect_all", "tls_cert", "tls_key", "s3_region", "s3_domain",
+    "nfs_listen", "portmap_listen", "nfs_exports", "nfs_export_all", "nfs_export_defaults", "nfs_workers",
+    "native_listen", "durability", "group_commit_ms", "log_level", "log_json", "log_file", "chunk_min_size",
+    "chunk_avg_size", "chunk_max_size", "inline_threshold"};
+}  // namespace
+
 Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exit_ok) {
   *exit_ok = false;
-  CLI::App app{"kiseki-server: encrypted, deduplicated storage over S3, NFS, FUSE and a native protocol"};
+  CLI::App app{"kiseki-server: encrypted, deduplicated storage over S3 and NFSv3 (a FUSE mount and a native protocol are coming)"};
   std::map<std::string, std::string> flags;
   auto flag = [&](const std::string& name, const std::string& key, const std::string& help) {
     app.add_option_function<std::string>(name, [&flags, key](const std::string& v) { flags[key] = v; }, help);
@@ -32,7 +43,7 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   flag("--nfs-exports", "nfs_exports", "NFS exports: \"/tenant/ns OPTS; ...\" (OPTS: ro|rw,root_squash|no_root_squash,anonuid=,anongid=,clients=CIDR|CIDR)");
   flag("--nfs-export-all", "nfs_export_all", "export every namespace with the default options (default true)");
   flag("--nfs-export-defaults", "nfs_export_defaults", "options of exports not listed (default rw,no_root_squash,clients=127.0.0.0/8: this host only)");
-  flag("--native-listen", "native_listen", "native protocol HOST:PORT (default 127.0.0.1:9100)");
+  flag("--native-listen", "native_listen", "native protocol HOST:PORT (coming: accepted and checked, not served yet)");
   flag("--durability", "durability", "sync (default) | group | none");
   flag("--group-commit-ms", "group_commit_ms", "fsync interval for durability=group (default 5)");
   flag("--log-level", "log_level", "trace | debug | info (default) | warn | error | critical | off");
@@ -54,7 +65,14 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   Config env_cfg;
   env_cfg.load_env(env);
   std::string config_file = flags.count("config") ? flags["config"] : env_cfg.get_string("config", "");
-  if (!config_file.empty()) KISEKI_TRY(cfg.load_toml_file(config_file));
+  if (!config_file.empty()) {
+    KISEKI_TRY(cfg.load_toml_file(config_file));
+    // A misspelt key would otherwise be ignored in silence.
+    for (const auto& [k, v] : cfg.values())
+      if (!kKnownKeys.count(k))
+        return invalid_argument("config " + config_file + ": unknown key '" + k +
+                                "' (docs/configuration.md lists every key)");
+  }
   cfg.load_env(env);
   for (const auto& [k, v] : flags) cfg.set(k, v);
 
@@ -76,6 +94,9 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   o.nfs_exports = cfg.get_string("nfs_exports", o.nfs_exports);
   KISEKI_ASSIGN_OR_RETURN(o.nfs_export_all, cfg.get_bool("nfs_export_all", o.nfs_export_all));
   o.nfs_export_defaults = cfg.get_string("nfs_export_defaults", o.nfs_export_defaults);
+  if (auto d = nfs::parse_export_options(o.nfs_export_defaults); !d)
+    return invalid_argument("nfs_export_defaults: " + d.status().message());
+  KISEKI_TRY(nfs::check_export_list(o.nfs_exports));
   KISEKI_ASSIGN_OR_RETURN(int64_t nw, cfg.get_int("nfs_workers", o.nfs_workers));
   if (nw < 1 || nw > 1024) return invalid_argument("nfs_workers must be 1..1024");
   o.nfs_workers = static_cast<uint32_t>(nw);
@@ -101,8 +122,9 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   }
   KISEKI_ASSIGN_OR_RETURN(o.log_json, cfg.get_bool("log_json", false));
   o.log_file = cfg.get_string("log_file", "");
-  auto d = parse_durability(cfg.get_string("durability", "sync"));
-  if (!d) return invalid_argument("durability must be sync, group or none");
+  std::string durability = cfg.get_string("durability", "sync");
+  auto d = parse_durability(durability);
+  if (!d) return invalid_argument("durability must be sync, group or none, not '" + durability + "'");
   o.gateway.durability = *d;
   KISEKI_ASSIGN_OR_RETURN(int64_t gms, cfg.get_int("group_commit_ms", 5));
   if (gms < 1 || gms > 10000) return invalid_argument("group_commit_ms must be 1..10000");

@@ -45,6 +45,7 @@ void StatsHistory::start() {
     while (!cv_.wait_for(lock, std::chrono::milliseconds(interval_ms_), [this] { return stop_; })) {
       lock.unlock();
       sample_now();
+      if (hook_) hook_();
       lock.lock();
     }
   });

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -35,6 +36,9 @@ class StatsHistory {
  public:
   StatsHistory(const MetricsRegistry* registry, int interval_ms, size_t keep);
   ~StatsHistory();
+  // Called on the sampling thread after each sample (gauges that need a system
+  // call, such as the disk's free space).
+  void on_sample(std::function<void()> f) { hook_ = std::move(f); }
   void start();  // a sampling thread, stopped by the destructor
   void sample_now();
   std::vector<StatsSample> samples() const;
@@ -59,6 +63,7 @@ class StatsHistory {
   bool stop_ = false;
   Snapshot last_;
   std::deque<StatsSample> samples_;
+  std::function<void()> hook_;
   std::thread thread_;
 };
 

@@ -299,6 +299,52 @@ int main(int argc, char** argv) {
     });
   });
 
+  // ---- NFS exports
+  auto* ex = app.add_subcommand("export", "NFS exports (every namespace is exported at /TENANT/NAMESPACE)")
+                 ->require_subcommand(1);
+  std::string epath, eopts;
+  auto export_target = [&]() -> Result<std::string> {
+    auto [t, n] = split_target(epath.starts_with("/") ? epath.substr(1) : epath);
+    if (t.empty() || n.empty() || n.find('/') != std::string::npos)
+      return invalid_argument("an export path is /TENANT/NAMESPACE, not '" + epath + "'");
+    return "/api/v1/nfs/exports/" + path_segment(t) + "/" + path_segment(n);
+  };
+  ex->add_subcommand("list", "every export and its options")->callback([&] {
+    run([&] {
+      return admin("GET", "/api/v1/nfs/exports", "", [](const json::value& v) {
+        Table t({"EXPORT", "OPTIONS", "FROM"});
+        for (const auto& x : v.as_array()) {
+          const auto& o = x.as_object();
+          t.add({cell(o, "path"), cell(o, "options"), o.at("configured").as_bool() ? "configured" : "defaults"});
+        }
+        t.print();
+      });
+    });
+  });
+  auto* es = ex->add_subcommand("set", "give an export its own options, e.g. rw,root_squash,clients=127.0.0.0/8|10.0.0.0/8");
+  es->add_option("path", epath, "/TENANT/NAMESPACE")->required();
+  es->add_option("options", eopts, "ro|rw, root_squash|no_root_squash, anonuid=, anongid=, clients=CIDR|CIDR")->required();
+  es->callback([&] {
+    run([&] {
+      auto target = export_target();
+      if (!target) return fail(target.status(), 2);
+      return admin("PUT", *target, json::serialize(json::object{{"options", eopts}}), [](const json::value& v) {
+        std::printf("export %s: %s\n", cell(v.as_object(), "path").c_str(), cell(v.as_object(), "options").c_str());
+      });
+    });
+  });
+  auto* er = ex->add_subcommand("reset", "drop an export's own options: back to the defaults");
+  er->add_option("path", epath, "/TENANT/NAMESPACE")->required();
+  er->callback([&] {
+    run([&] {
+      auto target = export_target();
+      if (!target) return fail(target.status(), 2);
+      return admin("DELETE", *target, "", [&](const json::value&) {
+        std::printf("export %s: back to the defaults\n", epath.c_str());
+      });
+    });
+  });
+
   // ---- state and maintenance
   app.add_subcommand("usage", "files, bytes and dedup ratio per tenant and namespace")->callback([&] {
     run([&] { return admin("GET", "/api/v1/usage", "", print_usage); });

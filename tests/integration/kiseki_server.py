@@ -88,8 +88,11 @@ class Server:
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
 
-    def cli(self, *args, check=True):
-        r = subprocess.run([CLI, "--admin", self.admin_url, *self.tls_args, "--data-dir", self.data_dir, *args],
+    def cli(self, *args, check=True, json=True):
+        """The kiseki CLI against this server (json=False: its tables and sentences)."""
+        fmt = ["--json"] if json else []
+        r = subprocess.run([CLI, "--admin", self.admin_url, *self.tls_args, "--data-dir", self.data_dir,
+                            "--s3", self.s3_endpoint, *fmt, *args],
                            capture_output=True, text=True, timeout=60)
         if check:
             assert r.returncode == 0, r.stderr

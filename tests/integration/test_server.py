@@ -132,13 +132,22 @@ def test_admin_token_from_env_and_protect_all(tmp_path):
 
 def test_names_with_any_byte_can_be_named_again(server):
     # Path segments are percent-encoded by the CLI and decoded by the admin API.
-    server.cli("namespace", "create", "default", "bad name!")
-    names = [n["name"] for n in json.loads(server.cli("namespace", "list", "default").stdout)]
-    assert "bad name!" in names
-    server.cli("namespace", "delete", "default", "bad name!")
-    names = [n["name"] for n in json.loads(server.cli("namespace", "list", "default").stdout)]
-    assert "bad name!" not in names
+    server.cli("tenant", "create", "bad name?#%")
+    server.cli("namespace", "create", "bad name?#%", "odd-one")
+    names = [n["name"] for n in json.loads(server.cli("namespace", "list", "bad name?#%").stdout)]
+    assert names == ["odd-one"]
+    server.cli("namespace", "delete", "bad name?#%", "odd-one")
+    assert json.loads(server.cli("namespace", "list", "bad name?#%").stdout) == []
     assert server.api("GET", "/api/v1/tenants/defaul%74")[0] == 200
+
+
+def test_namespace_names_are_bucket_names(server):
+    # A namespace S3 could not address is refused, by the admin API as by S3.
+    for bad in ("bad name!", "ab", "UPPER", "dash-", "a..b", "192.168.1.1", "x" * 64):
+        r = server.cli("namespace", "create", "default", bad, check=False)
+        assert r.returncode == 1 and "not a valid bucket name" in r.stderr, (bad, r.stderr)
+    names = [n["name"] for n in json.loads(server.cli("namespace", "list", "default").stdout)]
+    assert not any(n in names for n in ("bad name!", "ab", "UPPER"))
 
 
 def test_read_only_admin_token(server):
@@ -178,11 +187,11 @@ def test_restart_keeps_state_and_env_root_key(tmp_path):
     s = Server(data, env=env)
     assert "secret key:" not in s.output(), "a key set by the environment is not printed"
     s.cli("tenant", "create", "persist")
-    s.cli("namespace", "create", "persist", "b")
+    s.cli("namespace", "create", "persist", "bkt")
     assert s.stop(signal.SIGINT) == 0, "clean shutdown on SIGINT"
     s2 = Server(data, env=env)
     names = [n["name"] for n in json.loads(s2.cli("namespace", "list", "persist").stdout)]
-    assert names == ["b"]
+    assert names == ["bkt"]
     assert s2.stop() == 0, "clean shutdown on SIGTERM"
     assert "stopped" in s2.output()
 
@@ -201,7 +210,7 @@ def test_crash_shred_and_config_layers(tmp_path):
     assert "gone" in s2.cli("tenant", "list").stdout
     r = s2.cli("tenant", "shred", "gone", "--yes")
     assert json.loads(r.stdout)["shredded"] is True
-    assert s2.cli("namespace", "create", "gone", "x", check=False).returncode == 1
+    assert s2.cli("namespace", "create", "gone", "xxx", check=False).returncode == 1
     assert s2.stop() == 0
     bad = subprocess.run([SERVER, "--data-dir", data, "--durability", "sometimes"], capture_output=True, text=True)
     assert bad.returncode == 2 and "durability" in bad.stderr

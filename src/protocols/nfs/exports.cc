@@ -1,5 +1,7 @@
 #include "protocols/nfs/exports.h"
 
+#include <functional>
+
 #include <arpa/inet.h>
 
 #include <charconv>
@@ -114,15 +116,37 @@ Status ExportTable::add(const std::string& path, const ExportOptions& opts) {
   return Status::ok();
 }
 
-Status ExportTable::load(std::string_view config_exports) {
+namespace {
+// Calls `f(path, options)` for each entry of "PATH OPTS; PATH OPTS".
+Status for_each_export(std::string_view config_exports,
+                       const std::function<Status(const std::string&, const ExportOptions&)>& f) {
   for (auto entry : split(config_exports, ';')) {
+    while (!entry.empty() && (entry.front() == ' ' || entry.front() == '\t')) entry.remove_prefix(1);
     if (entry.empty()) continue;
     auto sp = entry.find_first_of(" \t");
     std::string path(entry.substr(0, sp));
-    KISEKI_ASSIGN_OR_RETURN(ExportOptions o, parse_export_options(sp == std::string_view::npos ? "" : entry.substr(sp)));
-    Status st = add(path, o);
+    auto o = parse_export_options(sp == std::string_view::npos ? "" : entry.substr(sp));
+    if (!o) return make_error(o.code(), "nfs export " + path + ": " + o.status().message());
+    Status st = f(path, *o);
     if (!st) return make_error(st.code(), "nfs export " + path + ": " + st.message());
   }
+  return Status::ok();
+}
+}  // namespace
+
+Status check_export_list(std::string_view config_exports) {
+  return for_each_export(config_exports, [](const std::string& path, const ExportOptions&) {
+    auto slash = path.find('/', 1);
+    if (path.size() < 4 || path[0] != '/' || slash == std::string::npos || slash + 1 >= path.size() ||
+        path.find('/', slash + 1) != std::string::npos)
+      return invalid_argument("the path must be /TENANT/NAMESPACE");
+    return Status::ok();
+  });
+}
+
+Status ExportTable::load(std::string_view config_exports) {
+  KISEKI_TRY(for_each_export(config_exports,
+                             [this](const std::string& path, const ExportOptions& o) { return add(path, o); }));
   KISEKI_ASSIGN_OR_RETURN(auto stored, gw_->list_exports());
   for (const auto& [path, text] : stored) {
     KISEKI_ASSIGN_OR_RETURN(ExportOptions o, parse_export_options(text));

@@ -36,6 +36,9 @@ struct ExportOptions {
   std::string to_string() const;
 };
 Result<ExportOptions> parse_export_options(std::string_view s);
+// Checks a configured export list ("/tenant/ns OPTS; …") without a Gateway: the
+// paths' form and every option (the server does so before touching its data).
+Status check_export_list(std::string_view config_exports);
 
 struct Export {
   std::string path;  // "/tenant/namespace"
