@@ -111,6 +111,11 @@ std::pair<std::string, std::string> split_target(std::string s) {
   return {s.substr(0, slash), s.substr(slash + 1)};
 }
 
+// "1 chunk", "3 chunks".
+std::string count(uint64_t n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 void print_tenants(const json::value& v) {
   Table t({"TENANT", "ID", "DEDUP DOMAIN", "STATE"}, {false, true});
   for (const auto& x : v.as_array()) {
@@ -151,11 +156,13 @@ void print_usage(const json::value& v) {
 
 void print_scrub(const json::value& v) {
   const auto& o = v.as_object();
-  std::printf("Scrub verified %s chunks (%s) in %s segments", cell(o, "chunks").c_str(),
-              human_bytes(num(o, "bytes")).c_str(), cell(o, "segments").c_str());
-  if (o.contains("inline_files"))
-    std::printf("; %s small files (%s) are kept inline in the metadata, guarded by its block checksums",
-                cell(o, "inline_files").c_str(), human_bytes(num(o, "inline_bytes")).c_str());
+  std::printf("Scrub verified %s (%s) in %s", count(num(o, "chunks"), "chunk").c_str(),
+              human_bytes(num(o, "bytes")).c_str(), count(num(o, "segments"), "segment").c_str());
+  if (o.contains("inline_files")) {
+    uint64_t n = num(o, "inline_files");
+    std::printf("; %s (%s) %s kept inline in the metadata, guarded by its block checksums",
+                count(n, "small file").c_str(), human_bytes(num(o, "inline_bytes")).c_str(), n == 1 ? "is" : "are");
+  }
   std::printf(".\n");
   const auto& problems = o.at("problems").as_array();
   if (problems.empty()) {
