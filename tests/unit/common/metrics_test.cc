@@ -31,4 +31,18 @@ TEST(Metrics, LabelValuesAreEscaped) {
   EXPECT_NE(r.expose().find("c{k=\"a\\\"b\\\\c\"} 1"), std::string::npos);
 }
 
+TEST(MetricsRegistry, TotalsOverLabelSets) {
+  MetricsRegistry reg;
+  reg.counter("c", "", {{"a", "1"}})->inc(2);
+  reg.counter("c", "", {{"a", "2"}})->inc(3);
+  EXPECT_EQ(reg.counter_total("c"), 5u);
+  EXPECT_EQ(reg.counter_total("missing"), 0u);
+  reg.histogram("h", "", {{"a", "1"}}, {1.0, 2.0})->observe(0.5);
+  reg.histogram("h", "", {{"a", "2"}}, {1.0, 2.0})->observe(5);
+  std::vector<double> bounds;
+  auto counts = reg.histogram_total("h", &bounds);
+  EXPECT_EQ(bounds, (std::vector<double>{1.0, 2.0}));
+  EXPECT_EQ(counts, (std::vector<uint64_t>{1, 0, 1}));
+}
+
 }  // namespace kiseki
