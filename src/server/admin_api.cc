@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 
 #include "common/metrics.h"
@@ -262,30 +263,7 @@ Response AdminApi::route_api(const Request& req, const std::vector<std::string>&
     }
     return reply(http::status::ok, a);
   }
-  if (n == 3 && p[2] == "usage" && m == http::verb::get) {
-    auto u = gw_->usage();
-    if (!u) return error(u.status());
-    json::array tenants, namespaces;
-    std::map<TenantId, std::string> names;
-    for (const auto& t : u->tenants) {
-      names[t.tenant.id] = t.tenant.name;
-      json::object o = counts_json(t.counts);
-      o["id"] = t.tenant.id;
-      o["name"] = t.tenant.name;
-      o["shared_dedup"] = t.tenant.shared_dedup;
-      tenants.push_back(std::move(o));
-    }
-    for (const auto& n : u->namespaces) {
-      json::object o = counts_json(n.counts);
-      o["tenant"] = names[n.ns.ref.tenant];
-      o["name"] = n.ns.name;
-      o["public_read"] = n.ns.public_read;
-      o["created"] = iso8601(n.ns.created_ns);
-      namespaces.push_back(std::move(o));
-    }
-    return reply(http::status::ok,
-                 json::object{{"tenants", tenants}, {"namespaces", namespaces}, {"total", counts_json(u->total)}});
-  }
+  if (n == 3 && p[2] == "usage" && m == http::verb::get) return usage(req);
   if (n == 3 && p[2] == "status" && m == http::verb::get) return status();
   if (n == 3 && p[2] == "stats" && m == http::verb::get) {
     json::array a;
@@ -308,6 +286,44 @@ Response AdminApi::route_api(const Request& req, const std::vector<std::string>&
     return reply(http::status::ok, json::object{{"segments_removed", *r}});
   }
   return error(not_found("no route " + std::string(req.method_string()) + " " + std::string(req.target())));
+}
+
+// GET /api/v1/usage[?max_age=S]: a scan of the metadata; with max_age, an answer
+// computed within the last S seconds serves again (the console refreshes often).
+Response AdminApi::usage(const Request& req) {
+  std::string_view target = req.target();
+  int64_t max_age_ms = 0;
+  if (auto q = target.find("max_age="); q != std::string_view::npos)
+    max_age_ms = std::atoll(std::string(target.substr(q + 8)).c_str()) * 1000;
+  std::lock_guard lock(usage_mu_);
+  if (max_age_ms > 0 && !usage_json_.empty() && unix_ms() - usage_at_ms_ <= max_age_ms) {
+    return text(http::status::ok, usage_json_, "application/json");
+  }
+  auto u = gw_->usage();
+  if (!u) return error(u.status());
+  json::array tenants, namespaces;
+  std::map<TenantId, std::string> names;
+  for (const auto& t : u->tenants) {
+    names[t.tenant.id] = t.tenant.name;
+    json::object o = counts_json(t.counts);
+    o["id"] = t.tenant.id;
+    o["name"] = t.tenant.name;
+    o["shared_dedup"] = t.tenant.shared_dedup;
+    tenants.push_back(std::move(o));
+  }
+  for (const auto& n : u->namespaces) {
+    json::object o = counts_json(n.counts);
+    o["tenant"] = names[n.ns.ref.tenant];
+    o["name"] = n.ns.name;
+    o["public_read"] = n.ns.public_read;
+    o["created"] = iso8601(n.ns.created_ns);
+    namespaces.push_back(std::move(o));
+  }
+  usage_json_ = json::serialize(
+                    json::object{{"tenants", tenants}, {"namespaces", namespaces}, {"total", counts_json(u->total)}}) +
+                "\n";
+  usage_at_ms_ = unix_ms();
+  return text(http::status::ok, usage_json_, "application/json");
 }
 
 Response AdminApi::status() {

@@ -46,6 +46,7 @@ class AdminApi {
   Response status();
   Response scrub();
   Response backup(const Request& req);
+  Response usage(const Request& req);
   gateway::Gateway* gw_;
   nfs::ExportTable* exports_;
   std::atomic<bool> ready_{false};
@@ -56,6 +57,9 @@ class AdminApi {
   const int64_t started_ms_;
   std::mutex scrub_mu_;
   std::optional<std::string> last_scrub_;  // the JSON of the last scrub's report
+  std::mutex usage_mu_;
+  int64_t usage_at_ms_ = 0;  // when usage_json_ was computed
+  std::string usage_json_;
 };
 
 // The HTTP status an ErrorCode maps onto, for JSON error replies.
