@@ -320,7 +320,7 @@ def test_content_md5_and_checksums(s3, bucket):
 
 
 def test_presigned_urls(server, bucket):
-    # botocore 1.29 presigns with SigV2 unless told otherwise; Kiseki speaks SigV4.
+    # SigV4 presigned URLs (test_s3_compat.py covers the SigV2 ones botocore makes by default).
     s3 = client(server, signature_version="s3v4")
     s3.put_object(Bucket=bucket, Key="p", Body=b"presigned")
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "p"}, ExpiresIn=60)

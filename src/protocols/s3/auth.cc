@@ -3,6 +3,9 @@
 #include <charconv>
 #include <ctime>
 
+#include "protocols/s3/handler.h"
+#include "protocols/s3/sigv2.h"
+
 namespace kiseki::s3 {
 
 namespace {
@@ -13,6 +16,78 @@ AuthOutcome fail(S3Error e) {
   AuthOutcome o;
   o.error = std::move(e);
   return o;
+}
+
+// Signature Version 2: "Authorization: AWS AKID:SIG", or a presigned URL with
+// AWSAccessKeyId, Expires and Signature.
+AuthOutcome authenticate_v2(const S3Request& req, const gateway::Gateway& gw, int64_t now_ns) {
+  const std::string* authz = req.header("authorization");
+  std::string akid, signature, date;
+  std::vector<std::string> dates;  // what may stand in the DATE line
+  if (authz) {
+    auto colon = authz->rfind(':');
+    if (colon == std::string::npos || colon < 4)
+      return fail(err(400, "InvalidArgument", "Authorization header is invalid: AWS AccessKeyId:Signature"));
+    akid = authz->substr(4, colon - 4);
+    signature = authz->substr(colon + 1);
+    const std::string* xdate = req.header("x-amz-date");
+    const std::string* hdate = req.header("date");
+    if (!xdate && !hdate)
+      return fail(err(403, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header"));
+    // RFC 1123 with "GMT" or, as s3cmd sends it, "+0000"; or ISO 8601 basic.
+    std::string when = xdate ? *xdate : *hdate;
+    if (when.ends_with(" +0000")) when.replace(when.size() - 5, 5, "GMT");
+    int64_t t;
+    if (!parse_http_date(when, &t) && !(xdate && parse_amz_date(*xdate, &t)))
+      return fail(err(403, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header"));
+    if (t > now_ns + kMaxSkewNs || t < now_ns - kMaxSkewNs)
+      return fail(err(403, "RequestTimeTooSkewed",
+                      "The difference between the request time and the server's time is too large."));
+    // With x-amz-date the Date line is empty (AWS); some clients put the Date there.
+    if (xdate) dates.emplace_back();
+    if (hdate) dates.push_back(*hdate);
+  } else {
+    akid = *req.param("AWSAccessKeyId");
+    signature = *req.param("Signature");
+    const std::string* e = req.param("Expires");
+    int64_t expires = 0;
+    if (!e) return fail(err(403, "AccessDenied", "Query-string authentication requires the Expires parameter"));
+    auto [p, ec] = std::from_chars(e->data(), e->data() + e->size(), expires);
+    if (ec != std::errc() || p != e->data() + e->size())
+      return fail(err(403, "AccessDenied", "Invalid date (should be seconds since epoch): " + *e));
+    if (now_ns / 1'000'000'000 > expires) return fail(err(403, "AccessDenied", "Request has expired"));
+    dates.push_back(*e);
+  }
+  auto key = gw.get_access_key(akid);
+  if (!key) {
+    if (key.code() == ErrorCode::kNotFound)
+      return fail(err(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."));
+    return fail(s3_error(key.status(), Subject::kService));
+  }
+  // The resource as sent (percent-encoded) and, for clients that sign it
+  // decoded, as decoded; the bucket leads it in virtual-host style.
+  std::string raw = req.raw_target.substr(0, req.raw_target.find('?'));
+  std::string lead = req.virtual_host ? "/" + req.bucket : std::string();
+  std::vector<std::string> paths = {lead + raw, lead + req.path};
+  // A bucket is signed as "/bucket/" by some clients that send "/bucket".
+  if (req.key.empty() && !req.bucket.empty()) paths.push_back("/" + req.bucket + "/");
+  bool ok = false;
+  for (const std::string& path : paths) {
+    std::string resource = v2_canonical_resource(path, req.query);
+    for (const auto& d : dates) {
+      std::string sts = v2_string_to_sign(req.method, req.header_or("content-md5"), req.header_or("content-type"), d,
+                                          req.headers, resource);
+      ok = ok || signatures_equal(v2_signature(key->secret_key, sts), signature);
+    }
+  }
+  if (!ok)
+    return fail(err(403, "SignatureDoesNotMatch",
+                    "The request signature we calculated does not match the signature you provided."));
+  AuthOutcome out;
+  out.result.anonymous = false;
+  out.result.tenant = key->tenant;
+  out.result.access_key = akid;
+  return out;
 }
 
 }  // namespace
@@ -42,6 +117,8 @@ bool parse_amz_date(std::string_view s, int64_t* ns) {
 AuthOutcome authenticate(const S3Request& req, const gateway::Gateway& gw, int64_t now_ns) {
   const std::string* authz = req.header("authorization");
   const std::string* algo = req.param("X-Amz-Algorithm");
+  if (authz && authz->starts_with("AWS ")) return authenticate_v2(req, gw, now_ns);
+  if (!authz && !algo && req.param("AWSAccessKeyId") && req.param("Signature")) return authenticate_v2(req, gw, now_ns);
   if (!authz && !algo) return {};  // anonymous
 
   AuthOutcome out;
@@ -54,8 +131,6 @@ AuthOutcome authenticate(const S3Request& req, const gateway::Gateway& gw, int64
   const QueryParams* query = &req.query;
 
   if (authz) {
-    if (authz->rfind("AWS ", 0) == 0)
-      return fail(err(400, "InvalidRequest", "Signature Version 2 is not supported; use AWS4-HMAC-SHA256"));
     auto parsed = parse_authorization(*authz);
     if (!parsed) return fail(err(400, "AuthorizationHeaderMalformed", parsed.status().message()));
     cred = parsed->credential;

@@ -1,6 +1,8 @@
 // S3 dispatch, the service and bucket operations, and listings.
 #include "protocols/s3/handler_ctx.h"
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <ctime>
 
@@ -237,12 +239,45 @@ Response S3Handler::list_buckets(Ctx& c) {
   if (c.auth.anonymous) return error(c, make_s3_error(403, "AccessDenied", "Access Denied"));
   auto t = gw_->get_tenant(c.auth.tenant);
   if (!t) return error(c, t.status(), Subject::kService);
+  // Pagination: max-buckets (1..10000), continuation-token (the last name
+  // returned, opaque to clients) and prefix.
+  const std::string* pfx = c.req.param("prefix");
+  const std::string* tok = c.req.param("continuation-token");
+  uint64_t max = 10000;
+  if (const std::string* m = c.req.param("max-buckets")) {
+    auto [p, ec] = std::from_chars(m->data(), m->data() + m->size(), max);
+    if (ec != std::errc() || p != m->data() + m->size() || max < 1 || max > 10000)
+      return error(c, make_s3_error(400, "InvalidArgument", "max-buckets must be an integer between 1 and 10000"));
+  }
+  std::string after;
+  if (tok) {
+    Bytes raw;
+    if (!base64_decode(*tok, &raw)) return error(c, make_s3_error(400, "InvalidArgument", "The continuation token provided is incorrect"));
+    after = std::string(as_string_view(raw));
+  }
+  auto all = gw_->list_namespaces(c.auth.tenant);
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   XmlWriter x;
   x.open("ListAllMyBucketsResult", true).open("Owner").leaf("ID", std::to_string(t->id));
   x.leaf("DisplayName", t->name).close("Owner").open("Buckets");
-  for (const auto& ns : gw_->list_namespaces(c.auth.tenant))
+  uint64_t n = 0;
+  std::string last;
+  bool more = false;
+  for (const auto& ns : all) {
+    if (pfx && !ns.name.starts_with(*pfx)) continue;
+    if (tok && ns.name <= after) continue;
+    if (n == max) {
+      more = true;
+      break;
+    }
     x.open("Bucket").leaf("Name", ns.name).leaf("CreationDate", iso8601(ns.created_ns)).close("Bucket");
-  x.close("Buckets").close("ListAllMyBucketsResult");
+    last = ns.name;
+    ++n;
+  }
+  x.close("Buckets");
+  if (more) x.leaf("ContinuationToken", base64_encode(as_bytes(last)));
+  if (pfx) x.leaf("Prefix", *pfx);
+  x.close("ListAllMyBucketsResult");
   return xml_response(x);
 }
 
@@ -265,6 +300,16 @@ Response S3Handler::delete_bucket(Ctx& c) {
   c.op = "DeleteBucket";
   auto ns = bucket_ref(c, true);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
+  // A bucket that holds nothing but uploads in progress is empty to S3: they
+  // are aborted with it (objects first: a bucket with objects stays).
+  gateway::ListRequest probe;
+  probe.max_keys = 1;
+  auto objects = gw_->list_objects(*ns, probe);
+  if (objects && objects->objects.empty() && objects->common_prefixes.empty()) {
+    auto uploads = gw_->list_uploads(*ns, "");
+    if (uploads)
+      for (const auto& u : *uploads) (void)gw_->abort_upload(*ns, u.upload_id);
+  }
   Status st = gw_->delete_namespace(c.auth.tenant, c.req.bucket);
   if (!st) return error(c, st, Subject::kBucket);
   Response r;

@@ -58,7 +58,9 @@ Result<ObjectMeta> meta_from(const S3Request& q) {
   return m;
 }
 
-void object_headers(Response& r, const ObjectInfo& o, const S3Request& q) {
+// `whole`: the reply carries the whole object; a checksum of the object is not
+// one of a partial range, so a ranged reply carries none (as AWS answers).
+void object_headers(Response& r, const ObjectInfo& o, const S3Request& q, bool whole) {
   r.set("ETag", quoted(o.etag));
   r.set("Last-Modified", http_date(o.mtime_ns));
   r.set("Accept-Ranges", "bytes");
@@ -69,7 +71,7 @@ void object_headers(Response& r, const ObjectInfo& o, const S3Request& q) {
     return v ? *v : def;
   };
   r.set("Content-Type", override_or("response-content-type", ct));
-  bool checksums = q.header_or("x-amz-checksum-mode") == "ENABLED";
+  bool checksums = whole && q.header_or("x-amz-checksum-mode") == "ENABLED";
   for (const auto& [k, v] : o.meta.headers) {
     if (k.rfind("x-amz-checksum-", 0) == 0) {
       if (checksums) r.set(k, v);
@@ -239,7 +241,7 @@ Response S3Handler::get_object(Ctx& c, bool head) {
                                  std::to_string(size));
     }
   }
-  object_headers(r, h->info, c.req);
+  object_headers(r, h->info, c.req, off == 0 && len == size);
   r.offset = off;
   r.length = len;
   r.head = head;

@@ -8,6 +8,7 @@ void assign_bucket_and_key(S3Request* r, const std::string& host_bucket) {
   if (!host_bucket.empty()) {
     r->bucket = host_bucket;
     r->key = std::string(p);
+    r->virtual_host = true;
     return;
   }
   auto slash = p.find('/');

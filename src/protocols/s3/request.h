@@ -19,6 +19,7 @@ struct S3Request {
   std::map<std::string, std::vector<std::string>> headers;  // lower-case names
   std::string bucket;
   std::string key;
+  bool virtual_host = false;  // the bucket came from the Host header
   std::string request_id;
 
   const std::string* header(const std::string& name) const {

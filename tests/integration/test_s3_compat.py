@@ -1,0 +1,222 @@
+"""S3 as older and stricter clients use it: Signature Version 2 (headers and
+presigned URLs from awscli, boto3 and s3cmd), checksums of ranged GETs,
+DeleteBucket with uploads in progress, ListBuckets pagination."""
+import base64
+import hashlib
+import hmac
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from kiseki_server import Server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    s = Server(str(tmp_path_factory.mktemp("s3compat") / "data"))
+    yield s
+    s.stop()
+
+
+def client(server, sig=None, key=None, secret=None):
+    ak, sk = server.root_credentials()
+    cfg = {"s3": {"addressing_style": "path"}, "retries": {"max_attempts": 0}}
+    if sig:
+        cfg["signature_version"] = sig
+    return boto3.client("s3", endpoint_url=server.s3_endpoint, region_name="us-east-1",
+                        aws_access_key_id=key or ak, aws_secret_access_key=secret or sk, config=Config(**cfg))
+
+
+def code(e):
+    return e.value.response["Error"]["Code"]
+
+
+def fetch(url):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), e.headers
+
+
+@pytest.fixture(scope="module")
+def bucket(server):
+    client(server).create_bucket(Bucket="compat")
+    return "compat"
+
+
+# ---- Signature Version 2
+
+def test_sigv2_headers_with_boto3(server, bucket):
+    v2 = client(server, "s3")
+    v2.put_object(Bucket=bucket, Key="v2/a key+x", Body=b"signed with v2", ContentType="text/plain",
+                  Metadata={"who": "boto3"})
+    g = v2.get_object(Bucket=bucket, Key="v2/a key+x")
+    assert g["Body"].read() == b"signed with v2" and g["Metadata"] == {"who": "boto3"}
+    assert v2.head_object(Bucket=bucket, Key="v2/a key+x")["ContentLength"] == 14
+    assert [o["Key"] for o in v2.list_objects(Bucket=bucket, Prefix="v2/")["Contents"]] == ["v2/a key+x"]
+    assert [o["Key"] for o in v2.list_objects_v2(Bucket=bucket, Prefix="v2/")["Contents"]] == ["v2/a key+x"]
+    assert bucket in [b["Name"] for b in v2.list_buckets()["Buckets"]]
+    v2.delete_object(Bucket=bucket, Key="v2/a key+x")
+    assert "Contents" not in v2.list_objects(Bucket=bucket, Prefix="v2/")
+    # The same errors as SigV4.
+    with pytest.raises(ClientError) as e:
+        client(server, "s3", secret="not-the-secret-at-all").get_object(Bucket=bucket, Key="x")
+    assert code(e) == "SignatureDoesNotMatch"
+    with pytest.raises(ClientError) as e:
+        client(server, "s3", key="NOSUCHKEY1234567890").list_buckets()
+    assert code(e) == "InvalidAccessKeyId"
+
+
+def test_sigv2_presigned_urls(server, bucket):
+    s3 = client(server)
+    s3.put_object(Bucket=bucket, Key="shared file.txt", Body=b"presigned v2")
+    url = client(server, "s3").generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "shared file.txt", "ResponseContentType": "text/x-v2"},
+        ExpiresIn=300)
+    assert "AWSAccessKeyId=" in url and "Signature=" in url
+    st, body, headers = fetch(url)
+    assert st == 200 and body == b"presigned v2" and headers["Content-Type"] == "text/x-v2"
+    # One byte of the signature changed: refused.
+    tampered = url.replace("Signature=", "Signature=A", 1)
+    st, body, _ = fetch(tampered)
+    assert st == 403 and b"SignatureDoesNotMatch" in body
+    # Signed right but expired.
+    ak, sk = server.root_credentials()
+    expires = int(time.time()) - 5
+    sts = f"GET\n\n\n{expires}\n/{bucket}/shared%20file.txt"
+    sig = base64.b64encode(hmac.new(sk.encode(), sts.encode(), hashlib.sha1).digest()).decode()
+    q = urllib.parse.urlencode({"AWSAccessKeyId": ak, "Expires": expires, "Signature": sig})
+    st, body, _ = fetch(f"{server.s3_endpoint}/{bucket}/shared%20file.txt?{q}")
+    assert st == 403 and b"Request has expired" in body
+    # The same URL with a future Expires is accepted: the signature was right.
+    expires = int(time.time()) + 60
+    sts = f"GET\n\n\n{expires}\n/{bucket}/shared%20file.txt"
+    sig = base64.b64encode(hmac.new(sk.encode(), sts.encode(), hashlib.sha1).digest()).decode()
+    q = urllib.parse.urlencode({"AWSAccessKeyId": ak, "Expires": expires, "Signature": sig})
+    assert fetch(f"{server.s3_endpoint}/{bucket}/shared%20file.txt?{q}")[0] == 200
+
+
+def test_awscli_presign_and_curl(server, bucket, tmp_path):
+    client(server).put_object(Bucket=bucket, Key="dir/for curl.bin", Body=b"fetched by curl")
+    env = {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": os.path.join(server.data_dir, "credentials"),
+           "AWS_CONFIG_FILE": "/dev/null", "AWS_DEFAULT_REGION": "us-east-1"}
+    url = subprocess.run(["aws", "--endpoint-url", server.s3_endpoint, "s3", "presign",
+                          f"s3://{bucket}/dir/for curl.bin", "--expires-in", "120"],
+                         capture_output=True, text=True, env=env, timeout=60, check=True).stdout.strip()
+    out = subprocess.run(["curl", "-sS", "-f", url], capture_output=True, timeout=30)
+    assert out.returncode == 0 and out.stdout == b"fetched by curl", out.stderr
+
+
+def test_s3cmd_signature_v2_and_signurl(server, bucket, tmp_path):
+    ak, sk = server.root_credentials()
+    host = server.s3_endpoint.split("//")[1]
+    cfg = tmp_path / "s3cfg"
+    cfg.write_text(f"[default]\naccess_key = {ak}\nsecret_key = {sk}\nhost_base = {host}\nhost_bucket = {host}\n"
+                   "use_https = False\nsignature_v2 = True\n")
+    s3cmd = lambda *a: subprocess.run(["s3cmd", "-c", str(cfg), *a], capture_output=True, text=True, timeout=120)
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(12 << 20))
+    r = s3cmd("--multipart-chunk-size-mb=5", "put", str(big), f"s3://{bucket}/s3cmd/big.bin")
+    assert r.returncode == 0, r.stderr
+    got = tmp_path / "got.bin"
+    assert s3cmd("get", "--force", f"s3://{bucket}/s3cmd/big.bin", str(got)).returncode == 0
+    assert got.read_bytes() == big.read_bytes()
+    assert "s3cmd/big.bin" in s3cmd("ls", f"s3://{bucket}/s3cmd/").stdout
+    url = s3cmd("signurl", f"s3://{bucket}/s3cmd/big.bin", "+300").stdout.strip()
+    out = subprocess.run(["curl", "-sS", "-f", "-o", str(tmp_path / "curl.bin"), url], capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "curl.bin").read_bytes() == big.read_bytes()
+    assert s3cmd("del", f"s3://{bucket}/s3cmd/big.bin").returncode == 0
+
+
+# ---- the rest of what clients expect
+
+def test_ranged_get_carries_no_whole_object_checksum(server, bucket):
+    s3 = client(server)
+    s3.put_object(Bucket=bucket, Key="summed", Body=b"0123456789" * 1000, ChecksumAlgorithm="CRC32")
+    whole = s3.get_object(Bucket=bucket, Key="summed", ChecksumMode="ENABLED")
+    assert "x-amz-checksum-crc32" in whole["ResponseMetadata"]["HTTPHeaders"]
+    part = s3.get_object(Bucket=bucket, Key="summed", ChecksumMode="ENABLED", Range="bytes=10-99")
+    assert part["Body"].read() == (b"0123456789" * 10)[10:100]
+    assert "x-amz-checksum-crc32" not in part["ResponseMetadata"]["HTTPHeaders"]
+    full_range = s3.get_object(Bucket=bucket, Key="summed", ChecksumMode="ENABLED", Range="bytes=0-")
+    assert "x-amz-checksum-crc32" in full_range["ResponseMetadata"]["HTTPHeaders"], "a range of all of it"
+
+
+def test_delete_bucket_with_only_uploads_in_progress(server):
+    s3 = client(server)
+    s3.create_bucket(Bucket="only-uploads")
+    up = s3.create_multipart_upload(Bucket="only-uploads", Key="never/finished")
+    s3.upload_part(Bucket="only-uploads", Key="never/finished", UploadId=up["UploadId"], PartNumber=1, Body=b"x" * 1000)
+    s3.delete_bucket(Bucket="only-uploads")
+    with pytest.raises(ClientError) as e:
+        s3.head_bucket(Bucket="only-uploads")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    # With an object too, the bucket stays, and so does the upload.
+    s3.create_bucket(Bucket="objects-too")
+    s3.put_object(Bucket="objects-too", Key="kept", Body=b"k")
+    up = s3.create_multipart_upload(Bucket="objects-too", Key="pending")
+    with pytest.raises(ClientError) as e:
+        s3.delete_bucket(Bucket="objects-too")
+    assert code(e) == "BucketNotEmpty"
+    assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket="objects-too")["Uploads"]] == [up["UploadId"]]
+
+
+def list_buckets_raw(server, params):
+    """GET / with query `params` (botocore 1.29 models no ListBuckets pagination)."""
+    req = urllib.request.Request(server.s3_endpoint + "/?" + urllib.parse.urlencode(params),
+                                 headers=_signed_headers(server, params))
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, ET.fromstring(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, ET.fromstring(e.read())
+
+
+def test_list_buckets_pagination(server):
+    s3 = client(server)
+    names = [f"page-{c}" for c in "abcde"]
+    for n in names:
+        s3.create_bucket(Bucket=n)
+    ns = {"s3": "http://s3.amazonaws.com/doc/2006-03-01/"}
+    seen, token, pages = [], None, 0
+    while True:
+        params = {"max-buckets": "2", "prefix": "page-"}
+        if token:
+            params["continuation-token"] = token
+        st, root = list_buckets_raw(server, params)
+        assert st == 200
+        got = [b.findtext("s3:Name", namespaces=ns) for b in root.iter("{%s}Bucket" % ns["s3"])]
+        assert 1 <= len(got) <= 2 and root.findtext("s3:Prefix", namespaces=ns) == "page-"
+        seen += got
+        pages += 1
+        token = root.findtext("s3:ContinuationToken", namespaces=ns)
+        if not token:
+            break
+    assert seen == names and pages == 3
+    st, root = list_buckets_raw(server, {"max-buckets": "0"})
+    assert st == 400 and root.findtext("Code") == "InvalidArgument"
+    st, root = list_buckets_raw(server, {"prefix": "page-c"})
+    assert [b.findtext("s3:Name", namespaces=ns) for b in root.iter("{%s}Bucket" % ns["s3"])] == ["page-c"]
+
+
+def _signed_headers(server, params):
+    """SigV4 headers for GET / with `params` (botocore signs it for us)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    ak, sk = server.root_credentials()
+    req = AWSRequest(method="GET", url=server.s3_endpoint + "/?" + urllib.parse.urlencode(params))
+    req.headers["x-amz-content-sha256"] = hashlib.sha256(b"").hexdigest()
+    SigV4Auth(Credentials(ak, sk), "s3", "us-east-1").add_auth(req)
+    return dict(req.headers)
