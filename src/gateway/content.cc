@@ -48,6 +48,11 @@ std::string encode_content(const Content& c) {
   e.str(c.symlink_target).str(c.etag).str(c.content_type);
   encode_string_map(e, c.headers);
   encode_string_map(e, c.user_meta);
+  // Optional tail (records written before it have none).
+  if (!c.part_sizes.empty()) {
+    e.u32(static_cast<uint32_t>(c.part_sizes.size()));
+    for (uint64_t n : c.part_sizes) e.u64(n);
+  }
   return v;
 }
 
@@ -59,8 +64,15 @@ Status decode_content(std::string_view v, Content* c) {
   c->symlink_target = std::string(d.str());
   c->etag = std::string(d.str());
   c->content_type = std::string(d.str());
-  if (!decode_string_map(d, &c->headers) || !decode_string_map(d, &c->user_meta) || !d.done())
+  if (!decode_string_map(d, &c->headers) || !decode_string_map(d, &c->user_meta))
     return corruption("content record: truncated");
+  c->part_sizes.clear();
+  if (!d.done()) {
+    uint32_t n = d.u32();
+    if (!d.ok() || n > 10000) return corruption("content record: bad part list");
+    for (uint32_t k = 0; k < n; ++k) c->part_sizes.push_back(d.u64());
+  }
+  if (!d.ok() || !d.done()) return corruption("content record: truncated");
   return Status::ok();
 }
 

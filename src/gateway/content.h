@@ -30,6 +30,9 @@ struct Content {
   std::string content_type;
   std::map<std::string, std::string> headers;    // Content-Disposition, Cache-Control …
   std::map<std::string, std::string> user_meta;  // x-amz-meta-*
+  // The sizes of a multipart upload's parts, in order (GET ?partNumber=N);
+  // empty for other objects and once a file write changes the bytes.
+  std::vector<uint64_t> part_sizes;
 };
 
 std::string encode_content(const Content& c);

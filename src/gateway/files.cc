@@ -425,6 +425,7 @@ Result<FileAttr> LocalGateway::write(NsRef ns, InodeId ino, uint64_t offset, Byt
       splice_extents(&c.extents, offset, data.size(), incoming);
     }
     c.etag.clear();  // no longer the bytes an S3 PUT saw
+    c.part_sizes.clear();
     Delta d;
     d.op = Op::kSetContent;
     d.ns = ns.ns;
@@ -488,6 +489,7 @@ Result<FileAttr> LocalGateway::setattr(NsRef ns, InodeId ino, const SetAttrReque
         truncate_extents(&c.extents, *req.size);
       }
       c.etag.clear();
+      c.part_sizes.clear();
       Delta sd;
       sd.op = Op::kSetContent;
       sd.ns = ns.ns;

@@ -240,6 +240,7 @@ Result<ObjectInfo> LocalGateway::complete_upload(NsRef ns, std::string_view uplo
         c.extents.push_back(x);
       }
       size += p.info.size;
+      c.part_sizes.push_back(p.info.size);
     }
     c.etag = md5_hex(crypto::md5(as_bytes(md5s))) + "-" + std::to_string(parts.size());
     Delta put = object_delta(ns, ur.key, size);

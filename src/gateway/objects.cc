@@ -115,6 +115,7 @@ ObjectInfo LocalGateway::object_info(std::string_view key, const Inode& inode, c
   info.meta.content_type = c.content_type;
   info.meta.headers = c.headers;
   info.meta.user_meta = c.user_meta;
+  if (!inode.is_dir()) info.part_sizes = c.part_sizes;
   return info;
 }
 

@@ -161,6 +161,7 @@ struct ObjectInfo {
   std::string etag;
   int64_t mtime_ns = 0;
   ObjectMeta meta;
+  std::vector<uint64_t> part_sizes;  // of a multipart upload, in order; else empty
 };
 
 // An object opened for reading: its layout is pinned at open, so a GET streamed

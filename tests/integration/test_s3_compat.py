@@ -220,3 +220,32 @@ def _signed_headers(server, params):
     req.headers["x-amz-content-sha256"] = hashlib.sha256(b"").hexdigest()
     SigV4Auth(Credentials(ak, sk), "s3", "us-east-1").add_auth(req)
     return dict(req.headers)
+
+
+def test_get_and_head_by_part_number(server, bucket):
+    s3 = client(server)
+    sizes = [5 << 20, (5 << 20) + 12345, 777]
+    bodies = [os.urandom(n) for n in sizes]
+    up = s3.create_multipart_upload(Bucket=bucket, Key="parts")
+    etags = [s3.upload_part(Bucket=bucket, Key="parts", UploadId=up["UploadId"], PartNumber=i + 1, Body=b)["ETag"]
+             for i, b in enumerate(bodies)]
+    s3.complete_multipart_upload(Bucket=bucket, Key="parts", UploadId=up["UploadId"], MultipartUpload={
+        "Parts": [{"PartNumber": i + 1, "ETag": e} for i, e in enumerate(etags)]})
+    off = 0
+    for i, b in enumerate(bodies):
+        g = s3.get_object(Bucket=bucket, Key="parts", PartNumber=i + 1)
+        assert g["Body"].read() == b and g["PartsCount"] == 3
+        assert g["ContentRange"] == f"bytes {off}-{off + len(b) - 1}/{sum(sizes)}"
+        h = s3.head_object(Bucket=bucket, Key="parts", PartNumber=i + 1)
+        assert h["ContentLength"] == len(b) and h["PartsCount"] == 3
+        off += len(b)
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="parts", PartNumber=4)
+    assert code(e) == "InvalidPartNumber"
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="parts", PartNumber=1, Range="bytes=0-1")
+    assert code(e) == "InvalidRequest"
+    # An object of one PUT is its own part 1.
+    s3.put_object(Bucket=bucket, Key="single", Body=b"one piece")
+    g = s3.get_object(Bucket=bucket, Key="single", PartNumber=1)
+    assert g["Body"].read() == b"one piece" and "PartsCount" not in g

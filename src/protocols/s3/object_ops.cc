@@ -1,4 +1,6 @@
 // S3 object and multipart operations.
+#include <charconv>
+
 #include "protocols/s3/body.h"
 #include "protocols/s3/handler_ctx.h"
 #include "protocols/s3/xml.h"
@@ -228,7 +230,26 @@ Response S3Handler::get_object(Ctx& c, bool head) {
   }
   if (cond == 412) return error(c, make_s3_error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"));
   uint64_t size = h->info.size, off = 0, len = size;
-  if (const std::string* range = c.req.header("range")) {
+  const auto& parts = h->info.part_sizes;
+  if (const std::string* pn = c.req.param("partNumber")) {
+    // One part of a multipart upload; an object of one PUT is its part 1.
+    uint64_t n = 0;
+    auto [p, ec] = std::from_chars(pn->data(), pn->data() + pn->size(), n);
+    if (ec != std::errc() || p != pn->data() + pn->size() || n < 1 || n > 10000)
+      return error(c, make_s3_error(400, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive"));
+    if (c.req.header("range"))
+      return error(c, make_s3_error(400, "InvalidRequest", "Cannot specify both Range header and partNumber query parameter"));
+    uint64_t count = parts.empty() ? 1 : parts.size();
+    if (n > count) return error(c, make_s3_error(416, "InvalidPartNumber", "The requested partnumber is not satisfiable"));
+    if (!parts.empty()) {
+      for (uint64_t k = 0; k + 1 < n; ++k) off += parts[k];
+      len = parts[n - 1];
+      r.set("x-amz-mp-parts-count", std::to_string(parts.size()));
+      r.status = 206;
+      r.set("Content-Range", "bytes " + std::to_string(off) + "-" + std::to_string(off + len - 1) + "/" +
+                                 std::to_string(size));
+    }
+  } else if (const std::string* range = c.req.header("range")) {
     bool unsatisfiable = false;
     if (parse_range(*range, size, &off, &len, &unsatisfiable)) {
       if (unsatisfiable) {
@@ -241,7 +262,7 @@ Response S3Handler::get_object(Ctx& c, bool head) {
                                  std::to_string(size));
     }
   }
-  object_headers(r, h->info, c.req, off == 0 && len == size);
+  object_headers(r, h->info, c.req, off == 0 && len == size && !c.req.param("partNumber"));
   r.offset = off;
   r.length = len;
   r.head = head;

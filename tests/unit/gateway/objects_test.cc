@@ -206,7 +206,19 @@ TEST_F(GatewayTest, MultipartUpload) {
   EXPECT_EQ(done->etag.substr(done->etag.size() - 2), "-3");
   EXPECT_EQ(get("big/object"), p1 + p2 + p3);
   EXPECT_EQ(gw_->head_object(ns_, "big/object")->meta.content_type, "application/octet-stream");
+  EXPECT_EQ(gw_->head_object(ns_, "big/object")->part_sizes,
+            (std::vector<uint64_t>{p1.size(), p2.size(), p3.size()}));
   EXPECT_EQ(gw_->list_parts(ns_, *id).code(), ErrorCode::kNotFound);
+  // The part sizes outlive a restart, and a file write drops them: the bytes
+  // are no longer the upload's.
+  reopen();
+  EXPECT_EQ(gw_->head_object(ns_, "big/object")->part_sizes.size(), 3u);
+  auto dir = gw_->lookup(ns_, ns::kRootInode, "big");
+  ASSERT_TRUE(dir.is_ok());
+  auto file = gw_->lookup(ns_, dir->ino, "object");
+  ASSERT_TRUE(file.is_ok());
+  ASSERT_TRUE(gw_->write(ns_, file->ino, 10, as_bytes("patched")).is_ok());
+  EXPECT_TRUE(gw_->head_object(ns_, "big/object")->part_sizes.empty());
   // Small non-final parts are refused; abort drops everything.
   auto id2 = *gw_->create_upload(ns_, "small", {});
   auto a = *gw_->upload_part(ns_, id2, 1, source_from(as_bytes("tiny")));

@@ -57,6 +57,13 @@ TEST(Content, RoundTripAndTenantSealing) {
   EXPECT_EQ(back.extents[0].chunk_offset, 3u);
   EXPECT_EQ(back.user_meta["k"], "v");
   EXPECT_EQ(back.headers["Cache-Control"], "no-cache");
+  EXPECT_TRUE(back.part_sizes.empty());
+  c.part_sizes = {5 << 20, 77};  // the optional tail
+  ASSERT_TRUE(seal_content(kek, 4, c, &sealed).is_ok());
+  ASSERT_TRUE(open_content(kek, 4, sealed, &back).is_ok());
+  EXPECT_EQ(back.part_sizes, (std::vector<uint64_t>{5 << 20, 77}));
+  std::string plain = encode_content(c);
+  EXPECT_EQ(decode_content(plain.substr(0, plain.size() - 3), &back).code(), ErrorCode::kCorruption);
   EXPECT_EQ(open_content(kek, 5, sealed, &back).code(), ErrorCode::kCorruption)
       << "content sealed for one namespace must not open in another";
 }
