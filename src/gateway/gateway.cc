@@ -83,6 +83,13 @@ Status LocalGateway::init() {
   lo.local_done = [c = chunks_.get()](uint64_t g, bool written) { c->commit_local_writes(g, written); };
   log_ = std::make_unique<log::DeltaLog>(meta_.get(), &sm_, lo);
   KISEKI_TRY(ensure_shared_domain());
+  // Namespace names are global (like bucket names); a directory made before
+  // they were has its names indexed once, through the log.
+  if (std::string v; meta_->get(Cf::kSystem, ns::kBucketIndexDone, &v).code() == ErrorCode::kNotFound) {
+    Delta d;
+    d.op = Op::kIndexBuckets;
+    KISEKI_TRY(submit({d}).status());
+  }
   for (const auto& t : list_tenants())
     if (t.shredded) shredded_.insert(t.id);
   any_shredded_.store(!shredded_.empty());

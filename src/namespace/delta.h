@@ -39,6 +39,7 @@ enum class Op : uint8_t {
   kPutExport,         // name = export path, blob = options
   kDeleteExport,      // name = export path
   kPurgeTenant,       // a = shredded tenant, version = batch size; kPurgeDomain → out: u64 deleted · u8 more
+  kIndexBuckets,      // once: index the names of namespaces made before names were global
 };
 
 enum DeltaFlags : uint32_t {

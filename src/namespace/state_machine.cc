@@ -15,6 +15,17 @@ std::string export_key(std::string_view path) { return "export:" + std::string(p
 std::string secret_key(std::string_view name) { return "secret:" + std::string(name); }
 std::string ns_id_key(NamespaceId n) { return "I" + meta::key_u64(n); }
 std::string ns_name_key(TenantId t, std::string_view name) { return "N" + meta::key_u64(t) + std::string(name); }
+std::string bucket_name_key(std::string_view name) { return "B" + std::string(name); }
+
+Status drop_bucket_name(meta::Txn& txn, std::string_view name, TenantId owner) {
+  std::string v;
+  Status st = txn.get(Cf::kNamespaces, bucket_name_key(name), &v);
+  if (st.code() == ErrorCode::kNotFound) return Status::ok();
+  KISEKI_TRY(st);
+  if (v.size() == 16 && get_be64(reinterpret_cast<const uint8_t*>(v.data())) == owner)
+    txn.del(Cf::kNamespaces, bucket_name_key(name));
+  return Status::ok();
+}
 
 std::string encode_ns_record(const NamespaceRecord& r) {
   std::string v;
@@ -157,10 +168,17 @@ Status StateMachine::apply_one(const Delta& d, meta::Txn& txn, std::string* out)
     case Op::kCreateNamespace: {
       KISEKI_ASSIGN_OR_RETURN(bool tenant, txn.exists(Cf::kTenants, tenant_id_key(d.a)));
       if (!tenant) return not_found("no such tenant");
+      std::string owner;
+      Status st = txn.get(Cf::kNamespaces, bucket_name_key(d.name), &owner);
+      if (st.is_ok() && owner.size() == 16 && get_be64(reinterpret_cast<const uint8_t*>(owner.data())) != d.a)
+        return make_error(ErrorCode::kExists, "BucketAlreadyExists: the name " + d.name +
+                                                  " is another tenant's (namespace names are global, like bucket names)");
+      if (!st.is_ok() && st.code() != ErrorCode::kNotFound) return st;
       KISEKI_ASSIGN_OR_RETURN(bool taken, txn.exists(Cf::kNamespaces, ns_name_key(d.a, d.name)));
       if (taken) return make_error(ErrorCode::kExists, "namespace " + d.name + " exists");
       KISEKI_ASSIGN_OR_RETURN(NamespaceId id, txn.next_counter("namespace"));
       txn.put(Cf::kNamespaces, ns_name_key(d.a, d.name), meta::key_u64(id));
+      txn.put(Cf::kNamespaces, bucket_name_key(d.name), meta::key_u64_u64(d.a, id));
       txn.put(Cf::kNamespaces, ns_id_key(id), encode_ns_record({id, d.a, d.name, d.blob}));
       KISEKI_TRY(put_root_inode(txn, id, d.inode));
       *out = out_u64(id);
@@ -181,7 +199,7 @@ Status StateMachine::apply_one(const Delta& d, meta::Txn& txn, std::string* out)
       txn.del(Cf::kNamespaces, ns_name_key(d.a, d.name));
       txn.del(Cf::kNamespaces, ns_id_key(id));
       txn.del(Cf::kInodes, meta::inode_key(id, kRootInode));
-      return Status::ok();
+      return drop_bucket_name(txn, d.name, d.a);
     }
     case Op::kPutAccessKey:
       txn.put(Cf::kAccessKeys, d.name, d.blob);
@@ -212,6 +230,26 @@ Status StateMachine::apply_one(const Delta& d, meta::Txn& txn, std::string* out)
       return Status::ok();
     case Op::kPurgeTenant:
       return apply_purge(d, txn, out);
+    case Op::kIndexBuckets: {
+      KISEKI_ASSIGN_OR_RETURN(bool done, txn.exists(Cf::kSystem, kBucketIndexDone));
+      if (done) return Status::ok();
+      // 'N' · tenant · name → id, in tenant order: where two tenants made the same
+      // name before names were global, the older tenant keeps it in the index.
+      std::vector<std::pair<std::string, std::string>> entries;
+      auto it = txn.iterator(Cf::kNamespaces);
+      for (it->Seek("N"); it->Valid() && it->key().starts_with("N"); it->Next()) {
+        if (it->key().size() < 9 || it->value().size() != 8) return corruption("namespace name entry");
+        std::string name = it->key().ToString().substr(9);
+        entries.emplace_back(name, it->key().ToString().substr(1, 8) + it->value().ToString());
+      }
+      KISEKI_TRY(meta::from_rocks(it->status(), "scan namespace names"));
+      for (const auto& [name, owner] : entries) {
+        KISEKI_ASSIGN_OR_RETURN(bool indexed, txn.exists(Cf::kNamespaces, bucket_name_key(name)));
+        if (!indexed) txn.put(Cf::kNamespaces, bucket_name_key(name), owner);
+      }
+      txn.put(Cf::kSystem, kBucketIndexDone, "");
+      return Status::ok();
+    }
     default:
       return apply_tree_op(d, txn, out);
   }

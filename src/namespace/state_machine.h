@@ -36,6 +36,11 @@ std::string export_key(std::string_view path);   // system: NFS export options
 std::string secret_key(std::string_view name);   // system: a cluster-wide secret (kInitSecret)
 std::string ns_id_key(NamespaceId n);
 std::string ns_name_key(TenantId t, std::string_view name);
+// A namespace name is global, like an S3 bucket name: 'B' · name → tenant · ns id.
+std::string bucket_name_key(std::string_view name);
+constexpr std::string_view kBucketIndexDone = "bucket_index";  // system: kIndexBuckets ran
+// Drops the global name entry if `owner` holds it.
+Status drop_bucket_name(meta::Txn& txn, std::string_view name, TenantId owner);
 // Namespace record value: tenant · name · root inode · blob.
 struct NamespaceRecord {
   NamespaceId id = 0;

@@ -249,3 +249,26 @@ def test_get_and_head_by_part_number(server, bucket):
     s3.put_object(Bucket=bucket, Key="single", Body=b"one piece")
     g = s3.get_object(Bucket=bucket, Key="single", PartNumber=1)
     assert g["Body"].read() == b"one piece" and "PartsCount" not in g
+
+
+def test_bucket_names_are_global_across_tenants(server):
+    root = client(server)
+    root.create_bucket(Bucket="everyones")
+    server.cli("tenant", "create", "second")
+    key = __import__("json").loads(server.cli("key", "create", "second").stdout)
+    other = client(server, key=key["access_key_id"], secret=key["secret_key"])
+    with pytest.raises(ClientError) as e:
+        other.create_bucket(Bucket="everyones")
+    assert code(e) == "BucketAlreadyExists"
+    with pytest.raises(ClientError) as e:
+        root.create_bucket(Bucket="everyones")
+    assert code(e) == "BucketAlreadyOwnedByYou"
+    r = server.cli("namespace", "create", "second", "everyones", check=False)
+    assert r.returncode == 1 and "another tenant's" in r.stderr
+    # Once deleted, the name is anyone's.
+    root.delete_bucket(Bucket="everyones")
+    other.create_bucket(Bucket="everyones")
+    other.put_object(Bucket="everyones", Key="k", Body=b"mine now")
+    with pytest.raises(ClientError) as e:
+        root.get_object(Bucket="everyones", Key="k")
+    assert code(e) in ("NoSuchBucket", "AccessDenied")

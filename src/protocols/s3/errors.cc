@@ -25,6 +25,10 @@ S3Error s3_error(const Status& st, Subject subject) {
       if (subject == Subject::kUpload) return {404, "NoSuchUpload", "The specified upload does not exist"};
       return {404, "NoSuchKey", "The specified key does not exist."};
     case ErrorCode::kExists:
+      if (subject == Subject::kBucket && m.starts_with("BucketAlreadyExists:"))
+        return {409, "BucketAlreadyExists",
+                "The requested bucket name is not available. The bucket namespace is shared by all users of the "
+                "system. Please select a different name and try again."};
       return {409, subject == Subject::kBucket ? "BucketAlreadyOwnedByYou" : "OperationAborted", m};
     case ErrorCode::kNotEmpty: return {409, "BucketNotEmpty", "The bucket you tried to delete is not empty"};
     case ErrorCode::kNotDirectory:

@@ -9,7 +9,11 @@ TEST_F(GatewayTest, TenantsNamespacesAccessKeys) {
   EXPECT_EQ(gw_->create_namespace(tenant_, "bucket").code(), ErrorCode::kExists);
   EXPECT_EQ(gw_->create_namespace(999, "x").code(), ErrorCode::kNotFound);
   auto other = *gw_->create_tenant("other");
-  ASSERT_TRUE(gw_->create_namespace(other, "bucket").is_ok()) << "names are per tenant";
+  // Names are global, like S3 bucket names: another tenant's is refused.
+  auto taken = gw_->create_namespace(other, "bucket");
+  EXPECT_EQ(taken.code(), ErrorCode::kExists);
+  EXPECT_TRUE(taken.status().message().starts_with("BucketAlreadyExists:")) << taken.status().message();
+  ASSERT_TRUE(gw_->create_namespace(other, "other-bucket").is_ok());
   EXPECT_EQ(gw_->list_tenants().size(), 2u);
   EXPECT_EQ(gw_->list_namespaces(tenant_).size(), 1u);
   auto key = gw_->create_access_key(tenant_);
@@ -31,6 +35,16 @@ TEST_F(GatewayTest, TenantsNamespacesAccessKeys) {
   ASSERT_TRUE(gw_->delete_object(ns_, "k").is_ok());
   ASSERT_TRUE(gw_->delete_namespace(tenant_, "bucket").is_ok());
   EXPECT_EQ(gw_->find_namespace(tenant_, "bucket").code(), ErrorCode::kNotFound);
+  // A deleted name is free again, for anyone.
+  ASSERT_TRUE(gw_->create_namespace(other, "bucket").is_ok());
+  reopen();
+  EXPECT_EQ(gw_->create_namespace(tenant_, "bucket").code(), ErrorCode::kExists);
+  // A shredded tenant's names are free at once.
+  TenantId gone = *gw_->create_tenant("gone");
+  ASSERT_TRUE(gw_->create_namespace(gone, "gone-ns").is_ok());
+  EXPECT_EQ(gw_->create_namespace(tenant_, "gone-ns").code(), ErrorCode::kExists);
+  ASSERT_TRUE(gw_->shred_tenant(gone).is_ok());
+  EXPECT_TRUE(gw_->create_namespace(tenant_, "gone-ns").is_ok());
 }
 
 TEST_F(GatewayTest, DedupDoesNotCrossTenants) {
