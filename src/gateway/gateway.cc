@@ -90,8 +90,18 @@ Status LocalGateway::init() {
     d.op = Op::kIndexBuckets;
     KISEKI_TRY(submit({d}).status());
   }
-  for (const auto& t : list_tenants())
-    if (t.shredded) shredded_.insert(t.id);
+  for (const auto& t : list_tenants()) {
+    if (t.shredded) {
+      shredded_.insert(t.id);
+      continue;
+    }
+    // Every live tenant's keys open now (wrapped keys carry an AEAD tag): a
+    // damaged key file is found at start, not as an error on every request.
+    if (auto k = domain_keys(t.id); !k)
+      return corruption("the key of tenant '" + t.name + "' does not open (" + k.status().message() + "): keys/tenant-" +
+                        std::to_string(t.id) + " or keys/master is damaged; Kiseki does not start on a damaged key "
+                        "(docs/operations.md#damage)");
+  }
   any_shredded_.store(!shredded_.empty());
   purger_ = std::thread([this] { purge_loop(); });
   if (!shredded_.empty()) wake_purge();
@@ -344,7 +354,10 @@ Result<FsStats> LocalGateway::statfs() const {
 }
 
 chunk::ScrubReport LocalGateway::scrub() const {
-  return chunks_->scrub([this](DomainId d) { return keys_of_domain(d); });
+  chunk::ScrubReport r = chunks_->scrub([this](DomainId d) { return keys_of_domain(d); });
+  // The metadata too: every SST file's block checksums.
+  if (Status st = meta_->verify_checksums(); !st) r.problems.push_back(st.to_string());
+  return r;
 }
 
 Result<size_t> LocalGateway::compact(double threshold) {

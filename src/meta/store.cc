@@ -5,6 +5,7 @@
 #include <rocksdb/utilities/checkpoint.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "common/file_util.h"
 #include "meta/env_fs.h"
@@ -37,6 +38,11 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreO
   // the boundary keys of deleted SST files, which hold names, do not outlive
   // them (erase_history). Edits come per flush and compaction, not per write.
   dbo.max_manifest_file_size = 0;
+  // A damaged record in the middle of the write-ahead log refuses the open:
+  // RocksDB's default (point in time) replays up to the damage and drops every
+  // acknowledged write after it in silence. An incomplete last record, what a
+  // crash in the middle of a write leaves, is still tolerated.
+  dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
 
   // Debian's RocksDB computes CRC32C in software: xxh3 block checksums are far
   // cheaper. Bloom filters make point lookups (dedup probes, dentries) one read.
@@ -76,6 +82,17 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreO
   for (auto name : kCfNames) cfs.emplace_back(std::string(name), cfo);
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(dbo, path, cfs, &store->handles_, &raw);
+  if (s.IsCorruption()) {
+    std::string logs;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(path, ec))
+      if (e.path().extension() == ".log") logs += (logs.empty() ? "" : ", ") + e.path().filename().string();
+    return corruption("the metadata store " + path + " is damaged (" + s.ToString() +
+                      "): a record in its write-ahead log (" + (logs.empty() ? "none left" : logs) +
+                      ") or one of its files fails its checksum. "
+                      "Kiseki does not start on it, so that no acknowledged write after the damage is dropped "
+                      "in silence; restore a backup (docs/operations.md#damage)");
+  }
   if (!s.ok()) return from_rocks(s, "open metadata store " + path);
   store->db_.reset(raw);
   KISEKI_TRY(store->check_format(fresh));
@@ -114,6 +131,10 @@ Status Store::checkpoint(const std::string& dir) {
   KISEKI_TRY(from_rocks(rocksdb::Checkpoint::Create(db_.get(), &cp), "checkpoint"));
   std::unique_ptr<rocksdb::Checkpoint> owned(cp);
   return from_rocks(cp->CreateCheckpoint(dir), "checkpoint into " + dir);
+}
+
+Status Store::verify_checksums() {
+  return from_rocks(db_->VerifyChecksum(), "metadata checksums");
 }
 
 // The smallest key above every key that starts with `prefix` (empty: none).

@@ -49,6 +49,8 @@ class Store {
   // A consistent copy of the whole store in `dir` (a RocksDB checkpoint: hard
   // links to the SST files where the file system allows, copies otherwise).
   Status checkpoint(const std::string& dir);
+  // Reads every SST file of every column family and checks its block checksums.
+  Status verify_checksums();
   // Rewrites the files that may hold old versions of the keys under each
   // (column family, prefix) pair (an empty prefix: the whole family), so that
   // deleted and overwritten values are gone from the files: the memtables are

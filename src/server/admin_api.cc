@@ -161,8 +161,13 @@ Response AdminApi::handle(const Request& req) {
   if (parts.size() == 1 && req.method() == http::verb::get) {
     if (parts[0] == "favicon.ico") return Response{http::status::no_content, 11};
     if (parts[0] == "health") return text(http::status::ok, "ok\n");
-    if (parts[0] == "ready")
-      return ready_ ? text(http::status::ok, "ready\n") : text(http::status::service_unavailable, "starting\n");
+    if (parts[0] == "ready") {
+      if (!ready_) return text(http::status::service_unavailable, "starting\n");
+      // Serving, but the last scrub found damage: say so (the status stays 200:
+      // the rest of the data serves).
+      if (auto why = degraded()) return text(http::status::ok, "degraded: " + *why + "\n");
+      return text(http::status::ok, "ready\n");
+    }
     if (parts[0] == "metrics")
       return text(http::status::ok, MetricsRegistry::global().expose(), "text/plain; version=0.0.4");
   }
@@ -326,6 +331,16 @@ Response AdminApi::usage(const Request& req) {
   return text(http::status::ok, usage_json_, "application/json");
 }
 
+std::optional<std::string> AdminApi::degraded() {
+  std::lock_guard lock(scrub_mu_);
+  if (!last_scrub_) return std::nullopt;
+  auto o = json::parse(*last_scrub_).as_object();
+  const auto& problems = o["problems"].as_array();
+  if (problems.empty()) return std::nullopt;
+  return "the last scrub found " + std::to_string(problems.size()) + " problems, the first: " +
+         std::string(problems[0].as_string()) + " (kiseki scrub lists them)";
+}
+
 Response AdminApi::status() {
   json::object ep;
   for (const auto& [k, v] : info_.endpoints) ep[k] = v;
@@ -337,6 +352,8 @@ Response AdminApi::status() {
                                  {"avail_bytes", f->avail_bytes}};
   else
     o["capacity"] = json::object{{"total_bytes", 0}, {"free_bytes", 0}, {"avail_bytes", 0}};
+  auto why = degraded();
+  o["degraded"] = why ? json::value(*why) : json::value(nullptr);
   std::lock_guard lock(scrub_mu_);
   o["last_scrub"] = last_scrub_ ? json::parse(*last_scrub_) : json::value(nullptr);
   return reply(http::status::ok, o);

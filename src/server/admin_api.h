@@ -44,6 +44,8 @@ class AdminApi {
   Response route_api(const Request& req, const std::vector<std::string>& parts);
   Response route_exports(const Request& req, const std::vector<std::string>& parts);
   Response status();
+  // Why the server is degraded (the last scrub found damage), if it is.
+  std::optional<std::string> degraded();
   Response scrub();
   Response backup(const Request& req);
   Response usage(const Request& req);

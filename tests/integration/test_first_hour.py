@@ -80,11 +80,10 @@ def test_example_config_starts_a_server(tmp_path):
         s.stop()
 
 
-# ---- validation before anything is made on disk
+# ---- validation before anything is made on disk (listen addresses, log levels
+# and the data directory lock: test_server.py)
 
 @pytest.mark.parametrize("args,message", [
-    (["--s3-listen", "nowhere"], "s3_listen must be"),
-    (["--log-level", "loud"], "log_level must be"),
     (["--durability", "fast"], "durability must be sync, group or none, not 'fast'"),
     (["--group-commit-ms", "0"], "group_commit_ms"),
     (["--nfs-exports", "/default/x rw,bogus"], "unknown export option 'bogus'"),
@@ -127,12 +126,6 @@ def test_usage_cache_only_when_asked(server):
     s3.put_object(Bucket="counted", Key="two", Body=b"2")
     assert files(server.api("GET", "/api/v1/usage?max_age=60")[1]) == 1, "a recent answer serves again"
     assert files(server.api("GET", "/api/v1/usage")[1]) == 2, "without max_age: a fresh scan"
-
-
-def test_second_server_on_a_data_directory_is_refused(server):
-    r = subprocess.run([SERVER, "--data-dir", server.data_dir, "--s3-listen", "off", "--nfs-listen", "off",
-                        "--admin-listen", f"127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=30)
-    assert r.returncode == 1 and "in use by another kiseki-server" in r.stderr and str(server.proc.pid) in r.stderr
 
 
 # ---- the CLI for people

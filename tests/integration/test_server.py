@@ -2,6 +2,7 @@
 HTTP API, signals and restarts. One server per module (module-scoped fixture)."""
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -273,3 +274,57 @@ def test_shred_takes_a_tenant_off_every_protocol_and_leaves_no_names(tmp_path):
             blob = open(os.path.join(root, f), "rb").read()
             for n in names:
                 assert n.encode() not in blob, f"{n} is still in {f}"
+
+
+def newest(path, suffix):
+    files = sorted(f for f in os.listdir(path) if f.endswith(suffix))
+    return os.path.join(path, files[-1])
+
+
+def flip(path, at):
+    with open(path, "r+b") as f:
+        f.seek(at)
+        b = f.read(1)
+        f.seek(at)
+        f.write(bytes([b[0] ^ 0x5A]))
+
+
+def test_damage_is_loud(tmp_path):
+    import boto3
+    data = str(tmp_path / "data")
+    s = Server(data)
+    ak, sk = s.root_credentials()
+    s3 = boto3.client("s3", endpoint_url=s.s3_endpoint, aws_access_key_id=ak, aws_secret_access_key=sk,
+                      region_name="us-east-1")
+    s3.create_bucket(Bucket="loud")
+    for i in range(30):
+        s3.put_object(Bucket="loud", Key=f"o{i}", Body=os.urandom(50000))
+    s.kill()  # the metadata write-ahead log holds every write
+    wal = newest(os.path.join(data, "meta"), ".log")
+    flip(wal, os.path.getsize(wal) // 3)
+    with pytest.raises(RuntimeError) as e:
+        Server(data)
+    msg = str(e.value)
+    assert "is damaged" in msg and os.path.basename(wal) in msg and "write-ahead log" in msg, msg
+
+    # A damaged chunk: the server serves, scrub names it, /ready and the
+    # metrics say degraded.
+    data2 = str(tmp_path / "data2")
+    s = Server(data2)
+    try:
+        ak, sk = s.root_credentials()
+        s3 = boto3.client("s3", endpoint_url=s.s3_endpoint, aws_access_key_id=ak, aws_secret_access_key=sk,
+                          region_name="us-east-1")
+        s3.create_bucket(Bucket="loud")
+        s3.put_object(Bucket="loud", Key="big", Body=os.urandom(400000))
+        assert s.get("/ready")[1] == "ready\n"
+        seg = newest(os.path.join(data2, "chunks"), "")
+        flip(seg, os.path.getsize(seg) // 2)
+        scrub = json.loads(s.cli("scrub").stdout)
+        assert scrub["problems"], "scrub finds the flipped byte"
+        st, body = s.get("/ready")
+        assert st == 200 and body.startswith("degraded: the last scrub found"), body
+        assert re.search(r"^kiseki_scrub_problems [1-9]", s.get("/metrics")[1], re.M)
+        assert json.loads(s.cli("status").stdout)["degraded"].startswith("the last scrub found")
+    finally:
+        s.stop()

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "chunk/chunk_store.h"
 #include "fixture.h"
 
@@ -49,6 +51,30 @@ TEST_F(GatewayTest, FlippedBitOnDiskIsCorruptionNeverWrongData) {
   // After a restart the damage is still reported, not papered over.
   reopen();
   EXPECT_FALSE(gw_->scrub().problems.empty());
+}
+
+TEST_F(GatewayTest, ScrubVerifiesTheMetadataFilesToo) {
+  for (int i = 0; i < 200; ++i) put("meta/" + std::to_string(i), "small inline object " + std::to_string(i));
+  ASSERT_TRUE(gw_->store_for_test()->flush().is_ok());
+  EXPECT_TRUE(gw_->scrub().problems.empty());
+  std::string sst;
+  uint64_t biggest = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_.path() + "/meta"))
+    if (e.path().extension() == ".sst" && e.file_size() > biggest) {
+      biggest = e.file_size();
+      sst = e.path().string();
+    }
+  ASSERT_FALSE(sst.empty());
+  int fd = ::open(sst.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  char b;
+  ASSERT_EQ(::pread(fd, &b, 1, static_cast<off_t>(biggest / 4)), 1);
+  b = static_cast<char>(b ^ 0x10);
+  ASSERT_EQ(::pwrite(fd, &b, 1, static_cast<off_t>(biggest / 4)), 1);
+  ::close(fd);
+  auto problems = gw_->scrub().problems;
+  ASSERT_FALSE(problems.empty()) << "a damaged SST file is found by scrub";
+  EXPECT_NE(problems.back().find("metadata checksums"), std::string::npos) << problems.back();
 }
 
 }  // namespace kiseki::gateway
