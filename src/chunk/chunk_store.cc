@@ -1,5 +1,7 @@
 #include "chunk/chunk_store.h"
 
+#include <set>
+
 #include "chunk/refs.h"
 #include "common/logging.h"
 
@@ -54,11 +56,16 @@ Result<std::unique_ptr<ChunkStore>> ChunkStore::open(meta::Store* meta, SegmentS
   return cs;
 }
 
+namespace {
+constexpr std::string_view kDamageKey = "damage-at-open";  // default CF: what an open found lost
+}  // namespace
+
 Status ChunkStore::sweep() {
   std::map<SegmentId, uint64_t> sizes;
   for (SegmentId s : segments_->segments()) sizes[s] = segments_->segment_size(s);
   rocksdb::WriteBatch drop;
   size_t dropped = 0, lost = 0;
+  std::set<SegmentId> lost_in;
   auto it = meta_->iterator(Cf::kChunkLocs);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     ChunkId id;
@@ -75,6 +82,7 @@ Status ChunkStore::sweep() {
     KISEKI_ASSIGN_OR_RETURN(uint64_t refs, ref_count(*meta_, id));
     if (refs > 0) {
       ++lost;
+      lost_in.insert(loc.segment);
       KLOG_ERROR("chunk {} is referenced {} times but its record at segment {} offset {} is gone", id.hex(), refs,
                  loc.segment, loc.offset);
     }
@@ -82,10 +90,22 @@ Status ChunkStore::sweep() {
     ++dropped;
   }
   KISEKI_TRY(meta::from_rocks(it->status(), "scan chunk locations"));
-  if (dropped) {
-    KLOG_WARN("chunk store: dropped {} locations past recovered segment ends ({} still referenced)", dropped, lost);
-    KISEKI_TRY(meta_->write(&drop, false));
+  // Damage found by an earlier open stays reported until a clean scrub (node-local).
+  std::string earlier;
+  if (meta_->get(Cf::kDefault, kDamageKey, &earlier).is_ok()) lost_at_open_ = earlier;
+  if (lost) {
+    // Acknowledged data is gone: the reads that need it fail (never other
+    // bytes), scrub lists the chunks (their references stay), and the server
+    // says it is degraded.
+    std::string segs;
+    for (SegmentId s : lost_in) segs += (segs.empty() ? "" : ", ") + segment_file_name(s);
+    lost_at_open_ = std::to_string(lost) + " referenced chunks have no bytes on disk (segment " + segs +
+                    " missing or cut short)";
+    KLOG_ERROR("chunk store: {}", lost_at_open_);
+    drop.Put(meta_->cf(Cf::kDefault), rocksdb::Slice(kDamageKey.data(), kDamageKey.size()), lost_at_open_);
   }
+  if (dropped) KLOG_WARN("chunk store: dropped {} locations past recovered segment ends", dropped);
+  if (drop.Count() > 0) KISEKI_TRY(meta_->write(&drop, true));
   KISEKI_ASSIGN_OR_RETURN(size_t collected, collect_garbage());
   if (collected) KLOG_INFO("chunk store: collected {} unreferenced chunks at open", collected);
   return Status::ok();
@@ -385,6 +405,16 @@ ScrubReport ChunkStore::scrub(const DomainKeysFn& keys) {
     }
     if (locate(id).code() == ErrorCode::kNotFound)
       report.problems.push_back("chunk " + id.hex() + " is referenced but has no bytes on this node");
+  }
+  // A scrub that finds nothing wrong ends the damage reported at open (the
+  // chunks were restored, or the objects that needed them deleted).
+  if (report.problems.empty() && !lost_at_open().empty()) {
+    rocksdb::WriteBatch b;
+    b.Delete(meta_->cf(Cf::kDefault), rocksdb::Slice(kDamageKey.data(), kDamageKey.size()));
+    if (meta_->write(&b, true).is_ok()) {
+      std::lock_guard lock(live_mu_);
+      lost_at_open_.clear();
+    }
   }
   return report;
 }

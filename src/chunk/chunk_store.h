@@ -92,6 +92,12 @@ class ChunkStore {
 
   uint64_t live_bytes(SegmentId seg) const;
   SegmentStore* segments() const { return segments_; }
+  // What the open found missing: referenced chunks whose bytes are gone (a
+  // segment file removed or cut short), in words; empty when nothing is.
+  std::string lost_at_open() const {
+    std::lock_guard lock(live_mu_);
+    return lost_at_open_;
+  }
 
  private:
   struct PendingLocation {
@@ -105,6 +111,7 @@ class ChunkStore {
   };
   ChunkStore(meta::Store* meta, SegmentStore* segments, const crypto::KeyManager* keys);
   Status sweep();
+  std::string lost_at_open_;  // guarded by live_mu_ (stays until a clean scrub)
   Stripe& stripe(const ChunkId& id) const { return stripes_[id.bytes[8] % stripes_.size()]; }
   std::shared_ptr<const void> pin_locked(Stripe& s, const ChunkId& id);
   // With the stripe locked: the chunk's location, pending changes first.

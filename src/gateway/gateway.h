@@ -164,6 +164,9 @@ class Gateway {
   // counts with the replicated reference counts and with the chunks this node
   // holds: a consistency check for tests and operators.
   virtual Result<ReferenceReport> check_references() const = 0;
+  // Damage the open found and served past (referenced chunks whose bytes are
+  // gone), in words; empty when there is none. The server reports it as degraded.
+  virtual std::string damage_at_open() const = 0;
   // What every tenant and namespace holds (a scan of the metadata: seconds per
   // million files, for operators and `kiseki usage`, not for a hot path).
   virtual Result<UsageReport> usage() const = 0;

@@ -332,6 +332,7 @@ Response AdminApi::usage(const Request& req) {
 }
 
 std::optional<std::string> AdminApi::degraded() {
+  if (std::string d = gw_->damage_at_open(); !d.empty()) return "at start: " + d;
   std::lock_guard lock(scrub_mu_);
   if (!last_scrub_) return std::nullopt;
   auto o = json::parse(*last_scrub_).as_object();

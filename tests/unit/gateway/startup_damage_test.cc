@@ -124,5 +124,47 @@ TEST(KeyDamage, DamagedTenantOrMasterKeyRefusesToOpen) {
   }
 }
 
+TEST(SegmentDamage, ReferencedChunksWithoutBytesAreReportedNotForgotten) {
+  kiseki::testing::TempDir dir;
+  std::string early = kiseki::testing::random_bytes(300000, 1), late = kiseki::testing::random_bytes(300000, 2);
+  {
+    auto g = open_dir(dir.path());
+    ASSERT_TRUE(g.is_ok());
+    TenantId t = *(*g)->create_tenant("seg");
+    NsRef ns = *(*g)->create_namespace(t, "seg-ns");
+    ASSERT_TRUE((*g)->put_object(ns, "early", source_from(as_bytes(early)), {}).is_ok());
+    ASSERT_TRUE((*g)->put_object(ns, "late", source_from(as_bytes(late)), {}).is_ok());
+    EXPECT_TRUE((*g)->damage_at_open().empty());
+  }
+  std::string seg;
+  for (const auto& e : fs::directory_iterator(dir.path() + "/chunks")) seg = e.path().string();
+  ASSERT_FALSE(seg.empty());
+  fs::resize_file(seg, fs::file_size(seg) * 3 / 5);  // most of the second object's chunks are gone
+  for (int round = 0; round < 2; ++round) {      // and stay reported after another restart
+    auto g = open_dir(dir.path());
+    ASSERT_TRUE(g.is_ok()) << g.status().to_string();
+    std::string damage = (*g)->damage_at_open();
+    EXPECT_NE(damage.find("referenced chunks have no bytes"), std::string::npos) << damage;
+    EXPECT_NE(damage.find(fs::path(seg).filename().string()), std::string::npos) << damage;
+    auto t = (*g)->find_tenant("seg");
+    NsRef ns = (*g)->find_namespace(t->id, "seg-ns")->ref;
+    auto r = (*g)->get_object(ns, "early", {}, nullptr);
+    ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+    EXPECT_EQ(std::string(as_string_view(*r)), early);
+    EXPECT_FALSE((*g)->get_object(ns, "late", {}, nullptr).is_ok()) << "an error, never other bytes";
+    EXPECT_FALSE((*g)->scrub().problems.empty());
+    EXPECT_FALSE((*g)->damage_at_open().empty()) << "a scrub with problems keeps it";
+    if (round == 1) {
+      // The operator gives the damaged object up: a clean scrub ends the report.
+      ASSERT_TRUE((*g)->delete_object(ns, "late").is_ok());
+      EXPECT_TRUE((*g)->scrub().problems.empty());
+      EXPECT_TRUE((*g)->damage_at_open().empty());
+    }
+  }
+  auto g = open_dir(dir.path());
+  ASSERT_TRUE(g.is_ok());
+  EXPECT_TRUE((*g)->damage_at_open().empty()) << "and it stays ended";
+}
+
 }  // namespace
 }  // namespace kiseki::gateway
