@@ -129,7 +129,11 @@ AdminApi::AdminApi(gateway::Gateway* gw, nfs::ExportTable* exports)
 Response AdminApi::handle(const Request& req) {
   auto parts = split_path(req.target());
   bool api = parts.size() >= 1 && parts[0] == "api";
-  if (guard_ && (api || protect_all_)) {
+  // The console page itself is open even with protect_all: it holds no data and
+  // is where a browser signs in.
+  bool page = req.method() == http::verb::get &&
+              (parts.empty() || (parts.size() == 1 && (parts[0] == "ui" || parts[0] == "favicon.ico")));
+  if (guard_ && (api || (protect_all_ && !page))) {
     bool changes = req.method() != http::verb::get && req.method() != http::verb::head;
     auto verdict =
         guard_->check(req[http::field::authorization], req[http::field::host], req[http::field::origin], changes);
@@ -148,7 +152,7 @@ Response AdminApi::handle(const Request& req) {
                    json::object{{"error", "Forbidden"},
                                 {"message", "the Host must be this server's address or localhost, and no foreign Origin"}});
   }
-  if (req.method() == http::verb::get && (parts.empty() || (parts.size() == 1 && parts[0] == "ui"))) {
+  if (page && (parts.empty() || parts[0] == "ui")) {
     // The console page holds no data: what it shows comes from /api with a token.
     Response r = text(http::status::ok, std::string(console_page()), "text/html; charset=utf-8");
     r.set(http::field::cache_control, "no-store");

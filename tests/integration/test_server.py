@@ -125,6 +125,7 @@ def test_admin_token_from_env_and_protect_all(tmp_path):
         assert s.token() == token
         assert s.get("/metrics")[0] == 401
         assert s.api("GET", "/metrics")[0] == 200
+        assert s.get("/ui")[0] == 200, "the console page is where a browser signs in"
         assert s.api("GET", "/api/v1/tenants", token=token)[0] == 200
         assert s.cli("tenant", "list").returncode == 0
     finally:
