@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 
+#include "crash_writer_child.h"
 #include "fixture.h"
 
 namespace kiseki::gateway {
@@ -43,20 +44,10 @@ TEST_P(CrashTest, KillNineLosesNothingAcknowledged) {
   // kill lands in chunk appends, group commits, segment rolls and idle time.
   const int kill_after[] = {0, 1, 3, 7, 15, 30, 2, 50};
   for (int round = 0; round < 8; ++round) {
-    int out[2];
-    ASSERT_EQ(pipe(out), 0);
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      dup2(out[1], 1);
-      close(out[0]);
-      std::string first = std::to_string(seq);
-      execl(KISEKI_CRASH_WRITER, KISEKI_CRASH_WRITER, dir.path().c_str(), first.c_str(), "100000", GetParam(),
-            nullptr);
-      _exit(127);
-    }
-    close(out[1]);
-    FILE* in = fdopen(out[0], "r");
+    CrashWriter w = spawn_crash_writer({dir.path(), std::to_string(seq), "100000", GetParam()});
+    ASSERT_GE(w.pid, 0);
+    pid_t pid = w.pid;
+    FILE* in = w.out;
     char line[512];
     int acks = 0;
     std::optional<FileWrite> inflight;

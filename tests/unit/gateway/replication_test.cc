@@ -10,6 +10,7 @@
 
 #include "chunk/chunk_store.h"
 #include "crypto/key_manager.h"
+#include "crash_writer_child.h"
 #include "fixture.h"
 #include "log/delta_log.h"
 #include "namespace/state_machine.h"
@@ -190,18 +191,10 @@ TEST_F(GatewayTest, ARequestIdAppliesOnce) {
 
 TEST(Idempotency, ARequestIdAppliesOnceAcrossKillNine) {
   kiseki::testing::TempDir dir;
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    dup2(out[1], 1);
-    close(out[0]);
-    execl(KISEKI_CRASH_WRITER, KISEKI_CRASH_WRITER, dir.path().c_str(), "once", "99", "5", nullptr);
-    _exit(127);
-  }
-  close(out[1]);
-  FILE* in = fdopen(out[0], "r");
+  CrashWriter w = spawn_crash_writer({dir.path(), "once", "99", "5"});
+  ASSERT_GE(w.pid, 0);
+  pid_t pid = w.pid;
+  FILE* in = w.out;
   unsigned long long ino = 0;
   ASSERT_EQ(fscanf(in, "ACK %llu", &ino), 1);
   kill(pid, SIGKILL);

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "crash_writer_child.h"
 #include "fixture.h"
 
 namespace kiseki::gateway {
@@ -32,18 +33,10 @@ void flip_byte(const std::string& path, off_t at) {
 }
 
 void write_then_kill(const std::string& dir, int acks) {
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    dup2(out[1], 1);
-    close(out[0]);
-    execl(KISEKI_CRASH_WRITER, KISEKI_CRASH_WRITER, dir.c_str(), "1", "100000", "sync", nullptr);
-    _exit(127);
-  }
-  close(out[1]);
-  FILE* in = fdopen(out[0], "r");
+  CrashWriter w = spawn_crash_writer({dir, "1", "100000", "sync"});
+  ASSERT_GE(w.pid, 0);
+  pid_t pid = w.pid;
+  FILE* in = w.out;
   char line[512];
   int n = 0;
   while (fgets(line, sizeof(line), in))
