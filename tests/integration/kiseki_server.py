@@ -57,7 +57,7 @@ class Server:
             except OSError:
                 pass
             if self.proc.poll() is not None:
-                raise RuntimeError("server exited: " + self.output())
+                raise RuntimeError(f"server exited with {self.proc.returncode}: " + self.output())
             time.sleep(0.05)
         raise RuntimeError("server did not become ready: " + self.output())
 

@@ -329,3 +329,18 @@ def test_damage_is_loud(tmp_path):
         assert json.loads(s.cli("status").stdout)["degraded"].startswith("the last scrub found")
     finally:
         s.stop()
+
+
+def test_a_port_in_use_is_an_error_not_a_crash(tmp_path):
+    import socket
+    for flag in ("--s3-listen", "--nfs-listen", "--admin-listen"):
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            args = {"--s3-listen": f"127.0.0.1:{free_port()}", "--nfs-listen": f"127.0.0.1:{free_port()}",
+                    "--admin-listen": f"127.0.0.1:{free_port()}", flag: f"127.0.0.1:{port}"}
+            r = subprocess.run([SERVER, "--data-dir", str(tmp_path / flag), "--portmap-listen", "off",
+                                *[x for kv in args.items() for x in kv]], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1, (flag, r.returncode, r.stderr)  # not a signal
+        assert "in use" in r.stderr.lower() or "address" in r.stderr.lower(), (flag, r.stderr)

@@ -176,8 +176,9 @@ RpcServer::~RpcServer() { stop(); }
 
 void RpcServer::stop() {
   if (stopping_.exchange(true)) return;
-  reactor_->stop();
-  ::close(listen_fd_);
+  // A server whose start failed (its port in use) has no reactor or listener yet.
+  if (reactor_) reactor_->stop();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
   {
     std::lock_guard lock(conns_mu_);
     for (const auto& [fd, c] : conns_) {

@@ -45,8 +45,9 @@ S3Server::~S3Server() { stop(); }
 
 void S3Server::stop() {
   if (stopping_.exchange(true)) return;
-  reactor_->stop();
-  ::close(listen_fd_);
+  // A server whose start failed (its port in use) has no reactor or listener yet.
+  if (reactor_) reactor_->stop();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
   {
     // Workers blocked on a socket see it fail and return.
     std::lock_guard lock(mu_);
