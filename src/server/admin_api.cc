@@ -338,12 +338,8 @@ Response AdminApi::usage(const Request& req) {
 std::optional<std::string> AdminApi::degraded() {
   if (std::string d = gw_->damage_at_open(); !d.empty()) return "at start: " + d;
   std::lock_guard lock(scrub_mu_);
-  if (!last_scrub_) return std::nullopt;
-  auto o = json::parse(*last_scrub_).as_object();
-  const auto& problems = o["problems"].as_array();
-  if (problems.empty()) return std::nullopt;
-  return "the last scrub found " + std::to_string(problems.size()) + " problems, the first: " +
-         std::string(problems[0].as_string()) + " (kiseki scrub lists them)";
+  if (scrub_damage_.empty()) return std::nullopt;
+  return scrub_damage_;
 }
 
 Response AdminApi::status() {
@@ -380,11 +376,15 @@ Response AdminApi::scrub() {
     problems.push_back(json::string("usage scan: " + u.status().to_string()));
     o["problems"] = problems;
   }
+  const auto& found = o["problems"].as_array();
   auto& m = MetricsRegistry::global();
-  m.gauge("kiseki_scrub_problems", "Problems the last scrub found")->set(static_cast<int64_t>(o["problems"].as_array().size()));
+  m.gauge("kiseki_scrub_problems", "Problems the last scrub found")->set(static_cast<int64_t>(found.size()));
   m.gauge("kiseki_scrub_last_run_timestamp_seconds", "When the last scrub finished (Unix time)")->set(unix_ms() / 1000);
   std::lock_guard lock(scrub_mu_);
   last_scrub_ = json::serialize(o);
+  scrub_damage_ = found.empty() ? std::string()
+                                : "the last scrub found " + std::to_string(found.size()) + " problems, the first: " +
+                                      std::string(found[0].as_string()) + " (kiseki scrub lists them)";
   return reply(http::status::ok, o);
 }
 

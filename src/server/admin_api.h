@@ -59,6 +59,7 @@ class AdminApi {
   const int64_t started_ms_;
   std::mutex scrub_mu_;
   std::optional<std::string> last_scrub_;  // the JSON of the last scrub's report
+  std::string scrub_damage_;               // what it found, in words ("" if nothing)
   std::mutex usage_mu_;
   int64_t usage_at_ms_ = 0;  // when usage_json_ was computed
   std::string usage_json_;

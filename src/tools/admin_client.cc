@@ -8,6 +8,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "protocols/s3/sigv4.h"
+
 namespace kiseki::tools {
 
 namespace beast = boost::beast;
@@ -55,20 +57,7 @@ HttpReply exchange(Stream& stream, const std::string& host_port, const HttpCall&
 }
 }  // namespace
 
-std::string path_segment(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string path_segment(std::string_view s) { return s3::uri_encode(s, false); }
 
 void set_admin_token(std::string token) { admin_token() = std::move(token); }
 void set_admin_ca(std::string file) { admin_ca() = std::move(file); }
