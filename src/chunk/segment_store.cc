@@ -113,18 +113,35 @@ Result<Location> SegmentStore::append(const ChunkId& id, ByteSpan sealed) {
   return loc;
 }
 
-Status SegmentStore::sync(const Location& loc) {
+AppendMark SegmentStore::mark() const {
+  std::lock_guard lock(mu_);
+  return {active_->id, active_->size};
+}
+
+Status SegmentStore::sync_to(const AppendMark& mark) {
   if (opts_.durability == Durability::kNone) return Status::ok();
-  uint64_t end = loc.offset + loc.record_size();
+  return sync_through(mark);
+}
+
+Status SegmentStore::sync_all(bool force) {
+  if (opts_.durability == Durability::kNone && !force) return Status::ok();
+  return sync_through(mark());
+}
+
+Status SegmentStore::sync_through(const AppendMark& mark) {
   std::unique_lock lock(mu_);
-  auto seg = segments_.find(loc.segment) != segments_.end() ? segments_[loc.segment] : nullptr;
-  if (!seg) return not_found("segment gone");
-  while (seg->durable < end) {
+  auto it = segments_.find(mark.segment);
+  // A segment that is no longer the active one was synced when it rolled (or
+  // removed by compaction after its records moved).
+  if (it == segments_.end()) return active_ && mark.segment < active_->id ? Status::ok() : not_found("segment gone");
+  std::shared_ptr<Segment> seg = it->second;
+  while (seg->durable < mark.end) {
     if (syncing_) {
       synced_cv_.wait(lock);
       continue;
     }
-    // Become the leader: one fdatasync covers every write completed so far.
+    // Become the leader: one fdatasync covers every write completed so far;
+    // whoever waits meanwhile shares it or the next one (group commit).
     syncing_ = true;
     uint64_t target = seg->size;
     lock.unlock();
@@ -138,20 +155,6 @@ Status SegmentStore::sync(const Location& loc) {
     synced_cv_.notify_all();
     KISEKI_TRY(st);
   }
-  return Status::ok();
-}
-
-Status SegmentStore::sync_all(bool force) {
-  if (opts_.durability == Durability::kNone && !force) return Status::ok();
-  std::unique_lock lock(mu_);
-  auto seg = active_;
-  uint64_t target = seg->size;
-  if (seg->durable >= target) return Status::ok();  // metadata-only groups pay nothing
-  lock.unlock();
-  KISEKI_TRY(opts_.env->fdatasync(seg->fd, seg->path));
-  fsyncs_->inc();
-  lock.lock();
-  if (target > seg->durable) seg->durable = target;
   return Status::ok();
 }
 

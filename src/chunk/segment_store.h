@@ -19,11 +19,19 @@ namespace kiseki::chunk {
 
 struct SegmentStoreOptions {
   uint64_t segment_bytes = 256ull << 20;  // roll to a new segment past this size
-  // kNone skips every fdatasync; otherwise sync() and sync_all() sync and
-  // segment rolls sync the old segment. Who calls them, when, is the log's
-  // business (log::LogOptions::before_commit).
+  // kNone skips every fdatasync; otherwise sync(), sync_to() and sync_all()
+  // sync and segment rolls sync the old segment. Who calls them, when, is the
+  // Gateway's business (write order: a record's chunks are durable before the
+  // WAL sync that makes the record durable).
   Durability durability = Durability::kSync;
   const Env* env = &Env::posix();  // reads, appends and syncs ask it first
+};
+
+// A point in the stream of appends: everything appended to `segment` before
+// byte `end` (and everything in older segments).
+struct AppendMark {
+  SegmentId segment = 0;
+  uint64_t end = 0;
 };
 
 struct ScrubReport {
@@ -43,7 +51,11 @@ class SegmentStore {
   Result<Location> append(const ChunkId& id, ByteSpan sealed);
   // Makes every record up to `loc` durable (unless the mode is kNone). Concurrent
   // callers share one fdatasync (group commit).
-  Status sync(const Location& loc);
+  Status sync(const Location& loc) { return sync_to({loc.segment, loc.offset + loc.record_size()}); }
+  // Where the appends have got to now; sync_to(mark()) covers every record
+  // appended before the call.
+  AppendMark mark() const;
+  Status sync_to(const AppendMark& mark);
   // Makes everything appended so far durable (unless the mode is kNone and
   // `force` is false: an explicit fsync forces it in every mode).
   Status sync_all(bool force = false);
@@ -73,11 +85,12 @@ class SegmentStore {
   SegmentStore(std::string dir, const SegmentStoreOptions& opts) : dir_(std::move(dir)), opts_(opts) {}
   Status recover();
   Status open_new_segment_locked(SegmentId id);
+  Status sync_through(const AppendMark& mark);  // whatever the mode
   std::shared_ptr<Segment> find(SegmentId id) const;
 
   std::string dir_;
   SegmentStoreOptions opts_;
-  mutable std::mutex mu_;  // guards segments_, active_, sizes, syncing_
+  mutable std::mutex mu_;  // guards segments_, active_, sizes, syncing_ (one fdatasync at a time)
   std::condition_variable synced_cv_;
   bool syncing_ = false;
   std::map<SegmentId, std::shared_ptr<Segment>> segments_;

@@ -76,10 +76,37 @@ Status aes256gcm_open(const SecretKey& key, ByteSpan nonce, ByteSpan aad, ByteSp
   return Status::ok();
 }
 
+// HMAC (RFC 2104) over a SHA-256 implementation fetched once and a digest
+// context per thread: OpenSSL's one-shot HMAC() looks the algorithms up on
+// every call, which costs more than hashing a short message.
 Digest hmac_sha256(ByteSpan key, ByteSpan data) {
-  Digest d;
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data.data(), data.size(), d.data(), &len);
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  struct Holder {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Holder() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Holder h;
+  uint8_t k[64] = {};
+  if (key.size() > sizeof(k)) {
+    Digest kd = sha256(key);
+    std::memcpy(k, kd.data(), kd.size());
+    secure_zero(kd.data(), kd.size());
+  } else if (!key.empty()) {
+    std::memcpy(k, key.data(), key.size());
+  }
+  uint8_t pad[64];
+  for (size_t i = 0; i < sizeof(pad); ++i) pad[i] = k[i] ^ 0x36;
+  Digest inner, d;
+  bool ok = EVP_DigestInit_ex2(h.ctx, md, nullptr) == 1 && EVP_DigestUpdate(h.ctx, pad, sizeof(pad)) == 1 &&
+            EVP_DigestUpdate(h.ctx, data.data(), data.size()) == 1 &&
+            EVP_DigestFinal_ex(h.ctx, inner.data(), nullptr) == 1;
+  for (size_t i = 0; i < sizeof(pad); ++i) pad[i] = k[i] ^ 0x5c;
+  ok = ok && EVP_DigestInit_ex2(h.ctx, md, nullptr) == 1 && EVP_DigestUpdate(h.ctx, pad, sizeof(pad)) == 1 &&
+       EVP_DigestUpdate(h.ctx, inner.data(), inner.size()) == 1 && EVP_DigestFinal_ex(h.ctx, d.data(), nullptr) == 1;
+  secure_zero(k, sizeof(k));
+  secure_zero(pad, sizeof(pad));
+  secure_zero(inner.data(), inner.size());
+  if (!ok) throw std::runtime_error("HMAC-SHA256 failed");
   return d;
 }
 
@@ -106,8 +133,9 @@ Digest HmacSha256::mac(ByteSpan data) const {
 }
 
 Digest sha256(ByteSpan data) {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);  // fetched once, not per call
   Digest d;
-  EVP_Digest(data.data(), data.size(), d.data(), nullptr, EVP_sha256(), nullptr);
+  EVP_Digest(data.data(), data.size(), d.data(), nullptr, md, nullptr);
   return d;
 }
 

@@ -266,33 +266,40 @@ Result<std::vector<DirEntry>> LocalGateway::readdir(NsRef ns, InodeId dir, uint6
     return invalid_argument("readdir cookie beyond the directory's last entry");
   }
   std::vector<DirEntry> out;
+  std::vector<size_t> old_format;  // entries written before cookie entries held the inode
   std::vector<std::string> keys;
   std::string prefix = meta::dentry_prefix(ns.ns, dir);
   {
     auto it = meta_->iterator(Cf::kDirCookies);
     it->Seek(meta::dircookie_key(ns.ns, dir, cookie + 1));
     for (; it->Valid() && it->key().starts_with(prefix) && out.size() < max_entries; it->Next()) {
+      ns::DirCookieEntry ce;
+      KISEKI_TRY(ns::decode_dircookie(it->value().ToStringView(), &ce));
       DirEntry e;
       e.cookie = get_be64(reinterpret_cast<const uint8_t*>(it->key().data() + 16));
-      e.name = it->value().ToString();
-      keys.push_back(meta::dentry_key(ns.ns, dir, e.name));
+      e.name = std::move(ce.name);
+      e.ino = ce.ino;
+      e.type = ce.type;
+      if (e.ino == 0) {
+        old_format.push_back(out.size());
+        keys.push_back(meta::dentry_key(ns.ns, dir, e.name));
+      }
       out.push_back(std::move(e));
     }
+    KISEKI_TRY(meta::from_rocks(it->status(), "scan directory"));
   }
+  if (old_format.empty()) return out;
   std::vector<std::string> values;
   std::vector<Status> found;
   meta_->multi_get(Cf::kDentries, keys, &values, &found);
-  size_t kept = 0;
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (!found[i]) continue;  // removed since the cookie was read
+  for (size_t k = 0; k < old_format.size(); ++k) {
+    if (!found[k]) continue;  // removed since the cookie was read: dropped below
     ns::Dentry de;
-    KISEKI_TRY(ns::decode_dentry(values[i], &de));
-    out[i].ino = de.ino;
-    out[i].type = de.type;
-    if (kept != i) out[kept] = std::move(out[i]);
-    ++kept;
+    KISEKI_TRY(ns::decode_dentry(values[k], &de));
+    out[old_format[k]].ino = de.ino;
+    out[old_format[k]].type = de.type;
   }
-  out.resize(kept);
+  std::erase_if(out, [](const DirEntry& e) { return e.ino == 0; });
   return out;
 }
 
@@ -324,24 +331,41 @@ Status LocalGateway::read_range(const crypto::DomainKeys& domain, const Content&
     return Status::ok();
   }
   length = std::min(length, size - offset);
-  out->assign(length, 0);
-  if (!c.inline_data.empty()) {
+  out->resize(length);  // a buffer reused at the same size is not cleared: every byte is written below
+  uint8_t* dst = out->data();
+  if (!c.inline_data.empty() || c.extents.empty()) {
     uint64_t n = std::min<uint64_t>(length, c.inline_data.size() > offset ? c.inline_data.size() - offset : 0);
-    std::memcpy(out->data(), c.inline_data.data() + offset, n);
+    std::memcpy(dst, c.inline_data.data() + offset, n);
+    std::memset(dst + n, 0, length - n);
     return Status::ok();
   }
-  uint64_t end = offset + length;
+  uint64_t end = offset + length, filled = offset;  // holes read as zeros
   auto it = std::upper_bound(c.extents.begin(), c.extents.end(), offset,
                              [](uint64_t o, const Extent& x) { return o < x.end(); });
   thread_local Bytes plain;
   for (; it != c.extents.end() && it->file_offset < end; ++it) {
-    KISEKI_TRY(chunks_->read(domain, it->chunk, &plain));
-    if (static_cast<uint64_t>(it->chunk_offset) + it->length > plain.size())
+    // Hot chunks come opened from the cache (only those of the reader's own
+    // domain: any other id fails the open below, as it always did).
+    std::shared_ptr<const chunk::OpenedChunk> hot;
+    bool cacheable = cache_->enabled() && domain_of(it->chunk) == domain.domain;
+    if (cacheable) hot = cache_->get(it->chunk);
+    if (!hot && cacheable) {
+      auto opened = std::make_shared<chunk::OpenedChunk>();
+      KISEKI_TRY(chunks_->read(domain, it->chunk, &opened->bytes));
+      cache_->put(it->chunk, opened);
+      hot = std::move(opened);
+    } else if (!hot) {
+      KISEKI_TRY(chunks_->read(domain, it->chunk, &plain));
+    }
+    const Bytes& bytes = hot ? hot->bytes : plain;
+    if (static_cast<uint64_t>(it->chunk_offset) + it->length > bytes.size())
       return corruption("extent reaches past its chunk");
     uint64_t from = std::max(offset, it->file_offset), to = std::min(end, it->end());
-    std::memcpy(out->data() + (from - offset), plain.data() + it->chunk_offset + (from - it->file_offset),
-                to - from);
+    if (from > filled) std::memset(dst + (filled - offset), 0, from - filled);
+    std::memcpy(dst + (from - offset), bytes.data() + it->chunk_offset + (from - it->file_offset), to - from);
+    filled = to;
   }
+  if (filled < end) std::memset(dst + (filled - offset), 0, end - filled);
   return Status::ok();
 }
 
@@ -374,7 +398,7 @@ static Status store_pieces(chunk::ChunkStore* chunks, const crypto::DomainKeys& 
     extents->push_back({offset + pos, static_cast<uint32_t>(p.size()), id, 0});
     prepared->push_back(pc);
   }
-  return Status::ok();  // the log's before_commit makes them durable (write order)
+  return Status::ok();  // submit makes them durable before the record is (write order)
 }
 
 // Turns a layout change into ref/unref lists; references to chunks this write
@@ -517,7 +541,8 @@ Status LocalGateway::fsync(NsRef ns, InodeId ino) {
   KISEKI_TRY(load_inode(ns, ino, &i));
   uint64_t unstable = unstable_writes_.load();
   if (opts_.durability == Durability::kSync && unstable == unstable_synced_.load()) return Status::ok();
-  // Under `sync` the log's barrier syncs the segments first (before_commit);
+  // Under `sync` the log's barrier syncs the unstable writes' segments first
+  // (before_commit);
   // the other modes leave that to the caller.
   if (opts_.durability != Durability::kSync) KISEKI_TRY(segments_->sync_all(/*force=*/true));
   KISEKI_TRY(log_->sync());  // concurrent fsyncs share one group commit

@@ -68,6 +68,7 @@ Status LocalGateway::init() {
   so.env = opts_.env;
   KISEKI_ASSIGN_OR_RETURN(segments_, chunk::SegmentStore::open(opts_.data_dir + "/chunks", so));
   KISEKI_ASSIGN_OR_RETURN(chunks_, chunk::ChunkStore::open(meta_.get(), segments_.get(), keys_.get()));
+  cache_ = std::make_unique<chunk::ChunkCache>(opts_.chunk_cache_bytes);
   uint8_t id[8];
   crypto::random_bytes(id);
   client_id_ = get_be64(id) | 1;  // never 0: 0 · 0 is "no request id"
@@ -75,9 +76,16 @@ Status LocalGateway::init() {
   log::LogOptions lo;
   lo.durability = opts_.durability;
   lo.group_commit_ms = opts_.group_commit_ms;
-  // Write order: the chunk records a group references are durable before the
-  // group's metadata is. Rolled segments were synced when they rolled.
-  lo.before_commit = [s = segments_.get()] { return s->sync_all(); };
+  // Write order: the chunk records a record references are durable before the
+  // WAL sync that makes the record durable. Under `sync` a durable record's
+  // submitter syncs its own chunks first (submit), so before a WAL sync only
+  // what non-durable records stored is left; the other modes sync everything.
+  // Rolled segments were synced when they rolled.
+  if (opts_.durability == Durability::kSync) {
+    lo.before_commit = [this] { return segments_->sync_to(unstable_mark()); };
+  } else {
+    lo.before_commit = [s = segments_.get()] { return s->sync_all(); };
+  }
   lo.on_apply = opts_.on_apply;
   lo.add_local = [c = chunks_.get()](rocksdb::WriteBatch* b, uint64_t g) { c->add_local_writes(b, g); };
   lo.local_done = [c = chunks_.get()](uint64_t g, bool written) { c->commit_local_writes(g, written); };
@@ -121,6 +129,17 @@ LocalGateway::~LocalGateway() {
 Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable, const Caller& who) {
   RequestId req = who.req;
   if (req.empty()) req = {client_id_, next_seq_.fetch_add(1)};
+  if (opts_.durability == Durability::kSync) {
+    // Every chunk this caller stored was appended before now: one shared
+    // fdatasync covers it (and whatever else was appended meanwhile), while
+    // the log applies and syncs other groups (write order, without holding
+    // the log's turn for a segment sync).
+    bool fresh = false;
+    for (const auto& d : deltas)
+      for (const auto& r : d.refs) fresh |= r.fresh;
+    if (!durable) note_unstable(segments_->mark());
+    else if (fresh) KISEKI_TRY(segments_->sync_to(segments_->mark()));
+  }
   auto out = log_->submit(ns::encode_record(deltas, req), durable);
   if (out) {
     std::vector<ChunkId> dropped;
@@ -128,6 +147,17 @@ Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable
     if (!dropped.empty()) chunks_->release(dropped);
   }
   return out;
+}
+
+void LocalGateway::note_unstable(const chunk::AppendMark& m) {
+  std::lock_guard lock(mark_mu_);
+  if (m.segment > unstable_mark_.segment || (m.segment == unstable_mark_.segment && m.end > unstable_mark_.end))
+    unstable_mark_ = m;
+}
+
+chunk::AppendMark LocalGateway::unstable_mark() const {
+  std::lock_guard lock(mark_mu_);
+  return unstable_mark_;
 }
 
 std::mutex& LocalGateway::inode_lock(NsRef ns, InodeId ino) const {

@@ -30,6 +30,8 @@ struct GatewayOptions {
   uint32_t file_chunk_bytes = 1 << 20;         // pieces of one file write at an offset
   uint32_t inline_threshold = 4096;            // files up to this size live in metadata
   uint64_t segment_bytes = 256ull << 20;
+  // Opened (decrypted, verified) chunks kept in memory for reads; 0: none.
+  uint64_t chunk_cache_bytes = 128ull << 20;
   // Files and clock of every store under the Gateway (tests inject faults here).
   Env* env = &Env::posix();
   // Sees every delta record in apply order (tests replay the stream elsewhere).

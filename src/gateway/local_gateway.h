@@ -14,6 +14,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "chunk/chunk_cache.h"
 #include "chunk/chunk_store.h"
 #include "crypto/key_manager.h"
 #include "gateway/content.h"
@@ -219,6 +220,7 @@ class LocalGateway final : public Gateway {
   std::unique_ptr<meta::Store> meta_;
   std::unique_ptr<chunk::SegmentStore> segments_;
   std::unique_ptr<chunk::ChunkStore> chunks_;
+  std::unique_ptr<chunk::ChunkCache> cache_;  // opened chunks for reads
   std::unique_ptr<chunk::Chunker> chunker_;
   ns::StateMachine sm_;
   // Request ids for mutations that come without one: this process's random
@@ -230,6 +232,12 @@ class LocalGateway final : public Gateway {
   mutable std::array<std::mutex, 256> inode_locks_;
   // Unstable writes acknowledged, and how many of them fsync has made durable.
   std::atomic<uint64_t> unstable_writes_{0}, unstable_synced_{0};
+  // Under `sync`: how far the segments must be durable before the next WAL
+  // sync, for the chunks of non-durable records (durable ones sync their own).
+  void note_unstable(const chunk::AppendMark& m);
+  chunk::AppendMark unstable_mark() const;
+  mutable std::mutex mark_mu_;  // guards unstable_mark_
+  chunk::AppendMark unstable_mark_;
   // Every S3 request authenticates and names a bucket: both answers are cached.
   // Entries go when a key or namespace is deleted and when a tenant is shredded.
   mutable std::mutex cache_mu_;  // guards the three caches below

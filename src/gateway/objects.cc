@@ -74,8 +74,8 @@ Result<LocalGateway::PreparedData> LocalGateway::prepare_stream(TenantId tenant,
     have -= pos;
   }
   if (want_md5) out.md5 = md5.finish();
-  // The log's before_commit makes these chunks durable before any delta that
-  // references them commits (write order).
+  // submit makes these chunks durable before any delta that references them
+  // does (write order).
   return out;
 }
 

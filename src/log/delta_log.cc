@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "common/logging.h"
+
 namespace kiseki::log {
 
 static constexpr std::string_view kAppliedIndexKey = "applied_index";
@@ -14,7 +16,9 @@ DeltaLog::DeltaLog(meta::Store* store, StateMachine* sm, const LogOptions& opts)
   auto& m = MetricsRegistry::global();
   records_ = m.counter("kiseki_log_records_total", "Delta records applied");
   groups_ = m.counter("kiseki_log_group_commits_total", "Group commits (one WAL write each)");
-  commit_seconds_ = m.histogram("kiseki_log_commit_seconds", "Latency of one group commit");
+  commit_seconds_ = m.histogram("kiseki_log_commit_seconds", "Latency of one group's apply and WAL write");
+  wal_sync_seconds_ = m.histogram("kiseki_log_wal_sync_seconds", "Latency of one WAL sync (with the syncs before it)");
+  wal_syncs_ = m.counter("kiseki_log_wal_syncs_total", "WAL syncs (each covers every group written before it)");
   faults_ = m.counter("kiseki_log_apply_faults_total", "Groups aborted by a read or decode error during apply");
   if (opts_.durability == Durability::kGroup) sync_thread_ = std::thread([this] { group_sync_loop(); });
 }
@@ -36,12 +40,12 @@ uint64_t DeltaLog::applied_index() const {
 }
 
 Status DeltaLog::sync() {
-  Pending p{{}, true, true, Status::ok(), {}, false};
+  Pending p{{}, true, true};
   return run(&p);
 }
 
 Result<std::string> DeltaLog::submit(std::string_view record, bool durable) {
-  Pending p{record, durable, false, Status::ok(), {}, false};
+  Pending p{record, durable, false};
   KISEKI_TRY(run(&p));
   return std::move(p.out);
 }
@@ -50,25 +54,39 @@ Status DeltaLog::run(Pending* pp) {
   Pending& p = *pp;
   std::unique_lock lock(mu_);
   queue_.push_back(&p);
+  p.queued = true;
   for (;;) {
     if (p.done) break;
-    if (!leader_active_) {
+    if (!leader_active_ && p.queued) {
       // Become the leader: take everything queued (ours included) and commit it.
       leader_active_ = true;
       std::deque<Pending*> group;
       while (!queue_.empty() && group.size() < opts_.max_group) {
         group.push_back(queue_.front());
+        queue_.front()->queued = false;
         queue_.pop_front();
       }
       lock.unlock();
-      commit_group(group);
+      std::optional<uint64_t> sync_index = commit_group(group);
       lock.lock();
+      // The next group may apply now (it reads what this one wrote) while this
+      // one's WAL sync runs.
       leader_active_ = false;
+      if (!queue_.empty()) queue_.front()->cv.notify_one();
+      if (sync_index) {
+        lock.unlock();
+        Status st = sync_through(*sync_index);
+        lock.lock();
+        if (!st.is_ok())
+          for (auto* g : group) {
+            g->status = st;
+            g->out.clear();
+          }
+      }
       for (auto* g : group) {
         g->done = true;
         if (g != &p) g->cv.notify_one();
       }
-      if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next leader
       continue;
     }
     p.cv.wait(lock);
@@ -76,56 +94,49 @@ Status DeltaLog::run(Pending* pp) {
   return p.status;
 }
 
-void DeltaLog::commit_group(std::deque<Pending*>& group) {
+std::optional<uint64_t> DeltaLog::commit_group(std::deque<Pending*>& group) {
+  auto fail = [&](const Status& st) {
+    for (auto* p : group) {
+      p->status = st;
+      p->out.clear();
+    }
+    return std::nullopt;
+  };
+  {
+    std::lock_guard lock(sync_mu_);
+    if (!sync_fault_.is_ok()) return fail(sync_fault_);
+  }
   auto t0 = std::chrono::steady_clock::now();
   rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
   meta::Txn txn(store_, &batch);
-  uint64_t index = applied_index_;  // only the leader touches it between groups
+  uint64_t index = applied_index_;  // only the leader changes it
   size_t applied = 0;
   bool sync = false, barrier = false;
-  Status fault;
   for (auto* p : group) {
     sync |= p->durable;
     barrier |= p->barrier;
     if (p->barrier) continue;
     if (opts_.on_apply) opts_.on_apply(p->record);
     ApplyResult r;
-    fault = sm_->apply(p->record, txn, &r);
-    if (!fault.is_ok()) break;
+    Status fault = sm_->apply(p->record, txn, &r);
+    if (!fault.is_ok()) {
+      // Fail-stop: nothing of this group is written; every record in it fails.
+      faults_->inc();
+      return fail(fault);
+    }
     p->status = std::move(r.status);
     p->out = std::move(r.out);
     ++applied;
     ++index;
   }
-  if (!fault.is_ok()) {
-    // Fail-stop: nothing of this group is written; every record in it fails.
-    faults_->inc();
-    for (auto* p : group) {
-      p->status = fault;
-      p->out.clear();
-    }
-    return;
-  }
-  if (applied == 0) {
-    // Only barriers: sync what earlier groups left unsynced.
-    Status st = opts_.before_commit ? opts_.before_commit() : Status::ok();
-    if (st.is_ok()) st = store_->sync_wal();
-    for (auto* p : group) p->status = st;
-    return;
-  }
-  txn.put(meta::Cf::kSystem, kAppliedIndexKey, meta::key_u64(index));
   sync &= opts_.durability == Durability::kSync || barrier;
-  Status st = sync && opts_.before_commit ? opts_.before_commit() : Status::ok();
+  if (applied == 0) return index;  // only barriers: sync what earlier groups wrote
+  txn.put(meta::Cf::kSystem, kAppliedIndexKey, meta::key_u64(index));
   if (opts_.add_local) opts_.add_local(batch.GetWriteBatch(), index);
-  if (st.is_ok()) st = store_->write(batch.GetWriteBatch(), sync);
+  // Never synced here: under kSync the sync is the next stage (sync_through).
+  Status st = store_->write(batch.GetWriteBatch(), false);
   if (opts_.local_done) opts_.local_done(index, st.is_ok());
-  if (!st.is_ok()) {
-    for (auto* p : group) {
-      p->status = st;
-      p->out.clear();
-    }
-    return;
-  }
+  if (!st.is_ok()) return fail(st);
   {
     std::lock_guard lock(mu_);
     applied_index_ = index;
@@ -133,6 +144,42 @@ void DeltaLog::commit_group(std::deque<Pending*>& group) {
   records_->inc(applied);
   groups_->inc();
   commit_seconds_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  if (!sync) return std::nullopt;
+  return index;
+}
+
+Status DeltaLog::sync_through(uint64_t index) {
+  std::unique_lock lock(sync_mu_);
+  while (synced_index_ < index || index == 0) {
+    if (!sync_fault_.is_ok()) return sync_fault_;
+    if (wal_syncing_) {
+      sync_cv_.wait(lock);
+      continue;
+    }
+    wal_syncing_ = true;
+    lock.unlock();
+    // Everything written through `target` has its references durable before
+    // before_commit returns (write order), and the WAL sync covers at least it.
+    uint64_t target = applied_index();
+    auto t0 = std::chrono::steady_clock::now();
+    Status st = opts_.before_commit ? opts_.before_commit() : Status::ok();
+    if (st.is_ok()) st = store_->sync_wal();
+    wal_sync_seconds_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    wal_syncs_->inc();
+    lock.lock();
+    wal_syncing_ = false;
+    sync_cv_.notify_all();
+    if (!st.is_ok()) {
+      // Written records may be visible yet not durable, and a failed fsync may
+      // have dropped their pages: nothing more is acknowledged.
+      KLOG_ERROR("delta log: WAL sync failed, refusing every later write: {}", st.to_string());
+      sync_fault_ = st;
+      return st;
+    }
+    if (target > synced_index_) synced_index_ = target;
+    if (index == 0) break;  // nothing applied yet: one sync was the whole request
+  }
+  return Status::ok();
 }
 
 void DeltaLog::group_sync_loop() {
@@ -140,8 +187,16 @@ void DeltaLog::group_sync_loop() {
   while (!stop_) {
     stop_cv_.wait_for(lock, std::chrono::milliseconds(opts_.group_commit_ms));
     if (stop_) break;
+    uint64_t index = applied_index_;
     lock.unlock();
-    if (!opts_.before_commit || opts_.before_commit().is_ok()) (void)store_->sync_wal();
+    {
+      std::lock_guard sl(sync_mu_);
+      if (synced_index_ >= index) {
+        lock.lock();
+        continue;
+      }
+    }
+    (void)sync_through(index);
     lock.lock();
   }
 }

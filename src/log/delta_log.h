@@ -1,15 +1,19 @@
 // The local delta log. Callers submit records (serialized delta batches); a
 // leader thread among the waiting callers applies every pending record, in
-// order, into one RocksDB WriteBatch and commits it with one WAL write and, under
-// `sync`, one fsync (group commit). RocksDB's WAL is the log: nothing is written
-// twice. In a cluster the same records go through a Raft log and the same
-// StateMachine::apply runs on every replica.
+// order, into one RocksDB WriteBatch and commits it with one WAL write (group
+// commit). Under `sync` the WAL fsync is a second, pipelined stage: the leader
+// hands the apply turn on as soon as its batch is written, and syncs the WAL
+// while the next group applies; one fsync covers every group written before it
+// began. RocksDB's WAL is the log: nothing is written twice. In a cluster the
+// same records go through a Raft log and the same StateMachine::apply runs on
+// every replica.
 #pragma once
 
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -45,10 +49,11 @@ struct LogOptions {
   Durability durability = Durability::kSync;
   uint32_t group_commit_ms = 5;
   size_t max_group = 256;  // records per group commit
-  // Makes durable whatever records reference outside the store (chunk bytes).
-  // Under kSync the leader runs it before each group's synced write, so one
-  // leader pays one fdatasync per group and submitters wait only once; under
-  // kGroup the sync thread runs it before each WAL sync. Write order either way.
+  // Makes durable whatever records reference outside the store (chunk bytes)
+  // before a WAL sync makes the records durable: run before every WAL sync
+  // (write order). Under kSync a durable record's submitter has made its own
+  // references durable before submitting, so this covers only what
+  // non-durable records left; under kGroup it covers everything.
   std::function<Status()> before_commit;
   // Sees every record in apply order, before it is applied (tests that replay a
   // stream of records elsewhere).
@@ -65,7 +70,10 @@ class DeltaLog {
   ~DeltaLog();
 
   // Applies and commits `record`; returns the state machine's output once the
-  // commit is as durable as the durability mode promises. `durable = false`
+  // commit is as durable as the durability mode promises. Under kSync the
+  // record is visible to readers once written, a moment before its WAL sync
+  // returns (a reader may see a write not yet acknowledged; durability is a
+  // prefix of the WAL, so nothing that depends on it can outlive it). `durable = false`
   // skips the fsync even under `sync` (NFS UNSTABLE writes): the record is
   // durable once a later durable commit or sync_wal covers the WAL after it.
   Result<std::string> submit(std::string_view record, bool durable = true);
@@ -81,6 +89,7 @@ class DeltaLog {
     std::string_view record;
     bool durable = true;
     bool barrier = false;  // no record: only the sync
+    bool queued = false;   // waiting in queue_ (not yet taken into a group)
     Status status;
     std::string out;
     bool done = false;
@@ -89,17 +98,28 @@ class DeltaLog {
     std::condition_variable cv;
   };
   Status run(Pending* p);  // queues p and waits for its group commit
-  void commit_group(std::deque<Pending*>& group);
+  // Applies and writes the group; the index to sync through if it must be
+  // durable before its records are answered.
+  std::optional<uint64_t> commit_group(std::deque<Pending*>& group);
+  // Makes the WAL durable through applied index `index`: concurrent callers
+  // share one fsync. A failed sync is sticky (fail-stop).
+  Status sync_through(uint64_t index);
   void group_sync_loop();
 
   meta::Store* store_;
   StateMachine* sm_;
   LogOptions opts_;
 
-  mutable std::mutex mu_;  // guards queue_, leader_active_, applied_index_
+  mutable std::mutex mu_;  // guards queue_, leader_active_, applied_index_, Pending::done
   std::deque<Pending*> queue_;
   bool leader_active_ = false;
-  uint64_t applied_index_ = 0;
+  uint64_t applied_index_ = 0;  // written (and visible) through here
+
+  std::mutex sync_mu_;  // guards the WAL sync stage below
+  std::condition_variable sync_cv_;
+  bool wal_syncing_ = false;
+  uint64_t synced_index_ = 0;  // durable through here
+  Status sync_fault_;          // a failed WAL sync: every later record fails
 
   bool stop_ = false;
   std::condition_variable stop_cv_;  // wakes the sync thread only to stop
@@ -107,6 +127,8 @@ class DeltaLog {
   Counter* records_;
   Counter* groups_;
   Histogram* commit_seconds_;
+  Histogram* wal_sync_seconds_;
+  Counter* wal_syncs_;
   Counter* faults_;
 };
 

@@ -21,7 +21,7 @@ enum class Cf : uint8_t {
   kAccessKeys,  // access key id → (tenant, sealed secret)
   kInodes,      // ns · ino → inode record
   kDentries,    // ns · parent ino · name → (ino, type, cookie)
-  kDirCookies,  // ns · parent ino · cookie → name (readdir order, stable cookies)
+  kDirCookies,  // ns · parent ino · cookie → ino · type · name (readdir order, stable cookies)
   kChunkRefs,   // chunk id → reference count (replicated: every replica agrees)
   kMultipart,   // ns · upload id → upload record; ns · upload id · part → part record
   kRequests,    // client · sequence → first result; "Q" · order → client · sequence

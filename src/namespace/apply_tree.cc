@@ -41,7 +41,7 @@ Status get_dentry(const Txn& txn, NamespaceId ns, InodeId parent, std::string_vi
 void add_dentry(Txn& txn, NamespaceId ns, Inode& dir, std::string_view name, InodeId ino, FileType type) {
   Dentry d{ino, type, dir.next_cookie++};
   txn.put(Cf::kDentries, meta::dentry_key(ns, dir.ino, name), encode_dentry(d));
-  txn.put(Cf::kDirCookies, meta::dircookie_key(ns, dir.ino, d.cookie), name);
+  txn.put(Cf::kDirCookies, meta::dircookie_key(ns, dir.ino, d.cookie), encode_dircookie(name, ino, type));
 }
 
 void remove_dentry(Txn& txn, NamespaceId ns, InodeId parent, std::string_view name, const Dentry& d) {

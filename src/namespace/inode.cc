@@ -57,6 +57,28 @@ Status decode_dentry(std::string_view v, Dentry* dn) {
   return Status::ok();
 }
 
+// A leading NUL marks the format with the inode: a name never holds a NUL.
+std::string encode_dircookie(std::string_view name, InodeId ino, FileType type) {
+  std::string v;
+  Encoder(&v).u8(0).u64(ino).u8(static_cast<uint8_t>(type)).raw(name);
+  return v;
+}
+
+Status decode_dircookie(std::string_view v, DirCookieEntry* e) {
+  if (v.empty()) return corruption("directory cookie entry: empty");
+  if (v[0] != '\0') {
+    e->name = std::string(v);
+    e->ino = 0;
+    return Status::ok();
+  }
+  Decoder d(v.substr(1));
+  e->ino = d.u64();
+  e->type = static_cast<FileType>(d.u8());
+  if (!d.ok() || e->ino == 0 || v.size() <= 10) return corruption("directory cookie entry: truncated");
+  e->name = std::string(v.substr(10));
+  return Status::ok();
+}
+
 bool valid_utf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   size_t n = s.size(), i = 0;

@@ -59,6 +59,18 @@ struct Dentry {
 std::string encode_dentry(const Dentry& d);
 Status decode_dentry(std::string_view v, Dentry* d);
 
+// A directory's entry in cookie order (readdir): written and removed with its
+// dentry, never changed in place, so it carries the dentry's inode and type
+// and a listing needs no dentry lookups. Entries written before it did hold
+// only the name: decode_dircookie then leaves `ino` 0 (look the dentry up).
+struct DirCookieEntry {
+  std::string name;
+  InodeId ino = 0;
+  FileType type = FileType::kFile;
+};
+std::string encode_dircookie(std::string_view name, InodeId ino, FileType type);
+Status decode_dircookie(std::string_view v, DirCookieEntry* e);
+
 // Names: 1..max_bytes bytes, no '/', no NUL, not "." or "..".
 // Names (file names, S3 key components, tenant and namespace names) are valid
 // UTF-8, not "." or "..", without '/' or NUL, up to max_bytes.

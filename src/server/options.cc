@@ -18,7 +18,7 @@ const std::set<std::string> kKnownKeys = {
     "data_dir", "s3_listen", "admin_listen", "admin_protect_all", "tls_cert", "tls_key", "s3_region", "s3_domain",
     "nfs_listen", "portmap_listen", "nfs_exports", "nfs_export_all", "nfs_export_defaults", "nfs_workers",
     "native_listen", "durability", "group_commit_ms", "log_level", "log_json", "log_file", "chunk_min_size",
-    "chunk_avg_size", "chunk_max_size", "inline_threshold"};
+    "chunk_avg_size", "chunk_max_size", "inline_threshold", "chunk_cache_size"};
 }  // namespace
 
 Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exit_ok) {
@@ -46,6 +46,7 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   flag("--native-listen", "native_listen", "native protocol HOST:PORT (coming: accepted and checked, not served yet)");
   flag("--durability", "durability", "sync (default) | group | none");
   flag("--group-commit-ms", "group_commit_ms", "fsync interval for durability=group (default 5)");
+  flag("--chunk-cache-size", "chunk_cache_size", "opened chunks kept in memory for reads, e.g. 512MiB, 0 for none (default 128MiB)");
   flag("--log-level", "log_level", "trace | debug | info (default) | warn | error | critical | off");
   flag("--log-file", "log_file", "append log lines to FILE instead of stderr (SIGHUP reopens it, for logrotate)");
   app.add_flag_function("--log-json", [&flags](int64_t) { flags["log_json"] = "true"; }, "JSON log lines");
@@ -140,6 +141,7 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   KISEKI_ASSIGN_OR_RETURN(uint64_t inl, cfg.get_size("inline_threshold", o.gateway.inline_threshold));
   if (inl > 65536) return invalid_argument("inline_threshold must be at most 64KiB");
   o.gateway.inline_threshold = static_cast<uint32_t>(inl);
+  KISEKI_ASSIGN_OR_RETURN(o.gateway.chunk_cache_bytes, cfg.get_size("chunk_cache_size", o.gateway.chunk_cache_bytes));
   return o;
 }
 

@@ -159,7 +159,14 @@ bool S3Server::serve(Conn& c) {
       // Stream the pinned object version in pieces: memory per connection stays
       // bounded. The header goes out with the first piece.
       constexpr uint64_t kPiece = 4 << 20;
-      Bytes piece;
+      // Reused by the thread's next GET (no allocation or clearing for a
+      // piece of the same size); a big one is let go afterwards.
+      thread_local Bytes piece;
+      struct Trim {
+        ~Trim() {
+          if (piece.capacity() > (1u << 20)) Bytes().swap(piece);
+        }
+      } trim;
       bool first = true;
       for (uint64_t off = res.offset, end = res.offset + res.length; off < end;) {
         Status st = gw_->read_object(*res.object, off, std::min(kPiece, end - off), &piece);

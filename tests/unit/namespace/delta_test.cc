@@ -62,3 +62,24 @@ TEST(Names, Validation) {
 }
 
 }  // namespace kiseki::ns
+
+namespace kiseki::ns {
+namespace {
+
+TEST(DirCookie, CarriesTheInodeAndReadsTheNameOnlyFormat) {
+  DirCookieEntry e;
+  ASSERT_TRUE(decode_dircookie(encode_dircookie("a b", 42, FileType::kDirectory), &e).is_ok());
+  EXPECT_EQ(e.name, "a b");
+  EXPECT_EQ(e.ino, 42u);
+  EXPECT_EQ(e.type, FileType::kDirectory);
+  // Entries written before the inode was in them: the name alone, inode 0.
+  ASSERT_TRUE(decode_dircookie("report.txt", &e).is_ok());
+  EXPECT_EQ(e.name, "report.txt");
+  EXPECT_EQ(e.ino, 0u);
+  std::string cut = encode_dircookie("x", 7, FileType::kFile);
+  EXPECT_FALSE(decode_dircookie(cut.substr(0, 10), &e).is_ok());
+  EXPECT_FALSE(decode_dircookie("", &e).is_ok());
+}
+
+}  // namespace
+}  // namespace kiseki::ns
