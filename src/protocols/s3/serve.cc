@@ -105,12 +105,36 @@ bool S3Server::serve(Conn& c) {
     bool body_error = false;
     RequestBody body;
     body.content_length = bp.content_length() ? *bp.content_length() : 0;
+    // A body of known length is read straight into the handler's buffer (what
+    // came with the header first): one copy from the socket, not two through
+    // the parser's buffer. A chunked one goes through the parser.
+    const bool direct = !bp.chunked() && bp.content_length().has_value();
+    uint64_t left = direct ? body.content_length : 0;  // body bytes not yet handed out
+    auto body_done = [&] { return direct ? left == 0 : bp.is_done(); };
     body.raw = [&](MutableByteSpan out) -> Result<size_t> {
-      if (bp.is_done() || out.empty()) return size_t{0};
+      if (body_done() || out.empty()) return size_t{0};
       if (expect_continue && !continued) {
         continued = true;
         static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
         if (!stream.write_all(kContinue, sizeof(kContinue) - 1)) return io_error("client went away");
+      }
+      if (direct) {
+        size_t want = static_cast<size_t>(std::min<uint64_t>(out.size(), left));
+        size_t got = 0;
+        if (buf.size() > 0) {
+          got = std::min(want, buf.size());
+          std::memcpy(out.data(), buf.data().data(), got);
+          buf.consume(got);
+        } else {
+          beast::error_code rec;
+          got = stream.read_some(asio::buffer(out.data(), want), rec);
+          if (rec || got == 0) {
+            body_error = true;
+            return invalid_argument("IncompleteBody: You did not provide the number of bytes specified by the Content-Length HTTP header");
+          }
+        }
+        left -= got;
+        return got;
       }
       for (;;) {
         bp.get().body().data = out.data();
@@ -133,18 +157,18 @@ bool S3Server::serve(Conn& c) {
     // Drain what the handler did not read, so the next request starts clean;
     // give up (and close) past 1 MiB or on a broken body.
     bool keep_alive = bp.get().keep_alive() && !body_error;
-    if (keep_alive && !bp.is_done()) {
+    if (keep_alive && !body_done()) {
       if (expect_continue && !continued) {
         keep_alive = false;  // never sent 100: the client may not send the body at all
       } else {
         uint8_t sink[16384];
         uint64_t drained = 0;
-        while (!bp.is_done() && drained < (1 << 20)) {
+        while (!body_done() && drained < (1 << 20)) {
           auto n = body.raw({sink, sizeof(sink)});
           if (!n || *n == 0) break;
           drained += *n;
         }
-        keep_alive = bp.is_done();
+        keep_alive = body_done();
       }
     }
 
