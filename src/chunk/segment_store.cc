@@ -92,7 +92,11 @@ Result<Location> SegmentStore::append(const ChunkId& id, ByteSpan sealed) {
   if (active_->size + kRecordHeaderSize + sealed.size() > opts_.segment_bytes && active_->size > 0) {
     // Roll: the old segment is made durable first, so recovery only ever has to
     // look at the newest segment's tail.
-    if (opts_.durability != Durability::kNone) KISEKI_TRY(opts_.env->fdatasync(active_->fd, active_->path));
+    if (opts_.durability != Durability::kNone) {
+      if (!sync_fault_.is_ok()) return sync_fault_;
+      Status st = opts_.env->fdatasync(active_->fd, active_->path);
+      if (!st.is_ok()) return sync_fault_ = st;
+    }
     active_->durable = active_->size;
     KISEKI_TRY(open_new_segment_locked(active_->id + 1));
   }
@@ -136,6 +140,7 @@ Status SegmentStore::sync_through(const AppendMark& mark) {
   if (it == segments_.end()) return active_ && mark.segment < active_->id ? Status::ok() : not_found("segment gone");
   std::shared_ptr<Segment> seg = it->second;
   while (seg->durable < mark.end) {
+    if (!sync_fault_.is_ok()) return sync_fault_;
     if (syncing_) {
       synced_cv_.wait(lock);
       continue;
@@ -152,6 +157,13 @@ Status SegmentStore::sync_through(const AppendMark& mark) {
     lock.lock();
     syncing_ = false;
     if (st.is_ok() && target > seg->durable) seg->durable = target;
+    // After a failed fdatasync the kernel may have dropped the dirty pages and
+    // a retry would report success: nothing appended since the last good sync
+    // is trusted again (fail-stop until a restart re-reads the files).
+    if (!st.is_ok()) {
+      KLOG_ERROR("chunk segment {}: fdatasync failed, refusing every later sync: {}", seg->id, st.to_string());
+      sync_fault_ = st;
+    }
     synced_cv_.notify_all();
     KISEKI_TRY(st);
   }

@@ -90,9 +90,10 @@ class SegmentStore {
 
   std::string dir_;
   SegmentStoreOptions opts_;
-  mutable std::mutex mu_;  // guards segments_, active_, sizes, syncing_ (one fdatasync at a time)
+  mutable std::mutex mu_;  // guards segments_, active_, sizes, syncing_, sync_fault_ (one fdatasync at a time)
   std::condition_variable synced_cv_;
   bool syncing_ = false;
+  Status sync_fault_;  // a failed fdatasync: every later sync fails
   std::map<SegmentId, std::shared_ptr<Segment>> segments_;
   std::shared_ptr<Segment> active_;
 

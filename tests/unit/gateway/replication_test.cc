@@ -218,5 +218,49 @@ TEST(Idempotency, ARequestIdAppliesOnceAcrossKillNine) {
   EXPECT_EQ((*g)->create(ns, ns::kRootInode, "once", 0644, {}, true).code(), ErrorCode::kExists);
 }
 
+// A failed fsync may have dropped dirty pages, and a retry can report success:
+// after one, nothing more is acknowledged until a restart (fail-stop).
+class SyncFailStopTest : public GatewayTest {
+ protected:
+  GatewayOptions options() override {
+    GatewayOptions o = GatewayTest::options();
+    o.durability = Durability::kSync;
+    o.env = &env_;
+    return o;
+  }
+  kiseki::testing::FaultEnv env_;
+};
+
+TEST_F(SyncFailStopTest, AFailedWalSyncRefusesEveryLaterWrite) {
+  put("before", "kept");
+  env_.arm(FileOp::kSync, "/meta/");
+  auto r = gw_->put_object(ns_, "during", source_from(as_bytes(kiseki::testing::random_bytes(70000, 4))), {});
+  env_.disarm();
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.code(), ErrorCode::kIoError) << r.status().to_string();
+  auto again = gw_->mkdir(ns_, ns::kRootInode, "after", 0755, {});
+  ASSERT_FALSE(again.is_ok()) << "a write after a failed WAL sync must not be acknowledged";
+  EXPECT_NE(again.status().message().find("injected fault"), std::string::npos) << again.status().to_string();
+  reopen();
+  EXPECT_EQ(get("before"), "kept");
+  ASSERT_TRUE(gw_->mkdir(ns_, ns::kRootInode, "after", 0755, {}).is_ok());
+}
+
+TEST_F(SyncFailStopTest, AFailedSegmentSyncRefusesEveryLaterWriteOfChunks) {
+  put("before", "kept, and long enough to be chunked rather than inline");
+  env_.arm(FileOp::kSync, "/chunks/");
+  auto r = gw_->put_object(ns_, "during", source_from(as_bytes(kiseki::testing::random_bytes(70000, 5))), {});
+  env_.disarm();
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.code(), ErrorCode::kIoError) << r.status().to_string();
+  EXPECT_EQ(gw_->head_object(ns_, "during").code(), ErrorCode::kNotFound) << "nothing referenced the unsynced chunk";
+  auto again = gw_->put_object(ns_, "after", source_from(as_bytes(kiseki::testing::random_bytes(70000, 6))), {});
+  EXPECT_FALSE(again.is_ok()) << "chunks after a failed segment sync must not be acknowledged";
+  reopen();
+  EXPECT_EQ(get("before"), "kept, and long enough to be chunked rather than inline");
+  put("after", kiseki::testing::random_bytes(70000, 6));
+  EXPECT_EQ(get("after"), kiseki::testing::random_bytes(70000, 6));
+}
+
 }  // namespace
 }  // namespace kiseki::gateway
