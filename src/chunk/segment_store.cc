@@ -170,6 +170,11 @@ Status SegmentStore::sync_through(const AppendMark& mark) {
   return Status::ok();
 }
 
+Status SegmentStore::fault() const {
+  std::lock_guard lock(mu_);
+  return sync_fault_;
+}
+
 std::shared_ptr<SegmentStore::Segment> SegmentStore::find(SegmentId id) const {
   std::lock_guard lock(mu_);
   auto it = segments_.find(id);

@@ -72,6 +72,8 @@ class SegmentStore {
   // Reads every record of every segment and checks it.
   ScrubReport scrub() const;
   const std::string& dir() const { return dir_; }
+  // The failed fdatasync that stopped every later sync; ok while none.
+  Status fault() const;
 
  private:
   struct Segment {

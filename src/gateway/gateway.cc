@@ -149,6 +149,12 @@ Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable
   return out;
 }
 
+std::string LocalGateway::write_fault() const {
+  Status st = segments_->fault();
+  if (st.is_ok()) st = log_->fault();
+  return st.is_ok() ? std::string() : "writes refused since a sync failed (" + st.to_string() + "); restart the server";
+}
+
 void LocalGateway::note_unstable(const chunk::AppendMark& m) {
   std::lock_guard lock(mark_mu_);
   if (m.segment > unstable_mark_.segment || (m.segment == unstable_mark_.segment && m.end > unstable_mark_.end))

@@ -169,6 +169,9 @@ class Gateway {
   // Damage the open found and served past (referenced chunks whose bytes are
   // gone), in words; empty when there is none. The server reports it as degraded.
   virtual std::string damage_at_open() const = 0;
+  // Why this node refuses writes (a failed segment or WAL sync: fail-stop until
+  // a restart), in words; empty while it takes them.
+  virtual std::string write_fault() const = 0;
   // What every tenant and namespace holds (a scan of the metadata: seconds per
   // million files, for operators and `kiseki usage`, not for a hot path).
   virtual Result<UsageReport> usage() const = 0;

@@ -149,6 +149,7 @@ class LocalGateway final : public Gateway {
   // holds: a consistency check for tests and operators.
   Result<ReferenceReport> check_references() const override;
   std::string damage_at_open() const override { return chunks_->lost_at_open(); }
+  std::string write_fault() const override;
   // What every tenant and namespace holds (a scan of the metadata: seconds per
   // million files, for operators and `kiseki usage`, not for a hot path).
   Result<UsageReport> usage() const override;

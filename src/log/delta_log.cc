@@ -39,6 +39,11 @@ uint64_t DeltaLog::applied_index() const {
   return applied_index_;
 }
 
+Status DeltaLog::fault() const {
+  std::lock_guard lock(sync_mu_);
+  return sync_fault_;
+}
+
 Status DeltaLog::sync() {
   Pending p{{}, true, true};
   return run(&p);

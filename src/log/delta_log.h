@@ -83,6 +83,8 @@ class DeltaLog {
   Status sync();
 
   uint64_t applied_index() const;
+  // The failed WAL sync that stopped this log taking records; ok while none.
+  Status fault() const;
 
  private:
   struct Pending {
@@ -115,7 +117,7 @@ class DeltaLog {
   bool leader_active_ = false;
   uint64_t applied_index_ = 0;  // written (and visible) through here
 
-  std::mutex sync_mu_;  // guards the WAL sync stage below
+  mutable std::mutex sync_mu_;  // guards the WAL sync stage below
   std::condition_variable sync_cv_;
   bool wal_syncing_ = false;
   uint64_t synced_index_ = 0;  // durable through here

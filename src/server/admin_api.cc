@@ -167,6 +167,8 @@ Response AdminApi::handle(const Request& req) {
     if (parts[0] == "health") return text(http::status::ok, "ok\n");
     if (parts[0] == "ready") {
       if (!ready_) return text(http::status::service_unavailable, "starting\n");
+      // A node that refuses writes is not ready: take it out of service.
+      if (std::string f = gw_->write_fault(); !f.empty()) return text(http::status::service_unavailable, "failed: " + f + "\n");
       // Serving, but the last scrub found damage: say so (the status stays 200:
       // the rest of the data serves).
       if (auto why = degraded()) return text(http::status::ok, "degraded: " + *why + "\n");
@@ -355,6 +357,8 @@ Response AdminApi::status() {
     o["capacity"] = json::object{{"total_bytes", 0}, {"free_bytes", 0}, {"avail_bytes", 0}};
   auto why = degraded();
   o["degraded"] = why ? json::value(*why) : json::value(nullptr);
+  std::string fault = gw_->write_fault();
+  o["write_fault"] = fault.empty() ? json::value(nullptr) : json::value(fault);
   std::lock_guard lock(scrub_mu_);
   o["last_scrub"] = last_scrub_ ? json::parse(*last_scrub_) : json::value(nullptr);
   return reply(http::status::ok, o);

@@ -363,6 +363,9 @@ int main(int argc, char** argv) {
         std::printf("%s, %s, up since %s, durability %s\n", cell(o, "version").c_str(),
                     o.at("ready").as_bool() ? "ready" : "starting", cell(o, "started").c_str(),
                     cell(o, "durability").c_str());
+        for (const char* k : {"write_fault", "degraded"})
+          if (auto it = o.find(k); it != o.end() && it->value().is_string())
+            std::printf("%s: %s\n", k, std::string(it->value().as_string()).c_str());
         Table t({"SERVICE", "ADDRESS"});
         for (const auto& [k, a] : o.at("endpoints").as_object()) t.add({std::string(k), std::string(a.as_string())});
         t.print();

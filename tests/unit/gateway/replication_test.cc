@@ -120,6 +120,7 @@ TEST_F(ReplicationTest, TheRecordStreamDeterminesTheReplicatedState) {
 
 class FailStopTest : public ReplicationTest {
  protected:
+  ~FailStopTest() override { gw_.reset(); }  // before env_, which the gateway uses as it closes
   GatewayOptions options() override {
     GatewayOptions o = ReplicationTest::options();
     o.env = &env_;
@@ -222,6 +223,8 @@ TEST(Idempotency, ARequestIdAppliesOnceAcrossKillNine) {
 // after one, nothing more is acknowledged until a restart (fail-stop).
 class SyncFailStopTest : public GatewayTest {
  protected:
+  // The gateway syncs as it closes: it goes before env_ does.
+  ~SyncFailStopTest() override { gw_.reset(); }
   GatewayOptions options() override {
     GatewayOptions o = GatewayTest::options();
     o.durability = Durability::kSync;
@@ -238,6 +241,7 @@ TEST_F(SyncFailStopTest, AFailedWalSyncRefusesEveryLaterWrite) {
   env_.disarm();
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.code(), ErrorCode::kIoError) << r.status().to_string();
+  EXPECT_NE(gw_->write_fault().find("sync failed"), std::string::npos) << gw_->write_fault();
   auto again = gw_->mkdir(ns_, ns::kRootInode, "after", 0755, {});
   ASSERT_FALSE(again.is_ok()) << "a write after a failed WAL sync must not be acknowledged";
   EXPECT_NE(again.status().message().find("injected fault"), std::string::npos) << again.status().to_string();
@@ -256,7 +260,9 @@ TEST_F(SyncFailStopTest, AFailedSegmentSyncRefusesEveryLaterWriteOfChunks) {
   EXPECT_EQ(gw_->head_object(ns_, "during").code(), ErrorCode::kNotFound) << "nothing referenced the unsynced chunk";
   auto again = gw_->put_object(ns_, "after", source_from(as_bytes(kiseki::testing::random_bytes(70000, 6))), {});
   EXPECT_FALSE(again.is_ok()) << "chunks after a failed segment sync must not be acknowledged";
+  EXPECT_NE(gw_->write_fault().find("sync failed"), std::string::npos) << gw_->write_fault();
   reopen();
+  EXPECT_EQ(gw_->write_fault(), "");
   EXPECT_EQ(get("before"), "kept, and long enough to be chunked rather than inline");
   put("after", kiseki::testing::random_bytes(70000, 6));
   EXPECT_EQ(get("after"), kiseki::testing::random_bytes(70000, 6));
