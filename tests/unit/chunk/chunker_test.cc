@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <bit>
 #include <set>
 
 #include "crypto/primitives.h"
@@ -60,6 +62,60 @@ TEST(Chunker, FastCdcRespectsBoundsAndCoversInput) {
   double avg = static_cast<double>(total) / lens.size();
   EXPECT_GT(avg, 32 << 10);
   EXPECT_LT(avg, 128 << 10);
+}
+
+// The chunker's cuts are fixed forever (dedup across versions depends on them):
+// the fast scan must cut exactly where the plain byte-at-a-time FastCDC does.
+static size_t reference_cut(ByteSpan data, uint32_t min, uint32_t avg, uint32_t max) {
+  static const auto gear = [] {
+    std::array<uint64_t, 256> g{};
+    uint64_t x = 0x6b6973656b69ull;
+    for (auto& v : g) {
+      x += 0x9e3779b97f4a7c15ull;
+      uint64_t z = x;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      v = z ^ (z >> 31);
+    }
+    return g;
+  }();
+  unsigned bits = static_cast<unsigned>(std::countr_zero(avg));
+  uint64_t small = ~0ull << (64 - (bits + 1)), large = ~0ull << (64 - (bits - 1));
+  size_t n = data.size();
+  if (n <= min) return n;
+  if (n > max) n = max;
+  size_t normal = std::min<size_t>(avg, n);
+  uint64_t fp = 0;
+  size_t i = min;
+  for (; i < normal; ++i) {
+    fp = (fp << 1) + gear[data[i]];
+    if ((fp & small) == 0) return i + 1;
+  }
+  for (; i < n; ++i) {
+    fp = (fp << 1) + gear[data[i]];
+    if ((fp & large) == 0) return i + 1;
+  }
+  return n;
+}
+
+TEST(Chunker, FastCdcCutsWhereTheByteAtATimeAlgorithmCuts) {
+  struct P { uint32_t min, avg, max; };
+  for (P p : {P{16 << 10, 64 << 10, 256 << 10}, P{4096, 8192, 65536}, P{4097, 16384, 40001}}) {
+    FastCdcChunker c(p.min, p.avg, p.max);
+    for (uint64_t seed = 1; seed <= 6; ++seed) {
+      std::string data = kiseki::testing::random_bytes((4 << 20) + seed * 7919, seed);
+      if (seed % 2 == 0)  // low-entropy stretches cut elsewhere than random bytes
+        for (size_t k = 0; k < data.size(); k += 3) data[k] = static_cast<char>(k % 5);
+      ByteSpan all = as_bytes(data);
+      for (size_t off = 0; off < all.size();) {
+        ByteSpan rest = all.subspan(off);
+        size_t want = reference_cut(rest, p.min, p.avg, p.max);
+        ASSERT_EQ(c.next_cut(rest, true), want) << "params " << p.min << "/" << p.avg << "/" << p.max
+                                                << " seed " << seed << " offset " << off;
+        off += want;
+      }
+    }
+  }
 }
 
 TEST(Chunker, FastCdcStreamingAgreesWithWholeBuffer) {
