@@ -347,14 +347,15 @@ Status LocalGateway::read_range(const crypto::DomainKeys& domain, const Content&
     // Hot chunks come opened from the cache (only those of the reader's own
     // domain: any other id fails the open below, as it always did).
     std::shared_ptr<const chunk::OpenedChunk> hot;
-    bool cacheable = cache_->enabled() && domain_of(it->chunk) == domain.domain;
-    if (cacheable) hot = cache_->get(it->chunk);
-    if (!hot && cacheable) {
-      auto opened = std::make_shared<chunk::OpenedChunk>();
-      KISEKI_TRY(chunks_->read(domain, it->chunk, &opened->bytes));
-      cache_->put(it->chunk, opened);
-      hot = std::move(opened);
-    } else if (!hot) {
+    if (cache_->enabled() && domain_of(it->chunk) == domain.domain) {
+      hot = cache_->get(it->chunk);
+      if (!hot) {
+        auto opened = std::make_shared<chunk::OpenedChunk>();
+        KISEKI_TRY(chunks_->read(domain, it->chunk, &opened->bytes));
+        cache_->put(it->chunk, opened);
+        hot = std::move(opened);
+      }
+    } else {
       KISEKI_TRY(chunks_->read(domain, it->chunk, &plain));
     }
     const Bytes& bytes = hot ? hot->bytes : plain;
@@ -542,8 +543,7 @@ Status LocalGateway::fsync(NsRef ns, InodeId ino) {
   uint64_t unstable = unstable_writes_.load();
   if (opts_.durability == Durability::kSync && unstable == unstable_synced_.load()) return Status::ok();
   // Under `sync` the log's barrier syncs the unstable writes' segments first
-  // (before_commit);
-  // the other modes leave that to the caller.
+  // (before_commit); the other modes leave that to the caller.
   if (opts_.durability != Durability::kSync) KISEKI_TRY(segments_->sync_all(/*force=*/true));
   KISEKI_TRY(log_->sync());  // concurrent fsyncs share one group commit
   uint64_t seen = unstable_synced_.load();

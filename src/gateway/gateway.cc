@@ -134,11 +134,14 @@ Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable
     // fdatasync covers it (and whatever else was appended meanwhile), while
     // the log applies and syncs other groups (write order, without holding
     // the log's turn for a segment sync).
-    bool fresh = false;
-    for (const auto& d : deltas)
-      for (const auto& r : d.refs) fresh |= r.fresh;
+    auto fresh = [&] {
+      for (const auto& d : deltas)
+        for (const auto& r : d.refs)
+          if (r.fresh) return true;
+      return false;
+    };
     if (!durable) note_unstable(segments_->mark());
-    else if (fresh) KISEKI_TRY(segments_->sync_to(segments_->mark()));
+    else if (fresh()) KISEKI_TRY(segments_->sync_to(segments_->mark()));
   }
   auto out = log_->submit(ns::encode_record(deltas, req), durable);
   if (out) {

@@ -55,6 +55,13 @@ Result<std::string> DeltaLog::submit(std::string_view record, bool durable) {
   return std::move(p.out);
 }
 
+void DeltaLog::fail_all(std::deque<Pending*>& group, const Status& st) {
+  for (auto* p : group) {
+    p->status = st;
+    p->out.clear();
+  }
+}
+
 Status DeltaLog::run(Pending* pp) {
   Pending& p = *pp;
   std::unique_lock lock(mu_);
@@ -82,11 +89,7 @@ Status DeltaLog::run(Pending* pp) {
         lock.unlock();
         Status st = sync_through(*sync_index);
         lock.lock();
-        if (!st.is_ok())
-          for (auto* g : group) {
-            g->status = st;
-            g->out.clear();
-          }
+        if (!st.is_ok()) fail_all(group, st);
       }
       for (auto* g : group) {
         g->done = true;
@@ -101,10 +104,7 @@ Status DeltaLog::run(Pending* pp) {
 
 std::optional<uint64_t> DeltaLog::commit_group(std::deque<Pending*>& group) {
   auto fail = [&](const Status& st) {
-    for (auto* p : group) {
-      p->status = st;
-      p->out.clear();
-    }
+    fail_all(group, st);
     return std::nullopt;
   };
   {
@@ -155,7 +155,7 @@ std::optional<uint64_t> DeltaLog::commit_group(std::deque<Pending*>& group) {
 
 Status DeltaLog::sync_through(uint64_t index) {
   std::unique_lock lock(sync_mu_);
-  while (synced_index_ < index || index == 0) {
+  while (synced_index_ < index) {
     if (!sync_fault_.is_ok()) return sync_fault_;
     if (wal_syncing_) {
       sync_cv_.wait(lock);
@@ -182,7 +182,6 @@ Status DeltaLog::sync_through(uint64_t index) {
       return st;
     }
     if (target > synced_index_) synced_index_ = target;
-    if (index == 0) break;  // nothing applied yet: one sync was the whole request
   }
   return Status::ok();
 }
@@ -194,14 +193,7 @@ void DeltaLog::group_sync_loop() {
     if (stop_) break;
     uint64_t index = applied_index_;
     lock.unlock();
-    {
-      std::lock_guard sl(sync_mu_);
-      if (synced_index_ >= index) {
-        lock.lock();
-        continue;
-      }
-    }
-    (void)sync_through(index);
+    (void)sync_through(index);  // nothing to do if no group was written since the last sync
     lock.lock();
   }
 }

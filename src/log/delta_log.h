@@ -100,6 +100,8 @@ class DeltaLog {
     std::condition_variable cv;
   };
   Status run(Pending* p);  // queues p and waits for its group commit
+  // Every record of the group gets `st` and no output.
+  static void fail_all(std::deque<Pending*>& group, const Status& st);
   // Applies and writes the group; the index to sync through if it must be
   // durable before its records are answered.
   std::optional<uint64_t> commit_group(std::deque<Pending*>& group);

@@ -169,8 +169,8 @@ Response AdminApi::handle(const Request& req) {
       if (!ready_) return text(http::status::service_unavailable, "starting\n");
       // A node that refuses writes is not ready: take it out of service.
       if (std::string f = gw_->write_fault(); !f.empty()) return text(http::status::service_unavailable, "failed: " + f + "\n");
-      // Serving, but the last scrub found damage: say so (the status stays 200:
-      // the rest of the data serves).
+      // Serving, but damage was found (at start or by the last scrub): say so
+      // (the status stays 200: the rest of the data serves).
       if (auto why = degraded()) return text(http::status::ok, "degraded: " + *why + "\n");
       return text(http::status::ok, "ready\n");
     }

@@ -1,13 +1,11 @@
 // Real corruption on disk: a flipped bit in a segment file is a corruption error
 // through the Gateway (never wrong data), the scrubber names it, and objects
 // that do not share the damaged chunk still read.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <filesystem>
 
 #include "chunk/chunk_store.h"
 #include "fixture.h"
+#include "support/flip_byte.h"
 
 namespace kiseki::gateway {
 
@@ -26,14 +24,7 @@ TEST_F(GatewayTest, FlippedBitOnDiskIsCorruptionNeverWrongData) {
     ASSERT_TRUE(chunk::decode_location(it->value().ToStringView(), &loc));
   }
   std::string path = dir_.path() + "/chunks/" + chunk::segment_file_name(loc.segment);
-  int fd = ::open(path.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0);
-  off_t pos = static_cast<off_t>(loc.offset + chunk::kRecordHeaderSize + loc.length / 2);
-  uint8_t byte;
-  ASSERT_EQ(::pread(fd, &byte, 1, pos), 1);
-  byte ^= 0x80;
-  ASSERT_EQ(::pwrite(fd, &byte, 1, pos), 1);
-  ::close(fd);
+  kiseki::testing::flip_byte(path, static_cast<off_t>(loc.offset + chunk::kRecordHeaderSize + loc.length / 2), 0x80);
   // Whichever object holds that chunk now fails with kCorruption; the other reads.
   int corrupt = 0;
   for (auto [key, data] : {std::pair{"a", &a}, std::pair{"b", &b}}) {
@@ -65,13 +56,7 @@ TEST_F(GatewayTest, ScrubVerifiesTheMetadataFilesToo) {
       sst = e.path().string();
     }
   ASSERT_FALSE(sst.empty());
-  int fd = ::open(sst.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0);
-  char b;
-  ASSERT_EQ(::pread(fd, &b, 1, static_cast<off_t>(biggest / 4)), 1);
-  b = static_cast<char>(b ^ 0x10);
-  ASSERT_EQ(::pwrite(fd, &b, 1, static_cast<off_t>(biggest / 4)), 1);
-  ::close(fd);
+  kiseki::testing::flip_byte(sst, static_cast<off_t>(biggest / 4), 0x10);
   auto problems = gw_->scrub().problems;
   ASSERT_FALSE(problems.empty()) << "a damaged SST file is found by scrub";
   EXPECT_NE(problems.back().find("metadata checksums"), std::string::npos) << problems.back();

@@ -231,16 +231,21 @@ class SyncFailStopTest : public GatewayTest {
     o.env = &env_;
     return o;
   }
+  // A chunked PUT while the syncs of files under `where` fail.
+  Status put_while_syncs_fail(const std::string& where, const std::string& key, uint64_t seed) {
+    env_.arm(FileOp::kSync, where);
+    auto r = gw_->put_object(ns_, key, source_from(as_bytes(kiseki::testing::random_bytes(70000, seed))), {});
+    env_.disarm();
+    return r.status();
+  }
   kiseki::testing::FaultEnv env_;
 };
 
 TEST_F(SyncFailStopTest, AFailedWalSyncRefusesEveryLaterWrite) {
   put("before", "kept");
-  env_.arm(FileOp::kSync, "/meta/");
-  auto r = gw_->put_object(ns_, "during", source_from(as_bytes(kiseki::testing::random_bytes(70000, 4))), {});
-  env_.disarm();
+  Status r = put_while_syncs_fail("/meta/", "during", 4);
   ASSERT_FALSE(r.is_ok());
-  EXPECT_EQ(r.code(), ErrorCode::kIoError) << r.status().to_string();
+  EXPECT_EQ(r.code(), ErrorCode::kIoError) << r.to_string();
   EXPECT_NE(gw_->write_fault().find("sync failed"), std::string::npos) << gw_->write_fault();
   auto again = gw_->mkdir(ns_, ns::kRootInode, "after", 0755, {});
   ASSERT_FALSE(again.is_ok()) << "a write after a failed WAL sync must not be acknowledged";
@@ -251,19 +256,18 @@ TEST_F(SyncFailStopTest, AFailedWalSyncRefusesEveryLaterWrite) {
 }
 
 TEST_F(SyncFailStopTest, AFailedSegmentSyncRefusesEveryLaterWriteOfChunks) {
-  put("before", "kept, and long enough to be chunked rather than inline");
-  env_.arm(FileOp::kSync, "/chunks/");
-  auto r = gw_->put_object(ns_, "during", source_from(as_bytes(kiseki::testing::random_bytes(70000, 5))), {});
-  env_.disarm();
+  std::string before = kiseki::testing::random_bytes(70000, 7);  // chunked, synced before the fault
+  put("before", before);
+  Status r = put_while_syncs_fail("/chunks/", "during", 5);
   ASSERT_FALSE(r.is_ok());
-  EXPECT_EQ(r.code(), ErrorCode::kIoError) << r.status().to_string();
+  EXPECT_EQ(r.code(), ErrorCode::kIoError) << r.to_string();
   EXPECT_EQ(gw_->head_object(ns_, "during").code(), ErrorCode::kNotFound) << "nothing referenced the unsynced chunk";
   auto again = gw_->put_object(ns_, "after", source_from(as_bytes(kiseki::testing::random_bytes(70000, 6))), {});
   EXPECT_FALSE(again.is_ok()) << "chunks after a failed segment sync must not be acknowledged";
   EXPECT_NE(gw_->write_fault().find("sync failed"), std::string::npos) << gw_->write_fault();
   reopen();
   EXPECT_EQ(gw_->write_fault(), "");
-  EXPECT_EQ(get("before"), "kept, and long enough to be chunked rather than inline");
+  EXPECT_EQ(get("before"), before);
   put("after", kiseki::testing::random_bytes(70000, 6));
   EXPECT_EQ(get("after"), kiseki::testing::random_bytes(70000, 6));
 }

@@ -4,7 +4,6 @@
 // tolerated: RocksDB's default would replay up to the damage and drop every
 // acknowledged write after it without a word. A damaged key file refuses the
 // open too, instead of failing every request of its tenant.
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 
 #include "crash_writer_child.h"
 #include "fixture.h"
+#include "support/flip_byte.h"
 
 namespace kiseki::gateway {
 namespace {
@@ -22,16 +22,6 @@ namespace fs = std::filesystem;
 
 // Runs the crash writer until it has acknowledged `acks` writes, then SIGKILLs
 // it: the log holds records no flush has written to SST files yet.
-void flip_byte(const std::string& path, off_t at) {
-  int fd = ::open(path.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0) << path;
-  char b;
-  ASSERT_EQ(::pread(fd, &b, 1, at), 1);
-  b = static_cast<char>(b ^ 0x5a);
-  ASSERT_EQ(::pwrite(fd, &b, 1, at), 1);
-  ::close(fd);
-}
-
 void write_then_kill(const std::string& dir, int acks) {
   CrashWriter w = spawn_crash_writer({dir, "1", "100000", "sync"});
   ASSERT_GE(w.pid, 0);
@@ -69,7 +59,7 @@ TEST(WalDamage, FlippedByteInTheMiddleRefusesToOpen) {
   ASSERT_FALSE(wal.empty());
   uint64_t size = fs::file_size(wal);
   ASSERT_GT(size, 4096u);
-  flip_byte(wal, static_cast<off_t>(size / 3));
+  kiseki::testing::flip_byte(wal, static_cast<off_t>(size / 3));
   auto g = open_dir(dir.path());
   ASSERT_FALSE(g.is_ok()) << "a damaged log must not open as if the writes after the damage never happened";
   EXPECT_EQ(g.code(), ErrorCode::kCorruption);
@@ -109,7 +99,7 @@ TEST(KeyDamage, DamagedTenantOrMasterKeyRefusesToOpen) {
     }
     std::string file = master ? "master" : "tenant-" + std::to_string(t);
     std::string path = dir.path() + "/keys/" + file;
-    flip_byte(path, static_cast<off_t>(fs::file_size(path) - 10));
+    kiseki::testing::flip_byte(path, static_cast<off_t>(fs::file_size(path) - 10));
     auto g = open_dir(dir.path());
     ASSERT_FALSE(g.is_ok()) << file;
     EXPECT_EQ(g.code(), ErrorCode::kCorruption) << file;
