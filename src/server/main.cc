@@ -9,6 +9,7 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/tls.h"
+#include "protocols/native/native_server.h"
 #include "protocols/nfs/nfs_server.h"
 #include "protocols/s3/server.h"
 #include "server/admin_api.h"
@@ -111,6 +112,19 @@ int main(int argc, char** argv) {
                 nfssrv->portmap_port());
   }
 
+  std::unique_ptr<native::NativeServer> nativesrv;
+  if (opts->native_listen != "off") {
+    native::NativeServerOptions no;
+    no.listen = opts->native_listen;
+    auto n = native::NativeServer::start(gw->get(), no);
+    if (!n) {
+      KLOG_ERROR("native protocol: {}", n.status().to_string());
+      return 1;
+    }
+    nativesrv = std::move(*n);
+    KLOG_INFO("native protocol on {} (port {})", opts->native_listen, nativesrv->port());
+  }
+
   std::shared_ptr<TlsConfig> tls;
   if (!opts->tls_cert.empty()) {
     auto t = TlsConfig::load(opts->tls_cert, opts->tls_key);
@@ -190,6 +204,8 @@ int main(int argc, char** argv) {
   server::ServerInfo info{kVersion, std::string(durability_name(opts->gateway.durability)), {}};
   if (s3srv) info.endpoints.emplace_back("S3", scheme + host_of(opts->s3_listen) + ":" + std::to_string(s3srv->port()));
   if (nfssrv) info.endpoints.emplace_back("NFSv3", host_of(opts->nfs_listen) + ":" + std::to_string(nfssrv->port()));
+  if (nativesrv)
+    info.endpoints.emplace_back("native", host_of(opts->native_listen) + ":" + std::to_string(nativesrv->port()));
   info.endpoints.emplace_back("admin API", admin_url);
   info.endpoints.emplace_back("console", admin_url + "/ui");
   admin.set_info(info);
@@ -199,6 +215,7 @@ int main(int argc, char** argv) {
   io.run();
   if (s3srv) s3srv->stop();
   if (nfssrv) nfssrv->stop();
+  if (nativesrv) nativesrv->stop();
   http->reset();
   gw->reset();  // flushes and closes the store
   KLOG_INFO("kiseki-server stopped");

@@ -23,7 +23,7 @@ const std::set<std::string> kKnownKeys = {
 
 Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exit_ok) {
   *exit_ok = false;
-  CLI::App app{"kiseki-server: encrypted, deduplicated storage over S3 and NFSv3 (a FUSE mount and a native protocol are coming)"};
+  CLI::App app{"kiseki-server: encrypted, deduplicated storage over S3, NFSv3 and the native protocol (kiseki mount)"};
   std::map<std::string, std::string> flags;
   auto flag = [&](const std::string& name, const std::string& key, const std::string& help) {
     app.add_option_function<std::string>(name, [&flags, key](const std::string& v) { flags[key] = v; }, help);
@@ -43,7 +43,7 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   flag("--nfs-exports", "nfs_exports", "NFS exports: \"/tenant/ns OPTS; ...\" (OPTS: ro|rw,root_squash|no_root_squash,anonuid=,anongid=,clients=CIDR|CIDR)");
   flag("--nfs-export-all", "nfs_export_all", "export every namespace with the default options (default true)");
   flag("--nfs-export-defaults", "nfs_export_defaults", "options of exports not listed (default rw,no_root_squash,clients=127.0.0.0/8: this host only)");
-  flag("--native-listen", "native_listen", "native protocol HOST:PORT (coming: accepted and checked, not served yet)");
+  flag("--native-listen", "native_listen", "native protocol HOST:PORT for kiseki mount and libkiseki, or off (default 127.0.0.1:9100)");
   flag("--durability", "durability", "sync (default) | group | none");
   flag("--group-commit-ms", "group_commit_ms", "fsync interval for durability=group (default 5)");
   flag("--chunk-cache-size", "chunk_cache_size", "opened chunks kept in memory for reads, e.g. 512MiB, 0 for none (default 128MiB)");

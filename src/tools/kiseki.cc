@@ -16,6 +16,7 @@
 
 #include "common/file_util.h"
 #include "tools/admin_client.h"
+#include "tools/mount_cmd.h"
 #include "tools/restore.h"
 #include "tools/s3_client.h"
 #include "tools/table.h"
@@ -504,6 +505,8 @@ int main(int argc, char** argv) {
       return st ? 0 : fail(st);
     });
   });
+
+  add_mount_commands(app, {&credentials, &profile, &data_dir, run});
 
   try {
     app.parse(argc, argv);

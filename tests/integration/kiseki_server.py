@@ -44,6 +44,10 @@ class Server:
             args += ["--nfs-listen", f"127.0.0.1:{self.nfs_port}"]
         if "--portmap-listen" not in extra:
             args += ["--portmap-listen", "off"]
+        self.native_port = free_port()
+        self.native = f"127.0.0.1:{self.native_port}"
+        if "--native-listen" not in extra:
+            args += ["--native-listen", self.native]
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
                                      env={**os.environ, **(env or {})})
         deadline = time.time() + 30

@@ -370,7 +370,7 @@ def test_config_exports_and_export_all_off(tmp_path):
         s.stop()
     bad = subprocess.run([os.path.join(BUILD, "src", "server", "kiseki-server"), "--data-dir", str(tmp_path / "data"),
                           "--s3-listen", "off", "--admin-listen", "127.0.0.1:0", "--nfs-listen", "127.0.0.1:0",
-                          "--portmap-listen", "off", "--nfs-exports", "/default/cfg rw,wat"],
+                          "--portmap-listen", "off", "--native-listen", "off", "--nfs-exports", "/default/cfg rw,wat"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "unknown export option" in bad.stdout + bad.stderr
 

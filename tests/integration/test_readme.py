@@ -42,7 +42,7 @@ def test_readme_quick_start_and_using_it(tmp_path):
     assert "make run" in quick[0] and "make test" in quick[0]
     assert using, "the README shows how to use it"
     # The README's commands name the default ports: they must be free here.
-    busy = [p for p in (9000, 9090, 2049) if not port_free(p)]
+    busy = [p for p in (9000, 9090, 2049, 9100) if not port_free(p)]
     assert not busy, f"ports {busy} are in use: stop the server on them to run the README's examples"
 
     # The reader's checkout: ./build and a fresh ./var.

@@ -229,7 +229,8 @@ def test_bad_values_are_refused_before_anything_is_made(tmp_path):
 
 def test_a_second_server_on_the_same_data_directory_is_refused(server):
     r = subprocess.run([SERVER, "--data-dir", server.data_dir, "--admin-listen", "127.0.0.1:0",
-                        "--s3-listen", "off", "--nfs-listen", "off", "--portmap-listen", "off"],
+                        "--s3-listen", "off", "--nfs-listen", "off", "--portmap-listen", "off",
+                        "--native-listen", "off"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
     out = r.stdout + r.stderr
@@ -333,13 +334,14 @@ def test_damage_is_loud(tmp_path):
 
 def test_a_port_in_use_is_an_error_not_a_crash(tmp_path):
     import socket
-    for flag in ("--s3-listen", "--nfs-listen", "--admin-listen"):
+    for flag in ("--s3-listen", "--nfs-listen", "--admin-listen", "--native-listen"):
         with socket.socket() as taken:
             taken.bind(("127.0.0.1", 0))
             taken.listen()
             port = taken.getsockname()[1]
             args = {"--s3-listen": f"127.0.0.1:{free_port()}", "--nfs-listen": f"127.0.0.1:{free_port()}",
-                    "--admin-listen": f"127.0.0.1:{free_port()}", flag: f"127.0.0.1:{port}"}
+                    "--admin-listen": f"127.0.0.1:{free_port()}", "--native-listen": f"127.0.0.1:{free_port()}",
+                    flag: f"127.0.0.1:{port}"}
             r = subprocess.run([SERVER, "--data-dir", str(tmp_path / flag), "--portmap-listen", "off",
                                 *[x for kv in args.items() for x in kv]], capture_output=True, text=True, timeout=60)
         assert r.returncode == 1, (flag, r.returncode, r.stderr)  # not a signal

@@ -17,16 +17,16 @@ Result<std::unique_ptr<NfsServer>> NfsServer::start(gateway::Gateway* gw, const 
   s->dispatcher_.add(s->mount_.get());
   s->dispatcher_.add(&s->pmap_);
   s->pmap_dispatcher_.add(&s->pmap_);
-  RpcServerOptions ro;
+  net::RecordServerOptions ro;
   ro.listen = opts.listen;
   ro.workers = opts.workers;
-  KISEKI_ASSIGN_OR_RETURN(s->nfs_, RpcServer::start(&s->dispatcher_, ro));
+  KISEKI_ASSIGN_OR_RETURN(s->nfs_, net::RecordServer::start(&s->dispatcher_, ro));
   if (opts.portmap_listen != "off") {
-    RpcServerOptions po;
+    net::RecordServerOptions po;
     po.listen = opts.portmap_listen;
     po.workers = 1;
     po.name = "portmap";
-    auto pm = RpcServer::start(&s->pmap_dispatcher_, po);
+    auto pm = net::RecordServer::start(&s->pmap_dispatcher_, po);
     if (pm) {
       s->portmap_ = std::move(*pm);
     } else {

@@ -14,7 +14,8 @@
 #include "protocols/nfs/mount.h"
 #include "protocols/nfs/nfs3.h"
 #include "protocols/nfs/portmap.h"
-#include "protocols/nfs/rpc_server.h"
+#include "net/record_server.h"
+#include "protocols/nfs/rpc_dispatcher.h"
 
 namespace kiseki::nfs {
 
@@ -45,7 +46,7 @@ class NfsServer {
   std::unique_ptr<MountService> mount_;
   PortmapService pmap_;
   RpcDispatcher dispatcher_, pmap_dispatcher_;
-  std::unique_ptr<RpcServer> nfs_, portmap_;
+  std::unique_ptr<net::RecordServer> nfs_, portmap_;
 };
 
 }  // namespace kiseki::nfs

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "net/record.h"
 #include "protocols/nfs/xdr.h"
 
 namespace kiseki::nfs {
@@ -66,19 +67,19 @@ std::string auth_error_reply(uint32_t xid, AuthStat stat);
 // length) and its bytes.
 std::string frame_record(std::string_view message);
 
-class RecordReader {
+class RecordReader : public net::RecordReader {
  public:
   explicit RecordReader(size_t max_record = kMaxRecordBytes) : max_(max_record) {}
   // Feeds received bytes. Returns kInvalidArgument if a record would exceed the
   // cap (the connection must then be closed).
-  Status feed(std::string_view bytes);
+  Status feed(std::string_view bytes) override;
   // The next complete record, if any.
-  std::optional<std::string> next();
-  bool has_record() const { return ready_pos_ < ready_.size(); }
+  std::optional<std::string> next() override;
+  bool has_record() const override { return ready_pos_ < ready_.size(); }
   // Bytes held for records not complete yet (and complete ones not taken).
-  size_t buffered() const { return buf_.size() + partial_.size(); }
+  size_t buffered() const override { return buf_.size() + partial_.size(); }
   // The memory that holds them.
-  size_t footprint() const { return buf_.capacity() + partial_.capacity(); }
+  size_t footprint() const override { return buf_.capacity() + partial_.capacity(); }
 
  private:
   size_t max_;

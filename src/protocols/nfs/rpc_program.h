@@ -7,15 +7,12 @@
 #include <string>
 #include <string_view>
 
+#include "net/record.h"
 #include "protocols/nfs/rpc.h"
 
 namespace kiseki::nfs {
 
-struct ClientInfo {
-  uint32_t ip = 0;  // IPv4, host byte order
-  uint16_t port = 0;
-  std::string addr;  // "a.b.c.d"
-};
+using ClientInfo = net::Peer;
 
 struct RpcCall {
   const CallHeader& hdr;

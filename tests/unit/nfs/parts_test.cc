@@ -6,7 +6,7 @@
 #include "protocols/nfs/drc.h"
 #include "protocols/nfs/exports.h"
 #include "protocols/nfs/file_handle.h"
-#include "protocols/nfs/rpc_server.h"
+#include "protocols/nfs/rpc_dispatcher.h"
 
 namespace kiseki::nfs {
 

@@ -1,4 +1,4 @@
-#include "protocols/nfs/rpc_server.h"
+#include "net/record_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,82 +11,10 @@
 
 #include <cstring>
 
-#include "common/crc32c.h"
 #include "common/tcp_listener.h"
 #include "common/logging.h"
 
-namespace kiseki::nfs {
-
-// ---- dispatcher
-
-std::optional<std::string> RpcDispatcher::handle(std::string_view record, const ClientInfo& client) {
-  ParsedCall pc = parse_call(record);
-  std::string reply(4, '\0');  // the record mark, filled in at the end
-  const uint32_t xid = pc.header.xid;
-  auto frame = [&reply]() {
-    uint32_t len = static_cast<uint32_t>(reply.size() - 4) | 0x80000000u;
-    put_be32(reinterpret_cast<uint8_t*>(reply.data()), len);
-    return std::move(reply);
-  };
-  switch (pc.error) {
-    case CallError::kNone: break;
-    case CallError::kGarbage:
-    case CallError::kNotCall: return std::nullopt;
-    case CallError::kRpcMismatch: reply += rpc_mismatch_reply(xid); return frame();
-    case CallError::kBadCred: reply += auth_error_reply(xid, AuthStat::kBadCred); return frame();
-    case CallError::kUnsupportedAuth: reply += auth_error_reply(xid, AuthStat::kRejectedCred); return frame();
-  }
-  const CallHeader& h = pc.header;
-  auto it = programs_.find(h.prog);
-  if (it == programs_.end()) {
-    reply += accepted_reply(xid, AcceptStat::kProgUnavail);
-    return frame();
-  }
-  RpcProgram* prog = it->second;
-  if (h.vers < prog->min_version() || h.vers > prog->max_version()) {
-    reply += accepted_reply(xid, AcceptStat::kProgMismatch, prog->min_version(), prog->max_version());
-    return frame();
-  }
-  if (h.proc != 0 && h.flavor != AuthFlavor::kSys && prog->needs_auth_sys(h.proc)) {
-    reply += auth_error_reply(xid, AuthStat::kTooWeak);
-    return frame();
-  }
-  std::optional<DrcKey> key;
-  if (!prog->idempotent(h.proc)) {
-    key = DrcKey{client.ip, client.port, xid, h.prog, h.vers, h.proc, crc32c(pc.args.data(), pc.args.size()),
-                 static_cast<uint32_t>(pc.args.size())};
-    std::string cached;
-    switch (drc_.begin(*key, &cached)) {
-      case DuplicateRequestCache::State::kNew: break;
-      case DuplicateRequestCache::State::kInProgress: return std::nullopt;
-      case DuplicateRequestCache::State::kReplay: return cached;
-    }
-  }
-  reply += accepted_reply(xid, AcceptStat::kSuccess);
-  AcceptStat st;
-  try {
-    st = prog->call(RpcCall{h, pc.args, client}, &reply);
-  } catch (const std::exception& e) {
-    KLOG_ERROR("rpc prog {} proc {}: {}", h.prog, h.proc, e.what());
-    st = AcceptStat::kSystemErr;
-  }
-  if (st != AcceptStat::kSuccess) {
-    reply.resize(4);
-    reply += accepted_reply(xid, st);
-  }
-  std::string framed = frame();
-  if (key) drc_.finish(*key, framed);
-  return framed;
-}
-
-bool RpcDispatcher::may_block(std::string_view record) const {
-  if (record.size() < 24) return false;
-  const auto* p = reinterpret_cast<const uint8_t*>(record.data());
-  auto it = programs_.find(get_be32(p + 12));
-  return it != programs_.end() && it->second->may_block(get_be32(p + 20));
-}
-
-// ---- server
+namespace kiseki::net {
 
 namespace {
 
@@ -115,16 +43,16 @@ std::atomic<size_t> g_partial_bytes{0};
 
 }  // namespace
 
-struct RpcServer::Conn {
+struct RecordServer::Conn {
   int fd = -1;
   uint32_t ip = 0;
-  ClientInfo client;
+  std::unique_ptr<Session> session;
   std::mutex write_mu;  // one reply on the wire at a time
   std::mutex mu;        // guards inflight
   std::condition_variable cv;
   size_t inflight = 0;
   // Read by the reactor while parked, by one reader thread otherwise.
-  RecordReader reader;
+  std::unique_ptr<RecordReader> reader;
   size_t charged = 0;  // memory of `reader` counted in g_partial_bytes
   Clock::time_point deadline;
   ~Conn() {
@@ -149,12 +77,12 @@ struct RpcServer::Conn {
   }
 };
 
-Result<std::unique_ptr<RpcServer>> RpcServer::start(RpcDispatcher* dispatcher, const RpcServerOptions& opts) {
-  std::unique_ptr<RpcServer> s(new RpcServer(dispatcher, opts));
+Result<std::unique_ptr<RecordServer>> RecordServer::start(RecordService* service, const RecordServerOptions& opts) {
+  std::unique_ptr<RecordServer> s(new RecordServer(service, opts));
   KISEKI_ASSIGN_OR_RETURN(TcpListener l, listen_tcp(opts.listen, opts.name));
   s->listen_fd_ = l.fd;
   s->port_ = l.port;
-  RpcServer* p = s.get();
+  RecordServer* p = s.get();
   Reactor::Callbacks cb;
   cb.accepted = [p](int fd, uint32_t ip, uint16_t port) { p->accepted(fd, ip, port); };
   cb.ready = [p](int fd) {
@@ -172,9 +100,9 @@ Result<std::unique_ptr<RpcServer>> RpcServer::start(RpcDispatcher* dispatcher, c
   return s;
 }
 
-RpcServer::~RpcServer() { stop(); }
+RecordServer::~RecordServer() { stop(); }
 
-void RpcServer::stop() {
+void RecordServer::stop() {
   if (stopping_.exchange(true)) return;
   // A server whose start failed (its port in use) has no reactor or listener yet.
   if (reactor_) reactor_->stop();
@@ -198,13 +126,13 @@ void RpcServer::stop() {
   conns_.clear();
 }
 
-std::shared_ptr<RpcServer::Conn> RpcServer::find(int fd) {
+std::shared_ptr<RecordServer::Conn> RecordServer::find(int fd) {
   std::lock_guard lock(conns_mu_);
   auto it = conns_.find(fd);
   return it == conns_.end() ? nullptr : it->second;
 }
 
-void RpcServer::accepted(int fd, uint32_t ip, uint16_t port) {
+void RecordServer::accepted(int fd, uint32_t ip, uint16_t port) {
   // Blocking, with the linger as receive timeout, for the reader threads; the
   // reactor and the replies never block (MSG_DONTWAIT).
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
@@ -213,12 +141,15 @@ void RpcServer::accepted(int fd, uint32_t ip, uint16_t port) {
   auto conn = std::make_shared<Conn>();
   conn->fd = fd;
   conn->ip = ip;
-  conn->client.ip = ip;
-  conn->client.port = port;
+  Peer peer;
+  peer.ip = ip;
+  peer.port = port;
   in_addr a{htonl(ip)};
   char text[INET_ADDRSTRLEN] = {};
   ::inet_ntop(AF_INET, &a, text, sizeof(text));
-  conn->client.addr = text;
+  peer.addr = text;
+  conn->session = service_->connected(peer);
+  conn->reader = service_->reader();
   {
     std::lock_guard lock(conns_mu_);
     conns_[fd] = conn;
@@ -227,18 +158,18 @@ void RpcServer::accepted(int fd, uint32_t ip, uint16_t port) {
   reactor_->park(fd, conn->deadline);
 }
 
-bool RpcServer::feed(Conn& conn, std::string_view bytes) {
-  if (!conn.reader.feed(bytes)) {
-    KLOG_WARN("{}: {} sent an oversized RPC record; closing", opts_.name, conn.client.addr);
+bool RecordServer::feed(Conn& conn, std::string_view bytes) {
+  if (Status st = conn.reader->feed(bytes); !st) {
+    KLOG_WARN("{}: {}: {}; closing", opts_.name, conn.session->peer.addr, st.message());
     return false;
   }
-  size_t now = conn.reader.footprint();
+  size_t now = conn.reader->footprint();
   if (now > conn.charged) {
     size_t total = g_partial_bytes.fetch_add(now - conn.charged) + (now - conn.charged);
     conn.charged = now;
     if (total > kPartialRecordBudget) {
       KLOG_WARN("{}: partial RPC records hold {} bytes, over the budget; closing {}", opts_.name, total,
-                conn.client.addr);
+                conn.session->peer.addr);
       return false;
     }
   } else {
@@ -248,8 +179,8 @@ bool RpcServer::feed(Conn& conn, std::string_view bytes) {
   return true;
 }
 
-void RpcServer::on_readable(const std::shared_ptr<Conn>& conn) {
-  bool began = conn->reader.buffered() > 0;
+void RecordServer::on_readable(const std::shared_ptr<Conn>& conn) {
+  bool began = conn->reader->buffered() > 0;
   char buf[64 << 10];
   ssize_t n;
   do {
@@ -257,19 +188,19 @@ void RpcServer::on_readable(const std::shared_ptr<Conn>& conn) {
   } while (n < 0 && errno == EINTR);
   if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return close_conn(conn);
   if (n > 0 && !feed(*conn, std::string_view(buf, static_cast<size_t>(n)))) return close_conn(conn);
-  if (!conn->reader.has_record()) {
+  if (!conn->reader->has_record()) {
     // A record began: it is due within the record timeout.
-    if (!began && conn->reader.buffered() > 0)
+    if (!began && conn->reader->buffered() > 0)
       conn->deadline = std::min(conn->deadline, Clock::now() + std::chrono::seconds(opts_.record_timeout_s));
     return reactor_->park(conn->fd, conn->deadline);
   }
   readers_.post([this, conn] { read_burst(conn); });
 }
 
-bool RpcServer::run_records(const std::shared_ptr<Conn>& conn) {
-  std::optional<std::string> rec = conn->reader.next();
+bool RecordServer::run_records(const std::shared_ptr<Conn>& conn) {
+  std::optional<std::string> rec = conn->reader->next();
   while (rec) {
-    std::optional<std::string> following = conn->reader.next();
+    std::optional<std::string> following = conn->reader->next();
     std::unique_lock lock(conn->mu);
     conn->cv.wait(lock, [&] { return conn->inflight < opts_.max_inflight_per_connection || stopping_; });
     if (stopping_) return false;
@@ -278,7 +209,7 @@ bool RpcServer::run_records(const std::shared_ptr<Conn>& conn) {
     // are already arriving (a client with many in flight): those must not
     // queue behind an fsync.
     bool inline_call = !following && conn->inflight == 1 &&
-                       (!dispatcher_->may_block(*rec) || !bytes_pending(conn->fd));
+                       (!service_->may_block(*rec) || !bytes_pending(conn->fd));
     lock.unlock();
     if (inline_call) {
       // The only call of a client that waits for each reply, and a quick
@@ -294,7 +225,7 @@ bool RpcServer::run_records(const std::shared_ptr<Conn>& conn) {
   return true;
 }
 
-void RpcServer::read_burst(const std::shared_ptr<Conn>& conn) {
+void RecordServer::read_burst(const std::shared_ptr<Conn>& conn) {
   thread_local std::string buf(256 << 10, '\0');
   for (;;) {
     if (!run_records(conn) || stopping_) return close_conn(conn);
@@ -308,13 +239,13 @@ void RpcServer::read_burst(const std::shared_ptr<Conn>& conn) {
   }
 }
 
-void RpcServer::park(const std::shared_ptr<Conn>& conn) {
-  int s = conn->reader.buffered() > 0 ? opts_.record_timeout_s : opts_.idle_timeout_s;
+void RecordServer::park(const std::shared_ptr<Conn>& conn) {
+  int s = conn->reader->buffered() > 0 ? opts_.record_timeout_s : opts_.idle_timeout_s;
   conn->deadline = Clock::now() + std::chrono::seconds(s);
   reactor_->park(conn->fd, conn->deadline);
 }
 
-void RpcServer::close_conn(const std::shared_ptr<Conn>& conn) {
+void RecordServer::close_conn(const std::shared_ptr<Conn>& conn) {
   {
     std::lock_guard lock(conns_mu_);
     if (conns_.erase(conn->fd) == 0) return;
@@ -323,7 +254,7 @@ void RpcServer::close_conn(const std::shared_ptr<Conn>& conn) {
   reactor_->forget(conn->fd, conn->ip);  // conn's destructor closes the socket
 }
 
-void RpcServer::worker_loop() {
+void RecordServer::worker_loop() {
   for (;;) {
     Task t;
     {
@@ -337,8 +268,8 @@ void RpcServer::worker_loop() {
   }
 }
 
-void RpcServer::run_call(const std::shared_ptr<Conn>& conn, std::string_view record) {
-  if (auto reply = dispatcher_->handle(record, conn->client)) (void)conn->send(*reply);
+void RecordServer::run_call(const std::shared_ptr<Conn>& conn, std::string_view record) {
+  if (auto reply = service_->handle(record, *conn->session)) (void)conn->send(*reply);
   {
     std::lock_guard lock(conn->mu);
     --conn->inflight;
@@ -346,4 +277,4 @@ void RpcServer::run_call(const std::shared_ptr<Conn>& conn, std::string_view rec
   conn->cv.notify_one();
 }
 
-}  // namespace kiseki::nfs
+}  // namespace kiseki::net

@@ -1,0 +1,47 @@
+// One TCP connection to a native server: requests from many threads at once,
+// each matched to its answer by request id (answers come in any order), each
+// waiting at most its deadline. A broken connection fails every call waiting
+// on it with kUnavailable; the client (client.h) makes a new one.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "common/status.h"
+
+namespace kiseki::client {
+
+class Connection {
+ public:
+  static Result<std::unique_ptr<Connection>> open(const std::string& host_port, std::chrono::milliseconds timeout);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Sends one request and waits for its answer's payload; an error answer is
+  // the server's status and message. kTimeout past `deadline` (the answer, if
+  // it comes, is dropped); kUnavailable if the connection breaks first.
+  Result<std::string> call(uint16_t opcode, std::string_view payload, std::chrono::milliseconds deadline);
+  bool broken() const;
+
+ private:
+  struct Pending;
+  explicit Connection(int fd);
+  void read_loop();
+  void fail_all(const Status& why);
+
+  int fd_;
+  std::thread reader_;
+  std::mutex write_mu_;  // one frame on the wire at a time
+  mutable std::mutex mu_;  // guards the rest
+  uint64_t next_id_ = 1;
+  bool broken_ = false;
+  std::unordered_map<uint64_t, std::shared_ptr<Pending>> pending_;
+};
+
+}  // namespace kiseki::client

@@ -1,0 +1,422 @@
+#define FUSE_USE_VERSION 314
+#include "mount/fuse_fs.h"
+
+#include <fuse3/fuse_lowlevel.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <unordered_map>
+
+#include "client/errno.h"
+
+namespace kiseki::mount {
+
+namespace {
+
+using client::Client;
+using gateway::Caller;
+using gateway::FileAttr;
+using gateway::FileType;
+
+// One mounted namespace: the client and what the kernel was last told.
+struct Fs {
+  std::unique_ptr<Client> client;
+  NamespaceId ns = 0;
+  MountOptions opts;
+  std::mutex mu;  // guards seen
+  // mtime and size of each file as of the last open or our own last write: an
+  // open that finds them unchanged keeps the kernel's cached pages.
+  std::unordered_map<InodeId, std::pair<int64_t, uint64_t>> seen;
+};
+
+// What an open file remembers: who opened it (reads and writes run as them).
+struct OpenFile {
+  Caller who;
+};
+
+Fs* fs_of(fuse_req_t req) { return static_cast<Fs*>(fuse_req_userdata(req)); }
+
+Caller caller_of(fuse_req_t req) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  Caller c;
+  c.uid = ctx->uid;
+  c.gid = ctx->gid;
+  gid_t groups[32];
+  int n = fuse_req_getgroups(req, 32, groups);
+  for (int i = 0; i < std::min(n, 32); ++i) c.groups.push_back(groups[i]);
+  return c;
+}
+
+void reply_status(fuse_req_t req, const Status& st) { fuse_reply_err(req, st ? 0 : client::to_errno(st.code())); }
+
+timespec ts(int64_t ns) { return timespec{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)}; }
+
+struct stat to_stat(const Fs& fs, const FileAttr& a) {
+  struct stat st{};
+  st.st_ino = a.ino;
+  uint32_t type = a.type == FileType::kDirectory ? S_IFDIR : a.type == FileType::kSymlink ? S_IFLNK : S_IFREG;
+  st.st_mode = type | (a.mode & 07777);
+  st.st_nlink = a.nlink;
+  st.st_uid = fs.opts.uid.value_or(a.uid);
+  st.st_gid = fs.opts.gid.value_or(a.gid);
+  st.st_size = static_cast<off_t>(a.size);
+  st.st_blksize = 1 << 20;
+  st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
+  st.st_atim = ts(a.atime_ns);
+  st.st_mtim = ts(a.mtime_ns);
+  st.st_ctim = ts(a.ctime_ns);
+  return st;
+}
+
+fuse_entry_param entry_of(const Fs& fs, const FileAttr& a) {
+  fuse_entry_param e{};
+  e.ino = a.ino;
+  e.generation = a.generation;
+  e.attr = to_stat(fs, a);
+  e.attr_timeout = fs.opts.attr_timeout_s;
+  e.entry_timeout = fs.opts.entry_timeout_s;
+  return e;
+}
+
+void reply_entry(fuse_req_t req, const Result<FileAttr>& a) {
+  if (!a) return reply_status(req, a.status());
+  fuse_entry_param e = entry_of(*fs_of(req), *a);
+  fuse_reply_entry(req, &e);
+}
+
+void reply_attr(fuse_req_t req, const Result<FileAttr>& a) {
+  if (!a) return reply_status(req, a.status());
+  struct stat st = to_stat(*fs_of(req), *a);
+  fuse_reply_attr(req, &st, fs_of(req)->opts.attr_timeout_s);
+}
+
+// Whether the kernel may keep its cached pages of `a` (and remember `a`).
+bool unchanged(Fs& fs, const FileAttr& a) {
+  std::lock_guard lock(fs.mu);
+  auto [it, fresh] = fs.seen.try_emplace(a.ino, a.mtime_ns, a.size);
+  bool same = !fresh && it->second == std::make_pair(a.mtime_ns, a.size);
+  it->second = {a.mtime_ns, a.size};
+  return same;
+}
+
+void remember(Fs& fs, const FileAttr& a) {
+  std::lock_guard lock(fs.mu);
+  fs.seen[a.ino] = {a.mtime_ns, a.size};
+}
+
+int64_t now_ns() {
+  timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec;
+}
+
+// ---- the operations
+
+void op_init(void* userdata, fuse_conn_info* conn) {
+  auto* fs = static_cast<Fs*>(userdata);
+  if (fs->opts.writeback_cache && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+  conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;  // O_TRUNC comes as a SETATTR of size 0
+  conn->max_write = native::kMaxIo;
+  conn->max_read = native::kMaxIo;  // as -o max_read (fuse_session_new refuses a difference)
+  conn->max_readahead = native::kMaxIo;
+  conn->time_gran = 1;
+}
+
+void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Fs& fs = *fs_of(req);
+  auto a = fs.client->lookup(fs.ns, parent, name, caller_of(req));
+  if (!a && a.status().code() == ErrorCode::kNotFound) {
+    // A negative entry, trusted for entry_timeout like a positive one.
+    fuse_entry_param e{};
+    e.entry_timeout = fs.opts.entry_timeout_s;
+    fuse_reply_entry(req, &e);
+    return;
+  }
+  reply_entry(req, a);
+}
+
+void op_forget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
+
+void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  Fs& fs = *fs_of(req);
+  reply_attr(req, fs.client->getattr(fs.ns, ino));
+}
+
+void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info*) {
+  Fs& fs = *fs_of(req);
+  gateway::SetAttrRequest r;
+  if (to_set & FUSE_SET_ATTR_MODE) r.mode = attr->st_mode & 07777;
+  if (to_set & FUSE_SET_ATTR_UID) r.uid = attr->st_uid;
+  if (to_set & FUSE_SET_ATTR_GID) r.gid = attr->st_gid;
+  if (to_set & FUSE_SET_ATTR_SIZE) r.size = static_cast<uint64_t>(attr->st_size);
+  auto ns_of = [](const timespec& t) { return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec; };
+  if (to_set & FUSE_SET_ATTR_ATIME_NOW) r.atime_ns = now_ns();
+  else if (to_set & FUSE_SET_ATTR_ATIME) r.atime_ns = ns_of(attr->st_atim);
+  if (to_set & FUSE_SET_ATTR_MTIME_NOW) r.mtime_ns = now_ns();
+  else if (to_set & FUSE_SET_ATTR_MTIME) r.mtime_ns = ns_of(attr->st_mtim);
+  auto a = fs.client->setattr(fs.ns, ino, r, caller_of(req));
+  if (a) remember(fs, *a);
+  reply_attr(req, a);
+}
+
+void op_readlink(fuse_req_t req, fuse_ino_t ino) {
+  Fs& fs = *fs_of(req);
+  auto t = fs.client->readlink(fs.ns, ino, caller_of(req));
+  if (!t) return reply_status(req, t.status());
+  fuse_reply_readlink(req, t->c_str());
+}
+
+void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t) {
+  Fs& fs = *fs_of(req);
+  if (S_ISREG(mode)) return reply_entry(req, fs.client->create(fs.ns, parent, name, mode & 07777, true, caller_of(req)));
+  reply_status(req, fs.client->mknod(fs.ns, caller_of(req)));
+}
+
+void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  Fs& fs = *fs_of(req);
+  reply_entry(req, fs.client->mkdir(fs.ns, parent, name, mode & 07777, caller_of(req)));
+}
+
+void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Fs& fs = *fs_of(req);
+  reply_status(req, fs.client->unlink(fs.ns, parent, name, caller_of(req)));
+}
+
+void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Fs& fs = *fs_of(req);
+  reply_status(req, fs.client->rmdir(fs.ns, parent, name, caller_of(req)));
+}
+
+void op_symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+  Fs& fs = *fs_of(req);
+  reply_entry(req, fs.client->symlink(fs.ns, parent, name, target, caller_of(req)));
+}
+
+void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent, const char* new_name,
+               unsigned int flags) {
+  Fs& fs = *fs_of(req);
+  Caller who = caller_of(req);
+  if (flags & RENAME_EXCHANGE) return (void)fuse_reply_err(req, EINVAL);
+  if (flags & RENAME_NOREPLACE) {
+    auto there = fs.client->lookup(fs.ns, new_parent, new_name, who);
+    if (there) return (void)fuse_reply_err(req, EEXIST);
+    if (there.status().code() != ErrorCode::kNotFound) return reply_status(req, there.status());
+  }
+  reply_status(req, fs.client->rename(fs.ns, parent, name, new_parent, new_name, who));
+}
+
+void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
+  Fs& fs = *fs_of(req);
+  reply_entry(req, fs.client->link(fs.ns, ino, new_parent, new_name, caller_of(req)));
+}
+
+void opened(Fs& fs, const FileAttr& a, fuse_file_info* fi, Caller who) {
+  fi->keep_cache = unchanged(fs, a);
+  fi->fh = reinterpret_cast<uint64_t>(new OpenFile{std::move(who)});
+}
+
+void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Fs& fs = *fs_of(req);
+  Caller who = caller_of(req);
+  auto a = fs.client->open(fs.ns, ino, static_cast<uint32_t>(fi->flags), who);
+  if (!a) return reply_status(req, a.status());
+  opened(fs, *a, fi, std::move(who));
+  if (fuse_reply_open(req, fi) == -ENOENT) delete reinterpret_cast<OpenFile*>(fi->fh);  // interrupted
+}
+
+void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+  Fs& fs = *fs_of(req);
+  Caller who = caller_of(req);
+  auto a = fs.client->create(fs.ns, parent, name, mode & 07777, fi->flags & O_EXCL, who);
+  if (a && (fi->flags & O_TRUNC) && a->size > 0) {
+    gateway::SetAttrRequest r;
+    r.size = 0;
+    a = fs.client->setattr(fs.ns, a->ino, r, who);
+  }
+  if (!a) return reply_status(req, a.status());
+  opened(fs, *a, fi, std::move(who));
+  fuse_entry_param e = entry_of(fs, *a);
+  if (fuse_reply_create(req, &e, fi) == -ENOENT) delete reinterpret_cast<OpenFile*>(fi->fh);
+}
+
+const Caller& opener(fuse_file_info* fi) { return reinterpret_cast<OpenFile*>(fi->fh)->who; }
+
+void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  Fs& fs = *fs_of(req);
+  auto data = fs.client->read(fs.ns, ino, static_cast<uint64_t>(off), size, opener(fi));
+  if (!data) return reply_status(req, data.status());
+  fuse_reply_buf(req, data->data(), data->size());
+}
+
+void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
+  Fs& fs = *fs_of(req);
+  // Unstable, as a local file system's write(2): visible to every protocol at
+  // once, durable at the next fsync.
+  auto a = fs.client->write(fs.ns, ino, static_cast<uint64_t>(off), std::string_view(buf, size), false, opener(fi));
+  if (!a) return reply_status(req, a.status());
+  remember(fs, *a);
+  fuse_reply_write(req, size);
+}
+
+void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
+
+void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  delete reinterpret_cast<OpenFile*>(fi->fh);
+  fuse_reply_err(req, 0);
+}
+
+void op_fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info* fi) {
+  Fs& fs = *fs_of(req);
+  reply_status(req, fs.client->fsync(fs.ns, ino, opener(fi)));
+}
+
+void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Fs& fs = *fs_of(req);
+  auto a = fs.client->open(fs.ns, ino, O_RDONLY, caller_of(req));
+  if (!a) return reply_status(req, a.status());
+  if (a->type != FileType::kDirectory) return (void)fuse_reply_err(req, ENOTDIR);
+  fuse_reply_open(req, fi);
+}
+
+void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
+  Fs& fs = *fs_of(req);
+  Caller who = caller_of(req);
+  std::string buf(size, '\0');
+  size_t used = 0;
+  auto add = [&](const char* name, const fuse_entry_param& p, off_t next) {
+    size_t n = fuse_add_direntry_plus(req, buf.data() + used, size - used, name, &p, next);
+    if (n > size - used) return false;  // the kernel asks again from the last offset it got
+    used += n;
+    return true;
+  };
+  // Offsets 1 and 2 follow "." and ".." (the server's cookies start at 3).
+  if (off < 2) {
+    auto dir = fs.client->getattr(fs.ns, ino);
+    if (!dir) return reply_status(req, dir.status());
+    fuse_entry_param dot{};
+    dot.attr = to_stat(fs, *dir);
+    if (off == 0 && !add(".", dot, 1)) return (void)fuse_reply_buf(req, buf.data(), used);
+    dot.attr.st_ino = dir->parent;
+    if (!add("..", dot, 2)) return (void)fuse_reply_buf(req, buf.data(), used);
+  }
+  // About 100 bytes of buffer per entry: ask for what fits.
+  uint32_t max = static_cast<uint32_t>(std::clamp<size_t>(size / 96, 1, 4096));
+  auto entries = fs.client->readdirplus(fs.ns, ino, off <= 2 ? 0 : static_cast<uint64_t>(off), max, who);
+  if (!entries) return reply_status(req, entries.status());
+  for (const auto& e : *entries)
+    if (!add(e.entry.name.c_str(), entry_of(fs, e.attr), static_cast<off_t>(e.entry.cookie))) break;
+  fuse_reply_buf(req, buf.data(), used);
+}
+
+void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
+
+void op_statfs(fuse_req_t req, fuse_ino_t) {
+  Fs& fs = *fs_of(req);
+  auto s = fs.client->statfs(fs.ns, caller_of(req));
+  if (!s) return reply_status(req, s.status());
+  struct statvfs v{};
+  v.f_bsize = 4096;
+  v.f_frsize = 4096;
+  v.f_blocks = s->total_bytes / 4096;
+  v.f_bfree = s->free_bytes / 4096;
+  v.f_bavail = s->avail_bytes / 4096;
+  v.f_files = s->total_files;
+  v.f_ffree = s->free_files;
+  v.f_favail = s->free_files;
+  v.f_namemax = 255;
+  fuse_reply_statfs(req, &v);
+}
+
+fuse_lowlevel_ops make_ops() {
+  fuse_lowlevel_ops ops{};
+  ops.init = op_init;
+  ops.lookup = op_lookup;
+  ops.forget = op_forget;
+  ops.getattr = op_getattr;
+  ops.setattr = op_setattr;
+  ops.readlink = op_readlink;
+  ops.mknod = op_mknod;
+  ops.mkdir = op_mkdir;
+  ops.unlink = op_unlink;
+  ops.rmdir = op_rmdir;
+  ops.symlink = op_symlink;
+  ops.rename = op_rename;
+  ops.link = op_link;
+  ops.open = op_open;
+  ops.read = op_read;
+  ops.write = op_write;
+  ops.flush = op_flush;
+  ops.release = op_release;
+  ops.fsync = op_fsync;
+  ops.opendir = op_opendir;
+  ops.readdirplus = op_readdirplus;
+  ops.releasedir = op_releasedir;
+  ops.statfs = op_statfs;
+  ops.create = op_create;
+  return ops;
+}
+
+// The client of a served mount: made after fuse_daemonize, whose fork would
+// leave the connections' threads behind.
+Result<std::unique_ptr<Client>> connect(const MountTarget& t, NamespaceId* ns) {
+  KISEKI_ASSIGN_OR_RETURN(auto c, Client::connect(t.client));
+  KISEKI_ASSIGN_OR_RETURN(client::Mounted m, c->mount(t.ns_name));
+  *ns = m.ns;
+  return c;
+}
+
+}  // namespace
+
+int run_mount(const MountTarget& t, const MountOptions& opts, bool foreground) {
+  Fs fs;
+  fs.opts = opts;
+  {
+    // Fail here, on the terminal, for a wrong key or namespace.
+    NamespaceId ns = 0;
+    auto probe = connect(t, &ns);
+    if (!probe) {
+      std::fprintf(stderr, "kiseki mount: %s\n", probe.status().message().c_str());
+      return 1;
+    }
+    fs.ns = ns;
+  }
+  std::vector<std::string> argv_s = {"kiseki", "-o",
+                                     "fsname=" + t.fsname + ",subtype=kiseki,default_permissions,max_read=" +
+                                         std::to_string(native::kMaxIo)};
+  if (opts.allow_other) argv_s.back() += ",allow_other";
+  if (opts.read_only) argv_s.back() += ",ro";
+  if (opts.debug) argv_s.push_back("-d");
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  fuse_lowlevel_ops ops = make_ops();
+  fuse_session* se = fuse_session_new(&args, &ops, sizeof(ops), &fs);
+  if (!se) return 1;
+  int rc = 1;
+  if (fuse_set_signal_handlers(se) == 0) {
+    if (fuse_session_mount(se, t.mountpoint.c_str()) == 0) {
+      fuse_daemonize(foreground ? 1 : 0);
+      auto c = connect(t, &fs.ns);
+      if (!c) {
+        std::fprintf(stderr, "kiseki mount: %s\n", c.status().message().c_str());
+      } else {
+        fs.client = std::move(*c);
+        fuse_loop_config* cfg = fuse_loop_cfg_create();
+        fuse_loop_cfg_set_max_threads(cfg, opts.max_threads);
+        rc = fuse_session_loop_mt(se, cfg) == 0 ? 0 : 1;
+        fuse_loop_cfg_destroy(cfg);
+      }
+      fuse_session_unmount(se);
+    }
+    fuse_remove_signal_handlers(se);
+  }
+  fuse_session_destroy(se);
+  fuse_opt_free_args(&args);
+  return rc;
+}
+
+}  // namespace kiseki::mount

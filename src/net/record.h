@@ -1,0 +1,59 @@
+// What a record server (record_server.h) asks of a protocol: how to split a
+// connection's bytes into records, and the answer to each.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace kiseki::net {
+
+// The other end of a connection.
+struct Peer {
+  uint32_t ip = 0;  // IPv4, host byte order
+  uint16_t port = 0;
+  std::string addr;  // "a.b.c.d"
+};
+
+// What the server keeps per connection: the peer, and whatever the protocol
+// adds (the native protocol's authentication).
+struct Session {
+  virtual ~Session() = default;
+  Peer peer;
+};
+
+// Splits one connection's bytes into records.
+class RecordReader {
+ public:
+  virtual ~RecordReader() = default;
+  // An error: the stream cannot be framed any more (close the connection).
+  virtual Status feed(std::string_view bytes) = 0;
+  virtual std::optional<std::string> next() = 0;
+  virtual bool has_record() const = 0;
+  // Bytes held for records not complete yet, and the memory that holds them.
+  virtual size_t buffered() const = 0;
+  virtual size_t footprint() const = 0;
+};
+
+// A protocol as the server sees it.
+class RecordService {
+ public:
+  virtual ~RecordService() = default;
+  virtual std::unique_ptr<RecordReader> reader() const = 0;
+  virtual std::unique_ptr<Session> connected(const Peer& peer) {
+    auto s = std::make_unique<Session>();
+    s->peer = peer;
+    return s;
+  }
+  // The framed answer to one record, or nullopt for none. Called on many
+  // threads at once, for one connection too.
+  virtual std::optional<std::string> handle(std::string_view record, Session& session) = 0;
+  // Whether the record may wait on the disk (a synced commit).
+  virtual bool may_block(std::string_view /*record*/) const { return false; }
+};
+
+}  // namespace kiseki::net
