@@ -14,7 +14,10 @@ struct MountOptions {
   std::optional<uint32_t> uid, gid;  // every file shown as owned by these
   double attr_timeout_s = 1.0;   // how long the kernel trusts attributes (and names)
   double entry_timeout_s = 1.0;
-  bool writeback_cache = true;   // writeback / no_writeback
+  // writeback: the kernel gathers writes in its page cache and owns the size
+  // of a file it has cached, so a size changed over S3 or NFS is not seen;
+  // for files that only this mount writes (docs/mount.md). Off by default.
+  bool writeback_cache = false;
   unsigned max_threads = 32;
   bool debug = false;            // every FUSE request logged (-o debug)
 };

@@ -79,7 +79,16 @@ Status FrameReader::feed(std::string_view bytes) {
       size_t take = std::min(bytes.size(), kFrameHeaderBytes - buf_.size());
       buf_.append(bytes.substr(0, take));
       bytes.remove_prefix(take);
-      if (buf_.size() < kFrameHeaderBytes) break;
+      if (buf_.size() < kFrameHeaderBytes) {
+        // What is not a frame is refused from its first bytes, not after 32.
+        static constexpr char kStart[] = {'K', 'S', 'K', 'I', static_cast<char>(kFrameVersion)};
+        if (std::string_view(buf_).substr(0, sizeof(kStart)) !=
+            std::string_view(kStart, std::min(buf_.size(), sizeof(kStart)))) {
+          buf_.clear();
+          return invalid_argument("not a Kiseki frame (bad magic or version)");
+        }
+        break;
+      }
     }
     auto h = parse_header(buf_);
     if (!h) {
