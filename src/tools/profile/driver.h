@@ -12,7 +12,8 @@
 namespace kiseki::profile {
 
 struct DriverOptions {
-  std::string endpoint;    // s3: http://HOST:PORT; nfs3: nfs://HOST/EXPORT?nfsport=P&mountport=M&version=3
+  std::string endpoint;    // s3: http://HOST:PORT; nfs3: nfs://HOST/EXPORT?nfsport=P&mountport=M&version=3;
+                           // native: HOST:PORT
   std::string access_key;
   std::string secret_key;
   std::string bucket = "profile";
@@ -43,6 +44,7 @@ class Driver {
 };
 
 Result<std::unique_ptr<Driver>> make_driver(const std::string& name, const DriverOptions& opts);
-std::unique_ptr<Driver> make_nfs3_driver(const DriverOptions& opts);  // nfs3_driver.cc
+std::unique_ptr<Driver> make_nfs3_driver(const DriverOptions& opts);    // nfs3_driver.cc
+std::unique_ptr<Driver> make_native_driver(const DriverOptions& opts);  // native_driver.cc
 
 }  // namespace kiseki::profile

@@ -398,7 +398,8 @@ Result<std::unique_ptr<Driver>> make_driver(const std::string& name, const Drive
   if (name == "s3") return std::unique_ptr<Driver>(new S3Driver(opts));
   if (name == "fs") return std::unique_ptr<Driver>(new FsDriver(opts));
   if (name == "nfs3") return make_nfs3_driver(opts);
-  return invalid_argument("unknown driver '" + name + "' (inprocess, s3, fs, nfs3; native plugs in here)");
+  if (name == "native") return make_native_driver(opts);
+  return invalid_argument("unknown driver '" + name + "' (inprocess, s3, fs, nfs3, native)");
 }
 
 }  // namespace kiseki::profile

@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   d.endpoint = env_or("S3_ENDPOINT", "http://127.0.0.1:9000");
   d.access_key = env_or("S3_ACCESS_KEY");
   d.secret_key = env_or("S3_SECRET_KEY");
-  app.add_option("--driver", drivers, "inprocess | s3 | fs (comma-separated with --matrix)");
+  app.add_option("--driver", drivers, "inprocess | s3 | fs | nfs3 | native (comma-separated with --matrix)");
   app.add_option("--shape", shapes, "put-heavy | get-heavy | mixed | create-empty-files | stat | list (comma-separated with --matrix)");
   app.add_option("--size", size_s, "object size (64KiB, 1MiB …)");
   app.add_option("--concurrency", concurrency, "workers, each with its own connection (default 16)");
@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 10000000));
   app.add_option("--keyspace", keyspace, "distinct keys that put shapes overwrite (default 4096)");
   app.add_option("--keys", keys, "key distribution: uniform | zipf");
-  app.add_option("--endpoint", d.endpoint, "S3 endpoint (default $S3_ENDPOINT or http://127.0.0.1:9000)");
+  app.add_option("--endpoint", d.endpoint,
+                 "s3: URL (default $S3_ENDPOINT or http://127.0.0.1:9000); nfs3: nfs:// URL; native: HOST:PORT");
   app.add_option("--access-key", d.access_key, "S3 access key (default $S3_ACCESS_KEY)");
   app.add_option("--secret-key", d.secret_key, "S3 secret key (default $S3_SECRET_KEY)");
   app.add_option("--bucket", d.bucket, "bucket / directory (default profile)");
