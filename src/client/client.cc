@@ -108,9 +108,10 @@ Result<Mounted> Client::mount(std::string_view ns_name) {
   if (!native::decode_attr(d, &m.root)) return malformed_answer();
   std::lock_guard lock(mu_);
   mounted_[std::string(ns_name)] = m.ns;
-  // Other connections of the pool have not mounted it: they are made again.
-  for (auto& c : conns_)
-    if (c && c != conns_[0]) c.reset();
+  // Only the connection that ran kMount has the namespace: every one is made
+  // again on its next call, mounting all of mounted_ (calls already on one
+  // keep it alive until they are answered).
+  for (auto& c : conns_) c.reset();
   return m;
 }
 

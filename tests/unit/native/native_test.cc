@@ -104,6 +104,14 @@ TEST_F(NativeTest, NothingIsAnsweredBeforeAuthenticationAndOnlyTheTenantsNamespa
 
   auto c = connect();
   EXPECT_EQ(c->mount("secret").status().code(), ErrorCode::kNotFound) << "another tenant's namespace";
+  // A second namespace mounted later is known to every connection of the pool.
+  ASSERT_TRUE(gw_->create_namespace(tenant_, "more").is_ok());
+  auto first = *c->mount("files");
+  auto second = *c->mount("more");
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_TRUE(c->getattr(first.ns, ns::kRootInode).is_ok()) << i;
+    EXPECT_TRUE(c->getattr(second.ns, ns::kRootInode).is_ok()) << i;
+  }
   auto theirs = *gw_->find_namespace(other_, "secret");
   EXPECT_EQ(c->getattr(theirs.ref.ns, ns::kRootInode).status().code(), ErrorCode::kPermissionDenied)
       << "a namespace id the session did not mount";
