@@ -9,14 +9,14 @@ namespace kiseki::client {
 
 using native::Op;
 
-namespace {
+Status Client::malformed_answer() { return Status(ErrorCode::kIoError, "malformed answer from the server"); }
 
-Status malformed_answer() { return Status(ErrorCode::kIoError, "malformed answer from the server"); }
+namespace {
 
 Result<FileAttr> decode_attr_answer(const std::string& payload) {
   Decoder d(payload);
   FileAttr a;
-  if (!native::decode_attr(d, &a)) return malformed_answer();
+  if (!native::decode_attr(d, &a)) return Client::malformed_answer();
   return a;
 }
 

@@ -87,6 +87,9 @@ class Client {
   Status delete_object(NamespaceId ns, std::string_view key);
   Result<gateway::ListResult> list_objects(NamespaceId ns, const gateway::ListRequest& req);
 
+  // The error of an answer that does not decode (kIoError).
+  static Status malformed_answer();
+
  private:
   explicit Client(const ClientOptions& o);
   // Sends one call, on a working connection, again while it fails with

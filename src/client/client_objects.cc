@@ -8,12 +8,10 @@ using native::Op;
 
 namespace {
 
-Status malformed_answer() { return Status(ErrorCode::kIoError, "malformed answer from the server"); }
-
 Result<ObjectInfo> decode_info_answer(const std::string& payload) {
   Decoder d(payload);
   ObjectInfo i;
-  if (!native::decode_info(d, &i)) return malformed_answer();
+  if (!native::decode_info(d, &i)) return Client::malformed_answer();
   return i;
 }
 

@@ -107,6 +107,14 @@ class Server:
         kv = dict(l.split(" = ") for l in text.splitlines() if " = " in l)
         return kv["aws_access_key_id"], kv["aws_secret_access_key"]
 
+    def s3_client(self, **config):
+        """boto3 with the root key, path-style (config: more botocore Config options)."""
+        import boto3
+        from botocore.config import Config
+        ak, sk = self.root_credentials()
+        return boto3.client("s3", endpoint_url=self.s3_endpoint, aws_access_key_id=ak, aws_secret_access_key=sk,
+                            region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, **config))
+
     def nfs_url(self, path):
         """A libnfs URL for PATH ("/tenant/namespace/..."), ports given (no portmapper)."""
         return f"nfs://127.0.0.1{path}?nfsport={self.nfs_port}&mountport={self.nfs_port}&version=3"

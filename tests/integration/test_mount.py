@@ -5,12 +5,8 @@ libkiseki; bad bytes on the native port; and a server killed under the mount.
 One server and mount for the module unless a test needs its own."""
 import errno
 import hashlib
-import json
 import mmap
 import os
-import random
-import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -18,10 +14,9 @@ import tempfile
 import threading
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 
+from exercisers import fio_verify, fsx
 from kiseki_server import BUILD, CLI, Server
 
 BUCKET = "mnt"
@@ -77,9 +72,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def s3(server):
-    ak, sk = server.root_credentials()
-    c = boto3.client("s3", endpoint_url=server.s3_endpoint, aws_access_key_id=ak, aws_secret_access_key=sk,
-                     region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
+    c = server.s3_client()
     c.create_bucket(Bucket=BUCKET)
     return c
 
@@ -260,47 +253,11 @@ def test_10000_entry_directory(mnt):
 
 def test_fsx_style_random_io(mnt):
     """Random writes, reads, truncates and reopens against an in-memory model."""
-    rnd = random.Random(2026)
-    path = os.path.join(mnt, "fsx.bin")
-    model = bytearray()
-    fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o644)
-    max_size = 2 << 20
-    for i in range(3000):
-        op = rnd.random()
-        if op < 0.40:
-            off = rnd.randrange(0, max_size)
-            n = min(rnd.choice([1, 7, 512, 4096, 65536, rnd.randrange(1, 200000)]), max_size - off)
-            data = rnd.randbytes(n)
-            assert os.pwrite(fd, data, off) == n
-            if off > len(model):
-                model += b"\0" * (off - len(model))
-            model[off:off + n] = data
-        elif op < 0.75:
-            off = rnd.randrange(0, max(1, len(model) + 1000))
-            n = rnd.randrange(1, 300000)
-            assert os.pread(fd, n, off) == bytes(model[off:off + n]), f"op {i}: read {off}+{n} differs"
-        elif op < 0.90:
-            size = rnd.randrange(0, max_size)
-            os.ftruncate(fd, size)
-            model = model[:size] + b"\0" * max(0, size - len(model))
-        else:
-            os.close(fd)
-            fd = os.open(path, os.O_RDWR)
-            assert os.fstat(fd).st_size == len(model)
-    os.close(fd)
-    assert open(path, "rb").read() == bytes(model)
+    fsx(os.path.join(mnt, "fsx.bin"), seed=2026, ops=3000)
 
 
 def test_fio_verify(mnt):
-    d = os.path.join(mnt, "fio")
-    os.mkdir(d)
-    r = run(["fio", "--name=verify", f"--directory={d}", "--rw=randwrite", "--bs=64k", "--size=16m",
-             "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--ioengine=psync", "--numjobs=2",
-             "--fsync_on_close=1", "--output-format=json"], timeout=600)
-    for job in json.loads(r.stdout)["jobs"]:
-        assert job["error"] == 0
-        assert job["write"]["io_bytes"] == 16 << 20
-        assert job["read"]["io_bytes"] == 16 << 20  # every block read back and verified
+    fio_verify(os.path.join(mnt, "fio"), "64k", 16, extra=["--fsync_on_close=1"])
 
 
 # ---------------------------------------------------------------- other protocols
@@ -376,10 +333,7 @@ def test_bad_frames_on_the_native_port_while_the_mount_works(mnt, server):
 def test_kill_9_of_the_server_under_a_mount_loses_nothing_fsynced(tmp_path, s3):
     data = str(tmp_path / "data")
     srv = Server(data)
-    ak, sk = srv.root_credentials()
-    c = boto3.client("s3", endpoint_url=srv.s3_endpoint, aws_access_key_id=ak, aws_secret_access_key=sk,
-                     region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
-    c.create_bucket(Bucket="crash")
+    srv.s3_client().create_bucket(Bucket="crash")
     m = Mount(srv, mount_dir(), bucket="crash")
     try:
         synced = {}

@@ -15,11 +15,10 @@ import subprocess
 import time
 import urllib.request
 
-import boto3
 import pytest
-from botocore.config import Config
 
 import rpc_client as rpc
+from exercisers import fio_verify, fsx
 from kiseki_server import BUILD, Server
 
 FUSE_BRIDGE = os.path.join(BUILD, "tests", "kiseki-nfs-fuse")
@@ -42,9 +41,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def s3(server):
-    ak, sk = server.root_credentials()
-    c = boto3.client("s3", endpoint_url=server.s3_endpoint, aws_access_key_id=ak, aws_secret_access_key=sk,
-                     region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
+    c = server.s3_client()
     c.create_bucket(Bucket=BUCKET)
     return c
 
@@ -232,50 +229,11 @@ def test_readdirplus_of_10000_entries(mnt, server):
 
 def test_fsx_style_random_io(mnt):
     """Random writes, reads, truncates and reopens against an in-memory model."""
-    rnd = random.Random(1813)
-    path = os.path.join(mnt, "fsx.bin")
-    model = bytearray()
-    fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o644)
-    max_size = 2 << 20
-    for i in range(2500):
-        op = rnd.random()
-        if op < 0.40:
-            off = rnd.randrange(0, max_size)
-            n = rnd.choice([1, 7, 512, 4096, 65536, rnd.randrange(1, 200000)])
-            n = min(n, max_size - off)
-            data = rnd.randbytes(n)
-            assert os.pwrite(fd, data, off) == n
-            if off > len(model):
-                model += b"\0" * (off - len(model))
-            model[off:off + n] = data
-        elif op < 0.75:
-            off = rnd.randrange(0, max(1, len(model) + 1000))
-            n = rnd.randrange(1, 300000)
-            got = os.pread(fd, n, off)
-            assert got == bytes(model[off:off + n]), f"op {i}: read {off}+{n} differs"
-        elif op < 0.90:
-            size = rnd.randrange(0, max_size)
-            os.ftruncate(fd, size)
-            model = model[:size] + b"\0" * max(0, size - len(model))
-        else:
-            os.close(fd)
-            fd = os.open(path, os.O_RDWR)
-            assert os.fstat(fd).st_size == len(model)
-    os.close(fd)
-    assert open(path, "rb").read() == bytes(model)
+    fsx(os.path.join(mnt, "fsx.bin"), seed=1813, ops=2500)
 
 
 def test_fio_verify(mnt):
-    d = os.path.join(mnt, "fio")
-    os.mkdir(d)
-    r = run(["fio", "--name=verify", f"--directory={d}", "--rw=randwrite", "--bs=4k", "--size=8m",
-             "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--ioengine=psync", "--numjobs=2",
-             "--output-format=json"], timeout=600)
-    res = json.loads(r.stdout)
-    for job in res["jobs"]:
-        assert job["error"] == 0
-        assert job["write"]["io_bytes"] == 8 << 20
-        assert job["read"]["io_bytes"] == 8 << 20  # every block read back and verified
+    fio_verify(os.path.join(mnt, "fio"), "4k", 8)
 
 
 # ---------------------------------------------------------------- exports
