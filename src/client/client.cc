@@ -76,9 +76,13 @@ Result<std::shared_ptr<Connection>> Client::connection() {
     std::lock_guard lock(mu_);
     if (conns_[i] && !conns_[i]->broken()) return conns_[i];
   }
-  KISEKI_ASSIGN_OR_RETURN(auto fresh, dial());
+  auto fresh = dial();
+  if (!fresh) {
+    if (fresh.status().code() == ErrorCode::kPermissionDenied && opts_.on_refused) opts_.on_refused(fresh.status());
+    return fresh.status();
+  }
   std::lock_guard lock(mu_);
-  if (!conns_[i] || conns_[i]->broken()) conns_[i] = fresh;
+  if (!conns_[i] || conns_[i]->broken()) conns_[i] = *fresh;
   return conns_[i];
 }
 

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,9 @@ struct ClientOptions {
   std::chrono::milliseconds deadline{30000};  // per call
   // How long calls keep being sent again while the server cannot be reached.
   std::chrono::milliseconds retry_for{60000};
+  // Called when the server refuses the key on a reconnect (the key deleted,
+  // the tenant shredded): a mount wipes its cache.
+  std::function<void(const Status&)> on_refused;
 };
 
 struct Mounted {

@@ -3,34 +3,64 @@
 
 #include <fuse3/fuse_lowlevel.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "client/errno.h"
+#include "mount/mount_ioctl.h"
 
 namespace kiseki::mount {
 
 namespace {
 
+using client::Block;
+using client::BlockCache;
+using client::BlockKey;
 using client::Client;
+using client::FileVersion;
+using client::kBlockSize;
 using gateway::Caller;
 using gateway::FileAttr;
 using gateway::FileType;
 
-// One mounted namespace: the client and what the kernel was last told.
+int64_t now_ns() {
+  timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec;
+}
+
+// Reads served from the cache alone ask the server about the file at least
+// this often, so that a shredded tenant's data stops being served.
+constexpr int64_t kVouchIntervalNs = 1000000000;
+
+// One mounted namespace: the client, its cache and what the kernel was last told.
 struct Fs {
   std::unique_ptr<Client> client;
   NamespaceId ns = 0;
   MountOptions opts;
+  std::unique_ptr<BlockCache> cache;  // none with cache=bypass
+  std::atomic<int64_t> vouched_ns{0};  // the server last answered a read then
   std::mutex mu;  // guards seen
   // mtime and size of each file as of the last open or our own last write: an
-  // open that finds them unchanged keeps the kernel's cached pages.
-  std::unordered_map<InodeId, std::pair<int64_t, uint64_t>> seen;
+  // open that finds them unchanged keeps the kernel's cached pages and the
+  // client cache's blocks, which are of that version.
+  std::unordered_map<InodeId, FileVersion> seen;
+
+  // The server says the tenant's key is gone, or refuses ours: nothing of the
+  // tenant may stay on this machine.
+  void wipe(const Status& why) {
+    if (!cache) return;
+    cache->wipe();
+    std::fprintf(stderr, "kiseki mount: client cache wiped: %s\n", why.message().c_str());
+  }
 };
 
 // What an open file remembers: who opened it (reads and writes run as them).
@@ -51,7 +81,10 @@ Caller caller_of(fuse_req_t req) {
   return c;
 }
 
-void reply_status(fuse_req_t req, const Status& st) { fuse_reply_err(req, st ? 0 : client::to_errno(st.code())); }
+void reply_status(fuse_req_t req, const Status& st) {
+  if (st.code() == ErrorCode::kCryptoShredded) fs_of(req)->wipe(st);
+  fuse_reply_err(req, st ? 0 : client::to_errno(st.code()));
+}
 
 timespec ts(int64_t ns) { return timespec{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)}; }
 
@@ -94,24 +127,35 @@ void reply_attr(fuse_req_t req, const Result<FileAttr>& a) {
   fuse_reply_attr(req, &st, fs_of(req)->opts.attr_timeout_s);
 }
 
-// Whether the kernel may keep its cached pages of `a` (and remember `a`).
+FileVersion version_of(const FileAttr& a) { return FileVersion{a.mtime_ns, a.size}; }
+
+// Whether the kernel may keep its cached pages of `a` (and remember `a`); the
+// client cache forgets the blocks of a file that changed.
 bool unchanged(Fs& fs, const FileAttr& a) {
-  std::lock_guard lock(fs.mu);
-  auto [it, fresh] = fs.seen.try_emplace(a.ino, a.mtime_ns, a.size);
-  bool same = !fresh && it->second == std::make_pair(a.mtime_ns, a.size);
-  it->second = {a.mtime_ns, a.size};
+  bool same;
+  {
+    std::lock_guard lock(fs.mu);
+    auto [it, fresh] = fs.seen.try_emplace(a.ino, version_of(a));
+    same = !fresh && it->second == version_of(a);
+    it->second = version_of(a);
+  }
+  if (!same && fs.cache) fs.cache->forget_file(fs.ns, a.ino);
   return same;
 }
 
+// After our own change of the file: its cached blocks are of an older version.
 void remember(Fs& fs, const FileAttr& a) {
-  std::lock_guard lock(fs.mu);
-  fs.seen[a.ino] = {a.mtime_ns, a.size};
+  {
+    std::lock_guard lock(fs.mu);
+    fs.seen[a.ino] = version_of(a);
+  }
+  if (fs.cache) fs.cache->forget_file(fs.ns, a.ino);
 }
 
-int64_t now_ns() {
-  timespec t;
-  clock_gettime(CLOCK_REALTIME, &t);
-  return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec;
+FileVersion opened_version(Fs& fs, InodeId ino) {
+  std::lock_guard lock(fs.mu);
+  auto it = fs.seen.find(ino);
+  return it == fs.seen.end() ? FileVersion{} : it->second;
 }
 
 // ---- the operations
@@ -124,6 +168,7 @@ void op_init(void* userdata, fuse_conn_info* conn) {
   conn->max_read = native::kMaxIo;  // as -o max_read (fuse_session_new refuses a difference)
   conn->max_readahead = native::kMaxIo;
   conn->time_gran = 1;
+  if (conn->capable & FUSE_CAP_IOCTL_DIR) conn->want |= FUSE_CAP_IOCTL_DIR;
 }
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -245,11 +290,95 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
 
 const Caller& opener(fuse_file_info* fi) { return reinterpret_cast<OpenFile*>(fi->fh)->who; }
 
+// Block `index` of the file as of `v`, from the cache or the server (and then
+// cached when it is whole).
+Result<Block> block_of(Fs& fs, InodeId ino, uint64_t index, const FileVersion& v, const Caller& who) {
+  BlockKey key{fs.ns, ino, index};
+  if (Block b = fs.cache->get(key, v)) return b;
+  KISEKI_ASSIGN_OR_RETURN(std::string data, fs.client->read(fs.ns, ino, index * kBlockSize, kBlockSize, who));
+  fs.vouched_ns.store(now_ns(), std::memory_order_relaxed);
+  auto b = std::make_shared<const std::string>(std::move(data));
+  if (v.size > index * kBlockSize && b->size() == std::min(kBlockSize, v.size - index * kBlockSize))
+    fs.cache->put(key, v, b);
+  return Block(b);
+}
+
+// Reads through the client cache whole blocks of the version the file had
+// when opened (close-to-open, as without the cache).
+void cached_read(fuse_req_t req, Fs& fs, InodeId ino, uint64_t off, size_t size, const Caller& who) {
+  if (now_ns() - fs.vouched_ns.load(std::memory_order_relaxed) > kVouchIntervalNs) {
+    auto a = fs.client->getattr(fs.ns, ino);
+    if (!a) return reply_status(req, a.status());
+    fs.vouched_ns.store(now_ns(), std::memory_order_relaxed);
+  }
+  FileVersion v = opened_version(fs, ino);
+  uint64_t end = off + size;
+  std::vector<Block> held;
+  std::vector<iovec> iov;
+  for (uint64_t at = off; at < end;) {
+    uint64_t index = at / kBlockSize;
+    auto b = block_of(fs, ino, index, v, who);
+    if (!b) return reply_status(req, b.status());
+    uint64_t in = at - index * kBlockSize;
+    if ((*b)->size() <= in) break;
+    uint64_t n = std::min<uint64_t>((*b)->size() - in, end - at);
+    iov.push_back(iovec{const_cast<char*>((*b)->data()) + in, n});
+    held.push_back(std::move(*b));
+    at += n;
+    if (held.back()->size() < kBlockSize) break;  // the file ends there
+  }
+  fuse_reply_iov(req, iov.data(), static_cast<int>(iov.size()));
+}
+
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   Fs& fs = *fs_of(req);
+  if (fs.cache) return cached_read(req, fs, ino, static_cast<uint64_t>(off), size, opener(fi));
   auto data = fs.client->read(fs.ns, ino, static_cast<uint64_t>(off), size, opener(fi));
   if (!data) return reply_status(req, data.status());
   fuse_reply_buf(req, data->data(), data->size());
+}
+
+// KISEKI_IOC_STAGE: the blocks of the range pinned in the disk cache.
+void stage(fuse_req_t req, Fs& fs, InodeId ino, const kiseki_stage_range& in, const Caller& who) {
+  if (!fs.cache || !fs.cache->has_disk()) return (void)fuse_reply_err(req, EOPNOTSUPP);
+  FileVersion v = opened_version(fs, ino);
+  kiseki_stage_range out = in;
+  out.staged = out.fetched = 0;
+  uint64_t end = std::min<uint64_t>(in.offset + std::min<uint64_t>(in.length, UINT64_MAX - in.offset), v.size);
+  for (uint64_t index = in.offset / kBlockSize; index * kBlockSize < end; ++index) {
+    BlockKey key{fs.ns, ino, index};
+    uint64_t len = std::min(kBlockSize, v.size - index * kBlockSize);
+    if (!fs.cache->staged(key, v)) {
+      auto data = fs.client->read(fs.ns, ino, index * kBlockSize, kBlockSize, who);
+      if (!data) return reply_status(req, data.status());
+      if (data->size() != len) return (void)fuse_reply_err(req, ESTALE);  // changed since opened
+      if (Status st = fs.cache->stage(key, v, *data); !st) return reply_status(req, st);
+      out.fetched += len;
+    }
+    out.staged += len;
+  }
+  fuse_reply_ioctl(req, 0, &out, sizeof(out));
+}
+
+void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void*, fuse_file_info* fi, unsigned flags,
+              const void* in_buf, size_t in_bufsz, size_t) {
+  Fs& fs = *fs_of(req);
+  if (cmd == KISEKI_IOC_CACHE_STATS) {
+    kiseki_cache_stats out{};
+    if (fs.cache) {
+      client::CacheStats s = fs.cache->stats();
+      out = {s.l1_hits, s.l2_hits, s.misses, s.corrupt, s.l1_bytes, s.l2_bytes, s.pinned_bytes, s.l2_capacity};
+    }
+    return (void)fuse_reply_ioctl(req, 0, &out, sizeof(out));
+  }
+  if (cmd == KISEKI_IOC_STAGE) {
+    if (flags & FUSE_IOCTL_DIR) return (void)fuse_reply_err(req, EISDIR);
+    if (in_bufsz < sizeof(kiseki_stage_range)) return (void)fuse_reply_err(req, EINVAL);
+    kiseki_stage_range in;
+    std::memcpy(&in, in_buf, sizeof(in));
+    return stage(req, fs, ino, in, opener(fi));
+  }
+  fuse_reply_err(req, ENOTTY);
 }
 
 void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
@@ -357,6 +486,7 @@ fuse_lowlevel_ops make_ops() {
   ops.releasedir = op_releasedir;
   ops.statfs = op_statfs;
   ops.create = op_create;
+  ops.ioctl = op_ioctl;
   return ops;
 }
 
@@ -371,9 +501,11 @@ Result<std::unique_ptr<Client>> connect(const MountTarget& t, NamespaceId* ns) {
 
 }  // namespace
 
-int run_mount(const MountTarget& t, const MountOptions& opts, bool foreground) {
+int run_mount(const MountTarget& target, const MountOptions& opts, bool foreground) {
   Fs fs;
   fs.opts = opts;
+  MountTarget t = target;
+  t.client.on_refused = [&fs](const Status& st) { fs.wipe(st); };
   {
     // Fail here, on the terminal, for a wrong key or namespace.
     NamespaceId ns = 0;
@@ -383,6 +515,13 @@ int run_mount(const MountTarget& t, const MountOptions& opts, bool foreground) {
       return 1;
     }
     fs.ns = ns;
+    if (opts.cache.mode != client::CacheMode::kBypass) {
+      auto cache = BlockCache::open(opts.cache);  // a cache_dir that will not do fails here too
+      if (!cache) {
+        std::fprintf(stderr, "kiseki mount: %s\n", cache.status().message().c_str());
+        return 1;
+      }
+    }
   }
   std::vector<std::string> argv_s = {"kiseki", "-o",
                                      "fsname=" + t.fsname + ",subtype=kiseki,default_permissions,max_read=" +
@@ -401,6 +540,11 @@ int run_mount(const MountTarget& t, const MountOptions& opts, bool foreground) {
     if (fuse_session_mount(se, t.mountpoint.c_str()) == 0) {
       fuse_daemonize(foreground ? 1 : 0);
       auto c = connect(t, &fs.ns);
+      if (c && opts.cache.mode != client::CacheMode::kBypass) {
+        auto cache = BlockCache::open(opts.cache);  // after the fork: its lock is this process's
+        if (!cache) c = cache.status();
+        else fs.cache = std::move(*cache);
+      }
       if (!c) {
         std::fprintf(stderr, "kiseki mount: %s\n", c.status().message().c_str());
       } else {
@@ -409,6 +553,7 @@ int run_mount(const MountTarget& t, const MountOptions& opts, bool foreground) {
         fuse_loop_cfg_set_max_threads(cfg, opts.max_threads);
         rc = fuse_session_loop_mt(se, cfg) == 0 ? 0 : 1;
         fuse_loop_cfg_destroy(cfg);
+        fs.cache.reset();  // a disconnect wipes the cache
       }
       fuse_session_unmount(se);
     }

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "common/config.h"
+
 namespace kiseki::mount {
 
 namespace {
@@ -52,10 +54,22 @@ Result<MountOptions> parse_mount_options(std::string_view text) {
       if (!seconds(value, &o.entry_timeout_s)) return bad();
     } else if (key == "max_threads") {
       if (!number(value, &o.max_threads) || o.max_threads == 0 || o.max_threads > 1024) return bad();
+    } else if (key == "cache") {
+      if (value == "organic") o.cache.mode = client::CacheMode::kOrganic;
+      else if (value == "pinned") o.cache.mode = client::CacheMode::kPinned;
+      else if (value == "bypass") o.cache.mode = client::CacheMode::kBypass;
+      else return invalid_argument("cache= is organic, pinned or bypass, not '" + std::string(value) + "'");
+    } else if (key == "cache_dir") {
+      if (value.empty() || value[0] != '/') return invalid_argument("cache_dir= needs an absolute path");
+      o.cache.dir = std::string(value);
+    } else if (key == "cache_size" || key == "cache_mem") {
+      auto n = parse_size(value);
+      if (!n) return bad();
+      (key == "cache_size" ? o.cache.disk_bytes : o.cache.memory_bytes) = *n;
     } else {
       return invalid_argument("unknown mount option '" + std::string(opt) +
                               "' (known: allow_other, ro, rw, uid=, gid=, attr_timeout=, entry_timeout=, "
-                              "writeback, no_writeback, max_threads=, debug)");
+                              "writeback, no_writeback, max_threads=, debug, cache=, cache_dir=, cache_size=, cache_mem=)");
     }
   }
   return o;

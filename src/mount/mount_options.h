@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "client/cache/block_cache.h"
 #include "common/status.h"
 
 namespace kiseki::mount {
@@ -20,6 +21,8 @@ struct MountOptions {
   bool writeback_cache = false;
   unsigned max_threads = 32;
   bool debug = false;            // every FUSE request logged (-o debug)
+  // cache=organic|pinned|bypass, cache_dir=DIR (L2), cache_size= (L2), cache_mem= (L1)
+  client::CacheOptions cache;
 };
 
 // Parses "allow_other,ro,uid=1000,…" (several -o are joined with commas).

@@ -17,6 +17,7 @@
 #include "common/file_util.h"
 #include "tools/admin_client.h"
 #include "tools/mount_cmd.h"
+#include "tools/stage_cmd.h"
 #include "tools/restore.h"
 #include "tools/s3_client.h"
 #include "tools/table.h"
@@ -507,6 +508,7 @@ int main(int argc, char** argv) {
   });
 
   add_mount_commands(app, {&credentials, &profile, &data_dir, run});
+  add_stage_command(app, run);
 
   try {
     app.parse(argc, argv);

@@ -27,7 +27,8 @@ void add_mount_commands(CLI::App& app, const MountCommandContext& ctx) {
   m->add_option("target", args->target, "TENANT/NAMESPACE")->required();
   m->add_option("mountpoint", args->mountpoint, "an existing empty directory")->required();
   m->add_option("-o", args->options, "options: allow_other, ro, uid=N, gid=N, attr_timeout=S, entry_timeout=S, "
-                                     "writeback|no_writeback, max_threads=N, debug");
+                                     "writeback|no_writeback, max_threads=N, debug, cache=organic|pinned|bypass, "
+                                     "cache_dir=DIR, cache_size=SIZE, cache_mem=SIZE");
   m->add_flag("-f,--foreground", args->foreground, "stay in the foreground (default: daemonize once mounted)");
   m->callback([ctx, args] {
     ctx.run([ctx, args]() -> int {

@@ -5,6 +5,7 @@ libkiseki; bad bytes on the native port; and a server killed under the mount.
 One server and mount for the module unless a test needs its own."""
 import errno
 import hashlib
+import json
 import mmap
 import os
 import socket
@@ -40,12 +41,13 @@ def mount_dir():
 class Mount:
     """`kiseki mount … -f` as a child process, unmounted by fusermount3 -u."""
 
-    def __init__(self, server, path, options=("allow_other",), bucket=BUCKET):
+    def __init__(self, server, path, options=("allow_other",), bucket=BUCKET, tenant="default", creds=None):
         self.path = path
         self.log_path = path + ".log"
         self.log = open(self.log_path, "w")
-        cmd = [CLI, "--data-dir", server.data_dir, "mount", "--endpoint", server.native, f"default/{bucket}", path,
-               "-f"] + [x for o in options for x in ("-o", o)]
+        who = ["--credentials", creds] if creds else ["--data-dir", server.data_dir]
+        cmd = [CLI] + who + ["mount", "--endpoint", server.native, f"{tenant}/{bucket}", path,
+                             "-f"] + [x for o in options for x in ("-o", o)]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 20
         while not os.path.ismount(path):
@@ -392,3 +394,121 @@ def test_daemon_mode_and_kiseki_umount(server, s3):
     assert s3.get_object(Bucket=BUCKET, Key="daemon.txt")["Body"].read() == b"served by the daemon"
     run([CLI, "umount", where])
     assert not os.path.ismount(where)
+
+
+# ---------------------------------------------------------------- client cache
+
+def cache_stats(path):
+    """KISEKI_IOC_CACHE_STATS (src/mount/mount_ioctl.h) on a file or directory of the mount."""
+    import fcntl
+    cmd = (2 << 30) | (64 << 16) | (ord("k") << 8) | 2  # _IOR('k', 2, 8 × u64)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        out = fcntl.ioctl(fd, cmd, bytes(64))
+    finally:
+        os.close(fd)
+    keys = ("l1_hits", "l2_hits", "misses", "corrupt", "l1_bytes", "l2_bytes", "pinned_bytes", "l2_capacity")
+    return dict(zip(keys, struct.unpack("<8Q", out)))
+
+
+def block_files(cache_dir):
+    root = os.path.join(cache_dir, "kiseki-l2", "blocks")
+    return [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs]
+
+
+def read_uncached(path):
+    """The file's bytes with the kernel's page cache of it dropped first: the read reaches the mount."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        return os.read(fd, 1 << 26)
+    finally:
+        os.close(fd)
+
+
+def test_disk_cache_serves_checks_every_block_and_stages_a_tree(server, s3, mnt, tmp_path):
+    cache_dir = str(tmp_path / "l2")
+    objects = {f"data/set/{i}.bin": os.urandom(3 * 1048576 + 1000 * (i + 1)) for i in range(3)}
+    objects["data/small.txt"] = b"tiny"
+    for k, v in objects.items():
+        s3.put_object(Bucket=BUCKET, Key=k, Body=v)
+    where = mount_dir()
+    m = Mount(server, where, options=("allow_other", f"cache_dir={cache_dir}", "cache_mem=0", "cache_size=64MiB"))
+    try:
+        assert os.stat(os.path.join(cache_dir, "kiseki-l2")).st_mode & 0o777 == 0o700
+        big = os.path.join(where, "data/set/0.bin")
+        assert read_uncached(big) == objects["data/set/0.bin"]
+        first = cache_stats(big)
+        assert first["misses"] >= 4 and first["l2_bytes"] >= 3 * 1048576, first
+        assert read_uncached(big) == objects["data/set/0.bin"]
+        second = cache_stats(big)
+        assert second["l2_hits"] >= first["l2_hits"] + 4 and second["misses"] == first["misses"], second
+        # A flipped byte in every cached block: each is caught, fetched again, never returned.
+        files = block_files(cache_dir)
+        assert len(files) == 4, files
+        for f in files:
+            with open(f, "r+b") as fh:
+                at = os.path.getsize(f) // 2
+                fh.seek(at)
+                b = fh.read(1)
+                fh.seek(at)
+                fh.write(bytes([b[0] ^ 0x20]))
+        assert read_uncached(big) == objects["data/set/0.bin"]
+        third = cache_stats(big)
+        # (readahead may send two reads of one block at once: both see the damage)
+        assert third["corrupt"] >= 4 and third["misses"] >= second["misses"] + third["corrupt"] - 2, third
+        assert "failed its check" in open(m.log_path).read()
+        # kiseki stage pins the whole tree; a second run fetches nothing.
+        r = run([CLI, "stage", f"default/{BUCKET}/data"], timeout=120, check=False)
+        assert r.returncode == 2 and b"name one with --mountpoint" in r.stderr, r.stderr  # mounted twice
+        r = run([CLI, "stage", "--mountpoint", where, f"default/{BUCKET}/data"], timeout=120)
+        total = sum(len(v) for v in objects.values())
+        assert b"staged 4 files" in r.stdout, r.stdout
+        pinned = cache_stats(where)["pinned_bytes"]
+        assert pinned >= total, (pinned, total)
+        r = run([CLI, "stage", "--mountpoint", where, f"default/{BUCKET}/data/set"], timeout=120)
+        assert b"staged 3 files" in r.stdout and b"(0 B fetched)" in r.stdout, r.stdout
+        for k, v in objects.items():
+            assert read_uncached(os.path.join(where, k)) == v
+        # Staging beyond cache_size is refused with a clear message.
+        s3.put_object(Bucket=BUCKET, Key="data/huge.bin", Body=os.urandom(60 * 1048576))
+        r = run([CLI, "stage", "--mountpoint", where, f"default/{BUCKET}/data/huge.bin"], timeout=120, check=False)
+        assert r.returncode == 1 and b"full of pinned blocks" in r.stderr, r.stderr
+    finally:
+        m.close()
+    assert block_files(cache_dir) == [], "unmounting wipes the disk cache"
+    # A mount without cache_dir cannot stage; a namespace not mounted is named.
+    r = run([CLI, "stage", f"default/{BUCKET}"], timeout=60, check=False)
+    assert r.returncode == 1 and b"no disk cache" in r.stderr, r.stderr
+    r = run([CLI, "stage", "default/elsewhere/x"], timeout=60, check=False)
+    assert r.returncode == 1 and b"is not mounted here" in r.stderr, r.stderr
+    r = run([CLI, "--data-dir", server.data_dir, "mount", "--endpoint", server.native, f"default/{BUCKET}", where,
+             "-o", "cache=sometimes"], check=False, timeout=60)
+    assert r.returncode == 2 and b"organic, pinned or bypass" in r.stderr, r.stderr
+
+
+def test_crypto_shred_of_the_tenant_wipes_the_cache(server, tmp_path):
+    server.cli("tenant", "create", "brief")
+    server.cli("namespace", "create", "brief", "notes")
+    key = json.loads(server.cli("key", "create", "brief").stdout)
+    creds = tmp_path / "creds"
+    creds.write_text(f"[default]\naws_access_key_id = {key['access_key_id']}\n"
+                     f"aws_secret_access_key = {key['secret_key']}\n")
+    cache_dir = str(tmp_path / "l2")
+    where = mount_dir()
+    m = Mount(server, where, options=("allow_other", f"cache_dir={cache_dir}", "cache=pinned"), bucket="notes",
+              tenant="brief", creds=str(creds))
+    try:
+        p = os.path.join(where, "secret.txt")
+        body = os.urandom(200000)
+        with open(p, "wb") as f:
+            f.write(body)
+        assert read_uncached(p) == body
+        assert len(block_files(cache_dir)) == 1 and cache_stats(where)["pinned_bytes"] > 200000
+        server.cli("tenant", "shred", "brief", "--yes")
+        with pytest.raises(OSError):
+            read_uncached(p)
+        assert block_files(cache_dir) == [], "the shred wiped the cache"
+        assert "client cache wiped" in open(m.log_path).read()
+    finally:
+        m.close()
