@@ -34,6 +34,11 @@ typedef struct {
 /* Connects to ENDPOINT ("HOST:PORT", the server's --native-listen) and
  * authenticates with an access key; the secret never crosses the wire. */
 KISEKI_API int kiseki_connect(const char* endpoint, const char* access_key, const char* secret_key, kiseki_client** out);
+/* The same over TLS (a server started with --tls-cert) when TLS is non-zero or
+ * CA_FILE is given: the server's certificate must chain to CA_FILE (PEM), or
+ * to the system's CAs when CA_FILE is NULL, and name ENDPOINT's host. */
+KISEKI_API int kiseki_connect_tls(const char* endpoint, const char* access_key, const char* secret_key,
+                                  const char* ca_file, int tls, kiseki_client** out);
 KISEKI_API void kiseki_disconnect(kiseki_client* c);
 KISEKI_API const char* kiseki_last_error(void);
 KISEKI_API void kiseki_free(void* p);

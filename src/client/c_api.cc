@@ -41,11 +41,18 @@ uint32_t st_mode_of(const kiseki::gateway::FileAttr& a) {
 extern "C" {
 
 int kiseki_connect(const char* endpoint, const char* access_key, const char* secret_key, kiseki_client** out) {
+  return kiseki_connect_tls(endpoint, access_key, secret_key, nullptr, 0, out);
+}
+
+int kiseki_connect_tls(const char* endpoint, const char* access_key, const char* secret_key, const char* ca_file,
+                       int tls, kiseki_client** out) {
   if (!endpoint || !access_key || !secret_key || !out) return fail(EINVAL, "null argument");
   kiseki::client::ClientOptions o;
   o.endpoint = endpoint;
   o.access_key = access_key;
   o.secret_key = secret_key;
+  o.tls = tls != 0 || (ca_file && *ca_file);
+  if (ca_file) o.ca_file = ca_file;
   auto c = Client::connect(o);
   if (!c) return fail(c.status());
   *out = new kiseki_client{std::move(*c)};

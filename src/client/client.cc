@@ -2,8 +2,11 @@
 
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 
 #include <thread>
+
+#include "net/tls_tunnel.h"
 
 namespace kiseki::client {
 
@@ -31,6 +34,16 @@ Client::Client(const ClientOptions& o) : opts_(o) {
 
 Result<std::unique_ptr<Client>> Client::connect(const ClientOptions& opts) {
   std::unique_ptr<Client> c(new Client(opts));
+  if (opts.tls) {
+    c->tls_.reset(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+    SSL_CTX* ctx = c->tls_.get();
+    if (!ctx) return Status(ErrorCode::kIoError, "TLS: " + net::openssl_error_text());
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    int ok = opts.ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx)
+                                  : SSL_CTX_load_verify_locations(ctx, opts.ca_file.c_str(), nullptr);
+    if (ok != 1) return invalid_argument("TLS CA file " + opts.ca_file + ": " + net::openssl_error_text());
+  }
   KISEKI_ASSIGN_OR_RETURN(auto conn, c->dial());
   c->conns_[0] = std::move(conn);
   return c;
@@ -38,7 +51,7 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientOptions& opts) {
 
 Result<std::shared_ptr<Connection>> Client::dial() {
   KISEKI_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
-                          Connection::open(opts_.endpoint, std::chrono::milliseconds(5000)));
+                          Connection::open(opts_.endpoint, std::chrono::milliseconds(5000), tls_.get()));
   std::string hello;
   Encoder(&hello).str(opts_.access_key);
   KISEKI_ASSIGN_OR_RETURN(std::string challenge, conn->call(static_cast<uint16_t>(Op::kHello), hello, opts_.deadline));

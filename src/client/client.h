@@ -37,6 +37,10 @@ struct ClientOptions {
   // Called when the server refuses the key on a reconnect (the key deleted,
   // the tenant shredded): a mount wipes its cache.
   std::function<void(const Status&)> on_refused;
+  // TLS to a server with a certificate, verified against `ca_file` (PEM), or
+  // the system's CAs when empty; the name or address of `endpoint` must match.
+  bool tls = false;
+  std::string ca_file;
 };
 
 struct Mounted {
@@ -107,6 +111,7 @@ class Client {
   Result<FileAttr> attr_call(native::Op op, const std::string& payload);
 
   ClientOptions opts_;
+  std::shared_ptr<SSL_CTX> tls_;  // with opts_.tls
   uint64_t client_id_;
   std::atomic<uint64_t> seq_{1};
   std::atomic<size_t> next_{0};

@@ -13,6 +13,7 @@
 
 #include "common/host_port.h"
 #include "net/frame.h"
+#include "net/tls_tunnel.h"
 
 namespace kiseki::client {
 
@@ -65,9 +66,23 @@ Result<int> dial(const std::string& host_port, std::chrono::milliseconds timeout
 
 }  // namespace
 
-Result<std::unique_ptr<Connection>> Connection::open(const std::string& host_port, std::chrono::milliseconds timeout) {
+Result<std::unique_ptr<Connection>> Connection::open(const std::string& host_port, std::chrono::milliseconds timeout,
+                                                    SSL_CTX* tls) {
   KISEKI_ASSIGN_OR_RETURN(int fd, dial(host_port, timeout));
+  std::thread pump;
+  if (tls) {
+    std::string error;
+    SSL* ssl = net::tls_connect(tls, fd, parse_host_port(host_port)->first, static_cast<int>(timeout.count()), &error);
+    if (!ssl) {
+      ::close(fd);
+      return Status(ErrorCode::kUnavailable, host_port + ": " + error);
+    }
+    KISEKI_ASSIGN_OR_RETURN(net::Tunnel t, net::open_tunnel(ssl, fd));
+    fd = t.plain_fd;
+    pump = std::move(t.pump);
+  }
   std::unique_ptr<Connection> c(new Connection(fd));
+  c->pump_ = std::move(pump);
   c->reader_ = std::thread([p = c.get()] { p->read_loop(); });
   return c;
 }
@@ -78,6 +93,7 @@ Connection::~Connection() {
   ::shutdown(fd_, SHUT_RDWR);
   if (reader_.joinable()) reader_.join();
   ::close(fd_);
+  if (pump_.joinable()) pump_.join();
 }
 
 bool Connection::broken() const {

@@ -1,4 +1,5 @@
-// One TCP connection to a native server: requests from many threads at once,
+// One TCP connection to a native server (TLS when given a context: the bytes
+// then go through a tunnel, net/tls_tunnel.h): requests from many threads at once,
 // each matched to its answer by request id (answers come in any order), each
 // waiting at most its deadline. A broken connection fails every call waiting
 // on it with kUnavailable; the client (client.h) makes a new one.
@@ -12,13 +13,17 @@
 #include <thread>
 #include <unordered_map>
 
+#include <openssl/ssl.h>
+
 #include "common/status.h"
 
 namespace kiseki::client {
 
 class Connection {
  public:
-  static Result<std::unique_ptr<Connection>> open(const std::string& host_port, std::chrono::milliseconds timeout);
+  // `tls`: the client context (its CA and verification set); null for plain TCP.
+  static Result<std::unique_ptr<Connection>> open(const std::string& host_port, std::chrono::milliseconds timeout,
+                                                  SSL_CTX* tls = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -36,6 +41,7 @@ class Connection {
   void fail_all(const Status& why);
 
   int fd_;
+  std::thread pump_;  // TLS only: owns the TLS socket, ends when fd_ is shut down
   std::thread reader_;
   std::mutex write_mu_;  // one frame on the wire at a time
   mutable std::mutex mu_;  // guards the rest

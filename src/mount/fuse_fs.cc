@@ -53,6 +53,10 @@ struct Fs {
   // open that finds them unchanged keeps the kernel's cached pages and the
   // client cache's blocks, which are of that version.
   std::unordered_map<InodeId, FileVersion> seen;
+  // KISEKI_IOC_REQUEST_STATS: the requests answered, by kind.
+  enum Kind { kLookup, kGetattr, kSetattr, kOpen, kCreate, kRead, kWrite, kFlush, kRelease, kFsync, kReaddir, kOther,
+              kReadBytes, kWriteBytes, kKinds };
+  std::atomic<uint64_t> requests[kKinds] = {};
 
   // The server says the tenant's key is gone, or refuses ours: nothing of the
   // tenant may stay on this machine.
@@ -69,6 +73,15 @@ struct OpenFile {
 };
 
 Fs* fs_of(fuse_req_t req) { return static_cast<Fs*>(fuse_req_userdata(req)); }
+
+// The mount of a request, its kind counted.
+Fs& counted(fuse_req_t req, Fs::Kind kind, uint64_t bytes = 0) {
+  Fs& fs = *fs_of(req);
+  fs.requests[kind].fetch_add(1, std::memory_order_relaxed);
+  if (kind == Fs::kRead || kind == Fs::kWrite)
+    fs.requests[kind == Fs::kRead ? Fs::kReadBytes : Fs::kWriteBytes].fetch_add(bytes, std::memory_order_relaxed);
+  return fs;
+}
 
 Caller caller_of(fuse_req_t req) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
@@ -172,7 +185,7 @@ void op_init(void* userdata, fuse_conn_info* conn) {
 }
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kLookup);
   auto a = fs.client->lookup(fs.ns, parent, name, caller_of(req));
   if (!a && a.status().code() == ErrorCode::kNotFound) {
     // A negative entry, trusted for entry_timeout like a positive one.
@@ -184,15 +197,18 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   reply_entry(req, a);
 }
 
-void op_forget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
+void op_forget(fuse_req_t req, fuse_ino_t, uint64_t) {
+  counted(req, Fs::kOther);
+  fuse_reply_none(req);
+}
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kGetattr);
   reply_attr(req, fs.client->getattr(fs.ns, ino));
 }
 
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info*) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kSetattr);
   gateway::SetAttrRequest r;
   if (to_set & FUSE_SET_ATTR_MODE) r.mode = attr->st_mode & 07777;
   if (to_set & FUSE_SET_ATTR_UID) r.uid = attr->st_uid;
@@ -209,41 +225,41 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, f
 }
 
 void op_readlink(fuse_req_t req, fuse_ino_t ino) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kOther);
   auto t = fs.client->readlink(fs.ns, ino, caller_of(req));
   if (!t) return reply_status(req, t.status());
   fuse_reply_readlink(req, t->c_str());
 }
 
 void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kOther);
   if (S_ISREG(mode)) return reply_entry(req, fs.client->create(fs.ns, parent, name, mode & 07777, true, caller_of(req)));
   reply_status(req, fs.client->mknod(fs.ns, caller_of(req)));
 }
 
 void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kOther);
   reply_entry(req, fs.client->mkdir(fs.ns, parent, name, mode & 07777, caller_of(req)));
 }
 
 void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kOther);
   reply_status(req, fs.client->unlink(fs.ns, parent, name, caller_of(req)));
 }
 
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kOther);
   reply_status(req, fs.client->rmdir(fs.ns, parent, name, caller_of(req)));
 }
 
 void op_symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kOther);
   reply_entry(req, fs.client->symlink(fs.ns, parent, name, target, caller_of(req)));
 }
 
 void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent, const char* new_name,
                unsigned int flags) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kOther);
   Caller who = caller_of(req);
   if (flags & RENAME_EXCHANGE) return (void)fuse_reply_err(req, EINVAL);
   if (flags & RENAME_NOREPLACE) {
@@ -255,7 +271,7 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t n
 }
 
 void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kOther);
   reply_entry(req, fs.client->link(fs.ns, ino, new_parent, new_name, caller_of(req)));
 }
 
@@ -265,7 +281,7 @@ void opened(Fs& fs, const FileAttr& a, fuse_file_info* fi, Caller who) {
 }
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kOpen);
   Caller who = caller_of(req);
   auto a = fs.client->open(fs.ns, ino, static_cast<uint32_t>(fi->flags), who);
   if (!a) return reply_status(req, a.status());
@@ -274,7 +290,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kCreate);
   Caller who = caller_of(req);
   auto a = fs.client->create(fs.ns, parent, name, mode & 07777, fi->flags & O_EXCL, who);
   if (a && (fi->flags & O_TRUNC) && a->size > 0) {
@@ -331,7 +347,7 @@ void cached_read(fuse_req_t req, Fs& fs, InodeId ino, uint64_t off, size_t size,
 }
 
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kRead, size);
   if (fs.cache) return cached_read(req, fs, ino, static_cast<uint64_t>(off), size, opener(fi));
   auto data = fs.client->read(fs.ns, ino, static_cast<uint64_t>(off), size, opener(fi));
   if (!data) return reply_status(req, data.status());
@@ -362,7 +378,7 @@ void stage(fuse_req_t req, Fs& fs, InodeId ino, const kiseki_stage_range& in, co
 
 void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void*, fuse_file_info* fi, unsigned flags,
               const void* in_buf, size_t in_bufsz, size_t) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kOther);
   if (cmd == KISEKI_IOC_CACHE_STATS) {
     kiseki_cache_stats out{};
     if (fs.cache) {
@@ -370,6 +386,12 @@ void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void*, fuse_file
       out = {s.l1_hits, s.l2_hits, s.misses, s.corrupt, s.l1_bytes, s.l2_bytes, s.pinned_bytes, s.l2_capacity};
     }
     return (void)fuse_reply_ioctl(req, 0, &out, sizeof(out));
+  }
+  if (cmd == KISEKI_IOC_REQUEST_STATS) {
+    uint64_t out[Fs::kKinds];
+    for (int i = 0; i < Fs::kKinds; ++i) out[i] = fs.requests[i].load(std::memory_order_relaxed);
+    static_assert(sizeof(out) == sizeof(kiseki_request_stats));
+    return (void)fuse_reply_ioctl(req, 0, out, sizeof(out));
   }
   if (cmd == KISEKI_IOC_STAGE) {
     if (flags & FUSE_IOCTL_DIR) return (void)fuse_reply_err(req, EISDIR);
@@ -382,7 +404,7 @@ void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void*, fuse_file
 }
 
 void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kWrite, size);
   // Unstable, as a local file system's write(2): visible to every protocol at
   // once, durable at the next fsync.
   auto a = fs.client->write(fs.ns, ino, static_cast<uint64_t>(off), std::string_view(buf, size), false, opener(fi));
@@ -391,20 +413,24 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_
   fuse_reply_write(req, size);
 }
 
-void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
+void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+  counted(req, Fs::kFlush);
+  fuse_reply_err(req, 0);
+}
 
 void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  counted(req, Fs::kRelease);
   delete reinterpret_cast<OpenFile*>(fi->fh);
   fuse_reply_err(req, 0);
 }
 
 void op_fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info* fi) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kFsync);
   reply_status(req, fs.client->fsync(fs.ns, ino, opener(fi)));
 }
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kOpen);
   auto a = fs.client->open(fs.ns, ino, O_RDONLY, caller_of(req));
   if (!a) return reply_status(req, a.status());
   if (a->type != FileType::kDirectory) return (void)fuse_reply_err(req, ENOTDIR);
@@ -412,7 +438,7 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kReaddir);
   Caller who = caller_of(req);
   std::string buf(size, '\0');
   size_t used = 0;
@@ -441,10 +467,13 @@ void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse
   fuse_reply_buf(req, buf.data(), used);
 }
 
-void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
+void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+  counted(req, Fs::kRelease);
+  fuse_reply_err(req, 0);
+}
 
 void op_statfs(fuse_req_t req, fuse_ino_t) {
-  Fs& fs = *fs_of(req);
+  Fs& fs = counted(req, Fs::kOther);
   auto s = fs.client->statfs(fs.ns, caller_of(req));
   if (!s) return reply_status(req, s.status());
   struct statvfs v{};

@@ -13,6 +13,7 @@
 
 #include "common/tcp_listener.h"
 #include "common/logging.h"
+#include "net/tls_tunnel.h"
 
 namespace kiseki::net {
 
@@ -38,6 +39,7 @@ bool wait_fd(int fd, short events, int ms) {
 // goes back to the reactor.
 constexpr int kLingerMs = 50;
 constexpr int kSendTimeoutMs = 30000;
+constexpr int kHandshakeTimeoutMs = 10000;  // a TLS handshake, from the first byte
 
 std::atomic<size_t> g_partial_bytes{0};
 
@@ -84,7 +86,8 @@ Result<std::unique_ptr<RecordServer>> RecordServer::start(RecordService* service
   s->port_ = l.port;
   RecordServer* p = s.get();
   Reactor::Callbacks cb;
-  cb.accepted = [p](int fd, uint32_t ip, uint16_t port) { p->accepted(fd, ip, port); };
+  if (opts.tls) cb.accepted = [p](int fd, uint32_t ip, uint16_t port) { p->accept_tls(fd, ip, port); };
+  else cb.accepted = [p](int fd, uint32_t ip, uint16_t port) { p->accepted(fd, ip, port); };
   cb.ready = [p](int fd) {
     if (auto c = p->find(fd)) p->on_readable(c);
   };
@@ -104,6 +107,12 @@ RecordServer::~RecordServer() { stop(); }
 
 void RecordServer::stop() {
   if (stopping_.exchange(true)) return;
+  {
+    // Handshakes under way end (their sockets shut down) before the reactor goes.
+    std::unique_lock lock(tls_mu_);
+    for (const auto& [fd, ip] : handshaking_) ::shutdown(fd, SHUT_RDWR);
+    tls_cv_.wait(lock, [this] { return handshaking_.empty(); });
+  }
   // A server whose start failed (its port in use) has no reactor or listener yet.
   if (reactor_) reactor_->stop();
   if (listen_fd_ >= 0) ::close(listen_fd_);
@@ -156,6 +165,44 @@ void RecordServer::accepted(int fd, uint32_t ip, uint16_t port) {
   }
   conn->deadline = Clock::now() + std::chrono::seconds(opts_.idle_timeout_s);
   reactor_->park(fd, conn->deadline);
+}
+
+void RecordServer::accept_tls(int fd, uint32_t ip, uint16_t port) {
+  {
+    std::lock_guard lock(tls_mu_);
+    if (stopping_) {
+      reactor_->forget(fd, ip);
+      ::close(fd);
+      return;
+    }
+    handshaking_[fd] = ip;
+  }
+  std::thread([this, ctx = opts_.tls->context(), fd, ip, port] {
+    std::string error;
+    SSL* ssl = tls_accept(ctx->native_handle(), fd, kHandshakeTimeoutMs, &error);
+    std::lock_guard lock(tls_mu_);
+    handshaking_.erase(fd);
+    if (!ssl) {
+      in_addr a{htonl(ip)};
+      char text[INET_ADDRSTRLEN] = {};
+      ::inet_ntop(AF_INET, &a, text, sizeof(text));
+      KLOG_WARN("{}: {}: {}; closing", opts_.name, text, error);
+      reactor_->forget(fd, ip);
+      ::close(fd);
+    } else if (auto t = open_tunnel(ssl, fd); !t || stopping_) {
+      reactor_->forget(fd, ip);  // the tunnel, if made, ends with its plain end
+      if (t) {
+        ::close(t->plain_fd);
+        t->pump.detach();
+      }
+    } else {
+      // The pump owns the TLS socket now; the connection is the plain end,
+      // counted in the limits under the client's address as the socket was.
+      t->pump.detach();
+      accepted(t->plain_fd, ip, port);
+    }
+    tls_cv_.notify_all();
+  }).detach();
 }
 
 bool RecordServer::feed(Conn& conn, std::string_view bytes) {

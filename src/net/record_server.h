@@ -27,6 +27,7 @@
 #include "common/reactor.h"
 #include "common/status.h"
 #include "common/thread_pool.h"
+#include "common/tls.h"
 #include "net/record.h"
 
 namespace kiseki::net {
@@ -41,6 +42,9 @@ struct RecordServerOptions {
   int record_timeout_s = 30;   // a record, once begun, must be in within this
   int idle_timeout_s = 900;    // a connection with nothing to say is closed
   std::string name = "nfs";  // in logs and metrics
+  // TLS on every connection when set (net/tls_tunnel.h): the handshake on a
+  // thread of its own, then the records through a tunnel.
+  std::shared_ptr<TlsConfig> tls;
 };
 
 // Memory for partial records the whole process holds at most (all record
@@ -62,6 +66,8 @@ class RecordServer {
   };
   RecordServer(RecordService* s, const RecordServerOptions& o) : service_(s), opts_(o), readers_(o.max_readers) {}
   void accepted(int fd, uint32_t ip, uint16_t port);
+  // A TLS connection: handshake, then accepted() with the tunnel's plain end.
+  void accept_tls(int fd, uint32_t ip, uint16_t port);
   // The reactor's call: takes what `conn` sent; whole records get it a reader.
   void on_readable(const std::shared_ptr<Conn>& conn);
   // Reads and runs records while they come back to back (a reader thread).
@@ -87,6 +93,10 @@ class RecordServer {
   ThreadPool readers_;
   std::mutex conns_mu_;  // guards conns_
   std::unordered_map<int, std::shared_ptr<Conn>> conns_;
+
+  std::mutex tls_mu_;  // guards handshaking_
+  std::condition_variable tls_cv_;
+  std::unordered_map<int, uint32_t> handshaking_;  // TLS socket → client address
 
   std::mutex mu_;  // guards tasks_, stop_workers_
   std::condition_variable task_cv_;

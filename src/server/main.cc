@@ -112,19 +112,6 @@ int main(int argc, char** argv) {
                 nfssrv->portmap_port());
   }
 
-  std::unique_ptr<native::NativeServer> nativesrv;
-  if (opts->native_listen != "off") {
-    native::NativeServerOptions no;
-    no.listen = opts->native_listen;
-    auto n = native::NativeServer::start(gw->get(), no);
-    if (!n) {
-      KLOG_ERROR("native protocol: {}", n.status().to_string());
-      return 1;
-    }
-    nativesrv = std::move(*n);
-    KLOG_INFO("native protocol on {} (port {})", opts->native_listen, nativesrv->port());
-  }
-
   std::shared_ptr<TlsConfig> tls;
   if (!opts->tls_cert.empty()) {
     auto t = TlsConfig::load(opts->tls_cert, opts->tls_key);
@@ -133,6 +120,20 @@ int main(int argc, char** argv) {
       return 1;
     }
     tls = *t;
+  }
+
+  std::unique_ptr<native::NativeServer> nativesrv;
+  if (opts->native_listen != "off") {
+    native::NativeServerOptions no;
+    no.listen = opts->native_listen;
+    no.tls = tls;
+    auto n = native::NativeServer::start(gw->get(), no);
+    if (!n) {
+      KLOG_ERROR("native protocol: {}", n.status().to_string());
+      return 1;
+    }
+    nativesrv = std::move(*n);
+    KLOG_INFO("native protocol{} on {} (port {})", tls ? " over TLS" : "", opts->native_listen, nativesrv->port());
   }
 
   boost::asio::io_context io(1);

@@ -507,7 +507,7 @@ int main(int argc, char** argv) {
     });
   });
 
-  add_mount_commands(app, {&credentials, &profile, &data_dir, run});
+  add_mount_commands(app, {&credentials, &profile, &data_dir, &ca, run});
   add_stage_command(app, run);
 
   try {

@@ -17,6 +17,7 @@ void add_mount_commands(CLI::App& app, const MountCommandContext& ctx) {
     std::string target, mountpoint;
     std::vector<std::string> options;
     bool foreground = false;
+    bool tls = false;
   };
   auto args = std::make_shared<Args>();
   if (const char* e = std::getenv("KISEKI_NATIVE")) args->endpoint = e;
@@ -30,6 +31,8 @@ void add_mount_commands(CLI::App& app, const MountCommandContext& ctx) {
                                      "writeback|no_writeback, max_threads=N, debug, cache=organic|pinned|bypass, "
                                      "cache_dir=DIR, cache_size=SIZE, cache_mem=SIZE");
   m->add_flag("-f,--foreground", args->foreground, "stay in the foreground (default: daemonize once mounted)");
+  m->add_flag("--tls", args->tls, "TLS to a server started with --tls-cert (its certificate checked against "
+                                  "--ca-cert, else the system's CAs)");
   m->callback([ctx, args] {
     ctx.run([ctx, args]() -> int {
       size_t slash = args->target.find('/');
@@ -46,6 +49,8 @@ void add_mount_commands(CLI::App& app, const MountCommandContext& ctx) {
       }
       mount::MountTarget t;
       t.client.endpoint = args->endpoint;
+      t.client.tls = args->tls || !ctx.ca_cert->empty();
+      t.client.ca_file = *ctx.ca_cert;
       const char* ak = std::getenv("AWS_ACCESS_KEY_ID");
       const char* sk = std::getenv("AWS_SECRET_ACCESS_KEY");
       if (ctx.credentials->empty() && ak && sk && *ak && *sk) {

@@ -11,6 +11,7 @@ struct MountCommandContext {
   const std::string* credentials;  // --credentials (empty: environment, else DATA_DIR/credentials)
   const std::string* profile;
   const std::string* data_dir;
+  const std::string* ca_cert;      // --ca-cert: the CA of a server with a certificate (with --tls)
   std::function<void(std::function<int()>)> run;  // sets the command's action
 };
 

@@ -512,3 +512,31 @@ def test_crypto_shred_of_the_tenant_wipes_the_cache(server, tmp_path):
         assert "client cache wiped" in open(m.log_path).read()
     finally:
         m.close()
+
+
+def request_stats(path):
+    """KISEKI_IOC_REQUEST_STATS (src/mount/mount_ioctl.h): the FUSE requests the mount answered."""
+    import fcntl
+    cmd = (2 << 30) | (112 << 16) | (ord("k") << 8) | 3  # _IOR('k', 3, 14 × u64)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        out = fcntl.ioctl(fd, cmd, bytes(112))
+    finally:
+        os.close(fd)
+    keys = ("lookup", "getattr", "setattr", "open", "create", "read", "write", "flush", "release", "fsync",
+            "readdir", "other", "read_bytes", "write_bytes")
+    return dict(zip(keys, struct.unpack("<14Q", out)))
+
+
+def test_one_fuse_request_per_64k_read_and_write(mnt):
+    p = os.path.join(mnt, "one-request.bin")
+    body = os.urandom(65536)
+    before = request_stats(mnt)
+    fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+    os.write(fd, body)
+    os.close(fd)
+    mid = request_stats(mnt)
+    assert mid["write"] - before["write"] == 1 and mid["write_bytes"] - before["write_bytes"] == 65536, (before, mid)
+    assert read_uncached(p) == body
+    after = request_stats(mnt)
+    assert after["read"] - mid["read"] == 1 and after["read_bytes"] - mid["read_bytes"] >= 65536, (mid, after)

@@ -172,3 +172,61 @@ def test_sighup_reloads_the_certificate(server, pki):
         time.sleep(0.05)
     assert peer_common_name(server.s3_port, ca)[0] == "second"
     assert peer_common_name(server.port, ca)[0] == "second"
+
+
+def test_native_protocol_and_mount_over_tls(server, creds, pki, tmp_path):
+    import tempfile
+    import threading
+    c = boto3.client("s3", endpoint_url=server.s3_endpoint, aws_access_key_id=creds[0],
+                     aws_secret_access_key=creds[1], region_name="us-east-1", verify=str(pki / "ca.pem"),
+                     config=Config(s3={"addressing_style": "path"}))
+    c.create_bucket(Bucket="tlsmount")
+    where = tempfile.mkdtemp(prefix="kiseki-mnt-", dir="/tmp")
+    base = [CLI, "--data-dir", server.data_dir]
+    # The server's native port speaks TLS only: a plain client, or one that
+    # cannot verify the certificate, is refused before anything is mounted.
+    r = run([*base, "mount", "--endpoint", server.native, "default/tlsmount", where], check=False)
+    assert r.returncode == 1 and not os.path.ismount(where), r.stderr
+    r = run([*base, "mount", "--tls", "--endpoint", server.native, "default/tlsmount", where], check=False)
+    assert r.returncode == 1 and "certificate" in r.stderr, r.stderr
+    log = open(str(tmp_path / "mount.log"), "w")
+    m = subprocess.Popen([*base, "--ca-cert", str(pki / "ca.pem"), "mount", "--tls", "--endpoint", server.native,
+                          "default/tlsmount", where, "-f"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 20
+        while not os.path.ismount(where):
+            assert m.poll() is None and time.time() < deadline, open(str(tmp_path / "mount.log")).read()
+            time.sleep(0.05)
+        # Eight writers at once, 2 MiB each (both directions of the tunnel busy), then reads.
+        bodies = {f"f{i}.bin": os.urandom(2 << 20) for i in range(8)}
+
+        def write(name):
+            with open(os.path.join(where, name), "wb") as f:
+                f.write(bodies[name])
+                os.fsync(f.fileno())
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in bodies]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for name, body in bodies.items():
+            assert c.get_object(Bucket="tlsmount", Key=name)["Body"].read() == body
+            fd = os.open(os.path.join(where, name), os.O_RDONLY)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            assert os.read(fd, 4 << 20) == body
+            os.close(fd)
+    finally:
+        subprocess.run(["fusermount3", "-u", where], check=False)
+        m.wait(timeout=30)
+        log.close()
+    # Frames in the clear on the TLS port are not served.
+    host, port = server.native.split(":")
+    with socket.create_connection((host, int(port)), timeout=15) as s:
+        s.sendall(b"KSKI\x01" + b"\0" * 27)
+        try:
+            reply = s.recv(100)
+        except ConnectionResetError:
+            reply = b""
+        assert not reply.startswith(b"KSKI"), "a frame answered on the TLS port"
+    assert "native protocol over TLS" in server.output()

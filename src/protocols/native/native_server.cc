@@ -10,6 +10,7 @@ Result<std::unique_ptr<NativeServer>> NativeServer::start(gateway::Gateway* gw, 
   net::RecordServerOptions ro;
   ro.listen = opts.listen;
   ro.workers = opts.workers;
+  ro.tls = opts.tls;
   ro.name = "native";
   KISEKI_ASSIGN_OR_RETURN(s->server_, net::RecordServer::start(s->service_.get(), ro));
   return s;

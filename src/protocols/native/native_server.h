@@ -14,6 +14,7 @@ namespace kiseki::native {
 struct NativeServerOptions {
   std::string listen = "127.0.0.1:9100";
   uint32_t workers = 16;
+  std::shared_ptr<TlsConfig> tls;  // the server's certificate: every connection is TLS
 };
 
 class NativeService;

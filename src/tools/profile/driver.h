@@ -21,6 +21,8 @@ struct DriverOptions {
   std::string path;        // fs: the mounted directory
   std::string data_dir;    // inprocess: where the throwaway store lives
   bool nfs_dircache = false;  // nfs3: libnfs's directory cache (off: every listing and lookup reaches the server)
+  bool fs_fsync = false;       // fs: fsync each file before closing it (a durable PUT)
+  bool fs_drop_cache = false;  // fs: drop the file's page cache before each read (a cold GET)
 };
 
 class Session {

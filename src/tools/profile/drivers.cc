@@ -313,7 +313,8 @@ class S3Driver final : public Driver {
 
 class FsSession final : public Session {
  public:
-  explicit FsSession(std::string root) : root_(std::move(root)) {}
+  FsSession(std::string root, bool fsync, bool drop_cache)
+      : root_(std::move(root)), fsync_(fsync), drop_cache_(drop_cache) {}
   Status put(const std::string& key, ByteSpan data) override {
     std::string p = path(key);
     int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -332,6 +333,11 @@ class FsSession final : public Session {
       }
       off += static_cast<size_t>(n);
     }
+    if (fsync_ && ::fsync(fd) != 0) {
+      int e = errno;
+      ::close(fd);
+      return errno_status("fsync " + p, e);
+    }
     if (::close(fd) != 0) return errno_status("close " + p, errno);
     return Status::ok();
   }
@@ -339,6 +345,7 @@ class FsSession final : public Session {
     std::string p = path(key);
     int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return errno_status("open " + p, errno);
+    if (drop_cache_) ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
     thread_local Bytes buf(1 << 20);
     uint64_t total = 0;
     for (;;) {
@@ -373,6 +380,7 @@ class FsSession final : public Session {
  private:
   std::string path(const std::string& key) const { return root_ + "/" + key; }
   std::string root_;
+  bool fsync_, drop_cache_;
 };
 
 class FsDriver final : public Driver {
@@ -384,7 +392,7 @@ class FsDriver final : public Driver {
     return make_dirs(o_.path + "/" + o_.bucket);
   }
   Result<std::unique_ptr<Session>> session() override {
-    return std::unique_ptr<Session>(new FsSession(o_.path + "/" + o_.bucket));
+    return std::unique_ptr<Session>(new FsSession(o_.path + "/" + o_.bucket, o_.fs_fsync, o_.fs_drop_cache));
   }
 
  private:

@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
   app.add_option("--bucket", d.bucket, "bucket / directory (default profile)");
   app.add_option("--path", d.path, "fs driver: a mounted directory");
   app.add_flag("--nfs-dircache", d.nfs_dircache, "nfs3 driver: let libnfs cache directories (default off)");
+  app.add_flag("--fs-fsync", d.fs_fsync, "fs driver: fsync each file before closing it");
+  app.add_flag("--fs-drop-cache", d.fs_drop_cache, "fs driver: drop each file's page cache before reading it (cold reads)");
   app.add_option("--server-pid", server_pids, "measure the CPU time of these processes too (PID,PID…)")->delimiter(',');
   app.add_option("--json", json_path, "write the run's JSON here (with --matrix: all runs, one per line)");
   app.add_option("--json-dir", json_dir, "with --matrix: one JSON file per run in this directory");
