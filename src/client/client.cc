@@ -201,9 +201,9 @@ Status Client::rmdir(NamespaceId ns, InodeId parent, std::string_view name, cons
 }
 
 Status Client::rename(NamespaceId ns, InodeId parent, std::string_view name, InodeId new_parent,
-                      std::string_view new_name, const Caller& who) {
+                      std::string_view new_name, const Caller& who, bool no_replace) {
   std::string a = file_args(ns, who, true);
-  Encoder(&a).u64(parent).str(name).u64(new_parent).str(new_name);
+  Encoder(&a).u64(parent).str(name).u64(new_parent).str(new_name).u32(no_replace ? native::kRenameNoReplace : 0);
   return call(Op::kRename, a).status();
 }
 

@@ -69,7 +69,7 @@ class Client {
   Status unlink(NamespaceId ns, InodeId parent, std::string_view name, const Caller& who);
   Status rmdir(NamespaceId ns, InodeId parent, std::string_view name, const Caller& who);
   Status rename(NamespaceId ns, InodeId parent, std::string_view name, InodeId new_parent,
-                std::string_view new_name, const Caller& who);
+                std::string_view new_name, const Caller& who, bool no_replace = false);
   Result<FileAttr> link(NamespaceId ns, InodeId ino, InodeId new_parent, std::string_view new_name,
                         const Caller& who);
   Result<FileAttr> symlink(NamespaceId ns, InodeId parent, std::string_view name, std::string_view target,

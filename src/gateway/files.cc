@@ -210,7 +210,7 @@ Status LocalGateway::rmdir(NsRef ns, InodeId parent, std::string_view name, cons
 }
 
 Status LocalGateway::rename(NsRef ns, InodeId parent, std::string_view name, InodeId new_parent,
-                            std::string_view new_name, const Caller& who) {
+                            std::string_view new_name, const Caller& who, bool no_replace) {
   KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
   if (first) return first->status;
   KISEKI_TRY(ns::validate_name(name));
@@ -231,7 +231,9 @@ Status LocalGateway::rename(NsRef ns, InodeId parent, std::string_view name, Ino
     d.parent2 = new_parent;
     d.name2 = std::string(new_name);
     d.time_ns = now();
+    if (no_replace) d.flags |= ns::kNoReplace;  // the apply refuses an existing target
     auto target = lookup(ns, new_parent, new_name);
+    if (target && no_replace) return make_error(ErrorCode::kExists, "target exists");
     if (target) {
       Inode victim;
       KISEKI_TRY(load_inode(ns, target->ino, &victim));

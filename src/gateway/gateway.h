@@ -93,8 +93,10 @@ class Gateway {
                                 const Caller& who = {}) = 0;
   virtual Status unlink(NsRef ns, InodeId parent, std::string_view name, const Caller& who = {}) = 0;
   virtual Status rmdir(NsRef ns, InodeId parent, std::string_view name, const Caller& who = {}) = 0;
+  // `no_replace`: kExists if the target exists, checked in the same apply
+  // that renames (renameat2's RENAME_NOREPLACE).
   virtual Status rename(NsRef ns, InodeId parent, std::string_view name, InodeId new_parent,
-                        std::string_view new_name, const Caller& who = {}) = 0;
+                        std::string_view new_name, const Caller& who = {}, bool no_replace = false) = 0;
   // Entries after `cookie` (0 = from the start), in stable cookie order.
   virtual Result<std::vector<DirEntry>> readdir(NsRef ns, InodeId dir, uint64_t cookie, size_t max_entries,
                                                 const Caller& who = {}) const = 0;

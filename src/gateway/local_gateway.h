@@ -76,7 +76,7 @@ class LocalGateway final : public Gateway {
   Status unlink(NsRef ns, InodeId parent, std::string_view name, const Caller& who = {}) override;
   Status rmdir(NsRef ns, InodeId parent, std::string_view name, const Caller& who = {}) override;
   Status rename(NsRef ns, InodeId parent, std::string_view name, InodeId new_parent,
-                        std::string_view new_name, const Caller& who = {}) override;
+                        std::string_view new_name, const Caller& who = {}, bool no_replace = false) override;
   // Entries after `cookie` (0 = from the start), in stable cookie order.
   Result<std::vector<DirEntry>> readdir(NsRef ns, InodeId dir, uint64_t cookie, size_t max_entries,
                                         const Caller& who = {}) const override;

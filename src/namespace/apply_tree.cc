@@ -321,8 +321,8 @@ Status apply_rename(Txn& txn, const Delta& d) {
   Dentry dde;
   Status st = get_dentry(txn, d.ns, d.parent2, d.name2, &dde);
   if (st.is_ok()) {
-    if (dde.ino == sde.ino) return Status::ok();  // POSIX: same file, nothing to do
     if (d.flags & kNoReplace) return make_error(ErrorCode::kExists, "target exists");
+    if (dde.ino == sde.ino) return Status::ok();  // POSIX: same file, nothing to do
     Inode victim;
     KISEKI_TRY(get_inode(txn, d.ns, dde.ino, &victim));
     if (victim.ino != d.ino || victim.version != d.version) return conflict("rename target changed");

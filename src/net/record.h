@@ -2,6 +2,7 @@
 // connection's bytes into records, and the answer to each.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -50,8 +51,11 @@ class RecordService {
     return s;
   }
   // The framed answer to one record, or nullopt for none. Called on many
-  // threads at once, for one connection too.
-  virtual std::optional<std::string> handle(std::string_view record, Session& session) = 0;
+  // threads at once, for one connection too. `waited`: how long the whole
+  // record waited in the server for a worker (a protocol with deadlines may
+  // answer one that has passed without running the call).
+  virtual std::optional<std::string> handle(std::string_view record, Session& session,
+                                            std::chrono::milliseconds waited) = 0;
   // Whether the record may wait on the disk (a synced commit).
   virtual bool may_block(std::string_view /*record*/) const { return false; }
 };

@@ -261,10 +261,10 @@ bool RecordServer::run_records(const std::shared_ptr<Conn>& conn) {
     if (inline_call) {
       // The only call of a client that waits for each reply, and a quick
       // one: answer it on this thread, with no hand-off to a worker and back.
-      run_call(conn, *rec);
+      run_call(conn, *rec, Clock::now());
     } else {
       std::lock_guard tl(mu_);
-      tasks_.push_back(Task{conn, std::move(*rec)});
+      tasks_.push_back(Task{conn, std::move(*rec), Clock::now()});
       task_cv_.notify_one();
     }
     rec = std::move(following);
@@ -311,12 +311,13 @@ void RecordServer::worker_loop() {
       t = std::move(tasks_.front());
       tasks_.pop_front();
     }
-    run_call(t.conn, t.record);
+    run_call(t.conn, t.record, t.queued);
   }
 }
 
-void RecordServer::run_call(const std::shared_ptr<Conn>& conn, std::string_view record) {
-  if (auto reply = service_->handle(record, *conn->session)) (void)conn->send(*reply);
+void RecordServer::run_call(const std::shared_ptr<Conn>& conn, std::string_view record, Clock::time_point queued) {
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - queued);
+  if (auto reply = service_->handle(record, *conn->session, waited)) (void)conn->send(*reply);
   {
     std::lock_guard lock(conn->mu);
     --conn->inflight;

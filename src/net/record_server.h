@@ -59,10 +59,12 @@ class RecordServer {
   void stop();
 
  private:
+  using Clock = std::chrono::steady_clock;
   struct Conn;
   struct Task {
     std::shared_ptr<Conn> conn;
     std::string record;
+    Clock::time_point queued;
   };
   RecordServer(RecordService* s, const RecordServerOptions& o) : service_(s), opts_(o), readers_(o.max_readers) {}
   void accepted(int fd, uint32_t ip, uint16_t port);
@@ -81,7 +83,7 @@ class RecordServer {
   void close_conn(const std::shared_ptr<Conn>& conn);
   std::shared_ptr<Conn> find(int fd);
   void worker_loop();
-  void run_call(const std::shared_ptr<Conn>& conn, std::string_view record);
+  void run_call(const std::shared_ptr<Conn>& conn, std::string_view record, Clock::time_point queued);
 
   RecordService* service_;
   RecordServerOptions opts_;

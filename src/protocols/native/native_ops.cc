@@ -83,8 +83,9 @@ Status NativeService::file_op(Op op, Decoder& in, gateway::NsRef ns, const gatew
       std::string_view name = in.str();
       InodeId new_parent = in.u64();
       std::string_view new_name = in.str();
+      uint32_t flags = in.u32();  // kRenameNoReplace
       if (!in.ok()) return malformed();
-      return gw_->rename(ns, parent, name, new_parent, new_name, who);
+      return gw_->rename(ns, parent, name, new_parent, new_name, who, flags & kRenameNoReplace);
     }
     case Op::kLink: {
       InodeId ino = in.u64();

@@ -21,7 +21,8 @@ bool NativeService::may_block(std::string_view record) const {
   return h && is_mutation(static_cast<Op>(h->opcode));
 }
 
-std::optional<std::string> NativeService::handle(std::string_view record, net::Session& session) {
+std::optional<std::string> NativeService::handle(std::string_view record, net::Session& session,
+                                                 std::chrono::milliseconds waited) {
   auto& s = static_cast<NativeSession&>(session);
   net::Frame f;
   if (Status st = net::parse_frame(record, &f); !st) {
@@ -29,6 +30,11 @@ std::optional<std::string> NativeService::handle(std::string_view record, net::S
     return net::encode_response(f.header, st);
   }
   if (f.header.response()) return std::nullopt;  // nothing is asked of a client here
+  if (f.header.deadline_ms != 0 && waited.count() >= f.header.deadline_ms) {
+    // The caller has stopped waiting: the call is not run (a retry of a
+    // mutation carries the same request id and runs then).
+    return net::encode_response(f.header, Status(ErrorCode::kTimeout, "the call's deadline passed in the server's queue"));
+  }
   std::string out;
   Decoder in(f.payload);
   Status st;

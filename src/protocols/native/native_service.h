@@ -27,7 +27,8 @@ class NativeService : public net::RecordService {
   explicit NativeService(gateway::Gateway* gw) : gw_(gw) {}
   std::unique_ptr<net::RecordReader> reader() const override;
   std::unique_ptr<net::Session> connected(const net::Peer& peer) override;
-  std::optional<std::string> handle(std::string_view record, net::Session& session) override;
+  std::optional<std::string> handle(std::string_view record, net::Session& session,
+                                    std::chrono::milliseconds waited) override;
   bool may_block(std::string_view record) const override;
 
  private:

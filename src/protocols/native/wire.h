@@ -29,7 +29,7 @@ enum class Op : uint16_t {
   kMknod = 25,       // answered kNotSupported: Kiseki stores no device or FIFO nodes
   kUnlink = 26,      // u64 parent, str name
   kRmdir = 27,       // u64 parent, str name
-  kRename = 28,      // u64 parent, str name, u64 new_parent, str new_name
+  kRename = 28,      // u64 parent, str name, u64 new_parent, str new_name, u32 flags (kRenameNoReplace)
   kLink = 29,        // u64 ino, u64 new_parent, str new_name → attr
   kSymlink = 30,     // u64 parent, str name, str target → attr
   kReadlink = 31,    // u64 ino → str target
@@ -52,6 +52,9 @@ enum class Op : uint16_t {
   kCompleteUpload = 67, // str upload_id, u32 n, n × (u32 part, str etag) → info
   kAbortUpload = 68,    // str upload_id
 };
+
+// kRename's flags: the target must not exist (checked atomically).
+constexpr uint32_t kRenameNoReplace = 1;
 
 constexpr std::string_view kAuthContext = "kiseki-native-v1";
 constexpr size_t kChallengeBytes = 32;

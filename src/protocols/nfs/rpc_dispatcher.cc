@@ -5,7 +5,8 @@
 
 namespace kiseki::nfs {
 
-std::optional<std::string> RpcDispatcher::handle(std::string_view record, net::Session& session) {
+std::optional<std::string> RpcDispatcher::handle(std::string_view record, net::Session& session,
+                                                 std::chrono::milliseconds /*waited*/) {
   const ClientInfo& client = session.peer;
   ParsedCall pc = parse_call(record);
   std::string reply(4, '\0');  // the record mark, filled in at the end

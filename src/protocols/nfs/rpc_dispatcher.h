@@ -20,11 +20,12 @@ class RpcDispatcher : public net::RecordService {
   std::unique_ptr<net::RecordReader> reader() const override { return std::make_unique<RecordReader>(); }
   // The framed reply (record mark included) to one record, or nullopt when RFC
   // 5531 gives no reply (an unparsable message, a REPLY, a resend in progress).
-  std::optional<std::string> handle(std::string_view record, net::Session& session) override;
+  std::optional<std::string> handle(std::string_view record, net::Session& session,
+                                    std::chrono::milliseconds waited) override;
   std::optional<std::string> handle(std::string_view record, const ClientInfo& client) {
     net::Session s;
     s.peer = client;
-    return handle(record, s);
+    return handle(record, s, std::chrono::milliseconds(0));
   }
   // Whether the call in `record` may wait on the disk (see RpcProgram::may_block);
   // false for what does not parse (it is answered at once).

@@ -89,7 +89,8 @@ int main(int argc, char** argv) {
   };
   std::vector<std::string> driver_list = split(drivers);
   std::vector<std::string> shape_list = split(shapes);
-  if (matrix && shapes == "put-heavy") shape_list = {"put-heavy", "get-heavy", "mixed"};
+  // --matrix without --shape: the three S3 shapes.
+  if (matrix && app.count("--shape") == 0) shape_list = {"put-heavy", "get-heavy", "mixed"};
   if (!matrix && (driver_list.size() != 1 || shape_list.size() != 1)) {
     std::fprintf(stderr, "kiseki-profile: several drivers or shapes need --matrix\n");
     return 2;

@@ -14,6 +14,7 @@
 #include "gateway/local_gateway.h"
 #include "net/frame.h"
 #include "protocols/native/native_server.h"
+#include "protocols/native/native_service.h"
 #include "support/temp_dir.h"
 
 namespace kiseki::native {
@@ -248,4 +249,34 @@ TEST_F(NativeTest, CallsInFlightAreSentAgainAfterTheServerComesBack) {
   EXPECT_EQ(*c->get_object(m.ns, "after", 0, std::nullopt), "2");
 }
 
+}  // namespace kiseki::native
+
+namespace kiseki::native {
+namespace {
+
+// A call that waited in the server's queue past its deadline is answered
+// kTimeout and not run; one within it, or without a deadline, runs.
+TEST_F(NativeTest, ACallPastItsDeadlineInTheQueueIsNotRun) {
+  NativeService service(gw_.get());
+  auto session = service.connected(net::Peer{0x7f000001, 1, "127.0.0.1"});
+  auto status_of = [&](uint32_t deadline_ms, std::chrono::milliseconds waited) {
+    net::FrameHeader h;
+    h.opcode = static_cast<uint16_t>(Op::kHello);
+    h.request_id = 7;
+    h.deadline_ms = deadline_ms;
+    std::string payload;
+    Encoder(&payload).str(key_.access_key_id);
+    auto reply = service.handle(net::encode_frame(h, payload), *session, waited);
+    EXPECT_TRUE(reply.has_value());
+    net::Frame f;
+    EXPECT_TRUE(net::parse_frame(*reply, &f).is_ok());
+    EXPECT_EQ(f.header.request_id, 7u);
+    return static_cast<ErrorCode>(f.header.status);
+  };
+  EXPECT_EQ(status_of(100, std::chrono::milliseconds(250)), ErrorCode::kTimeout);
+  EXPECT_EQ(status_of(100, std::chrono::milliseconds(5)), ErrorCode::kOk);
+  EXPECT_EQ(status_of(0, std::chrono::milliseconds(60000)), ErrorCode::kOk);
+}
+
+}  // namespace
 }  // namespace kiseki::native
