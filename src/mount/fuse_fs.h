@@ -1,7 +1,8 @@
 // `kiseki mount`: a namespace as a POSIX file system on the libfuse3 low-level
 // API, over libkiseki (docs/mount.md). Inode numbers are the server's; the
-// kernel's page cache is the data cache: kept across opens while the file's
-// mtime and size are what the server last said, dropped when they changed.
+// kernel's page cache and the client cache (client/cache/) keep a file's data
+// across opens while its mtime and size are what the server last said, and
+// drop it when they changed.
 #pragma once
 
 #include <string>
