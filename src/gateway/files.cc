@@ -526,9 +526,10 @@ Result<FileAttr> LocalGateway::setattr(NsRef ns, InodeId ino, const SetAttrReque
       sd.inode.size = *req.size;
       KISEKI_TRY(seal_content(kek, ns.ns, c, &sd.inode.content));
       fill_refs(before, c.extents, prepared, &sd);
-      st = submit({sd}, true, who).status();
+      st = submit({sd}, req.stable, who).status();
     }
     KISEKI_TRY(st);
+    if (!req.stable) unstable_writes_.fetch_add(1);
   }
   if (d.flags != 0) {
     // A second record of the same call: its own request id, derived from the first.

@@ -126,6 +126,9 @@ struct SetAttrRequest {
   std::optional<uint32_t> mode, uid, gid;
   std::optional<uint64_t> size;
   std::optional<int64_t> atime_ns, mtime_ns;  // set to "now" by the caller if needed
+  // false: a size change is durable at the next fsync, as an unstable write
+  // (a local file system's truncate); NFS's SETATTR keeps it synced.
+  bool stable = true;
 };
 
 struct DirEntry {

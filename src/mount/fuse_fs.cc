@@ -56,7 +56,10 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, f
   if (to_set & FUSE_SET_ATTR_MODE) r.mode = attr->st_mode & 07777;
   if (to_set & FUSE_SET_ATTR_UID) r.uid = attr->st_uid;
   if (to_set & FUSE_SET_ATTR_GID) r.gid = attr->st_gid;
-  if (to_set & FUSE_SET_ATTR_SIZE) r.size = static_cast<uint64_t>(attr->st_size);
+  if (to_set & FUSE_SET_ATTR_SIZE) {
+    r.size = static_cast<uint64_t>(attr->st_size);
+    r.stable = false;  // as a write: durable at the next fsync
+  }
   auto ns_of = [](const timespec& t) { return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec; };
   if (to_set & FUSE_SET_ATTR_ATIME_NOW) r.atime_ns = now_ns();
   else if (to_set & FUSE_SET_ATTR_ATIME) r.atime_ns = ns_of(attr->st_atim);
@@ -147,6 +150,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   if (a && (fi->flags & O_TRUNC) && a->size > 0) {
     gateway::SetAttrRequest r;
     r.size = 0;
+    r.stable = false;
     a = fs.client->setattr(fs.ns, a->ino, r, who);
   }
   if (!a) return reply_status(req, a.status());

@@ -103,6 +103,7 @@ void encode_setattr(Encoder& e, const gateway::SetAttrRequest& r) {
   put_opt(e, r.size);
   put_opt(e, r.atime_ns);
   put_opt(e, r.mtime_ns);
+  e.u8(r.stable ? 1 : 0);
 }
 
 bool decode_setattr(Decoder& d, gateway::SetAttrRequest* r) {
@@ -112,6 +113,7 @@ bool decode_setattr(Decoder& d, gateway::SetAttrRequest* r) {
   get_opt(d, &r->size);
   get_opt(d, &r->atime_ns);
   get_opt(d, &r->mtime_ns);
+  r->stable = d.u8() != 0;
   return d.ok();
 }
 

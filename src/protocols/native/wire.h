@@ -23,7 +23,7 @@ enum class Op : uint16_t {
   // files: every request begins with u64 ns and a caller (encode_caller)
   kLookup = 20,      // u64 parent, str name → attr
   kGetattr = 21,     // u64 ino → attr
-  kSetattr = 22,     // u64 ino, setattr → attr
+  kSetattr = 22,     // u64 ino, setattr (… u8 stable: a size change synced, or durable at fsync) → attr
   kCreate = 23,      // u64 parent, str name, u32 mode, u8 exclusive → attr
   kMkdir = 24,       // u64 parent, str name, u32 mode → attr
   kMknod = 25,       // answered kNotSupported: Kiseki stores no device or FIFO nodes
