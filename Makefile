@@ -1,16 +1,18 @@
 # The two Quick start commands (README.md) and their friends.
 #   make run    set up, build and start a single-node server on embedded defaults
-#   make test   set up, build and run every test (unit, integration, ASan/UBSan)
+#   make test   set up, build and run every test (unit, integration, ASan/UBSan, fuzz smoke)
 #   make install  the binaries on PATH, a systemd unit, /etc/kiseki/kiseki.toml (PREFIX, DESTDIR)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 BENCH_BUILD ?= build-release
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 600
 JOBS       ?= 2
 DATA_DIR   ?= var
 PREFIX     ?= /usr/local
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all bootstrap build install run test test-unit test-asan bench bench-build bench-peers bench-nfs format clean
+.PHONY: all bootstrap build install run test test-unit test-asan fuzz fuzz-build test-fuzz bench bench-build bench-peers bench-nfs format clean
 
 all: build
 
@@ -42,7 +44,20 @@ test-asan: bootstrap
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) -j $(JOBS) --output-on-failure -LE integration
 
-test: test-unit test-asan
+# libFuzzer targets (tests/fuzz), clang with ASan/UBSan: `make fuzz` runs each
+# for FUZZ_SECONDS (600); `make test` runs each for 20 s.
+fuzz-build: bootstrap
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DKISEKI_FUZZ=ON -DKISEKI_WERROR=OFF -DKISEKI_BENCH=OFF
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz
+
+fuzz: fuzz-build
+	./scripts/run-fuzzers $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+test-fuzz: fuzz-build
+	./scripts/run-fuzzers $(FUZZ_BUILD) 20
+
+test: test-unit test-asan test-fuzz
 
 # Release build; micro benchmarks and the machine's limits; then the protocol
 # matrix against a fresh kiseki-server, written into docs/performance.md.

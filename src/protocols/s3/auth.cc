@@ -1,5 +1,6 @@
 #include "protocols/s3/auth.h"
 
+#include <cctype>
 #include <charconv>
 #include <ctime>
 
@@ -95,7 +96,8 @@ AuthOutcome authenticate_v2(const S3Request& req, const gateway::Gateway& gw, in
 bool parse_amz_date(std::string_view s, int64_t* ns) {
   // YYYYMMDDTHHMMSSZ
   if (s.size() != 16 || s[8] != 'T' || s[15] != 'Z') return false;
-  auto num = [&](size_t pos, size_t len, int* out) {
+  auto num = [&](size_t pos, size_t len, int* out) {  // digits only: no sign
+    if (!std::isdigit(static_cast<unsigned char>(s[pos]))) return false;
     auto [p, ec] = std::from_chars(s.data() + pos, s.data() + pos + len, *out);
     return ec == std::errc() && p == s.data() + pos + len;
   };
@@ -103,7 +105,8 @@ bool parse_amz_date(std::string_view s, int64_t* ns) {
   int y, mo, d, h, mi, se;
   if (!num(0, 4, &y) || !num(4, 2, &mo) || !num(6, 2, &d) || !num(9, 2, &h) || !num(11, 2, &mi) || !num(13, 2, &se))
     return false;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return false;
+  // Years whose nanoseconds fit an int64 (to 2262); S3 dates are near now anyway.
+  if (y < 1970 || y > 2200 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return false;
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;
   tm.tm_mday = d;

@@ -45,4 +45,11 @@ void assign_bucket_and_key(S3Request* r, const std::string& host_bucket);
 // The bucket named by Host under `domain` ("b.s3.local:9000" under "s3.local"), or "".
 std::string bucket_from_host(std::string_view host, std::string_view domain);
 
+// Fills `r` from a received header: method, target (path decoded, query
+// parsed), lower-case header names, bucket and key (virtual-host style under
+// `domain`). False: the target is not a valid URI (InvalidURI).
+bool request_from_header(std::string_view method, std::string_view target,
+                         const std::vector<std::pair<std::string_view, std::string_view>>& fields,
+                         std::string_view domain, S3Request* r);
+
 }  // namespace kiseki::s3

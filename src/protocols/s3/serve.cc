@@ -77,24 +77,13 @@ bool S3Server::serve(Conn& c) {
     }
     auto& h = hp.get();
     S3Request req;
-    req.method = std::string(h.method_string());
-    req.raw_target = std::string(h.target());
     req.request_id = new_request_id();
-    for (const auto& f : h) {
-      std::string name(f.name_string());
-      for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      req.headers[name].emplace_back(f.value());
-    }
-    std::string_view target = req.raw_target;
-    auto qpos = target.find('?');
-    std::string_view raw_path = target.substr(0, qpos);
-    bool bad_target = raw_path.empty() || raw_path.front() != '/' || !uri_decode(raw_path, &req.path) ||
-                      (qpos != std::string_view::npos && !parse_query(target.substr(qpos + 1), &req.query));
-    if (bad_target) {
+    std::vector<std::pair<std::string_view, std::string_view>> fields;
+    for (const auto& f : h) fields.emplace_back(f.name_string(), f.value());
+    if (!request_from_header(h.method_string(), h.target(), fields, opts_.s3.domain, &req)) {
       send_plain_error(stream, 400, "InvalidURI", "Couldn't parse the specified URI.");
       return false;
     }
-    assign_bucket_and_key(&req, bucket_from_host(req.header_or("host"), opts_.s3.domain));
 
     // The body streams from the socket on demand; "100 Continue" goes out the
     // first time the handler asks for body bytes.

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "protocols/s3/auth.h"
 #include "protocols/s3/aws_chunked.h"
 
 namespace kiseki::s3 {
@@ -48,6 +49,17 @@ TEST(SigV4, PresignedUrlExample) {
   auto cred = *parse_credential("AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request");
   EXPECT_EQ(sign_hex(signing_key(kSecret, cred), string_to_sign("20130524T000000Z", cred, canonical_request(in))),
             "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+}
+
+// Found by fuzz_s3_request: a year far from now overflowed the nanoseconds.
+TEST(SigV4, AmzDatesOutOfRangeOrSignedAreRefused) {
+  int64_t ns = 0;
+  ASSERT_TRUE(parse_amz_date("20260101T000000Z", &ns));
+  EXPECT_EQ(ns, 1767225600ll * 1000000000);
+  EXPECT_FALSE(parse_amz_date("99991231T235959Z", &ns));
+  EXPECT_FALSE(parse_amz_date("19691231T235959Z", &ns));
+  EXPECT_FALSE(parse_amz_date("2026010-T000000Z", &ns));
+  EXPECT_FALSE(parse_amz_date("20260101T-10000Z", &ns));
 }
 
 TEST(SigV4, EncodingRules) {

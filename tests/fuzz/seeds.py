@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzzers whose inputs are text or XDR
+(tests/fuzz/corpus/fuzz_s3_request, fuzz_nfs_rpc). The frame and record
+fuzzers write their own from the real encoders: KISEKI_FUZZ_SEEDS=DIR FUZZER."""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+# S3: "AKIDFUZZ" stands for the fuzz Gateway's access key id, "SKFUZZ" for its secret.
+AUTH = ("AWS4-HMAC-SHA256 Credential=AKIDFUZZ/20260101/us-east-1/s3/aws4_request, "
+        "SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=" + "0" * 64)
+write("fuzz_s3_request", "put-sigv4",
+      "PUT /bucket/key.txt HTTP/1.1\r\nHost: 127.0.0.1:9000\r\nx-amz-date: 20260101T000000Z\r\n"
+      "x-amz-content-sha256: UNSIGNED-PAYLOAD\r\nAuthorization: " + AUTH + "\r\nContent-Length: 5\r\n\r\nhello")
+write("fuzz_s3_request", "get-presigned-v4",
+      "GET /bucket/a%20b?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDFUZZ%2F20260101%2Fus-east-1%2Fs3%2F"
+      "aws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature="
+      + "0" * 64 + " HTTP/1.1\r\nHost: bucket.s3.fuzz\r\n\r\n")
+write("fuzz_s3_request", "get-presigned-v2",
+      "GET /bucket/key?AWSAccessKeyId=AKIDFUZZ&Expires=1767229200&Signature=abc%2Bdef%3D HTTP/1.1\r\n"
+      "Host: 127.0.0.1\r\n\r\n")
+body = ("<Delete><Quiet>true</Quiet><Object><Key>a</Key></Object><Object><Key>b/c</Key>"
+        "<VersionId>null</VersionId></Object></Delete>")
+write("fuzz_s3_request", "post-delete",
+      f"POST /bucket?delete HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH}\r\n"
+      f"x-amz-date: 20260101T000000Z\r\nContent-Length: {len(body)}\r\n\r\n{body}")
+body = ("<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"abc\"</ETag></Part>"
+        "<Part><PartNumber>2</PartNumber><ETag>\"def\"</ETag></Part></CompleteMultipartUpload>")
+write("fuzz_s3_request", "post-complete",
+      f"POST /bucket/big?uploadId=xyz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n\r\n{body}")
+chunked = "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n"
+write("fuzz_s3_request", "put-aws-chunked",
+      "PUT /bucket/k HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Encoding: aws-chunked\r\n"
+      "x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER\r\nx-amz-decoded-content-length: 5\r\n"
+      f"x-amz-trailer: x-amz-checksum-crc32\r\nAuthorization: {AUTH}\r\nx-amz-date: 20260101T000000Z\r\n"
+      f"Content-Length: {len(chunked)}\r\n\r\n{chunked}\x01")
+signed = "5;chunk-signature=" + "0" * 64 + "\r\nhello\r\n0;chunk-signature=" + "0" * 64 + "\r\n\r\n"
+write("fuzz_s3_request", "put-aws-chunked-signed",
+      "PUT /bucket/k HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Encoding: aws-chunked\r\n"
+      "x-amz-content-sha256: STREAMING-AWS4-HMAC-SHA256-PAYLOAD\r\nx-amz-decoded-content-length: 5\r\n"
+      f"Authorization: {AUTH}\r\nx-amz-date: 20260101T000000Z\r\nContent-Length: {len(signed)}\r\n\r\n{signed}")
+
+
+# NFSv3: byte 0 is the procedure + 22 × (0: as root, 1: as uid 1000); "\xffH" is the export root's handle.
+def u32(v):
+    return struct.pack(">I", v)
+
+
+def u64(v):
+    return struct.pack(">Q", v)
+
+
+def xstr(s):
+    b = s.encode() if isinstance(s, str) else s
+    return u32(len(b)) + b + b"\0" * (-len(b) % 4)
+
+
+FH = b"\xffH"
+sattr = u32(1) + u32(0o644) + u32(0) + u32(0) + u32(0) + u32(0) + u32(0)  # mode set, rest unset
+for num, name, args in [
+    (1, "getattr", FH), (2, "setattr", FH + sattr + u32(0)), (3, "lookup", FH + xstr("x")),
+    (4, "access", FH + u32(0x3f)), (6, "read", FH + u64(0) + u32(4096)),
+    (7, "write", FH + u64(0) + u32(5) + u32(2) + xstr("hello")),
+    (8, "create", FH + xstr("new.txt") + u32(0) + sattr), (9, "mkdir", FH + xstr("dir") + sattr),
+    (10, "symlink", FH + xstr("ln") + sattr + xstr("target")), (12, "remove", FH + xstr("new.txt")),
+    (13, "rmdir", FH + xstr("dir")), (14, "rename", FH + xstr("a") + FH + xstr("b")),
+    (15, "link", FH + FH + xstr("hard")), (16, "readdir", FH + u64(0) + u64(0) + u32(4096)),
+    (17, "readdirplus", FH + u64(0) + u64(0) + u32(4096) + u32(65536)), (18, "fsstat", FH),
+    (19, "fsinfo", FH), (20, "pathconf", FH), (21, "commit", FH + u64(0) + u32(0))]:
+    write("fuzz_nfs_rpc", name, bytes([num]) + args)
+    write("fuzz_nfs_rpc", name + "-user", bytes([num + 22]) + args)
+
+
+def record(msg):
+    return u32(0x80000000 | len(msg)) + msg
+
+
+mnt_call = (u32(9) + u32(0) + u32(2) + u32(100005) + u32(3) + u32(1) +
+            u32(1) + xstr(u32(0) + xstr("h") + u32(0) + u32(0) + u32(0)) + u32(0) + u32(0) + xstr("/fuzz/data"))
+write("fuzz_nfs_rpc", "records-mnt", b"\xf0" + record(mnt_call) + record(mnt_call[:20]))
