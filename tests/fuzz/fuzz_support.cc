@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 namespace kiseki::fuzz {
 
@@ -12,8 +13,9 @@ World& world() {
   static World* w = [] {
     spdlog::set_level(spdlog::level::off);
     auto* out = new World;
-    char dir[] = "/tmp/kiseki-fuzz-XXXXXX";
+    static char dir[] = "/tmp/kiseki-fuzz-XXXXXX";
     if (!::mkdtemp(dir)) std::abort();
+    std::atexit([] { std::filesystem::remove_all(dir); });
     gateway::GatewayOptions o;
     o.data_dir = dir;
     o.durability = Durability::kNone;

@@ -87,3 +87,39 @@ def record(msg):
 mnt_call = (u32(9) + u32(0) + u32(2) + u32(100005) + u32(3) + u32(1) +
             u32(1) + xstr(u32(0) + xstr("h") + u32(0) + u32(0) + u32(0)) + u32(0) + u32(0) + xstr("/fuzz/data"))
 write("fuzz_nfs_rpc", "records-mnt", b"\xf0" + record(mnt_call) + record(mnt_call[:20]))
+
+
+# Native operations: (opcode index into the fuzzer's kOps, u16 length, payload);
+# "\xffN" is the mounted namespace's id; the caller is uid/gid 0, no groups.
+OPS = [1, 2, 3, 4, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
+       33, 34, 35, 36, 37, 38, 60, 61, 62, 63, 64, 65, 66, 67, 68]
+
+
+def be_str(s):
+    b = s.encode() if isinstance(s, str) else s
+    return u32(len(b)) + b
+
+
+def native_call(op, payload):
+    return bytes([OPS.index(op)]) + struct.pack(">H", len(payload)) + payload
+
+
+NS = b"\xffN"
+CALLER = u32(0) + u32(0) + u32(0) + u64(77) + u64(1)
+ROOT = u64(1)
+meta = be_str("text/plain") + u32(0) + u32(0)
+write("fuzz_native_service", "files",
+      native_call(23, NS + CALLER + ROOT + be_str("f.txt") + u32(0o644) + b"\0") +
+      native_call(20, NS + CALLER + ROOT + be_str("f.txt")) +
+      native_call(35, NS + CALLER + u64(2) + u64(0) + b"\1" + b"hello") +
+      native_call(34, NS + CALLER + u64(2) + u64(0) + u32(4096)) +
+      native_call(24, NS + CALLER + ROOT + be_str("d") + u32(0o755)) +
+      native_call(28, NS + CALLER + ROOT + be_str("f.txt") + ROOT + be_str("g.txt") + u32(1)) +
+      native_call(32, NS + CALLER + ROOT + u64(0) + u32(100)))
+write("fuzz_native_service", "objects",
+      native_call(60, NS + be_str("a/b.txt") + meta + b"\0\0" + b"body") +
+      native_call(61, NS + be_str("a/b.txt") + u64(0) + u64(0xFFFFFFFFFFFFFFFF)) +
+      native_call(62, NS + be_str("a/b.txt")) +
+      native_call(64, NS + be_str("a/") + be_str("/") + be_str("") + u32(100)) +
+      native_call(65, NS + be_str("big") + meta) +
+      native_call(63, NS + be_str("a/b.txt")))
