@@ -6,7 +6,7 @@
 
 #include <thread>
 
-#include "net/tls_tunnel.h"
+#include "common/tls.h"
 
 namespace kiseki::client {
 
@@ -37,12 +37,12 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientOptions& opts) {
   if (opts.tls) {
     c->tls_.reset(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
     SSL_CTX* ctx = c->tls_.get();
-    if (!ctx) return Status(ErrorCode::kIoError, "TLS: " + net::openssl_error_text());
+    if (!ctx) return Status(ErrorCode::kIoError, "TLS: " + openssl_error_text());
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
     int ok = opts.ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx)
                                   : SSL_CTX_load_verify_locations(ctx, opts.ca_file.c_str(), nullptr);
-    if (ok != 1) return invalid_argument("TLS CA file " + opts.ca_file + ": " + net::openssl_error_text());
+    if (ok != 1) return invalid_argument("TLS CA file " + opts.ca_file + ": " + openssl_error_text());
   }
   KISEKI_ASSIGN_OR_RETURN(auto conn, c->dial());
   c->conns_[0] = std::move(conn);

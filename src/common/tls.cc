@@ -7,7 +7,7 @@ namespace kiseki {
 
 namespace ssl = boost::asio::ssl;
 
-static std::string openssl_errors() {
+std::string openssl_error_text() {
   std::string out;
   while (unsigned long e = ERR_get_error()) {
     char buf[256];
@@ -26,9 +26,9 @@ static Result<std::shared_ptr<ssl::context>> make_context(const std::string& cer
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
   ERR_clear_error();
   if (SSL_CTX_use_certificate_chain_file(c, cert.c_str()) != 1)
-    return invalid_argument("TLS certificate " + cert + ": " + openssl_errors());
+    return invalid_argument("TLS certificate " + cert + ": " + openssl_error_text());
   if (SSL_CTX_use_PrivateKey_file(c, key.c_str(), SSL_FILETYPE_PEM) != 1)
-    return invalid_argument("TLS key " + key + ": " + openssl_errors());
+    return invalid_argument("TLS key " + key + ": " + openssl_error_text());
   if (SSL_CTX_check_private_key(c) != 1)
     return invalid_argument("TLS key " + key + " does not match the certificate " + cert);
   return ctx;

@@ -14,6 +14,9 @@
 
 namespace kiseki {
 
+// OpenSSL's queued errors as text ("; " between them), the queue cleared.
+std::string openssl_error_text();
+
 class TlsConfig {
  public:
   static Result<std::shared_ptr<TlsConfig>> load(const std::string& cert_file, const std::string& key_file);

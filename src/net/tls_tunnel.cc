@@ -12,6 +12,8 @@
 #include <cstring>
 #include <vector>
 
+#include "common/tls.h"
+
 namespace kiseki::net {
 
 namespace {
@@ -139,17 +141,6 @@ SSL* handshake(SSL_CTX* ctx, int fd, int timeout_ms, std::string* error, bool se
 }
 
 }  // namespace
-
-std::string openssl_error_text() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out;
-}
 
 SSL* tls_accept(SSL_CTX* ctx, int fd, int timeout_ms, std::string* error) {
   return handshake(ctx, fd, timeout_ms, error, true, "");

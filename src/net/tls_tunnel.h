@@ -30,7 +30,4 @@ Result<Tunnel> open_tunnel(SSL* ssl, int tls_fd);
 SSL* tls_accept(SSL_CTX* ctx, int fd, int timeout_ms, std::string* error);
 SSL* tls_connect(SSL_CTX* ctx, int fd, const std::string& host, int timeout_ms, std::string* error);
 
-// OpenSSL's queued errors as text (and the queue cleared).
-std::string openssl_error_text();
-
 }  // namespace kiseki::net

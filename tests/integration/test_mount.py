@@ -424,17 +424,22 @@ def test_daemon_mode_and_kiseki_umount(server, s3):
 
 # ---------------------------------------------------------------- client cache
 
-def cache_stats(path):
-    """KISEKI_IOC_CACHE_STATS (src/mount/mount_ioctl.h) on a file or directory of the mount."""
+def mount_ioctl(path, nr, keys):
+    """An _IOR('k', nr, struct of u64 `keys`) of src/mount/mount_ioctl.h on a file or directory of the mount."""
     import fcntl
-    cmd = (2 << 30) | (64 << 16) | (ord("k") << 8) | 2  # _IOR('k', 2, 8 × u64)
+    size = 8 * len(keys)
     fd = os.open(path, os.O_RDONLY)
     try:
-        out = fcntl.ioctl(fd, cmd, bytes(64))
+        out = fcntl.ioctl(fd, (2 << 30) | (size << 16) | (ord("k") << 8) | nr, bytes(size))
     finally:
         os.close(fd)
-    keys = ("l1_hits", "l2_hits", "misses", "corrupt", "l1_bytes", "l2_bytes", "pinned_bytes", "l2_capacity")
-    return dict(zip(keys, struct.unpack("<8Q", out)))
+    return dict(zip(keys, struct.unpack(f"<{len(keys)}Q", out)))
+
+
+def cache_stats(path):
+    """KISEKI_IOC_CACHE_STATS."""
+    return mount_ioctl(path, 2, ("l1_hits", "l2_hits", "misses", "corrupt", "l1_bytes", "l2_bytes",
+                                 "pinned_bytes", "l2_capacity"))
 
 
 def block_files(cache_dir):
@@ -542,17 +547,9 @@ def test_crypto_shred_of_the_tenant_wipes_the_cache(server, tmp_path):
 
 
 def request_stats(path):
-    """KISEKI_IOC_REQUEST_STATS (src/mount/mount_ioctl.h): the FUSE requests the mount answered."""
-    import fcntl
-    cmd = (2 << 30) | (112 << 16) | (ord("k") << 8) | 3  # _IOR('k', 3, 14 × u64)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        out = fcntl.ioctl(fd, cmd, bytes(112))
-    finally:
-        os.close(fd)
-    keys = ("lookup", "getattr", "setattr", "open", "create", "read", "write", "flush", "release", "fsync",
-            "readdir", "other", "read_bytes", "write_bytes")
-    return dict(zip(keys, struct.unpack("<14Q", out)))
+    """KISEKI_IOC_REQUEST_STATS: the FUSE requests the mount answered."""
+    return mount_ioctl(path, 3, ("lookup", "getattr", "setattr", "open", "create", "read", "write", "flush",
+                                 "release", "fsync", "readdir", "other", "read_bytes", "write_bytes"))
 
 
 def test_one_fuse_request_per_64k_read_and_write(mnt):
