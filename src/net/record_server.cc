@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <system_error>
 
 #include "common/tcp_listener.h"
 #include "common/logging.h"
@@ -40,6 +41,7 @@ bool wait_fd(int fd, short events, int ms) {
 constexpr int kLingerMs = 50;
 constexpr int kSendTimeoutMs = 30000;
 constexpr int kHandshakeTimeoutMs = 10000;  // a TLS handshake, from the first byte
+constexpr size_t kMaxHandshakes = 256;       // at once; more connections wait for none: closed
 
 std::atomic<size_t> g_partial_bytes{0};
 
@@ -170,14 +172,15 @@ void RecordServer::accepted(int fd, uint32_t ip, uint16_t port) {
 void RecordServer::accept_tls(int fd, uint32_t ip, uint16_t port) {
   {
     std::lock_guard lock(tls_mu_);
-    if (stopping_) {
+    if (stopping_ || handshaking_.size() >= kMaxHandshakes) {
+      if (!stopping_) KLOG_WARN("{}: {} TLS handshakes under way; closing a new connection", opts_.name, kMaxHandshakes);
       reactor_->forget(fd, ip);
       ::close(fd);
       return;
     }
     handshaking_[fd] = ip;
   }
-  std::thread([this, ctx = opts_.tls->context(), fd, ip, port] {
+  auto handshake = [this, ctx = opts_.tls->context(), fd, ip, port] {
     std::string error;
     SSL* ssl = tls_accept(ctx->native_handle(), fd, kHandshakeTimeoutMs, &error);
     std::lock_guard lock(tls_mu_);
@@ -202,7 +205,16 @@ void RecordServer::accept_tls(int fd, uint32_t ip, uint16_t port) {
       accepted(t->plain_fd, ip, port);
     }
     tls_cv_.notify_all();
-  }).detach();
+  };
+  try {
+    std::thread(std::move(handshake)).detach();
+  } catch (const std::system_error& e) {  // no thread to be had
+    KLOG_WARN("{}: no thread for a TLS handshake ({}); closing the connection", opts_.name, e.what());
+    std::lock_guard lock(tls_mu_);
+    handshaking_.erase(fd);
+    reactor_->forget(fd, ip);
+    ::close(fd);
+  }
 }
 
 bool RecordServer::feed(Conn& conn, std::string_view bytes) {

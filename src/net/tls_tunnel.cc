@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 #include <vector>
 
 #include "common/tls.h"
@@ -160,7 +161,15 @@ Result<Tunnel> open_tunnel(SSL* ssl, int tls_fd) {
   }
   Tunnel t;
   t.plain_fd = sv[0];
-  t.pump = std::thread(pump, ssl, tls_fd, sv[1]);
+  try {
+    t.pump = std::thread(pump, ssl, tls_fd, sv[1]);
+  } catch (const std::system_error& e) {
+    SSL_free(ssl);
+    ::close(tls_fd);
+    ::close(sv[0]);
+    ::close(sv[1]);
+    return Status(ErrorCode::kUnavailable, std::string("no thread for a TLS connection: ") + e.what());
+  }
   return t;
 }
 
