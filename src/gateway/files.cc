@@ -328,7 +328,7 @@ Result<std::vector<DirEntryPlus>> LocalGateway::readdir_plus(NsRef ns, InodeId d
 // Fills `out` with [offset, offset + length) of a file, zeros in holes.
 Status LocalGateway::read_range(const crypto::DomainKeys& domain, const Content& c, uint64_t size,
                                 uint64_t offset, uint64_t length, Bytes* out) const {
-  if (offset >= size) {
+  if (offset >= size || length == 0) {  // (an empty buffer's data() may be null)
     out->clear();
     return Status::ok();
   }

@@ -23,6 +23,11 @@ TEST_F(GatewayTest, CreateWriteReadAppendOverwrite) {
   EXPECT_EQ(read_file(f->ino, 998, 7), expect.substr(998, 7));
   EXPECT_EQ(gw_->getattr(ns_, f->ino)->size, expect.size());
   EXPECT_EQ(read_file(f->ino, expect.size() + 10, 10), "");
+  // Found by fuzz_native_service: a read of no bytes (inline or not) is empty, not UB.
+  EXPECT_EQ(read_file(f->ino, 0, 0), "");
+  auto small = gw_->create(ns_, kRoot, "small", 0644, who_, true);
+  ASSERT_TRUE(gw_->write(ns_, small->ino, 0, as_bytes("abc")).is_ok());
+  EXPECT_EQ(read_file(small->ino, 1, 0), "");
 }
 
 TEST_F(GatewayTest, HolesReadAsZerosAndTruncate) {
