@@ -1,6 +1,8 @@
 #include "server/admin_api.h"
 
 #include <boost/json.hpp>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -304,8 +306,11 @@ Response AdminApi::route_api(const Request& req, const std::vector<std::string>&
 Response AdminApi::usage(const Request& req) {
   std::string_view target = req.target();
   int64_t max_age_ms = 0;
-  if (auto q = target.find("max_age="); q != std::string_view::npos)
-    max_age_ms = std::atoll(std::string(target.substr(q + 8)).c_str()) * 1000;
+  if (auto q = target.find("max_age="); q != std::string_view::npos) {
+    // Seconds, at most a day (a longer one would overflow the milliseconds).
+    int64_t s = std::atoll(std::string(target.substr(q + 8)).c_str());
+    max_age_ms = std::clamp<int64_t>(s, 0, 86400) * 1000;
+  }
   std::lock_guard lock(usage_mu_);
   if (max_age_ms > 0 && !usage_json_.empty() && unix_ms() - usage_at_ms_ <= max_age_ms) {
     return text(http::status::ok, usage_json_, "application/json");

@@ -123,3 +123,19 @@ write("fuzz_native_service", "objects",
       native_call(64, NS + be_str("a/") + be_str("/") + be_str("") + u32(100)) +
       native_call(65, NS + be_str("big") + meta) +
       native_call(63, NS + be_str("a/b.txt")))
+
+
+# Admin API requests (no token in the fuzzer).
+def admin(method, target, body=""):
+    return (f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:9090\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n{body}")
+
+
+write("fuzz_admin_api", "tenants", admin("GET", "/api/v1/tenants"))
+write("fuzz_admin_api", "create-tenant", admin("POST", "/api/v1/tenants", '{"name":"acme","shared_dedup":false}'))
+write("fuzz_admin_api", "create-namespace", admin("POST", "/api/v1/tenants/fuzz/namespaces",
+                                                  '{"name":"pics","public_read":true,"quota_bytes":1000}'))
+write("fuzz_admin_api", "keys", admin("POST", "/api/v1/tenants/fuzz/keys", "{}"))
+write("fuzz_admin_api", "exports", admin("PUT", "/api/v1/nfs/exports/fuzz/data", '{"options":"ro,clients=10.0.0.0/8"}'))
+write("fuzz_admin_api", "usage", admin("GET", "/api/v1/usage?max_age=5"))
+write("fuzz_admin_api", "ready", admin("GET", "/ready"))
