@@ -11,14 +11,13 @@
 
 namespace kiseki::mount::detail {
 
-
 // Block `index` of the file as of `v`, from the cache or the server (and then
 // cached when it is whole).
 Result<Block> block_of(Fs& fs, InodeId ino, uint64_t index, const FileVersion& v, const Caller& who) {
   BlockKey key{fs.ns, ino, index};
   if (Block b = fs.cache->get(key, v)) return b;
   KISEKI_ASSIGN_OR_RETURN(std::string data, fs.client->read(fs.ns, ino, index * kBlockSize, kBlockSize, who));
-  fs.vouched_ns.store(now_ns(), std::memory_order_relaxed);
+  fs.vouched_ns.store(steady_ns(), std::memory_order_relaxed);
   auto b = std::make_shared<const std::string>(std::move(data));
   if (v.size > index * kBlockSize && b->size() == std::min(kBlockSize, v.size - index * kBlockSize))
     fs.cache->put(key, v, b);
@@ -28,10 +27,10 @@ Result<Block> block_of(Fs& fs, InodeId ino, uint64_t index, const FileVersion& v
 // Reads through the client cache whole blocks of the version the file had
 // when opened (close-to-open, as without the cache).
 void cached_read(fuse_req_t req, Fs& fs, InodeId ino, uint64_t off, size_t size, const Caller& who) {
-  if (now_ns() - fs.vouched_ns.load(std::memory_order_relaxed) > kVouchIntervalNs) {
+  if (steady_ns() - fs.vouched_ns.load(std::memory_order_relaxed) > kVouchIntervalNs) {
     auto a = fs.client->getattr(fs.ns, ino);
     if (!a) return reply_status(req, a.status());
-    fs.vouched_ns.store(now_ns(), std::memory_order_relaxed);
+    fs.vouched_ns.store(steady_ns(), std::memory_order_relaxed);
   }
   FileVersion v = opened_version(fs, ino);
   uint64_t end = off + size;

@@ -42,7 +42,7 @@ struct Fs {
   NamespaceId ns = 0;
   MountOptions opts;
   std::unique_ptr<BlockCache> cache;  // none with cache=bypass
-  std::atomic<int64_t> vouched_ns{0};  // the server last answered a read then
+  std::atomic<int64_t> vouched_ns{0};  // the server last answered a read then (steady ns)
   std::mutex mu;  // guards seen, fresh
   // mtime and size of each file as of the last open or our own last write: an
   // open that finds them unchanged keeps the kernel's cached pages and the

@@ -138,16 +138,20 @@ bool DiskCache::contains(const BlockKey& key, const FileVersion& v, bool pin) {
 }
 
 Status DiskCache::put(const BlockKey& key, const FileVersion& v, std::string_view data, bool pinned) {
-  Header h{kMagic, kFormat, key.ns, key.ino, key.index, v.mtime_ns, v.size, static_cast<uint32_t>(data.size()), 0};
-  h.crc = crc_of(h, data);
-  uint64_t bytes = sizeof(h) + data.size();
+  uint64_t bytes = sizeof(Header) + data.size();
   {
     std::lock_guard lock(mu_);
-    if (auto it = blocks_.find(key); it != blocks_.end()) erase(it);
+    if (auto it = blocks_.find(key); it != blocks_.end()) {
+      // Parallel reads of one block each fetch it: the first one's file stays.
+      if (it->second.version == v && (it->second.pinned || !pinned)) return Status();
+      erase(it);
+    }
     if (!make_room(bytes, pinned))
       return pinned ? Status(ErrorCode::kNoSpace, "the client cache is full of pinned blocks") : Status();
     bytes_ += bytes;  // reserved while the file is written
   }
+  Header h{kMagic, kFormat, key.ns, key.ino, key.index, v.mtime_ns, v.size, static_cast<uint32_t>(data.size()), 0};
+  h.crc = crc_of(h, data);
   std::string tmp = root_ + "/tmp/" + std::to_string(tmp_seq_.fetch_add(1));
   std::string path = path_of(key);
   Status st;
