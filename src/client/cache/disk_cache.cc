@@ -103,7 +103,11 @@ Block DiskCache::get(const BlockKey& key, const FileVersion& v) {
   }
   std::string path = path_of(key);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return nullptr;  // evicted meanwhile
+  if (fd < 0) {  // evicted meanwhile, or lost: the index must not keep promising it
+    std::lock_guard lock(mu_);
+    if (auto it = blocks_.find(key); it != blocks_.end() && it->second.version == v) erase(it, /*keep_file=*/true);
+    return nullptr;
+  }
   Header h{};
   auto data = std::make_shared<std::string>();
   bool ok = ::pread(fd, &h, sizeof(h), 0) == static_cast<ssize_t>(sizeof(h)) && h.magic == kMagic &&
@@ -168,7 +172,8 @@ Status DiskCache::put(const BlockKey& key, const FileVersion& v, std::string_vie
   std::lock_guard lock(mu_);
   bytes_ -= bytes;
   if (!st) return pinned ? st : Status();  // an organic block not kept is no error
-  if (auto it = blocks_.find(key); it != blocks_.end()) erase(it);  // a racing put of the same block
+  // A racing put of the same block finished first: the path is ours now.
+  if (auto it = blocks_.find(key); it != blocks_.end()) erase(it, /*keep_file=*/true);
   Entry e{v, bytes, pinned, {}};
   bytes_ += bytes;
   if (pinned) {
@@ -206,8 +211,8 @@ DiskCache::Usage DiskCache::usage() const {
   return Usage{bytes_, pinned_bytes_, corrupt_.load(std::memory_order_relaxed)};
 }
 
-void DiskCache::erase(std::map<BlockKey, Entry>::iterator it) {
-  ::unlink(path_of(it->first).c_str());
+void DiskCache::erase(std::map<BlockKey, Entry>::iterator it, bool keep_file) {
+  if (!keep_file) ::unlink(path_of(it->first).c_str());
   bytes_ -= it->second.bytes;
   if (it->second.pinned) pinned_bytes_ -= it->second.bytes;
   else lru_.erase(it->second.lru);

@@ -48,7 +48,8 @@ class DiskCache {
   };
   DiskCache(std::string root, uint64_t capacity, int lock_fd);
   std::string path_of(const BlockKey& key) const;
-  void erase(std::map<BlockKey, Entry>::iterator it);
+  // Drops the entry, and its file unless `keep_file` (the path holds another's).
+  void erase(std::map<BlockKey, Entry>::iterator it, bool keep_file = false);
   bool make_room(uint64_t bytes, bool pinned);  // with mu_ held
   void empty_dirs();
 
