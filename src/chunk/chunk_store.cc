@@ -274,6 +274,11 @@ Status ChunkStore::read_sealed(const ChunkId& id, Bytes* sealed) const {
 Status ChunkStore::read(const crypto::DomainKeys& domain, const ChunkId& id, Bytes* out) const {
   thread_local Bytes sealed;
   KISEKI_TRY(read_sealed(id, &sealed));
+  return open_sealed(domain, id, sealed, out);
+}
+
+Status ChunkStore::open_sealed(const crypto::DomainKeys& domain, const ChunkId& id, ByteSpan sealed,
+                               Bytes* out) const {
   if (sealed.size() < crypto::kSealOverhead) return corruption("sealed chunk too short");
   out->resize(sealed.size() - crypto::kSealOverhead);
   KISEKI_TRY(cipher_.open(domain, id, sealed, out->data()));

@@ -58,6 +58,8 @@ class ChunkStore {
   // Reads, verifies and opens a chunk of `domain` into `out` (resized to its
   // plaintext size).
   Status read(const crypto::DomainKeys& domain, const ChunkId& id, Bytes* out) const;
+  // Verifies and opens a sealed record that came from elsewhere (another node).
+  Status open_sealed(const crypto::DomainKeys& domain, const ChunkId& id, ByteSpan sealed, Bytes* out) const;
   // Where the chunk sits on this node; kNotFound if it has no bytes here.
   Result<Location> locate(const ChunkId& id) const;
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "client/connection.h"
+#include "net/connection.h"
 #include "gateway/types.h"
 #include "protocols/native/wire.h"
 
@@ -25,6 +25,7 @@ using gateway::Caller;
 using gateway::DirEntryPlus;
 using gateway::FileAttr;
 using gateway::ObjectInfo;
+using net::Connection;
 
 struct ClientOptions {
   std::string endpoint = "127.0.0.1:9100";

@@ -1,5 +1,7 @@
 #include "crypto/key_manager.h"
 
+#include <openssl/crypto.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,19 +18,24 @@ namespace kiseki::crypto {
 // master file: "KSKM" · u32 count · count × (u32 epoch · 32-byte key)
 static constexpr std::string_view kMasterMagic = "KSKM";
 
-Result<std::unique_ptr<FileKeyManager>> FileKeyManager::open(const std::string& dir, const Env& env) {
+Result<std::unique_ptr<FileKeyManager>> FileKeyManager::open(const std::string& dir, const Env& env,
+                                                             std::string_view first_epoch) {
+  if (!first_epoch.empty() && first_epoch.size() != kKeySize) return invalid_argument("a master key has 32 bytes");
   KISEKI_TRY(make_dirs(dir));
   ::chmod(dir.c_str(), 0700);
   std::unique_ptr<FileKeyManager> km(new FileKeyManager(dir, env));
-  KISEKI_TRY(km->load_master());
+  KISEKI_TRY(km->load_master(first_epoch));
   return km;
 }
 
-Status FileKeyManager::load_master() {
+Status FileKeyManager::load_master(std::string_view first_epoch) {
   std::string path = dir_ + "/master";
+  auto given = [&] {
+    return SecretKey(std::span<const uint8_t, kKeySize>(reinterpret_cast<const uint8_t*>(first_epoch.data()), kKeySize));
+  };
   if (!file_exists(path)) {
     std::lock_guard lock(mu_);
-    masters_.emplace(1, SecretKey::random());
+    masters_.emplace(1, first_epoch.empty() ? SecretKey::random() : given());
     return write_master_locked();
   }
   KISEKI_ASSIGN_OR_RETURN(std::string data, read_file(path, env_));
@@ -45,6 +52,13 @@ Status FileKeyManager::load_master() {
   }
   secure_zero(data.data(), data.size());
   if (!d.ok() || masters_.empty()) return corruption("key file " + path + " is truncated");
+  if (!first_epoch.empty()) {
+    auto it = masters_.find(1);
+    SecretKey want = given();
+    if (it == masters_.end() || CRYPTO_memcmp(it->second.data(), want.data(), kKeySize) != 0)
+      return invalid_argument("key file " + path + " was not made for this cluster (its first epoch differs from the "
+                              "one the cluster secret gives): a data directory belongs to one cluster");
+  }
   return Status::ok();
 }
 

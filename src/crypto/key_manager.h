@@ -52,7 +52,10 @@ class KeyManager {
 // tenant leaves a `tenant-<id>.shredded` marker so errors say what happened.
 class FileKeyManager final : public KeyManager {
  public:
-  static Result<std::unique_ptr<FileKeyManager>> open(const std::string& dir, const Env& env = Env::posix());
+  // `first_epoch` (32 bytes, a cluster's): the key of epoch 1, made the same
+  // on every node; an existing key file must hold it. Empty: a random one.
+  static Result<std::unique_ptr<FileKeyManager>> open(const std::string& dir, const Env& env = Env::posix(),
+                                                      std::string_view first_epoch = {});
 
   uint32_t current_epoch() const override;
   Result<SecretKey> master_key(uint32_t epoch) const override;
@@ -66,7 +69,7 @@ class FileKeyManager final : public KeyManager {
  private:
   FileKeyManager(std::string dir, const Env& env) : dir_(std::move(dir)), env_(env) {}
   Result<SecretKey> unwrap_locked(std::string_view name, std::string_view wrapped) const;
-  Status load_master();
+  Status load_master(std::string_view first_epoch);
   Status write_master_locked();
   std::string tenant_path(TenantId t) const;
 

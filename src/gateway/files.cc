@@ -353,12 +353,12 @@ Status LocalGateway::read_range(const crypto::DomainKeys& domain, const Content&
       hot = cache_->get(it->chunk);
       if (!hot) {
         auto opened = std::make_shared<chunk::OpenedChunk>();
-        KISEKI_TRY(chunks_->read(domain, it->chunk, &opened->bytes));
+        KISEKI_TRY(read_chunk(domain, it->chunk, &opened->bytes));
         cache_->put(it->chunk, opened);
         hot = std::move(opened);
       }
     } else {
-      KISEKI_TRY(chunks_->read(domain, it->chunk, &plain));
+      KISEKI_TRY(read_chunk(domain, it->chunk, &plain));
     }
     const Bytes& bytes = hot ? hot->bytes : plain;
     if (static_cast<uint64_t>(it->chunk_offset) + it->length > bytes.size())

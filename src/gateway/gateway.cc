@@ -58,7 +58,8 @@ Result<std::unique_ptr<LocalGateway>> LocalGateway::open(const GatewayOptions& o
 
 Status LocalGateway::init() {
   KISEKI_TRY(make_dirs(opts_.data_dir));
-  KISEKI_ASSIGN_OR_RETURN(keys_, crypto::FileKeyManager::open(opts_.data_dir + "/keys", *opts_.env));
+  std::string seed = opts_.replication ? opts_.replication->master_seed() : std::string();
+  KISEKI_ASSIGN_OR_RETURN(keys_, crypto::FileKeyManager::open(opts_.data_dir + "/keys", *opts_.env, seed));
   meta::StoreOptions mo;
   mo.env = opts_.env;
   KISEKI_ASSIGN_OR_RETURN(meta_, meta::Store::open(opts_.data_dir + "/meta", mo));
@@ -89,7 +90,18 @@ Status LocalGateway::init() {
   lo.on_apply = opts_.on_apply;
   lo.add_local = [c = chunks_.get()](rocksdb::WriteBatch* b, uint64_t g) { c->add_local_writes(b, g); };
   lo.local_done = [c = chunks_.get()](uint64_t g, bool written) { c->commit_local_writes(g, written); };
-  log_ = std::make_unique<log::DeltaLog>(meta_.get(), &sm_, lo);
+  if (opts_.replication) {
+    // Records submitted on other nodes apply here too: what they change
+    // outside the store follows (note_applied).
+    lo.on_apply = [this, tap = opts_.on_apply](std::string_view record) {
+      if (tap) tap(record);
+      note_applied(record);
+    };
+    opts_.replication->serve_chunks(chunks_.get(), meta_.get());
+    KISEKI_ASSIGN_OR_RETURN(log_, opts_.replication->open_log(meta_.get(), &sm_, lo));
+  } else {
+    log_ = std::make_unique<log::DeltaLog>(meta_.get(), &sm_, lo);
+  }
   KISEKI_TRY(ensure_shared_domain());
   // Namespace names are global (like bucket names); a directory made before
   // they were has its names indexed once, through the log.
@@ -143,6 +155,15 @@ Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable
     if (!durable) note_unstable(segments_->mark());
     else if (fresh()) KISEKI_TRY(segments_->sync_to(segments_->mark()));
   }
+  if (opts_.replication) {
+    // Write order across nodes: a write quorum holds every chunk this record
+    // brings before the record commits anywhere.
+    std::vector<ChunkId> fresh_ids;
+    for (const auto& d : deltas)
+      for (const auto& r : d.refs)
+        if (r.fresh) fresh_ids.push_back(r.id);
+    if (!fresh_ids.empty()) KISEKI_TRY(opts_.replication->replicate(fresh_ids));
+  }
   auto out = log_->submit(ns::encode_record(deltas, req), durable);
   if (out) {
     std::vector<ChunkId> dropped;
@@ -150,6 +171,63 @@ Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable
     if (!dropped.empty()) chunks_->release(dropped);
   }
   return out;
+}
+
+Status LocalGateway::read_chunk(const crypto::DomainKeys& domain, const ChunkId& id, Bytes* out) const {
+  Status st = chunks_->read(domain, id, out);
+  if (st.is_ok() || !opts_.replication || st.code() != ErrorCode::kCorruption) return st;
+  // This node lacks the chunk or its copy failed its check: another node's
+  // copy, checked the same way. A missing copy is taken in (a repair).
+  bool missing = chunks_->locate(id).code() == ErrorCode::kNotFound;
+  if (!missing) KLOG_WARN("chunk {}: this node's copy failed its check ({}); reading another node's", id.hex(), st.message());
+  Bytes sealed;
+  if (Status f = opts_.replication->fetch(id, &sealed); !f) return st;
+  KISEKI_TRY(chunks_->open_sealed(domain, id, sealed, out));
+  if (missing) (void)chunks_->adopt(id, sealed);
+  return Status::ok();
+}
+
+void LocalGateway::note_applied(std::string_view record) {
+  std::vector<Delta> deltas;
+  RequestId req;
+  if (!ns::decode_record(record, &deltas, &req).is_ok()) return;  // apply reports it
+  for (const auto& d : deltas) {
+    switch (d.op) {
+      case Op::kSetTenant:
+        if (d.flags & ns::kShred) {
+          // The tenant's key goes on every node, not only on the one that
+          // took the shred: from now on nothing here answers for it, and the
+          // purge thread takes the rest of this node's steps.
+          {
+            std::lock_guard lock(shredded_mu_);
+            shredded_.insert(d.a);
+          }
+          any_shredded_.store(true);
+          forget_tenant(d.a);
+          if (Status st = keys_->shred_tenant_key(d.a); !st && st.code() != ErrorCode::kNotFound)
+            KLOG_ERROR("tenant {}: the key on this node was not destroyed: {}", d.a, st.to_string());
+          {
+            std::lock_guard lock(purge_mu_);
+            remote_shreds_.push_back(d.a);
+          }
+          wake_purge();
+        }
+        break;
+      case Op::kDeleteAccessKey:
+      case Op::kPutAccessKey: {
+        std::lock_guard lock(cache_mu_);
+        key_cache_.erase(d.name);
+        break;
+      }
+      case Op::kDeleteNamespace: {
+        std::lock_guard lock(cache_mu_);
+        ns_cache_.erase({d.a, d.name});
+        break;
+      }
+      default:
+        break;
+    }
+  }
 }
 
 std::string LocalGateway::write_fault() const {
@@ -290,16 +368,21 @@ Status LocalGateway::put_access_key(const AccessKey& key) {
   return submit({d}).status();
 }
 
-Result<AccessKey> LocalGateway::create_access_key(TenantId tenant) {
+AccessKey make_access_key(TenantId tenant, ByteSpan material) {
   static constexpr char kAlnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
   static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  uint8_t rnd[60];
-  crypto::random_bytes(rnd);
   AccessKey k;
   k.tenant = tenant;
   k.access_key_id = "KS";
-  for (int i = 0; i < 18; ++i) k.access_key_id.push_back(kAlnum[rnd[i] % 36]);
-  for (int i = 20; i < 60; ++i) k.secret_key.push_back(kB64[rnd[i] % 64]);
+  for (size_t i = 0; i < 18 && i < material.size(); ++i) k.access_key_id.push_back(kAlnum[material[i] % 36]);
+  for (size_t i = 20; i < 60 && i < material.size(); ++i) k.secret_key.push_back(kB64[material[i] % 64]);
+  return k;
+}
+
+Result<AccessKey> LocalGateway::create_access_key(TenantId tenant) {
+  uint8_t rnd[60];
+  crypto::random_bytes(rnd);
+  AccessKey k = make_access_key(tenant, ByteSpan(rnd, sizeof(rnd)));
   secure_zero(rnd, sizeof(rnd));
   KISEKI_TRY(put_access_key(k));
   return k;

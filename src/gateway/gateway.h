@@ -36,7 +36,14 @@ struct GatewayOptions {
   Env* env = &Env::posix();
   // Sees every delta record in apply order (tests replay the stream elsewhere).
   std::function<void(std::string_view record)> on_apply;
+  // A cluster node's log and chunk copies (gateway/replication.h); null on a
+  // single node. Not owned; outlives the Gateway.
+  class Replication* replication = nullptr;
 };
+
+// An access key pair formed from 60 bytes of random material (its id "KS" and
+// 18 letters or digits, its secret 40 base64 characters).
+AccessKey make_access_key(TenantId tenant, ByteSpan material);
 
 class Gateway {
  public:

@@ -19,6 +19,7 @@
 #include "crypto/key_manager.h"
 #include "gateway/content.h"
 #include "gateway/gateway.h"
+#include "gateway/replication.h"
 #include "log/delta_log.h"
 #include "meta/store.h"
 #include "namespace/delta.h"
@@ -206,6 +207,12 @@ class LocalGateway final : public Gateway {
   // `domain`: the keys of the chunks' domain (unused for inline content).
   Status read_range(const crypto::DomainKeys& domain, const Content& c, uint64_t size, uint64_t offset,
                     uint64_t length, Bytes* out) const;
+  // Reads and opens one chunk: this node's copy, or in a cluster another
+  // node's when this one lacks it or its copy fails its check.
+  Status read_chunk(const crypto::DomainKeys& domain, const ChunkId& id, Bytes* out) const;
+  // In a cluster: what a record applied on this node changes outside the
+  // store (caches of keys and namespaces, a shredded tenant's key).
+  void note_applied(std::string_view record);
   Status remove_entry(NsRef ns, InodeId parent, std::string_view name, bool rmdir, const Caller& who);
   ObjectInfo object_info(std::string_view key, const ns::Inode& inode, const Content& c) const;
   // For a kPutObject delta: if `key` holds an object, expect its version and drop
@@ -228,7 +235,7 @@ class LocalGateway final : public Gateway {
   // client id and a sequence.
   uint64_t client_id_ = 0;
   std::atomic<uint64_t> next_seq_{1};
-  std::unique_ptr<log::DeltaLog> log_;
+  std::unique_ptr<log::Log> log_;  // the delta log, or the shard's Raft log in a cluster
   // Striped per-inode locks serialise read-modify-write of one file's layout.
   mutable std::array<std::mutex, 256> inode_locks_;
   // Unstable writes acknowledged, and how many of them fsync has made durable.
@@ -258,6 +265,7 @@ class LocalGateway final : public Gateway {
   std::mutex purge_mu_;  // guards the two flags below
   std::condition_variable purge_cv_;
   bool purge_wanted_ = false, purge_stop_ = false;
+  std::vector<TenantId> remote_shreds_;  // shreds applied here from other nodes' records
   std::thread purger_;
 };
 

@@ -282,8 +282,15 @@ void LocalGateway::purge_loop() {
     purge_cv_.wait(lock, [&] { return purge_stop_ || purge_wanted_; });
     if (purge_stop_) break;
     purge_wanted_ = false;
+    std::vector<TenantId> remote;
+    remote.swap(remote_shreds_);
     lock.unlock();
-    Status st = purge_shredded();
+    // Shreds another node took: this node's own steps (its key file, caches,
+    // the history in its store's files), as shred_tenant takes them.
+    Status st;
+    for (TenantId t : remote)
+      if (Status s = shred_tenant(t); !s && st.is_ok()) st = s;
+    if (st.is_ok()) st = purge_shredded();
     lock.lock();
     if (!st.is_ok()) {
       KLOG_ERROR("purge of shredded tenants failed (retried in a minute): {}", st.to_string());

@@ -22,52 +22,14 @@
 #include "common/status.h"
 #include "meta/store.h"
 #include "meta/txn.h"
+#include "log/log.h"
 
 namespace kiseki::log {
 
-// What one record did: its outcome for the submitter (success, or a refusal
-// such as kExists that every replica reaches alike) and an output such as an
-// allocated id.
-struct ApplyResult {
-  Status status;
-  std::string out;
-};
-
-class StateMachine {
- public:
-  virtual ~StateMachine() = default;
-  // Applies one record. Must be deterministic given (store state, record). A
-  // refused record leaves none of its own writes behind and says why in
-  // `result`. A non-ok return is a fault of this node, not of the record (a read
-  // or decode error): the log then aborts the whole group, writes nothing, and
-  // every submitter in it gets that error (fail-stop: a replica never commits a
-  // state it could not compute).
-  virtual Status apply(std::string_view record, meta::Txn& txn, ApplyResult* result) = 0;
-};
-
-struct LogOptions {
-  Durability durability = Durability::kSync;
-  uint32_t group_commit_ms = 5;
-  size_t max_group = 256;  // records per group commit
-  // Makes durable whatever records reference outside the store (chunk bytes)
-  // before a WAL sync makes the records durable: run before every WAL sync
-  // (write order). Under kSync a durable record's submitter has made its own
-  // references durable before submitting, so this covers only what
-  // non-durable records left; under kGroup it covers everything.
-  std::function<Status()> before_commit;
-  // Sees every record in apply order, before it is applied (tests that replay a
-  // stream of records elsewhere).
-  std::function<void(std::string_view record)> on_apply;
-  // This node's own writes (chunk locations) join each group's batch, named by
-  // the group's last applied index; local_done says whether it was written.
-  std::function<void(rocksdb::WriteBatch* batch, uint64_t group)> add_local;
-  std::function<void(uint64_t group, bool written)> local_done;
-};
-
-class DeltaLog {
+class DeltaLog final : public Log {
  public:
   DeltaLog(meta::Store* store, StateMachine* sm, const LogOptions& opts);
-  ~DeltaLog();
+  ~DeltaLog() override;
 
   // Applies and commits `record`; returns the state machine's output once the
   // commit is as durable as the durability mode promises. Under kSync the
@@ -76,15 +38,15 @@ class DeltaLog {
   // prefix of the WAL, so nothing that depends on it can outlive it). `durable = false`
   // skips the fsync even under `sync` (NFS UNSTABLE writes): the record is
   // durable once a later durable commit or sync_wal covers the WAL after it.
-  Result<std::string> submit(std::string_view record, bool durable = true);
+  Result<std::string> submit(std::string_view record, bool durable = true) override;
 
   // Makes every record submitted so far durable (a barrier through the group
   // commit: concurrent callers share one WAL sync and one segment sync).
-  Status sync();
+  Status sync() override;
 
-  uint64_t applied_index() const;
+  uint64_t applied_index() const override;
   // The failed WAL sync that stopped this log taking records; ok while none.
-  Status fault() const;
+  Status fault() const override;
 
  private:
   struct Pending {

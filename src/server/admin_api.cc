@@ -278,6 +278,13 @@ Response AdminApi::route_api(const Request& req, const std::vector<std::string>&
   }
   if (n == 3 && p[2] == "usage" && m == http::verb::get) return usage(req);
   if (n == 3 && p[2] == "status" && m == http::verb::get) return status();
+  if (n == 3 && p[2] == "cluster" && m == http::verb::get) {
+    if (!cluster_status_) return error(make_error(ErrorCode::kNotSupported, "this server is a single node, not a cluster"));
+    boost::system::error_code ec;
+    json::value v = json::parse(cluster_status_(), ec);
+    if (ec) return error(make_error(ErrorCode::kIoError, "cluster status: " + ec.message()));
+    return reply(http::status::ok, v);
+  }
   if (n == 3 && p[2] == "stats" && m == http::verb::get) {
     json::array a;
     if (stats_)

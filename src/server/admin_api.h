@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,6 +34,8 @@ class AdminApi {
   void set_ready(bool r) { ready_ = r; }
   void set_info(ServerInfo info) { info_ = std::move(info); }
   void set_stats(const StatsHistory* stats) { stats_ = stats; }
+  // Cluster mode: GET /api/v1/cluster answers what this gives (a JSON object).
+  void set_cluster(std::function<std::string()> status) { cluster_status_ = std::move(status); }
   // From then on /api (and with `all`, /metrics, /health and /ready too) needs
   // the guard's token, Host and Origin (admin_token.h).
   void protect(std::unique_ptr<AdminGuard> guard, bool all) {
@@ -56,6 +59,7 @@ class AdminApi {
   bool protect_all_ = false;
   ServerInfo info_;
   const StatsHistory* stats_ = nullptr;
+  std::function<std::string()> cluster_status_;
   const int64_t started_ms_;
   std::mutex scrub_mu_;
   std::optional<std::string> last_scrub_;  // the JSON of the last scrub's report

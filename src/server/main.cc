@@ -13,6 +13,7 @@
 #include "protocols/nfs/nfs_server.h"
 #include "protocols/s3/server.h"
 #include "server/admin_api.h"
+#include "cluster/cluster_node.h"
 #include "server/admin_token.h"
 #include "server/credentials.h"
 #include "server/data_lock.h"
@@ -69,6 +70,28 @@ int main(int argc, char** argv) {
     KLOG_ERROR("{}", lock.status().message());
     return 1;
   }
+  std::unique_ptr<cluster::ClusterNode> node;
+  if (opts->clustered()) {
+    cluster::ClusterOptions co;
+    co.node_id = opts->node_id;
+    co.listen = opts->cluster_listen;
+    co.secret = opts->cluster_secret;
+    co.data_dir = opts->gateway.data_dir;
+    co.election_timeout_ms = opts->election_timeout_ms;
+    auto members = cluster::parse_initial_cluster(opts->initial_cluster);
+    if (!members) {
+      KLOG_ERROR("{}", members.status().message());
+      return 2;
+    }
+    co.members = std::move(*members);
+    auto n = cluster::ClusterNode::start(co);
+    if (!n) {
+      KLOG_ERROR("cluster: {}", n.status().message());
+      return 1;
+    }
+    node = std::move(*n);
+    opts->gateway.replication = node.get();
+  }
   auto gw = gateway::Gateway::open(opts->gateway);
   if (!gw) {
     KLOG_ERROR("cannot open the store: {}", gw.status().to_string());
@@ -76,14 +99,30 @@ int main(int argc, char** argv) {
   }
   Status st = server::ensure_root_credentials(gw->get(), opts->gateway.data_dir,
                                               std::getenv("KISEKI_ROOT_ACCESS_KEY"),
-                                              std::getenv("KISEKI_ROOT_SECRET_KEY"));
+                                              std::getenv("KISEKI_ROOT_SECRET_KEY"), node != nullptr);
   if (!st) {
     KLOG_ERROR("cannot set up root credentials: {}", st.to_string());
     return 1;
   }
 
-  auto token = server::ensure_admin_tokens(opts->gateway.data_dir, std::getenv("KISEKI_ADMIN_TOKEN"),
-                                           std::getenv("KISEKI_ADMIN_READONLY_TOKEN"));
+  // In a cluster the admin tokens are the cluster's (made once, in its
+  // replicated state): every node's files hold the same ones.
+  std::string cluster_admin, cluster_readonly;
+  const char* admin_env = std::getenv("KISEKI_ADMIN_TOKEN");
+  const char* readonly_env = std::getenv("KISEKI_ADMIN_READONLY_TOKEN");
+  if (node) {
+    auto a = (*gw)->cluster_secret("admin-token", 24);
+    auto r = a ? (*gw)->cluster_secret("admin-token-readonly", 24) : a;
+    if (!r) {
+      KLOG_ERROR("cannot set up the cluster's admin tokens: {}", r.status().to_string());
+      return 1;
+    }
+    cluster_admin = "ksa_" + to_hex(as_bytes(*a));
+    cluster_readonly = "ksr_" + to_hex(as_bytes(*r));
+    if (!admin_env || !*admin_env) admin_env = cluster_admin.c_str();
+    if (!readonly_env || !*readonly_env) readonly_env = cluster_readonly.c_str();
+  }
+  auto token = server::ensure_admin_tokens(opts->gateway.data_dir, admin_env, readonly_env);
   if (!token) {
     KLOG_ERROR("cannot set up the admin token: {}", token.status().to_string());
     return 1;
@@ -148,6 +187,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   admin.protect(std::make_unique<server::AdminGuard>(*token, (*http)->port()), opts->admin_protect_all);
+  if (node) admin.set_cluster([n = node.get()] { return n->cluster_status_json(); });
   std::unique_ptr<s3::S3Server> s3srv;
   if (opts->s3_enabled) {
     s3::S3ServerOptions so;
@@ -205,6 +245,7 @@ int main(int argc, char** argv) {
   server::ServerInfo info{kVersion, std::string(durability_name(opts->gateway.durability)), {}};
   if (s3srv) info.endpoints.emplace_back("S3", scheme + host_of(opts->s3_listen) + ":" + std::to_string(s3srv->port()));
   if (nfssrv) info.endpoints.emplace_back("NFSv3", host_of(opts->nfs_listen) + ":" + std::to_string(nfssrv->port()));
+  if (node) info.endpoints.emplace_back("cluster", opts->cluster_listen + " (node " + std::to_string(opts->node_id) + ")");
   if (nativesrv)
     info.endpoints.emplace_back("native", host_of(opts->native_listen) + ":" + std::to_string(nativesrv->port()));
   info.endpoints.emplace_back("admin API", admin_url);
@@ -218,6 +259,7 @@ int main(int argc, char** argv) {
   if (nfssrv) nfssrv->stop();
   if (nativesrv) nativesrv->stop();
   http->reset();
+  if (node) node->stop();
   gw->reset();  // flushes and closes the store
   KLOG_INFO("kiseki-server stopped");
   return 0;

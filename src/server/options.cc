@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/config.h"
+#include "common/file_util.h"
 #include "common/host_port.h"
 #include "protocols/nfs/exports.h"
 
@@ -18,7 +19,8 @@ const std::set<std::string> kKnownKeys = {
     "data_dir", "s3_listen", "admin_listen", "admin_protect_all", "tls_cert", "tls_key", "s3_region", "s3_domain",
     "nfs_listen", "portmap_listen", "nfs_exports", "nfs_export_all", "nfs_export_defaults", "nfs_workers",
     "native_listen", "durability", "group_commit_ms", "log_level", "log_json", "log_file", "chunk_min_size",
-    "chunk_avg_size", "chunk_max_size", "inline_threshold", "chunk_cache_size"};
+    "chunk_avg_size", "chunk_max_size", "inline_threshold", "chunk_cache_size", "node_id", "cluster_listen",
+    "initial_cluster", "cluster_secret", "cluster_secret_file", "election_timeout_ms"};
 }  // namespace
 
 Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exit_ok) {
@@ -49,6 +51,11 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   flag("--chunk-cache-size", "chunk_cache_size", "opened chunks kept in memory for reads, e.g. 512MiB, 0 for none (default 128MiB)");
   flag("--log-level", "log_level", "trace | debug | info (default) | warn | error | critical | off");
   flag("--log-file", "log_file", "append log lines to FILE instead of stderr (SIGHUP reopens it, for logrotate)");
+  flag("--node-id", "node_id", "cluster mode: this node's id, a number above 0 named in --initial-cluster");
+  flag("--cluster-listen", "cluster_listen", "cluster mode: the fabric HOST:PORT (Raft listens on PORT+1)");
+  flag("--initial-cluster", "initial_cluster", "cluster mode: every first member, ID=HOST:PORT,... (the same list on every node)");
+  flag("--cluster-secret-file", "cluster_secret_file", "cluster mode: a file with the secret every node shares (at least 16 bytes)");
+  flag("--election-timeout-ms", "election_timeout_ms", "cluster mode: Raft election timeout (default 1000)");
   app.add_flag_function("--log-json", [&flags](int64_t) { flags["log_json"] = "true"; }, "JSON log lines");
   app.set_version_flag("--version", "kiseki-server 0.1.0");
   try {
@@ -142,6 +149,35 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   if (inl > 65536) return invalid_argument("inline_threshold must be at most 64KiB");
   o.gateway.inline_threshold = static_cast<uint32_t>(inl);
   KISEKI_ASSIGN_OR_RETURN(o.gateway.chunk_cache_bytes, cfg.get_size("chunk_cache_size", o.gateway.chunk_cache_bytes));
+  KISEKI_ASSIGN_OR_RETURN(int64_t node, cfg.get_int("node_id", 0));
+  if (node < 0) return invalid_argument("node_id must be a number above 0");
+  o.node_id = static_cast<uint64_t>(node);
+  o.cluster_listen = cfg.get_string("cluster_listen", "");
+  o.initial_cluster = cfg.get_string("initial_cluster", "");
+  o.cluster_secret = cfg.get_string("cluster_secret", "");
+  if (std::string f = cfg.get_string("cluster_secret_file", ""); !f.empty() && o.cluster_secret.empty()) {
+    auto text = read_file(f);
+    if (!text)
+      return invalid_argument("cluster_secret_file " + f + ": " + text.status().message() +
+                              " (make one with `head -c 32 /dev/urandom | base64 > " + f + "` and copy it to every node)");
+    o.cluster_secret = *text;
+    while (!o.cluster_secret.empty() && (o.cluster_secret.back() == '\n' || o.cluster_secret.back() == '\r'))
+      o.cluster_secret.pop_back();
+  }
+  KISEKI_ASSIGN_OR_RETURN(int64_t et, cfg.get_int("election_timeout_ms", o.election_timeout_ms));
+  if (et < 100 || et > 60000) return invalid_argument("election_timeout_ms must be 100..60000");
+  o.election_timeout_ms = static_cast<uint32_t>(et);
+  bool any = o.node_id || !o.cluster_listen.empty() || !o.initial_cluster.empty();
+  if (any && (!o.node_id || o.cluster_listen.empty() || o.initial_cluster.empty()))
+    return invalid_argument("cluster mode needs --node-id, --cluster-listen and --initial-cluster together");
+  if (any && o.cluster_secret.size() < 16)
+    return invalid_argument("cluster mode needs the cluster secret (--cluster-secret-file, at least 16 bytes)");
+  if (any) {
+    auto hp = parse_host_port(o.cluster_listen);
+    in_addr a4{};
+    if (!hp || ::inet_pton(AF_INET, hp->first.c_str(), &a4) != 1 || hp->second == 0 || hp->second == 65535)
+      return invalid_argument("cluster_listen must be IPv4:PORT with PORT in 1..65534, not '" + o.cluster_listen + "'");
+  }
   return o;
 }
 

@@ -32,6 +32,14 @@ struct ServerOptions {
   bool log_json = false;
   std::string log_file;  // empty: stderr; SIGHUP reopens it (logrotate)
   gateway::GatewayOptions gateway;
+  // Cluster mode (docs/cluster.md): all of node_id, cluster_listen,
+  // initial_cluster and the secret, or none (a single node).
+  uint64_t node_id = 0;
+  std::string cluster_listen;   // the fabric HOST:PORT; Raft uses PORT + 1
+  std::string initial_cluster;  // "1=HOST:PORT,2=HOST:PORT,..."
+  std::string cluster_secret;   // the secret's bytes (from cluster_secret_file or KISEKI_CLUSTER_SECRET)
+  uint32_t election_timeout_ms = 1000;
+  bool clustered() const { return node_id != 0; }
 };
 
 // Parses argv and the environment. Returns kInvalidArgument with a usage

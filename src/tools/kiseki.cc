@@ -358,6 +358,38 @@ int main(int argc, char** argv) {
   app.add_subcommand("usage", "files, bytes and dedup ratio per tenant and namespace")->callback([&] {
     run([&] { return admin("GET", "/api/v1/usage", "", print_usage); });
   });
+  // ---- the cluster
+  auto* cl = app.add_subcommand("cluster", "a cluster's nodes and shards")->require_subcommand(1);
+  auto* cs = cl->add_subcommand("status", "every node, each shard's leader, term and indexes, degraded chunks");
+  cs->add_flag("--json", g.json_out, "one JSON object (nodes, shards, chunks_degraded)");
+  cs->callback([&] {
+    run([&] {
+      return admin("GET", "/api/v1/cluster", "", [](const json::value& v) {
+        const auto& o = v.as_object();
+        Table t({"NODE", "FABRIC", "STATE", "ROLE", "TERM", "COMMIT", "APPLIED"}, {true});
+        for (const auto& x : o.at("nodes").as_array()) {
+          const auto& n = x.as_object();
+          std::string role = "-", term = "-", commit = "-", applied = "-";
+          if (auto sh = n.find("shards"); sh != n.end() && !sh->value().as_array().empty()) {
+            const auto& s0 = sh->value().as_array()[0].as_object();
+            role = cell(s0, "role");
+            term = cell(s0, "term");
+            commit = cell(s0, "commit_index");
+            applied = cell(s0, "applied_index");
+          }
+          t.add({cell(n, "node"), cell(n, "fabric"), n.at("reachable").as_bool() ? "up" : "unreachable", role, term,
+                 commit, applied});
+        }
+        t.print();
+        for (const auto& x : o.at("shards").as_array()) {
+          const auto& s = x.as_object();
+          std::printf("shard %s: leader node %s, term %s\n", cell(s, "shard").c_str(), cell(s, "leader").c_str(),
+                      cell(s, "term").c_str());
+        }
+        std::printf("chunks written below their copy target: %s\n", cell(o, "chunks_degraded").c_str());
+      });
+    });
+  });
   app.add_subcommand("status", "what the server serves and where")->callback([&] {
     run([&] {
       return admin("GET", "/api/v1/status", "", [](const json::value& v) {

@@ -96,7 +96,7 @@ TEST_F(NativeTest, AWrongSecretIsRefusedAndTheSecretNeverCrossesTheWire) {
 }
 
 TEST_F(NativeTest, NothingIsAnsweredBeforeAuthenticationAndOnlyTheTenantsNamespaces) {
-  auto conn = *client::Connection::open(options().endpoint, std::chrono::milliseconds(2000));
+  auto conn = *net::Connection::open(options().endpoint, std::chrono::milliseconds(2000));
   std::string args;
   Encoder(&args).str("files");
   EXPECT_EQ(conn->call(static_cast<uint16_t>(Op::kMount), args, std::chrono::milliseconds(2000)).status().code(),

@@ -1,4 +1,4 @@
-#include "client/connection.h"
+#include "net/connection.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -15,7 +15,7 @@
 #include "net/frame.h"
 #include "net/tls_tunnel.h"
 
-namespace kiseki::client {
+namespace kiseki::net {
 
 struct Connection::Pending {
   std::condition_variable cv;
@@ -193,4 +193,4 @@ void Connection::read_loop() {
   fail_all(why);
 }
 
-}  // namespace kiseki::client
+}  // namespace kiseki::net

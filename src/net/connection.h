@@ -2,7 +2,8 @@
 // then go through a tunnel, net/tls_tunnel.h): requests from many threads at once,
 // each matched to its answer by request id (answers come in any order), each
 // waiting at most its deadline. A broken connection fails every call waiting
-// on it with kUnavailable; the client (client.h) makes a new one.
+// on it with kUnavailable; the owner (the native client, the cluster fabric)
+// makes a new one.
 #pragma once
 
 #include <chrono>
@@ -17,7 +18,7 @@
 
 #include "common/status.h"
 
-namespace kiseki::client {
+namespace kiseki::net {
 
 class Connection {
  public:
@@ -50,4 +51,4 @@ class Connection {
   std::unordered_map<uint64_t, std::shared_ptr<Pending>> pending_;
 };
 
-}  // namespace kiseki::client
+}  // namespace kiseki::net

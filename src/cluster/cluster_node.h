@@ -1,0 +1,110 @@
+// One node of a Kiseki cluster: its fabric server and peers, the Raft log of
+// the metadata shard, and the copies of chunks on other nodes. The Gateway
+// sees it as its Replication (gateway/replication.h); the other nodes see it
+// as a FabricHandler (fabric.h). docs/cluster.md describes the whole.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cluster/fabric.h"
+#include "cluster/peers.h"
+#include "cluster/raft_log.h"
+#include "common/thread_pool.h"
+#include "gateway/replication.h"
+#include "net/record_server.h"
+
+namespace kiseki::cluster {
+
+struct ClusterMember {
+  uint64_t id = 0;
+  std::string fabric;  // "a.b.c.d:port" (--cluster-listen)
+  std::string raft;    // the same host, port + 1
+};
+
+// Parses --initial-cluster: "1=HOST:PORT,2=HOST:PORT,...".
+Result<std::vector<ClusterMember>> parse_initial_cluster(std::string_view spec);
+// The Raft address of a fabric address (port + 1).
+Result<std::string> raft_address_of(std::string_view fabric);
+
+struct ClusterOptions {
+  uint64_t node_id = 0;
+  std::string listen;  // this node's fabric address
+  std::vector<ClusterMember> members;
+  std::string secret;   // the cluster secret's bytes
+  std::string data_dir; // the node's data directory (Raft files go under DATA/raft)
+  uint32_t replicas = 3;       // copies of every chunk
+  uint32_t write_quorum = 2;   // copies durable before a write is acknowledged
+  unsigned election_timeout_ms = 1000;
+  unsigned heartbeat_ms = 100;
+};
+
+class ClusterNode final : public gateway::Replication, public FabricHandler {
+ public:
+  // Starts the fabric server; the Raft log starts when the Gateway opens it.
+  static Result<std::unique_ptr<ClusterNode>> start(const ClusterOptions& opts);
+  ~ClusterNode() override;
+  uint16_t fabric_port() const { return server_->port(); }
+  // Stops serving the fabric (before the Gateway closes).
+  void stop();
+
+  // ---- gateway::Replication
+  Result<std::unique_ptr<log::Log>> open_log(meta::Store* store, log::StateMachine* sm,
+                                             const log::LogOptions& opts) override;
+  void serve_chunks(chunk::ChunkStore* chunks, meta::Store* store) override;
+  Status replicate(const std::vector<ChunkId>& ids) override;
+  Status fetch(const ChunkId& id, Bytes* sealed) override;
+  std::string master_seed() const override { return keys_.master_seed; }
+
+  // ---- FabricHandler
+  Result<Committed> forward(uint64_t shard, std::string_view record) override;
+  Result<uint64_t> read_index(uint64_t shard) override;
+  bool confirm(uint64_t shard, uint64_t caller, uint64_t term) override;
+  Status put_chunks(const std::vector<std::pair<ChunkId, std::string_view>>& chunks) override;
+  Status get_chunk(const ChunkId& id, Bytes* sealed) override;
+  std::string status_json() override;
+
+  // The whole cluster as this node sees it (kiseki cluster status --json): every
+  // member's own view ("nodes"), the shards, and chunks written with fewer
+  // copies than their target ("chunks_degraded").
+  std::string cluster_status_json();
+
+  // The nodes that hold a chunk's copies, best first (rendezvous hashing over
+  // every member; the first `replicas` are its home).
+  std::vector<uint64_t> placement(const ChunkId& id) const;
+
+ private:
+  explicit ClusterNode(const ClusterOptions& opts);
+  // Makes every chunk adopted so far durable, its location too (concurrent
+  // callers share one round of syncs).
+  Status persist_adopted();
+
+  ClusterOptions opts_;
+  ClusterKeys keys_;
+  std::unique_ptr<Peers> peers_;
+  std::unique_ptr<net::RecordServer> server_;
+  std::unique_ptr<class FabricService> service_;
+  ThreadPool senders_{64};  // chunk copies go to the other nodes in parallel
+
+  // Set once the Gateway has opened them; calls before answer kUnavailable.
+  std::atomic<RaftLog*> raft_{nullptr};
+  std::atomic<chunk::ChunkStore*> chunks_{nullptr};
+  std::atomic<meta::Store*> store_{nullptr};
+
+  std::mutex persist_mu_;
+  std::condition_variable persist_cv_;
+  bool persist_running_ = false;
+  uint64_t persist_asked_ = 0, persist_done_ = 0;
+  Status persist_result_;
+
+  Counter* quorum_lost_;
+  Counter* copies_sent_;
+  Counter* degraded_writes_;
+  Counter* fetched_;
+};
+
+}  // namespace kiseki::cluster

@@ -1,0 +1,45 @@
+#include "cluster/fabric.h"
+
+#include "crypto/primitives.h"
+
+namespace kiseki::cluster {
+
+Result<ClusterKeys> ClusterKeys::from_secret(std::string_view secret) {
+  if (secret.size() < 16) return invalid_argument("the cluster secret must hold at least 16 bytes");
+  ClusterKeys k;
+  ByteSpan ikm(reinterpret_cast<const uint8_t*>(secret.data()), secret.size());
+  crypto::hkdf_sha256(ikm, {}, "kiseki-fabric-auth-v1", {k.fabric.data(), k.fabric.size()});
+  k.master_seed.resize(32);
+  crypto::hkdf_sha256(ikm, {}, "kiseki-master-epoch-1-v1",
+                      {reinterpret_cast<uint8_t*>(k.master_seed.data()), k.master_seed.size()});
+  return k;
+}
+
+std::string fabric_proof(const crypto::SecretKey& key, ProofRole role, std::string_view nonce_a,
+                         std::string_view nonce_b, uint64_t node) {
+  std::string msg = role == ProofRole::kServer ? "kiseki-fabric-server" : "kiseki-fabric-client";
+  Encoder(&msg).str(nonce_a).str(nonce_b).u64(node);
+  auto d = crypto::hmac_sha256(key.span(), as_bytes(msg));
+  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+std::string encode_committed(const Committed& c) {
+  std::string out;
+  Encoder(&out).u64(c.index).u32(static_cast<uint32_t>(c.status.code())).str(c.status.message()).str(c.out);
+  return out;
+}
+
+Result<Committed> decode_committed(std::string_view payload) {
+  Decoder in(payload);
+  Committed c;
+  c.index = in.u64();
+  uint32_t code = in.u32();
+  std::string msg(in.str());
+  c.out = std::string(in.str());
+  if (!in.ok() || code > static_cast<uint32_t>(ErrorCode::kNotPermitted))
+    return corruption("malformed forward answer");
+  if (code != 0) c.status = Status(static_cast<ErrorCode>(code), std::move(msg));
+  return c;
+}
+
+}  // namespace kiseki::cluster

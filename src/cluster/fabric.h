@@ -1,0 +1,65 @@
+// The cluster fabric: node-to-node calls in native frames (net/frame.h) on the
+// port of --cluster-listen. A connection proves both ends know the cluster
+// secret before anything else is taken (docs/cluster.md):
+//
+//   kHello  u64 node id · 32 B client nonce  →  u64 node id · 32 B server nonce · 32 B server proof
+//   kAuth   32 B client proof                →  (empty)
+//
+// proofs are HMAC-SHA256 under a key derived from the secret, over a label,
+// both nonces and the prover's node id; a node never answers a call of a
+// connection that has not passed kAuth.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "cluster/raft_log.h"
+#include "common/bytes.h"
+#include "common/ids.h"
+#include "common/status.h"
+#include "crypto/secret.h"
+
+namespace kiseki::cluster {
+
+enum class FabricOp : uint16_t {
+  kHello = 1,
+  kAuth = 2,
+  kForward = 10,    // u64 shard · record → u64 index · u32 code · str message · str out
+  kReadIndex = 11,  // u64 shard → u64 index
+  kConfirm = 12,    // u64 shard · u64 term → u8 (1: the callee follows the caller in that term)
+  kChunkPut = 20,   // u32 n · n × (32 B id · str sealed) → (empty, once every chunk is durable here)
+  kChunkGet = 21,   // 32 B id → sealed record
+  kStatus = 30,     // → JSON: this node's view (cluster status)
+};
+
+// The cluster secret's derived keys: one for fabric proofs, one for the
+// master key epoch every node seals chunks under.
+struct ClusterKeys {
+  crypto::SecretKey fabric;
+  std::string master_seed;
+  static Result<ClusterKeys> from_secret(std::string_view secret);
+};
+
+enum class ProofRole : uint8_t { kServer = 1, kClient = 2 };
+std::string fabric_proof(const crypto::SecretKey& key, ProofRole role, std::string_view nonce_a,
+                         std::string_view nonce_b, uint64_t node);
+
+// What a node does for the calls of the others.
+class FabricHandler {
+ public:
+  virtual ~FabricHandler() = default;
+  virtual Result<Committed> forward(uint64_t shard, std::string_view record) = 0;
+  virtual Result<uint64_t> read_index(uint64_t shard) = 0;
+  virtual bool confirm(uint64_t shard, uint64_t caller, uint64_t term) = 0;
+  virtual Status put_chunks(const std::vector<std::pair<ChunkId, std::string_view>>& chunks) = 0;
+  virtual Status get_chunk(const ChunkId& id, Bytes* sealed) = 0;
+  virtual std::string status_json() = 0;
+};
+
+std::string encode_committed(const Committed& c);
+Result<Committed> decode_committed(std::string_view payload);
+
+}  // namespace kiseki::cluster

@@ -1,0 +1,497 @@
+#include "cluster/raft_log.h"
+
+#include <climits>
+#include <cstring>
+
+extern "C" {
+#include <raft.h>
+#include <raft/uv.h>
+#include <uv.h>
+}
+
+#include "common/bytes.h"
+#include "common/file_util.h"
+#include "common/logging.h"
+
+namespace kiseki::cluster {
+
+namespace {
+constexpr std::string_view kAppliedIndexKey = "applied_index";
+using Clock = std::chrono::steady_clock;
+
+Status raft_error(int rv, std::string_view what) {
+  return make_error(ErrorCode::kIoError, std::string(what) + ": " + raft_strerror(rv));
+}
+
+// One proposal waiting for its entry to apply (or to fail).
+struct Waiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  Status status;  // of the proposal (not leader, leadership lost); ok once applied
+  Committed committed;
+  void finish(Status st, Committed c = {}) {
+    std::lock_guard lock(mu);
+    status = std::move(st);
+    committed = std::move(c);
+    done = true;
+    cv.notify_all();
+  }
+  void wait() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return done; });
+  }
+};
+
+struct ApplyRequest {
+  struct raft_apply req{};
+  std::shared_ptr<Waiter> waiter;
+};
+}  // namespace
+
+struct RaftLog::Impl {
+  RaftLog* owner = nullptr;
+  uv_loop_t loop{};
+  uv_async_t wake{};
+  uv_timer_t tick{};
+  raft_uv_transport transport{};
+  raft_io io{};
+  raft_fsm fsm{};
+  struct raft raft{};
+  bool started = false;
+  bool stopping = false;
+  bool leader_ready = false;  // a barrier of this term has applied: old-term entries are committed
+  struct raft_barrier barrier{};
+  bool barrier_pending = false;
+  // What the apply of the entry being applied gave, for the leader's callback.
+  Committed slot;
+
+  int apply(const raft_buffer* buf, void** result);
+  // Runs the work other threads queued (the async handle coalesces wake-ups).
+  void drain();
+  void on_tick();
+};
+
+namespace {
+
+int fsm_apply(raft_fsm* fsm, const raft_buffer* buf, void** result) {
+  return static_cast<RaftLog::Impl*>(fsm->data)->apply(buf, result);
+}
+
+// Snapshots are not taken yet (the threshold is never reached): a node that
+// joins replays the whole log.
+int fsm_snapshot(raft_fsm*, raft_buffer**, unsigned*) { return RAFT_NOTFOUND; }
+int fsm_restore(raft_fsm*, raft_buffer*) { return RAFT_NOTFOUND; }
+
+void on_applied(struct raft_apply* req, int status, void* result) {
+  std::unique_ptr<ApplyRequest> r(static_cast<ApplyRequest*>(req->data));
+  if (status != 0) {
+    // Leadership lost or shutdown: the entry may still commit; the submitter
+    // sends it again with the same request id, which applies once.
+    r->waiter->finish(make_error(ErrorCode::kUnavailable, std::string("not committed: ") + raft_strerror(status)));
+    return;
+  }
+  r->waiter->finish(Status::ok(), *static_cast<Committed*>(result));
+}
+
+void on_barrier(struct raft_barrier* req, int status) {
+  auto* impl = static_cast<RaftLog::Impl*>(req->data);
+  impl->barrier_pending = false;
+  if (status == 0 && impl->raft.state == RAFT_LEADER) impl->leader_ready = true;
+}
+
+void on_wake(uv_async_t* h) { static_cast<RaftLog::Impl*>(h->data)->drain(); }
+
+void on_tick_cb(uv_timer_t* t) { static_cast<RaftLog::Impl*>(t->data)->on_tick(); }
+
+void on_raft_closed(struct raft* r) {
+  auto* impl = static_cast<RaftLog::Impl*>(r->data);
+  raft_uv_close(&impl->io);
+  raft_uv_tcp_close(&impl->transport);
+  uv_close(reinterpret_cast<uv_handle_t*>(&impl->wake), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&impl->tick), nullptr);
+}
+
+}  // namespace
+
+int RaftLog::Impl::apply(const raft_buffer* buf, void** result) {
+  RaftLog& o = *owner;
+  uint64_t index = raft.last_applied + 1;
+  slot = Committed{index, Status::ok(), {}};
+  *result = &slot;
+  {
+    std::lock_guard lock(o.mu_);
+    if (index <= o.applied_) return 0;  // in the store already (Raft replays its log at start)
+  }
+  std::string_view record(static_cast<const char*>(buf->base), buf->len);
+  auto t0 = Clock::now();
+  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+  meta::Txn txn(o.store_, &batch);
+  if (o.log_opts_.on_apply) o.log_opts_.on_apply(record);
+  log::ApplyResult r;
+  Status st = o.sm_->apply(record, txn, &r);
+  if (st.is_ok()) {
+    txn.put(meta::Cf::kSystem, kAppliedIndexKey, meta::key_u64(index));
+    if (o.log_opts_.add_local) o.log_opts_.add_local(batch.GetWriteBatch(), index);
+    // Not synced: the Raft log is the durable record; after a crash the store
+    // resumes from the applied index it holds and Raft replays the rest.
+    st = o.store_->write(batch.GetWriteBatch(), false);
+    if (o.log_opts_.local_done) o.log_opts_.local_done(index, st.is_ok());
+  }
+  if (!st.is_ok()) {
+    // Fail-stop: this node applies nothing more (the library stalls its
+    // last_applied); the others go on without it.
+    KLOG_ERROR("shard {}: cannot apply entry {} ({} bytes, starting {}): {}; this node stops applying", o.opts_.shard,
+               index, record.size(), to_hex(as_bytes(record.substr(0, 8))), st.to_string());
+    std::lock_guard lock(o.mu_);
+    o.fault_ = st;
+    o.applied_cv_.notify_all();
+    return RAFT_IOERR;
+  }
+  slot.status = std::move(r.status);
+  slot.out = std::move(r.out);
+  {
+    std::lock_guard lock(o.mu_);
+    o.applied_ = index;
+  }
+  o.applied_cv_.notify_all();
+  o.records_->inc();
+  o.applied_gauge_->set(static_cast<int64_t>(index));
+  o.commit_seconds_->observe(std::chrono::duration<double>(Clock::now() - t0).count());
+  return 0;
+}
+
+void RaftLog::Impl::drain() {
+  std::deque<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(owner->mu_);
+    tasks.swap(owner->tasks_);
+  }
+  for (auto& t : tasks) t();
+}
+
+void RaftLog::Impl::on_tick() {
+  RaftLog& o = *owner;
+  drain();
+  if (stopping || !started) return;
+  raft_id id = 0;
+  const char* addr = nullptr;
+  raft_leader(&raft, &id, &addr);
+  o.leader_.store(id);
+  o.term_->set(static_cast<int64_t>(raft.current_term));
+  bool leading = raft.state == RAFT_LEADER;
+  o.is_leader_->set(leading ? 1 : 0);
+  if (!leading) {
+    leader_ready = false;
+  } else if (!leader_ready && !barrier_pending) {
+    // libraft 0.15 commits entries of older terms only once an entry of the
+    // current term commits: a barrier of this term does that before this
+    // leader answers reads.
+    barrier.data = this;
+    if (raft_barrier(&raft, &barrier, on_barrier) == 0) barrier_pending = true;
+  }
+}
+
+Result<std::unique_ptr<RaftLog>> RaftLog::open(meta::Store* store, log::StateMachine* sm,
+                                               const log::LogOptions& log_opts, const RaftLogOptions& opts) {
+  std::unique_ptr<RaftLog> self(new RaftLog());
+  self->store_ = store;
+  self->sm_ = sm;
+  self->log_opts_ = log_opts;
+  self->opts_ = opts;
+  std::string v;
+  if (store->get(meta::Cf::kSystem, kAppliedIndexKey, &v).is_ok() && v.size() == 8)
+    self->applied_ = get_be64(reinterpret_cast<const uint8_t*>(v.data()));
+  auto& m = MetricsRegistry::global();
+  self->records_ = m.counter("kiseki_raft_entries_applied_total", "Raft entries applied to this node's store");
+  self->forwarded_ = m.counter("kiseki_raft_forwarded_total", "Records forwarded to the shard leader");
+  self->commit_seconds_ = m.histogram("kiseki_raft_apply_seconds", "Latency of applying one Raft entry");
+  self->term_ = m.gauge("kiseki_raft_term", "Current Raft term of the shard");
+  self->is_leader_ = m.gauge("kiseki_raft_leader", "1 while this node leads the shard");
+  self->applied_gauge_ = m.gauge("kiseki_raft_applied_index", "Last Raft index applied to this node's store");
+  self->applied_gauge_->set(static_cast<int64_t>(self->applied_));
+  KISEKI_TRY(make_dirs(opts.dir));
+
+  self->impl_ = std::make_unique<Impl>();
+  Impl& im = *self->impl_;
+  im.owner = self.get();
+  if (int rv = uv_loop_init(&im.loop); rv != 0) return make_error(ErrorCode::kIoError, uv_strerror(rv));
+  im.wake.data = &im;
+  uv_async_init(&im.loop, &im.wake, on_wake);
+  im.tick.data = &im;
+  uv_timer_init(&im.loop, &im.tick);
+  if (int rv = raft_uv_tcp_init(&im.transport, &im.loop); rv != 0) return raft_error(rv, "raft transport");
+  if (int rv = raft_uv_init(&im.io, &im.loop, opts.dir.c_str(), &im.transport); rv != 0)
+    return raft_error(rv, "raft I/O in " + opts.dir);
+  // Entries that a torn write left damaged are an error to look at, not to
+  // drop silently (they may be acknowledged ones).
+  raft_uv_set_auto_recovery(&im.io, false);
+  im.fsm.version = 1;
+  im.fsm.data = &im;
+  im.fsm.apply = fsm_apply;
+  im.fsm.snapshot = fsm_snapshot;
+  im.fsm.restore = fsm_restore;
+  im.raft.data = &im;
+  if (int rv = raft_init(&im.raft, &im.io, &im.fsm, opts.node_id, opts.address.c_str()); rv != 0)
+    return raft_error(rv, "raft init");
+  raft_set_election_timeout(&im.raft, opts.election_timeout_ms);
+  raft_set_heartbeat_timeout(&im.raft, opts.heartbeat_ms);
+  raft_set_snapshot_threshold(&im.raft, UINT_MAX);
+  raft_set_pre_vote(&im.raft, true);
+  if (!opts.initial.empty()) {
+    raft_configuration conf;
+    raft_configuration_init(&conf);
+    for (const auto& mbr : opts.initial) raft_configuration_add(&conf, mbr.id, mbr.address.c_str(), RAFT_VOTER);
+    int rv = raft_bootstrap(&im.raft, &conf);
+    raft_configuration_close(&conf);
+    if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) return raft_error(rv, "raft bootstrap");
+  }
+  if (int rv = raft_start(&im.raft); rv != 0) return raft_error(rv, "raft start");
+  im.started = true;
+  uv_timer_start(&im.tick, on_tick_cb, 10, 10);
+  self->loop_thread_ = std::thread([s = self.get()] { s->loop_main(); });
+  KLOG_INFO("shard {}: Raft node {} on {} (applied index {})", opts.shard, opts.node_id, opts.address,
+            self->applied_);
+  return self;
+}
+
+void RaftLog::loop_main() {
+  uv_run(&impl_->loop, UV_RUN_DEFAULT);
+}
+
+RaftLog::~RaftLog() {
+  if (!impl_) return;
+  if (loop_thread_.joinable()) {
+    run_on_loop([this] {
+      impl_->stopping = true;
+      uv_timer_stop(&impl_->tick);
+      raft_close(&impl_->raft, on_raft_closed);
+    });
+    loop_thread_.join();
+  }
+  uv_loop_close(&impl_->loop);
+}
+
+void RaftLog::run_on_loop(std::function<void()> fn) {
+  auto w = std::make_shared<Waiter>();
+  {
+    std::lock_guard lock(mu_);
+    tasks_.push_back([fn = std::move(fn), w] {
+      fn();
+      w->finish(Status::ok());
+    });
+  }
+  uv_async_send(&impl_->wake);
+  w->wait();
+}
+
+Result<Committed> RaftLog::propose(std::string_view record, uint64_t* leader) {
+  auto w = std::make_shared<Waiter>();
+  std::string rec(record);
+  {
+    std::lock_guard lock(mu_);
+    tasks_.push_back([this, w, rec = std::move(rec)] {
+      Impl& im = *impl_;
+      if (im.stopping || im.raft.state != RAFT_LEADER) {
+        w->finish(make_error(ErrorCode::kUnavailable, "not leader"));
+        return;
+      }
+      auto* req = new ApplyRequest;
+      req->waiter = w;
+      req->req.data = req;
+      raft_buffer buf;
+      buf.len = rec.size();
+      buf.base = raft_malloc(rec.size() ? rec.size() : 1);
+      std::memcpy(buf.base, rec.data(), rec.size());
+      int rv = raft_apply(&im.raft, &req->req, &buf, 1, on_applied);
+      if (rv != 0) {
+        raft_free(buf.base);
+        delete req;
+        w->finish(make_error(ErrorCode::kUnavailable, std::string("not proposed: ") + raft_strerror(rv)));
+      }
+    });
+  }
+  uv_async_send(&impl_->wake);
+  w->wait();
+  if (leader) *leader = leader_.load();
+  if (!w->status.is_ok()) return w->status;
+  return std::move(w->committed);
+}
+
+Result<std::string> RaftLog::submit(std::string_view record, bool /*durable*/) {
+  auto deadline = Clock::now() + opts_.submit_timeout;
+  auto backoff = std::chrono::milliseconds(10);
+  Status last = make_error(ErrorCode::kUnavailable, "no leader");
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (!fault_.is_ok()) return fault_;
+    }
+    uint64_t leader = 0;
+    auto remaining = [&] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    };
+    Result<Committed> c = propose(record, &leader);
+    if (!c && leader != 0 && leader != opts_.node_id && opts_.forward) {
+      forwarded_->inc();
+      c = opts_.forward(leader, record, std::max(remaining(), std::chrono::milliseconds(1)));
+    }
+    if (c) {
+      KISEKI_TRY(wait_applied(c->index, std::max(remaining(), std::chrono::milliseconds(1000))));
+      if (!c->status.is_ok()) return c->status;
+      return std::move(c->out);
+    }
+    // Elections, a leader change, a leader unreachable: try again (the
+    // record's request id makes a second apply answer the first result).
+    ErrorCode code = c.code();
+    if (code != ErrorCode::kUnavailable && code != ErrorCode::kTimeout) return c.status();
+    last = c.status();
+    if (Clock::now() + backoff > deadline)
+      return make_error(ErrorCode::kUnavailable, "shard " + std::to_string(opts_.shard) +
+                                                     ": no leader committed the write in time (" + last.message() + ")");
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(200));
+  }
+}
+
+Status RaftLog::wait_applied(uint64_t index, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  if (!applied_cv_.wait_for(lock, timeout, [&] { return applied_ >= index || !fault_.is_ok(); }))
+    return make_error(ErrorCode::kTimeout, "this node has not applied index " + std::to_string(index) + " yet");
+  return fault_;
+}
+
+Status RaftLog::sync() {
+  // Committed entries are durable on a majority; a barrier through the leader
+  // makes sure everything submitted here before is committed and applied.
+  return read_barrier();
+}
+
+Result<uint64_t> RaftLog::confirm_round() {
+  uint64_t commit = 0, term = 0;
+  std::vector<uint64_t> peers;
+  size_t voters = 0;
+  bool ready = false;
+  run_on_loop([&] {
+    Impl& im = *impl_;
+    if (im.raft.state != RAFT_LEADER || !im.leader_ready) return;
+    ready = true;
+    commit = im.raft.commit_index;
+    term = im.raft.current_term;
+    for (unsigned i = 0; i < im.raft.configuration.n; ++i) {
+      const auto& srv = im.raft.configuration.servers[i];
+      if (srv.role != RAFT_VOTER) continue;
+      ++voters;
+      if (srv.id != opts_.node_id) peers.push_back(srv.id);
+    }
+  });
+  if (!ready) return make_error(ErrorCode::kUnavailable, "not leader");
+  // A majority of voters, this node among them, still follow it in its term:
+  // no other leader can have committed anything before this round began.
+  size_t need = voters / 2, yes = 0;
+  for (uint64_t p : peers) {
+    if (yes >= need) break;
+    if (!opts_.confirm) break;
+    auto r = opts_.confirm(p, term, std::chrono::milliseconds(opts_.election_timeout_ms));
+    if (r && *r) ++yes;
+  }
+  if (yes < need) return make_error(ErrorCode::kUnavailable, "leadership not confirmed by a majority");
+  return commit;
+}
+
+Result<uint64_t> RaftLog::leader_read_index(uint64_t* leader) {
+  Result<uint64_t> out = make_error(ErrorCode::kUnavailable, "not leader");
+  {
+    std::unique_lock lock(round_mu_);
+    uint64_t mine = ++round_asked_;
+    while (round_done_ < mine) {
+      if (round_running_) {
+        round_cv_.wait(lock);
+        continue;
+      }
+      round_running_ = true;
+      uint64_t covers = round_asked_;
+      lock.unlock();
+      Result<uint64_t> r = confirm_round();
+      lock.lock();
+      round_running_ = false;
+      round_result_ = std::move(r);
+      round_done_ = covers;
+      round_cv_.notify_all();
+    }
+    out = round_result_;
+  }
+  if (leader) *leader = leader_.load();
+  return out;
+}
+
+bool RaftLog::follows(uint64_t leader, uint64_t term) {
+  bool yes = false;
+  run_on_loop([&] {
+    raft_id id = 0;
+    const char* addr = nullptr;
+    raft_leader(&impl_->raft, &id, &addr);
+    yes = id == leader && impl_->raft.current_term == term;
+  });
+  return yes;
+}
+
+Status RaftLog::read_barrier() {
+  auto deadline = Clock::now() + opts_.submit_timeout;
+  auto backoff = std::chrono::milliseconds(10);
+  for (;;) {
+    uint64_t leader = 0;
+    Result<uint64_t> idx = leader_read_index(&leader);
+    if (!idx && leader != 0 && leader != opts_.node_id && opts_.read_index) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      idx = opts_.read_index(leader, std::max(left, std::chrono::milliseconds(1)));
+    }
+    if (idx) return wait_applied(*idx, std::chrono::milliseconds(5000));
+    if (idx.code() != ErrorCode::kUnavailable && idx.code() != ErrorCode::kTimeout) return idx.status();
+    if (Clock::now() + backoff > deadline)
+      return make_error(ErrorCode::kUnavailable, "shard " + std::to_string(opts_.shard) + ": no leader answered in time");
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(200));
+  }
+}
+
+uint64_t RaftLog::applied_index() const {
+  std::lock_guard lock(mu_);
+  return applied_;
+}
+
+Status RaftLog::fault() const {
+  std::lock_guard lock(mu_);
+  return fault_;
+}
+
+RaftShardStatus RaftLog::status() {
+  RaftShardStatus s;
+  s.shard = opts_.shard;
+  run_on_loop([&] {
+    Impl& im = *impl_;
+    raft_id id = 0;
+    const char* addr = nullptr;
+    raft_leader(&im.raft, &id, &addr);
+    s.leader = id;
+    s.term = im.raft.current_term;
+    s.commit_index = im.raft.commit_index;
+    s.last_index = raft_last_index(&im.raft);
+    switch (im.raft.state) {
+      case RAFT_LEADER: s.role = "leader"; break;
+      case RAFT_FOLLOWER: s.role = "follower"; break;
+      case RAFT_CANDIDATE: s.role = "candidate"; break;
+      default: s.role = "unavailable";
+    }
+    if (im.raft.state == RAFT_LEADER)
+      for (unsigned i = 0; i < im.raft.configuration.n; ++i)
+        s.match.emplace_back(im.raft.configuration.servers[i].id,
+                             im.raft.configuration.servers[i].id == opts_.node_id
+                                 ? s.last_index
+                                 : im.raft.leader_state.progress[i].match_index);
+  });
+  s.applied_index = applied_index();
+  return s;
+}
+
+}  // namespace kiseki::cluster

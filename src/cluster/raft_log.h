@@ -1,0 +1,149 @@
+// A metadata shard's Raft log on Canonical's raft library (libraft 0.15, its
+// libuv I/O): the delta log of a cluster node. Records go through Raft; the
+// same StateMachine::apply that a single node runs applies each committed
+// record on every replica, and the applied index is written in the same
+// RocksDB batch as the state it produced, so a restart resumes exactly where
+// the store is (Raft replays its log past that index).
+//
+// All raft_* calls run on one loop thread (the library takes no locks);
+// callers on other threads queue work to it. A record submitted on a follower
+// is forwarded to the leader (`forward`), which answers with the record's
+// index and result; the follower then waits until it has applied that index
+// itself, so a caller reads its own write on any node.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/metrics.h"
+#include "common/status.h"
+#include "log/log.h"
+#include "meta/store.h"
+
+namespace kiseki::cluster {
+
+// What the leader answers for one record: where it sits in the log and what
+// applying it gave.
+struct Committed {
+  uint64_t index = 0;
+  Status status;
+  std::string out;
+};
+
+struct RaftMember {
+  uint64_t id = 0;
+  std::string address;  // the Raft port, "a.b.c.d:port"
+};
+
+struct RaftShardStatus {
+  uint64_t shard = 0;
+  uint64_t leader = 0;  // 0 while none is known
+  uint64_t term = 0;
+  uint64_t commit_index = 0;
+  uint64_t applied_index = 0;
+  uint64_t last_index = 0;
+  std::string role;  // "leader", "follower", "candidate", "unavailable"
+  // On the leader: how far each voter's log matches (its replication lag is
+  // last_index minus this).
+  std::vector<std::pair<uint64_t, uint64_t>> match;
+};
+
+struct RaftLogOptions {
+  uint64_t shard = 0;
+  uint64_t node_id = 0;
+  std::string dir;      // the library's own files (segments, metadata), one per shard
+  std::string address;  // this node's Raft address
+  // The first configuration, used once: when `dir` holds no Raft state yet.
+  std::vector<RaftMember> initial;
+  unsigned election_timeout_ms = 1000;
+  unsigned heartbeat_ms = 100;
+  // How long submit keeps trying (elections, forwards) before kUnavailable.
+  std::chrono::milliseconds submit_timeout{10000};
+  // Sends a record to the leader (another node) and returns what it committed.
+  std::function<Result<Committed>(uint64_t leader, std::string_view record, std::chrono::milliseconds deadline)>
+      forward;
+  // Asks another voter whether it still follows this node in `term` (the
+  // leader's check before it answers a read index).
+  std::function<Result<bool>(uint64_t node, uint64_t term, std::chrono::milliseconds deadline)> confirm;
+  // Asks the leader for an index a linearizable read must wait for.
+  std::function<Result<uint64_t>(uint64_t leader, std::chrono::milliseconds deadline)> read_index;
+};
+
+class RaftLog final : public log::Log {
+ public:
+  static Result<std::unique_ptr<RaftLog>> open(meta::Store* store, log::StateMachine* sm,
+                                               const log::LogOptions& log_opts, const RaftLogOptions& opts);
+  ~RaftLog() override;
+
+  Result<std::string> submit(std::string_view record, bool durable = true) override;
+  // Every committed record is durable on a majority already: waits only until
+  // what was submitted before is applied here.
+  Status sync() override;
+  Status read_barrier() override;
+  uint64_t applied_index() const override;
+  Status fault() const override;
+
+  // The leader's side of a forward: proposes `record` here. kUnavailable with
+  // the message "not leader" (and the leader's id in `*leader`) on a follower.
+  Result<Committed> propose(std::string_view record, uint64_t* leader = nullptr);
+  // The leader's side of a read barrier: the commit index once this node has
+  // confirmed it still leads (a majority heard from within the election timeout).
+  Result<uint64_t> leader_read_index(uint64_t* leader = nullptr);
+  // Whether this node follows `leader` in `term` (the answer to confirm).
+  bool follows(uint64_t leader, uint64_t term);
+  // Waits until this node has applied `index`.
+  Status wait_applied(uint64_t index, std::chrono::milliseconds timeout);
+  RaftShardStatus status();
+  uint64_t leader() const { return leader_.load(); }
+
+  // For the raft callbacks (C linkage, in raft_log.cc).
+  struct Impl;
+
+ private:
+  RaftLog() = default;
+  // Runs `fn` on the loop thread and waits for it.
+  void run_on_loop(std::function<void()> fn);
+  void loop_main();
+  // One confirmation round: the commit index, once a majority of voters said
+  // they still follow this node in its term.
+  Result<uint64_t> confirm_round();
+
+  std::unique_ptr<Impl> impl_;
+  meta::Store* store_ = nullptr;
+  log::StateMachine* sm_ = nullptr;
+  log::LogOptions log_opts_;
+  RaftLogOptions opts_;
+  std::atomic<uint64_t> leader_{0};
+
+  mutable std::mutex mu_;  // guards applied_, fault_, tasks_
+  std::condition_variable applied_cv_;
+  uint64_t applied_ = 0;  // the store shows every record through here
+  Status fault_;
+  std::deque<std::function<void()>> tasks_;
+  std::thread loop_thread_;
+
+  // Reads share confirmation rounds: a round that began after a caller asked
+  // answers it (as the delta log shares WAL syncs).
+  std::mutex round_mu_;
+  std::condition_variable round_cv_;
+  bool round_running_ = false;
+  uint64_t round_asked_ = 0, round_done_ = 0;
+  Result<uint64_t> round_result_{0};
+
+  Counter* records_ = nullptr;
+  Counter* forwarded_ = nullptr;
+  Histogram* commit_seconds_ = nullptr;
+  Gauge* term_ = nullptr;
+  Gauge* is_leader_ = nullptr;
+  Gauge* applied_gauge_ = nullptr;
+};
+
+}  // namespace kiseki::cluster

@@ -1,0 +1,38 @@
+// What a cluster gives the Gateway of one node (cluster/cluster_node.h
+// implements it); a single node has none. The Gateway stays the one place that
+// turns calls into deltas and chunks: the cluster supplies the log they go
+// through and the other nodes' copies of the chunks.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chunk/chunk_store.h"
+#include "common/ids.h"
+#include "common/status.h"
+#include "log/log.h"
+#include "meta/store.h"
+
+namespace kiseki::gateway {
+
+class Replication {
+ public:
+  virtual ~Replication() = default;
+  // The log records go through (the shard's Raft log over this node's store).
+  virtual Result<std::unique_ptr<log::Log>> open_log(meta::Store* store, log::StateMachine* sm,
+                                                     const log::LogOptions& opts) = 0;
+  // This node's chunk store, for the chunks the other nodes send and fetch.
+  virtual void serve_chunks(chunk::ChunkStore* chunks, meta::Store* store) = 0;
+  // Sends the chunks this node holds to the other nodes placement chooses for
+  // them; ok once a write quorum holds each durably (this node's copy counts
+  // when it is among them).
+  virtual Status replicate(const std::vector<ChunkId>& ids) = 0;
+  // A sealed copy of a chunk from another node (this node lacks it, or its copy
+  // failed its check); kNotFound when no node has a good one.
+  virtual Status fetch(const ChunkId& id, Bytes* sealed) = 0;
+  // What every node derives the same first master key epoch from.
+  virtual std::string master_seed() const = 0;
+};
+
+}  // namespace kiseki::gateway

@@ -1,0 +1,58 @@
+// What the Gateway submits delta records through: the local delta log on one
+// node (delta_log.h), a shard's Raft log in a cluster (cluster/raft_log.h).
+// Either way a record is applied by the same StateMachine, and submit answers
+// once the record is as durable as the configuration promises.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "common/durability.h"
+#include "log/state_machine.h"
+
+namespace rocksdb {
+class WriteBatch;
+}
+
+namespace kiseki::log {
+
+struct LogOptions {
+  Durability durability = Durability::kSync;
+  uint32_t group_commit_ms = 5;
+  size_t max_group = 256;  // records per group commit
+  // Makes durable whatever records reference outside the store (chunk bytes)
+  // before a WAL sync makes the records durable: run before every WAL sync
+  // (write order). Under kSync a durable record's submitter has made its own
+  // references durable before submitting, so this covers only what
+  // non-durable records left; under kGroup it covers everything.
+  std::function<Status()> before_commit;
+  // Sees every record in apply order, before it is applied (tests that replay a
+  // stream of records elsewhere).
+  std::function<void(std::string_view record)> on_apply;
+  // This node's own writes (chunk locations) join each group's batch, named by
+  // the group's last applied index; local_done says whether it was written.
+  std::function<void(rocksdb::WriteBatch* batch, uint64_t group)> add_local;
+  std::function<void(uint64_t group, bool written)> local_done;
+};
+
+class Log {
+ public:
+  virtual ~Log() = default;
+  // Applies and commits `record`; returns the state machine's output. Once it
+  // returns, this node's store shows the record (and everything before it).
+  // `durable = false`: durable only after a later sync (NFS UNSTABLE writes).
+  virtual Result<std::string> submit(std::string_view record, bool durable = true) = 0;
+  // Makes every record submitted so far durable.
+  virtual Status sync() = 0;
+  // Waits until this node's store shows every record committed anywhere before
+  // the call (a linearizable read may follow); at once on a single node.
+  virtual Status read_barrier() { return Status::ok(); }
+  virtual uint64_t applied_index() const = 0;
+  // The failure that stopped this log taking records; ok while none.
+  virtual Status fault() const = 0;
+};
+
+}  // namespace kiseki::log
