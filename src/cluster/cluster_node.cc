@@ -287,29 +287,14 @@ Status ClusterNode::put_chunks(const std::vector<std::pair<ChunkId, std::string_
 }
 
 Status ClusterNode::persist_adopted() {
-  std::unique_lock lock(persist_mu_);
-  uint64_t mine = ++persist_asked_;
-  while (persist_done_ < mine) {
-    if (persist_running_) {
-      persist_cv_.wait(lock);
-      continue;
-    }
-    persist_running_ = true;
-    uint64_t covers = persist_asked_;
-    lock.unlock();
+  return persist_round_.run([this] {
     chunk::ChunkStore* cs = chunks_.load();
-    meta::Store* store = store_.load();
     // The bytes first, then their locations (write order on this node).
     Status st = cs->segments()->sync_all(true);
     if (st.is_ok()) st = cs->flush_local();
-    if (st.is_ok()) st = store->sync_wal();
-    lock.lock();
-    persist_running_ = false;
-    persist_result_ = st;
-    persist_done_ = covers;
-    persist_cv_.notify_all();
-  }
-  return persist_result_;
+    if (st.is_ok()) st = store_.load()->sync_wal();
+    return st;
+  });
 }
 
 Status ClusterNode::get_chunk(const ChunkId& id, Bytes* sealed) {

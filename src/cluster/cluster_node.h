@@ -14,6 +14,7 @@
 #include "cluster/fabric.h"
 #include "cluster/peers.h"
 #include "cluster/raft_log.h"
+#include "common/shared_round.h"
 #include "common/thread_pool.h"
 #include "gateway/replication.h"
 #include "net/record_server.h"
@@ -95,11 +96,7 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   std::atomic<chunk::ChunkStore*> chunks_{nullptr};
   std::atomic<meta::Store*> store_{nullptr};
 
-  std::mutex persist_mu_;
-  std::condition_variable persist_cv_;
-  bool persist_running_ = false;
-  uint64_t persist_asked_ = 0, persist_done_ = 0;
-  Status persist_result_;
+  SharedRound<Status> persist_round_{Status::ok()};
 
   Counter* quorum_lost_;
   Counter* copies_sent_;

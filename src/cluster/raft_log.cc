@@ -400,27 +400,7 @@ Result<uint64_t> RaftLog::confirm_round() {
 }
 
 Result<uint64_t> RaftLog::leader_read_index(uint64_t* leader) {
-  Result<uint64_t> out = make_error(ErrorCode::kUnavailable, "not leader");
-  {
-    std::unique_lock lock(round_mu_);
-    uint64_t mine = ++round_asked_;
-    while (round_done_ < mine) {
-      if (round_running_) {
-        round_cv_.wait(lock);
-        continue;
-      }
-      round_running_ = true;
-      uint64_t covers = round_asked_;
-      lock.unlock();
-      Result<uint64_t> r = confirm_round();
-      lock.lock();
-      round_running_ = false;
-      round_result_ = std::move(r);
-      round_done_ = covers;
-      round_cv_.notify_all();
-    }
-    out = round_result_;
-  }
+  Result<uint64_t> out = confirm_rounds_.run([this] { return confirm_round(); });
   if (leader) *leader = leader_.load();
   return out;
 }

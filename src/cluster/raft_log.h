@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/metrics.h"
+#include "common/shared_round.h"
 #include "common/status.h"
 #include "log/log.h"
 #include "meta/store.h"
@@ -132,11 +133,7 @@ class RaftLog final : public log::Log {
 
   // Reads share confirmation rounds: a round that began after a caller asked
   // answers it (as the delta log shares WAL syncs).
-  std::mutex round_mu_;
-  std::condition_variable round_cv_;
-  bool round_running_ = false;
-  uint64_t round_asked_ = 0, round_done_ = 0;
-  Result<uint64_t> round_result_{0};
+  SharedRound<Result<uint64_t>> confirm_rounds_{Result<uint64_t>(0)};
 
   Counter* records_ = nullptr;
   Counter* forwarded_ = nullptr;
