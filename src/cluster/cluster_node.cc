@@ -74,6 +74,7 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::start(const ClusterOptions& op
     KISEKI_TRY(write_file_atomic(marker, std::to_string(opts.node_id) + "\n", 0644));
   }
   n->peers_ = std::make_unique<Peers>(opts.node_id, n->keys_.fabric, addrs);
+  n->snapshots_ = std::make_unique<SnapshotSource>(opts.data_dir + "/raft/outgoing");
   n->service_ = std::make_unique<FabricService>(opts.node_id, n->keys_.fabric, n.get());
   net::RecordServerOptions so;
   so.listen = opts.listen;
@@ -121,6 +122,14 @@ Result<std::unique_ptr<log::Log>> ClusterNode::open_log(meta::Store* store, log:
   for (const auto& m : opts_.members) ro.initial.push_back({m.id, m.raft});
   ro.election_timeout_ms = opts_.election_timeout_ms;
   ro.heartbeat_ms = opts_.heartbeat_ms;
+  ro.snapshot_threshold = opts_.snapshot_threshold;
+  ro.snapshot_trailing = opts_.snapshot_trailing;
+  ro.fetch_checkpoint = [this](uint64_t origin, uint64_t min_index, const std::string& dest) {
+    std::vector<uint64_t> from{origin};
+    for (const auto& m : opts_.members)
+      if (m.id != origin) from.push_back(m.id);
+    return fetch_checkpoint(peers_.get(), kShard, from, min_index, dest);
+  };
   ro.forward = [this](uint64_t leader, std::string_view record, std::chrono::milliseconds deadline) -> Result<Committed> {
     std::string p;
     Encoder(&p).u64(kShard).raw(record);
@@ -296,6 +305,22 @@ Status ClusterNode::persist_adopted() {
     return st;
   });
 }
+
+Result<std::string> ClusterNode::snapshot_open(uint64_t shard, uint64_t min_index,
+                                               std::vector<CheckpointFile>* files) {
+  RaftLog* raft = raft_.load();
+  meta::Store* store = store_.load();
+  if (!raft || !store || shard != kShard)
+    return make_error(ErrorCode::kUnavailable, "shard " + std::to_string(shard) + " is not open here");
+  return snapshots_->open(store, raft->applied_index(), min_index, files);
+}
+
+Status ClusterNode::snapshot_read(std::string_view token, std::string_view file, uint64_t offset, uint32_t max,
+                                  std::string* out) {
+  return snapshots_->read(token, file, offset, max, out);
+}
+
+void ClusterNode::snapshot_close(std::string_view token) { snapshots_->close(token); }
 
 Status ClusterNode::get_chunk(const ChunkId& id, Bytes* sealed) {
   chunk::ChunkStore* cs = chunks_.load();

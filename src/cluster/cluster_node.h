@@ -14,6 +14,7 @@
 #include "cluster/fabric.h"
 #include "cluster/peers.h"
 #include "cluster/raft_log.h"
+#include "cluster/snapshot_transfer.h"
 #include "common/shared_round.h"
 #include "common/thread_pool.h"
 #include "gateway/replication.h"
@@ -42,6 +43,8 @@ struct ClusterOptions {
   uint32_t write_quorum = 2;   // copies durable before a write is acknowledged
   unsigned election_timeout_ms = 1000;
   unsigned heartbeat_ms = 100;
+  unsigned snapshot_threshold = 8192;  // Raft entries between snapshots
+  unsigned snapshot_trailing = 2048;   // entries kept behind a snapshot
 };
 
 class ClusterNode final : public gateway::Replication, public FabricHandler {
@@ -68,6 +71,10 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   Status put_chunks(const std::vector<std::pair<ChunkId, std::string_view>>& chunks) override;
   Status get_chunk(const ChunkId& id, Bytes* sealed) override;
   std::string status_json() override;
+  Result<std::string> snapshot_open(uint64_t shard, uint64_t min_index, std::vector<CheckpointFile>* files) override;
+  Status snapshot_read(std::string_view token, std::string_view file, uint64_t offset, uint32_t max,
+                       std::string* out) override;
+  void snapshot_close(std::string_view token) override;
 
   // The whole cluster as this node sees it (kiseki cluster status --json): every
   // member's own view ("nodes"), the shards, and chunks written with fewer
@@ -89,6 +96,7 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   std::unique_ptr<Peers> peers_;
   std::unique_ptr<net::RecordServer> server_;
   std::unique_ptr<class FabricService> service_;
+  std::unique_ptr<SnapshotSource> snapshots_;
   ThreadPool senders_{64};  // chunk copies go to the other nodes in parallel
 
   // Set once the Gateway has opened them; calls before answer kUnavailable.

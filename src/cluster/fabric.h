@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cluster/raft_log.h"
+#include "cluster/snapshot_types.h"
 #include "common/bytes.h"
 #include "common/ids.h"
 #include "common/status.h"
@@ -33,6 +34,9 @@ enum class FabricOp : uint16_t {
   kChunkPut = 20,   // u32 n · n × (32 B id · str sealed) → (empty, once every chunk is durable here)
   kChunkGet = 21,   // 32 B id → sealed record
   kStatus = 30,     // → JSON: this node's view (cluster status)
+  kSnapshotOpen = 40,   // snapshot_transfer.h
+  kSnapshotRead = 41,
+  kSnapshotClose = 42,
 };
 
 // The cluster secret's derived keys: one for fabric proofs, one for the
@@ -57,6 +61,12 @@ class FabricHandler {
   virtual Status put_chunks(const std::vector<std::pair<ChunkId, std::string_view>>& chunks) = 0;
   virtual Status get_chunk(const ChunkId& id, Bytes* sealed) = 0;
   virtual std::string status_json() = 0;
+  // A checkpoint of the shard's state for a node installing a snapshot
+  // (snapshot_transfer.h): its token and files.
+  virtual Result<std::string> snapshot_open(uint64_t shard, uint64_t min_index, std::vector<CheckpointFile>* files) = 0;
+  virtual Status snapshot_read(std::string_view token, std::string_view file, uint64_t offset, uint32_t max,
+                               std::string* out) = 0;
+  virtual void snapshot_close(std::string_view token) = 0;
 };
 
 std::string encode_committed(const Committed& c);

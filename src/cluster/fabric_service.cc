@@ -20,7 +20,8 @@ bool FabricService::may_block(std::string_view record) const {
   auto h = net::parse_header(record);
   if (!h) return false;
   auto op = static_cast<FabricOp>(h->opcode);
-  return op == FabricOp::kForward || op == FabricOp::kChunkPut || op == FabricOp::kReadIndex;
+  return op == FabricOp::kForward || op == FabricOp::kChunkPut || op == FabricOp::kReadIndex ||
+         op == FabricOp::kSnapshotOpen || op == FabricOp::kSnapshotRead;
 }
 
 std::optional<std::string> FabricService::handle(std::string_view record, net::Session& session,
@@ -125,6 +126,29 @@ Status FabricService::dispatch(FabricOp op, Decoder& in, FabricSession& s, std::
     case FabricOp::kStatus:
       *out = handler_->status_json();
       return Status::ok();
+    case FabricOp::kSnapshotOpen: {
+      uint64_t shard = in.u64(), min_index = in.u64();
+      if (!in.ok() || !in.done()) return invalid_argument("malformed snapshot open");
+      std::vector<CheckpointFile> files;
+      KISEKI_ASSIGN_OR_RETURN(std::string token, handler_->snapshot_open(shard, min_index, &files));
+      Encoder e(out);
+      e.str(token).u32(static_cast<uint32_t>(files.size()));
+      for (const auto& f : files) e.str(f.name).u64(f.size);
+      return Status::ok();
+    }
+    case FabricOp::kSnapshotRead: {
+      std::string_view token = in.str(), file = in.str();
+      uint64_t offset = in.u64();
+      uint32_t max = in.u32();
+      if (!in.ok() || !in.done()) return invalid_argument("malformed snapshot read");
+      return handler_->snapshot_read(token, file, offset, max, out);
+    }
+    case FabricOp::kSnapshotClose: {
+      std::string_view token = in.str();
+      if (!in.ok() || !in.done()) return invalid_argument("malformed snapshot close");
+      handler_->snapshot_close(token);
+      return Status::ok();
+    }
     default:
       return make_error(ErrorCode::kNotSupported, "unknown fabric op " + std::to_string(static_cast<int>(op)));
   }

@@ -9,6 +9,8 @@ extern "C" {
 #include <uv.h>
 }
 
+#include "cluster/raft_entry.h"
+#include "cluster/shard_fsm.h"
 #include "common/bytes.h"
 #include "common/file_util.h"
 #include "common/logging.h"
@@ -16,7 +18,6 @@ extern "C" {
 namespace kiseki::cluster {
 
 namespace {
-constexpr std::string_view kAppliedIndexKey = "applied_index";
 using Clock = std::chrono::steady_clock;
 
 Status raft_error(int rv, std::string_view what) {
@@ -56,32 +57,18 @@ struct RaftLog::Impl {
   uv_timer_t tick{};
   raft_uv_transport transport{};
   raft_io io{};
-  raft_fsm fsm{};
   struct raft raft{};
   bool started = false;
   bool stopping = false;
   bool leader_ready = false;  // a barrier of this term has applied: old-term entries are committed
   struct raft_barrier barrier{};
   bool barrier_pending = false;
-  // What the apply of the entry being applied gave, for the leader's callback.
-  Committed slot;
-
-  int apply(const raft_buffer* buf, void** result);
   // Runs the work other threads queued (the async handle coalesces wake-ups).
   void drain();
   void on_tick();
 };
 
 namespace {
-
-int fsm_apply(raft_fsm* fsm, const raft_buffer* buf, void** result) {
-  return static_cast<RaftLog::Impl*>(fsm->data)->apply(buf, result);
-}
-
-// Snapshots are not taken yet (the threshold is never reached): a node that
-// joins replays the whole log.
-int fsm_snapshot(raft_fsm*, raft_buffer**, unsigned*) { return RAFT_NOTFOUND; }
-int fsm_restore(raft_fsm*, raft_buffer*) { return RAFT_NOTFOUND; }
 
 void on_applied(struct raft_apply* req, int status, void* result) {
   std::unique_ptr<ApplyRequest> r(static_cast<ApplyRequest*>(req->data));
@@ -113,53 +100,6 @@ void on_raft_closed(struct raft* r) {
 }
 
 }  // namespace
-
-int RaftLog::Impl::apply(const raft_buffer* buf, void** result) {
-  RaftLog& o = *owner;
-  uint64_t index = raft.last_applied + 1;
-  slot = Committed{index, Status::ok(), {}};
-  *result = &slot;
-  {
-    std::lock_guard lock(o.mu_);
-    if (index <= o.applied_) return 0;  // in the store already (Raft replays its log at start)
-  }
-  std::string_view record(static_cast<const char*>(buf->base), buf->len);
-  auto t0 = Clock::now();
-  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
-  meta::Txn txn(o.store_, &batch);
-  if (o.log_opts_.on_apply) o.log_opts_.on_apply(record);
-  log::ApplyResult r;
-  Status st = o.sm_->apply(record, txn, &r);
-  if (st.is_ok()) {
-    txn.put(meta::Cf::kSystem, kAppliedIndexKey, meta::key_u64(index));
-    if (o.log_opts_.add_local) o.log_opts_.add_local(batch.GetWriteBatch(), index);
-    // Not synced: the Raft log is the durable record; after a crash the store
-    // resumes from the applied index it holds and Raft replays the rest.
-    st = o.store_->write(batch.GetWriteBatch(), false);
-    if (o.log_opts_.local_done) o.log_opts_.local_done(index, st.is_ok());
-  }
-  if (!st.is_ok()) {
-    // Fail-stop: this node applies nothing more (the library stalls its
-    // last_applied); the others go on without it.
-    KLOG_ERROR("shard {}: cannot apply entry {} ({} bytes, starting {}): {}; this node stops applying", o.opts_.shard,
-               index, record.size(), to_hex(as_bytes(record.substr(0, 8))), st.to_string());
-    std::lock_guard lock(o.mu_);
-    o.fault_ = st;
-    o.applied_cv_.notify_all();
-    return RAFT_IOERR;
-  }
-  slot.status = std::move(r.status);
-  slot.out = std::move(r.out);
-  {
-    std::lock_guard lock(o.mu_);
-    o.applied_ = index;
-  }
-  o.applied_cv_.notify_all();
-  o.records_->inc();
-  o.applied_gauge_->set(static_cast<int64_t>(index));
-  o.commit_seconds_->observe(std::chrono::duration<double>(Clock::now() - t0).count());
-  return 0;
-}
 
 void RaftLog::Impl::drain() {
   std::deque<std::function<void()>> tasks;
@@ -195,22 +135,18 @@ void RaftLog::Impl::on_tick() {
 Result<std::unique_ptr<RaftLog>> RaftLog::open(meta::Store* store, log::StateMachine* sm,
                                                const log::LogOptions& log_opts, const RaftLogOptions& opts) {
   std::unique_ptr<RaftLog> self(new RaftLog());
-  self->store_ = store;
-  self->sm_ = sm;
-  self->log_opts_ = log_opts;
   self->opts_ = opts;
-  std::string v;
-  if (store->get(meta::Cf::kSystem, kAppliedIndexKey, &v).is_ok() && v.size() == 8)
-    self->applied_ = get_be64(reinterpret_cast<const uint8_t*>(v.data()));
+  KISEKI_TRY(make_dirs(opts.dir));
+  ShardFsmOptions fo;
+  fo.shard = opts.shard;
+  fo.node_id = opts.node_id;
+  fo.dir = opts.dir;
+  fo.fetch_checkpoint = opts.fetch_checkpoint;
+  self->fsm_ = std::make_unique<ShardFsm>(store, sm, log_opts, fo);
   auto& m = MetricsRegistry::global();
-  self->records_ = m.counter("kiseki_raft_entries_applied_total", "Raft entries applied to this node's store");
   self->forwarded_ = m.counter("kiseki_raft_forwarded_total", "Records forwarded to the shard leader");
-  self->commit_seconds_ = m.histogram("kiseki_raft_apply_seconds", "Latency of applying one Raft entry");
   self->term_ = m.gauge("kiseki_raft_term", "Current Raft term of the shard");
   self->is_leader_ = m.gauge("kiseki_raft_leader", "1 while this node leads the shard");
-  self->applied_gauge_ = m.gauge("kiseki_raft_applied_index", "Last Raft index applied to this node's store");
-  self->applied_gauge_->set(static_cast<int64_t>(self->applied_));
-  KISEKI_TRY(make_dirs(opts.dir));
 
   self->impl_ = std::make_unique<Impl>();
   Impl& im = *self->impl_;
@@ -226,17 +162,14 @@ Result<std::unique_ptr<RaftLog>> RaftLog::open(meta::Store* store, log::StateMac
   // Entries that a torn write left damaged are an error to look at, not to
   // drop silently (they may be acknowledged ones).
   raft_uv_set_auto_recovery(&im.io, false);
-  im.fsm.version = 1;
-  im.fsm.data = &im;
-  im.fsm.apply = fsm_apply;
-  im.fsm.snapshot = fsm_snapshot;
-  im.fsm.restore = fsm_restore;
   im.raft.data = &im;
-  if (int rv = raft_init(&im.raft, &im.io, &im.fsm, opts.node_id, opts.address.c_str()); rv != 0)
+  if (int rv = raft_init(&im.raft, &im.io, self->fsm_->fsm(), opts.node_id, opts.address.c_str()); rv != 0)
     return raft_error(rv, "raft init");
+  self->fsm_->attach(&im.raft);
   raft_set_election_timeout(&im.raft, opts.election_timeout_ms);
   raft_set_heartbeat_timeout(&im.raft, opts.heartbeat_ms);
-  raft_set_snapshot_threshold(&im.raft, UINT_MAX);
+  raft_set_snapshot_threshold(&im.raft, opts.snapshot_threshold);
+  raft_set_snapshot_trailing(&im.raft, opts.snapshot_trailing);
   raft_set_pre_vote(&im.raft, true);
   if (!opts.initial.empty()) {
     raft_configuration conf;
@@ -251,7 +184,7 @@ Result<std::unique_ptr<RaftLog>> RaftLog::open(meta::Store* store, log::StateMac
   uv_timer_start(&im.tick, on_tick_cb, 10, 10);
   self->loop_thread_ = std::thread([s = self.get()] { s->loop_main(); });
   KLOG_INFO("shard {}: Raft node {} on {} (applied index {})", opts.shard, opts.node_id, opts.address,
-            self->applied_);
+            self->fsm_->applied());
   return self;
 }
 
@@ -300,9 +233,9 @@ Result<Committed> RaftLog::propose(std::string_view record, uint64_t* leader) {
       req->waiter = w;
       req->req.data = req;
       raft_buffer buf;
-      buf.len = rec.size();
-      buf.base = raft_malloc(rec.size() ? rec.size() : 1);
-      std::memcpy(buf.base, rec.data(), rec.size());
+      buf.len = raft_entry_size(rec.size());
+      buf.base = raft_malloc(buf.len);
+      encode_raft_entry(rec, static_cast<char*>(buf.base));
       int rv = raft_apply(&im.raft, &req->req, &buf, 1, on_applied);
       if (rv != 0) {
         raft_free(buf.base);
@@ -323,10 +256,7 @@ Result<std::string> RaftLog::submit(std::string_view record, bool /*durable*/) {
   auto backoff = std::chrono::milliseconds(10);
   Status last = make_error(ErrorCode::kUnavailable, "no leader");
   for (;;) {
-    {
-      std::lock_guard lock(mu_);
-      if (!fault_.is_ok()) return fault_;
-    }
+    KISEKI_TRY(fsm_->fault());
     uint64_t leader = 0;
     auto remaining = [&] {
       return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -352,13 +282,6 @@ Result<std::string> RaftLog::submit(std::string_view record, bool /*durable*/) {
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(200));
   }
-}
-
-Status RaftLog::wait_applied(uint64_t index, std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mu_);
-  if (!applied_cv_.wait_for(lock, timeout, [&] { return applied_ >= index || !fault_.is_ok(); }))
-    return make_error(ErrorCode::kTimeout, "this node has not applied index " + std::to_string(index) + " yet");
-  return fault_;
 }
 
 Status RaftLog::sync() {
@@ -435,15 +358,9 @@ Status RaftLog::read_barrier() {
   }
 }
 
-uint64_t RaftLog::applied_index() const {
-  std::lock_guard lock(mu_);
-  return applied_;
-}
+uint64_t RaftLog::applied_index() const { return fsm_->applied(); }
 
-Status RaftLog::fault() const {
-  std::lock_guard lock(mu_);
-  return fault_;
-}
+Status RaftLog::fault() const { return fsm_->fault(); }
 
 RaftShardStatus RaftLog::status() {
   RaftShardStatus s;

@@ -25,19 +25,12 @@
 
 #include "common/metrics.h"
 #include "common/shared_round.h"
+#include "cluster/shard_fsm.h"
 #include "common/status.h"
 #include "log/log.h"
 #include "meta/store.h"
 
 namespace kiseki::cluster {
-
-// What the leader answers for one record: where it sits in the log and what
-// applying it gave.
-struct Committed {
-  uint64_t index = 0;
-  Status status;
-  std::string out;
-};
 
 struct RaftMember {
   uint64_t id = 0;
@@ -76,6 +69,12 @@ struct RaftLogOptions {
   std::function<Result<bool>(uint64_t node, uint64_t term, std::chrono::milliseconds deadline)> confirm;
   // Asks the leader for an index a linearizable read must wait for.
   std::function<Result<uint64_t>(uint64_t leader, std::chrono::milliseconds deadline)> read_index;
+  // Snapshots: one every `snapshot_threshold` entries, `snapshot_trailing`
+  // entries kept behind it for followers that lag a little.
+  unsigned snapshot_threshold = 8192;
+  unsigned snapshot_trailing = 2048;
+  // Copies another node's state when the leader sends a snapshot (ShardFsmOptions).
+  std::function<Status(uint64_t origin, uint64_t min_index, const std::string& dest)> fetch_checkpoint;
 };
 
 class RaftLog final : public log::Log {
@@ -101,7 +100,7 @@ class RaftLog final : public log::Log {
   // Whether this node follows `leader` in `term` (the answer to confirm).
   bool follows(uint64_t leader, uint64_t term);
   // Waits until this node has applied `index`.
-  Status wait_applied(uint64_t index, std::chrono::milliseconds timeout);
+  Status wait_applied(uint64_t index, std::chrono::milliseconds timeout) { return fsm_->wait_applied(index, timeout); }
   RaftShardStatus status();
   uint64_t leader() const { return leader_.load(); }
 
@@ -118,16 +117,11 @@ class RaftLog final : public log::Log {
   Result<uint64_t> confirm_round();
 
   std::unique_ptr<Impl> impl_;
-  meta::Store* store_ = nullptr;
-  log::StateMachine* sm_ = nullptr;
-  log::LogOptions log_opts_;
+  std::unique_ptr<ShardFsm> fsm_;
   RaftLogOptions opts_;
   std::atomic<uint64_t> leader_{0};
 
-  mutable std::mutex mu_;  // guards applied_, fault_, tasks_
-  std::condition_variable applied_cv_;
-  uint64_t applied_ = 0;  // the store shows every record through here
-  Status fault_;
+  std::mutex mu_;  // guards tasks_
   std::deque<std::function<void()>> tasks_;
   std::thread loop_thread_;
 
@@ -135,12 +129,9 @@ class RaftLog final : public log::Log {
   // answers it (as the delta log shares WAL syncs).
   SharedRound<Result<uint64_t>> confirm_rounds_{Result<uint64_t>(0)};
 
-  Counter* records_ = nullptr;
   Counter* forwarded_ = nullptr;
-  Histogram* commit_seconds_ = nullptr;
   Gauge* term_ = nullptr;
   Gauge* is_leader_ = nullptr;
-  Gauge* applied_gauge_ = nullptr;
 };
 
 }  // namespace kiseki::cluster

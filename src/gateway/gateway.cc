@@ -97,6 +97,7 @@ Status LocalGateway::init() {
       if (tap) tap(record);
       note_applied(record);
     };
+    lo.on_reset = [this] { note_reset(); };
     opts_.replication->serve_chunks(chunks_.get(), meta_.get());
     KISEKI_ASSIGN_OR_RETURN(log_, opts_.replication->open_log(meta_.get(), &sm_, lo));
   } else {
@@ -228,6 +229,35 @@ void LocalGateway::note_applied(std::string_view record) {
         break;
     }
   }
+}
+
+void LocalGateway::note_reset() {
+  {
+    std::lock_guard lock(cache_mu_);
+    key_cache_.clear();
+    ns_cache_.clear();
+    domain_cache_.clear();
+  }
+  // Tenants shredded in the state just installed: this node's keys of them go
+  // as if it had applied the shred records themselves.
+  std::vector<TenantId> shredded;
+  for (const auto& t : list_tenants()) {
+    if (!t.shredded || is_shredded(t.id)) continue;
+    shredded.push_back(t.id);
+    {
+      std::lock_guard lock(shredded_mu_);
+      shredded_.insert(t.id);
+    }
+    any_shredded_.store(true);
+    if (Status st = keys_->shred_tenant_key(t.id); !st && st.code() != ErrorCode::kNotFound)
+      KLOG_ERROR("tenant {}: the key on this node was not destroyed: {}", t.id, st.to_string());
+  }
+  {
+    std::lock_guard lock(purge_mu_);
+    remote_shreds_.insert(remote_shreds_.end(), shredded.begin(), shredded.end());
+    collect_wanted_ = true;  // the chunks the new state no longer references
+  }
+  wake_purge();
 }
 
 std::string LocalGateway::write_fault() const {

@@ -213,6 +213,8 @@ class LocalGateway final : public Gateway {
   // In a cluster: what a record applied on this node changes outside the
   // store (caches of keys and namespaces, a shredded tenant's key).
   void note_applied(std::string_view record);
+  // In a cluster: the store's state was replaced by another node's snapshot.
+  void note_reset();
   Status remove_entry(NsRef ns, InodeId parent, std::string_view name, bool rmdir, const Caller& who);
   ObjectInfo object_info(std::string_view key, const ns::Inode& inode, const Content& c) const;
   // For a kPutObject delta: if `key` holds an object, expect its version and drop
@@ -265,6 +267,7 @@ class LocalGateway final : public Gateway {
   std::mutex purge_mu_;  // guards the two flags below
   std::condition_variable purge_cv_;
   bool purge_wanted_ = false, purge_stop_ = false;
+  bool collect_wanted_ = false;  // a garbage collection pass (after a snapshot install)
   std::vector<TenantId> remote_shreds_;  // shreds applied here from other nodes' records
   std::thread purger_;
 };

@@ -284,6 +284,7 @@ void LocalGateway::purge_loop() {
     purge_wanted_ = false;
     std::vector<TenantId> remote;
     remote.swap(remote_shreds_);
+    bool collect = std::exchange(collect_wanted_, false);
     lock.unlock();
     // Shreds another node took: this node's own steps (its key file, caches,
     // the history in its store's files), as shred_tenant takes them.
@@ -291,7 +292,11 @@ void LocalGateway::purge_loop() {
     for (TenantId t : remote)
       if (Status s = shred_tenant(t); !s && st.is_ok()) st = s;
     if (st.is_ok()) st = purge_shredded();
+    // After a snapshot install: the chunks the new state no longer references.
+    if (collect)
+      if (auto c = chunks_->collect_garbage(); !c) st = c.status();
     lock.lock();
+    if (!st.is_ok() && collect) collect_wanted_ = true;
     if (!st.is_ok()) {
       KLOG_ERROR("purge of shredded tenants failed (retried in a minute): {}", st.to_string());
       purge_cv_.wait_for(lock, std::chrono::minutes(1), [&] { return purge_stop_; });

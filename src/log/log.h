@@ -36,6 +36,10 @@ struct LogOptions {
   // the group's last applied index; local_done says whether it was written.
   std::function<void(rocksdb::WriteBatch* batch, uint64_t group)> add_local;
   std::function<void(uint64_t group, bool written)> local_done;
+  // The store's replicated state was replaced wholesale (a cluster node
+  // installed a Raft snapshot): whatever was derived from it (caches, the keys
+  // of tenants shredded meanwhile) is derived again.
+  std::function<void()> on_reset;
 };
 
 class Log {

@@ -78,6 +78,8 @@ int main(int argc, char** argv) {
     co.secret = opts->cluster_secret;
     co.data_dir = opts->gateway.data_dir;
     co.election_timeout_ms = opts->election_timeout_ms;
+    co.snapshot_threshold = opts->raft_snapshot_entries;
+    co.snapshot_trailing = std::max(8u, opts->raft_snapshot_entries / 4);
     auto members = cluster::parse_initial_cluster(opts->initial_cluster);
     if (!members) {
       KLOG_ERROR("{}", members.status().message());

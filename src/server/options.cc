@@ -20,7 +20,7 @@ const std::set<std::string> kKnownKeys = {
     "nfs_listen", "portmap_listen", "nfs_exports", "nfs_export_all", "nfs_export_defaults", "nfs_workers",
     "native_listen", "durability", "group_commit_ms", "log_level", "log_json", "log_file", "chunk_min_size",
     "chunk_avg_size", "chunk_max_size", "inline_threshold", "chunk_cache_size", "node_id", "cluster_listen",
-    "initial_cluster", "cluster_secret", "cluster_secret_file", "election_timeout_ms"};
+    "initial_cluster", "cluster_secret", "cluster_secret_file", "election_timeout_ms", "raft_snapshot_entries"};
 }  // namespace
 
 Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exit_ok) {
@@ -56,6 +56,8 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   flag("--initial-cluster", "initial_cluster", "cluster mode: every first member, ID=HOST:PORT,... (the same list on every node)");
   flag("--cluster-secret-file", "cluster_secret_file", "cluster mode: a file with the secret every node shares (at least 16 bytes)");
   flag("--election-timeout-ms", "election_timeout_ms", "cluster mode: Raft election timeout (default 1000)");
+  flag("--raft-snapshot-entries", "raft_snapshot_entries",
+       "cluster mode: Raft entries between two snapshots of a shard (default 8192; a quarter of it stays behind each)");
   app.add_flag_function("--log-json", [&flags](int64_t) { flags["log_json"] = "true"; }, "JSON log lines");
   app.set_version_flag("--version", "kiseki-server 0.1.0");
   try {
@@ -167,6 +169,9 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   KISEKI_ASSIGN_OR_RETURN(int64_t et, cfg.get_int("election_timeout_ms", o.election_timeout_ms));
   if (et < 100 || et > 60000) return invalid_argument("election_timeout_ms must be 100..60000");
   o.election_timeout_ms = static_cast<uint32_t>(et);
+  KISEKI_ASSIGN_OR_RETURN(int64_t se, cfg.get_int("raft_snapshot_entries", o.raft_snapshot_entries));
+  if (se < 16 || se > 1000000000) return invalid_argument("raft_snapshot_entries must be 16..1000000000");
+  o.raft_snapshot_entries = static_cast<uint32_t>(se);
   bool any = o.node_id || !o.cluster_listen.empty() || !o.initial_cluster.empty();
   if (any && (!o.node_id || o.cluster_listen.empty() || o.initial_cluster.empty()))
     return invalid_argument("cluster mode needs --node-id, --cluster-listen and --initial-cluster together");

@@ -39,6 +39,7 @@ struct ServerOptions {
   std::string initial_cluster;  // "1=HOST:PORT,2=HOST:PORT,..."
   std::string cluster_secret;   // the secret's bytes (from cluster_secret_file or KISEKI_CLUSTER_SECRET)
   uint32_t election_timeout_ms = 1000;
+  uint32_t raft_snapshot_entries = 8192;
   bool clustered() const { return node_id != 0; }
 };
 
