@@ -73,9 +73,15 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::start(const ClusterOptions& op
       return invalid_argument(opts.data_dir + " holds a single node's store; a cluster node starts on a new directory");
     KISEKI_TRY(write_file_atomic(marker, std::to_string(opts.node_id) + "\n", 0644));
   }
-  n->peers_ = std::make_unique<Peers>(opts.node_id, n->keys_.fabric, addrs);
+  RaftTransportOptions to;
+  to.node_id = opts.node_id;
+  KISEKI_ASSIGN_OR_RETURN(to.listen, raft_address_of(opts.listen));
+  to.key = n->keys_.fabric;
+  to.faults = &n->faults_;
+  KISEKI_ASSIGN_OR_RETURN(n->host_, RaftHost::start(to));
+  n->peers_ = std::make_unique<Peers>(opts.node_id, n->keys_.fabric, addrs, &n->faults_);
   n->snapshots_ = std::make_unique<SnapshotSource>(opts.data_dir + "/raft/outgoing");
-  n->service_ = std::make_unique<FabricService>(opts.node_id, n->keys_.fabric, n.get());
+  n->service_ = std::make_unique<FabricService>(opts.node_id, n->keys_.fabric, n.get(), &n->faults_);
   net::RecordServerOptions so;
   so.listen = opts.listen;
   so.name = "fabric";
@@ -151,7 +157,7 @@ Result<std::unique_ptr<log::Log>> ClusterNode::open_log(meta::Store* store, log:
     KISEKI_ASSIGN_OR_RETURN(std::string a, peers_->call(node, FabricOp::kConfirm, p, deadline));
     return a.size() == 1 && a[0] == 1;
   };
-  KISEKI_ASSIGN_OR_RETURN(auto raft, RaftLog::open(store, sm, lo, ro));
+  KISEKI_ASSIGN_OR_RETURN(auto raft, RaftLog::open(host_.get(), store, sm, lo, ro));
   raft_.store(raft.get());
   return std::unique_ptr<log::Log>(std::move(raft));
 }

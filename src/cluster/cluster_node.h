@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "cluster/fabric.h"
+#include "cluster/fault_switch.h"
 #include "cluster/peers.h"
+#include "cluster/raft_host.h"
 #include "cluster/raft_log.h"
 #include "cluster/snapshot_transfer.h"
 #include "common/shared_round.h"
@@ -85,6 +87,9 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   // every member; the first `replicas` are its home).
   std::vector<uint64_t> placement(const ChunkId& id) const;
 
+  // Tests only (--test-faults): cuts this node off from `nodes` (empty: heals).
+  FaultSwitch* faults() { return &faults_; }
+
  private:
   explicit ClusterNode(const ClusterOptions& opts);
   // Makes every chunk adopted so far durable, its location too (concurrent
@@ -93,6 +98,8 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
 
   ClusterOptions opts_;
   ClusterKeys keys_;
+  FaultSwitch faults_;
+  std::unique_ptr<RaftHost> host_;  // the loop of this node's Raft groups
   std::unique_ptr<Peers> peers_;
   std::unique_ptr<net::RecordServer> server_;
   std::unique_ptr<class FabricService> service_;

@@ -79,6 +79,7 @@ Status FabricService::dispatch(FabricOp op, Decoder& in, FabricSession& s, std::
     if (s.node == 0) return make_error(ErrorCode::kPermissionDenied, "authenticate first (kHello, kAuth)");
     peer = s.node;
   }
+  if (faults_ && faults_->cut(peer)) return make_error(ErrorCode::kUnavailable, "cut off (test faults)");
   switch (op) {
     case FabricOp::kForward: {
       uint64_t shard = in.u64();

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "cluster/fabric.h"
+#include "cluster/fault_switch.h"
 #include "net/record.h"
 
 namespace kiseki::cluster {
@@ -19,8 +20,9 @@ struct FabricSession : net::Session {
 
 class FabricService final : public net::RecordService {
  public:
-  FabricService(uint64_t node_id, crypto::SecretKey key, FabricHandler* handler)
-      : node_id_(node_id), key_(key), handler_(handler) {}
+  FabricService(uint64_t node_id, crypto::SecretKey key, FabricHandler* handler,
+                const FaultSwitch* faults = nullptr)
+      : node_id_(node_id), key_(key), handler_(handler), faults_(faults) {}
   std::unique_ptr<net::RecordReader> reader() const override;
   std::unique_ptr<net::Session> connected(const net::Peer& peer) override;
   std::optional<std::string> handle(std::string_view record, net::Session& session,
@@ -33,6 +35,7 @@ class FabricService final : public net::RecordService {
   uint64_t node_id_;
   crypto::SecretKey key_;
   FabricHandler* handler_;
+  const FaultSwitch* faults_;
 };
 
 }  // namespace kiseki::cluster

@@ -7,8 +7,9 @@
 
 namespace kiseki::cluster {
 
-Peers::Peers(uint64_t self, crypto::SecretKey key, std::map<uint64_t, std::string> addresses)
-    : self_(self), key_(key), addresses_(std::move(addresses)) {
+Peers::Peers(uint64_t self, crypto::SecretKey key, std::map<uint64_t, std::string> addresses,
+             const FaultSwitch* faults)
+    : self_(self), key_(key), faults_(faults), addresses_(std::move(addresses)) {
   auto& m = MetricsRegistry::global();
   latency_ = m.histogram("kiseki_fabric_call_seconds", "Latency of one fabric call to another node");
   failures_ = m.counter("kiseki_fabric_call_failures_total", "Fabric calls that failed (unreachable, timeout)");
@@ -65,6 +66,10 @@ Result<std::shared_ptr<net::Connection>> Peers::connection(uint64_t node) {
 Result<std::string> Peers::call(uint64_t node, FabricOp op, std::string_view payload,
                                 std::chrono::milliseconds deadline) {
   auto t0 = std::chrono::steady_clock::now();
+  if (faults_ && faults_->cut(node)) {
+    failures_->inc();
+    return make_error(ErrorCode::kUnavailable, "node " + std::to_string(node) + " is cut off (test faults)");
+  }
   auto conn = connection(node);
   if (!conn) {
     failures_->inc();

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cluster/fabric.h"
+#include "cluster/fault_switch.h"
 #include "common/metrics.h"
 #include "net/connection.h"
 
@@ -18,7 +19,8 @@ namespace kiseki::cluster {
 class Peers {
  public:
   // `addresses`: node id → fabric address ("host:port"), this node's included.
-  Peers(uint64_t self, crypto::SecretKey key, std::map<uint64_t, std::string> addresses);
+  Peers(uint64_t self, crypto::SecretKey key, std::map<uint64_t, std::string> addresses,
+        const FaultSwitch* faults = nullptr);
 
   // One call to `node`; kUnavailable if it cannot be reached (or does not
   // prove the cluster secret), kTimeout past `deadline`.
@@ -32,6 +34,7 @@ class Peers {
 
   uint64_t self_;
   crypto::SecretKey key_;
+  const FaultSwitch* faults_;
   std::map<uint64_t, std::string> addresses_;
   std::mutex mu_;  // guards conns_
   std::map<uint64_t, std::shared_ptr<net::Connection>> conns_;

@@ -52,8 +52,6 @@ struct ApplyRequest {
 
 struct RaftLog::Impl {
   RaftLog* owner = nullptr;
-  uv_loop_t loop{};
-  uv_async_t wake{};
   uv_timer_t tick{};
   raft_uv_transport transport{};
   raft_io io{};
@@ -63,8 +61,9 @@ struct RaftLog::Impl {
   bool leader_ready = false;  // a barrier of this term has applied: old-term entries are committed
   struct raft_barrier barrier{};
   bool barrier_pending = false;
-  // Runs the work other threads queued (the async handle coalesces wake-ups).
-  void drain();
+  // Set by the close callbacks once the group is gone from the loop.
+  std::shared_ptr<Waiter> closed;
+  int closing_handles = 0;
   void on_tick();
 };
 
@@ -87,32 +86,30 @@ void on_barrier(struct raft_barrier* req, int status) {
   if (status == 0 && impl->raft.state == RAFT_LEADER) impl->leader_ready = true;
 }
 
-void on_wake(uv_async_t* h) { static_cast<RaftLog::Impl*>(h->data)->drain(); }
-
 void on_tick_cb(uv_timer_t* t) { static_cast<RaftLog::Impl*>(t->data)->on_tick(); }
 
 void on_raft_closed(struct raft* r) {
   auto* impl = static_cast<RaftLog::Impl*>(r->data);
   raft_uv_close(&impl->io);
-  raft_uv_tcp_close(&impl->transport);
-  uv_close(reinterpret_cast<uv_handle_t*>(&impl->wake), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&impl->tick), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&impl->tick),
+           [](uv_handle_t* h) { static_cast<RaftLog::Impl*>(h->data)->closed->finish(Status::ok()); });
+}
+
+struct ChangeRequest {
+  struct raft_change req{};
+  std::shared_ptr<Waiter> waiter;
+};
+
+void on_changed(struct raft_change* req, int status) {
+  std::unique_ptr<ChangeRequest> r(static_cast<ChangeRequest*>(req->data));
+  r->waiter->finish(status == 0 ? Status::ok()
+                                : make_error(ErrorCode::kUnavailable, std::string("membership change: ") + raft_strerror(status)));
 }
 
 }  // namespace
 
-void RaftLog::Impl::drain() {
-  std::deque<std::function<void()>> tasks;
-  {
-    std::lock_guard lock(owner->mu_);
-    tasks.swap(owner->tasks_);
-  }
-  for (auto& t : tasks) t();
-}
-
 void RaftLog::Impl::on_tick() {
   RaftLog& o = *owner;
-  drain();
   if (stopping || !started) return;
   raft_id id = 0;
   const char* addr = nullptr;
@@ -132,9 +129,10 @@ void RaftLog::Impl::on_tick() {
   }
 }
 
-Result<std::unique_ptr<RaftLog>> RaftLog::open(meta::Store* store, log::StateMachine* sm,
+Result<std::unique_ptr<RaftLog>> RaftLog::open(RaftHost* host, meta::Store* store, log::StateMachine* sm,
                                                const log::LogOptions& log_opts, const RaftLogOptions& opts) {
   std::unique_ptr<RaftLog> self(new RaftLog());
+  self->host_ = host;
   self->opts_ = opts;
   KISEKI_TRY(make_dirs(opts.dir));
   ShardFsmOptions fo;
@@ -151,79 +149,167 @@ Result<std::unique_ptr<RaftLog>> RaftLog::open(meta::Store* store, log::StateMac
   self->impl_ = std::make_unique<Impl>();
   Impl& im = *self->impl_;
   im.owner = self.get();
-  if (int rv = uv_loop_init(&im.loop); rv != 0) return make_error(ErrorCode::kIoError, uv_strerror(rv));
-  im.wake.data = &im;
-  uv_async_init(&im.loop, &im.wake, on_wake);
-  im.tick.data = &im;
-  uv_timer_init(&im.loop, &im.tick);
-  if (int rv = raft_uv_tcp_init(&im.transport, &im.loop); rv != 0) return raft_error(rv, "raft transport");
-  if (int rv = raft_uv_init(&im.io, &im.loop, opts.dir.c_str(), &im.transport); rv != 0)
-    return raft_error(rv, "raft I/O in " + opts.dir);
-  // Entries that a torn write left damaged are an error to look at, not to
-  // drop silently (they may be acknowledged ones).
-  raft_uv_set_auto_recovery(&im.io, false);
-  im.raft.data = &im;
-  if (int rv = raft_init(&im.raft, &im.io, self->fsm_->fsm(), opts.node_id, opts.address.c_str()); rv != 0)
-    return raft_error(rv, "raft init");
-  self->fsm_->attach(&im.raft);
-  raft_set_election_timeout(&im.raft, opts.election_timeout_ms);
-  raft_set_heartbeat_timeout(&im.raft, opts.heartbeat_ms);
-  raft_set_snapshot_threshold(&im.raft, opts.snapshot_threshold);
-  raft_set_snapshot_trailing(&im.raft, opts.snapshot_trailing);
-  raft_set_pre_vote(&im.raft, true);
-  if (!opts.initial.empty()) {
-    raft_configuration conf;
-    raft_configuration_init(&conf);
-    for (const auto& mbr : opts.initial) raft_configuration_add(&conf, mbr.id, mbr.address.c_str(), RAFT_VOTER);
-    int rv = raft_bootstrap(&im.raft, &conf);
-    raft_configuration_close(&conf);
-    if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) return raft_error(rv, "raft bootstrap");
+  Status st;
+  bool io_open = false;
+  host->run([&] {
+    uv_loop_t* loop = host->loop();
+    host->hub()->make_transport(&im.transport, opts.shard);
+    if (int rv = raft_uv_init(&im.io, loop, opts.dir.c_str(), &im.transport); rv != 0) {
+      st = raft_error(rv, "raft I/O in " + opts.dir);
+      return;
+    }
+    io_open = true;
+    // Entries that a torn write left damaged are an error to look at, not to
+    // drop silently (they may be acknowledged ones).
+    raft_uv_set_auto_recovery(&im.io, false);
+    im.raft.data = &im;
+    if (int rv = raft_init(&im.raft, &im.io, self->fsm_->fsm(), opts.node_id, opts.address.c_str()); rv != 0) {
+      st = raft_error(rv, "raft init");
+      return;
+    }
+    self->fsm_->attach(&im.raft);
+    raft_set_election_timeout(&im.raft, opts.election_timeout_ms);
+    raft_set_heartbeat_timeout(&im.raft, opts.heartbeat_ms);
+    raft_set_snapshot_threshold(&im.raft, opts.snapshot_threshold);
+    raft_set_snapshot_trailing(&im.raft, opts.snapshot_trailing);
+    raft_set_pre_vote(&im.raft, true);
+    if (!opts.initial.empty()) {
+      raft_configuration conf;
+      raft_configuration_init(&conf);
+      for (const auto& mbr : opts.initial) raft_configuration_add(&conf, mbr.id, mbr.address.c_str(), RAFT_VOTER);
+      int rv = raft_bootstrap(&im.raft, &conf);
+      raft_configuration_close(&conf);
+      if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
+        st = raft_error(rv, "raft bootstrap");
+        return;
+      }
+    }
+    if (int rv = raft_start(&im.raft); rv != 0) {
+      st = raft_error(rv, "raft start");
+      return;
+    }
+    im.started = true;
+    im.tick.data = &im;
+    uv_timer_init(loop, &im.tick);
+    uv_timer_start(&im.tick, on_tick_cb, 10, 10);
+  });
+  if (!st.is_ok()) {
+    // raft_init failed or the group never started: release what was made.
+    if (im.started || im.raft.io) {
+      self.reset();  // the destructor closes the group
+    } else if (io_open) {
+      host->run([&] { raft_uv_close(&im.io); });
+    }
+    return st;
   }
-  if (int rv = raft_start(&im.raft); rv != 0) return raft_error(rv, "raft start");
-  im.started = true;
-  uv_timer_start(&im.tick, on_tick_cb, 10, 10);
-  self->loop_thread_ = std::thread([s = self.get()] { s->loop_main(); });
   KLOG_INFO("shard {}: Raft node {} on {} (applied index {})", opts.shard, opts.node_id, opts.address,
             self->fsm_->applied());
   return self;
 }
 
-void RaftLog::loop_main() {
-  uv_run(&impl_->loop, UV_RUN_DEFAULT);
-}
-
 RaftLog::~RaftLog() {
-  if (!impl_) return;
-  if (loop_thread_.joinable()) {
-    run_on_loop([this] {
-      impl_->stopping = true;
-      uv_timer_stop(&impl_->tick);
-      raft_close(&impl_->raft, on_raft_closed);
-    });
-    loop_thread_.join();
-  }
-  uv_loop_close(&impl_->loop);
+  if (!impl_ || !host_) return;
+  impl_->closed = std::make_shared<Waiter>();
+  bool closing = false;
+  host_->run([&] {
+    Impl& im = *impl_;
+    im.stopping = true;
+    if (!im.raft.io) return;
+    if (im.started) uv_timer_stop(&im.tick);
+    else {
+      // Never started: the tick timer was not made; close the io by hand.
+      im.tick.data = &im;
+      uv_timer_init(host_->loop(), &im.tick);
+    }
+    closing = true;
+    raft_close(&im.raft, on_raft_closed);
+  });
+  if (closing) impl_->closed->wait();
 }
 
-void RaftLog::run_on_loop(std::function<void()> fn) {
+void RaftLog::run_on_loop(std::function<void()> fn) { host_->run(std::move(fn)); }
+
+Status RaftLog::change(const char* what, std::function<int(struct raft*, struct raft_change*)> start) {
   auto w = std::make_shared<Waiter>();
-  {
-    std::lock_guard lock(mu_);
-    tasks_.push_back([fn = std::move(fn), w] {
-      fn();
-      w->finish(Status::ok());
-    });
-  }
-  uv_async_send(&impl_->wake);
+  host_->post([this, w, what, start = std::move(start)] {
+    Impl& im = *impl_;
+    if (im.stopping || im.raft.state != RAFT_LEADER) {
+      w->finish(make_error(ErrorCode::kUnavailable, "not leader"));
+      return;
+    }
+    auto* req = new ChangeRequest;
+    req->waiter = w;
+    req->req.data = req;
+    int rv = start(&im.raft, &req->req);
+    if (rv != 0) {
+      delete req;
+      w->finish(make_error(rv == RAFT_NOTLEADER ? ErrorCode::kUnavailable : ErrorCode::kConflict,
+                           std::string(what) + ": " + raft_strerror(rv)));
+    }
+  });
   w->wait();
+  return w->status;
+}
+
+Status RaftLog::add_member(uint64_t id, const std::string& address) {
+  return change("add", [id, address](struct raft* r, struct raft_change* c) {
+    return raft_add(r, c, id, address.c_str(), on_changed);
+  });
+}
+
+Status RaftLog::assign(uint64_t id, RaftRole role) {
+  int r = role == RaftRole::kVoter ? RAFT_VOTER : role == RaftRole::kStandby ? RAFT_STANDBY : RAFT_SPARE;
+  return change("assign", [id, r](struct raft* raft, struct raft_change* c) { return raft_assign(raft, c, id, r, on_changed); });
+}
+
+Status RaftLog::remove_member(uint64_t id) {
+  return change("remove", [id](struct raft* r, struct raft_change* c) { return raft_remove(r, c, id, on_changed); });
+}
+
+Status RaftLog::transfer(uint64_t id) {
+  auto w = std::make_shared<Waiter>();
+  struct TransferRequest {
+    struct raft_transfer req{};
+    std::shared_ptr<Waiter> waiter;
+  };
+  host_->post([this, w, id] {
+    Impl& im = *impl_;
+    if (im.stopping || im.raft.state != RAFT_LEADER) {
+      w->finish(make_error(ErrorCode::kUnavailable, "not leader"));
+      return;
+    }
+    auto* req = new TransferRequest;
+    req->waiter = w;
+    req->req.data = req;
+    int rv = raft_transfer(&im.raft, &req->req, id, [](struct raft_transfer* t) {
+      std::unique_ptr<TransferRequest> r(static_cast<TransferRequest*>(t->data));
+      r->waiter->finish(Status::ok());
+    });
+    if (rv != 0) {
+      delete req;
+      w->finish(make_error(ErrorCode::kConflict, std::string("transfer: ") + raft_strerror(rv)));
+    }
+  });
+  w->wait();
+  KISEKI_TRY(w->status);
+  // The callback fires on success and after an election timeout without one.
+  return leader_.load() == opts_.node_id ? make_error(ErrorCode::kUnavailable, "leadership did not move")
+                                         : Status::ok();
+}
+
+const char* role_name(RaftRole r) {
+  switch (r) {
+    case RaftRole::kVoter: return "voter";
+    case RaftRole::kStandby: return "standby";
+    default: return "spare";
+  }
 }
 
 Result<Committed> RaftLog::propose(std::string_view record, uint64_t* leader) {
   auto w = std::make_shared<Waiter>();
   std::string rec(record);
   {
-    std::lock_guard lock(mu_);
-    tasks_.push_back([this, w, rec = std::move(rec)] {
+    host_->post([this, w, rec = std::move(rec)] {
       Impl& im = *impl_;
       if (im.stopping || im.raft.state != RAFT_LEADER) {
         w->finish(make_error(ErrorCode::kUnavailable, "not leader"));
@@ -244,7 +330,6 @@ Result<Committed> RaftLog::propose(std::string_view record, uint64_t* leader) {
       }
     });
   }
-  uv_async_send(&impl_->wake);
   w->wait();
   if (leader) *leader = leader_.load();
   if (!w->status.is_ok()) return w->status;
@@ -380,12 +465,15 @@ RaftShardStatus RaftLog::status() {
       case RAFT_CANDIDATE: s.role = "candidate"; break;
       default: s.role = "unavailable";
     }
-    if (im.raft.state == RAFT_LEADER)
-      for (unsigned i = 0; i < im.raft.configuration.n; ++i)
-        s.match.emplace_back(im.raft.configuration.servers[i].id,
-                             im.raft.configuration.servers[i].id == opts_.node_id
-                                 ? s.last_index
-                                 : im.raft.leader_state.progress[i].match_index);
+    s.snapshot_index = im.raft.log.snapshot.last_index;
+    for (unsigned i = 0; i < im.raft.configuration.n; ++i) {
+      const auto& srv = im.raft.configuration.servers[i];
+      RaftMember mbr{srv.id, srv.address ? srv.address : ""};
+      mbr.role = srv.role == RAFT_VOTER ? RaftRole::kVoter : srv.role == RAFT_STANDBY ? RaftRole::kStandby : RaftRole::kSpare;
+      s.members.push_back(std::move(mbr));
+      if (im.raft.state == RAFT_LEADER)
+        s.match.emplace_back(srv.id, srv.id == opts_.node_id ? s.last_index : im.raft.leader_state.progress[i].match_index);
+    }
   });
   s.applied_index = applied_index();
   return s;

@@ -25,6 +25,7 @@
 
 #include "common/metrics.h"
 #include "common/shared_round.h"
+#include "cluster/raft_host.h"
 #include "cluster/shard_fsm.h"
 #include "common/status.h"
 #include "log/log.h"
@@ -32,9 +33,13 @@
 
 namespace kiseki::cluster {
 
+enum class RaftRole : uint8_t { kVoter, kStandby, kSpare };
+const char* role_name(RaftRole r);
+
 struct RaftMember {
   uint64_t id = 0;
   std::string address;  // the Raft port, "a.b.c.d:port"
+  RaftRole role = RaftRole::kVoter;
 };
 
 struct RaftShardStatus {
@@ -44,8 +49,10 @@ struct RaftShardStatus {
   uint64_t commit_index = 0;
   uint64_t applied_index = 0;
   uint64_t last_index = 0;
+  uint64_t snapshot_index = 0;
   std::string role;  // "leader", "follower", "candidate", "unavailable"
-  // On the leader: how far each voter's log matches (its replication lag is
+  std::vector<RaftMember> members;  // the configuration as this node knows it
+  // On the leader: how far each member's log matches (its replication lag is
   // last_index minus this).
   std::vector<std::pair<uint64_t, uint64_t>> match;
 };
@@ -55,7 +62,8 @@ struct RaftLogOptions {
   uint64_t node_id = 0;
   std::string dir;      // the library's own files (segments, metadata), one per shard
   std::string address;  // this node's Raft address
-  // The first configuration, used once: when `dir` holds no Raft state yet.
+  // The first configuration, used once: when `dir` holds no Raft state yet
+  // (empty: a node that joins; the leader adds it).
   std::vector<RaftMember> initial;
   unsigned election_timeout_ms = 1000;
   unsigned heartbeat_ms = 100;
@@ -79,7 +87,8 @@ struct RaftLogOptions {
 
 class RaftLog final : public log::Log {
  public:
-  static Result<std::unique_ptr<RaftLog>> open(meta::Store* store, log::StateMachine* sm,
+  // A group of `host`'s loop, which must outlive it.
+  static Result<std::unique_ptr<RaftLog>> open(RaftHost* host, meta::Store* store, log::StateMachine* sm,
                                                const log::LogOptions& log_opts, const RaftLogOptions& opts);
   ~RaftLog() override;
 
@@ -104,6 +113,16 @@ class RaftLog final : public log::Log {
   RaftShardStatus status();
   uint64_t leader() const { return leader_.load(); }
 
+  // Membership, on the leader (kUnavailable "not leader" elsewhere), one
+  // change at a time as the library allows: a new member starts as a spare,
+  // becomes a standby (a learner: it receives the log, does not vote) and a
+  // voter once it has caught up.
+  Status add_member(uint64_t id, const std::string& address);
+  Status assign(uint64_t id, RaftRole role);
+  Status remove_member(uint64_t id);
+  // Hands leadership to `id` (0: the most up to date voter).
+  Status transfer(uint64_t id);
+
   // For the raft callbacks (C linkage, in raft_log.cc).
   struct Impl;
 
@@ -111,7 +130,8 @@ class RaftLog final : public log::Log {
   RaftLog() = default;
   // Runs `fn` on the loop thread and waits for it.
   void run_on_loop(std::function<void()> fn);
-  void loop_main();
+  // Runs a membership change on the loop and waits for its callback.
+  Status change(const char* what, std::function<int(struct raft*, struct raft_change*)> start);
   // One confirmation round: the commit index, once a majority of voters said
   // they still follow this node in its term.
   Result<uint64_t> confirm_round();
@@ -121,9 +141,7 @@ class RaftLog final : public log::Log {
   RaftLogOptions opts_;
   std::atomic<uint64_t> leader_{0};
 
-  std::mutex mu_;  // guards tasks_
-  std::deque<std::function<void()>> tasks_;
-  std::thread loop_thread_;
+  RaftHost* host_ = nullptr;
 
   // Reads share confirmation rounds: a round that began after a caller asked
   // answers it (as the delta log shares WAL syncs).
