@@ -65,6 +65,11 @@ struct RaftLog::Impl {
   std::shared_ptr<Waiter> closed;
   int closing_handles = 0;
   void on_tick();
+  void barrier_done(int status) {
+    barrier_pending = false;
+    owner->fsm_->advance(raft.last_applied);
+    if (status == 0 && raft.state == RAFT_LEADER) leader_ready = true;
+  }
 };
 
 namespace {
@@ -80,11 +85,7 @@ void on_applied(struct raft_apply* req, int status, void* result) {
   r->waiter->finish(Status::ok(), *static_cast<Committed*>(result));
 }
 
-void on_barrier(struct raft_barrier* req, int status) {
-  auto* impl = static_cast<RaftLog::Impl*>(req->data);
-  impl->barrier_pending = false;
-  if (status == 0 && impl->raft.state == RAFT_LEADER) impl->leader_ready = true;
-}
+void on_barrier(struct raft_barrier* req, int status) { static_cast<RaftLog::Impl*>(req->data)->barrier_done(status); }
 
 void on_tick_cb(uv_timer_t* t) { static_cast<RaftLog::Impl*>(t->data)->on_tick(); }
 
@@ -111,6 +112,7 @@ void on_changed(struct raft_change* req, int status) {
 void RaftLog::Impl::on_tick() {
   RaftLog& o = *owner;
   if (stopping || !started) return;
+  o.fsm_->advance(raft.last_applied);
   raft_id id = 0;
   const char* addr = nullptr;
   raft_leader(&raft, &id, &addr);

@@ -81,6 +81,15 @@ uint64_t ShardFsm::applied() const {
   return applied_;
 }
 
+void ShardFsm::advance(uint64_t last_applied) {
+  {
+    std::lock_guard lock(mu_);
+    if (last_applied <= applied_ || !fault_.is_ok()) return;
+    applied_ = last_applied;
+  }
+  applied_cv_.notify_all();
+}
+
 Status ShardFsm::fault() const {
   std::lock_guard lock(mu_);
   return fault_;
@@ -184,8 +193,10 @@ int ShardFsm::restore(raft_buffer* buf) {
   std::string dest = opts_.dir + "/incoming";
   std::error_code ec;
   std::filesystem::remove_all(dest, ec);
-  Status st = opts_.fetch_checkpoint ? opts_.fetch_checkpoint(m->origin, m->index, dest)
-                                     : make_error(ErrorCode::kUnavailable, "no fabric to fetch snapshots over");
+  Status st = make_dirs(opts_.dir);
+  if (st.is_ok())
+    st = opts_.fetch_checkpoint ? opts_.fetch_checkpoint(m->origin, m->index, dest)
+                                : make_error(ErrorCode::kUnavailable, "no fabric to fetch snapshots over");
   if (st.is_ok()) st = install(dest, m->index);
   std::filesystem::remove_all(dest, ec);
   if (!st.is_ok()) {

@@ -65,6 +65,9 @@ class ShardFsm {
   void attach(struct raft* r) { raft_ = r; }
 
   uint64_t applied() const;
+  // Entries that reach no state machine (barriers, configurations) still count
+  // as applied: raises applied() to the library's last applied index.
+  void advance(uint64_t last_applied);
   // The failure that stopped this node applying; ok while none.
   Status fault() const;
   Status wait_applied(uint64_t index, std::chrono::milliseconds timeout) const;

@@ -21,6 +21,11 @@ InodeId decode_ino(const std::string& out) {
 }  // namespace
 
 Result<FileAttr> LocalGateway::lookup(NsRef ns, InodeId parent, std::string_view name, const Caller& who) const {
+  KISEKI_TRY(log_->read_barrier());
+  return lookup_now(ns, parent, name, who);
+}
+
+Result<FileAttr> LocalGateway::lookup_now(NsRef ns, InodeId parent, std::string_view name, const Caller& who) const {
   KISEKI_TRY(ns::validate_name(name));
   Inode dir;
   KISEKI_TRY(load_inode(ns, parent, &dir));
@@ -32,10 +37,15 @@ Result<FileAttr> LocalGateway::lookup(NsRef ns, InodeId parent, std::string_view
   KISEKI_TRY(st);
   ns::Dentry de;
   KISEKI_TRY(ns::decode_dentry(v, &de));
-  return getattr(ns, de.ino);
+  return getattr_now(ns, de.ino);
 }
 
 Result<FileAttr> LocalGateway::getattr(NsRef ns, InodeId ino) const {
+  KISEKI_TRY(log_->read_barrier());
+  return getattr_now(ns, ino);
+}
+
+Result<FileAttr> LocalGateway::getattr_now(NsRef ns, InodeId ino) const {
   Inode i;
   KISEKI_TRY(load_inode(ns, ino, &i));
   return to_attr(i);
@@ -44,7 +54,7 @@ Result<FileAttr> LocalGateway::getattr(NsRef ns, InodeId ino) const {
 Status LocalGateway::check_dir(NsRef ns, InodeId dir, const Caller& who,
                                Status (*check)(const Caller&, const FileAttr&)) const {
   if (who.uid == 0) return Status::ok();
-  auto a = getattr(ns, dir);
+  auto a = getattr_now(ns, dir);
   if (!a) return a.status();
   if (a->type != FileType::kDirectory) return make_error(ErrorCode::kNotDirectory, "not a directory");
   return check(who, *a);
@@ -52,7 +62,7 @@ Status LocalGateway::check_dir(NsRef ns, InodeId dir, const Caller& who,
 
 Status LocalGateway::check_remove(NsRef ns, InodeId dir, const FileAttr* victim, const Caller& who) const {
   if (who.uid == 0) return Status::ok();
-  KISEKI_ASSIGN_OR_RETURN(FileAttr d, getattr(ns, dir));
+  KISEKI_ASSIGN_OR_RETURN(FileAttr d, getattr_now(ns, dir));
   if (d.type != FileType::kDirectory) return make_error(ErrorCode::kNotDirectory, "not a directory");
   KISEKI_TRY(check_dir_change(who, d));
   return victim ? check_sticky(who, d, *victim) : Status::ok();
@@ -66,7 +76,7 @@ Result<std::optional<log::ApplyResult>> LocalGateway::replayed(const Caller& who
 Result<FileAttr> LocalGateway::replayed_attr(NsRef ns, const log::ApplyResult& first, InodeId ino) const {
   KISEKI_TRY(first.status);
   if (ino == kInvalidInode && first.out.size() >= 8) ino = decode_ino(first.out);
-  return getattr(ns, ino);
+  return getattr_now(ns, ino);
 }
 
 Result<FileAttr> LocalGateway::make_node(NsRef ns, InodeId parent, std::string_view name, Inode tmpl,
@@ -83,17 +93,18 @@ Result<FileAttr> LocalGateway::make_node(NsRef ns, InodeId parent, std::string_v
   tmpl.attr.atime_ns = tmpl.attr.mtime_ns = tmpl.attr.ctime_ns = tmpl.btime_ns = d.time_ns;
   d.inode = std::move(tmpl);
   KISEKI_ASSIGN_OR_RETURN(std::string out, submit({d}, true, who));
-  return getattr(ns, decode_ino(out));
+  return getattr_now(ns, decode_ino(out));
 }
 
 Result<FileAttr> LocalGateway::create(NsRef ns, InodeId parent, std::string_view name, uint32_t mode,
                                  const Caller& who, bool exclusive) {
+  KISEKI_TRY(log_->read_barrier());
   KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
   if (first) return replayed_attr(ns, *first, kInvalidInode);
   if (!exclusive) {
     // Opening a file that is there (open(O_CREAT), NFS UNCHECKED) needs no log
     // record; any other answer goes to the state machine, which decides races.
-    auto existing = lookup(ns, parent, name, who);
+    auto existing = lookup_now(ns, parent, name, who);
     if (existing && existing->type == FileType::kFile) return existing;
     if (existing) return make_error(ErrorCode::kExists, "'" + std::string(name) + "' exists");
   }
@@ -107,6 +118,7 @@ Result<FileAttr> LocalGateway::create(NsRef ns, InodeId parent, std::string_view
 
 Result<FileAttr> LocalGateway::mkdir(NsRef ns, InodeId parent, std::string_view name, uint32_t mode,
                                 const Caller& who) {
+  KISEKI_TRY(log_->read_barrier());
   KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
   if (first) return replayed_attr(ns, *first, kInvalidInode);
   Inode t;
@@ -119,6 +131,7 @@ Result<FileAttr> LocalGateway::mkdir(NsRef ns, InodeId parent, std::string_view 
 
 Result<FileAttr> LocalGateway::symlink(NsRef ns, InodeId parent, std::string_view name,
                                   std::string_view target, const Caller& who) {
+  KISEKI_TRY(log_->read_barrier());
   if (target.empty() || target.size() > 4095 || target.find('\0') != std::string_view::npos)
     return invalid_argument("symlink target must be 1..4095 bytes without NUL");
   KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
@@ -137,6 +150,7 @@ Result<FileAttr> LocalGateway::symlink(NsRef ns, InodeId parent, std::string_vie
 }
 
 Result<std::string> LocalGateway::readlink(NsRef ns, InodeId ino) const {
+  KISEKI_TRY(log_->read_barrier());
   Inode i;
   KISEKI_TRY(load_inode(ns, ino, &i));
   if (i.type != FileType::kSymlink) return invalid_argument("not a symbolic link");
@@ -148,6 +162,7 @@ Result<std::string> LocalGateway::readlink(NsRef ns, InodeId ino) const {
 
 Result<FileAttr> LocalGateway::link(NsRef ns, InodeId ino, InodeId new_parent, std::string_view new_name,
                                     const Caller& who) {
+  KISEKI_TRY(log_->read_barrier());
   KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
   if (first) return replayed_attr(ns, *first, ino);
   KISEKI_TRY(ns::validate_name(new_name));
@@ -160,7 +175,7 @@ Result<FileAttr> LocalGateway::link(NsRef ns, InodeId ino, InodeId new_parent, s
   d.ino = ino;
   d.time_ns = now();
   KISEKI_TRY(submit({d}, true, who).status());
-  return getattr(ns, ino);
+  return getattr_now(ns, ino);
 }
 
 // The chunk references a removed inode drops: one per extent of its layout.
@@ -179,7 +194,7 @@ Status LocalGateway::remove_entry(NsRef ns, InodeId parent, std::string_view nam
   if (first) return first->status;
   KISEKI_TRY(ns::validate_name(name));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
-    KISEKI_ASSIGN_OR_RETURN(FileAttr a, lookup(ns, parent, name, who));
+    KISEKI_ASSIGN_OR_RETURN(FileAttr a, lookup_now(ns, parent, name, who));
     KISEKI_TRY(check_remove(ns, parent, &a, who));
     Inode victim;
     KISEKI_TRY(load_inode(ns, a.ino, &victim));
@@ -203,22 +218,25 @@ Status LocalGateway::remove_entry(NsRef ns, InodeId parent, std::string_view nam
 }
 
 Status LocalGateway::unlink(NsRef ns, InodeId parent, std::string_view name, const Caller& who) {
+  KISEKI_TRY(log_->read_barrier());
   return remove_entry(ns, parent, name, false, who);
 }
 Status LocalGateway::rmdir(NsRef ns, InodeId parent, std::string_view name, const Caller& who) {
+  KISEKI_TRY(log_->read_barrier());
   return remove_entry(ns, parent, name, true, who);
 }
 
 Status LocalGateway::rename(NsRef ns, InodeId parent, std::string_view name, InodeId new_parent,
                             std::string_view new_name, const Caller& who, bool no_replace) {
+  KISEKI_TRY(log_->read_barrier());
   KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
   if (first) return first->status;
   KISEKI_TRY(ns::validate_name(name));
   KISEKI_TRY(ns::validate_name(new_name));
   if (who.uid != 0) {
-    KISEKI_ASSIGN_OR_RETURN(FileAttr src, lookup(ns, parent, name, who));
+    KISEKI_ASSIGN_OR_RETURN(FileAttr src, lookup_now(ns, parent, name, who));
     KISEKI_TRY(check_remove(ns, parent, &src, who));
-    auto dst = lookup(ns, new_parent, new_name, who);
+    auto dst = lookup_now(ns, new_parent, new_name, who);
     if (!dst && dst.code() != ErrorCode::kNotFound) return dst.status();
     KISEKI_TRY(check_remove(ns, new_parent, dst ? &*dst : nullptr, who));
   }
@@ -232,7 +250,7 @@ Status LocalGateway::rename(NsRef ns, InodeId parent, std::string_view name, Ino
     d.name2 = std::string(new_name);
     d.time_ns = now();
     if (no_replace) d.flags |= ns::kNoReplace;  // the apply refuses an existing target
-    auto target = lookup(ns, new_parent, new_name);
+    auto target = lookup_now(ns, new_parent, new_name);
     if (target && no_replace) return make_error(ErrorCode::kExists, "target exists");
     if (target) {
       Inode victim;
@@ -241,7 +259,7 @@ Status LocalGateway::rename(NsRef ns, InodeId parent, std::string_view name, Ino
       d.version = victim.version;
       if (!victim.is_dir() && victim.nlink <= 1) {
         // Renaming a file over itself (another link to the same inode) drops nothing.
-        auto src = lookup(ns, parent, name);
+        auto src = lookup_now(ns, parent, name);
         if (src && src->ino != victim.ino) {
           KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
           KISEKI_TRY(layout_unrefs(kek, ns.ns, victim, &d.unrefs));
@@ -258,6 +276,7 @@ Status LocalGateway::rename(NsRef ns, InodeId parent, std::string_view name, Ino
 
 Result<std::vector<DirEntry>> LocalGateway::readdir(NsRef ns, InodeId dir, uint64_t cookie,
                                                     size_t max_entries, const Caller& who) const {
+  KISEKI_TRY(log_->read_barrier());
   Inode d;
   KISEKI_TRY(load_inode(ns, dir, &d));
   if (!d.is_dir()) return make_error(ErrorCode::kNotDirectory, "not a directory");
@@ -375,6 +394,7 @@ Status LocalGateway::read_range(const crypto::DomainKeys& domain, const Content&
 Result<Bytes> LocalGateway::read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length,
                                  const Caller& who) const {
   if (offset > (1ull << 62) || length > (1ull << 32)) return invalid_argument("offset or length out of range");
+  KISEKI_TRY(log_->read_barrier());
   Inode i;
   KISEKI_TRY(load_inode(ns, ino, &i));
   if (i.is_dir()) return make_error(ErrorCode::kIsDirectory, "is a directory");
@@ -419,6 +439,7 @@ static void fill_refs(const std::vector<Extent>& before, const std::vector<Exten
 
 Result<FileAttr> LocalGateway::write(NsRef ns, InodeId ino, uint64_t offset, ByteSpan data, bool stable,
                                      const Caller& who) {
+  KISEKI_TRY(log_->read_barrier());
   if (offset > (1ull << 62) || data.size() > (1ull << 32)) return invalid_argument("offset or length out of range");
   KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
   if (first) return replayed_attr(ns, *first, ino);
@@ -465,7 +486,7 @@ Result<FileAttr> LocalGateway::write(NsRef ns, InodeId ino, uint64_t offset, Byt
     Status st = submit({d}, stable, who).status();
     if (st.is_ok()) {
       if (!stable) unstable_writes_.fetch_add(1);
-      return getattr(ns, ino);
+      return getattr_now(ns, ino);
     }
     if (st.code() != ErrorCode::kConflict) return st;
   }
@@ -473,10 +494,11 @@ Result<FileAttr> LocalGateway::write(NsRef ns, InodeId ino, uint64_t offset, Byt
 }
 
 Result<FileAttr> LocalGateway::setattr(NsRef ns, InodeId ino, const SetAttrRequest& req, const Caller& who) {
+  KISEKI_TRY(log_->read_barrier());
   KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
   if (first) return replayed_attr(ns, *first, ino);
   if (who.uid != 0) {
-    KISEKI_ASSIGN_OR_RETURN(FileAttr a, getattr(ns, ino));
+    KISEKI_ASSIGN_OR_RETURN(FileAttr a, getattr_now(ns, ino));
     KISEKI_TRY(check_setattr(who, a, req));
   }
   Delta d;
@@ -537,7 +559,7 @@ Result<FileAttr> LocalGateway::setattr(NsRef ns, InodeId ino, const SetAttrReque
     if (!attrs.req.empty() && req.size) attrs.req = attrs.req.part(8);
     KISEKI_TRY(submit({d}, true, attrs).status());
   }
-  return getattr(ns, ino);
+  return getattr_now(ns, ino);
 }
 
 Status LocalGateway::fsync(NsRef ns, InodeId ino) {

@@ -336,6 +336,12 @@ Result<NamespaceInfo> LocalGateway::find_namespace(TenantId tenant, std::string_
   }
   std::string v;
   Status st = meta_->get(Cf::kNamespaces, ns::ns_name_key(tenant, name), &v);
+  if (st.code() == ErrorCode::kNotFound) {
+    // Made on another node a moment ago? Not found only once this node has
+    // applied what the cluster committed before this call.
+    KISEKI_TRY(log_->read_barrier());
+    st = meta_->get(Cf::kNamespaces, ns::ns_name_key(tenant, name), &v);
+  }
   if (st.code() == ErrorCode::kNotFound) return not_found("no namespace " + std::string(name));
   KISEKI_TRY(st);
   auto info = get_namespace(get_be64(reinterpret_cast<const uint8_t*>(v.data())));
@@ -366,6 +372,7 @@ std::vector<NamespaceInfo> LocalGateway::list_namespaces(TenantId tenant) const 
 }
 
 Status LocalGateway::delete_namespace(TenantId tenant, std::string_view name) {
+  KISEKI_TRY(log_->read_barrier());
   {
     std::lock_guard lock(cache_mu_);
     ns_cache_.erase(std::make_pair(tenant, std::string(name)));
@@ -426,6 +433,10 @@ Result<AccessKey> LocalGateway::get_access_key(std::string_view id) const {
   }
   std::string v;
   Status st = meta_->get(Cf::kAccessKeys, id, &v);
+  if (st.code() == ErrorCode::kNotFound) {
+    KISEKI_TRY(log_->read_barrier());
+    st = meta_->get(Cf::kAccessKeys, id, &v);
+  }
   if (st.code() == ErrorCode::kNotFound) return not_found("no such access key");
   KISEKI_TRY(st);
   Decoder d(v);
@@ -441,6 +452,7 @@ Result<AccessKey> LocalGateway::get_access_key(std::string_view id) const {
 }
 
 Status LocalGateway::delete_access_key(std::string_view id) {
+  KISEKI_TRY(log_->read_barrier());
   {
     std::lock_guard lock(cache_mu_);
     key_cache_.erase(std::string(id));

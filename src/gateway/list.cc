@@ -126,6 +126,7 @@ struct Walk {
 }  // namespace
 
 Result<ListResult> LocalGateway::list_objects(NsRef ns, const ListRequest& req) const {
+  KISEKI_TRY(log_->read_barrier());
   if (req.prefix.size() > kMaxKeyBytes || req.start_after.size() > kMaxKeyBytes)
     return invalid_argument("prefix or marker longer than a key may be");
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));

@@ -179,6 +179,10 @@ class LocalGateway final : public Gateway {
   void purge_loop();
   void wake_purge();
   Status load_inode(NsRef ns, InodeId ino, ns::Inode* out) const;
+  // getattr and lookup as this node's store has them: for the Gateway's own
+  // use after a write it applied (the public ones wait for a read barrier).
+  Result<FileAttr> getattr_now(NsRef ns, InodeId ino) const;
+  Result<FileAttr> lookup_now(NsRef ns, InodeId parent, std::string_view name, const Caller& who = {}) const;
   // The inode a key names: a file, or for "a/b/" an explicit directory.
   Result<InodeId> resolve_key(NsRef ns, std::string_view key, ns::Inode* inode) const;
   Result<ObjectInfo> put_folder(NsRef ns, std::string_view key, const ByteSource& body);

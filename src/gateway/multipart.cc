@@ -146,6 +146,7 @@ Result<std::string> LocalGateway::create_upload(NsRef ns, std::string_view key, 
 
 Result<PartInfo> LocalGateway::upload_part(NsRef ns, std::string_view upload_id, uint32_t part,
                                       const ByteSource& body) {
+  KISEKI_TRY(log_->read_barrier());
   if (part < 1 || part > kMaxPartNumber) return invalid_argument("part number must be 1..10000");
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   UploadRecord ur;
@@ -178,6 +179,7 @@ Result<PartInfo> LocalGateway::upload_part(NsRef ns, std::string_view upload_id,
 }
 
 Result<std::vector<PartInfo>> LocalGateway::list_parts(NsRef ns, std::string_view upload_id) const {
+  KISEKI_TRY(log_->read_barrier());
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   UploadRecord ur;
   KISEKI_TRY(load_upload(*meta_, kek, ns.ns, upload_id, &ur));
@@ -189,6 +191,7 @@ Result<std::vector<PartInfo>> LocalGateway::list_parts(NsRef ns, std::string_vie
 }
 
 Result<std::vector<UploadInfo>> LocalGateway::list_uploads(NsRef ns, std::string_view prefix) const {
+  KISEKI_TRY(log_->read_barrier());
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   std::vector<UploadInfo> out;
   std::string nsprefix = meta::key_u64(ns.ns);
@@ -208,6 +211,7 @@ Result<std::vector<UploadInfo>> LocalGateway::list_uploads(NsRef ns, std::string
 
 Result<ObjectInfo> LocalGateway::complete_upload(NsRef ns, std::string_view upload_id,
                                             const std::vector<std::pair<uint32_t, std::string>>& parts) {
+  KISEKI_TRY(log_->read_barrier());
   if (parts.empty()) return invalid_argument("MalformedXML: no parts");
   for (size_t k = 1; k < parts.size(); ++k)
     if (parts[k].first <= parts[k - 1].first) return invalid_argument("InvalidPartOrder: part numbers must ascend");
@@ -267,6 +271,7 @@ Result<ObjectInfo> LocalGateway::complete_upload(NsRef ns, std::string_view uplo
 }
 
 Status LocalGateway::abort_upload(NsRef ns, std::string_view upload_id) {
+  KISEKI_TRY(log_->read_barrier());
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
     UploadRecord ur;

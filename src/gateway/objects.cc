@@ -182,6 +182,7 @@ Result<ObjectInfo> LocalGateway::put_object(NsRef ns, std::string_view key, cons
   c.headers = meta.headers;
   c.user_meta = meta.user_meta;
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
+    KISEKI_TRY(log_->read_barrier());
     Delta d = object_delta(ns, key, data.size);
     if (cond.if_none_match_star) d.flags |= ns::kMustNotExist;
     KISEKI_ASSIGN_OR_RETURN(std::optional<Content> old, replace_target(ns, key, kek, &d));
@@ -205,6 +206,7 @@ Result<ObjectInfo> LocalGateway::put_object(NsRef ns, std::string_view key, cons
 }
 
 Result<ObjectInfo> LocalGateway::head_object(NsRef ns, std::string_view key) const {
+  KISEKI_TRY(log_->read_barrier());
   Inode i;
   KISEKI_TRY(resolve_key(ns, key, &i).status());
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
@@ -215,6 +217,7 @@ Result<ObjectInfo> LocalGateway::head_object(NsRef ns, std::string_view key) con
 
 Result<Bytes> LocalGateway::get_object(NsRef ns, std::string_view key, const ByteRange& range,
                                   ObjectInfo* info) const {
+  KISEKI_TRY(log_->read_barrier());
   Inode i;
   KISEKI_TRY(resolve_key(ns, key, &i).status());
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
@@ -231,6 +234,7 @@ Result<Bytes> LocalGateway::get_object(NsRef ns, std::string_view key, const Byt
 }
 
 Result<ObjectHandle> LocalGateway::open_object(NsRef ns, std::string_view key) const {
+  KISEKI_TRY(log_->read_barrier());
   Inode i;
   KISEKI_TRY(resolve_key(ns, key, &i).status());
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
@@ -252,6 +256,7 @@ Status LocalGateway::read_object(const ObjectHandle& h, uint64_t offset, uint64_
 Status LocalGateway::delete_object(NsRef ns, std::string_view key) {
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
+    KISEKI_TRY(log_->read_barrier());
     Inode i;
     KISEKI_TRY(resolve_key(ns, key, &i).status());
     Delta d;
@@ -282,6 +287,7 @@ Result<ObjectInfo> LocalGateway::copy_object(NsRef src, std::string_view src_key
   KISEKI_TRY(validate_key(dst_key));
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(src.tenant));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
+    KISEKI_TRY(log_->read_barrier());
     Inode si;
     KISEKI_TRY(resolve_key(src, src_key, &si).status());
     Content c;

@@ -135,6 +135,10 @@ Result<TenantInfo> LocalGateway::get_tenant(TenantId id) const {
 Result<TenantInfo> LocalGateway::find_tenant(std::string_view name) const {
   std::string v;
   Status st = meta_->get(Cf::kTenants, ns::tenant_name_key(name), &v);
+  if (st.code() == ErrorCode::kNotFound) {
+    KISEKI_TRY(log_->read_barrier());
+    st = meta_->get(Cf::kTenants, ns::tenant_name_key(name), &v);
+  }
   if (st.code() == ErrorCode::kNotFound) return not_found("no tenant " + std::string(name));
   KISEKI_TRY(st);
   return get_tenant(get_be64(reinterpret_cast<const uint8_t*>(v.data())));
@@ -153,6 +157,7 @@ std::vector<TenantInfo> LocalGateway::list_tenants() const {
 }
 
 Status LocalGateway::shred_tenant(TenantId id) {
+  KISEKI_TRY(log_->read_barrier());
   KISEKI_ASSIGN_OR_RETURN(TenantInfo t, get_tenant(id));
   if (std::string v; meta_->get(Cf::kDefault, erase_pending_key(id), &v).code() == ErrorCode::kNotFound) {
     rocksdb::WriteBatch b;  // this node's purge is due (purge_tenant)

@@ -10,6 +10,7 @@
 #include "common/metrics.h"
 #include "protocols/s3/handler.h"
 #include "protocols/s3/sigv4.h"
+#include "server/admin_json.h"
 #include "server/console.h"
 
 namespace kiseki::server {
@@ -35,8 +36,6 @@ http::status http_status_for(ErrorCode code) {
   return http::status::internal_server_error;
 }
 
-namespace {
-
 Response reply(http::status st, const json::value& body) {
   Response r{st, 11};
   r.set(http::field::content_type, "application/json");
@@ -49,6 +48,22 @@ Response error(const Status& s) {
   return reply(http_status_for(s.code()),
                json::object{{"error", std::string(error_code_name(s.code()))}, {"message", s.message()}});
 }
+
+Result<json::object> body_object(const Request& req) {
+  if (req.body().empty()) return json::object{};
+  boost::system::error_code ec;
+  json::value v = json::parse(req.body(), ec);
+  if (ec || !v.is_object()) return invalid_argument("request body must be a JSON object");
+  return v.as_object();
+}
+
+Result<std::string> string_field(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  if (!v || !v->is_string()) return invalid_argument("field '" + std::string(key) + "' (string) is required");
+  return std::string(v->as_string());
+}
+
+namespace {
 
 Response text(http::status st, std::string body, std::string_view type = "text/plain; charset=utf-8") {
   Response r{st, 11};
@@ -72,20 +87,6 @@ std::vector<std::string> split_path(std::string_view target) {
     start = slash + 1;
   }
   return parts;
-}
-
-Result<json::object> body_object(const Request& req) {
-  if (req.body().empty()) return json::object{};
-  boost::system::error_code ec;
-  json::value v = json::parse(req.body(), ec);
-  if (ec || !v.is_object()) return invalid_argument("request body must be a JSON object");
-  return v.as_object();
-}
-
-Result<std::string> string_field(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  if (!v || !v->is_string()) return invalid_argument("field '" + std::string(key) + "' (string) is required");
-  return std::string(v->as_string());
 }
 
 // Nanoseconds since the epoch as ISO 8601 UTC ("2026-12-02T01:30:00Z").
@@ -278,13 +279,7 @@ Response AdminApi::route_api(const Request& req, const std::vector<std::string>&
   }
   if (n == 3 && p[2] == "usage" && m == http::verb::get) return usage(req);
   if (n == 3 && p[2] == "status" && m == http::verb::get) return status();
-  if (n == 3 && p[2] == "cluster" && m == http::verb::get) {
-    if (!cluster_status_) return error(make_error(ErrorCode::kNotSupported, "this server is a single node, not a cluster"));
-    boost::system::error_code ec;
-    json::value v = json::parse(cluster_status_(), ec);
-    if (ec) return error(make_error(ErrorCode::kIoError, "cluster status: " + ec.message()));
-    return reply(http::status::ok, v);
-  }
+  if (n >= 3 && p[2] == "cluster") return route_cluster(req, p);
   if (n == 3 && p[2] == "stats" && m == http::verb::get) {
     json::array a;
     if (stats_)

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "cluster/cluster_node.h"
 #include "gateway/gateway.h"
 #include "protocols/nfs/exports.h"
 #include "server/admin_token.h"
@@ -34,8 +35,12 @@ class AdminApi {
   void set_ready(bool r) { ready_ = r; }
   void set_info(ServerInfo info) { info_ = std::move(info); }
   void set_stats(const StatsHistory* stats) { stats_ = stats; }
-  // Cluster mode: GET /api/v1/cluster answers what this gives (a JSON object).
-  void set_cluster(std::function<std::string()> status) { cluster_status_ = std::move(status); }
+  // Cluster mode: /api/v1/cluster and its parts (admin_cluster.cc); with
+  // `test_faults` (kiseki-server --test-faults) PUT /api/v1/cluster/faults too.
+  void set_cluster(cluster::ClusterNode* node, bool test_faults) {
+    cluster_ = node;
+    test_faults_ = test_faults;
+  }
   // From then on /api (and with `all`, /metrics, /health and /ready too) needs
   // the guard's token, Host and Origin (admin_token.h).
   void protect(std::unique_ptr<AdminGuard> guard, bool all) {
@@ -46,6 +51,7 @@ class AdminApi {
  private:
   Response route_api(const Request& req, const std::vector<std::string>& parts);
   Response route_exports(const Request& req, const std::vector<std::string>& parts);
+  Response route_cluster(const Request& req, const std::vector<std::string>& parts);
   Response status();
   // Why the server is degraded (the last scrub found damage), if it is.
   std::optional<std::string> degraded();
@@ -59,7 +65,8 @@ class AdminApi {
   bool protect_all_ = false;
   ServerInfo info_;
   const StatsHistory* stats_ = nullptr;
-  std::function<std::string()> cluster_status_;
+  cluster::ClusterNode* cluster_ = nullptr;
+  bool test_faults_ = false;
   const int64_t started_ms_;
   std::mutex scrub_mu_;
   std::optional<std::string> last_scrub_;  // the JSON of the last scrub's report

@@ -189,7 +189,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   admin.protect(std::make_unique<server::AdminGuard>(*token, (*http)->port()), opts->admin_protect_all);
-  if (node) admin.set_cluster([n = node.get()] { return n->cluster_status_json(); });
+  if (node) admin.set_cluster(node.get(), opts->test_faults);
   std::unique_ptr<s3::S3Server> s3srv;
   if (opts->s3_enabled) {
     s3::S3ServerOptions so;

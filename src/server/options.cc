@@ -20,7 +20,7 @@ const std::set<std::string> kKnownKeys = {
     "nfs_listen", "portmap_listen", "nfs_exports", "nfs_export_all", "nfs_export_defaults", "nfs_workers",
     "native_listen", "durability", "group_commit_ms", "log_level", "log_json", "log_file", "chunk_min_size",
     "chunk_avg_size", "chunk_max_size", "inline_threshold", "chunk_cache_size", "node_id", "cluster_listen",
-    "initial_cluster", "cluster_secret", "cluster_secret_file", "election_timeout_ms", "raft_snapshot_entries"};
+    "initial_cluster", "cluster_secret", "cluster_secret_file", "election_timeout_ms", "raft_snapshot_entries", "test_faults"};
 }  // namespace
 
 Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exit_ok) {
@@ -58,6 +58,8 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   flag("--election-timeout-ms", "election_timeout_ms", "cluster mode: Raft election timeout (default 1000)");
   flag("--raft-snapshot-entries", "raft_snapshot_entries",
        "cluster mode: Raft entries between two snapshots of a shard (default 8192; a quarter of it stays behind each)");
+  app.add_flag_function("--test-faults", [&flags](int64_t) { flags["test_faults"] = "true"; },
+                        "cluster mode, tests only: PUT /api/v1/cluster/faults may cut this node off from others");
   app.add_flag_function("--log-json", [&flags](int64_t) { flags["log_json"] = "true"; }, "JSON log lines");
   app.set_version_flag("--version", "kiseki-server 0.1.0");
   try {
@@ -169,6 +171,7 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   KISEKI_ASSIGN_OR_RETURN(int64_t et, cfg.get_int("election_timeout_ms", o.election_timeout_ms));
   if (et < 100 || et > 60000) return invalid_argument("election_timeout_ms must be 100..60000");
   o.election_timeout_ms = static_cast<uint32_t>(et);
+  KISEKI_ASSIGN_OR_RETURN(o.test_faults, cfg.get_bool("test_faults", false));
   KISEKI_ASSIGN_OR_RETURN(int64_t se, cfg.get_int("raft_snapshot_entries", o.raft_snapshot_entries));
   if (se < 16 || se > 1000000000) return invalid_argument("raft_snapshot_entries must be 16..1000000000");
   o.raft_snapshot_entries = static_cast<uint32_t>(se);

@@ -20,10 +20,13 @@ def free_port():
 
 
 class Server:
-    def __init__(self, data_dir, env=None, extra=(), s3=True, tls=None):
-        """tls: (certificate, key, CA file) to serve HTTPS with."""
-        self.port = free_port()
-        self.s3_port = free_port()
+    def __init__(self, data_dir, env=None, extra=(), s3=True, tls=None, wait=True, ports=None):
+        """tls: (certificate, key, CA file) to serve HTTPS with. wait=False: return at once
+        (wait_ready later; a cluster node is ready only once its peers are up). ports: a
+        dict with admin, s3, nfs, native ports to use instead of free ones."""
+        ports = ports or {}
+        self.port = ports.get("admin") or free_port()
+        self.s3_port = ports.get("s3") or free_port()
         self.admin = f"127.0.0.1:{self.port}"
         scheme = "https" if tls else "http"
         self.admin_url = f"{scheme}://{self.admin}"
@@ -34,23 +37,27 @@ class Server:
             self.tls_args = ["--ca-cert", tls[2]]
             self.ssl = ssl.create_default_context(cafile=tls[2])
             extra = [*extra, "--tls-cert", tls[0], "--tls-key", tls[1]]
-        self.nfs_port = free_port()
+        self.nfs_port = ports.get("nfs") or free_port()
         self.data_dir = data_dir
         self.log_path = os.path.join(os.path.dirname(data_dir), f"server-{self.port}.log")
-        self.log = open(self.log_path, "w")
+        self.log = open(self.log_path, "a")
         args = [SERVER, "--data-dir", data_dir, "--admin-listen", self.admin,
                 "--s3-listen", f"127.0.0.1:{self.s3_port}" if s3 else "off", *extra]
         if "--nfs-listen" not in extra:
             args += ["--nfs-listen", f"127.0.0.1:{self.nfs_port}"]
         if "--portmap-listen" not in extra:
             args += ["--portmap-listen", "off"]
-        self.native_port = free_port()
+        self.native_port = ports.get("native") or free_port()
         self.native = f"127.0.0.1:{self.native_port}"
         if "--native-listen" not in extra:
             args += ["--native-listen", self.native]
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
                                      env={**os.environ, **(env or {})})
-        deadline = time.time() + 30
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout=30):
+        deadline = time.time() + timeout
         while time.time() < deadline:
             try:
                 st = self.get("/ready")[0]

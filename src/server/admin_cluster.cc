@@ -1,0 +1,44 @@
+// The admin API's cluster routes (docs/admin-api.md#cluster).
+#include "server/admin_api.h"
+#include "server/admin_json.h"
+
+namespace kiseki::server {
+
+namespace json = boost::json;
+
+Response AdminApi::route_cluster(const Request& req, const std::vector<std::string>& p) {
+  if (!cluster_) return error(make_error(ErrorCode::kNotSupported, "this server is a single node, not a cluster"));
+  auto m = req.method();
+  size_t n = p.size();
+  if (n == 3 && m == http::verb::get) {
+    boost::system::error_code ec;
+    json::value v = json::parse(cluster_->cluster_status_json(), ec);
+    if (ec) return error(make_error(ErrorCode::kIoError, "cluster status: " + ec.message()));
+    return reply(http::status::ok, v);
+  }
+  if (n == 4 && p[3] == "faults") {
+    if (!test_faults_)
+      return error(make_error(ErrorCode::kNotPermitted, "fault injection is for tests: start the server with --test-faults"));
+    if (m == http::verb::put) {
+      auto body = body_object(req);
+      if (!body) return error(body.status());
+      std::set<uint64_t> cut;
+      if (auto* v = body->if_contains("isolate")) {
+        if (!v->is_array()) return error(invalid_argument("field 'isolate' must be an array of node ids"));
+        for (const auto& e : v->as_array()) {
+          if (!e.is_int64() || e.as_int64() <= 0) return error(invalid_argument("node ids are numbers above 0"));
+          cut.insert(static_cast<uint64_t>(e.as_int64()));
+        }
+      }
+      cluster_->faults()->isolate(cut);
+    } else if (m != http::verb::get) {
+      return error(invalid_argument("GET or PUT"));
+    }
+    json::array a;
+    for (uint64_t id : cluster_->faults()->isolated()) a.push_back(id);
+    return reply(http::status::ok, json::object{{"isolate", a}});
+  }
+  return error(not_found("no route " + std::string(req.method_string()) + " " + std::string(req.target())));
+}
+
+}  // namespace kiseki::server
