@@ -1,16 +1,22 @@
 // One node of a Kiseki cluster: its fabric server and peers, the Raft log of
-// the metadata shard, and the copies of chunks on other nodes. The Gateway
-// sees it as its Replication (gateway/replication.h); the other nodes see it
-// as a FabricHandler (fabric.h). docs/cluster.md describes the whole.
+// the metadata shard, the cluster map, and the copies of chunks on other
+// nodes. The Gateway sees it as its Replication (gateway/replication.h); the
+// other nodes see it as a FabricHandler (fabric.h). docs/cluster.md describes
+// the whole. Its parts live in files by concern: cluster_node.cc (start, the
+// log, the fabric calls), chunk_copies.cc (replicated chunks) and
+// membership.cc (the map, join, promote, drain, remove, status).
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "cluster/cluster_map.h"
 #include "cluster/fabric.h"
 #include "cluster/fault_switch.h"
 #include "cluster/peers.h"
@@ -38,7 +44,10 @@ Result<std::string> raft_address_of(std::string_view fabric);
 struct ClusterOptions {
   uint64_t node_id = 0;
   std::string listen;  // this node's fabric address
+  // The first members (--initial-cluster), or none with `join`.
   std::vector<ClusterMember> members;
+  // A running node's fabric address to join the cluster through (--join).
+  std::string join;
   std::string secret;   // the cluster secret's bytes
   std::string data_dir; // the node's data directory (Raft files go under DATA/raft)
   uint32_t replicas = 3;       // copies of every chunk
@@ -49,9 +58,17 @@ struct ClusterOptions {
   unsigned snapshot_trailing = 2048;   // entries kept behind a snapshot
 };
 
+// A node as `kiseki node list` shows it.
+struct NodeView {
+  NodeInfo info;
+  std::string raft_role;  // voter, standby, spare; "" when not in the Raft configuration
+  bool leader = false;
+};
+
 class ClusterNode final : public gateway::Replication, public FabricHandler {
  public:
-  // Starts the fabric server; the Raft log starts when the Gateway opens it.
+  // Starts the fabric server (and with `join`, joins through another node);
+  // the Raft log starts when the Gateway opens it.
   static Result<std::unique_ptr<ClusterNode>> start(const ClusterOptions& opts);
   ~ClusterNode() override;
   uint16_t fabric_port() const { return server_->port(); }
@@ -77,6 +94,18 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   Status snapshot_read(std::string_view token, std::string_view file, uint64_t offset, uint32_t max,
                        std::string* out) override;
   void snapshot_close(std::string_view token) override;
+  Result<std::string> membership(MembershipOp op, uint64_t id, std::string_view fabric) override;
+
+  // ---- membership (membership.cc); on any node: they run on the leader
+  // Adds node `id` at `fabric` as a Raft standby (a learner) and to the map.
+  Result<std::vector<NodeInfo>> join(uint64_t id, const std::string& fabric);
+  // Makes a caught-up standby a voter.
+  Status promote(uint64_t id);
+  // No new chunks placed on it, and leadership moves away from it.
+  Status drain(uint64_t id);
+  // Out of the Raft configuration and the map (its id is not used again).
+  Status remove(uint64_t id);
+  std::vector<NodeView> list_nodes();
 
   // The whole cluster as this node sees it (kiseki cluster status --json): every
   // member's own view ("nodes"), the shards, and chunks written with fewer
@@ -84,8 +113,10 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   std::string cluster_status_json();
 
   // The nodes that hold a chunk's copies, best first (rendezvous hashing over
-  // every member; the first `replicas` are its home).
+  // the active nodes; the first `replicas` are its home).
   std::vector<uint64_t> placement(const ChunkId& id) const;
+  // Every node of the map but removed ones.
+  std::vector<NodeInfo> nodes() const;
 
   // Tests only (--test-faults): cuts this node off from `nodes` (empty: heals).
   FaultSwitch* faults() { return &faults_; }
@@ -95,6 +126,21 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   // Makes every chunk adopted so far durable, its location too (concurrent
   // callers share one round of syncs).
   Status persist_adopted();
+  // The map: what a kSetNode record applied here sets, what the store holds.
+  void learn(const NodeInfo& n, bool if_absent);
+  Status load_map(const meta::Store& store);
+  // Submits a record through the shard's log (a cluster map change).
+  Status submit_node(const NodeInfo& n, bool if_absent);
+  // Runs `op` here if this node leads, else on the leader over the fabric.
+  Result<std::string> on_leader(MembershipOp op, uint64_t id, std::string_view fabric);
+  // Joins the cluster through the node at `fabric` (--join): the leader adds
+  // this node as a standby and answers with the map.
+  Status join_through(const std::string& fabric);
+  // Registers this node in the map once, and promotes a node that just joined
+  // to a voter once it has caught up with the leader.
+  void membership_worker();
+  // The leader's side of membership calls.
+  Result<std::string> membership_here(MembershipOp op, uint64_t id, std::string_view fabric);
 
   ClusterOptions opts_;
   ClusterKeys keys_;
@@ -106,10 +152,22 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   std::unique_ptr<SnapshotSource> snapshots_;
   ThreadPool senders_{64};  // chunk copies go to the other nodes in parallel
 
+  mutable std::mutex nodes_mu_;  // guards nodes_
+  std::map<uint64_t, NodeInfo> nodes_;
+  bool joined_now_ = false;   // this start joined the cluster (no Raft state before)
+  uint64_t join_commit_ = 0;  // the leader's commit index when it took this node in
+
   // Set once the Gateway has opened them; calls before answer kUnavailable.
   std::atomic<RaftLog*> raft_{nullptr};
   std::atomic<chunk::ChunkStore*> chunks_{nullptr};
   std::atomic<meta::Store*> store_{nullptr};
+
+  uint64_t client_id_ = 0;  // request ids of this node's own records
+  std::atomic<uint64_t> next_seq_{1};
+  std::thread worker_;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
 
   SharedRound<Status> persist_round_{Status::ok()};
 

@@ -37,7 +37,10 @@ enum class FabricOp : uint16_t {
   kSnapshotOpen = 40,   // snapshot_transfer.h
   kSnapshotRead = 41,
   kSnapshotClose = 42,
+  kMembership = 50,  // u8 MembershipOp · u64 node id · str fabric address → per op (membership.cc)
 };
+
+enum class MembershipOp : uint8_t { kJoin = 1, kPromote = 2, kDrain = 3, kRemove = 4 };
 
 // The cluster secret's derived keys: one for fabric proofs, one for the
 // master key epoch every node seals chunks under.
@@ -67,6 +70,8 @@ class FabricHandler {
   virtual Status snapshot_read(std::string_view token, std::string_view file, uint64_t offset, uint32_t max,
                                std::string* out) = 0;
   virtual void snapshot_close(std::string_view token) = 0;
+  // A change of the cluster's members, run on the leader.
+  virtual Result<std::string> membership(MembershipOp op, uint64_t id, std::string_view fabric) = 0;
 };
 
 std::string encode_committed(const Committed& c);

@@ -21,7 +21,7 @@ bool FabricService::may_block(std::string_view record) const {
   if (!h) return false;
   auto op = static_cast<FabricOp>(h->opcode);
   return op == FabricOp::kForward || op == FabricOp::kChunkPut || op == FabricOp::kReadIndex ||
-         op == FabricOp::kSnapshotOpen || op == FabricOp::kSnapshotRead;
+         op == FabricOp::kSnapshotOpen || op == FabricOp::kSnapshotRead || op == FabricOp::kMembership;
 }
 
 std::optional<std::string> FabricService::handle(std::string_view record, net::Session& session,
@@ -143,6 +143,14 @@ Status FabricService::dispatch(FabricOp op, Decoder& in, FabricSession& s, std::
       uint32_t max = in.u32();
       if (!in.ok() || !in.done()) return invalid_argument("malformed snapshot read");
       return handler_->snapshot_read(token, file, offset, max, out);
+    }
+    case FabricOp::kMembership: {
+      uint8_t mop = in.u8();
+      uint64_t id = in.u64();
+      std::string_view fabric = in.str();
+      if (!in.ok() || !in.done() || mop < 1 || mop > 4) return invalid_argument("malformed membership call");
+      KISEKI_ASSIGN_OR_RETURN(*out, handler_->membership(static_cast<MembershipOp>(mop), id, fabric));
+      return Status::ok();
     }
     case FabricOp::kSnapshotClose: {
       std::string_view token = in.str();

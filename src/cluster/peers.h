@@ -25,18 +25,24 @@ class Peers {
   // One call to `node`; kUnavailable if it cannot be reached (or does not
   // prove the cluster secret), kTimeout past `deadline`.
   Result<std::string> call(uint64_t node, FabricOp op, std::string_view payload, std::chrono::milliseconds deadline);
-  const std::map<uint64_t, std::string>& addresses() const { return addresses_; }
+  // One call to whichever node listens at `address` (a node this one does not
+  // know yet: --join), on a connection of its own.
+  Result<std::string> call_at(const std::string& address, FabricOp op, std::string_view payload,
+                              std::chrono::milliseconds deadline);
+  // Where `node` listens (a node that joined, or moved); its connection is redialled.
+  void set_address(uint64_t node, const std::string& address);
   uint64_t self() const { return self_; }
 
  private:
   Result<std::shared_ptr<net::Connection>> connection(uint64_t node);
-  Result<std::shared_ptr<net::Connection>> dial(uint64_t node);
+  // Dials and authenticates; `node` 0 takes whichever node answers.
+  Result<std::shared_ptr<net::Connection>> dial(const std::string& address, uint64_t node);
 
   uint64_t self_;
   crypto::SecretKey key_;
   const FaultSwitch* faults_;
+  std::mutex mu_;  // guards addresses_, conns_, down_until_
   std::map<uint64_t, std::string> addresses_;
-  std::mutex mu_;  // guards conns_
   std::map<uint64_t, std::shared_ptr<net::Connection>> conns_;
   // A node that could not be dialled is not dialled again before this (calls
   // to it fail at once meanwhile: a dead node costs no caller a connect timeout).

@@ -40,6 +40,7 @@ enum class Op : uint8_t {
   kDeleteExport,      // name = export path
   kPurgeTenant,       // a = shredded tenant, version = batch size; kPurgeDomain → out: u64 deleted · u8 more
   kIndexBuckets,      // once: index the names of namespaces made before names were global
+  kSetNode,           // a = node id, blob = node record (cluster/cluster_map.h); kExclusive: only if unknown
 };
 
 enum DeltaFlags : uint32_t {

@@ -12,6 +12,7 @@ std::string tenant_id_key(TenantId t) { return "I" + meta::key_u64(t); }
 std::string tenant_name_key(std::string_view name) { return "N" + std::string(name); }
 std::string tenant_kek_key(TenantId t) { return "K" + meta::key_u64(t); }
 std::string export_key(std::string_view path) { return "export:" + std::string(path); }
+std::string node_key(uint64_t id) { return "node:" + meta::key_u64(id); }
 std::string secret_key(std::string_view name) { return "secret:" + std::string(name); }
 std::string ns_id_key(NamespaceId n) { return "I" + meta::key_u64(n); }
 std::string ns_name_key(TenantId t, std::string_view name) { return "N" + meta::key_u64(t) + std::string(name); }
@@ -228,6 +229,15 @@ Status StateMachine::apply_one(const Delta& d, meta::Txn& txn, std::string* out)
     case Op::kDeleteExport:
       txn.del(Cf::kSystem, export_key(d.name));
       return Status::ok();
+    case Op::kSetNode: {
+      if (d.a == 0 || d.blob.empty()) return invalid_argument("node record without an id");
+      if (d.flags & kExclusive) {
+        KISEKI_ASSIGN_OR_RETURN(bool known, txn.exists(Cf::kSystem, node_key(d.a)));
+        if (known) return Status::ok();  // the record there stays
+      }
+      txn.put(Cf::kSystem, node_key(d.a), d.blob);
+      return Status::ok();
+    }
     case Op::kPurgeTenant:
       return apply_purge(d, txn, out);
     case Op::kIndexBuckets: {

@@ -33,6 +33,7 @@ std::string tenant_id_key(TenantId t);
 std::string tenant_name_key(std::string_view name);
 std::string tenant_kek_key(TenantId t);         // tenants: the tenant's wrapped KEK
 std::string export_key(std::string_view path);   // system: NFS export options
+std::string node_key(uint64_t id);                // system: a cluster node's record
 std::string secret_key(std::string_view name);   // system: a cluster-wide secret (kInitSecret)
 std::string ns_id_key(NamespaceId n);
 std::string ns_name_key(TenantId t, std::string_view name);

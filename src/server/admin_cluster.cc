@@ -2,6 +2,8 @@
 #include "server/admin_api.h"
 #include "server/admin_json.h"
 
+#include <charconv>
+
 namespace kiseki::server {
 
 namespace json = boost::json;
@@ -15,6 +17,28 @@ Response AdminApi::route_cluster(const Request& req, const std::vector<std::stri
     json::value v = json::parse(cluster_->cluster_status_json(), ec);
     if (ec) return error(make_error(ErrorCode::kIoError, "cluster status: " + ec.message()));
     return reply(http::status::ok, v);
+  }
+  if (n == 4 && p[3] == "nodes" && m == http::verb::get) {
+    json::array a;
+    for (const auto& v : cluster_->list_nodes())
+      a.push_back(json::object{{"id", v.info.id},
+                               {"fabric", v.info.fabric},
+                               {"state", cluster::node_state_name(v.info.state)},
+                               {"raft_role", v.raft_role},
+                               {"leader", v.leader}});
+    return reply(http::status::ok, a);
+  }
+  if ((n == 5 || n == 6) && p[3] == "nodes") {
+    uint64_t id = 0;
+    auto [ptr, ec] = std::from_chars(p[4].data(), p[4].data() + p[4].size(), id);
+    if (ec != std::errc() || ptr != p[4].data() + p[4].size() || id == 0)
+      return error(invalid_argument("node ids are numbers above 0"));
+    Status st;
+    if (n == 5 && m == http::verb::delete_) st = cluster_->remove(id);
+    else if (n == 6 && p[5] == "drain" && m == http::verb::post) st = cluster_->drain(id);
+    else return error(not_found("no route " + std::string(req.method_string()) + " " + std::string(req.target())));
+    if (!st) return error(st);
+    return reply(http::status::ok, json::object{{"id", id}, {"done", n == 5 ? "removed" : "draining"}});
   }
   if (n == 4 && p[3] == "faults") {
     if (!test_faults_)

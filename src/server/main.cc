@@ -80,12 +80,15 @@ int main(int argc, char** argv) {
     co.election_timeout_ms = opts->election_timeout_ms;
     co.snapshot_threshold = opts->raft_snapshot_entries;
     co.snapshot_trailing = std::max(8u, opts->raft_snapshot_entries / 4);
-    auto members = cluster::parse_initial_cluster(opts->initial_cluster);
-    if (!members) {
-      KLOG_ERROR("{}", members.status().message());
-      return 2;
+    co.join = opts->join;
+    if (co.join.empty()) {
+      auto members = cluster::parse_initial_cluster(opts->initial_cluster);
+      if (!members) {
+        KLOG_ERROR("{}", members.status().message());
+        return 2;
+      }
+      co.members = std::move(*members);
     }
-    co.members = std::move(*members);
     auto n = cluster::ClusterNode::start(co);
     if (!n) {
       KLOG_ERROR("cluster: {}", n.status().message());

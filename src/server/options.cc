@@ -20,7 +20,7 @@ const std::set<std::string> kKnownKeys = {
     "nfs_listen", "portmap_listen", "nfs_exports", "nfs_export_all", "nfs_export_defaults", "nfs_workers",
     "native_listen", "durability", "group_commit_ms", "log_level", "log_json", "log_file", "chunk_min_size",
     "chunk_avg_size", "chunk_max_size", "inline_threshold", "chunk_cache_size", "node_id", "cluster_listen",
-    "initial_cluster", "cluster_secret", "cluster_secret_file", "election_timeout_ms", "raft_snapshot_entries", "test_faults"};
+    "initial_cluster", "cluster_secret", "cluster_secret_file", "election_timeout_ms", "raft_snapshot_entries", "test_faults", "join"};
 }  // namespace
 
 Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exit_ok) {
@@ -54,6 +54,7 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   flag("--node-id", "node_id", "cluster mode: this node's id, a number above 0 named in --initial-cluster");
   flag("--cluster-listen", "cluster_listen", "cluster mode: the fabric HOST:PORT (Raft listens on PORT+1)");
   flag("--initial-cluster", "initial_cluster", "cluster mode: every first member, ID=HOST:PORT,... (the same list on every node)");
+  flag("--join", "join", "cluster mode: join a running cluster through one of its nodes' fabric HOST:PORT (instead of --initial-cluster)");
   flag("--cluster-secret-file", "cluster_secret_file", "cluster mode: a file with the secret every node shares (at least 16 bytes)");
   flag("--election-timeout-ms", "election_timeout_ms", "cluster mode: Raft election timeout (default 1000)");
   flag("--raft-snapshot-entries", "raft_snapshot_entries",
@@ -158,6 +159,7 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   o.node_id = static_cast<uint64_t>(node);
   o.cluster_listen = cfg.get_string("cluster_listen", "");
   o.initial_cluster = cfg.get_string("initial_cluster", "");
+  o.join = cfg.get_string("join", "");
   o.cluster_secret = cfg.get_string("cluster_secret", "");
   if (std::string f = cfg.get_string("cluster_secret_file", ""); !f.empty() && o.cluster_secret.empty()) {
     auto text = read_file(f);
@@ -175,9 +177,10 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   KISEKI_ASSIGN_OR_RETURN(int64_t se, cfg.get_int("raft_snapshot_entries", o.raft_snapshot_entries));
   if (se < 16 || se > 1000000000) return invalid_argument("raft_snapshot_entries must be 16..1000000000");
   o.raft_snapshot_entries = static_cast<uint32_t>(se);
-  bool any = o.node_id || !o.cluster_listen.empty() || !o.initial_cluster.empty();
-  if (any && (!o.node_id || o.cluster_listen.empty() || o.initial_cluster.empty()))
-    return invalid_argument("cluster mode needs --node-id, --cluster-listen and --initial-cluster together");
+  bool any = o.node_id || !o.cluster_listen.empty() || !o.initial_cluster.empty() || !o.join.empty();
+  if (any && (!o.node_id || o.cluster_listen.empty() || o.initial_cluster.empty() == o.join.empty()))
+    return invalid_argument("cluster mode needs --node-id and --cluster-listen, with --initial-cluster (a new "
+                            "cluster) or --join (a running one), not both");
   if (any && o.cluster_secret.size() < 16)
     return invalid_argument("cluster mode needs the cluster secret (--cluster-secret-file, at least 16 bytes)");
   if (any) {

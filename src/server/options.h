@@ -37,6 +37,7 @@ struct ServerOptions {
   uint64_t node_id = 0;
   std::string cluster_listen;   // the fabric HOST:PORT; Raft uses PORT + 1
   std::string initial_cluster;  // "1=HOST:PORT,2=HOST:PORT,..."
+  std::string join;             // a running node's fabric HOST:PORT (instead of initial_cluster)
   std::string cluster_secret;   // the secret's bytes (from cluster_secret_file or KISEKI_CLUSTER_SECRET)
   uint32_t election_timeout_ms = 1000;
   uint32_t raft_snapshot_entries = 8192;

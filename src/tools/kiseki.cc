@@ -390,6 +390,37 @@ int main(int argc, char** argv) {
       });
     });
   });
+  auto* nodes_cmd = app.add_subcommand("node", "a cluster's members: list, drain, remove")->require_subcommand(1);
+  nodes_cmd->add_subcommand("list", "every node: id, fabric address, state, Raft role, the leader")->callback([&] {
+    run([&] {
+      return admin("GET", "/api/v1/cluster/nodes", "", [](const json::value& v) {
+        Table t({"NODE", "FABRIC", "STATE", "RAFT", "LEADER"}, {true});
+        for (const auto& x : v.as_array()) {
+          const auto& n = x.as_object();
+          t.add({cell(n, "id"), cell(n, "fabric"), cell(n, "state"), cell(n, "raft_role"),
+                 n.at("leader").as_bool() ? "*" : ""});
+        }
+        t.print();
+      });
+    });
+  });
+  static uint64_t node_arg = 0;
+  auto* ndr = nodes_cmd->add_subcommand("remove", "take a node out of the cluster for good (its id is not used again)");
+  ndr->add_option("ID", node_arg, "node id")->required();
+  ndr->callback([&] {
+    run([&] {
+      return admin("DELETE", "/api/v1/cluster/nodes/" + std::to_string(node_arg), "",
+                   [](const json::value&) { std::printf("node %llu removed\n", static_cast<unsigned long long>(node_arg)); });
+    });
+  });
+  auto* ndd = nodes_cmd->add_subcommand("drain", "place no new chunks on a node and move leadership off it");
+  ndd->add_option("ID", node_arg, "node id")->required();
+  ndd->callback([&] {
+    run([&] {
+      return admin("POST", "/api/v1/cluster/nodes/" + std::to_string(node_arg) + "/drain", "",
+                   [](const json::value&) { std::printf("node %llu drains\n", static_cast<unsigned long long>(node_arg)); });
+    });
+  });
   app.add_subcommand("status", "what the server serves and where")->callback([&] {
     run([&] {
       return admin("GET", "/api/v1/status", "", [](const json::value& v) {

@@ -324,3 +324,44 @@ def test_peers_must_prove_the_cluster_secret(cluster):
         s.settimeout(5)
         assert s.recv(1) == b"", "a stream with a wrong proof was accepted"
     assert "failed to prove the cluster secret" in cluster.nodes[lead].output()
+
+
+def test_join_a_fourth_node_and_remove_one_under_load(cluster):
+    """Runs last: it changes the members. A node joins with --join through a
+    follower, becomes a voter, serves reads; then another node is removed with
+    `kiseki node remove`; writers on the nodes that stay see no error, and every
+    acknowledged write is on every member afterwards."""
+    cluster.wait_caught_up()
+    lead = cluster.leader()
+    follower = [i for i in (1, 2, 3) if i != lead][0]
+    stays = [i for i in (1, 2, 3) if i != follower]
+    w = Writers(cluster, stays, "membership", threads=3)
+    time.sleep(1)
+    cluster.start(4, join=f"127.0.0.1:{cluster.fabric[follower]}")
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        nodes = json.loads(cluster.nodes[lead].cli("node", "list").stdout)
+        if any(n["id"] == 4 and n["raft_role"] == "voter" for n in nodes):
+            break
+        time.sleep(0.3)
+    else:
+        raise AssertionError(f"node 4 did not become a voter: {nodes}")
+    r = cluster.nodes[stays[0]].cli("node", "remove", str(follower))
+    assert r.returncode == 0
+    time.sleep(1.5)
+    w.finish()
+    assert not w.errors, w.errors[:5]
+    assert len(w.acked) > 10
+    nodes = {n["id"]: n for n in json.loads(cluster.nodes[4].cli("node", "list").stdout)}
+    assert nodes[follower]["state"] == "removed"
+    assert nodes[follower]["raft_role"] == ""
+    assert nodes[4]["state"] == "active"
+    # A removed id is not taken again.
+    again = cluster.nodes[4].cli("node", "remove", str(follower), check=False)
+    assert again.returncode != 0 and "not used again" in again.stderr
+    members = stays + [4]
+    cluster.wait_caught_up(among=members)
+    check_present(cluster, w.acked, members)
+    st = json.loads(cluster.nodes[4].cli("cluster", "status").stdout)
+    assert {n["node"] for n in st["nodes"]} == set(members)
+    cluster.kill(follower)

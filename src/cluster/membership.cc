@@ -1,0 +1,377 @@
+// The cluster's members: the map every node keeps from kSetNode records, and
+// the changes operators make (docs/cluster.md#members): join (a Raft standby
+// first, a voter once caught up), drain, remove; and the status views.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "cluster/cluster_node.h"
+#include "common/logging.h"
+
+namespace kiseki::cluster {
+
+namespace {
+constexpr auto kCallDeadline = std::chrono::milliseconds(10000);
+constexpr auto kRetryFor = std::chrono::seconds(30);
+
+std::string encode_nodes(uint64_t commit, const std::vector<NodeInfo>& nodes) {
+  std::string out;
+  Encoder e(&out);
+  e.u64(commit).u32(static_cast<uint32_t>(nodes.size()));
+  for (const auto& n : nodes) e.u64(n.id).str(encode_node(n));
+  return out;
+}
+
+Result<std::vector<NodeInfo>> decode_nodes(std::string_view data, uint64_t* commit) {
+  Decoder d(data);
+  *commit = d.u64();
+  uint32_t n = d.u32();
+  std::vector<NodeInfo> out;
+  for (uint32_t i = 0; i < n && d.ok(); ++i) {
+    uint64_t id = d.u64();
+    std::string_view rec = d.str();
+    if (!d.ok()) break;
+    KISEKI_ASSIGN_OR_RETURN(NodeInfo info, decode_node(id, rec));
+    out.push_back(std::move(info));
+  }
+  if (!d.ok() || !d.done()) return corruption("malformed cluster map");
+  return out;
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    out.push_back(c);
+  }
+  return out;
+}
+}  // namespace
+
+// ---- the map
+
+void ClusterNode::learn(const NodeInfo& n, bool if_absent) {
+  {
+    std::lock_guard lock(nodes_mu_);
+    auto it = nodes_.find(n.id);
+    // An if-absent record applies only where the store had no record: the
+    // in-memory map may hold an --initial-cluster member the store has not
+    // recorded yet, with the same address.
+    if (if_absent && it != nodes_.end() && (it->second.fabric != n.fabric || it->second.state != NodeState::kActive))
+      return;
+    nodes_[n.id] = n;
+  }
+  if (n.id != opts_.node_id) peers_->set_address(n.id, n.fabric);
+  else if (n.state == NodeState::kRemoved)
+    KLOG_WARN("cluster: this node ({}) was removed from the cluster; it takes no part any more", n.id);
+}
+
+Status ClusterNode::load_map(const meta::Store& store) {
+  KISEKI_ASSIGN_OR_RETURN(auto recorded, load_nodes(store));
+  for (const auto& n : recorded) learn(n, false);
+  return Status::ok();
+}
+
+std::vector<NodeInfo> ClusterNode::nodes() const {
+  std::vector<NodeInfo> out;
+  std::lock_guard lock(nodes_mu_);
+  for (const auto& [id, n] : nodes_)
+    if (n.state != NodeState::kRemoved) out.push_back(n);
+  return out;
+}
+
+Status ClusterNode::submit_node(const NodeInfo& n, bool if_absent) {
+  RaftLog* raft = raft_.load();
+  if (!raft) return make_error(ErrorCode::kUnavailable, "the shard's log is not open");
+  RequestId req{client_id_, next_seq_.fetch_add(1)};
+  return raft->submit(set_node_record(n, if_absent, req)).status();
+}
+
+// ---- changes, on the leader
+
+Result<std::string> ClusterNode::on_leader(MembershipOp op, uint64_t id, std::string_view fabric) {
+  auto until = std::chrono::steady_clock::now() + kRetryFor;
+  Status last = make_error(ErrorCode::kUnavailable, "no leader");
+  while (std::chrono::steady_clock::now() < until) {
+    RaftLog* raft = raft_.load();
+    uint64_t leader = raft ? raft->leader() : 0;
+    Result<std::string> r = last;
+    if (leader == opts_.node_id) {
+      r = membership_here(op, id, fabric);
+    } else if (leader != 0) {
+      std::string p;
+      Encoder(&p).u8(static_cast<uint8_t>(op)).u64(id).str(fabric);
+      r = peers_->call(leader, FabricOp::kMembership, p, kCallDeadline);
+    }
+    if (r || (r.code() != ErrorCode::kUnavailable && r.code() != ErrorCode::kTimeout)) return r;
+    last = r.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return last;
+}
+
+Result<std::string> ClusterNode::membership(MembershipOp op, uint64_t id, std::string_view fabric) {
+  RaftLog* raft = raft_.load();
+  if (!raft || raft->leader() != opts_.node_id) return make_error(ErrorCode::kUnavailable, "not leader");
+  return membership_here(op, id, fabric);
+}
+
+Result<std::string> ClusterNode::membership_here(MembershipOp op, uint64_t id, std::string_view fabric) {
+  RaftLog* raft = raft_.load();
+  if (!raft) return make_error(ErrorCode::kUnavailable, "the shard's log is not open");
+  if (id == 0) return invalid_argument("node ids are numbers above 0");
+  std::map<uint64_t, NodeInfo> all;
+  {
+    std::lock_guard lock(nodes_mu_);
+    all = nodes_;
+  }
+  std::optional<NodeInfo> known;
+  for (const auto& [nid, n] : all) {
+    if (nid == id) known = n;
+    if (op == MembershipOp::kJoin && nid != id && n.fabric == fabric && n.state != NodeState::kRemoved)
+      return make_error(ErrorCode::kExists, "node " + std::to_string(nid) + " already listens at " + std::string(fabric));
+  }
+  if (op != MembershipOp::kJoin && !known) return not_found("no node " + std::to_string(id) + " in the cluster");
+  if (known && known->state == NodeState::kRemoved)
+    return make_error(ErrorCode::kNotPermitted, "node " + std::to_string(id) + " was removed; its id is not used again");
+  RaftShardStatus st = raft->status();
+  auto in_config = [&](RaftRole* role) {
+    for (const auto& m : st.members)
+      if (m.id == id) {
+        if (role) *role = m.role;
+        return true;
+      }
+    return false;
+  };
+  switch (op) {
+    case MembershipOp::kJoin: {
+      if (known && known->fabric != fabric)
+        return make_error(ErrorCode::kExists, "node id " + std::to_string(id) + " is in use (at " + known->fabric + ")");
+      KISEKI_ASSIGN_OR_RETURN(std::string raft_addr, raft_address_of(fabric));
+      // The map first: every node knows where the new one is before it is
+      // sent anything.
+      KISEKI_TRY(submit_node(NodeInfo{id, std::string(fabric), NodeState::kActive}, false));
+      RaftRole role = RaftRole::kSpare;
+      if (!in_config(&role)) KISEKI_TRY(raft->add_member(id, raft_addr));
+      if (role == RaftRole::kSpare) KISEKI_TRY(raft->assign(id, RaftRole::kStandby));
+      KLOG_INFO("cluster: node {} at {} joined as a standby", id, fabric);
+      return encode_nodes(raft->status().commit_index, nodes());
+    }
+    case MembershipOp::kPromote: {
+      RaftRole role = RaftRole::kSpare;
+      if (!in_config(&role)) return not_found("node " + std::to_string(id) + " is not in the Raft configuration");
+      if (role != RaftRole::kVoter) KISEKI_TRY(raft->assign(id, RaftRole::kVoter));
+      KLOG_INFO("cluster: node {} is a voter", id);
+      return std::string();
+    }
+    case MembershipOp::kDrain: {
+      KISEKI_TRY(submit_node(NodeInfo{id, known->fabric, NodeState::kDraining}, false));
+      if (id == opts_.node_id) (void)raft->transfer(0);  // leadership goes elsewhere
+      KLOG_INFO("cluster: node {} drains", id);
+      return std::string();
+    }
+    case MembershipOp::kRemove: {
+      if (id == opts_.node_id) {
+        // The leader leaves last: another node takes over and removes it.
+        KISEKI_TRY(raft->transfer(0));
+        return make_error(ErrorCode::kUnavailable, "leadership moved; the new leader removes this node");
+      }
+      size_t voters = 0;
+      for (const auto& m : st.members) voters += m.role == RaftRole::kVoter && m.id != id;
+      if (voters == 0) return make_error(ErrorCode::kNotPermitted, "the last voter cannot be removed");
+      // The map first, so that the node itself still applies the record
+      // that says it is out; then the Raft configuration.
+      KISEKI_TRY(submit_node(NodeInfo{id, known->fabric, NodeState::kRemoved}, false));
+      if (in_config(nullptr)) KISEKI_TRY(raft->remove_member(id));
+      KLOG_INFO("cluster: node {} removed", id);
+      return std::string();
+    }
+  }
+  return invalid_argument("unknown membership call");
+}
+
+Result<std::vector<NodeInfo>> ClusterNode::join(uint64_t id, const std::string& fabric) {
+  KISEKI_ASSIGN_OR_RETURN(std::string a, on_leader(MembershipOp::kJoin, id, fabric));
+  uint64_t commit = 0;
+  return decode_nodes(a, &commit);
+}
+Status ClusterNode::promote(uint64_t id) { return on_leader(MembershipOp::kPromote, id, {}).status(); }
+Status ClusterNode::drain(uint64_t id) { return on_leader(MembershipOp::kDrain, id, {}).status(); }
+Status ClusterNode::remove(uint64_t id) { return on_leader(MembershipOp::kRemove, id, {}).status(); }
+
+// ---- a node that joins
+
+Status ClusterNode::join_through(const std::string& fabric) {
+  std::string p;
+  Encoder(&p).u8(static_cast<uint8_t>(MembershipOp::kJoin)).u64(opts_.node_id).str(opts_.listen);
+  auto until = std::chrono::steady_clock::now() + kRetryFor;
+  Status last;
+  while (std::chrono::steady_clock::now() < until) {
+    // The node named may not lead: it answers "not leader", and the map it
+    // would give is not to be had until the join commits. Ask it for the
+    // leader by trying the call there, then every node its status names.
+    auto r = peers_->call_at(fabric, FabricOp::kMembership, p, kCallDeadline);
+    if (!r && r.code() == ErrorCode::kUnavailable) {
+      auto st = peers_->call_at(fabric, FabricOp::kStatus, {}, std::chrono::milliseconds(2000));
+      // Its own view names the leader and every member's fabric address.
+      if (st) {
+        size_t at = st->find("\"leader_fabric\":\"");
+        if (at != std::string::npos) {
+          at += 17;
+          std::string leader(st->substr(at, st->find('"', at) - at));
+          if (!leader.empty() && leader != fabric) r = peers_->call_at(leader, FabricOp::kMembership, p, kCallDeadline);
+        }
+      }
+    }
+    if (r) {
+      KISEKI_ASSIGN_OR_RETURN(auto map, decode_nodes(*r, &join_commit_));
+      for (const auto& n : map) learn(n, false);
+      KLOG_INFO("cluster: joined through {} as node {} ({} nodes)", fabric, opts_.node_id, map.size());
+      return Status::ok();
+    }
+    last = r.status();
+    if (r.code() != ErrorCode::kUnavailable && r.code() != ErrorCode::kTimeout)
+      return make_error(r.code(), "--join " + fabric + ": " + r.status().message());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  return make_error(ErrorCode::kUnavailable, "--join " + fabric + ": " + last.message());
+}
+
+void ClusterNode::membership_worker() {
+  auto wait = [&](std::chrono::milliseconds d) {
+    std::unique_lock lock(stop_mu_);
+    return !stop_cv_.wait_for(lock, d, [&] { return stopping_; });
+  };
+  // This node's own record in the map (the first members are in no record
+  // until they register; a joined node's record the leader wrote).
+  bool registered = false;
+  while (!registered) {
+    Status st = submit_node(NodeInfo{opts_.node_id, opts_.listen, NodeState::kActive}, true);
+    registered = st.is_ok();
+    if (!registered && !wait(std::chrono::milliseconds(500))) return;
+  }
+  RaftLog* raft = raft_.load();
+  if (joined_now_) {
+    // A standby becomes a voter once it holds what the leader had committed
+    // when it took this node in (libraft's catch-up rounds do the rest).
+    while (raft->applied_index() < join_commit_)
+      if (!wait(std::chrono::milliseconds(100))) return;
+    for (;;) {
+      Status st = promote(opts_.node_id);
+      if (st.is_ok()) break;
+      KLOG_WARN("cluster: promotion of node {} to a voter: {}; trying again", opts_.node_id, st.to_string());
+      if (!wait(std::chrono::seconds(1))) return;
+    }
+  }
+  // A draining node does not stay leader: Raft may elect it again, and it
+  // hands leadership on each time.
+  while (wait(std::chrono::milliseconds(500))) {
+    bool draining = false;
+    {
+      std::lock_guard lock(nodes_mu_);
+      auto it = nodes_.find(opts_.node_id);
+      draining = it != nodes_.end() && it->second.state != NodeState::kActive;
+    }
+    if (draining && raft->leader() == opts_.node_id) {
+      Status st = raft->transfer(0);
+      KLOG_INFO("cluster: this node drains; leadership handed on: {}", st.is_ok() ? "done" : st.to_string());
+    }
+  }
+}
+
+// ---- views
+
+std::vector<NodeView> ClusterNode::list_nodes() {
+  std::vector<NodeView> out;
+  RaftShardStatus st;
+  if (RaftLog* raft = raft_.load()) {
+    (void)raft->read_barrier();  // the map as the cluster has it now, if a leader answers
+    st = raft->status();
+  }
+  std::map<uint64_t, NodeInfo> all;
+  {
+    std::lock_guard lock(nodes_mu_);
+    all = nodes_;
+  }
+  for (const auto& [id, n] : all) {
+    NodeView v;
+    v.info = n;
+    for (const auto& m : st.members)
+      if (m.id == id) v.raft_role = role_name(m.role);
+    v.leader = st.leader == id;
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+std::string ClusterNode::cluster_status_json() {
+  std::string nodes_json;
+  for (const auto& m : nodes()) {
+    std::string one;
+    if (m.id == opts_.node_id) {
+      one = status_json();
+    } else if (auto r = peers_->call(m.id, FabricOp::kStatus, {}, std::chrono::milliseconds(1000))) {
+      one = *r;
+    } else {
+      one = fmt::format("{{\"node\":{},\"fabric\":\"{}\",\"reachable\":false,\"error\":\"{}\"}}", m.id, m.fabric,
+                        r.status().code() == ErrorCode::kTimeout ? "timeout" : "unreachable");
+    }
+    if (one.size() > 1 && one.back() == '}' && one.find("\"reachable\"") == std::string::npos)
+      one.insert(one.size() - 1, ",\"reachable\":true");
+    nodes_json += (nodes_json.empty() ? "" : ",") + one;
+  }
+  std::string shards = "[]";
+  if (RaftLog* raft = raft_.load()) {
+    RaftShardStatus s = raft->status();
+    shards = fmt::format("[{{\"shard\":{},\"leader\":{},\"term\":{},\"commit_index\":{},\"seen_from\":{}}}]", s.shard,
+                         s.leader, s.term, s.commit_index, opts_.node_id);
+  }
+  return fmt::format("{{\"node\":{},\"nodes\":[{}],\"shards\":{},\"chunks_degraded\":{},\"quorum_lost\":{}}}",
+                     opts_.node_id, nodes_json, shards, degraded_writes_->value(), quorum_lost_->value());
+}
+
+std::string ClusterNode::status_json() {
+  auto all = nodes();
+  std::string leader_fabric;
+  RaftShardStatus s;
+  RaftLog* raft = raft_.load();
+  if (raft) {
+    s = raft->status();
+    for (const auto& n : all)
+      if (n.id == s.leader) leader_fabric = n.fabric;
+  }
+  std::string out = fmt::format("{{\"node\":{},\"fabric\":\"{}\",\"leader_fabric\":\"{}\",\"members\":[", opts_.node_id,
+                                json_escape(opts_.listen), json_escape(leader_fabric));
+  for (size_t i = 0; i < all.size(); ++i)
+    out += fmt::format("{}{{\"id\":{},\"fabric\":\"{}\",\"state\":\"{}\"}}", i ? "," : "", all[i].id,
+                       json_escape(all[i].fabric), node_state_name(all[i].state));
+  out += "],\"shards\":[";
+  if (raft) {
+    out += fmt::format("{{\"shard\":{},\"role\":\"{}\",\"leader\":{},\"term\":{},\"commit_index\":{},"
+                       "\"applied_index\":{},\"last_index\":{},\"snapshot_index\":{},\"voters\":[",
+                       s.shard, s.role, s.leader, s.term, s.commit_index, s.applied_index, s.last_index,
+                       s.snapshot_index);
+    bool first = true;
+    for (const auto& m : s.members)
+      if (m.role == RaftRole::kVoter) {
+        out += fmt::format("{}{}", first ? "" : ",", m.id);
+        first = false;
+      }
+    out += "],\"standbys\":[";
+    first = true;
+    for (const auto& m : s.members)
+      if (m.role != RaftRole::kVoter) {
+        out += fmt::format("{}{}", first ? "" : ",", m.id);
+        first = false;
+      }
+    out += "],\"match\":{";
+    for (size_t i = 0; i < s.match.size(); ++i)
+      out += fmt::format("{}\"{}\":{}", i ? "," : "", s.match[i].first, s.match[i].second);
+    out += "}}";
+  }
+  out += "]}";
+  return out;
+}
+
+}  // namespace kiseki::cluster
