@@ -48,6 +48,7 @@ std::string set_node_record(const NodeInfo& n, bool if_absent, const RequestId& 
 }
 
 std::optional<std::pair<NodeInfo, bool>> node_of_record(std::string_view record) {
+  if (ns::first_op(record) != static_cast<uint8_t>(ns::Op::kSetNode)) return std::nullopt;
   std::vector<ns::Delta> deltas;
   if (!ns::decode_record(record, &deltas, nullptr).is_ok() || deltas.size() != 1 || deltas[0].op != ns::Op::kSetNode)
     return std::nullopt;

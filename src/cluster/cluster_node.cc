@@ -12,6 +12,7 @@
 #include "common/host_port.h"
 #include "common/logging.h"
 #include "crypto/primitives.h"
+#include "namespace/delta.h"
 
 namespace kiseki::cluster {
 
@@ -155,6 +156,9 @@ Result<std::unique_ptr<log::Log>> ClusterNode::open_log(meta::Store* store, log:
   lo2.on_apply = [this, tap = lo.on_apply](std::string_view record) {
     if (tap) tap(record);
     if (auto n = node_of_record(record)) learn(n->first, n->second);
+    // A crypto-shred: no checkpoint made for another node keeps the state
+    // it erases (snapshot_transfer.h).
+    if (ns::first_op(record) == static_cast<uint8_t>(ns::Op::kSetTenant)) snapshots_->drop_all();
   };
   lo2.on_reset = [this, store, tap = lo.on_reset] {
     if (Status st = load_map(*store); !st) KLOG_ERROR("cluster map after a snapshot: {}", st.to_string());

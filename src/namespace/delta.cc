@@ -22,6 +22,13 @@ std::string encode_record(const std::vector<Delta>& deltas, const RequestId& req
   return v;
 }
 
+uint8_t first_op(std::string_view record) {
+  // format u8 · client u64 · seq u64 · count u32 · the first delta's op u8
+  constexpr size_t kAt = 1 + 8 + 8 + 4;
+  if (record.size() <= kAt || static_cast<uint8_t>(record[0]) != kRecordFormat) return 0;
+  return static_cast<uint8_t>(record[kAt]);
+}
+
 Status decode_record(std::string_view record, std::vector<Delta>* deltas, RequestId* req) {
   Decoder d(record);
   if (d.u8() != kRecordFormat) return corruption("delta record: unknown format");

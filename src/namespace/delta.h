@@ -89,6 +89,9 @@ struct Delta {
 };
 
 std::string encode_record(const std::vector<Delta>& deltas, const RequestId& req = {});
+// The op of a record's first delta without decoding it (0 when the record is
+// too short to tell): for observers that care about a few kinds of records.
+uint8_t first_op(std::string_view record);
 Status decode_record(std::string_view record, std::vector<Delta>* deltas, RequestId* req = nullptr);
 
 }  // namespace kiseki::ns
