@@ -430,11 +430,16 @@ Status RaftLog::read_barrier() {
   auto deadline = Clock::now() + opts_.submit_timeout;
   auto backoff = std::chrono::milliseconds(10);
   for (;;) {
-    uint64_t leader = 0;
-    Result<uint64_t> idx = leader_read_index(&leader);
-    if (!idx && leader != 0 && leader != opts_.node_id && opts_.read_index) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      idx = opts_.read_index(leader, std::max(left, std::chrono::milliseconds(1)));
+    uint64_t leader = leader_.load();
+    Result<uint64_t> idx = make_error(ErrorCode::kUnavailable, "no leader");
+    if (leader == opts_.node_id) {
+      idx = leader_read_index(&leader);
+    } else if (leader != 0 && opts_.read_index) {
+      // Concurrent readers on a follower share one call to the leader too.
+      idx = index_rounds_.run([&] {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        return opts_.read_index(leader, std::max(left, std::chrono::milliseconds(1)));
+      });
     }
     if (idx) return wait_applied(*idx, std::chrono::milliseconds(5000));
     if (idx.code() != ErrorCode::kUnavailable && idx.code() != ErrorCode::kTimeout) return idx.status();

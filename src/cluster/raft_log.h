@@ -146,6 +146,8 @@ class RaftLog final : public log::Log {
   // Reads share confirmation rounds: a round that began after a caller asked
   // answers it (as the delta log shares WAL syncs).
   SharedRound<Result<uint64_t>> confirm_rounds_{Result<uint64_t>(0)};
+  // On a follower: calls to the leader for its read index, shared alike.
+  SharedRound<Result<uint64_t>> index_rounds_{Result<uint64_t>(0)};
 
   Counter* forwarded_ = nullptr;
   Gauge* term_ = nullptr;

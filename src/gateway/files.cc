@@ -439,7 +439,6 @@ static void fill_refs(const std::vector<Extent>& before, const std::vector<Exten
 
 Result<FileAttr> LocalGateway::write(NsRef ns, InodeId ino, uint64_t offset, ByteSpan data, bool stable,
                                      const Caller& who) {
-  KISEKI_TRY(log_->read_barrier());
   if (offset > (1ull << 62) || data.size() > (1ull << 32)) return invalid_argument("offset or length out of range");
   KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
   if (first) return replayed_attr(ns, *first, ino);
@@ -447,8 +446,14 @@ Result<FileAttr> LocalGateway::write(NsRef ns, InodeId ino, uint64_t offset, Byt
   KISEKI_ASSIGN_OR_RETURN(crypto::DomainKeys domain, domain_keys(ns.tenant));
   std::lock_guard lock(inode_lock(ns, ino));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
+    // Optimistic: the inode as this node has it. Its version is checked when
+    // the record applies; a conflict, or an inode this node has not seen yet,
+    // reads again after a read barrier.
+    if (attempt > 0) KISEKI_TRY(log_->read_barrier());
     Inode i;
-    KISEKI_TRY(load_inode(ns, ino, &i));
+    Status loaded = load_inode(ns, ino, &i);
+    if (loaded.code() == ErrorCode::kStale && attempt == 0) continue;
+    KISEKI_TRY(loaded);
     if (i.is_dir()) return make_error(ErrorCode::kIsDirectory, "is a directory");
     if (i.type != FileType::kFile) return invalid_argument("not a regular file");
     KISEKI_TRY(check_data_access(who, to_attr(i), kMayWrite));

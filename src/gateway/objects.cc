@@ -182,7 +182,10 @@ Result<ObjectInfo> LocalGateway::put_object(NsRef ns, std::string_view key, cons
   c.headers = meta.headers;
   c.user_meta = meta.user_meta;
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
-    KISEKI_TRY(log_->read_barrier());
+    // A plain PUT reads the object it replaces optimistically (apply checks
+    // its version; a conflict reads again after a read barrier). Conditions
+    // are decided here, on state read after one.
+    if (attempt > 0 || cond.if_match || cond.if_none_match_star) KISEKI_TRY(log_->read_barrier());
     Delta d = object_delta(ns, key, data.size);
     if (cond.if_none_match_star) d.flags |= ns::kMustNotExist;
     KISEKI_ASSIGN_OR_RETURN(std::optional<Content> old, replace_target(ns, key, kek, &d));
@@ -256,9 +259,13 @@ Status LocalGateway::read_object(const ObjectHandle& h, uint64_t offset, uint64_
 Status LocalGateway::delete_object(NsRef ns, std::string_view key) {
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
-    KISEKI_TRY(log_->read_barrier());
+    // Optimistic as a PUT; an object not found here is looked for again after
+    // a read barrier (it may have been made on another node a moment ago).
+    if (attempt > 0) KISEKI_TRY(log_->read_barrier());
     Inode i;
-    KISEKI_TRY(resolve_key(ns, key, &i).status());
+    auto found = resolve_key(ns, key, &i);
+    if (!found && found.code() == ErrorCode::kNotFound && attempt == 0) continue;
+    KISEKI_TRY(found.status());
     Delta d;
     d.op = Op::kDeleteObject;
     d.ns = ns.ns;
