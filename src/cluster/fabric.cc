@@ -23,6 +23,24 @@ std::string fabric_proof(const crypto::SecretKey& key, ProofRole role, std::stri
   return std::string(reinterpret_cast<const char*>(d.data()), d.size());
 }
 
+const char* fabric_op_name(FabricOp op) {
+  switch (op) {
+    case FabricOp::kHello: return "hello";
+    case FabricOp::kAuth: return "auth";
+    case FabricOp::kForward: return "forward";
+    case FabricOp::kReadIndex: return "read_index";
+    case FabricOp::kConfirm: return "confirm";
+    case FabricOp::kChunkPut: return "chunk_put";
+    case FabricOp::kChunkGet: return "chunk_get";
+    case FabricOp::kStatus: return "status";
+    case FabricOp::kSnapshotOpen: return "snapshot_open";
+    case FabricOp::kSnapshotRead: return "snapshot_read";
+    case FabricOp::kSnapshotClose: return "snapshot_close";
+    case FabricOp::kMembership: return "membership";
+  }
+  return "unknown";
+}
+
 std::string encode_committed(const Committed& c) {
   std::string out;
   Encoder(&out).u64(c.index).u32(static_cast<uint32_t>(c.status.code())).str(c.status.message()).str(c.out);

@@ -40,6 +40,9 @@ enum class FabricOp : uint16_t {
   kMembership = 50,  // u8 MembershipOp · u64 node id · str fabric address → per op (membership.cc)
 };
 
+// "forward", "chunk_put", ... (metric labels, logs).
+const char* fabric_op_name(FabricOp op);
+
 enum class MembershipOp : uint8_t { kJoin = 1, kPromote = 2, kDrain = 3, kRemove = 4 };
 
 // The cluster secret's derived keys: one for fabric proofs, one for the

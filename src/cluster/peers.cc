@@ -93,7 +93,18 @@ Result<std::string> Peers::call(uint64_t node, FabricOp op, std::string_view pay
     return conn.status();
   }
   auto r = (*conn)->call(static_cast<uint16_t>(op), payload, deadline);
-  latency_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  latency_->observe(secs);
+  Histogram* by_op;
+  {
+    std::lock_guard lock(op_mu_);
+    Histogram*& h = op_latency_[static_cast<uint16_t>(op)];
+    if (!h)
+      h = MetricsRegistry::global().histogram("kiseki_fabric_op_seconds", "Latency of fabric calls to other nodes, by op",
+                                              {{"op", fabric_op_name(op)}});
+    by_op = h;
+  }
+  by_op->observe(secs);
   if (!r && (r.code() == ErrorCode::kUnavailable || r.code() == ErrorCode::kTimeout)) failures_->inc();
   return r;
 }

@@ -48,6 +48,8 @@ class Peers {
   // to it fail at once meanwhile: a dead node costs no caller a connect timeout).
   std::map<uint64_t, std::chrono::steady_clock::time_point> down_until_;
   Histogram* latency_;
+  std::mutex op_mu_;  // guards op_latency_
+  std::map<uint16_t, Histogram*> op_latency_;  // kiseki_fabric_call_seconds{op}
   Counter* failures_;
 };
 

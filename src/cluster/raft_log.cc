@@ -120,6 +120,18 @@ void RaftLog::Impl::on_tick() {
   o.term_->set(static_cast<int64_t>(raft.current_term));
   bool leading = raft.state == RAFT_LEADER;
   o.is_leader_->set(leading ? 1 : 0);
+  // Replication lag of every other member, as the leader sees it (0 elsewhere).
+  raft_index last = raft_last_index(&raft);
+  for (unsigned i = 0; i < raft.configuration.n; ++i) {
+    uint64_t id = raft.configuration.servers[i].id;
+    if (id == o.opts_.node_id) continue;
+    Gauge*& g = o.lag_[id];
+    if (!g)
+      g = MetricsRegistry::global().gauge("kiseki_raft_replication_lag_entries",
+                                          "Entries a member's log lacks behind the leader's (on the leader)",
+                                          {{"shard", std::to_string(o.opts_.shard)}, {"node", std::to_string(id)}});
+    g->set(leading ? static_cast<int64_t>(last - std::min(last, raft.leader_state.progress[i].match_index)) : 0);
+  }
   if (!leading) {
     leader_ready = false;
   } else if (!leader_ready && !barrier_pending) {

@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -152,6 +153,7 @@ class RaftLog final : public log::Log {
   Counter* forwarded_ = nullptr;
   Gauge* term_ = nullptr;
   Gauge* is_leader_ = nullptr;
+  std::map<uint64_t, Gauge*> lag_;  // by member (the loop thread's)
 };
 
 }  // namespace kiseki::cluster
