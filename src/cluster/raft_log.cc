@@ -69,6 +69,21 @@ struct RaftLog::Impl {
     barrier_pending = false;
     owner->fsm_->advance(raft.last_applied);
     if (status == 0 && raft.state == RAFT_LEADER) leader_ready = true;
+    publish_lead();
+  }
+  // What confirm rounds need of this node's leadership, for other threads.
+  void publish_lead() {
+    RaftLog::LeadView v;
+    v.ready = raft.state == RAFT_LEADER && leader_ready && !stopping;
+    v.term = raft.current_term;
+    for (unsigned i = 0; i < raft.configuration.n; ++i) {
+      const auto& srv = raft.configuration.servers[i];
+      if (srv.role != RAFT_VOTER) continue;
+      ++v.voters;
+      if (srv.id != owner->opts_.node_id) v.peers.push_back(srv.id);
+    }
+    std::lock_guard lock(owner->lead_mu_);
+    owner->lead_ = std::move(v);
   }
 };
 
@@ -134,7 +149,9 @@ void RaftLog::Impl::on_tick() {
   }
   if (!leading) {
     leader_ready = false;
-  } else if (!leader_ready && !barrier_pending) {
+  }
+  publish_lead();
+  if (leading && !leader_ready && !barrier_pending) {
     // libraft 0.15 commits entries of older terms only once an entry of the
     // current term commits: a barrier of this term does that before this
     // leader answers reads.
@@ -390,35 +407,28 @@ Status RaftLog::sync() {
 }
 
 Result<uint64_t> RaftLog::confirm_round() {
-  uint64_t commit = 0, term = 0;
-  std::vector<uint64_t> peers;
-  size_t voters = 0;
-  bool ready = false;
-  run_on_loop([&] {
-    Impl& im = *impl_;
-    if (im.raft.state != RAFT_LEADER || !im.leader_ready) return;
-    ready = true;
-    commit = im.raft.commit_index;
-    term = im.raft.current_term;
-    for (unsigned i = 0; i < im.raft.configuration.n; ++i) {
-      const auto& srv = im.raft.configuration.servers[i];
-      if (srv.role != RAFT_VOTER) continue;
-      ++voters;
-      if (srv.id != opts_.node_id) peers.push_back(srv.id);
-    }
-  });
-  if (!ready) return make_error(ErrorCode::kUnavailable, "not leader");
+  LeadView v;
+  {
+    std::lock_guard lock(lead_mu_);
+    v = lead_;
+  }
+  if (!v.ready) return make_error(ErrorCode::kUnavailable, "not leader");
+  // Every write acknowledged anywhere before this round began was applied on
+  // this leader before it was acknowledged (forwarded ones too): its applied
+  // index now is an index the read must see. (The view may be a few
+  // milliseconds old; a leader deposed meanwhile gets no confirmation below.)
+  uint64_t index = fsm_->applied();
   // A majority of voters, this node among them, still follow it in its term:
   // no other leader can have committed anything before this round began.
-  size_t need = voters / 2, yes = 0;
-  for (uint64_t p : peers) {
+  size_t need = v.voters / 2, yes = 0;
+  for (uint64_t p : v.peers) {
     if (yes >= need) break;
     if (!opts_.confirm) break;
-    auto r = opts_.confirm(p, term, std::chrono::milliseconds(opts_.election_timeout_ms));
+    auto r = opts_.confirm(p, v.term, std::chrono::milliseconds(opts_.election_timeout_ms));
     if (r && *r) ++yes;
   }
   if (yes < need) return make_error(ErrorCode::kUnavailable, "leadership not confirmed by a majority");
-  return commit;
+  return index;
 }
 
 Result<uint64_t> RaftLog::leader_read_index(uint64_t* leader) {

@@ -144,6 +144,16 @@ class RaftLog final : public log::Log {
 
   RaftHost* host_ = nullptr;
 
+  // This node's leadership as the loop last saw it (confirm_round).
+  struct LeadView {
+    bool ready = false;  // leader, and a barrier of its term applied
+    uint64_t term = 0;
+    size_t voters = 0;
+    std::vector<uint64_t> peers;  // the other voters
+  };
+  std::mutex lead_mu_;
+  LeadView lead_;
+
   // Reads share confirmation rounds: a round that began after a caller asked
   // answers it (as the delta log shares WAL syncs).
   SharedRound<Result<uint64_t>> confirm_rounds_{Result<uint64_t>(0)};
