@@ -50,10 +50,21 @@ Status ChunkStore::flush_local() {
 }
 
 Result<std::unique_ptr<ChunkStore>> ChunkStore::open(meta::Store* meta, SegmentStore* segments,
-                                                     const crypto::KeyManager* keys) {
+                                                     const crypto::KeyManager* keys,
+                                                     std::vector<const meta::Store*> more_refs) {
   std::unique_ptr<ChunkStore> cs(new ChunkStore(meta, segments, keys));
+  cs->more_refs_ = std::move(more_refs);
   KISEKI_TRY(cs->sweep());
   return cs;
+}
+
+Result<uint64_t> ChunkStore::references(const ChunkId& id) const {
+  KISEKI_ASSIGN_OR_RETURN(uint64_t n, ref_count(*meta_, id));
+  for (const meta::Store* s : more_refs_) {
+    if (n > 0) break;
+    KISEKI_ASSIGN_OR_RETURN(n, ref_count(*s, id));
+  }
+  return n;
 }
 
 namespace {
@@ -79,7 +90,7 @@ Status ChunkStore::sweep() {
     }
     // Past the end of what recovery kept: a record whose write never became
     // durable. Harmless unless something references it.
-    KISEKI_ASSIGN_OR_RETURN(uint64_t refs, ref_count(*meta_, id));
+    KISEKI_ASSIGN_OR_RETURN(uint64_t refs, references(id));
     if (refs > 0) {
       ++lost;
       lost_in.insert(loc.segment);
@@ -122,6 +133,17 @@ uint64_t ChunkStore::live_bytes(SegmentId seg) const {
   std::lock_guard lock(live_mu_);
   auto it = live_.find(seg);
   return it == live_.end() ? 0 : it->second;
+}
+
+Result<PreparedChunk> ChunkStore::pin_existing(const ChunkId& id) {
+  Stripe& s = stripe(id);
+  std::lock_guard lock(s.mu);
+  KISEKI_ASSIGN_OR_RETURN(std::optional<Location> loc, find_locked(s, id));
+  if (!loc) return not_found("chunk " + id.hex() + " has no copy here");
+  PreparedChunk p;
+  p.id = id;
+  p.pin = pin_locked(s, id);
+  return p;
 }
 
 std::shared_ptr<const void> ChunkStore::pin_locked(Stripe& s, const ChunkId& id) {
@@ -288,7 +310,7 @@ Status ChunkStore::open_sealed(const crypto::DomainKeys& domain, const ChunkId& 
 
 Result<bool> ChunkStore::collect_locked(Stripe& s, const ChunkId& id) {
   if (s.pins.count(id)) return false;
-  KISEKI_ASSIGN_OR_RETURN(uint64_t refs, ref_count(*meta_, id));
+  KISEKI_ASSIGN_OR_RETURN(uint64_t refs, references(id));
   if (refs > 0) return false;
   KISEKI_ASSIGN_OR_RETURN(std::optional<Location> loc, find_locked(s, id));
   if (!loc) return false;
@@ -400,16 +422,20 @@ ScrubReport ChunkStore::scrub(const DomainKeysFn& keys) {
     Status st = dk ? read(*dk, id, &plain) : dk.status();
     if (!st.is_ok()) report.problems.push_back("chunk " + id.hex() + ": " + st.to_string());
   }
-  auto refs = meta_->iterator(Cf::kChunkRefs);
-  for (refs->SeekToFirst(); refs->Valid(); refs->Next()) {
-    if (is_ledger_key(refs->key().ToStringView())) continue;
-    ChunkId id;
-    if (!ChunkId::from_view(refs->key().ToStringView(), &id)) {
-      report.problems.push_back("malformed chunk reference entry");
-      continue;
+  std::vector<const meta::Store*> all{meta_};
+  all.insert(all.end(), more_refs_.begin(), more_refs_.end());
+  for (const meta::Store* store : all) {
+    auto refs = store->iterator(Cf::kChunkRefs);
+    for (refs->SeekToFirst(); refs->Valid(); refs->Next()) {
+      if (is_ledger_key(refs->key().ToStringView())) continue;
+      ChunkId id;
+      if (!ChunkId::from_view(refs->key().ToStringView(), &id)) {
+        report.problems.push_back("malformed chunk reference entry");
+        continue;
+      }
+      if (locate(id).code() == ErrorCode::kNotFound)
+        report.problems.push_back("chunk " + id.hex() + " is referenced but has no bytes on this node");
     }
-    if (locate(id).code() == ErrorCode::kNotFound)
-      report.problems.push_back("chunk " + id.hex() + " is referenced but has no bytes on this node");
   }
   // A scrub that finds nothing wrong ends the damage reported at open (the
   // chunks were restored, or the objects that needed them deleted).

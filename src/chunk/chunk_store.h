@@ -42,12 +42,18 @@ class ChunkStore {
   // Sweeps the location table once: entries past a segment's recovered end or in
   // a missing segment go (with an error logged if the chunk is still referenced),
   // unreferenced chunks are collected, and each segment's live bytes are summed.
+  // `more_refs`: the stores of the node's other metadata shards (ADR 0009): a
+  // chunk is referenced while any shard counts a reference to it.
   static Result<std::unique_ptr<ChunkStore>> open(meta::Store* meta, SegmentStore* segments,
-                                                  const crypto::KeyManager* keys);
+                                                  const crypto::KeyManager* keys,
+                                                  std::vector<const meta::Store*> more_refs = {});
 
   // Dedup is decided before sealing: a hit costs one location probe and no
   // crypto. Either way the chunk comes back pinned. `id` is of `domain`'s domain.
   Result<PreparedChunk> prepare(const crypto::DomainKeys& domain, const ChunkId& id, ByteSpan plaintext);
+  // Pins a chunk this node holds (kNotFound if it holds none), so that a
+  // reference to it may count as fresh: a copy into another metadata shard.
+  Result<PreparedChunk> pin_existing(const ChunkId& id);
   // Makes every stored chunk durable before the delta that references it commits.
   Status sync(const std::vector<PreparedChunk>& chunks);
   // Stores a chunk sealed elsewhere (a replica's copy, a repair) unless this node
@@ -113,6 +119,8 @@ class ChunkStore {
   };
   ChunkStore(meta::Store* meta, SegmentStore* segments, const crypto::KeyManager* keys);
   Status sweep();
+  // References to the chunk over every shard's store.
+  Result<uint64_t> references(const ChunkId& id) const;
   std::string lost_at_open_;  // guarded by live_mu_ (stays until a clean scrub)
   Stripe& stripe(const ChunkId& id) const { return stripes_[id.bytes[8] % stripes_.size()]; }
   std::shared_ptr<const void> pin_locked(Stripe& s, const ChunkId& id);
@@ -125,6 +133,7 @@ class ChunkStore {
   void add_live(SegmentId seg, int64_t bytes);
 
   meta::Store* meta_;
+  std::vector<const meta::Store*> more_refs_;
   SegmentStore* segments_;
   crypto::ChunkCipher cipher_;
   mutable std::array<Stripe, 64> stripes_;

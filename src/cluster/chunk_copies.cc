@@ -42,10 +42,8 @@ Status ClusterNode::replicate(const std::vector<ChunkId>& ids) {
   for (size_t i = 0; i < ids.size(); ++i) {
     KISEKI_TRY(chunks->read_sealed(ids[i], &sealed[i]));
     ranked[i] = placement(ids[i]);
-    for (size_t r = 0; r < home; ++r) {
-      if (ranked[i][r] == opts_.node_id) round->acks[i] = 1;  // this node's copy is durable already
-      else by_node[ranked[i][r]].push_back(i);
-    }
+    for (size_t r = 0; r < home; ++r)
+      if (ranked[i][r] != opts_.node_id) by_node[ranked[i][r]].push_back(i);
   }
   auto send = [&](uint64_t node, const std::vector<size_t>& which) {
     auto payload = std::make_shared<std::string>();
@@ -73,6 +71,18 @@ Status ClusterNode::replicate(const std::vector<ChunkId>& ids) {
       if (round->acks[i] < quorum) lacking->push_back(i);
   };
   for (const auto& [node, which] : by_node) send(node, which);
+  // This node's own copy counts once its bytes and its location are durable
+  // here (the location rides in the root shard's batches otherwise, which a
+  // crash could lose while the record commits in another shard): a shared
+  // round of syncs, while the copies travel.
+  if (Status st = persist_adopted(); st.is_ok()) {
+    std::lock_guard lock(round->mu);
+    for (size_t i = 0; i < ids.size(); ++i)
+      for (size_t r = 0; r < home; ++r)
+        if (ranked[i][r] == opts_.node_id) ++round->acks[i];
+  } else {
+    KLOG_WARN("chunks of this write: this node's copy is not durable: {}", st.to_string());
+  }
   std::vector<size_t> lacking;
   {
     // Answer once every chunk has its quorum; the other copies go on in the

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -17,7 +18,7 @@
 namespace kiseki::cluster {
 
 namespace {
-constexpr uint64_t kShard = 0;  // one metadata shard holds every namespace (docs/cluster.md)
+constexpr uint64_t kRoot = 0;  // the root shard: the cluster map, tenants, the namespace catalog
 constexpr auto kChunkDeadline = std::chrono::milliseconds(5000);
 }  // namespace
 
@@ -81,8 +82,22 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::start(const ClusterOptions& op
     KISEKI_TRY(write_file_atomic(marker, std::to_string(opts.node_id) + "\n", 0644));
   }
   // --join takes effect once: a node with Raft state of its own is a member.
-  std::string raft_dir = opts.data_dir + "/raft/shard-" + std::to_string(kShard);
+  std::string raft_dir = opts.data_dir + "/raft/shard-" + std::to_string(kRoot);
   n->joined_now_ = !opts.join.empty() && !file_exists(raft_dir + "/metadata1") && !file_exists(raft_dir + "/metadata2");
+  // How many shards: this node's own record of it once it has one.
+  std::string count_file = opts.data_dir + "/raft/shards";
+  if (file_exists(count_file)) {
+    KISEKI_ASSIGN_OR_RETURN(std::string text, read_file(count_file));
+    n->shards_ = static_cast<uint32_t>(std::strtoul(text.c_str(), nullptr, 10));
+    if (n->shards_ == 0 || n->shards_ > kMaxShards) return corruption(count_file + " is damaged");
+    if (opts.shards != 1 && opts.shards != n->shards_)
+      return invalid_argument("this node's cluster has " + std::to_string(n->shards_) + " shards, not --shards " +
+                              std::to_string(opts.shards) + " (the count is fixed when the cluster is made)");
+  } else {
+    if (opts.shards == 0 || opts.shards > kMaxShards)
+      return invalid_argument("--shards must lie in 1.." + std::to_string(kMaxShards));
+    n->shards_ = opts.shards;  // a joining node learns the cluster's below
+  }
   uint8_t id[8];
   crypto::random_bytes(id);
   n->client_id_ = get_be64(id) | 1;
@@ -107,6 +122,10 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::start(const ClusterOptions& op
       m.counter("kiseki_chunks_written_degraded_total", "Chunks acknowledged with fewer copies than their target");
   n->fetched_ = m.counter("kiseki_fabric_chunk_fetches_total", "Chunks read from another node's copy");
   if (n->joined_now_) KISEKI_TRY(n->join_through(opts.join));
+  if (!file_exists(count_file)) {
+    KISEKI_TRY(make_dirs(opts.data_dir + "/raft"));
+    KISEKI_TRY(write_file_atomic(count_file, std::to_string(n->shards_) + "\n", 0644));
+  }
   KLOG_INFO("cluster node {}: fabric on {} (port {}), {} nodes known", opts.node_id, opts.listen, n->server_->port(),
             n->nodes().size());
   return n;
@@ -143,65 +162,87 @@ std::vector<uint64_t> ClusterNode::placement(const ChunkId& id) const {
 
 // ---- the Gateway's side
 
-Result<std::unique_ptr<log::Log>> ClusterNode::open_log(meta::Store* store, log::StateMachine* sm,
+Result<std::unique_ptr<log::Log>> ClusterNode::open_log(uint32_t shard, meta::Store* store, log::StateMachine* sm,
                                                         const log::LogOptions& lo) {
+  if (shard >= shards_) return invalid_argument("no shard " + std::to_string(shard));
   RaftLogOptions ro;
-  ro.shard = kShard;
+  ro.shard = shard;
   ro.node_id = opts_.node_id;
-  ro.dir = opts_.data_dir + "/raft/shard-" + std::to_string(kShard);
+  ro.dir = opts_.data_dir + "/raft/shard-" + std::to_string(shard);
   KISEKI_ASSIGN_OR_RETURN(ro.address, raft_address_of(opts_.listen));
-  // Records applied here keep this node's cluster map current.
-  KISEKI_TRY(load_map(*store));
   log::LogOptions lo2 = lo;
-  lo2.on_apply = [this, tap = lo.on_apply](std::string_view record) {
-    if (tap) tap(record);
-    if (auto n = node_of_record(record)) learn(n->first, n->second);
-    // A crypto-shred: no checkpoint made for another node keeps the state
-    // it erases (snapshot_transfer.h).
-    if (ns::first_op(record) == static_cast<uint8_t>(ns::Op::kSetTenant)) snapshots_->drop_all();
-  };
-  lo2.on_reset = [this, store, tap = lo.on_reset] {
-    if (Status st = load_map(*store); !st) KLOG_ERROR("cluster map after a snapshot: {}", st.to_string());
-    if (tap) tap();
-  };
+  if (shard == kRoot) {
+    // Records applied here keep this node's cluster map current.
+    KISEKI_TRY(load_map(*store));
+    lo2.on_apply = [this, tap = lo.on_apply](std::string_view record) {
+      if (tap) tap(record);
+      if (auto n = node_of_record(record)) learn(n->first, n->second);
+      // A crypto-shred: no checkpoint made for another node keeps the state
+      // it erases (snapshot_transfer.h).
+      if (ns::first_op(record) == static_cast<uint8_t>(ns::Op::kSetTenant)) snapshots_->drop_all();
+    };
+    lo2.on_reset = [this, store, tap = lo.on_reset] {
+      if (Status st = load_map(*store); !st) KLOG_ERROR("cluster map after a snapshot: {}", st.to_string());
+      if (tap) tap();
+    };
+  }
   if (opts_.join.empty())
     for (const auto& m : opts_.members) ro.initial.push_back({m.id, m.raft});
   ro.election_timeout_ms = opts_.election_timeout_ms;
   ro.heartbeat_ms = opts_.heartbeat_ms;
   ro.snapshot_threshold = opts_.snapshot_threshold;
   ro.snapshot_trailing = opts_.snapshot_trailing;
-  ro.fetch_checkpoint = [this](uint64_t origin, uint64_t min_index, const std::string& dest) {
+  ro.fetch_checkpoint = [this, shard](uint64_t origin, uint64_t min_index, const std::string& dest) {
     std::vector<uint64_t> from{origin};
     for (const auto& m : nodes())
       if (m.id != origin) from.push_back(m.id);
-    return fetch_checkpoint(peers_.get(), kShard, from, min_index, dest);
+    return fetch_checkpoint(peers_.get(), shard, from, min_index, dest);
   };
-  ro.forward = [this](uint64_t leader, std::string_view record, std::chrono::milliseconds deadline) -> Result<Committed> {
+  ro.forward = [this, shard](uint64_t leader, std::string_view record,
+                             std::chrono::milliseconds deadline) -> Result<Committed> {
     std::string p;
-    Encoder(&p).u64(kShard).raw(record);
+    Encoder(&p).u64(shard).raw(record);
     KISEKI_ASSIGN_OR_RETURN(std::string a, peers_->call(leader, FabricOp::kForward, p, deadline));
     return decode_committed(a);
   };
-  ro.read_index = [this](uint64_t leader, std::chrono::milliseconds deadline) -> Result<uint64_t> {
+  ro.read_index = [this, shard](uint64_t leader, std::chrono::milliseconds deadline) -> Result<uint64_t> {
     std::string p;
-    Encoder(&p).u64(kShard);
+    Encoder(&p).u64(shard);
     KISEKI_ASSIGN_OR_RETURN(std::string a, peers_->call(leader, FabricOp::kReadIndex, p, deadline));
     Decoder in(a);
     uint64_t idx = in.u64();
     if (!in.ok()) return corruption("malformed read index answer");
     return idx;
   };
-  ro.confirm = [this](uint64_t node, uint64_t term, std::chrono::milliseconds deadline) -> Result<bool> {
+  ro.confirm = [this, shard](uint64_t node, uint64_t term, std::chrono::milliseconds deadline) -> Result<bool> {
     std::string p;
-    Encoder(&p).u64(kShard).u64(term);
+    Encoder(&p).u64(shard).u64(term);
     KISEKI_ASSIGN_OR_RETURN(std::string a, peers_->call(node, FabricOp::kConfirm, p, deadline));
     return a.size() == 1 && a[0] == 1;
   };
   KISEKI_ASSIGN_OR_RETURN(auto raft, RaftLog::open(host_.get(), store, sm, lo2, ro));
-  raft_.store(raft.get());
-  // In the background: this node's own record in the map (once), and for a
-  // node that just joined, its promotion to a voter once it has caught up.
-  worker_ = std::thread([this] { membership_worker(); });
+  shard_stores_[shard].store(store);
+  if (shard + 1 < shards_ || shards_ == 1) rafts_[shard].store(raft.get());
+  if (shard + 1 == shards_) {
+    // Every shard is open. Nodes that split namespaces over different counts
+    // of shards would apply records differently: the first count recorded in
+    // the root shard is the cluster's, and a node with another stops here.
+    ns::Delta d;
+    d.op = ns::Op::kInitSecret;
+    d.name = "shard-count";
+    d.blob = std::to_string(shards_);
+    KISEKI_ASSIGN_OR_RETURN(std::string count,
+                            root()->submit(ns::encode_record({d}, RequestId{client_id_, next_seq_.fetch_add(1)})));
+    if (count != d.blob) {
+      if (shards_ == 1) rafts_[shard].store(nullptr);
+      return invalid_argument("the cluster has " + count + " metadata shards, this node " + d.blob +
+                              " (--shards must be the same on every first node)");
+    }
+    rafts_[shard].store(raft.get());
+    // In the background: this node's own record in the map (once), and for a
+    // node that just joined, its promotion to a voter once caught up.
+    worker_ = std::thread([this] { membership_worker(); });
+  }
   return std::unique_ptr<log::Log>(std::move(raft));
 }
 
@@ -213,29 +254,28 @@ void ClusterNode::serve_chunks(chunk::ChunkStore* chunks, meta::Store* store) {
 // ---- the other nodes' side
 
 Result<Committed> ClusterNode::forward(uint64_t shard, std::string_view record) {
-  RaftLog* raft = raft_.load();
-  if (!raft || shard != kShard) return make_error(ErrorCode::kUnavailable, "shard " + std::to_string(shard) + " is not open here");
-  return raft->propose(record);
+  RaftLog* r = raft(shard);
+  if (!r) return make_error(ErrorCode::kUnavailable, "shard " + std::to_string(shard) + " is not open here");
+  return r->propose(record);
 }
 
 Result<uint64_t> ClusterNode::read_index(uint64_t shard) {
-  RaftLog* raft = raft_.load();
-  if (!raft || shard != kShard) return make_error(ErrorCode::kUnavailable, "shard " + std::to_string(shard) + " is not open here");
-  return raft->leader_read_index();
+  RaftLog* r = raft(shard);
+  if (!r) return make_error(ErrorCode::kUnavailable, "shard " + std::to_string(shard) + " is not open here");
+  return r->leader_read_index();
 }
 
 bool ClusterNode::confirm(uint64_t shard, uint64_t caller, uint64_t term) {
-  RaftLog* raft = raft_.load();
-  return raft && shard == kShard && raft->follows(caller, term);
+  RaftLog* r = raft(shard);
+  return r && r->follows(caller, term);
 }
 
 Result<std::string> ClusterNode::snapshot_open(uint64_t shard, uint64_t min_index,
                                                std::vector<CheckpointFile>* files) {
-  RaftLog* raft = raft_.load();
-  meta::Store* store = store_.load();
-  if (!raft || !store || shard != kShard)
-    return make_error(ErrorCode::kUnavailable, "shard " + std::to_string(shard) + " is not open here");
-  return snapshots_->open(store, raft->applied_index(), min_index, files);
+  RaftLog* r = raft(shard);
+  meta::Store* store = shard < shards_ ? shard_stores_[shard].load() : nullptr;
+  if (!r || !store) return make_error(ErrorCode::kUnavailable, "shard " + std::to_string(shard) + " is not open here");
+  return snapshots_->open(store, r->applied_index(), min_index, files);
 }
 
 Status ClusterNode::snapshot_read(std::string_view token, std::string_view file, uint64_t offset, uint32_t max,

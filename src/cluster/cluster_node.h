@@ -7,6 +7,7 @@
 // membership.cc (the map, join, promote, drain, remove, status).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -56,7 +57,13 @@ struct ClusterOptions {
   unsigned heartbeat_ms = 100;
   unsigned snapshot_threshold = 8192;  // Raft entries between snapshots
   unsigned snapshot_trailing = 2048;   // entries kept behind a snapshot
+  // Metadata shards (ADR 0009) of a new cluster (--shards); a node that joins
+  // learns the cluster's, a node that restarts keeps its own.
+  uint32_t shards = 1;
 };
+
+// The most shards a cluster may have.
+constexpr uint32_t kMaxShards = 64;
 
 // A node as `kiseki node list` shows it.
 struct NodeView {
@@ -76,7 +83,8 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   void stop();
 
   // ---- gateway::Replication
-  Result<std::unique_ptr<log::Log>> open_log(meta::Store* store, log::StateMachine* sm,
+  uint32_t shards() const override { return shards_; }
+  Result<std::unique_ptr<log::Log>> open_log(uint32_t shard, meta::Store* store, log::StateMachine* sm,
                                              const log::LogOptions& opts) override;
   void serve_chunks(chunk::ChunkStore* chunks, meta::Store* store) override;
   Status replicate(const std::vector<ChunkId>& ids) override;
@@ -94,7 +102,7 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   Status snapshot_read(std::string_view token, std::string_view file, uint64_t offset, uint32_t max,
                        std::string* out) override;
   void snapshot_close(std::string_view token) override;
-  Result<std::string> membership(MembershipOp op, uint64_t id, std::string_view fabric) override;
+  Result<std::string> membership(MembershipOp op, uint64_t shard, uint64_t id, std::string_view fabric) override;
 
   // ---- membership (membership.cc); on any node: they run on the leader
   // Adds node `id` at `fabric` as a Raft standby (a learner) and to the map.
@@ -131,16 +139,20 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   Status load_map(const meta::Store& store);
   // Submits a record through the shard's log (a cluster map change).
   Status submit_node(const NodeInfo& n, bool if_absent);
-  // Runs `op` here if this node leads, else on the leader over the fabric.
-  Result<std::string> on_leader(MembershipOp op, uint64_t id, std::string_view fabric);
+  // Runs `op` for `shard` where its leader is: here, or over the fabric.
+  Result<std::string> on_leader(MembershipOp op, uint64_t shard, uint64_t id, std::string_view fabric);
+  // The same on every shard, the root first (a member is in every group).
+  Result<std::string> on_every_leader(MembershipOp op, uint64_t id, std::string_view fabric);
+  RaftLog* raft(uint64_t shard) const { return shard < shards_ ? rafts_[shard].load() : nullptr; }
+  RaftLog* root() const { return rafts_[0].load(); }
   // Joins the cluster through the node at `fabric` (--join): the leader adds
   // this node as a standby and answers with the map.
   Status join_through(const std::string& fabric);
   // Registers this node in the map once, and promotes a node that just joined
   // to a voter once it has caught up with the leader.
   void membership_worker();
-  // The leader's side of membership calls.
-  Result<std::string> membership_here(MembershipOp op, uint64_t id, std::string_view fabric);
+  // The leader's side of membership calls, for one shard.
+  Result<std::string> membership_here(MembershipOp op, uint64_t shard, uint64_t id, std::string_view fabric);
 
   ClusterOptions opts_;
   ClusterKeys keys_;
@@ -157,10 +169,12 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   bool joined_now_ = false;   // this start joined the cluster (no Raft state before)
   uint64_t join_commit_ = 0;  // the leader's commit index when it took this node in
 
+  uint32_t shards_ = 1;
   // Set once the Gateway has opened them; calls before answer kUnavailable.
-  std::atomic<RaftLog*> raft_{nullptr};
+  std::array<std::atomic<RaftLog*>, kMaxShards> rafts_{};
+  std::array<std::atomic<meta::Store*>, kMaxShards> shard_stores_{};  // each shard's store
   std::atomic<chunk::ChunkStore*> chunks_{nullptr};
-  std::atomic<meta::Store*> store_{nullptr};
+  std::atomic<meta::Store*> store_{nullptr};  // the chunk locations' (the root shard's)
 
   uint64_t client_id_ = 0;  // request ids of this node's own records
   std::atomic<uint64_t> next_seq_{1};

@@ -37,7 +37,7 @@ enum class FabricOp : uint16_t {
   kSnapshotOpen = 40,   // snapshot_transfer.h
   kSnapshotRead = 41,
   kSnapshotClose = 42,
-  kMembership = 50,  // u8 MembershipOp · u64 node id · str fabric address → per op (membership.cc)
+  kMembership = 50,  // u8 MembershipOp · u64 shard · u64 node id · str fabric address → per op (membership.cc)
 };
 
 // "forward", "chunk_put", ... (metric labels, logs).
@@ -74,7 +74,7 @@ class FabricHandler {
                                std::string* out) = 0;
   virtual void snapshot_close(std::string_view token) = 0;
   // A change of the cluster's members, run on the leader.
-  virtual Result<std::string> membership(MembershipOp op, uint64_t id, std::string_view fabric) = 0;
+  virtual Result<std::string> membership(MembershipOp op, uint64_t shard, uint64_t id, std::string_view fabric) = 0;
 };
 
 std::string encode_committed(const Committed& c);

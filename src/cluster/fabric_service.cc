@@ -146,10 +146,11 @@ Status FabricService::dispatch(FabricOp op, Decoder& in, FabricSession& s, std::
     }
     case FabricOp::kMembership: {
       uint8_t mop = in.u8();
+      uint64_t shard = in.u64();
       uint64_t id = in.u64();
       std::string_view fabric = in.str();
       if (!in.ok() || !in.done() || mop < 1 || mop > 4) return invalid_argument("malformed membership call");
-      KISEKI_ASSIGN_OR_RETURN(*out, handler_->membership(static_cast<MembershipOp>(mop), id, fabric));
+      KISEKI_ASSIGN_OR_RETURN(*out, handler_->membership(static_cast<MembershipOp>(mop), shard, id, fabric));
       return Status::ok();
     }
     case FabricOp::kSnapshotClose: {

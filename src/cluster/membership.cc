@@ -11,20 +11,22 @@
 namespace kiseki::cluster {
 
 namespace {
+constexpr uint64_t kRootShard = 0;
 constexpr auto kCallDeadline = std::chrono::milliseconds(10000);
 constexpr auto kRetryFor = std::chrono::seconds(30);
 
-std::string encode_nodes(uint64_t commit, const std::vector<NodeInfo>& nodes) {
+std::string encode_nodes(uint64_t commit, uint32_t shards, const std::vector<NodeInfo>& nodes) {
   std::string out;
   Encoder e(&out);
-  e.u64(commit).u32(static_cast<uint32_t>(nodes.size()));
+  e.u64(commit).u32(shards).u32(static_cast<uint32_t>(nodes.size()));
   for (const auto& n : nodes) e.u64(n.id).str(encode_node(n));
   return out;
 }
 
-Result<std::vector<NodeInfo>> decode_nodes(std::string_view data, uint64_t* commit) {
+Result<std::vector<NodeInfo>> decode_nodes(std::string_view data, uint64_t* commit, uint32_t* shards) {
   Decoder d(data);
   *commit = d.u64();
+  *shards = d.u32();
   uint32_t n = d.u32();
   std::vector<NodeInfo> out;
   for (uint32_t i = 0; i < n && d.ok(); ++i) {
@@ -82,44 +84,51 @@ std::vector<NodeInfo> ClusterNode::nodes() const {
 }
 
 Status ClusterNode::submit_node(const NodeInfo& n, bool if_absent) {
-  RaftLog* raft = raft_.load();
-  if (!raft) return make_error(ErrorCode::kUnavailable, "the shard's log is not open");
+  RaftLog* raft = root();
+  if (!raft) return make_error(ErrorCode::kUnavailable, "the root shard's log is not open");
   RequestId req{client_id_, next_seq_.fetch_add(1)};
   return raft->submit(set_node_record(n, if_absent, req)).status();
 }
 
 // ---- changes, on the leader
 
-Result<std::string> ClusterNode::on_leader(MembershipOp op, uint64_t id, std::string_view fabric) {
+Result<std::string> ClusterNode::on_leader(MembershipOp op, uint64_t shard, uint64_t id, std::string_view fabric) {
   auto until = std::chrono::steady_clock::now() + kRetryFor;
   Status last = make_error(ErrorCode::kUnavailable, "no leader");
   while (std::chrono::steady_clock::now() < until) {
-    RaftLog* raft = raft_.load();
-    uint64_t leader = raft ? raft->leader() : 0;
-    Result<std::string> r = last;
+    RaftLog* r = raft(shard);
+    uint64_t leader = r ? r->leader() : 0;
+    Result<std::string> out = last;
     if (leader == opts_.node_id) {
-      r = membership_here(op, id, fabric);
+      out = membership_here(op, shard, id, fabric);
     } else if (leader != 0) {
       std::string p;
-      Encoder(&p).u8(static_cast<uint8_t>(op)).u64(id).str(fabric);
-      r = peers_->call(leader, FabricOp::kMembership, p, kCallDeadline);
+      Encoder(&p).u8(static_cast<uint8_t>(op)).u64(shard).u64(id).str(fabric);
+      out = peers_->call(leader, FabricOp::kMembership, p, kCallDeadline);
     }
-    if (r || (r.code() != ErrorCode::kUnavailable && r.code() != ErrorCode::kTimeout)) return r;
-    last = r.status();
+    if (out || (out.code() != ErrorCode::kUnavailable && out.code() != ErrorCode::kTimeout)) return out;
+    last = out.status();
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   return last;
 }
 
-Result<std::string> ClusterNode::membership(MembershipOp op, uint64_t id, std::string_view fabric) {
-  RaftLog* raft = raft_.load();
-  if (!raft || raft->leader() != opts_.node_id) return make_error(ErrorCode::kUnavailable, "not leader");
-  return membership_here(op, id, fabric);
+Result<std::string> ClusterNode::on_every_leader(MembershipOp op, uint64_t id, std::string_view fabric) {
+  KISEKI_ASSIGN_OR_RETURN(std::string first, on_leader(op, kRootShard, id, fabric));
+  for (uint64_t k = 1; k < shards_; ++k) KISEKI_TRY(on_leader(op, k, id, fabric).status());
+  return first;
 }
 
-Result<std::string> ClusterNode::membership_here(MembershipOp op, uint64_t id, std::string_view fabric) {
-  RaftLog* raft = raft_.load();
-  if (!raft) return make_error(ErrorCode::kUnavailable, "the shard's log is not open");
+Result<std::string> ClusterNode::membership(MembershipOp op, uint64_t shard, uint64_t id, std::string_view fabric) {
+  RaftLog* r = raft(shard);
+  if (!r || r->leader() != opts_.node_id) return make_error(ErrorCode::kUnavailable, "not leader");
+  return membership_here(op, shard, id, fabric);
+}
+
+Result<std::string> ClusterNode::membership_here(MembershipOp op, uint64_t shard, uint64_t id,
+                                                 std::string_view fabric) {
+  RaftLog* r = raft(shard);
+  if (!r) return make_error(ErrorCode::kUnavailable, "shard " + std::to_string(shard) + " is not open here");
   if (id == 0) return invalid_argument("node ids are numbers above 0");
   std::map<uint64_t, NodeInfo> all;
   {
@@ -127,15 +136,8 @@ Result<std::string> ClusterNode::membership_here(MembershipOp op, uint64_t id, s
     all = nodes_;
   }
   std::optional<NodeInfo> known;
-  for (const auto& [nid, n] : all) {
-    if (nid == id) known = n;
-    if (op == MembershipOp::kJoin && nid != id && n.fabric == fabric && n.state != NodeState::kRemoved)
-      return make_error(ErrorCode::kExists, "node " + std::to_string(nid) + " already listens at " + std::string(fabric));
-  }
-  if (op != MembershipOp::kJoin && !known) return not_found("no node " + std::to_string(id) + " in the cluster");
-  if (known && known->state == NodeState::kRemoved)
-    return make_error(ErrorCode::kNotPermitted, "node " + std::to_string(id) + " was removed; its id is not used again");
-  RaftShardStatus st = raft->status();
+  if (auto it = all.find(id); it != all.end()) known = it->second;
+  RaftShardStatus st = r->status();
   auto in_config = [&](RaftRole* role) {
     for (const auto& m : st.members)
       if (m.id == id) {
@@ -144,37 +146,53 @@ Result<std::string> ClusterNode::membership_here(MembershipOp op, uint64_t id, s
       }
     return false;
   };
+  // The root shard decides (the map is its state); the other shards follow
+  // it with their Raft configurations.
+  const bool root_shard = shard == kRootShard;
+  if (root_shard) {
+    for (const auto& [nid, n] : all)
+      if (op == MembershipOp::kJoin && nid != id && n.fabric == fabric && n.state != NodeState::kRemoved)
+        return make_error(ErrorCode::kExists, "node " + std::to_string(nid) + " already listens at " + std::string(fabric));
+    if (op != MembershipOp::kJoin && !known) return not_found("no node " + std::to_string(id) + " in the cluster");
+    if (known && known->state == NodeState::kRemoved)
+      return make_error(ErrorCode::kNotPermitted, "node " + std::to_string(id) + " was removed; its id is not used again");
+  }
   switch (op) {
     case MembershipOp::kJoin: {
-      if (known && known->fabric != fabric)
-        return make_error(ErrorCode::kExists, "node id " + std::to_string(id) + " is in use (at " + known->fabric + ")");
       KISEKI_ASSIGN_OR_RETURN(std::string raft_addr, raft_address_of(fabric));
-      // The map first: every node knows where the new one is before it is
-      // sent anything.
-      KISEKI_TRY(submit_node(NodeInfo{id, std::string(fabric), NodeState::kActive}, false));
+      if (root_shard) {
+        if (known && known->fabric != fabric)
+          return make_error(ErrorCode::kExists, "node id " + std::to_string(id) + " is in use (at " + known->fabric + ")");
+        // The map first: every node knows where the new one is before it is
+        // sent anything.
+        KISEKI_TRY(submit_node(NodeInfo{id, std::string(fabric), NodeState::kActive}, false));
+      }
       RaftRole role = RaftRole::kSpare;
-      if (!in_config(&role)) KISEKI_TRY(raft->add_member(id, raft_addr));
-      if (role == RaftRole::kSpare) KISEKI_TRY(raft->assign(id, RaftRole::kStandby));
+      if (!in_config(&role)) KISEKI_TRY(r->add_member(id, raft_addr));
+      if (role == RaftRole::kSpare) KISEKI_TRY(r->assign(id, RaftRole::kStandby));
+      if (!root_shard) return std::string();
+      // Every other shard's group takes it in too, on its own leader.
+      for (uint64_t k = 1; k < shards_; ++k) KISEKI_TRY(on_leader(MembershipOp::kJoin, k, id, fabric).status());
       KLOG_INFO("cluster: node {} at {} joined as a standby", id, fabric);
-      return encode_nodes(raft->status().commit_index, nodes());
+      return encode_nodes(r->status().commit_index, shards_, nodes());
     }
     case MembershipOp::kPromote: {
       RaftRole role = RaftRole::kSpare;
-      if (!in_config(&role)) return not_found("node " + std::to_string(id) + " is not in the Raft configuration");
-      if (role != RaftRole::kVoter) KISEKI_TRY(raft->assign(id, RaftRole::kVoter));
-      KLOG_INFO("cluster: node {} is a voter", id);
+      if (!in_config(&role)) return not_found("node " + std::to_string(id) + " is not in shard " + std::to_string(shard));
+      if (role != RaftRole::kVoter) KISEKI_TRY(r->assign(id, RaftRole::kVoter));
+      KLOG_INFO("cluster: node {} is a voter of shard {}", id, shard);
       return std::string();
     }
     case MembershipOp::kDrain: {
-      KISEKI_TRY(submit_node(NodeInfo{id, known->fabric, NodeState::kDraining}, false));
-      if (id == opts_.node_id) (void)raft->transfer(0);  // leadership goes elsewhere
-      KLOG_INFO("cluster: node {} drains", id);
+      if (root_shard) KISEKI_TRY(submit_node(NodeInfo{id, known->fabric, NodeState::kDraining}, false));
+      if (id == opts_.node_id) (void)r->transfer(0);  // leadership goes elsewhere
+      if (root_shard) KLOG_INFO("cluster: node {} drains", id);
       return std::string();
     }
     case MembershipOp::kRemove: {
       if (id == opts_.node_id) {
         // The leader leaves last: another node takes over and removes it.
-        KISEKI_TRY(raft->transfer(0));
+        KISEKI_TRY(r->transfer(0));
         return make_error(ErrorCode::kUnavailable, "leadership moved; the new leader removes this node");
       }
       size_t voters = 0;
@@ -182,9 +200,9 @@ Result<std::string> ClusterNode::membership_here(MembershipOp op, uint64_t id, s
       if (voters == 0) return make_error(ErrorCode::kNotPermitted, "the last voter cannot be removed");
       // The map first, so that the node itself still applies the record
       // that says it is out; then the Raft configuration.
-      KISEKI_TRY(submit_node(NodeInfo{id, known->fabric, NodeState::kRemoved}, false));
-      if (in_config(nullptr)) KISEKI_TRY(raft->remove_member(id));
-      KLOG_INFO("cluster: node {} removed", id);
+      if (root_shard) KISEKI_TRY(submit_node(NodeInfo{id, known->fabric, NodeState::kRemoved}, false));
+      if (in_config(nullptr)) KISEKI_TRY(r->remove_member(id));
+      KLOG_INFO("cluster: node {} removed from shard {}", id, shard);
       return std::string();
     }
   }
@@ -192,19 +210,20 @@ Result<std::string> ClusterNode::membership_here(MembershipOp op, uint64_t id, s
 }
 
 Result<std::vector<NodeInfo>> ClusterNode::join(uint64_t id, const std::string& fabric) {
-  KISEKI_ASSIGN_OR_RETURN(std::string a, on_leader(MembershipOp::kJoin, id, fabric));
+  KISEKI_ASSIGN_OR_RETURN(std::string a, on_leader(MembershipOp::kJoin, kRootShard, id, fabric));
   uint64_t commit = 0;
-  return decode_nodes(a, &commit);
+  uint32_t shards = 0;
+  return decode_nodes(a, &commit, &shards);
 }
-Status ClusterNode::promote(uint64_t id) { return on_leader(MembershipOp::kPromote, id, {}).status(); }
-Status ClusterNode::drain(uint64_t id) { return on_leader(MembershipOp::kDrain, id, {}).status(); }
-Status ClusterNode::remove(uint64_t id) { return on_leader(MembershipOp::kRemove, id, {}).status(); }
+Status ClusterNode::promote(uint64_t id) { return on_every_leader(MembershipOp::kPromote, id, {}).status(); }
+Status ClusterNode::drain(uint64_t id) { return on_every_leader(MembershipOp::kDrain, id, {}).status(); }
+Status ClusterNode::remove(uint64_t id) { return on_every_leader(MembershipOp::kRemove, id, {}).status(); }
 
 // ---- a node that joins
 
 Status ClusterNode::join_through(const std::string& fabric) {
   std::string p;
-  Encoder(&p).u8(static_cast<uint8_t>(MembershipOp::kJoin)).u64(opts_.node_id).str(opts_.listen);
+  Encoder(&p).u8(static_cast<uint8_t>(MembershipOp::kJoin)).u64(kRootShard).u64(opts_.node_id).str(opts_.listen);
   auto until = std::chrono::steady_clock::now() + kRetryFor;
   Status last;
   while (std::chrono::steady_clock::now() < until) {
@@ -225,7 +244,10 @@ Status ClusterNode::join_through(const std::string& fabric) {
       }
     }
     if (r) {
-      KISEKI_ASSIGN_OR_RETURN(auto map, decode_nodes(*r, &join_commit_));
+      uint32_t shards = 0;
+      KISEKI_ASSIGN_OR_RETURN(auto map, decode_nodes(*r, &join_commit_, &shards));
+      if (shards == 0 || shards > kMaxShards) return corruption("the cluster's shard count is malformed");
+      shards_ = shards;
       for (const auto& n : map) learn(n, false);
       KLOG_INFO("cluster: joined through {} as node {} ({} nodes)", fabric, opts_.node_id, map.size());
       return Status::ok();
@@ -251,7 +273,7 @@ void ClusterNode::membership_worker() {
     registered = st.is_ok();
     if (!registered && !wait(std::chrono::milliseconds(500))) return;
   }
-  RaftLog* raft = raft_.load();
+  RaftLog* raft = root();
   if (joined_now_) {
     // A standby becomes a voter once it holds what the leader had committed
     // when it took this node in (libraft's catch-up rounds do the rest).
@@ -273,9 +295,13 @@ void ClusterNode::membership_worker() {
       auto it = nodes_.find(opts_.node_id);
       draining = it != nodes_.end() && it->second.state != NodeState::kActive;
     }
-    if (draining && raft->leader() == opts_.node_id) {
-      Status st = raft->transfer(0);
-      KLOG_INFO("cluster: this node drains; leadership handed on: {}", st.is_ok() ? "done" : st.to_string());
+    if (!draining) continue;
+    for (uint64_t k = 0; k < shards_; ++k) {
+      RaftLog* r = this->raft(k);
+      if (!r || r->leader() != opts_.node_id) continue;
+      Status st = r->transfer(0);
+      KLOG_INFO("cluster: this node drains; leadership of shard {} handed on: {}", k,
+                st.is_ok() ? "done" : st.to_string());
     }
   }
 }
@@ -285,7 +311,7 @@ void ClusterNode::membership_worker() {
 std::vector<NodeView> ClusterNode::list_nodes() {
   std::vector<NodeView> out;
   RaftShardStatus st;
-  if (RaftLog* raft = raft_.load()) {
+  if (RaftLog* raft = root()) {
     (void)raft->read_barrier();  // the map as the cluster has it now, if a leader answers
     st = raft->status();
   }
@@ -321,12 +347,15 @@ std::string ClusterNode::cluster_status_json() {
       one.insert(one.size() - 1, ",\"reachable\":true");
     nodes_json += (nodes_json.empty() ? "" : ",") + one;
   }
-  std::string shards = "[]";
-  if (RaftLog* raft = raft_.load()) {
-    RaftShardStatus s = raft->status();
-    shards = fmt::format("[{{\"shard\":{},\"leader\":{},\"term\":{},\"commit_index\":{},\"seen_from\":{}}}]", s.shard,
-                         s.leader, s.term, s.commit_index, opts_.node_id);
+  std::string shards;
+  for (uint64_t k = 0; k < shards_; ++k) {
+    RaftLog* r = raft(k);
+    if (!r) continue;
+    RaftShardStatus s = r->status();
+    shards += fmt::format("{}{{\"shard\":{},\"leader\":{},\"term\":{},\"commit_index\":{},\"seen_from\":{}}}",
+                          shards.empty() ? "" : ",", s.shard, s.leader, s.term, s.commit_index, opts_.node_id);
   }
+  shards = "[" + shards + "]";
   return fmt::format("{{\"node\":{},\"nodes\":[{}],\"shards\":{},\"chunks_degraded\":{},\"quorum_lost\":{}}}",
                      opts_.node_id, nodes_json, shards, degraded_writes_->value(), quorum_lost_->value());
 }
@@ -334,12 +363,10 @@ std::string ClusterNode::cluster_status_json() {
 std::string ClusterNode::status_json() {
   auto all = nodes();
   std::string leader_fabric;
-  RaftShardStatus s;
-  RaftLog* raft = raft_.load();
-  if (raft) {
-    s = raft->status();
+  if (RaftLog* r = root()) {
+    uint64_t leader = r->leader();
     for (const auto& n : all)
-      if (n.id == s.leader) leader_fabric = n.fabric;
+      if (n.id == leader) leader_fabric = n.fabric;
   }
   std::string out = fmt::format("{{\"node\":{},\"fabric\":\"{}\",\"leader_fabric\":\"{}\",\"members\":[", opts_.node_id,
                                 json_escape(opts_.listen), json_escape(leader_fabric));
@@ -347,25 +374,23 @@ std::string ClusterNode::status_json() {
     out += fmt::format("{}{{\"id\":{},\"fabric\":\"{}\",\"state\":\"{}\"}}", i ? "," : "", all[i].id,
                        json_escape(all[i].fabric), node_state_name(all[i].state));
   out += "],\"shards\":[";
-  if (raft) {
-    out += fmt::format("{{\"shard\":{},\"role\":\"{}\",\"leader\":{},\"term\":{},\"commit_index\":{},"
-                       "\"applied_index\":{},\"last_index\":{},\"snapshot_index\":{},\"voters\":[",
-                       s.shard, s.role, s.leader, s.term, s.commit_index, s.applied_index, s.last_index,
-                       s.snapshot_index);
-    bool first = true;
-    for (const auto& m : s.members)
-      if (m.role == RaftRole::kVoter) {
-        out += fmt::format("{}{}", first ? "" : ",", m.id);
-        first = false;
-      }
-    out += "],\"standbys\":[";
-    first = true;
-    for (const auto& m : s.members)
-      if (m.role != RaftRole::kVoter) {
-        out += fmt::format("{}{}", first ? "" : ",", m.id);
-        first = false;
-      }
-    out += "],\"match\":{";
+  auto ids = [](const std::vector<RaftMember>& members, bool voters) {
+    std::string list;
+    for (const auto& m : members)
+      if ((m.role == RaftRole::kVoter) == voters) list += fmt::format("{}{}", list.empty() ? "" : ",", m.id);
+    return list;
+  };
+  bool first_shard = true;
+  for (uint64_t k = 0; k < shards_; ++k) {
+    RaftLog* r = raft(k);
+    if (!r) continue;
+    RaftShardStatus s = r->status();
+    out += fmt::format("{}{{\"shard\":{},\"role\":\"{}\",\"leader\":{},\"term\":{},\"commit_index\":{},"
+                       "\"applied_index\":{},\"last_index\":{},\"snapshot_index\":{},\"voters\":[{}],"
+                       "\"standbys\":[{}],\"match\":{{",
+                       first_shard ? "" : ",", s.shard, s.role, s.leader, s.term, s.commit_index, s.applied_index,
+                       s.last_index, s.snapshot_index, ids(s.members, true), ids(s.members, false));
+    first_shard = false;
     for (size_t i = 0; i < s.match.size(); ++i)
       out += fmt::format("{}\"{}\":{}", i ? "," : "", s.match[i].first, s.match[i].second);
     out += "}}";

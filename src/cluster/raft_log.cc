@@ -173,9 +173,10 @@ Result<std::unique_ptr<RaftLog>> RaftLog::open(RaftHost* host, meta::Store* stor
   fo.fetch_checkpoint = opts.fetch_checkpoint;
   self->fsm_ = std::make_unique<ShardFsm>(store, sm, log_opts, fo);
   auto& m = MetricsRegistry::global();
-  self->forwarded_ = m.counter("kiseki_raft_forwarded_total", "Records forwarded to the shard leader");
-  self->term_ = m.gauge("kiseki_raft_term", "Current Raft term of the shard");
-  self->is_leader_ = m.gauge("kiseki_raft_leader", "1 while this node leads the shard");
+  Labels shard{{"shard", std::to_string(opts.shard)}};
+  self->forwarded_ = m.counter("kiseki_raft_forwarded_total", "Records forwarded to the shard leader", shard);
+  self->term_ = m.gauge("kiseki_raft_term", "Current Raft term of the shard", shard);
+  self->is_leader_ = m.gauge("kiseki_raft_leader", "1 while this node leads the shard", shard);
 
   self->impl_ = std::make_unique<Impl>();
   Impl& im = *self->impl_;
@@ -274,7 +275,8 @@ Status RaftLog::change(const char* what, std::function<int(struct raft*, struct 
     int rv = start(&im.raft, &req->req);
     if (rv != 0) {
       delete req;
-      w->finish(make_error(rv == RAFT_NOTLEADER ? ErrorCode::kUnavailable : ErrorCode::kConflict,
+      // Not leader, or another change still in progress: the caller tries again.
+      w->finish(make_error(rv == RAFT_NOTLEADER || rv == RAFT_CANTCHANGE ? ErrorCode::kUnavailable : ErrorCode::kConflict,
                            std::string(what) + ": " + raft_strerror(rv)));
     }
   });

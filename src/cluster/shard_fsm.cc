@@ -68,11 +68,12 @@ ShardFsm::ShardFsm(meta::Store* store, log::StateMachine* sm, log::LogOptions lo
     applied_ = 0;
   }
   auto& m = MetricsRegistry::global();
-  records_ = m.counter("kiseki_raft_entries_applied_total", "Raft entries applied to this node's store");
-  snapshots_ = m.counter("kiseki_raft_snapshots_total", "Raft snapshots taken by this node");
-  installs_ = m.counter("kiseki_raft_snapshot_installs_total", "Snapshots of another node installed here");
-  apply_seconds_ = m.histogram("kiseki_raft_apply_seconds", "Latency of applying one Raft entry");
-  applied_gauge_ = m.gauge("kiseki_raft_applied_index", "Last Raft index applied to this node's store");
+  Labels shard{{"shard", std::to_string(opts_.shard)}};
+  records_ = m.counter("kiseki_raft_entries_applied_total", "Raft entries applied to this node's store", shard);
+  snapshots_ = m.counter("kiseki_raft_snapshots_total", "Raft snapshots taken by this node", shard);
+  installs_ = m.counter("kiseki_raft_snapshot_installs_total", "Snapshots of another node installed here", shard);
+  apply_seconds_ = m.histogram("kiseki_raft_apply_seconds", "Latency of applying one Raft entry", shard);
+  applied_gauge_ = m.gauge("kiseki_raft_applied_index", "Last Raft index applied to this node's store", shard);
   applied_gauge_->set(static_cast<int64_t>(applied_));
 }
 

@@ -45,6 +45,12 @@ Result<BackupReport> LocalGateway::backup(const std::string& dir) {
   KISEKI_TRY(chunks_->flush_local());
   KISEKI_TRY(meta_->checkpoint(dir + "/meta"));
   for (const auto& e : fs::directory_iterator(dir + "/meta", ec)) record("meta/" + e.path().filename().string());
+  // A cluster node's other metadata shards (ADR 0009).
+  for (size_t k = 1; k <= data_.size(); ++k) {
+    std::string name = "meta-shard-" + std::to_string(k);
+    KISEKI_TRY(data_[k - 1].store->checkpoint(dir + "/" + name));
+    for (const auto& e : fs::directory_iterator(dir + "/" + name, ec)) record(name + "/" + e.path().filename().string());
+  }
 
   KISEKI_TRY(make_dirs(dir + "/chunks"));
   chunk::SegmentStore* segs = chunks_->segments();

@@ -21,7 +21,7 @@ InodeId decode_ino(const std::string& out) {
 }  // namespace
 
 Result<FileAttr> LocalGateway::lookup(NsRef ns, InodeId parent, std::string_view name, const Caller& who) const {
-  KISEKI_TRY(log_->read_barrier());
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
   return lookup_now(ns, parent, name, who);
 }
 
@@ -32,7 +32,7 @@ Result<FileAttr> LocalGateway::lookup_now(NsRef ns, InodeId parent, std::string_
   if (!dir.is_dir()) return make_error(ErrorCode::kNotDirectory, "not a directory");
   KISEKI_TRY(check_search(who, to_attr(dir)));
   std::string v;
-  Status st = meta_->get(Cf::kDentries, meta::dentry_key(ns.ns, parent, name), &v);
+  Status st = store_of(ns.ns).get(Cf::kDentries, meta::dentry_key(ns.ns, parent, name), &v);
   if (st.code() == ErrorCode::kNotFound) return not_found("no entry '" + std::string(name) + "'");
   KISEKI_TRY(st);
   ns::Dentry de;
@@ -41,7 +41,7 @@ Result<FileAttr> LocalGateway::lookup_now(NsRef ns, InodeId parent, std::string_
 }
 
 Result<FileAttr> LocalGateway::getattr(NsRef ns, InodeId ino) const {
-  KISEKI_TRY(log_->read_barrier());
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
   return getattr_now(ns, ino);
 }
 
@@ -68,9 +68,9 @@ Status LocalGateway::check_remove(NsRef ns, InodeId dir, const FileAttr* victim,
   return victim ? check_sticky(who, d, *victim) : Status::ok();
 }
 
-Result<std::optional<log::ApplyResult>> LocalGateway::replayed(const Caller& who) const {
+Result<std::optional<log::ApplyResult>> LocalGateway::replayed(NsRef ns, const Caller& who) const {
   if (who.req.empty()) return std::optional<log::ApplyResult>();
-  return ns::lookup_request(*meta_, who.req);
+  return ns::lookup_request(store_of(ns.ns), who.req);
 }
 
 Result<FileAttr> LocalGateway::replayed_attr(NsRef ns, const log::ApplyResult& first, InodeId ino) const {
@@ -98,8 +98,8 @@ Result<FileAttr> LocalGateway::make_node(NsRef ns, InodeId parent, std::string_v
 
 Result<FileAttr> LocalGateway::create(NsRef ns, InodeId parent, std::string_view name, uint32_t mode,
                                  const Caller& who, bool exclusive) {
-  KISEKI_TRY(log_->read_barrier());
-  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
+  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(ns, who));
   if (first) return replayed_attr(ns, *first, kInvalidInode);
   if (!exclusive) {
     // Opening a file that is there (open(O_CREAT), NFS UNCHECKED) needs no log
@@ -118,8 +118,8 @@ Result<FileAttr> LocalGateway::create(NsRef ns, InodeId parent, std::string_view
 
 Result<FileAttr> LocalGateway::mkdir(NsRef ns, InodeId parent, std::string_view name, uint32_t mode,
                                 const Caller& who) {
-  KISEKI_TRY(log_->read_barrier());
-  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
+  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(ns, who));
   if (first) return replayed_attr(ns, *first, kInvalidInode);
   Inode t;
   t.type = FileType::kDirectory;
@@ -131,10 +131,10 @@ Result<FileAttr> LocalGateway::mkdir(NsRef ns, InodeId parent, std::string_view 
 
 Result<FileAttr> LocalGateway::symlink(NsRef ns, InodeId parent, std::string_view name,
                                   std::string_view target, const Caller& who) {
-  KISEKI_TRY(log_->read_barrier());
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
   if (target.empty() || target.size() > 4095 || target.find('\0') != std::string_view::npos)
     return invalid_argument("symlink target must be 1..4095 bytes without NUL");
-  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
+  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(ns, who));
   if (first) return replayed_attr(ns, *first, kInvalidInode);
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   Inode t;
@@ -150,7 +150,7 @@ Result<FileAttr> LocalGateway::symlink(NsRef ns, InodeId parent, std::string_vie
 }
 
 Result<std::string> LocalGateway::readlink(NsRef ns, InodeId ino) const {
-  KISEKI_TRY(log_->read_barrier());
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
   Inode i;
   KISEKI_TRY(load_inode(ns, ino, &i));
   if (i.type != FileType::kSymlink) return invalid_argument("not a symbolic link");
@@ -162,8 +162,8 @@ Result<std::string> LocalGateway::readlink(NsRef ns, InodeId ino) const {
 
 Result<FileAttr> LocalGateway::link(NsRef ns, InodeId ino, InodeId new_parent, std::string_view new_name,
                                     const Caller& who) {
-  KISEKI_TRY(log_->read_barrier());
-  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
+  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(ns, who));
   if (first) return replayed_attr(ns, *first, ino);
   KISEKI_TRY(ns::validate_name(new_name));
   KISEKI_TRY(check_dir(ns, new_parent, who, check_dir_change));
@@ -190,7 +190,7 @@ static Status layout_unrefs(const crypto::SecretKey& kek, NamespaceId ns, const 
 
 Status LocalGateway::remove_entry(NsRef ns, InodeId parent, std::string_view name, bool rmdir,
                                   const Caller& who) {
-  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
+  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(ns, who));
   if (first) return first->status;
   KISEKI_TRY(ns::validate_name(name));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
@@ -218,18 +218,18 @@ Status LocalGateway::remove_entry(NsRef ns, InodeId parent, std::string_view nam
 }
 
 Status LocalGateway::unlink(NsRef ns, InodeId parent, std::string_view name, const Caller& who) {
-  KISEKI_TRY(log_->read_barrier());
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
   return remove_entry(ns, parent, name, false, who);
 }
 Status LocalGateway::rmdir(NsRef ns, InodeId parent, std::string_view name, const Caller& who) {
-  KISEKI_TRY(log_->read_barrier());
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
   return remove_entry(ns, parent, name, true, who);
 }
 
 Status LocalGateway::rename(NsRef ns, InodeId parent, std::string_view name, InodeId new_parent,
                             std::string_view new_name, const Caller& who, bool no_replace) {
-  KISEKI_TRY(log_->read_barrier());
-  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
+  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(ns, who));
   if (first) return first->status;
   KISEKI_TRY(ns::validate_name(name));
   KISEKI_TRY(ns::validate_name(new_name));
@@ -276,7 +276,7 @@ Status LocalGateway::rename(NsRef ns, InodeId parent, std::string_view name, Ino
 
 Result<std::vector<DirEntry>> LocalGateway::readdir(NsRef ns, InodeId dir, uint64_t cookie,
                                                     size_t max_entries, const Caller& who) const {
-  KISEKI_TRY(log_->read_barrier());
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
   Inode d;
   KISEKI_TRY(load_inode(ns, dir, &d));
   if (!d.is_dir()) return make_error(ErrorCode::kNotDirectory, "not a directory");
@@ -291,7 +291,7 @@ Result<std::vector<DirEntry>> LocalGateway::readdir(NsRef ns, InodeId dir, uint6
   std::vector<std::string> keys;
   std::string prefix = meta::dentry_prefix(ns.ns, dir);
   {
-    auto it = meta_->iterator(Cf::kDirCookies);
+    auto it = store_of(ns.ns).iterator(Cf::kDirCookies);
     it->Seek(meta::dircookie_key(ns.ns, dir, cookie + 1));
     for (; it->Valid() && it->key().starts_with(prefix) && out.size() < max_entries; it->Next()) {
       ns::DirCookieEntry ce;
@@ -312,7 +312,7 @@ Result<std::vector<DirEntry>> LocalGateway::readdir(NsRef ns, InodeId dir, uint6
   if (old_format.empty()) return out;
   std::vector<std::string> values;
   std::vector<Status> found;
-  meta_->multi_get(Cf::kDentries, keys, &values, &found);
+  store_of(ns.ns).multi_get(Cf::kDentries, keys, &values, &found);
   for (size_t k = 0; k < old_format.size(); ++k) {
     if (!found[k]) continue;  // removed since the cookie was read: dropped below
     ns::Dentry de;
@@ -332,7 +332,7 @@ Result<std::vector<DirEntryPlus>> LocalGateway::readdir_plus(NsRef ns, InodeId d
   for (const auto& e : entries) keys.push_back(meta::inode_key(ns.ns, e.ino));
   std::vector<std::string> values;
   std::vector<Status> found;
-  meta_->multi_get(Cf::kInodes, keys, &values, &found);
+  store_of(ns.ns).multi_get(Cf::kInodes, keys, &values, &found);
   std::vector<DirEntryPlus> out;
   out.reserve(entries.size());
   for (size_t i = 0; i < entries.size(); ++i) {
@@ -394,7 +394,7 @@ Status LocalGateway::read_range(const crypto::DomainKeys& domain, const Content&
 Result<Bytes> LocalGateway::read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length,
                                  const Caller& who) const {
   if (offset > (1ull << 62) || length > (1ull << 32)) return invalid_argument("offset or length out of range");
-  KISEKI_TRY(log_->read_barrier());
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
   Inode i;
   KISEKI_TRY(load_inode(ns, ino, &i));
   if (i.is_dir()) return make_error(ErrorCode::kIsDirectory, "is a directory");
@@ -440,7 +440,7 @@ static void fill_refs(const std::vector<Extent>& before, const std::vector<Exten
 Result<FileAttr> LocalGateway::write(NsRef ns, InodeId ino, uint64_t offset, ByteSpan data, bool stable,
                                      const Caller& who) {
   if (offset > (1ull << 62) || data.size() > (1ull << 32)) return invalid_argument("offset or length out of range");
-  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
+  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(ns, who));
   if (first) return replayed_attr(ns, *first, ino);
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   KISEKI_ASSIGN_OR_RETURN(crypto::DomainKeys domain, domain_keys(ns.tenant));
@@ -449,7 +449,7 @@ Result<FileAttr> LocalGateway::write(NsRef ns, InodeId ino, uint64_t offset, Byt
     // Optimistic: the inode as this node has it. Its version is checked when
     // the record applies; a conflict, or an inode this node has not seen yet,
     // reads again after a read barrier.
-    if (attempt > 0) KISEKI_TRY(log_->read_barrier());
+    if (attempt > 0) KISEKI_TRY(log_of(ns.ns).read_barrier());
     Inode i;
     Status loaded = load_inode(ns, ino, &i);
     if (loaded.code() == ErrorCode::kStale && attempt == 0) continue;
@@ -499,8 +499,8 @@ Result<FileAttr> LocalGateway::write(NsRef ns, InodeId ino, uint64_t offset, Byt
 }
 
 Result<FileAttr> LocalGateway::setattr(NsRef ns, InodeId ino, const SetAttrRequest& req, const Caller& who) {
-  KISEKI_TRY(log_->read_barrier());
-  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(who));
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
+  KISEKI_ASSIGN_OR_RETURN(auto first, replayed(ns, who));
   if (first) return replayed_attr(ns, *first, ino);
   if (who.uid != 0) {
     KISEKI_ASSIGN_OR_RETURN(FileAttr a, getattr_now(ns, ino));
@@ -575,7 +575,7 @@ Status LocalGateway::fsync(NsRef ns, InodeId ino) {
   // Under `sync` the log's barrier syncs the unstable writes' segments first
   // (before_commit); the other modes leave that to the caller.
   if (opts_.durability != Durability::kSync) KISEKI_TRY(segments_->sync_all(/*force=*/true));
-  KISEKI_TRY(log_->sync());  // concurrent fsyncs share one group commit
+  KISEKI_TRY(log_of(ns.ns).sync());  // concurrent fsyncs share one group commit
   uint64_t seen = unstable_synced_.load();
   while (seen < unstable && !unstable_synced_.compare_exchange_weak(seen, unstable)) {
   }

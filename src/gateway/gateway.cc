@@ -68,7 +68,19 @@ Status LocalGateway::init() {
   so.segment_bytes = opts_.segment_bytes;
   so.env = opts_.env;
   KISEKI_ASSIGN_OR_RETURN(segments_, chunk::SegmentStore::open(opts_.data_dir + "/chunks", so));
-  KISEKI_ASSIGN_OR_RETURN(chunks_, chunk::ChunkStore::open(meta_.get(), segments_.get(), keys_.get()));
+  // The other metadata shards of a cluster (ADR 0009), each a store of its own.
+  const uint32_t shards = opts_.replication ? std::max(1u, opts_.replication->shards()) : 1;
+  sm_ = ns::StateMachine(0, shards);
+  std::vector<const meta::Store*> more_refs;
+  for (uint32_t k = 1; k < shards; ++k) {
+    DataShard d;
+    KISEKI_ASSIGN_OR_RETURN(d.store, meta::Store::open(opts_.data_dir + "/meta-shard-" + std::to_string(k), mo));
+    d.sm = std::make_unique<ns::StateMachine>(k, shards);
+    more_refs.push_back(d.store.get());
+    data_.push_back(std::move(d));
+  }
+  KISEKI_ASSIGN_OR_RETURN(chunks_,
+                          chunk::ChunkStore::open(meta_.get(), segments_.get(), keys_.get(), std::move(more_refs)));
   cache_ = std::make_unique<chunk::ChunkCache>(opts_.chunk_cache_bytes);
   uint8_t id[8];
   crypto::random_bytes(id);
@@ -99,7 +111,16 @@ Status LocalGateway::init() {
     };
     lo.on_reset = [this] { note_reset(); };
     opts_.replication->serve_chunks(chunks_.get(), meta_.get());
-    KISEKI_ASSIGN_OR_RETURN(log_, opts_.replication->open_log(meta_.get(), &sm_, lo));
+    KISEKI_ASSIGN_OR_RETURN(log_, opts_.replication->open_log(0, meta_.get(), &sm_, lo));
+    // A data shard's records carry no chunk locations: a writer makes its
+    // chunks and their locations durable before it submits (replicate).
+    log::LogOptions data_lo = lo;
+    data_lo.add_local = nullptr;
+    data_lo.local_done = nullptr;
+    for (uint32_t k = 1; k < shards; ++k) {
+      DataShard& d = data_[k - 1];
+      KISEKI_ASSIGN_OR_RETURN(d.log, opts_.replication->open_log(k, d.store.get(), d.sm.get(), data_lo));
+    }
   } else {
     log_ = std::make_unique<log::DeltaLog>(meta_.get(), &sm_, lo);
   }
@@ -139,7 +160,23 @@ LocalGateway::~LocalGateway() {
   purger_.join();
 }
 
-Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable, const Caller& who) {
+namespace {
+// The shard a record goes to: the root for what is cluster-wide, else the
+// shard of the namespace its deltas touch (one per record).
+uint32_t shard_of_record(const std::vector<Delta>& deltas, uint32_t shards) {
+  switch (deltas.front().op) {
+    case Op::kCreateTenant: case Op::kSetTenant: case Op::kCreateNamespace: case Op::kDeleteNamespace:
+    case Op::kPutAccessKey: case Op::kDeleteAccessKey: case Op::kInitSecret: case Op::kPutExport:
+    case Op::kDeleteExport: case Op::kPurgeTenant: case Op::kIndexBuckets: case Op::kSetNode:
+      return 0;
+    default:
+      return ns::shard_of(deltas.front().ns, shards);
+  }
+}
+}  // namespace
+
+Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable, const Caller& who,
+                                         std::optional<uint32_t> shard) {
   RequestId req = who.req;
   if (req.empty()) req = {client_id_, next_seq_.fetch_add(1)};
   if (opts_.durability == Durability::kSync) {
@@ -165,7 +202,8 @@ Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable
         if (r.fresh) fresh_ids.push_back(r.id);
     if (!fresh_ids.empty()) KISEKI_TRY(opts_.replication->replicate(fresh_ids));
   }
-  auto out = log_->submit(ns::encode_record(deltas, req), durable);
+  uint32_t k = shard ? *shard : shard_of_record(deltas, shard_count());
+  auto out = log_of_shard(k).submit(ns::encode_record(deltas, req), durable);
   if (out) {
     std::vector<ChunkId> dropped;
     for (const auto& d : deltas) dropped.insert(dropped.end(), d.unrefs.begin(), d.unrefs.end());
@@ -260,9 +298,15 @@ void LocalGateway::note_reset() {
   wake_purge();
 }
 
+std::vector<meta::Store*> LocalGateway::stores() const {
+  std::vector<meta::Store*> out{meta_.get()};
+  for (const auto& d : data_) out.push_back(d.store.get());
+  return out;
+}
+
 std::string LocalGateway::write_fault() const {
   Status st = segments_->fault();
-  if (st.is_ok()) st = log_->fault();
+  for (uint32_t k = 0; k < shard_count() && st.is_ok(); ++k) st = log_of_shard(k).fault();
   return st.is_ok() ? std::string() : "writes refused since a sync failed (" + st.to_string() + "); restart the server";
 }
 
@@ -285,10 +329,30 @@ Status LocalGateway::load_inode(NsRef ns, InodeId ino, ns::Inode* out) const {
   if (ino == kInvalidInode) return invalid_argument("inode 0 does not exist");
   if (is_shredded(ns.tenant)) return make_error(ErrorCode::kCryptoShredded, "the namespace's tenant was crypto-shredded");
   std::string v;
-  Status st = meta_->get(Cf::kInodes, meta::inode_key(ns.ns, ino), &v);
+  Status st = store_of(ns.ns).get(Cf::kInodes, meta::inode_key(ns.ns, ino), &v);
+  if (st.code() == ErrorCode::kNotFound && ino == ns::kRootInode && ns::shard_of(ns.ns, shard_count()) != 0 &&
+      log_->read_barrier().is_ok() && get_namespace(ns.ns).is_ok()) {
+    // A namespace whose making stopped between its two shards (ADR 0009),
+    // still in the catalog as the cluster has it now: its root directory is
+    // made now. (One being deleted lost its root first, then its entry.)
+    KISEKI_TRY(make_root(ns.ns));
+    st = store_of(ns.ns).get(Cf::kInodes, meta::inode_key(ns.ns, ino), &v);
+  }
   if (st.code() == ErrorCode::kNotFound) return make_error(ErrorCode::kStale, "no inode " + std::to_string(ino));
   KISEKI_TRY(st);
   return ns::decode_inode(v, out);
+}
+
+Status LocalGateway::make_root(NamespaceId id) const {
+  Delta d;
+  d.op = Op::kCreateRoot;
+  d.ns = id;
+  int64_t t = now();
+  d.inode.attr = {0755, 0, 0, t, t, t};
+  d.inode.btime_ns = t;
+  // Const callers (a read that finds the root missing) may repair it: the
+  // record is idempotent and changes nothing they have read.
+  return const_cast<LocalGateway*>(this)->submit({d}).status();
 }
 
 // ---- namespaces
@@ -305,7 +369,10 @@ Result<NsRef> LocalGateway::create_namespace(TenantId tenant, std::string_view n
   d.inode.attr = {0755, 0, 0, now(), now(), now()};
   d.inode.btime_ns = now();
   KISEKI_ASSIGN_OR_RETURN(std::string out, submit({d}));
-  return NsRef{tenant, get_be64(reinterpret_cast<const uint8_t*>(out.data()))};
+  NamespaceId id = get_be64(reinterpret_cast<const uint8_t*>(out.data()));
+  // Its root directory, where its files will be: another shard's (ADR 0009).
+  if (ns::shard_of(id, shard_count()) != 0) KISEKI_TRY(make_root(id));
+  return NsRef{tenant, id};
 }
 
 static NamespaceInfo to_ns_info(const ns::NamespaceRecord& r) {
@@ -373,6 +440,16 @@ std::vector<NamespaceInfo> LocalGateway::list_namespaces(TenantId tenant) const 
 
 Status LocalGateway::delete_namespace(TenantId tenant, std::string_view name) {
   KISEKI_TRY(log_->read_barrier());
+  // A namespace of a data shard: its (empty) root goes there first; the
+  // catalog entry after it (a crash between leaves an empty namespace that a
+  // second delete removes).
+  if (auto info = find_namespace(tenant, name); info && ns::shard_of(info->ref.ns, shard_count()) != 0) {
+    KISEKI_TRY(log_of(info->ref.ns).read_barrier());
+    Delta r;
+    r.op = Op::kDropRoot;
+    r.ns = info->ref.ns;
+    KISEKI_TRY(submit({r}).status());
+  }
   {
     std::lock_guard lock(cache_mu_);
     ns_cache_.erase(std::make_pair(tenant, std::string(name)));
@@ -520,7 +597,8 @@ Result<FsStats> LocalGateway::statfs() const {
 chunk::ScrubReport LocalGateway::scrub() const {
   chunk::ScrubReport r = chunks_->scrub([this](DomainId d) { return keys_of_domain(d); });
   // The metadata too: every SST file's block checksums.
-  if (Status st = meta_->verify_checksums(); !st) r.problems.push_back(st.to_string());
+  for (meta::Store* store : stores())
+    if (Status st = store->verify_checksums(); !st) r.problems.push_back(st.to_string());
   return r;
 }
 

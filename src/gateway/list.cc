@@ -126,14 +126,14 @@ struct Walk {
 }  // namespace
 
 Result<ListResult> LocalGateway::list_objects(NsRef ns, const ListRequest& req) const {
-  KISEKI_TRY(log_->read_barrier());
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
   if (req.prefix.size() > kMaxKeyBytes || req.start_after.size() > kMaxKeyBytes)
     return invalid_argument("prefix or marker longer than a key may be");
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   ListResult out;
   if (req.max_keys == 0) return out;
   size_t count = 0;
-  Walk w{*meta_, ns, req, {}, {}};
+  Walk w{store_of(ns.ns), ns, req, {}, {}};
   w.on_file = [&](const std::string& key, InodeId ino) -> Status {
     if (count == req.max_keys) {
       out.truncated = true;

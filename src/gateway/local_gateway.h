@@ -191,12 +191,17 @@ class LocalGateway final : public Gateway {
   // Applies a record through the log; after a commit that dropped chunk
   // references, the chunk store collects what became unreferenced. `who.req`
   // makes the record idempotent (one is assigned when it is empty).
-  Result<std::string> submit(std::vector<ns::Delta> deltas, bool durable = true, const Caller& who = {});
+  // `shard`: where to (default: the root for cluster-wide records, else the
+  // shard of the namespace the deltas touch).
+  Result<std::string> submit(std::vector<ns::Delta> deltas, bool durable = true, const Caller& who = {},
+                             std::optional<uint32_t> shard = std::nullopt);
+  // The root directory of a namespace that lives in a data shard (idempotent).
+  Status make_root(NamespaceId id) const;
   Result<FileAttr> make_node(NsRef ns, InodeId parent, std::string_view name, ns::Inode tmpl,
                              bool exclusive, const Caller& who);
   // The first result of the caller's request if it was applied before (a retry
   // across a reconnect or a restart): checked before anything else is.
-  Result<std::optional<log::ApplyResult>> replayed(const Caller& who) const;
+  Result<std::optional<log::ApplyResult>> replayed(NsRef ns, const Caller& who) const;
   // For a replayed call that answers with attributes: the inode's attributes,
   // or the first call's error.
   Result<FileAttr> replayed_attr(NsRef ns, const log::ApplyResult& first, InodeId ino) const;
@@ -237,11 +242,33 @@ class LocalGateway final : public Gateway {
   std::unique_ptr<chunk::ChunkCache> cache_;  // opened chunks for reads
   std::unique_ptr<chunk::Chunker> chunker_;
   ns::StateMachine sm_;
+  // The other metadata shards of a cluster (ADR 0009): data_[k - 1] is shard
+  // k, with a store (DATA/meta-shard-K) and a log of its own. meta_, sm_ and
+  // log_ are the root shard's.
+  struct DataShard {
+    std::unique_ptr<meta::Store> store;
+    std::unique_ptr<ns::StateMachine> sm;
+    std::unique_ptr<log::Log> log;
+  };
+  std::vector<DataShard> data_;
+  uint32_t shard_count() const { return static_cast<uint32_t>(data_.size() + 1); }
+  // The store and log of the shard that holds namespace `ns`.
+  meta::Store& store_of(NamespaceId ns) const {
+    uint32_t k = ns::shard_of(ns, shard_count());
+    return k == 0 ? *meta_ : *data_[k - 1].store;
+  }
+  log::Log& log_of(NamespaceId ns) const {
+    uint32_t k = ns::shard_of(ns, shard_count());
+    return k == 0 ? *log_ : *data_[k - 1].log;
+  }
+  log::Log& log_of_shard(uint32_t k) const { return k == 0 ? *log_ : *data_[k - 1].log; }
+  // Every shard's store, the root's first.
+  std::vector<meta::Store*> stores() const;
   // Request ids for mutations that come without one: this process's random
   // client id and a sequence.
   uint64_t client_id_ = 0;
   std::atomic<uint64_t> next_seq_{1};
-  std::unique_ptr<log::Log> log_;  // the delta log, or the shard's Raft log in a cluster
+  std::unique_ptr<log::Log> log_;  // the delta log, or the root shard's Raft log in a cluster
   // Striped per-inode locks serialise read-modify-write of one file's layout.
   mutable std::array<std::mutex, 256> inode_locks_;
   // Unstable writes acknowledged, and how many of them fsync has made durable.

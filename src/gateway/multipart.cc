@@ -146,11 +146,11 @@ Result<std::string> LocalGateway::create_upload(NsRef ns, std::string_view key, 
 
 Result<PartInfo> LocalGateway::upload_part(NsRef ns, std::string_view upload_id, uint32_t part,
                                       const ByteSource& body) {
-  KISEKI_TRY(log_->read_barrier());
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
   if (part < 1 || part > kMaxPartNumber) return invalid_argument("part number must be 1..10000");
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   UploadRecord ur;
-  KISEKI_TRY(load_upload(*meta_, kek, ns.ns, upload_id, &ur));
+  KISEKI_TRY(load_upload(store_of(ns.ns), kek, ns.ns, upload_id, &ur));
   // Parts are never inline: the completed object is one extent list.
   KISEKI_ASSIGN_OR_RETURN(PreparedData data, prepare_stream(ns.tenant, body, true, false));
   PartRecord pr;
@@ -163,7 +163,7 @@ Result<PartInfo> LocalGateway::upload_part(NsRef ns, std::string_view upload_id,
     d.name = std::string(upload_id);
     d.a = part;
     std::string old;
-    if (meta_->get(Cf::kMultipart, ns::part_key(ns.ns, upload_id, part), &old).is_ok()) {
+    if (store_of(ns.ns).get(Cf::kMultipart, ns::part_key(ns.ns, upload_id, part), &old).is_ok()) {
       PartRecord replaced;
       KISEKI_TRY(open_part(kek, ns.ns, upload_id, part, old, &replaced));
       d.version = replaced.seq;
@@ -179,23 +179,23 @@ Result<PartInfo> LocalGateway::upload_part(NsRef ns, std::string_view upload_id,
 }
 
 Result<std::vector<PartInfo>> LocalGateway::list_parts(NsRef ns, std::string_view upload_id) const {
-  KISEKI_TRY(log_->read_barrier());
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   UploadRecord ur;
-  KISEKI_TRY(load_upload(*meta_, kek, ns.ns, upload_id, &ur));
+  KISEKI_TRY(load_upload(store_of(ns.ns), kek, ns.ns, upload_id, &ur));
   std::vector<PartRecord> parts;
-  KISEKI_TRY(load_parts(*meta_, kek, ns.ns, upload_id, &parts));
+  KISEKI_TRY(load_parts(store_of(ns.ns), kek, ns.ns, upload_id, &parts));
   std::vector<PartInfo> out;
   for (auto& p : parts) out.push_back(p.info);
   return out;
 }
 
 Result<std::vector<UploadInfo>> LocalGateway::list_uploads(NsRef ns, std::string_view prefix) const {
-  KISEKI_TRY(log_->read_barrier());
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   std::vector<UploadInfo> out;
   std::string nsprefix = meta::key_u64(ns.ns);
-  auto it = meta_->iterator(Cf::kMultipart);
+  auto it = store_of(ns.ns).iterator(Cf::kMultipart);
   for (it->Seek(nsprefix); it->Valid() && it->key().starts_with(nsprefix); it->Next()) {
     if (it->key().size() != nsprefix.size() + 32) continue;  // a part record
     std::string id(it->key().ToStringView().substr(nsprefix.size()));
@@ -211,16 +211,16 @@ Result<std::vector<UploadInfo>> LocalGateway::list_uploads(NsRef ns, std::string
 
 Result<ObjectInfo> LocalGateway::complete_upload(NsRef ns, std::string_view upload_id,
                                             const std::vector<std::pair<uint32_t, std::string>>& parts) {
-  KISEKI_TRY(log_->read_barrier());
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
   if (parts.empty()) return invalid_argument("MalformedXML: no parts");
   for (size_t k = 1; k < parts.size(); ++k)
     if (parts[k].first <= parts[k - 1].first) return invalid_argument("InvalidPartOrder: part numbers must ascend");
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
     UploadRecord ur;
-    KISEKI_TRY(load_upload(*meta_, kek, ns.ns, upload_id, &ur));
+    KISEKI_TRY(load_upload(store_of(ns.ns), kek, ns.ns, upload_id, &ur));
     std::vector<PartRecord> stored;
-    KISEKI_TRY(load_parts(*meta_, kek, ns.ns, upload_id, &stored));
+    KISEKI_TRY(load_parts(store_of(ns.ns), kek, ns.ns, upload_id, &stored));
     std::map<uint32_t, const PartRecord*> by_number;
     for (const auto& p : stored) by_number[p.info.number] = &p;
     Content c;
@@ -271,13 +271,13 @@ Result<ObjectInfo> LocalGateway::complete_upload(NsRef ns, std::string_view uplo
 }
 
 Status LocalGateway::abort_upload(NsRef ns, std::string_view upload_id) {
-  KISEKI_TRY(log_->read_barrier());
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
     UploadRecord ur;
-    KISEKI_TRY(load_upload(*meta_, kek, ns.ns, upload_id, &ur));
+    KISEKI_TRY(load_upload(store_of(ns.ns), kek, ns.ns, upload_id, &ur));
     std::vector<PartRecord> stored;
-    KISEKI_TRY(load_parts(*meta_, kek, ns.ns, upload_id, &stored));
+    KISEKI_TRY(load_parts(store_of(ns.ns), kek, ns.ns, upload_id, &stored));
     Delta d;
     d.op = Op::kDeleteUpload;
     d.ns = ns.ns;

@@ -89,7 +89,7 @@ Result<InodeId> LocalGateway::resolve_key(NsRef ns, std::string_view key, Inode*
     size_t slash = key.find('/', start);
     std::string_view comp = key.substr(start, slash == std::string_view::npos ? key.size() - start : slash - start);
     std::string v;
-    Status st = meta_->get(Cf::kDentries, meta::dentry_key(ns.ns, cur, comp), &v);
+    Status st = store_of(ns.ns).get(Cf::kDentries, meta::dentry_key(ns.ns, cur, comp), &v);
     if (st.code() == ErrorCode::kNotFound) return not_found("no such key");
     KISEKI_TRY(st);
     ns::Dentry de;
@@ -185,7 +185,7 @@ Result<ObjectInfo> LocalGateway::put_object(NsRef ns, std::string_view key, cons
     // A plain PUT reads the object it replaces optimistically (apply checks
     // its version; a conflict reads again after a read barrier). Conditions
     // are decided here, on state read after one.
-    if (attempt > 0 || cond.if_match || cond.if_none_match_star) KISEKI_TRY(log_->read_barrier());
+    if (attempt > 0 || cond.if_match || cond.if_none_match_star) KISEKI_TRY(log_of(ns.ns).read_barrier());
     Delta d = object_delta(ns, key, data.size);
     if (cond.if_none_match_star) d.flags |= ns::kMustNotExist;
     KISEKI_ASSIGN_OR_RETURN(std::optional<Content> old, replace_target(ns, key, kek, &d));
@@ -209,7 +209,7 @@ Result<ObjectInfo> LocalGateway::put_object(NsRef ns, std::string_view key, cons
 }
 
 Result<ObjectInfo> LocalGateway::head_object(NsRef ns, std::string_view key) const {
-  KISEKI_TRY(log_->read_barrier());
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
   Inode i;
   KISEKI_TRY(resolve_key(ns, key, &i).status());
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
@@ -220,7 +220,7 @@ Result<ObjectInfo> LocalGateway::head_object(NsRef ns, std::string_view key) con
 
 Result<Bytes> LocalGateway::get_object(NsRef ns, std::string_view key, const ByteRange& range,
                                   ObjectInfo* info) const {
-  KISEKI_TRY(log_->read_barrier());
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
   Inode i;
   KISEKI_TRY(resolve_key(ns, key, &i).status());
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
@@ -237,7 +237,7 @@ Result<Bytes> LocalGateway::get_object(NsRef ns, std::string_view key, const Byt
 }
 
 Result<ObjectHandle> LocalGateway::open_object(NsRef ns, std::string_view key) const {
-  KISEKI_TRY(log_->read_barrier());
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
   Inode i;
   KISEKI_TRY(resolve_key(ns, key, &i).status());
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
@@ -261,7 +261,7 @@ Status LocalGateway::delete_object(NsRef ns, std::string_view key) {
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
     // Optimistic as a PUT; an object not found here is looked for again after
     // a read barrier (it may have been made on another node a moment ago).
-    if (attempt > 0) KISEKI_TRY(log_->read_barrier());
+    if (attempt > 0) KISEKI_TRY(log_of(ns.ns).read_barrier());
     Inode i;
     auto found = resolve_key(ns, key, &i);
     if (!found && found.code() == ErrorCode::kNotFound && attempt == 0) continue;
@@ -293,8 +293,10 @@ Result<ObjectInfo> LocalGateway::copy_object(NsRef src, std::string_view src_key
   if (src.tenant != dst.tenant) return make_error(ErrorCode::kPermissionDenied, "copy across tenants");
   KISEKI_TRY(validate_key(dst_key));
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(src.tenant));
+  const bool across = ns::shard_of(src.ns, shard_count()) != ns::shard_of(dst.ns, shard_count());
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
-    KISEKI_TRY(log_->read_barrier());
+    KISEKI_TRY(log_of(src.ns).read_barrier());
+    if (across) KISEKI_TRY(log_of(dst.ns).read_barrier());
     Inode si;
     KISEKI_TRY(resolve_key(src, src_key, &si).status());
     Content c;
@@ -308,7 +310,24 @@ Result<ObjectInfo> LocalGateway::copy_object(NsRef src, std::string_view src_key
     Delta d = object_delta(dst, dst_key, si.size);
     KISEKI_TRY(replace_target(dst, dst_key, kek, &d).status());
     KISEKI_TRY(seal_content(kek, dst.ns, c, &d.inode.content));
-    add_refs(c.extents, {}, &d);
+    // Within a shard the copy's references count on the source's (apply
+    // checks they are still there). Into another shard they are fresh: this
+    // node holds each chunk pinned (fetching a copy it lacks) as a PUT does.
+    std::vector<chunk::PreparedChunk> pinned;
+    if (across) {
+      KISEKI_ASSIGN_OR_RETURN(crypto::DomainKeys domain, domain_keys(src.tenant));
+      for (const auto& x : c.extents) {
+        auto p = chunks_->pin_existing(x.chunk);
+        if (!p && p.code() == ErrorCode::kNotFound) {
+          Bytes plain;
+          KISEKI_TRY(read_chunk(domain, x.chunk, &plain));  // keeps a fetched copy
+          p = chunks_->pin_existing(x.chunk);
+        }
+        if (!p) return p.status();
+        pinned.push_back(std::move(*p));
+      }
+    }
+    add_refs(c.extents, pinned, &d);
     auto out = submit({d});
     if (out) {
       Inode i = si;

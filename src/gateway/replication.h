@@ -19,10 +19,14 @@ namespace kiseki::gateway {
 class Replication {
  public:
   virtual ~Replication() = default;
-  // The log records go through (the shard's Raft log over this node's store).
-  virtual Result<std::unique_ptr<log::Log>> open_log(meta::Store* store, log::StateMachine* sm,
+  // How many metadata shards the cluster has (ADR 0009); shard 0 is the root.
+  virtual uint32_t shards() const { return 1; }
+  // The log records of `shard` go through (its Raft log over this node's store
+  // of that shard). Shard 0's is opened first.
+  virtual Result<std::unique_ptr<log::Log>> open_log(uint32_t shard, meta::Store* store, log::StateMachine* sm,
                                                      const log::LogOptions& opts) = 0;
-  // This node's chunk store, for the chunks the other nodes send and fetch.
+  // This node's chunk store, for the chunks the other nodes send and fetch
+  // (`store`: where it keeps their locations, the root shard's).
   virtual void serve_chunks(chunk::ChunkStore* chunks, meta::Store* store) = 0;
   // Sends the chunks this node holds to the other nodes placement chooses for
   // them; ok once a write quorum holds each durably (this node's copy counts

@@ -234,22 +234,31 @@ Status LocalGateway::purge_tenant(const TenantInfo& t) {
     KISEKI_TRY(meta_->write(&b, true));
   }
   uint64_t deleted = 0;
-  for (bool more = true; more;) {
-    {
-      std::lock_guard lock(purge_mu_);
-      if (purge_stop_) return Status::ok();
+  // The data shards first (ADR 0009: they are told which namespaces), the
+  // root last: its purge drops the queue that names them.
+  for (uint32_t k = shard_count(); k-- > 0;) {
+    std::string ids;
+    for (size_t i = 0; i + 8 <= pending.size(); i += 8)
+      if (ns::shard_of(get_be64(reinterpret_cast<const uint8_t*>(pending.data() + i)), shard_count()) == k)
+        ids += pending.substr(i, 8);
+    for (bool more = true; more;) {
+      {
+        std::lock_guard lock(purge_mu_);
+        if (purge_stop_) return Status::ok();
+      }
+      Delta d;
+      d.op = Op::kPurgeTenant;
+      d.a = t.id;
+      d.version = kPurgeBatch;
+      d.flags = t.shared_dedup ? 0u : uint32_t{ns::kPurgeDomain};
+      if (k != 0) d.blob = ids;
+      KISEKI_ASSIGN_OR_RETURN(std::string out, submit({d}, /*durable=*/false, {}, k));
+      Decoder dec(out);
+      uint64_t n = dec.u64();
+      more = dec.u8() != 0;
+      if (!dec.ok()) return corruption("purge result");
+      deleted += n;
     }
-    Delta d;
-    d.op = Op::kPurgeTenant;
-    d.a = t.id;
-    d.version = kPurgeBatch;
-    d.flags = t.shared_dedup ? 0u : uint32_t{ns::kPurgeDomain};
-    KISEKI_ASSIGN_OR_RETURN(std::string out, submit({d}, /*durable=*/false));
-    Decoder dec(out);
-    uint64_t n = dec.u64();
-    more = dec.u8() != 0;
-    if (!dec.ok()) return corruption("purge result");
-    deleted += n;
   }
   // The tenant's own chunks are all unreferenced now; shared ones it alone held too.
   KISEKI_ASSIGN_OR_RETURN(size_t collected,
@@ -267,6 +276,7 @@ Status LocalGateway::purge_tenant(const TenantInfo& t) {
   }
   KISEKI_TRY(chunks_->flush_local());
   KISEKI_TRY(meta_->erase_history(ranges));
+  for (const auto& d : data_) KISEKI_TRY(d.store->erase_history(ranges));
   rocksdb::WriteBatch b;
   b.Delete(meta_->cf(Cf::kDefault), erase_pending_key(t.id));
   KISEKI_TRY(meta_->write(&b, true));

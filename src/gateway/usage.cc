@@ -36,39 +36,41 @@ Result<UsageReport> LocalGateway::usage() const {
     if (auto loc = chunks_->locate(id)) a.c.chunk_bytes += loc->length;
   };
 
-  auto it = meta_->iterator(Cf::kInodes);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (it->key().size() != 16) continue;
-    NamespaceId ns = get_be64(reinterpret_cast<const uint8_t*>(it->key().data()));
-    auto info = ns_info.find(ns);
-    if (info == ns_info.end()) continue;  // a namespace being purged
-    ns::Inode i;
-    KISEKI_TRY(ns::decode_inode(it->value().ToStringView(), &i));
-    Acc* accs[] = {&by_ns[ns], &by_tenant[info->second.ref.tenant], &total};
-    if (i.type == FileType::kDirectory) {
-      if (i.ino == ns::kRootInode) continue;  // the namespace itself
-      for (Acc* a : accs) ++a->c.dirs;
-      continue;
-    }
-    if (i.type != FileType::kFile) continue;
-    for (Acc* a : accs) {
-      ++a->c.files;
-      a->c.logical_bytes += i.size;
-    }
-    if (i.content.empty()) continue;
-    const auto& kek = keys.at(ns);
-    if (!kek) return kek.status();
-    Content c;
-    KISEKI_TRY(open_content(*kek, ns, i.content, &c));
-    for (Acc* a : accs) {
-      if (!c.inline_data.empty()) {
-        ++a->c.inline_files;
-        a->c.inline_bytes += c.inline_data.size();
+  for (meta::Store* store : stores()) {
+    auto it = store->iterator(Cf::kInodes);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (it->key().size() != 16) continue;
+      NamespaceId ns = get_be64(reinterpret_cast<const uint8_t*>(it->key().data()));
+      auto info = ns_info.find(ns);
+      if (info == ns_info.end()) continue;  // a namespace being purged
+      ns::Inode i;
+      KISEKI_TRY(ns::decode_inode(it->value().ToStringView(), &i));
+      Acc* accs[] = {&by_ns[ns], &by_tenant[info->second.ref.tenant], &total};
+      if (i.type == FileType::kDirectory) {
+        if (i.ino == ns::kRootInode) continue;  // the namespace itself
+        for (Acc* a : accs) ++a->c.dirs;
+        continue;
       }
-      for (const auto& x : c.extents) add_chunk(*a, x.chunk);
+      if (i.type != FileType::kFile) continue;
+      for (Acc* a : accs) {
+        ++a->c.files;
+        a->c.logical_bytes += i.size;
+      }
+      if (i.content.empty()) continue;
+      const auto& kek = keys.at(ns);
+      if (!kek) return kek.status();
+      Content c;
+      KISEKI_TRY(open_content(*kek, ns, i.content, &c));
+      for (Acc* a : accs) {
+        if (!c.inline_data.empty()) {
+          ++a->c.inline_files;
+          a->c.inline_bytes += c.inline_data.size();
+        }
+        for (const auto& x : c.extents) add_chunk(*a, x.chunk);
+      }
     }
+    KISEKI_TRY(meta::from_rocks(it->status(), "scan inodes"));
   }
-  KISEKI_TRY(meta::from_rocks(it->status(), "scan inodes"));
 
   for (auto& [id, a] : by_tenant) r.tenants.push_back({*get_tenant(id), a.c});
   for (auto& [id, a] : by_ns) r.namespaces.push_back({ns_info[id], a.c});

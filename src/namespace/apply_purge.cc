@@ -48,14 +48,13 @@ Status apply_shred(const Delta& d, meta::Txn& txn) {
   return Status::ok();
 }
 
-Status apply_purge(const Delta& d, meta::Txn& txn, std::string* out) {
-  KISEKI_ASSIGN_OR_RETURN(bool known, txn.exists(Cf::kTenants, tenant_id_key(d.a)));
-  if (!known) return not_found("no such tenant");
-  if (d.a == kSharedDomain) return invalid_argument("tenant 0 does not exist");
-  if (d.version == 0) return invalid_argument("purge needs a batch size");
-  // Only a shredded tenant is purged: the shred dropped its wrapped KEK.
-  KISEKI_ASSIGN_OR_RETURN(bool live, txn.exists(Cf::kTenants, tenant_kek_key(d.a)));
-  if (live) return invalid_argument("tenant " + std::to_string(d.a) + " is not shredded");
+namespace {
+// Deletes, within `d.version` keys, what the purge of tenant `d.a` removes
+// from one store: the namespaces `ns_ids` names (and `queue_of`, when given,
+// tells which key to drop once a namespace is gone), then the tenant's chunk
+// references. Answers u64 deleted · u8 more.
+Status purge_batch(const Delta& d, meta::Txn& txn, const std::vector<std::string>& ns_ids,
+                   const std::vector<std::string>& queue_keys, std::string* out) {
   uint64_t budget = d.version, deleted = 0;
   auto done = [&](bool more) {
     Encoder(out).u64(deleted).u8(more ? 1 : 0);
@@ -71,14 +70,12 @@ Status apply_purge(const Delta& d, meta::Txn& txn, std::string* out) {
     deleted += keys.size();
     return all;
   };
-  KISEKI_ASSIGN_OR_RETURN(auto queued, keys_under(txn, Cf::kSystem, purge_prefix(d.a), UINT64_MAX));
-  for (const auto& q : queued) {
-    std::string ns = q.substr(q.size() - 8);
+  for (size_t i = 0; i < ns_ids.size(); ++i) {
     for (Cf c : {Cf::kDentries, Cf::kDirCookies, Cf::kInodes, Cf::kMultipart}) {
-      KISEKI_ASSIGN_OR_RETURN(bool all, purge_range(c, ns));
+      KISEKI_ASSIGN_OR_RETURN(bool all, purge_range(c, ns_ids[i]));
       if (!all) return done(true);
     }
-    txn.del(Cf::kSystem, q);
+    if (i < queue_keys.size()) txn.del(Cf::kSystem, queue_keys[i]);
   }
   if (d.flags & kPurgeDomain) {
     // The tenant's own domain: every reference in it is the tenant's.
@@ -89,6 +86,30 @@ Status apply_purge(const Delta& d, meta::Txn& txn, std::string* out) {
   KISEKI_ASSIGN_OR_RETURN(uint64_t n, chunk::apply_purge_ledger(txn, d.a, budget + 1));
   deleted += n;
   return done(n > budget);
+}
+}  // namespace
+
+Status apply_purge(const Delta& d, meta::Txn& txn, std::string* out) {
+  KISEKI_ASSIGN_OR_RETURN(bool known, txn.exists(Cf::kTenants, tenant_id_key(d.a)));
+  if (!known) return not_found("no such tenant");
+  if (d.a == kSharedDomain) return invalid_argument("tenant 0 does not exist");
+  if (d.version == 0) return invalid_argument("purge needs a batch size");
+  // Only a shredded tenant is purged: the shred dropped its wrapped KEK.
+  KISEKI_ASSIGN_OR_RETURN(bool live, txn.exists(Cf::kTenants, tenant_kek_key(d.a)));
+  if (live) return invalid_argument("tenant " + std::to_string(d.a) + " is not shredded");
+  KISEKI_ASSIGN_OR_RETURN(auto queued, keys_under(txn, Cf::kSystem, purge_prefix(d.a), UINT64_MAX));
+  std::vector<std::string> ids;
+  for (const auto& q : queued) ids.push_back(q.substr(q.size() - 8));
+  return purge_batch(d, txn, ids, queued, out);
+}
+
+Status apply_purge_data(const Delta& d, meta::Txn& txn, std::string* out) {
+  if (d.a == kSharedDomain) return invalid_argument("tenant 0 does not exist");
+  if (d.version == 0) return invalid_argument("purge needs a batch size");
+  if (d.blob.size() % 8 != 0) return invalid_argument("purge: namespace ids are 8 bytes each");
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < d.blob.size(); i += 8) ids.push_back(d.blob.substr(i, 8));
+  return purge_batch(d, txn, ids, {}, out);
 }
 
 }  // namespace kiseki::ns

@@ -23,5 +23,9 @@ Status apply_shred(const Delta& d, meta::Txn& txn);
 // shared-domain references goes (chunk/refs.h). out: u64 keys deleted · u8 1
 // while work remains.
 Status apply_purge(const Delta& d, meta::Txn& txn, std::string* out);
+// The same in a data shard (ADR 0009), which holds no tenant records: the
+// namespaces to purge come in the record (blob: their ids, u64 each), checked
+// by the root shard's shred before the Gateway sent it.
+Status apply_purge_data(const Delta& d, meta::Txn& txn, std::string* out);
 
 }  // namespace kiseki::ns

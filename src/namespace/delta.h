@@ -41,7 +41,13 @@ enum class Op : uint8_t {
   kPurgeTenant,       // a = shredded tenant, version = batch size; kPurgeDomain → out: u64 deleted · u8 more
   kIndexBuckets,      // once: index the names of namespaces made before names were global
   kSetNode,           // a = node id, blob = node record (cluster/cluster_map.h); kExclusive: only if unknown
+  kCreateRoot,        // ns, inode = root attrs: a data shard's root directory of a namespace (if absent)
+  kDropRoot,          // ns: a data shard's root directory of a namespace goes (it must be empty)
 };
+
+// Which metadata shard holds a namespace (ADR 0009): every node computes it
+// alike from the id. The root shard 0 also holds what is cluster-wide.
+inline uint32_t shard_of(NamespaceId ns, uint32_t shards) { return shards <= 1 ? 0 : static_cast<uint32_t>(ns % shards); }
 
 enum DeltaFlags : uint32_t {
   kExclusive = 1u << 0,     // kCreate: fail with kExists if the name exists

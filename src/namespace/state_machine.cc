@@ -181,8 +181,30 @@ Status StateMachine::apply_one(const Delta& d, meta::Txn& txn, std::string* out)
       txn.put(Cf::kNamespaces, ns_name_key(d.a, d.name), meta::key_u64(id));
       txn.put(Cf::kNamespaces, bucket_name_key(d.name), meta::key_u64_u64(d.a, id));
       txn.put(Cf::kNamespaces, ns_id_key(id), encode_ns_record({id, d.a, d.name, d.blob}));
-      KISEKI_TRY(put_root_inode(txn, id, d.inode));
+      // The root directory lives where the namespace's files do: here, or in
+      // its data shard (the Gateway's kCreateRoot there).
+      if (shard_of(id, shards_) == shard_) KISEKI_TRY(put_root_inode(txn, id, d.inode));
       *out = out_u64(id);
+      return Status::ok();
+    }
+    case Op::kCreateRoot: {
+      if (shard_of(d.ns, shards_) != shard_) return invalid_argument("namespace in another shard");
+      KISEKI_ASSIGN_OR_RETURN(bool there, txn.exists(Cf::kInodes, meta::inode_key(d.ns, kRootInode)));
+      if (!there) KISEKI_TRY(put_root_inode(txn, d.ns, d.inode));
+      return Status::ok();
+    }
+    case Op::kDropRoot: {
+      if (shard_of(d.ns, shards_) != shard_) return invalid_argument("namespace in another shard");
+      KISEKI_ASSIGN_OR_RETURN(bool there, txn.exists(Cf::kInodes, meta::inode_key(d.ns, kRootInode)));
+      if (!there) return Status::ok();
+      KISEKI_ASSIGN_OR_RETURN(bool empty, namespace_is_empty(txn, d.ns));
+      if (!empty) return make_error(ErrorCode::kNotEmpty, "namespace not empty");
+      auto it = txn.iterator(Cf::kMultipart);
+      it->Seek(meta::key_u64(d.ns));
+      if (it->Valid() && it->key().starts_with(meta::key_u64(d.ns)))
+        return make_error(ErrorCode::kNotEmpty, "namespace has multipart uploads in progress");
+      KISEKI_TRY(meta::from_rocks(it->status(), "scan uploads"));
+      txn.del(Cf::kInodes, meta::inode_key(d.ns, kRootInode));
       return Status::ok();
     }
     case Op::kDeleteNamespace: {
@@ -190,13 +212,16 @@ Status StateMachine::apply_one(const Delta& d, meta::Txn& txn, std::string* out)
       KISEKI_TRY(txn.get(Cf::kNamespaces, ns_name_key(d.a, d.name), &v));
       if (v.size() != 8) return corruption("namespace name entry");
       NamespaceId id = get_be64(reinterpret_cast<const uint8_t*>(v.data()));
-      KISEKI_ASSIGN_OR_RETURN(bool empty, namespace_is_empty(txn, id));
-      if (!empty) return make_error(ErrorCode::kNotEmpty, "namespace not empty");
-      auto it = txn.iterator(Cf::kMultipart);
-      it->Seek(meta::key_u64(id));
-      if (it->Valid() && it->key().starts_with(meta::key_u64(id)))
-        return make_error(ErrorCode::kNotEmpty, "namespace has multipart uploads in progress");
-      KISEKI_TRY(meta::from_rocks(it->status(), "scan uploads"));
+      // A namespace of another shard: its root went there first (kDropRoot).
+      if (shard_of(id, shards_) == shard_) {
+        KISEKI_ASSIGN_OR_RETURN(bool empty, namespace_is_empty(txn, id));
+        if (!empty) return make_error(ErrorCode::kNotEmpty, "namespace not empty");
+        auto it = txn.iterator(Cf::kMultipart);
+        it->Seek(meta::key_u64(id));
+        if (it->Valid() && it->key().starts_with(meta::key_u64(id)))
+          return make_error(ErrorCode::kNotEmpty, "namespace has multipart uploads in progress");
+        KISEKI_TRY(meta::from_rocks(it->status(), "scan uploads"));
+      }
       txn.del(Cf::kNamespaces, ns_name_key(d.a, d.name));
       txn.del(Cf::kNamespaces, ns_id_key(id));
       txn.del(Cf::kInodes, meta::inode_key(id, kRootInode));
@@ -239,7 +264,7 @@ Status StateMachine::apply_one(const Delta& d, meta::Txn& txn, std::string* out)
       return Status::ok();
     }
     case Op::kPurgeTenant:
-      return apply_purge(d, txn, out);
+      return shard_ == 0 ? apply_purge(d, txn, out) : apply_purge_data(d, txn, out);
     case Op::kIndexBuckets: {
       KISEKI_ASSIGN_OR_RETURN(bool done, txn.exists(Cf::kSystem, kBucketIndexDone));
       if (done) return Status::ok();

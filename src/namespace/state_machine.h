@@ -18,10 +18,15 @@ constexpr uint64_t kRequestWindow = 100'000;
 // its first result back and changes nothing.
 class StateMachine final : public log::StateMachine {
  public:
+  // The state machine of metadata shard `shard` of `shards` (ADR 0009): the
+  // root shard 0 also holds tenants, keys and the namespace catalog; a
+  // namespace's files live in shard_of(its id).
+  explicit StateMachine(uint32_t shard = 0, uint32_t shards = 1) : shard_(shard), shards_(shards) {}
   Status apply(std::string_view record, meta::Txn& txn, log::ApplyResult* result) override;
 
  private:
   Status apply_one(const Delta& d, meta::Txn& txn, std::string* out);
+  uint32_t shard_, shards_;
 };
 
 // The remembered result of a request, if it is still in the window.

@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
     co.snapshot_threshold = opts->raft_snapshot_entries;
     co.snapshot_trailing = std::max(8u, opts->raft_snapshot_entries / 4);
     co.join = opts->join;
+    co.shards = opts->shards;
     if (co.join.empty()) {
       auto members = cluster::parse_initial_cluster(opts->initial_cluster);
       if (!members) {

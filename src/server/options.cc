@@ -20,7 +20,7 @@ const std::set<std::string> kKnownKeys = {
     "nfs_listen", "portmap_listen", "nfs_exports", "nfs_export_all", "nfs_export_defaults", "nfs_workers",
     "native_listen", "durability", "group_commit_ms", "log_level", "log_json", "log_file", "chunk_min_size",
     "chunk_avg_size", "chunk_max_size", "inline_threshold", "chunk_cache_size", "node_id", "cluster_listen",
-    "initial_cluster", "cluster_secret", "cluster_secret_file", "election_timeout_ms", "raft_snapshot_entries", "test_faults", "join"};
+    "initial_cluster", "cluster_secret", "cluster_secret_file", "election_timeout_ms", "raft_snapshot_entries", "test_faults", "join", "shards"};
 }  // namespace
 
 Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exit_ok) {
@@ -57,6 +57,9 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   flag("--join", "join", "cluster mode: join a running cluster through one of its nodes' fabric HOST:PORT (instead of --initial-cluster)");
   flag("--cluster-secret-file", "cluster_secret_file", "cluster mode: a file with the secret every node shares (at least 16 bytes)");
   flag("--election-timeout-ms", "election_timeout_ms", "cluster mode: Raft election timeout (default 1000)");
+  flag("--shards", "shards",
+       "cluster mode: metadata shards of a new cluster, each a Raft group; namespaces spread over them (default 1, "
+       "the same on every first node)");
   flag("--raft-snapshot-entries", "raft_snapshot_entries",
        "cluster mode: Raft entries between two snapshots of a shard (default 8192; a quarter of it stays behind each)");
   app.add_flag_function("--test-faults", [&flags](int64_t) { flags["test_faults"] = "true"; },
@@ -174,6 +177,9 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   if (et < 100 || et > 60000) return invalid_argument("election_timeout_ms must be 100..60000");
   o.election_timeout_ms = static_cast<uint32_t>(et);
   KISEKI_ASSIGN_OR_RETURN(o.test_faults, cfg.get_bool("test_faults", false));
+  KISEKI_ASSIGN_OR_RETURN(int64_t shards, cfg.get_int("shards", 1));
+  if (shards < 1 || shards > 64) return invalid_argument("shards must be 1..64");
+  o.shards = static_cast<uint32_t>(shards);
   KISEKI_ASSIGN_OR_RETURN(int64_t se, cfg.get_int("raft_snapshot_entries", o.raft_snapshot_entries));
   if (se < 16 || se > 1000000000) return invalid_argument("raft_snapshot_entries must be 16..1000000000");
   o.raft_snapshot_entries = static_cast<uint32_t>(se);

@@ -41,7 +41,8 @@ struct ServerOptions {
   std::string cluster_secret;   // the secret's bytes (from cluster_secret_file or KISEKI_CLUSTER_SECRET)
   uint32_t election_timeout_ms = 1000;
   uint32_t raft_snapshot_entries = 8192;
-  bool test_faults = false;  // --test-faults: the admin API may partition this node (tests)
+  bool test_faults = false;
+  uint32_t shards = 1;  // metadata shards of a new cluster (ADR 0009)  // --test-faults: the admin API may partition this node (tests)
   bool clustered() const { return node_id != 0; }
 };
 

@@ -91,6 +91,13 @@ class Cluster:
                 return n["shards"][0]
         raise AssertionError(f"node {i} not in its own status")
 
+    def own_shards(self, i):
+        """Node i's own view of every shard."""
+        for n in self.status(i)["nodes"]:
+            if n["node"] == i:
+                return n["shards"]
+        raise AssertionError(f"node {i} not in its own status")
+
     def leader(self, among=None, timeout=30):
         """The node that leads shard 0, as every live node in `among` agrees."""
         among = among or self.live()
@@ -115,9 +122,17 @@ class Cluster:
         among = among or self.live()
         deadline = time.time() + timeout
         while time.time() < deadline:
-            lead = self.leader(among)
-            commit = self.own(lead)["commit_index"]
-            if all(self.own(i)["applied_index"] >= commit for i in among):
+            self.leader(among)
+            views = {i: self.own_shards(i) for i in among}
+            done = True
+            for k in range(len(views[among[0]])):
+                lead = views[among[0]][k]["leader"]
+                if lead not in views:
+                    done = False
+                    break
+                commit = views[lead][k]["commit_index"]
+                done &= all(views[i][k]["applied_index"] >= commit for i in among)
+            if done:
                 return
             time.sleep(0.1)
         raise AssertionError("nodes did not catch up: " + str({i: self.own(i) for i in among}))

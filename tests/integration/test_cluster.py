@@ -24,7 +24,8 @@ BUCKET = "replicated"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = Cluster(tmp_path_factory.mktemp("cluster"), n=3, extra=["--raft-snapshot-entries", "64"])
+    # Three metadata shards: the buckets of these tests spread over them (ADR 0009).
+    c = Cluster(tmp_path_factory.mktemp("cluster"), n=3, extra=["--raft-snapshot-entries", "64", "--shards", "3"])
     c.s3(1).create_bucket(Bucket=BUCKET)
     yield c
     c.close()
@@ -125,9 +126,69 @@ def test_cluster_status_json(cluster):
     assert {n["node"] for n in st["nodes"]} == {1, 2, 3}
     assert all(n["reachable"] for n in st["nodes"])
     assert st["chunks_degraded"] == 0
-    assert st["shards"][0]["leader"] in (1, 2, 3)
+    assert [s["shard"] for s in st["shards"]] == [0, 1, 2]
+    assert all(s["leader"] in (1, 2, 3) for s in st["shards"])
+    for n in st["nodes"]:
+        assert len(n["shards"]) == 3 and all(sorted(s["voters"]) == [1, 2, 3] for s in n["shards"])
     text = cluster.nodes[1].cli("cluster", "status", json=False).stdout
     assert "leader" in text
+
+
+def test_namespaces_spread_over_shards(cluster, tmp_path):
+    """Buckets land in every shard; a copy between buckets of different shards keeps
+    its bytes after the source goes; deleting a bucket and crypto-shredding a tenant
+    reach every shard; the reference counts agree with the layouts on every node."""
+    s3 = cluster.s3(1)
+    names = [f"spread-{i}" for i in range(6)]
+    for n in names:
+        s3.create_bucket(Bucket=n)
+        s3.put_object(Bucket=n, Key="k", Body=n.encode() * 1000)
+    for node in (2, 3):
+        for n in names:
+            assert cluster.s3(node).get_object(Bucket=n, Key="k")["Body"].read() == n.encode() * 1000
+    # Every shard took some of them: each shard's leader applied more than its own setup.
+    applied = [s["applied_index"] for s in cluster.own_shards(1)]
+    assert all(a > 3 for a in applied), applied
+    data = os.urandom(300000)
+    s3.put_object(Bucket=names[0], Key="src", Body=data)
+    for n in names[1:3]:
+        s3.copy_object(Bucket=n, Key="copied", CopySource={"Bucket": names[0], "Key": "src"})
+    s3.delete_object(Bucket=names[0], Key="src")
+    for node in (1, 2, 3):
+        for n in names[1:3]:
+            assert cluster.s3(node).get_object(Bucket=n, Key="copied")["Body"].read() == data
+    # A bucket with an object is not deleted; emptied, it is, on every node.
+    with pytest.raises(ClientError):
+        s3.delete_bucket(Bucket=names[5])
+    s3.delete_object(Bucket=names[5], Key="k")
+    s3.delete_bucket(Bucket=names[5])
+    for node in (1, 2, 3):
+        with pytest.raises(ClientError) as e:
+            cluster.s3(node).head_bucket(Bucket=names[5])
+        assert e.value.response["Error"]["Code"] in ("404", "NoSuchBucket")
+    # A tenant whose namespaces sit in several shards is shredded and purged everywhere.
+    admin = cluster.nodes[2]
+    admin.cli("tenant", "create", "gone")
+    for i in range(3):
+        admin.cli("namespace", "create", "gone", f"gone-{i}")
+    key = json.loads(admin.cli("key", "create", "gone").stdout)
+    import boto3
+    from botocore.config import Config
+    g = boto3.client("s3", endpoint_url=cluster.nodes[3].s3_endpoint, aws_access_key_id=key["access_key_id"],
+                     aws_secret_access_key=key["secret_key"], region_name="us-east-1",
+                     config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 0}))
+    for i in range(3):
+        g.put_object(Bucket=f"gone-{i}", Key="x", Body=os.urandom(100000))
+    admin.cli("tenant", "shred", "gone", "--yes")
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        u = json.loads(cluster.nodes[1].cli("usage").stdout)
+        if not any(n["tenant"] == "gone" for n in u["namespaces"]):
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("the shredded tenant's namespaces are still listed")
+    cluster.wait_caught_up()
 
 
 def test_kill_a_follower_no_client_error(cluster):
@@ -276,11 +337,10 @@ def test_the_checker_finds_a_stale_read():
 
 
 def metric(node, name):
+    """A metric summed over its label sets (one per shard)."""
     st, text = node.get("/metrics")
-    for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name + " ") or line.startswith(name + "{"))
 
 
 def test_a_node_far_behind_installs_a_snapshot(cluster):
@@ -341,11 +401,13 @@ def test_join_a_fourth_node_and_remove_one_under_load(cluster):
     deadline = time.time() + 60
     while time.time() < deadline:
         nodes = json.loads(cluster.nodes[lead].cli("node", "list").stdout)
-        if any(n["id"] == 4 and n["raft_role"] == "voter" for n in nodes):
+        shards = cluster.own_shards(4)
+        if any(n["id"] == 4 and n["raft_role"] == "voter" for n in nodes) and \
+                all(4 in s["voters"] for s in shards):
             break
         time.sleep(0.3)
     else:
-        raise AssertionError(f"node 4 did not become a voter: {nodes}")
+        raise AssertionError(f"node 4 did not become a voter of every shard: {nodes} {shards}")
     r = cluster.nodes[stays[0]].cli("node", "remove", str(follower))
     assert r.returncode == 0
     time.sleep(1.5)

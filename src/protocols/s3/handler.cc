@@ -321,6 +321,10 @@ Response S3Handler::head_bucket(Ctx& c) {
   c.op = "HeadBucket";
   auto ns = bucket_ref(c, false);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
+  // The bucket's root as the cluster has it now (a cached name may outlive a
+  // delete on another node by the moment it takes to apply here).
+  if (auto root = gw_->getattr(*ns, ns::kRootInode); !root)
+    return error(c, root.code() == ErrorCode::kStale ? not_found("no such bucket") : root.status(), Subject::kBucket);
   Response r;
   r.set("x-amz-bucket-region", opts_.region);
   return r;
