@@ -12,6 +12,9 @@ namespace kiseki::cluster {
 
 namespace {
 constexpr auto kChunkDeadline = std::chrono::milliseconds(5000);
+// How long a copy that arrived stays pinned: longer than any write takes to
+// commit (submit gives up after 10 s).
+constexpr auto kCopyGrace = std::chrono::seconds(60);
 }  // namespace
 
 namespace {
@@ -143,8 +146,20 @@ Status ClusterNode::fetch(const ChunkId& id, Bytes* sealed) {
 Status ClusterNode::put_chunks(const std::vector<std::pair<ChunkId, std::string_view>>& chunks) {
   chunk::ChunkStore* cs = chunks_.load();
   if (!cs) return make_error(ErrorCode::kUnavailable, "the chunk store is not open");
-  for (const auto& [id, sealed] : chunks) KISEKI_TRY(cs->adopt(id, as_bytes(sealed)).status());
-  return persist_adopted();
+  std::vector<chunk::PreparedChunk> pins;
+  for (const auto& [id, sealed] : chunks) {
+    KISEKI_TRY(cs->adopt(id, as_bytes(sealed)).status());
+    // A copy arrives before the record that references it commits: until it
+    // does (or the writer gives up), no collection here may take it (ADR 0006's
+    // grace period for the holders that are not the writer).
+    if (auto p = cs->pin_existing(id)) pins.push_back(std::move(*p));
+  }
+  KISEKI_TRY(persist_adopted());
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(grace_mu_);
+  while (!grace_.empty() && now - grace_.front().first > kCopyGrace) grace_.pop_front();
+  for (auto& p : pins) grace_.emplace_back(now, std::move(p));
+  return Status::ok();
 }
 
 Status ClusterNode::persist_adopted() {

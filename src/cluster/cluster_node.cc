@@ -144,6 +144,10 @@ void ClusterNode::stop() {
   if (worker_.joinable()) worker_.join();
   if (server_) server_->stop();
   senders_.stop();
+  // The pins of copies that arrived point into the chunk store, which closes
+  // with the Gateway after this.
+  std::lock_guard lock(grace_mu_);
+  grace_.clear();
 }
 
 std::vector<uint64_t> ClusterNode::placement(const ChunkId& id) const {

@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -184,6 +185,9 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   bool stopping_ = false;
 
   SharedRound<Status> persist_round_{Status::ok()};
+  // Copies that arrived, pinned for a while (put_chunks), oldest first.
+  std::mutex grace_mu_;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, chunk::PreparedChunk>> grace_;
 
   Counter* quorum_lost_;
   Counter* copies_sent_;
