@@ -17,14 +17,7 @@ extern "C" {
 
 namespace kiseki::cluster {
 
-namespace {
-using Clock = std::chrono::steady_clock;
-
-Status raft_error(int rv, std::string_view what) {
-  return make_error(ErrorCode::kIoError, std::string(what) + ": " + raft_strerror(rv));
-}
-
-// One proposal waiting for its entry to apply (or to fail).
+// One request on the loop (a proposal, a change) waited for by its caller.
 struct Waiter {
   std::mutex mu;
   std::condition_variable cv;
@@ -43,6 +36,13 @@ struct Waiter {
     cv.wait(lock, [&] { return done; });
   }
 };
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+Status raft_error(int rv, std::string_view what) {
+  return make_error(ErrorCode::kIoError, std::string(what) + ": " + raft_strerror(rv));
+}
 
 struct ApplyRequest {
   struct raft_apply req{};
@@ -261,27 +261,29 @@ RaftLog::~RaftLog() {
 
 void RaftLog::run_on_loop(std::function<void()> fn) { host_->run(std::move(fn)); }
 
-Status RaftLog::change(const char* what, std::function<int(struct raft*, struct raft_change*)> start) {
+std::shared_ptr<Waiter> RaftLog::as_leader(std::function<void(struct raft*, const std::shared_ptr<Waiter>&)> fn) {
   auto w = std::make_shared<Waiter>();
-  host_->post([this, w, what, start = std::move(start)] {
+  host_->post([this, w, fn = std::move(fn)] {
     Impl& im = *impl_;
-    if (im.stopping || im.raft.state != RAFT_LEADER) {
-      w->finish(make_error(ErrorCode::kUnavailable, "not leader"));
-      return;
-    }
+    if (im.stopping || im.raft.state != RAFT_LEADER) return w->finish(make_error(ErrorCode::kUnavailable, "not leader"));
+    fn(&im.raft, w);
+  });
+  w->wait();
+  return w;
+}
+
+Status RaftLog::change(const char* what, std::function<int(struct raft*, struct raft_change*)> start) {
+  return as_leader([what, &start](struct raft* r, const std::shared_ptr<Waiter>& w) {
     auto* req = new ChangeRequest;
     req->waiter = w;
     req->req.data = req;
-    int rv = start(&im.raft, &req->req);
-    if (rv != 0) {
-      delete req;
-      // Not leader, or another change still in progress: the caller tries again.
-      w->finish(make_error(rv == RAFT_NOTLEADER || rv == RAFT_CANTCHANGE ? ErrorCode::kUnavailable : ErrorCode::kConflict,
-                           std::string(what) + ": " + raft_strerror(rv)));
-    }
-  });
-  w->wait();
-  return w->status;
+    int rv = start(r, &req->req);
+    if (rv == 0) return;
+    delete req;
+    // Not leader, or another change still in progress: the caller tries again.
+    w->finish(make_error(rv == RAFT_NOTLEADER || rv == RAFT_CANTCHANGE ? ErrorCode::kUnavailable : ErrorCode::kConflict,
+                         std::string(what) + ": " + raft_strerror(rv)));
+  })->status;
 }
 
 Status RaftLog::add_member(uint64_t id, const std::string& address) {
@@ -300,30 +302,22 @@ Status RaftLog::remove_member(uint64_t id) {
 }
 
 Status RaftLog::transfer(uint64_t id) {
-  auto w = std::make_shared<Waiter>();
   struct TransferRequest {
     struct raft_transfer req{};
     std::shared_ptr<Waiter> waiter;
   };
-  host_->post([this, w, id] {
-    Impl& im = *impl_;
-    if (im.stopping || im.raft.state != RAFT_LEADER) {
-      w->finish(make_error(ErrorCode::kUnavailable, "not leader"));
-      return;
-    }
+  auto w = as_leader([id](struct raft* r, const std::shared_ptr<Waiter>& w) {
     auto* req = new TransferRequest;
     req->waiter = w;
     req->req.data = req;
-    int rv = raft_transfer(&im.raft, &req->req, id, [](struct raft_transfer* t) {
+    int rv = raft_transfer(r, &req->req, id, [](struct raft_transfer* t) {
       std::unique_ptr<TransferRequest> r(static_cast<TransferRequest*>(t->data));
       r->waiter->finish(Status::ok());
     });
-    if (rv != 0) {
-      delete req;
-      w->finish(make_error(ErrorCode::kConflict, std::string("transfer: ") + raft_strerror(rv)));
-    }
+    if (rv == 0) return;
+    delete req;
+    w->finish(make_error(ErrorCode::kConflict, std::string("transfer: ") + raft_strerror(rv)));
   });
-  w->wait();
   KISEKI_TRY(w->status);
   // The callback fires on success and after an election timeout without one.
   return leader_.load() == opts_.node_id ? make_error(ErrorCode::kUnavailable, "leadership did not move")
@@ -339,31 +333,20 @@ const char* role_name(RaftRole r) {
 }
 
 Result<Committed> RaftLog::propose(std::string_view record, uint64_t* leader) {
-  auto w = std::make_shared<Waiter>();
-  std::string rec(record);
-  {
-    host_->post([this, w, rec = std::move(rec)] {
-      Impl& im = *impl_;
-      if (im.stopping || im.raft.state != RAFT_LEADER) {
-        w->finish(make_error(ErrorCode::kUnavailable, "not leader"));
-        return;
-      }
-      auto* req = new ApplyRequest;
-      req->waiter = w;
-      req->req.data = req;
-      raft_buffer buf;
-      buf.len = raft_entry_size(rec.size());
-      buf.base = raft_malloc(buf.len);
-      encode_raft_entry(rec, static_cast<char*>(buf.base));
-      int rv = raft_apply(&im.raft, &req->req, &buf, 1, on_applied);
-      if (rv != 0) {
-        raft_free(buf.base);
-        delete req;
-        w->finish(make_error(ErrorCode::kUnavailable, std::string("not proposed: ") + raft_strerror(rv)));
-      }
-    });
-  }
-  w->wait();
+  auto w = as_leader([record](struct raft* r, const std::shared_ptr<Waiter>& w) {
+    auto* req = new ApplyRequest;
+    req->waiter = w;
+    req->req.data = req;
+    raft_buffer buf;
+    buf.len = raft_entry_size(record.size());
+    buf.base = raft_malloc(buf.len);
+    encode_raft_entry(record, static_cast<char*>(buf.base));
+    int rv = raft_apply(r, &req->req, &buf, 1, on_applied);
+    if (rv == 0) return;
+    raft_free(buf.base);
+    delete req;
+    w->finish(make_error(ErrorCode::kUnavailable, std::string("not proposed: ") + raft_strerror(rv)));
+  });
   if (leader) *leader = leader_.load();
   if (!w->status.is_ok()) return w->status;
   return std::move(w->committed);

@@ -131,6 +131,10 @@ class RaftLog final : public log::Log {
   RaftLog() = default;
   // Runs `fn` on the loop thread and waits for it.
   void run_on_loop(std::function<void()> fn);
+  // Runs `fn` on the loop if this node leads (else answers "not leader") and
+  // waits until `fn`'s request finishes the waiter.
+  std::shared_ptr<struct Waiter> as_leader(
+      std::function<void(struct raft*, const std::shared_ptr<struct Waiter>&)> fn);
   // Runs a membership change on the loop and waits for its callback.
   Status change(const char* what, std::function<int(struct raft*, struct raft_change*)> start);
   // One confirmation round: the commit index, once a majority of voters said
