@@ -15,9 +15,7 @@ constexpr auto kChunkDeadline = std::chrono::milliseconds(5000);
 // How long a copy that arrived stays pinned: longer than any write takes to
 // commit (submit gives up after 10 s).
 constexpr auto kCopyGrace = std::chrono::seconds(60);
-}  // namespace
 
-namespace {
 // One replicate call's progress, shared with the sends that outlive it.
 struct CopyRound {
   std::mutex mu;
@@ -28,7 +26,8 @@ struct CopyRound {
 }  // namespace
 
 Status ClusterNode::replicate(const std::vector<ChunkId>& ids) {
-  if (ids.empty() || nodes().size() <= 1) return Status::ok();
+  if (ids.empty()) return Status::ok();
+  if (nodes().size() <= 1) return persist_adopted();  // this node's copy is the only one
   chunk::ChunkStore* chunks = chunks_.load();
   if (!chunks) return make_error(ErrorCode::kUnavailable, "the chunk store is not open");
   // Placement ranks the active nodes (not draining ones); the same for every chunk.

@@ -18,7 +18,6 @@
 namespace kiseki::cluster {
 
 namespace {
-constexpr uint64_t kRoot = 0;  // the root shard: the cluster map, tenants, the namespace catalog
 constexpr auto kChunkDeadline = std::chrono::milliseconds(5000);
 }  // namespace
 
@@ -82,7 +81,7 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::start(const ClusterOptions& op
     KISEKI_TRY(write_file_atomic(marker, std::to_string(opts.node_id) + "\n", 0644));
   }
   // --join takes effect once: a node with Raft state of its own is a member.
-  std::string raft_dir = opts.data_dir + "/raft/shard-" + std::to_string(kRoot);
+  std::string raft_dir = opts.data_dir + "/raft/shard-" + std::to_string(kRootShard);
   n->joined_now_ = !opts.join.empty() && !file_exists(raft_dir + "/metadata1") && !file_exists(raft_dir + "/metadata2");
   // How many shards: this node's own record of it once it has one.
   std::string count_file = opts.data_dir + "/raft/shards";
@@ -175,7 +174,7 @@ Result<std::unique_ptr<log::Log>> ClusterNode::open_log(uint32_t shard, meta::St
   ro.dir = opts_.data_dir + "/raft/shard-" + std::to_string(shard);
   KISEKI_ASSIGN_OR_RETURN(ro.address, raft_address_of(opts_.listen));
   log::LogOptions lo2 = lo;
-  if (shard == kRoot) {
+  if (shard == kRootShard) {
     // Records applied here keep this node's cluster map current.
     KISEKI_TRY(load_map(*store));
     lo2.on_apply = [this, tap = lo.on_apply](std::string_view record) {

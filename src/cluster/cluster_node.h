@@ -65,6 +65,8 @@ struct ClusterOptions {
 
 // The most shards a cluster may have.
 constexpr uint32_t kMaxShards = 64;
+// The root shard: the cluster map, tenants, keys, the namespace catalog (ADR 0009).
+constexpr uint64_t kRootShard = 0;
 
 // A node as `kiseki node list` shows it.
 struct NodeView {
@@ -105,9 +107,8 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   void snapshot_close(std::string_view token) override;
   Result<std::string> membership(MembershipOp op, uint64_t shard, uint64_t id, std::string_view fabric) override;
 
-  // ---- membership (membership.cc); on any node: they run on the leader
-  // Adds node `id` at `fabric` as a Raft standby (a learner) and to the map.
-  Result<std::vector<NodeInfo>> join(uint64_t id, const std::string& fabric);
+  // ---- membership (membership.cc); on any node: they run on each shard's
+  // leader (a node joins through join_through, at start)
   // Makes a caught-up standby a voter.
   Status promote(uint64_t id);
   // No new chunks placed on it, and leadership moves away from it.

@@ -11,7 +11,6 @@
 namespace kiseki::cluster {
 
 namespace {
-constexpr uint64_t kRootShard = 0;
 constexpr auto kCallDeadline = std::chrono::milliseconds(10000);
 constexpr auto kRetryFor = std::chrono::seconds(30);
 
@@ -209,12 +208,6 @@ Result<std::string> ClusterNode::membership_here(MembershipOp op, uint64_t shard
   return invalid_argument("unknown membership call");
 }
 
-Result<std::vector<NodeInfo>> ClusterNode::join(uint64_t id, const std::string& fabric) {
-  KISEKI_ASSIGN_OR_RETURN(std::string a, on_leader(MembershipOp::kJoin, kRootShard, id, fabric));
-  uint64_t commit = 0;
-  uint32_t shards = 0;
-  return decode_nodes(a, &commit, &shards);
-}
 Status ClusterNode::promote(uint64_t id) { return on_every_leader(MembershipOp::kPromote, id, {}).status(); }
 Status ClusterNode::drain(uint64_t id) { return on_every_leader(MembershipOp::kDrain, id, {}).status(); }
 Status ClusterNode::remove(uint64_t id) { return on_every_leader(MembershipOp::kRemove, id, {}).status(); }

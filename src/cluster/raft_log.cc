@@ -1,6 +1,6 @@
 #include "cluster/raft_log.h"
 
-#include <climits>
+#include <condition_variable>
 #include <cstring>
 
 extern "C" {
@@ -63,7 +63,6 @@ struct RaftLog::Impl {
   bool barrier_pending = false;
   // Set by the close callbacks once the group is gone from the loop.
   std::shared_ptr<Waiter> closed;
-  int closing_handles = 0;
   void on_tick();
   void barrier_done(int status) {
     barrier_pending = false;

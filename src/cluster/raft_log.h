@@ -14,20 +14,17 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "common/metrics.h"
-#include "common/shared_round.h"
 #include "cluster/raft_host.h"
 #include "cluster/shard_fsm.h"
+#include "common/metrics.h"
+#include "common/shared_round.h"
 #include "common/status.h"
 #include "log/log.h"
 #include "meta/store.h"
@@ -104,8 +101,8 @@ class RaftLog final : public log::Log {
   // The leader's side of a forward: proposes `record` here. kUnavailable with
   // the message "not leader" (and the leader's id in `*leader`) on a follower.
   Result<Committed> propose(std::string_view record, uint64_t* leader = nullptr);
-  // The leader's side of a read barrier: the commit index once this node has
-  // confirmed it still leads (a majority heard from within the election timeout).
+  // The leader's side of a read barrier: its applied index, once a majority of
+  // voters confirmed this node still leads in its term.
   Result<uint64_t> leader_read_index(uint64_t* leader = nullptr);
   // Whether this node follows `leader` in `term` (the answer to confirm).
   bool follows(uint64_t leader, uint64_t term);
@@ -137,7 +134,7 @@ class RaftLog final : public log::Log {
       std::function<void(struct raft*, const std::shared_ptr<struct Waiter>&)> fn);
   // Runs a membership change on the loop and waits for its callback.
   Status change(const char* what, std::function<int(struct raft*, struct raft_change*)> start);
-  // One confirmation round: the commit index, once a majority of voters said
+  // One confirmation round: the applied index, once a majority of voters said
   // they still follow this node in its term.
   Result<uint64_t> confirm_round();
 

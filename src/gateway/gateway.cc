@@ -179,28 +179,22 @@ Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable
                                          std::optional<uint32_t> shard) {
   RequestId req = who.req;
   if (req.empty()) req = {client_id_, next_seq_.fetch_add(1)};
-  if (opts_.durability == Durability::kSync) {
+  std::vector<ChunkId> fresh_ids;
+  for (const auto& d : deltas)
+    for (const auto& r : d.refs)
+      if (r.fresh) fresh_ids.push_back(r.id);
+  if (opts_.replication) {
+    // Write order across nodes: a write quorum holds every chunk this record
+    // brings durably (this node's copy among them once synced here, in one
+    // round with the copies' travel) before the record commits anywhere.
+    if (!fresh_ids.empty()) KISEKI_TRY(opts_.replication->replicate(fresh_ids));
+  } else if (opts_.durability == Durability::kSync) {
     // Every chunk this caller stored was appended before now: one shared
     // fdatasync covers it (and whatever else was appended meanwhile), while
     // the log applies and syncs other groups (write order, without holding
     // the log's turn for a segment sync).
-    auto fresh = [&] {
-      for (const auto& d : deltas)
-        for (const auto& r : d.refs)
-          if (r.fresh) return true;
-      return false;
-    };
     if (!durable) note_unstable(segments_->mark());
-    else if (fresh()) KISEKI_TRY(segments_->sync_to(segments_->mark()));
-  }
-  if (opts_.replication) {
-    // Write order across nodes: a write quorum holds every chunk this record
-    // brings before the record commits anywhere.
-    std::vector<ChunkId> fresh_ids;
-    for (const auto& d : deltas)
-      for (const auto& r : d.refs)
-        if (r.fresh) fresh_ids.push_back(r.id);
-    if (!fresh_ids.empty()) KISEKI_TRY(opts_.replication->replicate(fresh_ids));
+    else if (!fresh_ids.empty()) KISEKI_TRY(segments_->sync_to(segments_->mark()));
   }
   uint32_t k = shard ? *shard : shard_of_record(deltas, shard_count());
   auto out = log_of_shard(k).submit(ns::encode_record(deltas, req), durable);
@@ -296,6 +290,15 @@ void LocalGateway::note_reset() {
     collect_wanted_ = true;  // the chunks the new state no longer references
   }
   wake_purge();
+}
+
+Status LocalGateway::root_get(Cf c, std::string_view key, std::string* value) const {
+  Status st = meta_->get(c, key, value);
+  if (st.code() != ErrorCode::kNotFound) return st;
+  // Made on another node a moment ago? Not found only once this node has
+  // applied what the cluster committed before this call.
+  KISEKI_TRY(log_->read_barrier());
+  return meta_->get(c, key, value);
 }
 
 std::vector<meta::Store*> LocalGateway::stores() const {
@@ -402,13 +405,7 @@ Result<NamespaceInfo> LocalGateway::find_namespace(TenantId tenant, std::string_
     if (it != ns_cache_.end()) return it->second;
   }
   std::string v;
-  Status st = meta_->get(Cf::kNamespaces, ns::ns_name_key(tenant, name), &v);
-  if (st.code() == ErrorCode::kNotFound) {
-    // Made on another node a moment ago? Not found only once this node has
-    // applied what the cluster committed before this call.
-    KISEKI_TRY(log_->read_barrier());
-    st = meta_->get(Cf::kNamespaces, ns::ns_name_key(tenant, name), &v);
-  }
+  Status st = root_get(Cf::kNamespaces, ns::ns_name_key(tenant, name), &v);
   if (st.code() == ErrorCode::kNotFound) return not_found("no namespace " + std::string(name));
   KISEKI_TRY(st);
   auto info = get_namespace(get_be64(reinterpret_cast<const uint8_t*>(v.data())));
@@ -509,11 +506,7 @@ Result<AccessKey> LocalGateway::get_access_key(std::string_view id) const {
     if (it != key_cache_.end()) return it->second;
   }
   std::string v;
-  Status st = meta_->get(Cf::kAccessKeys, id, &v);
-  if (st.code() == ErrorCode::kNotFound) {
-    KISEKI_TRY(log_->read_barrier());
-    st = meta_->get(Cf::kAccessKeys, id, &v);
-  }
+  Status st = root_get(Cf::kAccessKeys, id, &v);
   if (st.code() == ErrorCode::kNotFound) return not_found("no such access key");
   KISEKI_TRY(st);
   Decoder d(v);

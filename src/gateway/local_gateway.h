@@ -252,16 +252,14 @@ class LocalGateway final : public Gateway {
   };
   std::vector<DataShard> data_;
   uint32_t shard_count() const { return static_cast<uint32_t>(data_.size() + 1); }
-  // The store and log of the shard that holds namespace `ns`.
-  meta::Store& store_of(NamespaceId ns) const {
-    uint32_t k = ns::shard_of(ns, shard_count());
-    return k == 0 ? *meta_ : *data_[k - 1].store;
-  }
-  log::Log& log_of(NamespaceId ns) const {
-    uint32_t k = ns::shard_of(ns, shard_count());
-    return k == 0 ? *log_ : *data_[k - 1].log;
-  }
+  // The store and log of shard k, and of the shard that holds namespace `ns`.
+  meta::Store& store_of_shard(uint32_t k) const { return k == 0 ? *meta_ : *data_[k - 1].store; }
   log::Log& log_of_shard(uint32_t k) const { return k == 0 ? *log_ : *data_[k - 1].log; }
+  meta::Store& store_of(NamespaceId ns) const { return store_of_shard(ns::shard_of(ns, shard_count())); }
+  log::Log& log_of(NamespaceId ns) const { return log_of_shard(ns::shard_of(ns, shard_count())); }
+  // A key of the root shard's store; if absent, read again after a read
+  // barrier (made on another node a moment ago).
+  Status root_get(meta::Cf c, std::string_view key, std::string* value) const;
   // Every shard's store, the root's first.
   std::vector<meta::Store*> stores() const;
   // Request ids for mutations that come without one: this process's random

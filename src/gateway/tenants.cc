@@ -134,11 +134,7 @@ Result<TenantInfo> LocalGateway::get_tenant(TenantId id) const {
 
 Result<TenantInfo> LocalGateway::find_tenant(std::string_view name) const {
   std::string v;
-  Status st = meta_->get(Cf::kTenants, ns::tenant_name_key(name), &v);
-  if (st.code() == ErrorCode::kNotFound) {
-    KISEKI_TRY(log_->read_barrier());
-    st = meta_->get(Cf::kTenants, ns::tenant_name_key(name), &v);
-  }
+  Status st = root_get(Cf::kTenants, ns::tenant_name_key(name), &v);
   if (st.code() == ErrorCode::kNotFound) return not_found("no tenant " + std::string(name));
   KISEKI_TRY(st);
   return get_tenant(get_be64(reinterpret_cast<const uint8_t*>(v.data())));
