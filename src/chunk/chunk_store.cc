@@ -58,7 +58,9 @@ Result<std::unique_ptr<ChunkStore>> ChunkStore::open(meta::Store* meta, SegmentS
   return cs;
 }
 
-Result<uint64_t> ChunkStore::references(const ChunkId& id) const {
+Result<uint64_t> ChunkStore::references(const ChunkId& key) const {
+  // A fragment lives as long as its chunk is referenced.
+  const ChunkId id = chunk_of(key);
   KISEKI_ASSIGN_OR_RETURN(uint64_t n, ref_count(*meta_, id));
   for (const meta::Store* s : more_refs_) {
     if (n > 0) break;
@@ -83,6 +85,7 @@ Status ChunkStore::sweep() {
     Location loc;
     if (!ChunkId::from_view(it->key().ToStringView(), &id) || !decode_location(it->value().ToStringView(), &loc))
       return corruption("chunk location table: malformed entry");
+    note_key(id);
     auto s = sizes.find(loc.segment);
     if (s != sizes.end() && loc.offset + loc.record_size() <= s->second) {
       add_live(loc.segment, static_cast<int64_t>(loc.record_size()));
@@ -281,7 +284,18 @@ Result<Location> ChunkStore::adopt(const ChunkId& id, ByteSpan sealed) {
   KISEKI_ASSIGN_OR_RETURN(Location loc, segments_->append(id, sealed));
   pend_locked(s, id, loc);
   add_live(loc.segment, static_cast<int64_t>(loc.record_size()));
+  note_key(id);
   return loc;
+}
+
+Result<bool> ChunkStore::evict(const ChunkId& key) {
+  Stripe& s = stripe(key);
+  std::lock_guard lock(s.mu);
+  KISEKI_ASSIGN_OR_RETURN(std::optional<Location> loc, find_locked(s, key));
+  if (!loc) return false;
+  pend_locked(s, key, std::nullopt);
+  add_live(loc->segment, -static_cast<int64_t>(loc->record_size()));
+  return true;
 }
 
 Status ChunkStore::read_sealed(const ChunkId& id, Bytes* sealed) const {
@@ -322,12 +336,20 @@ Result<bool> ChunkStore::collect_locked(Stripe& s, const ChunkId& id) {
 
 size_t ChunkStore::release(const std::vector<ChunkId>& ids) {
   size_t n = 0;
+  const int fragments = max_fragment_.load();
   for (const auto& id : ids) {
-    Stripe& s = stripe(id);
-    std::lock_guard lock(s.mu);
-    auto r = collect_locked(s, id);
-    if (!r) KLOG_WARN("chunk {}: collection failed: {}", id.hex(), r.status().to_string());
-    else n += *r;
+    for (int i = -1; i <= fragments; ++i) {
+      const ChunkId key = i < 0 ? id : fragment_id(id, static_cast<uint32_t>(i));
+      Stripe& s = stripe(key);
+      std::lock_guard lock(s.mu);
+      if (i >= 0) {
+        auto held = find_locked(s, key);  // most fragments of a chunk are on other nodes
+        if (!held || !*held) continue;
+      }
+      auto r = collect_locked(s, key);
+      if (!r) KLOG_WARN("chunk {}: collection failed: {}", key.hex(), r.status().to_string());
+      else n += *r;
+    }
   }
   return n;
 }
@@ -348,6 +370,15 @@ Result<size_t> ChunkStore::collect_garbage(std::optional<DomainId> domain) {
   }
   KISEKI_TRY(meta::from_rocks(locs->status(), "scan chunk locations"));
   KISEKI_TRY(meta::from_rocks(refs->status(), "scan chunk references"));
+  // Fragments sort after every chunk (byte 0 ≥ 0x80): each asks for its chunk's count.
+  auto frags = meta_->iterator(Cf::kChunkLocs);
+  for (frags->Seek(std::string(1, '\x80')); frags->Valid(); frags->Next()) {
+    ChunkId key;
+    if (!ChunkId::from_view(frags->key().ToStringView(), &key) || !is_fragment_id(key)) continue;
+    if (domain && domain_of(chunk_of(key)) != *domain) continue;
+    candidates.push_back(key);
+  }
+  KISEKI_TRY(meta::from_rocks(frags->status(), "scan fragment locations"));
   size_t n = 0;
   for (const auto& id : candidates) {
     Stripe& s = stripe(id);
@@ -410,21 +441,30 @@ ScrubReport ChunkStore::scrub(const DomainKeysFn& keys) {
       continue;
     }
     if (locate(id).code() == ErrorCode::kNotFound) continue;  // collected, not yet written
-    DomainId domain = domain_of(id);
+    DomainId domain = domain_of(chunk_of(id));
     auto dk = keys(domain);
-    if (dk.code() == ErrorCode::kCryptoShredded) {
-      // No key opens it any more: its record's CRC and id are still checked.
+    if (is_fragment_id(id) || dk.code() == ErrorCode::kCryptoShredded) {
+      // A fragment opens only with the others; a shredded tenant's chunk with
+      // no key at all: the record's CRC and id are still checked.
       Bytes sealed;
       Status st = read_sealed(id, &sealed);
-      if (!st.is_ok()) report.problems.push_back("chunk " + id.hex() + ": " + st.to_string());
+      if (!st.is_ok()) {
+        report.problems.push_back((is_fragment_id(id) ? "fragment " : "chunk ") + id.hex() + ": " + st.to_string());
+        report.damaged.push_back(id);
+      }
       continue;
     }
     Status st = dk ? read(*dk, id, &plain) : dk.status();
-    if (!st.is_ok()) report.problems.push_back("chunk " + id.hex() + ": " + st.to_string());
+    if (!st.is_ok()) {
+      report.problems.push_back("chunk " + id.hex() + ": " + st.to_string());
+      if (st.code() == ErrorCode::kCorruption) report.damaged.push_back(id);
+    }
   }
   std::vector<const meta::Store*> all{meta_};
   all.insert(all.end(), more_refs_.begin(), more_refs_.end());
-  for (const meta::Store* store : all) {
+  // A node of a cluster holds only what placement gives it (the cluster's
+  // repair checks the rest).
+  for (const meta::Store* store : partial_ ? std::vector<const meta::Store*>{} : all) {
     auto refs = store->iterator(Cf::kChunkRefs);
     for (refs->SeekToFirst(); refs->Valid(); refs->Next()) {
       if (is_ledger_key(refs->key().ToStringView())) continue;

@@ -59,6 +59,16 @@ class ChunkStore {
   // Stores a chunk sealed elsewhere (a replica's copy, a repair) unless this node
   // has it; the caller syncs it (sync) before relying on it. Not durable alone.
   Result<Location> adopt(const ChunkId& id, ByteSpan sealed);
+  // Drops this node's copy of a chunk (or fragment) whatever its references:
+  // a cluster keeps it elsewhere (the writer's copy of an erasure-coded chunk
+  // once its fragments are placed; a copy that rebalancing moved). Not durable
+  // alone, like adopt. Returns whether there was one.
+  Result<bool> evict(const ChunkId& key);
+  // A node of a cluster holds only the chunks placement gives it: scrub then
+  // does not expect every referenced chunk here.
+  void set_partial(bool partial) { partial_ = partial; }
+  // Whether any erasure-coded fragment was stored here.
+  bool holds_fragments() const { return max_fragment_.load() >= 0; }
   // The sealed record of a chunk, as adopt takes it.
   Status read_sealed(const ChunkId& id, Bytes* sealed) const;
   // Reads, verifies and opens a chunk of `domain` into `out` (resized to its
@@ -70,7 +80,8 @@ class ChunkStore {
   Result<Location> locate(const ChunkId& id) const;
 
   // Collects the given chunks if they are unreferenced and unpinned (called after
-  // a commit that dropped references to them). Returns how many went.
+  // a commit that dropped references to them), and their fragments held here.
+  // Returns how many went.
   size_t release(const std::vector<ChunkId>& ids);
   // Collects every unreferenced, unpinned chunk (of one dedup domain if given:
   // a domain's chunks are one key range).
@@ -138,6 +149,14 @@ class ChunkStore {
   crypto::ChunkCipher cipher_;
   mutable std::array<Stripe, 64> stripes_;
   std::atomic<uint64_t> pending_count_{0};  // entries in every stripe's `pending`
+  std::atomic<int> max_fragment_{-1};  // the highest fragment index stored here; -1: none
+  void note_key(const ChunkId& key) {
+    if (!is_fragment_id(key)) return;
+    int i = static_cast<int>(fragment_index(key)), cur = max_fragment_.load();
+    while (i > cur && !max_fragment_.compare_exchange_weak(cur, i)) {
+    }
+  }
+  bool partial_ = false;
   mutable std::mutex live_mu_;  // guards live_
   std::map<SegmentId, uint64_t> live_;
   Counter* dedup_hits_;

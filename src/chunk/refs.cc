@@ -4,8 +4,9 @@ namespace kiseki::chunk {
 
 using meta::Cf;
 
+// A count is u64 · [3 bytes: the chunk's redundancy in a cluster].
 static Status decode_count(std::string_view v, const ChunkId& id, uint64_t* n) {
-  if (v.size() != 8) return corruption("chunk reference count " + id.hex());
+  if (v.size() != 8 && v.size() != 11) return corruption("chunk reference count " + id.hex());
   *n = get_be64(reinterpret_cast<const uint8_t*>(v.data()));
   return Status::ok();
 }
@@ -24,7 +25,7 @@ static Status add_count(meta::Txn& txn, std::string_view key, const ChunkId& id,
   if (delta < 0 && n < static_cast<uint64_t>(-delta)) return corruption("unref of unreferenced chunk " + id.hex());
   n += static_cast<uint64_t>(delta);
   if (n == 0) txn.del(Cf::kChunkRefs, key);
-  else txn.put(Cf::kChunkRefs, key, meta::key_u64(n));
+  else txn.put(Cf::kChunkRefs, key, meta::key_u64(n).append(v.size() > 8 ? std::string_view(v).substr(8) : ""));
   return Status::ok();
 }
 
@@ -38,7 +39,26 @@ Result<uint64_t> ref_count(const meta::Store& store, const ChunkId& id) {
   return n;
 }
 
-Status apply_ref(meta::Txn& txn, const ChunkId& id, bool fresh, TenantId owner) {
+Result<std::optional<Redundancy>> ref_form(const meta::Store& store, const ChunkId& id) {
+  std::string v;
+  Status st = store.get(Cf::kChunkRefs, id.view(), &v);
+  if (st.code() == ErrorCode::kNotFound) return std::optional<Redundancy>();
+  KISEKI_TRY(st);
+  uint64_t n = 0;
+  KISEKI_TRY(decode_count(v, id, &n));
+  if (v.size() == 8) return std::optional<Redundancy>();
+  KISEKI_ASSIGN_OR_RETURN(Redundancy r, Redundancy::decode(std::string_view(v).substr(8)));
+  return std::optional<Redundancy>(r);
+}
+
+Result<std::optional<Redundancy>> decode_ref_form(std::string_view value) {
+  if (value.size() == 8) return std::optional<Redundancy>();
+  if (value.size() != 11) return corruption("chunk reference count: bad length");
+  KISEKI_ASSIGN_OR_RETURN(Redundancy r, Redundancy::decode(value.substr(8)));
+  return std::optional<Redundancy>(r);
+}
+
+Status apply_ref(meta::Txn& txn, const ChunkId& id, bool fresh, TenantId owner, std::optional<Redundancy> form) {
   std::string v;
   uint64_t n = 0;
   Status st = txn.get(Cf::kChunkRefs, id.view(), &v);
@@ -49,7 +69,11 @@ Status apply_ref(meta::Txn& txn, const ChunkId& id, bool fresh, TenantId owner) 
   } else if (!fresh) {
     return make_error(ErrorCode::kConflict, "chunk " + id.hex() + " lost its last reference before this one committed");
   }
-  txn.put(Cf::kChunkRefs, id.view(), meta::key_u64(n + 1));
+  // The first reference says how the chunk is kept; later ones keep that.
+  std::string value = meta::key_u64(n + 1);
+  if (n > 0 && v.size() > 8) value.append(std::string_view(v).substr(8));
+  else if (n == 0 && form) value.append(form->encode());
+  txn.put(Cf::kChunkRefs, id.view(), value);
   if (domain_of(id) == kSharedDomain) KISEKI_TRY(add_count(txn, ledger_key(owner, id), id, 1));
   return Status::ok();
 }

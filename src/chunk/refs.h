@@ -4,6 +4,9 @@
 // is the node's own LocationTable (location_table.h).
 #pragma once
 
+#include <optional>
+
+#include "common/redundancy.h"
 #include "meta/store.h"
 #include "meta/txn.h"
 
@@ -24,7 +27,15 @@ Result<uint64_t> ref_count(const meta::Store& store, const ChunkId& id);
 // (it stored or pinned them before submitting), so a count may start from zero.
 // Otherwise the chunk must already be referenced: kConflict if it is not (its
 // last reference went since the caller read the layout it copies from).
-Status apply_ref(meta::Txn& txn, const ChunkId& id, bool fresh, TenantId owner);
+// `form`: a cluster's redundancy of the chunk, recorded by the reference that
+// brings the count up from zero (later ones keep the first's).
+Status apply_ref(meta::Txn& txn, const ChunkId& id, bool fresh, TenantId owner,
+                 std::optional<Redundancy> form = std::nullopt);
+// The redundancy the chunk's count records (none: a single node's chunk, or
+// one written before policies existed: the cluster's default replicas).
+Result<std::optional<Redundancy>> ref_form(const meta::Store& store, const ChunkId& id);
+// The same from a kChunkRefs value.
+Result<std::optional<Redundancy>> decode_ref_form(std::string_view value);
 // Drops a reference; at zero the count goes and the chunk becomes garbage for
 // the node-local collector. kCorruption for a chunk with no references.
 Status apply_unref(meta::Txn& txn, const ChunkId& id, TenantId owner);

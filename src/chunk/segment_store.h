@@ -39,6 +39,8 @@ struct ScrubReport {
   uint64_t records = 0;
   uint64_t bytes = 0;
   std::vector<std::string> problems;  // one line per corrupt or unreadable region
+  std::vector<ChunkId> damaged;       // located chunks and fragments that failed their checks (ChunkStore)
+  std::vector<std::string> repaired;  // of them, rebuilt from other nodes (a cluster)
 };
 
 class SegmentStore {

@@ -2,12 +2,15 @@
 #include <condition_variable>
 #include <map>
 
+#include "chunk/refs.h"
 #include "cluster/cluster_node.h"
+#include "cluster/erasure.h"
 #include "common/logging.h"
 
-// Replicated chunks (docs/cluster.md#chunks): copies to the nodes placement
-// picks, a write quorum before the record that references them commits, and
-// reads from another node's copy.
+// Chunks across nodes (docs/cluster.md#chunks): copies or erasure-coded
+// fragments to the nodes placement picks, a write quorum before the record
+// that references them commits, and reads from other nodes' copies or from any
+// K fragments.
 namespace kiseki::cluster {
 
 namespace {
@@ -15,143 +18,270 @@ constexpr auto kChunkDeadline = std::chrono::milliseconds(5000);
 // How long a copy that arrived stays pinned: longer than any write takes to
 // commit (submit gives up after 10 s).
 constexpr auto kCopyGrace = std::chrono::seconds(60);
-
-// One replicate call's progress, shared with the sends that outlive it.
-struct CopyRound {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<uint32_t> acks;  // per chunk
-  size_t sends_left = 0;
-};
 }  // namespace
 
-Status ClusterNode::replicate(const std::vector<ChunkId>& ids) {
+// ---- calls to several nodes at once
+
+std::vector<Result<std::string>> ClusterNode::call_all(const std::vector<NodeCall>& calls,
+                                                       std::chrono::milliseconds deadline) {
+  struct Round {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t left = 0;
+    std::vector<Result<std::string>> out;
+  };
+  auto round = std::make_shared<Round>();
+  round->left = calls.size();
+  round->out.assign(calls.size(), Result<std::string>(make_error(ErrorCode::kUnavailable, "not sent")));
+  for (size_t i = 0; i < calls.size(); ++i) {
+    senders_.post([this, round, i, c = calls[i], deadline] {
+      auto r = c.node == opts_.node_id ? call_here(c.op, c.payload) : peers_->call(c.node, c.op, c.payload, deadline);
+      std::lock_guard lock(round->mu);
+      round->out[i] = std::move(r);
+      --round->left;
+      round->cv.notify_all();
+    });
+  }
+  std::unique_lock lock(round->mu);
+  // Bounded: a pool that stops drops queued calls.
+  round->cv.wait_for(lock, deadline + std::chrono::seconds(1), [&] { return round->left == 0; });
+  return round->out;
+}
+
+Result<std::string> ClusterNode::call_here(FabricOp op, std::string_view payload) {
+  Decoder in(payload);
+  switch (op) {
+    case FabricOp::kChunkGet: {
+      ChunkId key;
+      if (!ChunkId::from_view(in.raw(32), &key)) return invalid_argument("malformed chunk get");
+      Bytes sealed;
+      KISEKI_TRY(get_chunk(key, &sealed));
+      return std::string(as_string_view(sealed));
+    }
+    case FabricOp::kChunkPut: {
+      uint32_t n = in.u32();
+      std::vector<std::pair<ChunkId, std::string_view>> pieces(in.ok() ? n : 0);
+      for (auto& [key, bytes] : pieces) {
+        if (!ChunkId::from_view(in.raw(32), &key)) return invalid_argument("malformed chunk put");
+        bytes = in.str();
+      }
+      if (!in.ok() || !in.done()) return invalid_argument("malformed chunk put");
+      KISEKI_TRY(put_chunks(pieces));
+      return std::string();
+    }
+    case FabricOp::kChunkHas: case FabricOp::kChunkDrop: {
+      std::vector<ChunkId> keys;
+      KISEKI_TRY(decode_keys(in, &keys));
+      if (op == FabricOp::kChunkDrop) {
+        KISEKI_TRY(drop_chunks(keys));
+        return std::string();
+      }
+      return has_chunks(keys);
+    }
+    default:
+      return invalid_argument("not a call this node makes to itself");
+  }
+}
+
+std::string encode_keys(const std::vector<ChunkId>& keys) {
+  std::string out;
+  Encoder e(&out);
+  e.u32(static_cast<uint32_t>(keys.size()));
+  for (const auto& k : keys) e.raw(k.view());
+  return out;
+}
+
+Status decode_keys(Decoder& in, std::vector<ChunkId>* keys) {
+  uint32_t n = in.u32();
+  if (!in.ok() || n > 65536) return invalid_argument("malformed chunk key list");
+  keys->resize(n);
+  for (auto& k : *keys)
+    if (!ChunkId::from_view(in.raw(32), &k)) return invalid_argument("malformed chunk key list");
+  if (!in.ok() || !in.done()) return invalid_argument("malformed chunk key list");
+  return Status::ok();
+}
+
+// ---- where chunks go
+
+std::vector<PlacementNode> ClusterNode::placement_nodes() const {
+  std::vector<PlacementNode> out;
+  std::lock_guard lock(nodes_mu_);
+  for (const auto& [nid, info] : nodes_)
+    if (info.state == NodeState::kActive) out.push_back({nid, info.domain, info.weight});
+  return out;
+}
+
+Redundancy ClusterNode::form_of(const ChunkId& id) const {
+  for (uint32_t k = 0; k < shards_; ++k) {
+    meta::Store* s = shard_stores_[k].load();
+    if (!s) continue;
+    auto f = chunk::ref_form(*s, id);
+    if (f && *f) return **f;
+  }
+  return kLegacyRedundancy;
+}
+
+bool ClusterNode::keeps(const ChunkId& id) const {
+  Redundancy form = form_of(id);
+  if (form.erasure_coded()) return false;
+  auto slots = place(id, form, placement_nodes());
+  return std::find(slots.begin(), slots.end(), opts_.node_id) != slots.end();
+}
+
+Status ClusterNode::can_place(const Redundancy& form) const {
+  size_t n = placement_nodes().size();
+  if (form.erasure_coded() && n < form.slots())
+    return make_error(ErrorCode::kNotPermitted, form.name() + " places " + std::to_string(form.slots()) +
+                                                    " fragments on as many nodes; the cluster has " +
+                                                    std::to_string(n) + " active");
+  if (!form.erasure_coded() && n < form.write_quorum())
+    return make_error(ErrorCode::kNotPermitted, form.name() + " needs at least " +
+                                                    std::to_string(form.write_quorum()) + " active nodes; the cluster has " +
+                                                    std::to_string(n));
+  return Status::ok();
+}
+
+// ---- writes
+
+Status ClusterNode::replicate(const std::vector<ChunkId>& ids, const Redundancy& form) {
   if (ids.empty()) return Status::ok();
   if (nodes().size() <= 1) return persist_adopted();  // this node's copy is the only one
   chunk::ChunkStore* chunks = chunks_.load();
   if (!chunks) return make_error(ErrorCode::kUnavailable, "the chunk store is not open");
-  // Placement ranks the active nodes (not draining ones); the same for every chunk.
-  const size_t members = placement(ids[0]).size();
-  if (members == 0) return make_error(ErrorCode::kUnavailable, "no active node to place chunks on");
-  size_t home = std::min<size_t>(opts_.replicas, members);
-  uint32_t quorum = std::min<uint32_t>(opts_.write_quorum, static_cast<uint32_t>(home));
-  auto round = std::make_shared<CopyRound>();
-  round->acks.assign(ids.size(), 0);
-  std::vector<std::vector<uint64_t>> ranked(ids.size());
-  // The first sends: every home node but this one.
-  std::map<uint64_t, std::vector<size_t>> by_node;
-  std::vector<Bytes> sealed(ids.size());
-  for (size_t i = 0; i < ids.size(); ++i) {
-    KISEKI_TRY(chunks->read_sealed(ids[i], &sealed[i]));
-    ranked[i] = placement(ids[i]);
-    for (size_t r = 0; r < home; ++r)
-      if (ranked[i][r] != opts_.node_id) by_node[ranked[i][r]].push_back(i);
+  const auto nodes = placement_nodes();
+  if (nodes.empty()) return make_error(ErrorCode::kUnavailable, "no active node to place chunks on");
+  std::shared_ptr<const ErasureCode> code;
+  if (form.erasure_coded()) {
+    KISEKI_ASSIGN_OR_RETURN(code, ErasureCode::get(form.a, form.b));
   }
-  auto send = [&](uint64_t node, const std::vector<size_t>& which) {
-    auto payload = std::make_shared<std::string>();
-    Encoder e(payload.get());
-    e.u32(static_cast<uint32_t>(which.size()));
-    for (size_t i : which) e.raw(ids[i].view()).str(as_string_view(sealed[i]));
-    {
-      std::lock_guard lock(round->mu);
-      ++round->sends_left;
-    }
-    copies_sent_->inc(which.size());
-    senders_.post([this, round, node, which, payload] {
-      auto r = peers_->call(node, FabricOp::kChunkPut, *payload, kChunkDeadline);
-      if (!r) KLOG_DEBUG("chunk copies to node {}: {}", node, r.status().to_string());
-      std::lock_guard lock(round->mu);
-      if (r)
-        for (size_t i : which) ++round->acks[i];
-      --round->sends_left;
-      round->cv.notify_all();
-    });
-  };
-  auto short_of = [&](std::vector<size_t>* lacking) {
-    lacking->clear();
-    for (size_t i = 0; i < ids.size(); ++i)
-      if (round->acks[i] < quorum) lacking->push_back(i);
-  };
-  for (const auto& [node, which] : by_node) send(node, which);
-  // This node's own copy counts once its bytes and its location are durable
-  // here (the location rides in the root shard's batches otherwise, which a
-  // crash could lose while the record commits in another shard): a shared
-  // round of syncs, while the copies travel.
-  if (Status st = persist_adopted(); st.is_ok()) {
-    std::lock_guard lock(round->mu);
-    for (size_t i = 0; i < ids.size(); ++i)
-      for (size_t r = 0; r < home; ++r)
-        if (ranked[i][r] == opts_.node_id) ++round->acks[i];
-  } else {
-    KLOG_WARN("chunks of this write: this node's copy is not durable: {}", st.to_string());
-  }
-  std::vector<size_t> lacking;
-  {
-    // Answer once every chunk has its quorum; the other copies go on in the
-    // background.
-    std::unique_lock lock(round->mu);
-    round->cv.wait(lock, [&] {
-      short_of(&lacking);
-      return lacking.empty() || round->sends_left == 0;
-    });
-  }
-  // A home node did not answer: the next nodes in each chunk's ranking take a
-  // copy (it stays where it lands until repair moves it home).
-  for (size_t extra = home; !lacking.empty() && extra < members; ++extra) {
-    std::map<uint64_t, std::vector<size_t>> more;
-    for (size_t i : lacking)
-      if (ranked[i][extra] != opts_.node_id) more[ranked[i][extra]].push_back(i);
-    for (const auto& [node, which] : more) send(node, which);
-    std::unique_lock lock(round->mu);
-    round->cv.wait(lock, [&] {
-      short_of(&lacking);
-      return lacking.empty() || round->sends_left == 0;
-    });
-  }
-  if (!lacking.empty()) {
-    quorum_lost_->inc();
-    return make_error(ErrorCode::kUnavailable, "chunk " + ids[lacking[0]].hex() + ": fewer than " +
-                                                   std::to_string(quorum) + " nodes hold a durable copy");
-  }
-  {
-    std::lock_guard lock(round->mu);
-    for (size_t i = 0; i < ids.size(); ++i)
-      if (round->acks[i] < home && round->sends_left == 0) degraded_writes_->inc();
-  }
-  return Status::ok();
-}
+  const uint32_t slots = form.slots(), quorum = form.write_quorum();
 
-Status ClusterNode::fetch(const ChunkId& id, Bytes* sealed) {
-  Status last = not_found("no other node holds chunk " + id.hex());
-  // Where placement puts it first, then every other node (a copy may sit on a
-  // node that drains, or where a write fell back to when a home node failed).
-  std::vector<uint64_t> order = placement(id);
-  for (const auto& n : nodes())
-    if (std::find(order.begin(), order.end(), n.id) == order.end()) order.push_back(n.id);
-  for (uint64_t node : order) {
-    if (node == opts_.node_id) continue;
-    auto r = peers_->call(node, FabricOp::kChunkGet, id.view(), kChunkDeadline);
-    if (!r) {
-      last = r.status();
+  // Every slot of every chunk: its key, its bytes and its node.
+  struct Piece {
+    size_t chunk;
+    uint32_t slot;
+    ChunkId key;
+    std::shared_ptr<const std::string> bytes;
+    uint64_t node = 0;
+    bool acked = false;
+  };
+  std::vector<Piece> pieces;
+  std::vector<std::vector<uint64_t>> homes(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i].bytes[0] != 0) return invalid_argument("chunk " + ids[i].hex() + ": not a chunk id");
+    Bytes sealed;
+    KISEKI_TRY(chunks->read_sealed(ids[i], &sealed));
+    homes[i] = place(ids[i], form, nodes);
+    if (code) {
+      auto frags = code->encode(as_string_view(sealed));
+      for (uint32_t s = 0; s < slots; ++s)
+        pieces.push_back({i, s, fragment_id(ids[i], s), std::make_shared<const std::string>(std::move(frags[s])),
+                          homes[i][s]});
+    } else {
+      auto whole = std::make_shared<const std::string>(as_string_view(sealed));
+      for (uint32_t s = 0; s < slots && s < homes[i].size(); ++s) pieces.push_back({i, s, ids[i], whole, homes[i][s]});
+    }
+  }
+
+  // Sends the pieces given, one call per node; this node's own are stored
+  // here and count once synced. Returns once every call has answered.
+  auto send = [&](const std::vector<size_t>& which) {
+    std::map<uint64_t, std::vector<size_t>> by_node;
+    for (size_t p : which) by_node[pieces[p].node].push_back(p);
+    std::vector<NodeCall> calls;
+    std::vector<std::vector<size_t>> of_call;
+    bool here = false;
+    for (const auto& [node, ps] : by_node) {
+      if (node == opts_.node_id) {
+        for (size_t p : ps)
+          if (!form.erasure_coded() || chunks->adopt(pieces[p].key, as_bytes(*pieces[p].bytes)).is_ok())
+            here = true;
+        continue;
+      }
+      std::string payload;
+      Encoder e(&payload);
+      e.u32(static_cast<uint32_t>(ps.size()));
+      for (size_t p : ps) e.raw(pieces[p].key.view()).str(*pieces[p].bytes);
+      calls.push_back({node, FabricOp::kChunkPut, std::move(payload)});
+      of_call.push_back(ps);
+      copies_sent_->inc(ps.size());
+    }
+    // This node's pieces count once their bytes and locations are durable
+    // here (the location rides in the root shard's batches otherwise, which a
+    // crash could lose while the record commits in another shard): a shared
+    // round of syncs, while the other pieces travel.
+    Status local = here ? persist_adopted() : Status::ok();
+    if (!local.is_ok()) KLOG_WARN("chunks of this write: this node's pieces are not durable: {}", local.to_string());
+    auto results = call_all(calls, kChunkDeadline);
+    for (size_t c = 0; c < calls.size(); ++c) {
+      if (!results[c]) KLOG_DEBUG("chunk pieces to node {}: {}", calls[c].node, results[c].status().to_string());
+      for (size_t p : of_call[c]) pieces[p].acked = results[c].is_ok();
+    }
+    for (const auto& [node, ps] : by_node)
+      if (node == opts_.node_id)
+        for (size_t p : ps) pieces[p].acked = here && local.is_ok();
+  };
+  auto lacking = [&] {
+    std::vector<uint32_t> acks(ids.size(), 0);
+    for (const auto& p : pieces) acks[p.chunk] += p.acked;
+    std::vector<size_t> out;
+    for (size_t p = 0; p < pieces.size(); ++p)
+      if (!pieces[p].acked && acks[pieces[p].chunk] < std::min<uint32_t>(quorum, slots)) out.push_back(p);
+    return out;
+  };
+  std::vector<size_t> all(pieces.size());
+  for (size_t p = 0; p < pieces.size(); ++p) all[p] = p;
+  send(all);
+  // A node that did not answer: its pieces go to the best nodes left (they
+  // stay there until repair moves them home), until every chunk has its quorum.
+  std::set<uint64_t> failed;
+  for (std::vector<size_t> retry = lacking(); !retry.empty(); retry = lacking()) {
+    size_t before = failed.size();
+    for (size_t p : retry) failed.insert(pieces[p].node);
+    if (failed.size() == before || failed.size() >= nodes.size()) break;
+    for (size_t p : retry) {
+      auto alt = place(ids[pieces[p].chunk], form, nodes, failed);
+      pieces[p].node = alt[pieces[p].slot];
+    }
+    send(retry);
+  }
+  if (auto short_of = lacking(); !short_of.empty()) {
+    quorum_lost_->inc();
+    return make_error(ErrorCode::kUnavailable, "chunk " + ids[pieces[short_of[0]].chunk].hex() + ": fewer than " +
+                                                   std::to_string(quorum) + " of its " + std::to_string(slots) +
+                                                   (form.erasure_coded() ? " fragments" : " copies") + " are durable");
+  }
+  std::vector<uint32_t> acks(ids.size(), 0);
+  for (const auto& p : pieces) acks[p.chunk] += p.acked;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (acks[i] < slots) {
+      degraded_writes_->inc();
+      note_degraded(ids[i]);
       continue;
     }
-    sealed->assign(r->begin(), r->end());
-    fetched_->inc();
-    return Status::ok();
+    // Fully placed: the writer's own whole copy goes unless it is one of the
+    // chunk's homes (an erasure-coded chunk's never is).
+    if (form.erasure_coded() || std::find(homes[i].begin(), homes[i].end(), opts_.node_id) == homes[i].end())
+      (void)chunks->evict(ids[i]);
   }
-  return last;
+  return Status::ok();
 }
 
 Status ClusterNode::put_chunks(const std::vector<std::pair<ChunkId, std::string_view>>& chunks) {
   chunk::ChunkStore* cs = chunks_.load();
   if (!cs) return make_error(ErrorCode::kUnavailable, "the chunk store is not open");
   std::vector<chunk::PreparedChunk> pins;
-  for (const auto& [id, sealed] : chunks) {
-    KISEKI_TRY(cs->adopt(id, as_bytes(sealed)).status());
+  for (const auto& [key, bytes] : chunks) {
+    if (is_fragment_id(key)) {
+      // A fragment is checked before it is kept: a damaged one is refused.
+      std::string_view frag;
+      KISEKI_TRY(parse_fragment(bytes, &frag).status());
+    }
+    KISEKI_TRY(cs->adopt(key, as_bytes(bytes)).status());
     // A copy arrives before the record that references it commits: until it
     // does (or the writer gives up), no collection here may take it (ADR 0006's
     // grace period for the holders that are not the writer).
-    if (auto p = cs->pin_existing(id)) pins.push_back(std::move(*p));
+    if (auto p = cs->pin_existing(key)) pins.push_back(std::move(*p));
   }
   KISEKI_TRY(persist_adopted());
   auto now = std::chrono::steady_clock::now();
@@ -172,11 +302,127 @@ Status ClusterNode::persist_adopted() {
   });
 }
 
-Status ClusterNode::get_chunk(const ChunkId& id, Bytes* sealed) {
+// ---- reads
+
+Status ClusterNode::fetch(const ChunkId& id, Bytes* sealed) {
+  Redundancy form = form_of(id);
+  Status last = not_found("no other node holds chunk " + id.hex());
+  if (form.erasure_coded()) {
+    std::string out;
+    last = gather(id, form, &out);
+    if (last.is_ok()) {
+      sealed->assign(out.begin(), out.end());
+      return Status::ok();
+    }
+    // A whole copy may still be about (a writer's, before its fragments were all placed).
+  }
+  // Where placement puts it first, then every other node (a copy may sit on a
+  // node that drains, or where a write fell back to when a home node failed).
+  std::vector<uint64_t> order = place(id, form.erasure_coded() ? kLegacyRedundancy : form, placement_nodes());
+  for (const auto& n : nodes())
+    if (std::find(order.begin(), order.end(), n.id) == order.end()) order.push_back(n.id);
+  for (uint64_t node : order) {
+    if (node == opts_.node_id) continue;
+    auto r = peers_->call(node, FabricOp::kChunkGet, id.view(), kChunkDeadline);
+    if (!r) {
+      if (form.erasure_coded() && r.code() == ErrorCode::kNotFound) continue;
+      last = r.status();
+      continue;
+    }
+    sealed->assign(r->begin(), r->end());
+    fetched_->inc();
+    return Status::ok();
+  }
+  return last;
+}
+
+Status ClusterNode::gather(const ChunkId& id, const Redundancy& form, std::string* sealed) {
+  KISEKI_ASSIGN_OR_RETURN(auto code, ErasureCode::get(form.a, form.b));
+  const uint32_t k = form.a, slots = form.slots();
+  auto homes = place(id, form, placement_nodes());
+  std::map<uint32_t, std::string> got;
+  std::vector<bool> asked(slots, false);
+  // Asks for fragments `want` on their homes (or, with `everywhere`, on every node).
+  auto ask = [&](const std::vector<uint32_t>& want, bool everywhere) {
+    std::vector<NodeCall> calls;
+    std::vector<uint32_t> of;
+    for (uint32_t s : want) {
+      std::vector<uint64_t> where;
+      if (!everywhere) where.push_back(homes[s]);
+      else
+        for (const auto& n : nodes())
+          if (n.id != homes[s]) where.push_back(n.id);
+      for (uint64_t node : where) {
+        calls.push_back({node, FabricOp::kChunkGet, std::string(fragment_id(id, s).view())});
+        of.push_back(s);
+      }
+      asked[s] = true;
+    }
+    auto res = call_all(calls, kChunkDeadline);
+    for (size_t c = 0; c < calls.size(); ++c) {
+      if (!res[c] || got.count(of[c])) continue;
+      std::string_view bytes;
+      auto h = parse_fragment(*res[c], &bytes);
+      if (h && h->index == of[c] && h->k == form.a && h->m == form.b) got[of[c]] = std::move(*res[c]);
+    }
+  };
+  // The data fragments first (no decoding when they are all good).
+  std::vector<uint32_t> want;
+  for (uint32_t s = 0; s < k; ++s) want.push_back(s);
+  ask(want, false);
+  bool degraded = got.size() < k;
+  if (got.size() < k) {
+    want.clear();
+    for (uint32_t s = k; s < slots; ++s) want.push_back(s);
+    ask(want, false);
+  }
+  if (got.size() < k) {
+    // Fragments that placement no longer puts where they are (a map change
+    // that repair has not caught up with): ask every node.
+    want.clear();
+    for (uint32_t s = 0; s < slots; ++s)
+      if (!got.count(s)) want.push_back(s);
+    ask(want, true);
+  }
+  if (degraded) {
+    degraded_reads_->inc();
+    note_degraded(id);
+  }
+  std::vector<uint32_t> bad;
+  Status st = code->decode(got, sealed, &bad);
+  if (!bad.empty()) note_degraded(id);
+  if (st.is_ok()) fetched_->inc();
+  return st;
+}
+
+Status ClusterNode::get_chunk(const ChunkId& key, Bytes* sealed) {
   chunk::ChunkStore* cs = chunks_.load();
   if (!cs) return make_error(ErrorCode::kUnavailable, "the chunk store is not open");
-  if (cs->locate(id).code() == ErrorCode::kNotFound) return not_found("chunk " + id.hex() + " has no copy here");
-  return cs->read_sealed(id, sealed);
+  if (cs->locate(key).code() == ErrorCode::kNotFound) return not_found("chunk " + key.hex() + " has no copy here");
+  return cs->read_sealed(key, sealed);
+}
+
+Result<std::string> ClusterNode::has_chunks(const std::vector<ChunkId>& keys) {
+  chunk::ChunkStore* cs = chunks_.load();
+  if (!cs) return make_error(ErrorCode::kUnavailable, "the chunk store is not open");
+  std::string out;
+  Encoder e(&out);
+  for (const auto& k : keys) {
+    auto loc = cs->locate(k);
+    e.u32(loc ? loc->length : 0);
+  }
+  return out;
+}
+
+Status ClusterNode::drop_chunks(const std::vector<ChunkId>& keys) {
+  chunk::ChunkStore* cs = chunks_.load();
+  if (!cs) return make_error(ErrorCode::kUnavailable, "the chunk store is not open");
+  bool any = false;
+  for (const auto& k : keys) {
+    KISEKI_ASSIGN_OR_RETURN(bool had, cs->evict(k));
+    any |= had;
+  }
+  return any ? cs->flush_local() : Status::ok();
 }
 
 }  // namespace kiseki::cluster

@@ -8,7 +8,7 @@
 namespace kiseki::cluster {
 
 namespace {
-constexpr uint8_t kNodeFormat = 1;
+constexpr uint8_t kNodeFormat = 2;  // 1: without domain and weight
 }
 
 const char* node_state_name(NodeState s) {
@@ -22,7 +22,7 @@ const char* node_state_name(NodeState s) {
 
 std::string encode_node(const NodeInfo& n) {
   std::string out;
-  Encoder(&out).u8(kNodeFormat).u8(static_cast<uint8_t>(n.state)).str(n.fabric);
+  Encoder(&out).u8(kNodeFormat).u8(static_cast<uint8_t>(n.state)).str(n.fabric).str(n.domain).u32(n.weight);
   return out;
 }
 
@@ -30,9 +30,14 @@ Result<NodeInfo> decode_node(uint64_t id, std::string_view value) {
   Decoder d(value);
   NodeInfo n;
   n.id = id;
-  if (d.u8() != kNodeFormat) return corruption("node record: unknown format");
+  uint8_t format = d.u8();
+  if (format != 1 && format != kNodeFormat) return corruption("node record: unknown format");
   uint8_t st = d.u8();
   n.fabric = std::string(d.str());
+  if (format >= 2) {
+    n.domain = std::string(d.str());
+    n.weight = d.u32();
+  }
   if (!d.ok() || !d.done() || st < 1 || st > 3) return corruption("node record: malformed");
   n.state = static_cast<NodeState>(st);
   return n;

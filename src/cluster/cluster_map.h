@@ -27,6 +27,8 @@ struct NodeInfo {
   uint64_t id = 0;
   std::string fabric;  // "a.b.c.d:port" of --cluster-listen (Raft: port + 1)
   NodeState state = NodeState::kActive;
+  std::string domain;   // failure domain (--failure-domain); empty: its own
+  uint32_t weight = 1;  // capacity in GiB: its share of placement
 };
 
 std::string encode_node(const NodeInfo& n);

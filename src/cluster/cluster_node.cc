@@ -1,3 +1,5 @@
+#include <sys/statvfs.h>
+
 #include "cluster/cluster_node.h"
 
 #include <xxhash.h>
@@ -69,6 +71,13 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::start(const ClusterOptions& op
   // A data directory belongs to one node of one cluster: a single node's
   // store, or another node's, does not silently become this one.
   KISEKI_TRY(make_dirs(opts.data_dir));
+  if (n->opts_.weight == 0) {
+    // Placement's weight: the data directory's file system, in GiB.
+    struct statvfs sv {};
+    n->opts_.weight = ::statvfs(opts.data_dir.c_str(), &sv) == 0
+                          ? static_cast<uint32_t>(std::max<uint64_t>(1, uint64_t{sv.f_blocks} * sv.f_frsize >> 30))
+                          : 1;
+  }
   std::string marker = opts.data_dir + "/cluster-node";
   if (file_exists(marker)) {
     KISEKI_ASSIGN_OR_RETURN(std::string had, read_file(marker));
@@ -120,6 +129,15 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::start(const ClusterOptions& op
   n->degraded_writes_ =
       m.counter("kiseki_chunks_written_degraded_total", "Chunks acknowledged with fewer copies than their target");
   n->fetched_ = m.counter("kiseki_fabric_chunk_fetches_total", "Chunks read from another node's copy");
+  n->degraded_reads_ =
+      m.counter("kiseki_chunk_degraded_reads_total", "Erasure-coded chunk reads that had to decode from parity");
+  n->repaired_slots_ = m.counter("kiseki_repair_slots_total", "Copies and fragments rebuilt by repair and heal");
+  n->repaired_bytes_ = m.counter("kiseki_repair_bytes_total", "Bytes of copies and fragments rebuilt");
+  n->dropped_strays_ = m.counter("kiseki_repair_strays_dropped_total",
+                                 "Copies and fragments dropped from nodes placement no longer names (rebalancing)");
+  n->chunks_degraded_ =
+      m.gauge("kiseki_chunks_degraded", "Chunks this node answers for that the last repair pass found short and did not rebuild");
+  n->repair_bytes_left_ = m.gauge("kiseki_repair_bytes_left", "Bytes the last repair pass found missing and did not rebuild");
   if (n->joined_now_) KISEKI_TRY(n->join_through(opts.join));
   if (!file_exists(count_file)) {
     KISEKI_TRY(make_dirs(opts.data_dir + "/raft"));
@@ -141,26 +159,18 @@ void ClusterNode::stop() {
   }
   stop_cv_.notify_all();
   if (worker_.joinable()) worker_.join();
+  {
+    std::lock_guard lock(repair_mu_);
+    stopping_repair_ = true;
+    repair_cv_.notify_all();
+  }
+  if (repairer_.joinable()) repairer_.join();
   if (server_) server_->stop();
   senders_.stop();
   // The pins of copies that arrived point into the chunk store, which closes
   // with the Gateway after this.
   std::lock_guard lock(grace_mu_);
   grace_.clear();
-}
-
-std::vector<uint64_t> ClusterNode::placement(const ChunkId& id) const {
-  std::vector<std::pair<uint64_t, uint64_t>> scored;
-  {
-    std::lock_guard lock(nodes_mu_);
-    for (const auto& [nid, info] : nodes_)
-      if (info.state == NodeState::kActive)
-        scored.emplace_back(XXH3_64bits_withSeed(id.bytes.data(), id.bytes.size(), nid), nid);
-  }
-  std::sort(scored.begin(), scored.end(), std::greater<>());
-  std::vector<uint64_t> out;
-  for (const auto& s : scored) out.push_back(s.second);
-  return out;
 }
 
 // ---- the Gateway's side
@@ -251,7 +261,9 @@ Result<std::unique_ptr<log::Log>> ClusterNode::open_log(uint32_t shard, meta::St
 
 void ClusterNode::serve_chunks(chunk::ChunkStore* chunks, meta::Store* store) {
   store_.store(store);
+  chunks->set_partial(true);  // placement gives this node some chunks, not all
   chunks_.store(chunks);
+  if (!repairer_.joinable()) repairer_ = std::thread([this] { repair_worker(); });
 }
 
 // ---- the other nodes' side

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,9 +23,11 @@
 #include "cluster/fabric.h"
 #include "cluster/fault_switch.h"
 #include "cluster/peers.h"
+#include "cluster/placement.h"
 #include "cluster/raft_host.h"
 #include "cluster/raft_log.h"
 #include "cluster/snapshot_transfer.h"
+#include "common/redundancy.h"
 #include "common/shared_round.h"
 #include "common/thread_pool.h"
 #include "gateway/replication.h"
@@ -52,8 +55,13 @@ struct ClusterOptions {
   std::string join;
   std::string secret;   // the cluster secret's bytes
   std::string data_dir; // the node's data directory (Raft files go under DATA/raft)
-  uint32_t replicas = 3;       // copies of every chunk
-  uint32_t write_quorum = 2;   // copies durable before a write is acknowledged
+  // How chunks are kept where a namespace says nothing (written before
+  // policies existed): --default-durability.
+  Redundancy default_redundancy = Redundancy::replicas(3);
+  std::string failure_domain;  // --failure-domain; empty: the node alone
+  uint32_t weight = 0;         // capacity in GiB (--capacity-gib); 0: the data file system's size
+  unsigned repair_interval_ms = 30000;  // between two repair passes (--repair-interval-ms)
+  double repair_rate_mib = 0;           // MiB/s of rebuilt bytes at most; 0: no bound (--repair-rate-mib)
   unsigned election_timeout_ms = 1000;
   unsigned heartbeat_ms = 100;
   unsigned snapshot_threshold = 8192;  // Raft entries between snapshots
@@ -62,6 +70,10 @@ struct ClusterOptions {
   // learns the cluster's, a node that restarts keeps its own.
   uint32_t shards = 1;
 };
+
+// How a chunk whose reference records no redundancy is kept: one written
+// before namespaces had policies.
+constexpr Redundancy kLegacyRedundancy = Redundancy::replicas(3);
 
 // The most shards a cluster may have.
 constexpr uint32_t kMaxShards = 64;
@@ -90,8 +102,11 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   Result<std::unique_ptr<log::Log>> open_log(uint32_t shard, meta::Store* store, log::StateMachine* sm,
                                              const log::LogOptions& opts) override;
   void serve_chunks(chunk::ChunkStore* chunks, meta::Store* store) override;
-  Status replicate(const std::vector<ChunkId>& ids) override;
+  Status replicate(const std::vector<ChunkId>& ids, const Redundancy& form) override;
   Status fetch(const ChunkId& id, Bytes* sealed) override;
+  bool keeps(const ChunkId& id) const override;
+  Redundancy default_redundancy() const override { return opts_.default_redundancy; }
+  Status can_place(const Redundancy& form) const override;
   std::string master_seed() const override { return keys_.master_seed; }
 
   // ---- FabricHandler
@@ -100,6 +115,8 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   bool confirm(uint64_t shard, uint64_t caller, uint64_t term) override;
   Status put_chunks(const std::vector<std::pair<ChunkId, std::string_view>>& chunks) override;
   Status get_chunk(const ChunkId& id, Bytes* sealed) override;
+  Result<std::string> has_chunks(const std::vector<ChunkId>& keys) override;
+  Status drop_chunks(const std::vector<ChunkId>& keys) override;
   std::string status_json() override;
   Result<std::string> snapshot_open(uint64_t shard, uint64_t min_index, std::vector<CheckpointFile>* files) override;
   Status snapshot_read(std::string_view token, std::string_view file, uint64_t offset, uint32_t max,
@@ -122,11 +139,30 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   // copies than their target ("chunks_degraded").
   std::string cluster_status_json();
 
-  // The nodes that hold a chunk's copies, best first (rendezvous hashing over
-  // the active nodes; the first `replicas` are its home).
-  std::vector<uint64_t> placement(const ChunkId& id) const;
+  // The active nodes as placement sees them (placement.h).
+  std::vector<PlacementNode> placement_nodes() const;
+  // How a chunk is kept: what its reference records (kLegacyRedundancy if nothing).
+  Redundancy form_of(const ChunkId& id) const;
   // Every node of the map but removed ones.
   std::vector<NodeInfo> nodes() const;
+
+  // ---- repair (repair.cc)
+  // One pass over every referenced chunk this node is responsible for:
+  // missing slots rebuilt, strays dropped once the chunk is whole. Runs in the
+  // background; an operator or test may ask for one now.
+  struct RepairStats;
+  RepairStats repair_pass();
+  // Rebuilds this node's own copies and fragments that scrub found damaged.
+  Status heal(const std::vector<ChunkId>& damaged) override;
+  // The repair service's progress, as JSON (kiseki cluster status).
+  std::string repair_json() const;
+  // Every referenced chunk, looked up on every node now (not counted by the
+  // repair service): JSON with chunks, whole (each slot on its home), short,
+  // unreadable (fewer distinct slots than needed), strays, and the records
+  // each node holds.
+  Result<std::string> census();
+  // Wakes the repair service now (a map change, an operator's call).
+  void wake_repair();
 
   // Tests only (--test-faults): cuts this node off from `nodes` (empty: heals).
   FaultSwitch* faults() { return &faults_; }
@@ -136,6 +172,26 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   // Makes every chunk adopted so far durable, its location too (concurrent
   // callers share one round of syncs).
   Status persist_adopted();
+  // Calls to several nodes at once (this node's own answered here); one
+  // result per call, in order.
+  struct NodeCall {
+    uint64_t node;
+    FabricOp op;
+    std::string payload;
+  };
+  std::vector<Result<std::string>> call_all(const std::vector<NodeCall>& calls, std::chrono::milliseconds deadline);
+  Result<std::string> call_here(FabricOp op, std::string_view payload);
+  // An erasure-coded chunk's sealed bytes from any K good fragments.
+  Status gather(const ChunkId& id, const Redundancy& form, std::string* sealed);
+  // A chunk found short of its slots (a write, a read): repair looks at it first.
+  void note_degraded(const ChunkId& id);
+  void repair_worker();
+  // One chunk of a repair batch: where its keys are.
+  struct ChunkRepair;
+  Status repair_batch(const std::vector<std::pair<ChunkId, Redundancy>>& batch,
+                      const std::vector<PlacementNode>& active, const std::set<uint64_t>& live,
+                      RepairStats* stats);
+  void drop_strays(const std::vector<ChunkRepair>& chunks, const std::set<uint64_t>& live, RepairStats* stats);
   // The map: what a kSetNode record applied here sets, what the store holds.
   void learn(const NodeInfo& n, bool if_absent);
   Status load_map(const meta::Store& store);
@@ -194,6 +250,37 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   Counter* copies_sent_;
   Counter* degraded_writes_;
   Counter* fetched_;
+  Counter* degraded_reads_;
+
+  // The repair service (repair.cc).
+  std::thread repairer_;
+  std::mutex pass_mu_;            // one repair pass at a time
+  mutable std::mutex repair_mu_;  // guards the fields below
+  std::condition_variable repair_cv_;
+  bool repair_wake_ = false;
+  bool stopping_repair_ = false;
+  std::set<ChunkId> repair_hints_;  // chunks seen short, looked at first
+  std::unique_ptr<RepairStats> repair_last_, repair_now_;
+  uint64_t repair_passes_ = 0;
+  Counter* repaired_slots_;
+  Counter* repaired_bytes_;
+  Counter* dropped_strays_;
+  Gauge* chunks_degraded_;
+  Gauge* repair_bytes_left_;
+};
+
+// What a repair pass found and did.
+struct ClusterNode::RepairStats {
+  uint64_t chunks = 0;           // referenced chunks this node is responsible for
+  uint64_t degraded = 0;         // of them, short of a slot when looked at
+  uint64_t unreadable = 0;       // fewer good slots than needed: nothing rebuilds them
+  uint64_t bytes_to_repair = 0;  // the bytes of the slots missing when looked at
+  uint64_t repaired = 0;         // slots rebuilt
+  uint64_t repaired_bytes = 0;
+  uint64_t repaired_chunks = 0;  // chunks with a slot rebuilt
+  uint64_t strays_dropped = 0;   // copies dropped from nodes placement no longer names
+  double seconds = 0;
+  bool done = false;
 };
 
 }  // namespace kiseki::cluster

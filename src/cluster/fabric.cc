@@ -32,6 +32,8 @@ const char* fabric_op_name(FabricOp op) {
     case FabricOp::kConfirm: return "confirm";
     case FabricOp::kChunkPut: return "chunk_put";
     case FabricOp::kChunkGet: return "chunk_get";
+    case FabricOp::kChunkHas: return "chunk_has";
+    case FabricOp::kChunkDrop: return "chunk_drop";
     case FabricOp::kStatus: return "status";
     case FabricOp::kSnapshotOpen: return "snapshot_open";
     case FabricOp::kSnapshotRead: return "snapshot_read";

@@ -32,7 +32,9 @@ enum class FabricOp : uint16_t {
   kReadIndex = 11,  // u64 shard → u64 index
   kConfirm = 12,    // u64 shard · u64 term → u8 (1: the callee follows the caller in that term)
   kChunkPut = 20,   // u32 n · n × (32 B id · str sealed) → (empty, once every chunk is durable here)
-  kChunkGet = 21,   // 32 B id → sealed record
+  kChunkGet = 21,   // 32 B id → sealed record (or fragment record: the ids of ids.h)
+  kChunkHas = 22,   // u32 n · n × 32 B id → n × u32: the record's length where this node holds it, else 0
+  kChunkDrop = 23,  // u32 n · n × 32 B id → (empty, once dropped here: rebalancing)
   kStatus = 30,     // → JSON: this node's view (cluster status)
   kSnapshotOpen = 40,   // snapshot_transfer.h
   kSnapshotRead = 41,
@@ -66,6 +68,8 @@ class FabricHandler {
   virtual bool confirm(uint64_t shard, uint64_t caller, uint64_t term) = 0;
   virtual Status put_chunks(const std::vector<std::pair<ChunkId, std::string_view>>& chunks) = 0;
   virtual Status get_chunk(const ChunkId& id, Bytes* sealed) = 0;
+  virtual Result<std::string> has_chunks(const std::vector<ChunkId>& keys) = 0;
+  virtual Status drop_chunks(const std::vector<ChunkId>& keys) = 0;
   virtual std::string status_json() = 0;
   // A checkpoint of the shard's state for a node installing a snapshot
   // (snapshot_transfer.h): its token and files.
@@ -78,6 +82,9 @@ class FabricHandler {
 };
 
 std::string encode_committed(const Committed& c);
+// The payload of kChunkHas and kChunkDrop.
+std::string encode_keys(const std::vector<ChunkId>& keys);
+Status decode_keys(Decoder& in, std::vector<ChunkId>* keys);
 Result<Committed> decode_committed(std::string_view payload);
 
 }  // namespace kiseki::cluster

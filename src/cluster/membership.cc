@@ -3,6 +3,7 @@
 // first, a voter once caught up), drain, remove; and the status views.
 #include <algorithm>
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include "cluster/cluster_node.h"
@@ -37,6 +38,11 @@ Result<std::vector<NodeInfo>> decode_nodes(std::string_view data, uint64_t* comm
   }
   if (!d.ok() || !d.done()) return corruption("malformed cluster map");
   return out;
+}
+
+NodeInfo with_state(NodeInfo n, NodeState s) {
+  n.state = s;
+  return n;
 }
 
 std::string json_escape(std::string_view s) {
@@ -183,7 +189,7 @@ Result<std::string> ClusterNode::membership_here(MembershipOp op, uint64_t shard
       return std::string();
     }
     case MembershipOp::kDrain: {
-      if (root_shard) KISEKI_TRY(submit_node(NodeInfo{id, known->fabric, NodeState::kDraining}, false));
+      if (root_shard) KISEKI_TRY(submit_node(with_state(*known, NodeState::kDraining), false));
       if (id == opts_.node_id) (void)r->transfer(0);  // leadership goes elsewhere
       if (root_shard) KLOG_INFO("cluster: node {} drains", id);
       return std::string();
@@ -199,7 +205,7 @@ Result<std::string> ClusterNode::membership_here(MembershipOp op, uint64_t shard
       if (voters == 0) return make_error(ErrorCode::kNotPermitted, "the last voter cannot be removed");
       // The map first, so that the node itself still applies the record
       // that says it is out; then the Raft configuration.
-      if (root_shard) KISEKI_TRY(submit_node(NodeInfo{id, known->fabric, NodeState::kRemoved}, false));
+      if (root_shard) KISEKI_TRY(submit_node(with_state(*known, NodeState::kRemoved), false));
       if (in_config(nullptr)) KISEKI_TRY(r->remove_member(id));
       KLOG_INFO("cluster: node {} removed from shard {}", id, shard);
       return std::string();
@@ -260,11 +266,29 @@ void ClusterNode::membership_worker() {
   };
   // This node's own record in the map (the first members are in no record
   // until they register; a joined node's record the leader wrote).
+  NodeInfo self{opts_.node_id, opts_.listen, NodeState::kActive, opts_.failure_domain, opts_.weight};
   bool registered = false;
   while (!registered) {
-    Status st = submit_node(NodeInfo{opts_.node_id, opts_.listen, NodeState::kActive}, true);
+    Status st = submit_node(self, true);
     registered = st.is_ok();
     if (!registered && !wait(std::chrono::milliseconds(500))) return;
+  }
+  // Its failure domain and weight as this start gives them (a joined node's
+  // record, or an earlier start's, may say otherwise).
+  for (;;) {
+    std::optional<NodeInfo> recorded;
+    {
+      std::lock_guard lock(nodes_mu_);
+      if (auto it = nodes_.find(opts_.node_id); it != nodes_.end()) recorded = it->second;
+    }
+    if (!recorded || recorded->state != NodeState::kActive ||
+        (recorded->domain == self.domain && recorded->weight == self.weight))
+      break;
+    NodeInfo update = *recorded;
+    update.domain = self.domain;
+    update.weight = self.weight;
+    if (submit_node(update, false).is_ok()) break;
+    if (!wait(std::chrono::milliseconds(500))) return;
   }
   RaftLog* raft = root();
   if (joined_now_) {
@@ -349,8 +373,36 @@ std::string ClusterNode::cluster_status_json() {
                           shards.empty() ? "" : ",", s.shard, s.leader, s.term, s.commit_index, opts_.node_id);
   }
   shards = "[" + shards + "]";
-  return fmt::format("{{\"node\":{},\"nodes\":[{}],\"shards\":{},\"chunks_degraded\":{},\"quorum_lost\":{}}}",
-                     opts_.node_id, nodes_json, shards, degraded_writes_->value(), quorum_lost_->value());
+  // The repair services' last passes, summed: each node answers for its own chunks.
+  uint64_t degraded = 0, bytes_left = 0, unreadable = 0;
+  double rate = 0;
+  bool complete = true;
+  boost::system::error_code ec;
+  auto all = boost::json::parse("[" + nodes_json + "]", ec);
+  if (!ec)
+    for (const auto& v : all.as_array()) {
+      const auto* repair = v.is_object() ? v.as_object().if_contains("repair") : nullptr;
+      const auto* last = repair && repair->is_object() ? repair->as_object().if_contains("last") : nullptr;
+      if (!last || !last->is_object()) {
+        complete = false;
+        continue;
+      }
+      const auto& r = repair->as_object();
+      auto num = [](const boost::json::object& o, const char* k) {
+        const auto* x = o.if_contains(k);
+        return x && x->is_number() ? x->to_number<double>() : 0.0;
+      };
+      degraded += static_cast<uint64_t>(num(r, "chunks_degraded"));
+      bytes_left += static_cast<uint64_t>(num(r, "bytes_left"));
+      rate += num(r, "rate_bytes_per_second");
+      unreadable += static_cast<uint64_t>(num(last->as_object(), "unreadable"));
+    }
+  std::string eta = rate > 0 ? fmt::format("{:.1f}", static_cast<double>(bytes_left) / rate) : "null";
+  return fmt::format("{{\"node\":{},\"nodes\":[{}],\"shards\":{},\"chunks_degraded\":{},\"chunks_unreadable\":{},"
+                     "\"repair\":{{\"every_node_passed\":{},\"bytes_left\":{},\"rate_bytes_per_second\":{:.0f},"
+                     "\"eta_seconds\":{}}},\"chunks_written_degraded\":{},\"quorum_lost\":{}}}",
+                     opts_.node_id, nodes_json, shards, degraded, unreadable, complete ? "true" : "false", bytes_left,
+                     rate, eta, degraded_writes_->value(), quorum_lost_->value());
 }
 
 std::string ClusterNode::status_json() {
@@ -364,8 +416,9 @@ std::string ClusterNode::status_json() {
   std::string out = fmt::format("{{\"node\":{},\"fabric\":\"{}\",\"leader_fabric\":\"{}\",\"members\":[", opts_.node_id,
                                 json_escape(opts_.listen), json_escape(leader_fabric));
   for (size_t i = 0; i < all.size(); ++i)
-    out += fmt::format("{}{{\"id\":{},\"fabric\":\"{}\",\"state\":\"{}\"}}", i ? "," : "", all[i].id,
-                       json_escape(all[i].fabric), node_state_name(all[i].state));
+    out += fmt::format("{}{{\"id\":{},\"fabric\":\"{}\",\"state\":\"{}\",\"domain\":\"{}\",\"weight\":{}}}",
+                       i ? "," : "", all[i].id, json_escape(all[i].fabric), node_state_name(all[i].state),
+                       json_escape(all[i].domain), all[i].weight);
   out += "],\"shards\":[";
   auto ids = [](const std::vector<RaftMember>& members, bool voters) {
     std::string list;
@@ -388,7 +441,7 @@ std::string ClusterNode::status_json() {
       out += fmt::format("{}\"{}\":{}", i ? "," : "", s.match[i].first, s.match[i].second);
     out += "}}";
   }
-  out += "]}";
+  out += "],\"repair\":" + repair_json() + "}";
   return out;
 }
 

@@ -45,6 +45,25 @@ inline DomainId domain_of(const ChunkId& id) {
   return v;
 }
 
+// Erasure-coded fragments (docs/cluster.md#erasure-coding): a node keeps
+// fragment i of a chunk in its chunk store under the chunk's id with byte 0 set
+// to 0x80 | i. A chunk id's byte 0 is always 0 (dedup domains are tenant ids,
+// far below 2^56), so the two never meet and the chunk's id comes back.
+constexpr uint32_t kMaxFragmentIndex = 0x7f;
+inline bool is_fragment_id(const ChunkId& key) { return (key.bytes[0] & 0x80) != 0; }
+inline uint32_t fragment_index(const ChunkId& key) { return key.bytes[0] & 0x7f; }
+inline ChunkId fragment_id(const ChunkId& chunk, uint32_t index) {
+  ChunkId f = chunk;
+  f.bytes[0] = static_cast<uint8_t>(0x80 | (index & kMaxFragmentIndex));
+  return f;
+}
+// The chunk a stored key is of: itself, or the chunk of a fragment.
+inline ChunkId chunk_of(const ChunkId& key) {
+  ChunkId c = key;
+  if (is_fragment_id(key)) c.bytes[0] = 0;
+  return c;
+}
+
 // Who asked for a mutation, and which of their requests it is. A mutation with a
 // request id applies once: resubmitted (a retry after a timeout, a reconnect, a
 // leader change) it gets its first result back (namespace/state_machine.h).

@@ -180,14 +180,27 @@ Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable
   RequestId req = who.req;
   if (req.empty()) req = {client_id_, next_seq_.fetch_add(1)};
   std::vector<ChunkId> fresh_ids;
-  for (const auto& d : deltas)
-    for (const auto& r : d.refs)
+  for (auto& d : deltas)
+    for (auto& r : d.refs)
       if (r.fresh) fresh_ids.push_back(r.id);
   if (opts_.replication) {
     // Write order across nodes: a write quorum holds every chunk this record
-    // brings durably (this node's copy among them once synced here, in one
-    // round with the copies' travel) before the record commits anywhere.
-    if (!fresh_ids.empty()) KISEKI_TRY(opts_.replication->replicate(fresh_ids));
+    // brings durably (this node's pieces among them once synced here, in one
+    // round with the others' travel) before the record commits anywhere. The
+    // references say how each chunk is kept: their namespace's policy.
+    std::map<Redundancy::Kind, std::map<std::pair<uint8_t, uint8_t>, std::vector<ChunkId>>> by_form;
+    for (auto& d : deltas) {
+      if (d.refs.empty()) continue;
+      Redundancy form = redundancy_of(d.ns);
+      for (auto& r : d.refs)
+        if (r.fresh) {
+          r.form = form;
+          by_form[form.kind][{form.a, form.b}].push_back(r.id);
+        }
+    }
+    for (const auto& [kind, forms] : by_form)
+      for (const auto& [ab, ids] : forms)
+        KISEKI_TRY(opts_.replication->replicate(ids, Redundancy{kind, ab.first, ab.second}));
   } else if (opts_.durability == Durability::kSync) {
     // Every chunk this caller stored was appended before now: one shared
     // fdatasync covers it (and whatever else was appended meanwhile), while
@@ -206,7 +219,7 @@ Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable
   return out;
 }
 
-Status LocalGateway::read_chunk(const crypto::DomainKeys& domain, const ChunkId& id, Bytes* out) const {
+Status LocalGateway::read_chunk(const crypto::DomainKeys& domain, const ChunkId& id, Bytes* out, bool keep) const {
   Status st = chunks_->read(domain, id, out);
   if (st.is_ok() || !opts_.replication || st.code() != ErrorCode::kCorruption) return st;
   // This node lacks the chunk or its copy failed its check: another node's
@@ -216,7 +229,9 @@ Status LocalGateway::read_chunk(const crypto::DomainKeys& domain, const ChunkId&
   Bytes sealed;
   if (Status f = opts_.replication->fetch(id, &sealed); !f) return st;
   KISEKI_TRY(chunks_->open_sealed(domain, id, sealed, out));
-  if (missing) (void)chunks_->adopt(id, sealed);
+  // A home of the chunk that lacked its copy keeps the one fetched (a repair
+  // in passing); so does a caller that must hold it (`keep`).
+  if (missing && (keep || opts_.replication->keeps(id))) (void)chunks_->adopt(id, sealed);
   return Status::ok();
 }
 
@@ -360,8 +375,17 @@ Status LocalGateway::make_root(NamespaceId id) const {
 
 // ---- namespaces
 
-Result<NsRef> LocalGateway::create_namespace(TenantId tenant, std::string_view name, bool public_read) {
+Result<NsRef> LocalGateway::create_namespace(TenantId tenant, std::string_view name, bool public_read,
+                                             std::optional<Redundancy> durability) {
   KISEKI_TRY(ns::validate_name(name));
+  if (!opts_.replication && durability)
+    return make_error(ErrorCode::kNotPermitted, "durability " + durability->name() +
+                                                    " needs a cluster: a single node keeps every chunk with its local "
+                                                    "durability (docs/cluster.md#durability-policies)");
+  if (opts_.replication) {
+    if (!durability) durability = opts_.replication->default_redundancy();
+    KISEKI_TRY(opts_.replication->can_place(*durability));
+  }
   KISEKI_ASSIGN_OR_RETURN(TenantInfo t, get_tenant(tenant));
   if (t.shredded) return make_error(ErrorCode::kCryptoShredded, "tenant was crypto-shredded");
   Delta d;
@@ -369,6 +393,7 @@ Result<NsRef> LocalGateway::create_namespace(TenantId tenant, std::string_view n
   d.a = tenant;
   d.name = std::string(name);
   Encoder(&d.blob).u8(public_read ? 1 : 0).i64(now());
+  if (durability) d.blob.append(durability->encode());
   d.inode.attr = {0755, 0, 0, now(), now(), now()};
   d.inode.btime_ns = now();
   KISEKI_ASSIGN_OR_RETURN(std::string out, submit({d}));
@@ -385,7 +410,25 @@ static NamespaceInfo to_ns_info(const ns::NamespaceRecord& r) {
   Decoder d(r.blob);
   i.public_read = d.u8() != 0;
   i.created_ns = d.i64();
+  if (d.remaining() == 3)
+    if (auto r = Redundancy::decode(d.raw(3))) i.durability = *r;
   return i;
+}
+
+Redundancy LocalGateway::redundancy_of(NamespaceId ns) const {
+  {
+    std::lock_guard lock(cache_mu_);
+    if (auto it = ns_redundancy_.find(ns); it != ns_redundancy_.end()) return it->second;
+  }
+  std::string v;
+  ns::NamespaceRecord r;
+  // A namespace written to here is known here; if not yet, after a read barrier.
+  if (!root_get(Cf::kNamespaces, ns::ns_id_key(ns), &v).is_ok() || !ns::decode_ns_record(v, &r).is_ok())
+    return Redundancy::replicas(3);  // the cluster's legacy redundancy, for a write that then fails anyway
+  Redundancy out = to_ns_info(r).durability.value_or(Redundancy::replicas(3));
+  std::lock_guard lock(cache_mu_);
+  ns_redundancy_[ns] = out;
+  return out;
 }
 
 Result<NamespaceInfo> LocalGateway::get_namespace(NamespaceId id) const {
@@ -589,6 +632,13 @@ Result<FsStats> LocalGateway::statfs() const {
 
 chunk::ScrubReport LocalGateway::scrub() const {
   chunk::ScrubReport r = chunks_->scrub([this](DomainId d) { return keys_of_domain(d); });
+  // In a cluster, what failed its check here is rebuilt from the other nodes.
+  if (opts_.replication && !r.damaged.empty()) {
+    Status st = opts_.replication->heal(r.damaged);
+    for (const auto& key : r.damaged)
+      if (chunks_->locate(key).is_ok()) r.repaired.push_back(key.hex());
+    if (!st.is_ok()) r.problems.push_back("rebuilding damaged copies from other nodes: " + st.to_string());
+  }
   // The metadata too: every SST file's block checksums.
   for (meta::Store* store : stores())
     if (Status st = store->verify_checksums(); !st) r.problems.push_back(st.to_string());

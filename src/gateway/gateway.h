@@ -68,7 +68,8 @@ class Gateway {
   // purge calls it; tests and tools may wait for it.
   virtual Status purge_shredded() = 0;
 
-  virtual Result<NsRef> create_namespace(TenantId tenant, std::string_view name, bool public_read = false) = 0;
+  virtual Result<NsRef> create_namespace(TenantId tenant, std::string_view name, bool public_read = false,
+                                               std::optional<Redundancy> durability = std::nullopt) = 0;
   virtual Result<NamespaceInfo> find_namespace(TenantId tenant, std::string_view name) const = 0;
   virtual Result<NamespaceInfo> get_namespace(NamespaceId id) const = 0;
   virtual std::vector<NamespaceInfo> list_namespaces(TenantId tenant) const = 0;

@@ -47,7 +47,8 @@ class LocalGateway final : public Gateway {
   Status shred_tenant(TenantId id) override;
   Status purge_shredded() override;
 
-  Result<NsRef> create_namespace(TenantId tenant, std::string_view name, bool public_read = false) override;
+  Result<NsRef> create_namespace(TenantId tenant, std::string_view name, bool public_read = false,
+                                               std::optional<Redundancy> durability = std::nullopt) override;
   Result<NamespaceInfo> find_namespace(TenantId tenant, std::string_view name) const override;
   Result<NamespaceInfo> get_namespace(NamespaceId id) const override;
   std::vector<NamespaceInfo> list_namespaces(TenantId tenant) const override;
@@ -218,7 +219,8 @@ class LocalGateway final : public Gateway {
                     uint64_t length, Bytes* out) const;
   // Reads and opens one chunk: this node's copy, or in a cluster another
   // node's when this one lacks it or its copy fails its check.
-  Status read_chunk(const crypto::DomainKeys& domain, const ChunkId& id, Bytes* out) const;
+  // `keep`: a copy fetched from another node stays here (the caller pins it next).
+  Status read_chunk(const crypto::DomainKeys& domain, const ChunkId& id, Bytes* out, bool keep = false) const;
   // In a cluster: what a record applied on this node changes outside the
   // store (caches of keys and namespaces, a shredded tenant's key).
   void note_applied(std::string_view record);
@@ -282,6 +284,9 @@ class LocalGateway final : public Gateway {
   mutable std::mutex cache_mu_;  // guards the three caches below
   mutable std::unordered_map<std::string, AccessKey> key_cache_;
   mutable std::map<std::pair<TenantId, std::string>, NamespaceInfo, std::less<>> ns_cache_;
+  mutable std::map<NamespaceId, Redundancy> ns_redundancy_;  // guarded by cache_mu_ (set once, never changes)
+  // How a cluster keeps the chunks of a namespace (its record's policy).
+  Redundancy redundancy_of(NamespaceId ns) const;
   // The domain keys of tenants, as derived from their root keys.
   mutable std::unordered_map<TenantId, crypto::DomainKeys> domain_cache_;
   void forget_tenant(TenantId t);

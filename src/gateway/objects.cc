@@ -320,7 +320,7 @@ Result<ObjectInfo> LocalGateway::copy_object(NsRef src, std::string_view src_key
         auto p = chunks_->pin_existing(x.chunk);
         if (!p && p.code() == ErrorCode::kNotFound) {
           Bytes plain;
-          KISEKI_TRY(read_chunk(domain, x.chunk, &plain));  // keeps a fetched copy
+          KISEKI_TRY(read_chunk(domain, x.chunk, &plain, true));  // keeps a fetched copy
           p = chunks_->pin_existing(x.chunk);
         }
         if (!p) return p.status();

@@ -10,6 +10,7 @@
 
 #include "chunk/chunk_store.h"
 #include "common/ids.h"
+#include "common/redundancy.h"
 #include "common/status.h"
 #include "log/log.h"
 #include "meta/store.h"
@@ -28,13 +29,23 @@ class Replication {
   // This node's chunk store, for the chunks the other nodes send and fetch
   // (`store`: where it keeps their locations, the root shard's).
   virtual void serve_chunks(chunk::ChunkStore* chunks, meta::Store* store) = 0;
-  // Sends the chunks this node holds to the other nodes placement chooses for
-  // them; ok once a write quorum holds each durably (this node's copy counts
-  // when it is among them).
-  virtual Status replicate(const std::vector<ChunkId>& ids) = 0;
-  // A sealed copy of a chunk from another node (this node lacks it, or its copy
-  // failed its check); kNotFound when no node has a good one.
+  // Sends the chunks this node holds to the nodes placement chooses for them,
+  // kept as `form` says (copies, or erasure-coded fragments); ok once a write
+  // quorum holds each durably (this node's pieces count when it is among them).
+  virtual Status replicate(const std::vector<ChunkId>& ids, const Redundancy& form) = 0;
+  // A sealed copy of a chunk from other nodes (this node lacks it, or its copy
+  // failed its check): a copy, or K fragments decoded; kNotFound when no node
+  // has a good one.
   virtual Status fetch(const ChunkId& id, Bytes* sealed) = 0;
+  // Whether this node is one of the chunk's homes: a copy fetched is kept.
+  virtual bool keeps(const ChunkId& id) const = 0;
+  // The redundancy of a namespace made without one (an S3 bucket).
+  virtual Redundancy default_redundancy() const = 0;
+  // Rebuilds this node's copies and fragments that failed their checks (scrub)
+  // from the other nodes.
+  virtual Status heal(const std::vector<ChunkId>& damaged) = 0;
+  // Whether the cluster has the nodes to keep chunks as `form` says.
+  virtual Status can_place(const Redundancy& form) const = 0;
   // What every node derives the same first master key epoch from.
   virtual std::string master_seed() const = 0;
 };

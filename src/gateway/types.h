@@ -11,6 +11,7 @@
 
 #include "common/bytes.h"
 #include "common/ids.h"
+#include "common/redundancy.h"
 #include "common/status.h"
 #include "namespace/inode.h"
 
@@ -37,6 +38,9 @@ struct NamespaceInfo {
   std::string name;
   bool public_read = false;
   int64_t created_ns = 0;
+  // In a cluster, how its chunks are kept (none: a single node's, or one made
+  // before policies: the cluster's legacy replicas=3).
+  std::optional<Redundancy> durability;
 };
 
 struct AccessKey {

@@ -93,7 +93,7 @@ Status apply_unrefs(Txn& txn, const Delta& d) {
 
 Status apply_refs(Txn& txn, const Delta& d) {
   KISEKI_ASSIGN_OR_RETURN(TenantId owner, shared_owner(txn, d));
-  for (const auto& r : d.refs) KISEKI_TRY(chunk::apply_ref(txn, r.id, r.fresh, owner));
+  for (const auto& r : d.refs) KISEKI_TRY(chunk::apply_ref(txn, r.id, r.fresh, owner, r.form));
   for (const auto& u : d.unrefs) KISEKI_TRY(chunk::apply_unref(txn, u, owner));
   return Status::ok();
 }

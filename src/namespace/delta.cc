@@ -14,7 +14,9 @@ std::string encode_record(const std::vector<Delta>& deltas, const RequestId& req
     e.str(encode_inode(d.inode));
     e.u32(static_cast<uint32_t>(d.refs.size()));
     for (const auto& r : d.refs) {
-      e.raw(r.id.view()).u8(r.fresh ? 1 : 0);
+      // Bit 0: fresh; bit 1: the chunk's redundancy follows (3 bytes).
+      e.raw(r.id.view()).u8((r.fresh ? 1 : 0) | (r.form ? 2 : 0));
+      if (r.form) e.raw(r.form->encode());
     }
     e.u32(static_cast<uint32_t>(d.unrefs.size()));
     for (const auto& u : d.unrefs) e.raw(u.view());
@@ -60,7 +62,13 @@ Status decode_record(std::string_view record, std::vector<Delta>* deltas, Reques
     x.refs.resize(nrefs);
     for (auto& r : x.refs) {
       ChunkId::from_view(d.raw(32), &r.id);
-      r.fresh = d.u8() != 0;
+      uint8_t bits = d.u8();
+      r.fresh = (bits & 1) != 0;
+      if (bits & 2) {
+        auto form = Redundancy::decode(d.raw(3));
+        if (!form) return corruption("delta record: bad chunk redundancy");
+        r.form = *form;
+      }
     }
     uint32_t nun = d.u32();
     if (nun > d.remaining()) return corruption("delta record: bad unref count");

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/ids.h"
+#include "common/redundancy.h"
 #include "namespace/inode.h"
 
 namespace kiseki::ns {
@@ -73,6 +74,9 @@ struct ChunkRef {
   // The submitter holds the chunk's bytes pinned on its node, so the reference
   // may bring the count up from zero (chunk/refs.h).
   bool fresh = false;
+  // In a cluster, how a fresh chunk is kept (its namespace's policy): the
+  // reference that brings the count up from zero records it (chunk/refs.h).
+  std::optional<Redundancy> form;
 };
 
 

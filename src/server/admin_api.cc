@@ -121,7 +121,8 @@ json::object tenant_json(const gateway::TenantInfo& t) {
 
 json::object ns_json(const gateway::NamespaceInfo& n) {
   return {{"id", n.ref.ns}, {"tenant_id", n.ref.tenant}, {"name", n.name}, {"public_read", n.public_read},
-          {"created_ns", n.created_ns}, {"created", iso8601(n.created_ns)}};
+          {"created_ns", n.created_ns}, {"created", iso8601(n.created_ns)},
+          {"durability", n.durability ? n.durability->name() : "local"}};
 }
 
 }  // namespace
@@ -237,7 +238,14 @@ Response AdminApi::route_api(const Request& req, const std::vector<std::string>&
                                         "with a letter or digit"));
         bool public_read = false;
         if (auto* v = body->if_contains("public_read"); v && v->is_bool()) public_read = v->as_bool();
-        auto ref = gw_->create_namespace(t->id, *name, public_read);
+        std::optional<Redundancy> durability;
+        if (auto* v = body->if_contains("durability"); v && !v->is_null()) {
+          if (!v->is_string()) return error(invalid_argument("field 'durability' must be a string: replicas=N or ec=K+M"));
+          auto r = Redundancy::parse(v->as_string());
+          if (!r) return error(r.status());
+          durability = *r;
+        }
+        auto ref = gw_->create_namespace(t->id, *name, public_read, durability);
         if (!ref) return error(ref.status());
         return reply(http::status::created, ns_json(*gw_->get_namespace(ref->ns)));
       }
@@ -377,8 +385,10 @@ Response AdminApi::scrub() {
   auto r = gw_->scrub();
   json::array problems;
   for (const auto& s : r.problems) problems.push_back(json::string(s));
+  json::array repaired;
+  for (const auto& s : r.repaired) repaired.push_back(json::string(s));
   json::object o{{"segments", r.segments}, {"chunks", r.records}, {"records", r.records}, {"bytes", r.bytes},
-                 {"problems", problems}, {"finished", unix_ms()}};
+                 {"problems", problems}, {"repaired", repaired}, {"finished", unix_ms()}};
   if (auto u = gw_->usage()) {
     o["inline_files"] = u->total.inline_files;
     o["inline_bytes"] = u->total.inline_bytes;

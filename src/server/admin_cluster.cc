@@ -40,6 +40,23 @@ Response AdminApi::route_cluster(const Request& req, const std::vector<std::stri
     if (!st) return error(st);
     return reply(http::status::ok, json::object{{"id", id}, {"done", n == 5 ? "removed" : "draining"}});
   }
+  if (n == 4 && p[3] == "repair" && m == http::verb::post) {
+    // One repair pass on this node now (each node repairs the chunks it answers for).
+    (void)cluster_->repair_pass();
+    boost::system::error_code ec;
+    json::value v = json::parse(cluster_->repair_json(), ec);
+    if (ec) return error(make_error(ErrorCode::kIoError, "repair: " + ec.message()));
+    return reply(http::status::ok, v);
+  }
+  if (n == 4 && p[3] == "chunks" && m == http::verb::get) {
+    // Where every referenced chunk's copies and fragments are, asked of every node now.
+    auto census = cluster_->census();
+    if (!census) return error(census.status());
+    boost::system::error_code ec;
+    json::value v = json::parse(*census, ec);
+    if (ec) return error(make_error(ErrorCode::kIoError, "census: " + ec.message()));
+    return reply(http::status::ok, v);
+  }
   if (n == 4 && p[3] == "faults") {
     if (!test_faults_)
       return error(make_error(ErrorCode::kNotPermitted, "fault injection is for tests: start the server with --test-faults"));

@@ -82,6 +82,11 @@ int main(int argc, char** argv) {
     co.snapshot_trailing = std::max(8u, opts->raft_snapshot_entries / 4);
     co.join = opts->join;
     co.shards = opts->shards;
+    co.default_redundancy = opts->default_durability;
+    co.failure_domain = opts->failure_domain;
+    co.weight = opts->capacity_gib;  // 0: the node measures its data file system
+    co.repair_interval_ms = opts->repair_interval_ms;
+    co.repair_rate_mib = opts->repair_rate_mib;
     if (co.join.empty()) {
       auto members = cluster::parse_initial_cluster(opts->initial_cluster);
       if (!members) {

@@ -20,7 +20,8 @@ const std::set<std::string> kKnownKeys = {
     "nfs_listen", "portmap_listen", "nfs_exports", "nfs_export_all", "nfs_export_defaults", "nfs_workers",
     "native_listen", "durability", "group_commit_ms", "log_level", "log_json", "log_file", "chunk_min_size",
     "chunk_avg_size", "chunk_max_size", "inline_threshold", "chunk_cache_size", "node_id", "cluster_listen",
-    "initial_cluster", "cluster_secret", "cluster_secret_file", "election_timeout_ms", "raft_snapshot_entries", "test_faults", "join", "shards"};
+    "initial_cluster", "cluster_secret", "cluster_secret_file", "election_timeout_ms", "raft_snapshot_entries", "test_faults", "join", "shards",
+    "default_durability", "failure_domain", "capacity_gib", "repair_interval_ms", "repair_rate_mib"};
 }  // namespace
 
 Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exit_ok) {
@@ -62,6 +63,16 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
        "the same on every first node)");
   flag("--raft-snapshot-entries", "raft_snapshot_entries",
        "cluster mode: Raft entries between two snapshots of a shard (default 8192; a quarter of it stays behind each)");
+  flag("--default-durability", "default_durability",
+       "cluster mode: how namespaces made without a policy (S3 buckets) keep their chunks: replicas=N or ec=K+M "
+       "(default replicas=3)");
+  flag("--failure-domain", "failure_domain",
+       "cluster mode: this node's failure domain (a rack, a room): no two copies or fragments of a chunk share one "
+       "while there are enough (default: the node alone)");
+  flag("--capacity-gib", "capacity_gib",
+       "cluster mode: this node's share of placement, in GiB (default: the size of the data directory's file system)");
+  flag("--repair-interval-ms", "repair_interval_ms", "cluster mode: time between two repair passes (default 30000)");
+  flag("--repair-rate-mib", "repair_rate_mib", "cluster mode: MiB/s that repair rebuilds at most (default 0: no bound)");
   app.add_flag_function("--test-faults", [&flags](int64_t) { flags["test_faults"] = "true"; },
                         "cluster mode, tests only: PUT /api/v1/cluster/faults may cut this node off from others");
   app.add_flag_function("--log-json", [&flags](int64_t) { flags["log_json"] = "true"; }, "JSON log lines");
@@ -180,6 +191,20 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   KISEKI_ASSIGN_OR_RETURN(int64_t shards, cfg.get_int("shards", 1));
   if (shards < 1 || shards > 64) return invalid_argument("shards must be 1..64");
   o.shards = static_cast<uint32_t>(shards);
+  if (std::string d = cfg.get_string("default_durability", ""); !d.empty()) {
+    KISEKI_ASSIGN_OR_RETURN(o.default_durability, Redundancy::parse(d));
+  }
+  o.failure_domain = cfg.get_string("failure_domain", "");
+  if (o.failure_domain.size() > 64) return invalid_argument("failure_domain: at most 64 characters");
+  KISEKI_ASSIGN_OR_RETURN(int64_t cap, cfg.get_int("capacity_gib", 0));
+  if (cap < 0 || cap > (int64_t{1} << 30)) return invalid_argument("capacity_gib must be 1..2^30 GiB");
+  o.capacity_gib = static_cast<uint32_t>(cap);
+  KISEKI_ASSIGN_OR_RETURN(int64_t ri, cfg.get_int("repair_interval_ms", o.repair_interval_ms));
+  if (ri < 100 || ri > 86400000) return invalid_argument("repair_interval_ms must be 100..86400000");
+  o.repair_interval_ms = static_cast<uint32_t>(ri);
+  KISEKI_ASSIGN_OR_RETURN(int64_t rr, cfg.get_int("repair_rate_mib", 0));
+  if (rr < 0) return invalid_argument("repair_rate_mib must be 0 (no bound) or more");
+  o.repair_rate_mib = static_cast<double>(rr);
   KISEKI_ASSIGN_OR_RETURN(int64_t se, cfg.get_int("raft_snapshot_entries", o.raft_snapshot_entries));
   if (se < 16 || se > 1000000000) return invalid_argument("raft_snapshot_entries must be 16..1000000000");
   o.raft_snapshot_entries = static_cast<uint32_t>(se);

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "common/redundancy.h"
+
 #include "common/status.h"
 #include "gateway/gateway.h"
 
@@ -42,7 +44,13 @@ struct ServerOptions {
   uint32_t election_timeout_ms = 1000;
   uint32_t raft_snapshot_entries = 8192;
   bool test_faults = false;
-  uint32_t shards = 1;  // metadata shards of a new cluster (ADR 0009)  // --test-faults: the admin API may partition this node (tests)
+  uint32_t shards = 1;  // metadata shards of a new cluster (ADR 0009)
+  // How namespaces made without a policy keep their chunks (S3 buckets).
+  Redundancy default_durability = Redundancy::replicas(3);
+  std::string failure_domain;       // this node's failure domain (rack, room); empty: its own
+  uint32_t capacity_gib = 0;        // placement weight; 0: the data file system's size
+  uint32_t repair_interval_ms = 30000;
+  double repair_rate_mib = 0;       // 0: no bound
   bool clustered() const { return node_id != 0; }
 };
 

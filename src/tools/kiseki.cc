@@ -118,6 +118,8 @@ std::string count(uint64_t n, const std::string& noun) {
   return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
 }
 
+void print_json(const json::value& v) { std::printf("%s\n", json::serialize(v).c_str()); }
+
 void print_tenants(const json::value& v) {
   Table t({"TENANT", "ID", "DEDUP DOMAIN", "STATE"}, {false, true});
   for (const auto& x : v.as_array()) {
@@ -129,10 +131,10 @@ void print_tenants(const json::value& v) {
 }
 
 void print_namespaces(const json::value& v) {
-  Table t({"NAMESPACE", "ID", "PUBLIC READ", "CREATED"}, {false, true});
+  Table t({"NAMESPACE", "ID", "PUBLIC READ", "DURABILITY", "CREATED"}, {false, true});
   for (const auto& x : v.as_array()) {
     const auto& o = x.as_object();
-    t.add({cell(o, "name"), cell(o, "id"), cell(o, "public_read"), cell(o, "created")});
+    t.add({cell(o, "name"), cell(o, "id"), cell(o, "public_read"), cell(o, "durability"), cell(o, "created")});
   }
   t.print();
 }
@@ -249,10 +251,16 @@ int main(int argc, char** argv) {
   nc->add_option("tenant", tname)->required();
   nc->add_option("name", nname)->required();
   nc->add_flag("--public-read", public_read, "allow anonymous reads");
+  std::string durability;
+  nc->add_option("--durability", durability,
+                 "cluster mode: how its chunks are kept: replicas=N or ec=K+M, e.g. ec=4+2 (default: the cluster's "
+                 "--default-durability)");
   nc->callback([&] {
     run([&] {
+      json::object body{{"name", nname}, {"public_read", public_read}};
+      if (!durability.empty()) body["durability"] = durability;
       return admin("POST", "/api/v1/tenants/" + path_segment(tname) + "/namespaces",
-                   json::serialize(json::object{{"name", nname}, {"public_read", public_read}}), [&](const json::value& v) {
+                   json::serialize(body), [&](const json::value& v) {
                      std::printf("created namespace %s of tenant %s (id %s): s3://%s, NFS export /%s/%s\n",
                                  nname.c_str(), tname.c_str(), cell(v.as_object(), "id").c_str(), nname.c_str(),
                                  tname.c_str(), nname.c_str());
@@ -386,10 +394,20 @@ int main(int argc, char** argv) {
           std::printf("shard %s: leader node %s, term %s\n", cell(s, "shard").c_str(), cell(s, "leader").c_str(),
                       cell(s, "term").c_str());
         }
-        std::printf("chunks written below their copy target: %s\n", cell(o, "chunks_degraded").c_str());
+        const auto& r = o.at("repair").as_object();
+        std::printf("chunks degraded: %s (unreadable: %s); repair: %s bytes left at %s B/s, ETA %s s%s\n",
+                    cell(o, "chunks_degraded").c_str(), cell(o, "chunks_unreadable").c_str(),
+                    cell(r, "bytes_left").c_str(), cell(r, "rate_bytes_per_second").c_str(),
+                    cell(r, "eta_seconds").c_str(),
+                    r.at("every_node_passed").as_bool() ? "" : " (a node has not finished a pass yet)");
+        std::printf("chunks written below their target: %s\n", cell(o, "chunks_written_degraded").c_str());
       });
     });
   });
+  cl->add_subcommand("repair", "one repair pass on the node asked, now (each node repairs the chunks it answers for)")
+      ->callback([&] { run([&] { return admin("POST", "/api/v1/cluster/repair", "", print_json); }); });
+  cl->add_subcommand("chunks", "where every chunk's copies and fragments are, asked of every node now")
+      ->callback([&] { run([&] { return admin("GET", "/api/v1/cluster/chunks", "", print_json); }); });
   auto* nodes_cmd = app.add_subcommand("node", "a cluster's members: list, drain, remove")->require_subcommand(1);
   nodes_cmd->add_subcommand("list", "every node: id, fabric address, state, Raft role, the leader")->callback([&] {
     run([&] {

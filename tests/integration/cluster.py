@@ -26,12 +26,13 @@ def free_port_pair():
 
 
 class Cluster:
-    def __init__(self, root, n=3, extra=(), election_ms=500):
+    def __init__(self, root, n=3, extra=(), election_ms=500, per_node=None):
         self.root = str(root)
         self.secret = os.path.join(self.root, "cluster.secret")
         with open(self.secret, "w") as f:
             f.write(base64.b64encode(os.urandom(32)).decode() + "\n")
         self.extra = list(extra)
+        self.per_node = per_node or (lambda i: [])
         self.election_ms = election_ms
         self.fabric = {i: free_port_pair() for i in range(1, n + 1)}
         self.first = sorted(self.fabric)
@@ -48,7 +49,7 @@ class Cluster:
     def args(self, i, join=None):
         a = ["--node-id", str(i), "--cluster-listen", f"127.0.0.1:{self.fabric[i]}",
              "--cluster-secret-file", self.secret, "--election-timeout-ms", str(self.election_ms),
-             "--test-faults", *self.extra]
+             "--test-faults", *self.extra, *self.per_node(i)]
         if join:
             a += ["--join", join]
         else:

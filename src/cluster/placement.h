@@ -1,0 +1,45 @@
+// Where a chunk's copies or fragments belong (docs/cluster.md#placement): a
+// pure function of the chunk id, its redundancy and the active nodes of the
+// map, so every node computes the same answer.
+//
+// Each slot (a copy, or fragment i) goes to the node with the highest weighted
+// rendezvous score (xxh3 of the id, the slot and the node; the weight is the
+// node's capacity) among the nodes it may take: first a node of a failure
+// domain no other slot of the chunk uses; when the domains run out, a node no
+// other slot uses; when the nodes run out, the node holding the fewest slots.
+// Copies share one score, so the N copies sit on the N best-ranked nodes;
+// fragments score per index, so a node that joins takes over only the slots it
+// wins and the rest stay where they are.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/ids.h"
+#include "common/redundancy.h"
+
+namespace kiseki::cluster {
+
+struct PlacementNode {
+  uint64_t id = 0;
+  std::string domain;   // failure domain; empty: the node is a domain of its own
+  uint32_t weight = 1;  // capacity (GiB)
+};
+
+// The weighted rendezvous score of `node` for a slot seed of a chunk.
+double placement_score(const ChunkId& id, uint32_t seed, const PlacementNode& node);
+
+// The node of every slot (size form.slots(), empty when `nodes` is), skipping
+// the nodes in `avoid` while others are left.
+std::vector<uint64_t> place(const ChunkId& id, const Redundancy& form, const std::vector<PlacementNode>& nodes,
+                            const std::set<uint64_t>& avoid = {});
+
+// The key a slot's bytes are stored under on its node: the chunk id for a
+// copy, the fragment id for a fragment.
+inline ChunkId slot_key(const ChunkId& id, const Redundancy& form, uint32_t slot) {
+  return form.erasure_coded() ? fragment_id(id, slot) : id;
+}
+
+}  // namespace kiseki::cluster
