@@ -41,7 +41,7 @@ test-unit: build
 test-asan: bootstrap
 	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DKISEKI_SANITIZE=ON -DKISEKI_BENCH=OFF
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 KISEKI_SIM_SEEDS=100 \
 	  ctest --test-dir $(ASAN_BUILD) -j $(JOBS) --output-on-failure -LE integration
 
 # libFuzzer targets (tests/fuzz), clang with ASan/UBSan: `make fuzz` runs each

@@ -5,6 +5,7 @@
 #include "chunk/refs.h"
 #include "cluster/cluster_node.h"
 #include "cluster/erasure.h"
+#include "cluster/repair_plan.h"
 #include "common/logging.h"
 
 // Chunks across nodes (docs/cluster.md#chunks): copies or erasure-coded
@@ -221,12 +222,18 @@ Status ClusterNode::replicate(const std::vector<ChunkId>& ids, const Redundancy&
       if (node == opts_.node_id)
         for (size_t p : ps) pieces[p].acked = here && local.is_ok();
   };
+  // The pieces still to place: those of chunks whose durable pieces would not
+  // survive the loss of the nodes the write quorum allows for.
+  const uint32_t tolerance = write_tolerance(form);
   auto lacking = [&] {
-    std::vector<uint32_t> acks(ids.size(), 0);
-    for (const auto& p : pieces) acks[p.chunk] += p.acked;
+    std::vector<std::vector<uint64_t>> durable(ids.size(), std::vector<uint64_t>(slots, 0));
+    for (const auto& p : pieces)
+      if (p.acked) durable[p.chunk][p.slot] = p.node;
+    std::vector<bool> enough(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) enough[i] = survives(form, durable[i], tolerance);
     std::vector<size_t> out;
     for (size_t p = 0; p < pieces.size(); ++p)
-      if (!pieces[p].acked && acks[pieces[p].chunk] < std::min<uint32_t>(quorum, slots)) out.push_back(p);
+      if (!pieces[p].acked && !enough[pieces[p].chunk]) out.push_back(p);
     return out;
   };
   std::vector<size_t> all(pieces.size());
@@ -247,9 +254,11 @@ Status ClusterNode::replicate(const std::vector<ChunkId>& ids, const Redundancy&
   }
   if (auto short_of = lacking(); !short_of.empty()) {
     quorum_lost_->inc();
-    return make_error(ErrorCode::kUnavailable, "chunk " + ids[pieces[short_of[0]].chunk].hex() + ": fewer than " +
-                                                   std::to_string(quorum) + " of its " + std::to_string(slots) +
-                                                   (form.erasure_coded() ? " fragments" : " copies") + " are durable");
+    return make_error(ErrorCode::kUnavailable, "chunk " + ids[pieces[short_of[0]].chunk].hex() + ": too few of its " +
+                                                   std::to_string(slots) +
+                                                   (form.erasure_coded() ? " fragments" : " copies") +
+                                                   " are durable to survive the loss of " + std::to_string(tolerance) +
+                                                   " node(s) (write quorum " + std::to_string(quorum) + ")");
   }
   std::vector<uint32_t> acks(ids.size(), 0);
   for (const auto& p : pieces) acks[p.chunk] += p.acked;

@@ -186,12 +186,9 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   // A chunk found short of its slots (a write, a read): repair looks at it first.
   void note_degraded(const ChunkId& id);
   void repair_worker();
-  // One chunk of a repair batch: where its keys are.
-  struct ChunkRepair;
   Status repair_batch(const std::vector<std::pair<ChunkId, Redundancy>>& batch,
                       const std::vector<PlacementNode>& active, const std::set<uint64_t>& live,
                       RepairStats* stats);
-  void drop_strays(const std::vector<ChunkRepair>& chunks, const std::set<uint64_t>& live, RepairStats* stats);
   // The map: what a kSetNode record applied here sets, what the store holds.
   void learn(const NodeInfo& n, bool if_absent);
   Status load_map(const meta::Store& store);

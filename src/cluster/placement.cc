@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <map>
+#include <tuple>
 
 namespace kiseki::cluster {
 
@@ -24,30 +25,29 @@ std::vector<uint64_t> place(const ChunkId& id, const Redundancy& form, const std
   std::vector<uint64_t> out;
   if (nodes.empty()) return out;
   auto domain = [](const PlacementNode* n) { return n->domain.empty() ? "node-" + std::to_string(n->id) : n->domain; };
-  std::set<std::string> domains_used;
-  std::map<uint64_t, uint32_t> slots_on;
+  std::map<std::string, uint32_t> in_domain;
+  std::map<uint64_t, uint32_t> on_node;
+  std::vector<double> score(nodes.size());
   for (uint32_t slot = 0; slot < form.slots(); ++slot) {
-    const uint32_t seed = form.erasure_coded() ? slot + 1 : 0;
-    const PlacementNode* best = nullptr;
-    double best_score = 0;
-    int best_tier = 4;
-    uint32_t best_load = 0;
-    for (const PlacementNode* n : nodes) {
-      uint32_t load = slots_on.count(n->id) ? slots_on[n->id] : 0;
-      int tier = load > 0 ? 3 : domains_used.count(domain(n)) ? 2 : 1;
-      double s = placement_score(id, seed, *n);
-      bool better = tier < best_tier || (tier == best_tier && tier == 3 && load < best_load) ||
-                    (tier == best_tier && (tier != 3 || load == best_load) && s > best_score);
-      if (!best || better) {
-        best = n;
-        best_score = s;
-        best_tier = tier;
-        best_load = load;
+    // Copies share one score; each fragment has its own.
+    if (slot == 0 || form.erasure_coded()) {
+      const uint32_t seed = form.erasure_coded() ? slot + 1 : 0;
+      for (size_t i = 0; i < nodes.size(); ++i) score[i] = placement_score(id, seed, *nodes[i]);
+    }
+    // The fewest slots of this chunk on the node, then in its domain, then
+    // the highest score.
+    size_t best = 0;
+    std::tuple<uint32_t, uint32_t, double> best_key;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      std::tuple<uint32_t, uint32_t, double> key{on_node[nodes[i]->id], in_domain[domain(nodes[i])], -score[i]};
+      if (i == 0 || key < best_key) {
+        best = i;
+        best_key = key;
       }
     }
-    out.push_back(best->id);
-    ++slots_on[best->id];
-    domains_used.insert(domain(best));
+    out.push_back(nodes[best]->id);
+    ++on_node[nodes[best]->id];
+    ++in_domain[domain(nodes[best])];
   }
   return out;
 }

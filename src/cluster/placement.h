@@ -4,9 +4,11 @@
 //
 // Each slot (a copy, or fragment i) goes to the node with the highest weighted
 // rendezvous score (xxh3 of the id, the slot and the node; the weight is the
-// node's capacity) among the nodes it may take: first a node of a failure
-// domain no other slot of the chunk uses; when the domains run out, a node no
-// other slot uses; when the nodes run out, the node holding the fewest slots.
+// node's capacity) among those holding the fewest slots of the chunk so far,
+// and of them those whose failure domain holds the fewest: no two slots share
+// a domain while there are domains enough, the slots spread evenly over the
+// domains when there are not, and a node takes a second slot only when every
+// node has one.
 // Copies share one score, so the N copies sit on the N best-ranked nodes;
 // fragments score per index, so a node that joins takes over only the slots it
 // wins and the rest stay where they are.

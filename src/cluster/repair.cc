@@ -13,6 +13,7 @@
 #include "chunk/refs.h"
 #include "cluster/cluster_node.h"
 #include "cluster/erasure.h"
+#include "cluster/repair_plan.h"
 #include <fmt/format.h>
 
 #include "common/logging.h"
@@ -50,15 +51,6 @@ void ClusterNode::repair_worker() {
   }
 }
 
-// The state of one chunk in a batch: which node holds which of its keys.
-struct ClusterNode::ChunkRepair {
-  ChunkId id;
-  Redundancy form;
-  std::vector<uint64_t> homes;              // slot → node
-  std::vector<ChunkId> keys;                // slot → key (copies: one; fragments: K+M, then the whole id)
-  std::map<uint64_t, std::vector<uint32_t>> held;  // node → record length per slot (0: absent)
-};
-
 ClusterNode::RepairStats ClusterNode::repair_pass() {
   std::lock_guard pass(pass_mu_);
   auto started = std::chrono::steady_clock::now();
@@ -91,17 +83,7 @@ ClusterNode::RepairStats ClusterNode::repair_pass() {
   };
   auto consider = [&](const ChunkId& id, const Redundancy& form) {
     if (shards_ > 1 && !seen.insert(id).second) return;
-    auto homes = place(id, form, active);
-    // The first live home takes care of it; with none live, the live node of
-    // the lowest id.
-    uint64_t responsible = 0;
-    for (uint64_t h : homes)
-      if (live.count(h)) {
-        responsible = h;
-        break;
-      }
-    if (!responsible && !live.empty()) responsible = *live.begin();
-    if (responsible != opts_.node_id) return;
+    if (responsible_for(place(id, form, active), live) != opts_.node_id) return;
     batch.emplace_back(id, form);
     if (batch.size() >= kBatchChunks) flush();
   };
@@ -144,19 +126,14 @@ ClusterNode::RepairStats ClusterNode::repair_pass() {
 Status ClusterNode::repair_batch(const std::vector<std::pair<ChunkId, Redundancy>>& batch,
                                  const std::vector<PlacementNode>& active, const std::set<uint64_t>& live,
                                  RepairStats* stats) {
-  std::vector<ChunkRepair> chunks(batch.size());
+  std::vector<ChunkView> chunks(batch.size());
   std::vector<ChunkId> all_keys;
   for (size_t i = 0; i < batch.size(); ++i) {
     auto& c = chunks[i];
     c.id = batch[i].first;
     c.form = batch[i].second;
     c.homes = place(c.id, c.form, active);
-    // Copies share one key; fragments have one each, and a whole copy of an
-    // erasure-coded chunk (a writer's that stayed) is looked for last.
-    for (uint32_t s = 0; s < (c.form.erasure_coded() ? c.form.slots() : 1); ++s)
-      c.keys.push_back(slot_key(c.id, c.form, s));
-    if (c.form.erasure_coded()) c.keys.push_back(c.id);
-    all_keys.insert(all_keys.end(), c.keys.begin(), c.keys.end());
+    for (size_t k = 0; k < key_count(c.form); ++k) all_keys.push_back(key_at(c.id, c.form, k));
   }
   // Where every key is: one presence call per live node.
   {
@@ -169,162 +146,96 @@ Status ClusterNode::repair_batch(const std::vector<std::pair<ChunkId, Redundancy
       size_t at = 0;
       for (auto& ch : chunks) {
         auto& v = ch.held[calls[c].node];
-        for (size_t s = 0; s < ch.keys.size(); ++s, ++at)
+        for (size_t k = 0; k < key_count(ch.form); ++k, ++at)
           v.push_back(get_be32(reinterpret_cast<const uint8_t*>(res[c]->data()) + at * 4));
       }
     }
   }
-  // What each chunk lacks, and where its bytes can come from.
-  struct Want {
-    size_t chunk;
-    uint32_t slot;
-    uint64_t node;  // the home that lacks it
-  };
-  std::vector<Want> wants;
+  // What each chunk lacks, and the records its rebuilds read (all at once).
+  std::vector<RepairPlan> plans(chunks.size());
   std::vector<NodeCall> gets;
-  std::vector<std::pair<size_t, uint32_t>> of_get;  // chunk, key index
+  std::vector<std::pair<size_t, size_t>> of_get;  // chunk, key
   for (size_t i = 0; i < chunks.size(); ++i) {
-    auto& c = chunks[i];
+    plans[i] = plan_repair(chunks[i], live);
     ++stats->chunks;
-    auto holds = [&](uint64_t node, size_t key) {
-      auto it = c.held.find(node);
-      return it != c.held.end() && it->second[key] != 0;
-    };
-    auto key_of_slot = [&](uint32_t s) -> size_t { return c.form.erasure_coded() ? s : 0; };
-    uint32_t missing = 0, missing_live = 0;
-    uint64_t slot_bytes = 0;
-    for (const auto& [n, v] : c.held)
-      for (uint32_t len : v) slot_bytes = std::max<uint64_t>(slot_bytes, len);
-    std::vector<uint32_t> lacking;
-    for (uint32_t s = 0; s < c.form.slots() && s < c.homes.size(); ++s) {
-      if (holds(c.homes[s], key_of_slot(s))) continue;
-      ++missing;
-      if (live.count(c.homes[s])) {
-        ++missing_live;
-        lacking.push_back(s);
-      }
-    }
-    // Distinct keys held anywhere: a chunk with fewer than it needs is lost
-    // until a node that holds more comes back.
-    auto somewhere = [&](size_t k) {
-      for (const auto& [n, v] : c.held)
-        if (v[k]) return true;
-      return false;
-    };
-    const size_t whole = c.form.erasure_coded() ? c.form.slots() : 0;  // the key of a whole copy
-    uint32_t distinct = 0;
-    for (size_t k = 0; k < (c.form.erasure_coded() ? whole : 1); ++k) distinct += somewhere(k);
-    if (c.form.erasure_coded() && somewhere(whole)) distinct = c.form.needed();
-    if (missing) {
+    if (plans[i].missing) {
       ++stats->degraded;
-      stats->bytes_to_repair += missing * slot_bytes;
+      stats->bytes_to_repair += plans[i].bytes_missing;
     }
-    if (distinct < c.form.needed()) {
-      if (missing) ++stats->unreadable;
-      continue;
+    stats->unreadable += plans[i].unreadable;
+    for (const auto& [node, k] : plans[i].reads) {
+      gets.push_back({node, FabricOp::kChunkGet, std::string(key_at(chunks[i].id, chunks[i].form, k).view())});
+      of_get.emplace_back(i, k);
     }
-    for (uint32_t s : lacking) wants.push_back({i, s, c.homes[s]});
-    if (lacking.empty()) continue;
-    // Sources: for copies, one node that holds it; for fragments, the
-    // lacking fragment itself where a node holds it (a stray), else any K.
-    std::set<size_t> need_keys;
-    bool decode = false;
-    for (uint32_t s : lacking) {
-      size_t k = key_of_slot(s);
-      if (somewhere(k)) need_keys.insert(k);
-      else decode = true;
-    }
-    // A rebuild reads a whole copy where one is about, else any K fragments.
-    if (decode && c.form.erasure_coded() && somewhere(whole)) {
-      need_keys.insert(whole);
-    } else if (decode) {
-      for (size_t k = 0, taken = 0; k < whole && taken < c.form.needed(); ++k)
-        if (somewhere(k)) {
-          need_keys.insert(k);
-          ++taken;
-        }
-    }
-    for (size_t k : need_keys)
-      for (const auto& [n, v] : c.held)
-        if (v[k]) {
-          gets.push_back({n, FabricOp::kChunkGet, std::string(c.keys[k].view())});
-          of_get.emplace_back(i, static_cast<uint32_t>(k));
-          break;
-        }
   }
-  if (wants.empty()) {
-    drop_strays(chunks, live, stats);
-    return Status::ok();
-  }
-  // Fetch what the rebuilds need, all at once.
-  std::vector<std::map<uint32_t, std::string>> got(chunks.size());
+  std::vector<std::map<size_t, std::string>> got(chunks.size());
   auto res = call_all(gets, kRepairDeadline);
   for (size_t g = 0; g < gets.size(); ++g)
     if (res[g]) got[of_get[g].first][of_get[g].second] = std::move(*res[g]);
-  // The bytes of every wanted slot, grouped by the node they go to.
+  // The bytes of every slot to rebuild, grouped by the node they go to.
   std::map<uint64_t, std::vector<std::pair<ChunkId, std::string>>> puts;
-  std::vector<std::string> sealed_of(chunks.size());
-  std::vector<bool> decoded(chunks.size(), false);
-  for (const auto& w : wants) {
-    auto& c = chunks[w.chunk];
-    auto& have = got[w.chunk];
-    std::string bytes;
-    if (!c.form.erasure_coded()) {
-      if (!have.count(0)) continue;
-      bytes = have[0];
-    } else if (auto it = have.find(w.slot); it != have.end()) {
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const auto& c = chunks[i];
+    auto& have = got[i];
+    std::string sealed;
+    bool decoded = false;
+    for (uint32_t slot : plans[i].rebuild) {
+      const size_t k = key_of_slot(c.form, slot);
+      std::string bytes;
       std::string_view frag;
-      if (!parse_fragment(it->second, &frag)) continue;
-      bytes = it->second;
-    } else {
-      auto code = ErasureCode::get(c.form.a, c.form.b);
-      if (!code) continue;
-      const uint32_t whole = c.form.slots();
-      if (!decoded[w.chunk] && have.count(whole)) {
-        sealed_of[w.chunk] = have[whole];
-        decoded[w.chunk] = true;
-      }
-      if (!decoded[w.chunk]) {
-        std::vector<uint32_t> bad;
-        if (!(*code)->decode(have, &sealed_of[w.chunk], &bad).is_ok()) {
-          KLOG_WARN("repair: chunk {}: too few good fragments to rebuild", c.id.hex());
-          continue;
+      if (auto it = have.find(k); it != have.end() && (!c.form.erasure_coded() || parse_fragment(it->second, &frag))) {
+        bytes = it->second;  // the record itself, from where it sits
+      } else if (c.form.erasure_coded()) {
+        auto code = ErasureCode::get(c.form.a, c.form.b);
+        if (!code) continue;
+        if (!decoded) {
+          // A whole copy, else K fragments (the map holds only fragments then).
+          if (auto w = have.find(c.form.slots()); w != have.end()) {
+            sealed = w->second;
+          } else {
+            std::map<uint32_t, std::string> frags;
+            for (auto& [key, rec] : have) frags[static_cast<uint32_t>(key)] = rec;
+            if (!(*code)->decode(frags, &sealed).is_ok()) {
+              KLOG_WARN("repair: chunk {}: too few good fragments to rebuild", c.id.hex());
+              break;
+            }
+          }
+          decoded = true;
         }
-        decoded[w.chunk] = true;
+        bytes = (*code)->fragment(sealed, slot);
+      } else {
+        continue;  // its one source did not answer: the next pass tries again
       }
-      bytes = (*code)->fragment(sealed_of[w.chunk], w.slot);
+      puts[c.homes[slot]].emplace_back(key_at(c.id, c.form, k), std::move(bytes));
     }
-    puts[w.node].emplace_back(c.keys[c.form.erasure_coded() ? w.slot : 0], std::move(bytes));
   }
-  // Rate: the bytes of this round, at the configured rate (a token bucket of one round).
   uint64_t round_bytes = 0;
-  for (const auto& [n, ps] : puts)
-    for (const auto& p : ps) round_bytes += p.second.size();
   std::vector<NodeCall> calls;
-  std::vector<std::vector<std::pair<ChunkId, uint64_t>>> of_call;
+  std::vector<std::vector<std::pair<ChunkId, uint32_t>>> of_call;
   for (auto& [node, ps] : puts) {
     // Several calls where one would carry too much.
     for (size_t from = 0; from < ps.size();) {
-      std::string payload;
-      std::vector<std::pair<ChunkId, uint64_t>> which;
       size_t to = from, bytes = 0;
       while (to < ps.size() && (to == from || bytes + ps[to].second.size() <= kBatchBytes)) bytes += ps[to++].second.size();
+      std::string payload;
       Encoder e(&payload);
       e.u32(static_cast<uint32_t>(to - from));
+      std::vector<std::pair<ChunkId, uint32_t>> which;
       for (size_t p = from; p < to; ++p) {
         e.raw(ps[p].first.view()).str(ps[p].second);
-        which.emplace_back(ps[p].first, ps[p].second.size());
+        which.emplace_back(ps[p].first, static_cast<uint32_t>(ps[p].second.size()));
       }
+      round_bytes += bytes;
       calls.push_back({node, FabricOp::kChunkPut, std::move(payload)});
       of_call.push_back(std::move(which));
       from = to;
     }
   }
   auto put_res = call_all(calls, kRepairDeadline);
-  std::set<ChunkId> rebuilt_chunks;
+  std::set<ChunkId> rebuilt;
   for (size_t c = 0; c < calls.size(); ++c) {
     if (!put_res[c]) {
-      KLOG_WARN("repair: {} pieces to node {}: {}", of_call[c].size(), calls[c].node, put_res[c].status().to_string());
+      KLOG_WARN("repair: {} records to node {}: {}", of_call[c].size(), calls[c].node, put_res[c].status().to_string());
       continue;
     }
     for (const auto& [key, len] : of_call[c]) {
@@ -332,56 +243,35 @@ Status ClusterNode::repair_batch(const std::vector<std::pair<ChunkId, Redundancy
       stats->repaired_bytes += len;
       repaired_slots_->inc();
       repaired_bytes_->inc(len);
-      rebuilt_chunks.insert(chunk_of(key));
+      rebuilt.insert(chunk_of(key));
       // The home holds it now.
       for (auto& ch : chunks)
         if (ch.id == chunk_of(key)) {
-          size_t k = ch.form.erasure_coded() ? fragment_index(key) : 0;
           auto& v = ch.held[calls[c].node];
-          if (v.size() < ch.keys.size()) v.resize(ch.keys.size(), 0);
-          v[k] = static_cast<uint32_t>(len);
+          v.resize(key_count(ch.form), 0);
+          v[is_fragment_id(key) ? fragment_index(key) : 0] = len;
         }
     }
   }
-  stats->repaired_chunks += rebuilt_chunks.size();
-  drop_strays(chunks, live, stats);
-  if (opts_.repair_rate_mib > 0) {
-    auto want = std::chrono::duration<double>(static_cast<double>(round_bytes) / (opts_.repair_rate_mib * 1048576.0));
-    std::this_thread::sleep_for(std::chrono::duration_cast<std::chrono::milliseconds>(want));
+  stats->repaired_chunks += rebuilt.size();
+  // Chunks whose every slot is home: the records elsewhere go.
+  std::map<uint64_t, std::vector<ChunkId>> drops;
+  for (const auto& c : chunks)
+    for (const auto& [node, k] : strays_of(c, live)) drops[node].push_back(key_at(c.id, c.form, k));
+  std::vector<NodeCall> drop_calls;
+  for (const auto& [node, keys] : drops) drop_calls.push_back({node, FabricOp::kChunkDrop, encode_keys(keys)});
+  auto dropped = call_all(drop_calls, kRepairDeadline);
+  for (size_t c = 0; c < drop_calls.size(); ++c)
+    if (dropped[c]) {
+      stats->strays_dropped += drops[drop_calls[c].node].size();
+      dropped_strays_->inc(drops[drop_calls[c].node].size());
+    }
+  if (opts_.repair_rate_mib > 0 && round_bytes > 0) {
+    // The rate bound: this round's bytes take their share of time.
+    std::this_thread::sleep_for(std::chrono::duration<double>(static_cast<double>(round_bytes) /
+                                                              (opts_.repair_rate_mib * 1048576.0)));
   }
   return Status::ok();
-}
-
-void ClusterNode::drop_strays(const std::vector<ChunkRepair>& chunks, const std::set<uint64_t>& live,
-                              RepairStats* stats) {
-  // A chunk whose every slot is held by its live home: the copies elsewhere go.
-  std::map<uint64_t, std::vector<ChunkId>> drops;
-  for (const auto& c : chunks) {
-    bool whole = c.homes.size() == c.form.slots();
-    for (uint32_t s = 0; whole && s < c.homes.size(); ++s) {
-      auto it = c.held.find(c.homes[s]);
-      size_t k = c.form.erasure_coded() ? s : 0;
-      whole = live.count(c.homes[s]) && it != c.held.end() && it->second.size() > k && it->second[k] != 0;
-    }
-    if (!whole) continue;
-    for (const auto& [node, v] : c.held)
-      for (size_t k = 0; k < v.size(); ++k) {
-        if (!v[k]) continue;
-        // A whole copy of an erasure-coded chunk (k = K+M) is nobody's home.
-        bool home = false;
-        for (uint32_t s = 0; s < c.homes.size(); ++s)
-          home |= c.homes[s] == node && (c.form.erasure_coded() ? s == k : true);
-        if (!home) drops[node].push_back(c.keys[k]);
-      }
-  }
-  std::vector<NodeCall> calls;
-  for (const auto& [node, keys] : drops) calls.push_back({node, FabricOp::kChunkDrop, encode_keys(keys)});
-  auto res = call_all(calls, kRepairDeadline);
-  for (size_t c = 0; c < calls.size(); ++c)
-    if (res[c]) {
-      stats->strays_dropped += drops[calls[c].node].size();
-      dropped_strays_->inc(drops[calls[c].node].size());
-    }
 }
 
 Status ClusterNode::heal(const std::vector<ChunkId>& damaged) {
@@ -474,8 +364,7 @@ Result<std::string> ClusterNode::census() {
     std::vector<ChunkId> all;
     for (size_t i = 0; i < batch.size(); ++i) {
       const auto& [id, form] = batch[i];
-      for (uint32_t s = 0; s < (form.erasure_coded() ? form.slots() : 1); ++s) keys[i].push_back(slot_key(id, form, s));
-      if (form.erasure_coded()) keys[i].push_back(id);
+      for (size_t k = 0; k < key_count(form); ++k) keys[i].push_back(key_at(id, form, k));
       all.insert(all.end(), keys[i].begin(), keys[i].end());
     }
     std::vector<NodeCall> calls;
