@@ -217,4 +217,99 @@ TEST_F(ChunkStoreTest, AChunkWrittenAgainAfterCollectionKeepsItsNewCopy) {
   EXPECT_EQ(as_string_view(out), data);
 }
 
+TEST(ChunkRefs, TheFirstReferenceRecordsTheChunksRedundancy) {
+  kiseki::testing::TempDir dir;
+  auto meta = *meta::Store::open(dir.path() + "/meta");
+  ChunkId id{};
+  id.bytes[20] = 9;
+  auto apply = [&](auto f) {
+    rocksdb::WriteBatchWithIndex wb;
+    meta::Txn txn(meta.get(), &wb);
+    EXPECT_TRUE(f(txn).is_ok());
+    EXPECT_TRUE(meta->write(wb.GetWriteBatch(), true).is_ok());
+  };
+  apply([&](meta::Txn& t) { return apply_ref(t, id, true, 0, Redundancy::erasure(4, 2)); });
+  // A later reference from a namespace of another policy keeps the first's.
+  apply([&](meta::Txn& t) { return apply_ref(t, id, true, 0, Redundancy::replicas(3)); });
+  EXPECT_EQ(*ref_count(*meta, id), 2u);
+  EXPECT_EQ(**ref_form(*meta, id), Redundancy::erasure(4, 2));
+  apply([&](meta::Txn& t) { return apply_unref(t, id, 0); });
+  EXPECT_EQ(**ref_form(*meta, id), Redundancy::erasure(4, 2));
+  apply([&](meta::Txn& t) { return apply_unref(t, id, 0); });
+  EXPECT_FALSE(*ref_form(*meta, id));
+  // Counted anew, with no policy (a single node): none recorded.
+  apply([&](meta::Txn& t) { return apply_ref(t, id, true, 0); });
+  EXPECT_EQ(*ref_count(*meta, id), 1u);
+  EXPECT_FALSE(*ref_form(*meta, id));
+}
+
+TEST_F(ChunkStoreTest, FragmentsLiveAsLongAsTheirChunkIsReferenced) {
+  std::string data = kiseki::testing::random_bytes(5000, 11);
+  ChunkId id = put(data);
+  // Two fragments of it held here (a node of a cluster), under their own keys.
+  ASSERT_TRUE(chunks_->adopt(fragment_id(id, 1), as_bytes(std::string(300, 'a'))).is_ok());
+  ASSERT_TRUE(chunks_->adopt(fragment_id(id, 4), as_bytes(std::string(300, 'b'))).is_ok());
+  ASSERT_TRUE(chunks_->flush_local().is_ok());
+  EXPECT_TRUE(chunks_->holds_fragments());
+  EXPECT_EQ(chunk_of(fragment_id(id, 4)), id);
+  Bytes rec;
+  ASSERT_TRUE(chunks_->read_sealed(fragment_id(id, 4), &rec).is_ok());
+  EXPECT_EQ(as_string_view(rec), std::string(300, 'b'));
+  // Referenced: garbage collection and a reopen keep them.
+  EXPECT_EQ(*chunks_->collect_garbage(), 0u);
+  open();
+  EXPECT_TRUE(chunks_->locate(fragment_id(id, 1)).is_ok());
+  // The chunk's last reference goes: its release takes the fragments too.
+  {
+    rocksdb::WriteBatchWithIndex wb;
+    meta::Txn txn(meta_.get(), &wb);
+    ASSERT_TRUE(apply_unref(txn, id, 0).is_ok());
+    ASSERT_TRUE(meta_->write(wb.GetWriteBatch(), true).is_ok());
+  }
+  EXPECT_EQ(chunks_->release({id}), 3u);
+  EXPECT_EQ(chunks_->locate(fragment_id(id, 1)).code(), ErrorCode::kNotFound);
+  EXPECT_EQ(chunks_->locate(fragment_id(id, 4)).code(), ErrorCode::kNotFound);
+}
+
+TEST_F(ChunkStoreTest, AnUnreferencedFragmentIsCollectedByItsDomain) {
+  ChunkId id{};
+  id.bytes[7] = 1;  // domain 1
+  id.bytes[12] = 5;
+  ASSERT_TRUE(chunks_->adopt(fragment_id(id, 2), as_bytes(std::string(100, 'x'))).is_ok());
+  ASSERT_TRUE(chunks_->flush_local().is_ok());
+  EXPECT_EQ(*chunks_->collect_garbage(DomainId{2}), 0u);  // another domain's collection leaves it
+  EXPECT_EQ(*chunks_->collect_garbage(DomainId{1}), 1u);
+  EXPECT_EQ(chunks_->locate(fragment_id(id, 2)).code(), ErrorCode::kNotFound);
+}
+
+TEST_F(ChunkStoreTest, EvictDropsACopyWhateverItsReferences) {
+  std::string data = kiseki::testing::random_bytes(3000, 12);
+  ChunkId id = put(data);
+  EXPECT_TRUE(*chunks_->evict(id));
+  EXPECT_FALSE(*chunks_->evict(id));
+  EXPECT_EQ(chunks_->locate(id).code(), ErrorCode::kNotFound);
+  // A partial store (a cluster's node) does not expect every referenced chunk.
+  EXPECT_FALSE(scrub().problems.empty());
+  chunks_->set_partial(true);
+  EXPECT_TRUE(scrub().problems.empty()) << scrub().problems[0];
+}
+
+TEST_F(ChunkStoreTest, ScrubNamesTheDamagedFragment) {
+  std::string data = kiseki::testing::random_bytes(5000, 13);
+  ChunkId id = put(data);
+  ChunkId frag = fragment_id(id, 3);
+  auto loc = chunks_->adopt(frag, as_bytes(std::string(2000, 'f')));
+  ASSERT_TRUE(loc.is_ok());
+  ASSERT_TRUE(segments_->sync_all(true).is_ok());
+  ASSERT_TRUE(chunks_->flush_local().is_ok());
+  int fd = ::open(segment_path(loc->segment).c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  char c = 'g';
+  ASSERT_EQ(::pwrite(fd, &c, 1, static_cast<off_t>(loc->offset + kRecordHeaderSize + 700)), 1);
+  ::close(fd);
+  auto r = scrub();
+  ASSERT_EQ(r.damaged.size(), 1u);
+  EXPECT_EQ(r.damaged[0], frag);
+}
+
 }  // namespace kiseki::chunk

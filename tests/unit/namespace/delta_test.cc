@@ -20,7 +20,7 @@ TEST(Delta, RecordRoundTrip) {
   d.inode.content = "sealed";
   ChunkId id;
   id.bytes[3] = 7;
-  d.refs.push_back({id, true});
+  d.refs.push_back({id, true, Redundancy::erasure(4, 2)});
   d.refs.push_back({id, false});
   d.unrefs.push_back(id);
   std::string rec = encode_record({d, Delta{}}, RequestId{77, 5});
@@ -36,7 +36,9 @@ TEST(Delta, RecordRoundTrip) {
   EXPECT_EQ(back[0].inode.content, "sealed");
   ASSERT_EQ(back[0].refs.size(), 2u);
   EXPECT_TRUE(back[0].refs[0].fresh);
+  EXPECT_EQ(back[0].refs[0].form, Redundancy::erasure(4, 2));
   EXPECT_FALSE(back[0].refs[1].fresh);
+  EXPECT_FALSE(back[0].refs[1].form);
   EXPECT_EQ(back[0].unrefs[0], id);
 }
 
@@ -48,6 +50,21 @@ TEST(Delta, TruncatedOrGarbageRecordsAreCorruption) {
   std::string garbage = kiseki::testing::random_bytes(300, 1);
   garbage[0] = 1;
   EXPECT_FALSE(decode_record(garbage, &back).is_ok());
+}
+
+TEST(Redundancy, ParsesNamesAndRefusesOthers) {
+  EXPECT_EQ(*Redundancy::parse("ec=4+2"), Redundancy::erasure(4, 2));
+  EXPECT_EQ(*Redundancy::parse("ec=8+3"), Redundancy::erasure(8, 3));
+  EXPECT_EQ(*Redundancy::parse("replicas=3"), Redundancy::replicas(3));
+  for (const char* bad : {"ec=4", "ec=1+2", "ec=4+0", "ec=40+2", "ec=4+9", "replicas=0", "replicas=8", "raid5",
+                          "ec=4+2x", "replicas=", ""})
+    EXPECT_FALSE(Redundancy::parse(bad).is_ok()) << bad;
+  EXPECT_EQ(Redundancy::erasure(4, 2).name(), "ec=4+2");
+  EXPECT_EQ(Redundancy::erasure(4, 2).write_quorum(), 5u);
+  EXPECT_EQ(Redundancy::replicas(3).write_quorum(), 2u);
+  EXPECT_EQ(*Redundancy::decode(Redundancy::erasure(8, 3).encode()), Redundancy::erasure(8, 3));
+  EXPECT_FALSE(Redundancy::decode(std::string("\x07\x04\x02", 3)).is_ok());
+  EXPECT_FALSE(Redundancy::decode("ab").is_ok());
 }
 
 TEST(Names, Validation) {
