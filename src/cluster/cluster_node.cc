@@ -135,6 +135,8 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::start(const ClusterOptions& op
   n->repaired_bytes_ = m.counter("kiseki_repair_bytes_total", "Bytes of copies and fragments rebuilt");
   n->dropped_strays_ = m.counter("kiseki_repair_strays_dropped_total",
                                  "Copies and fragments dropped from nodes placement no longer names (rebalancing)");
+  n->declared_lost_ = m.counter("kiseki_cluster_nodes_declared_lost_total",
+                                "Nodes removed by the root shard's leader after --node-lost-after-s without an answer");
   n->chunks_degraded_ =
       m.gauge("kiseki_chunks_degraded", "Chunks this node answers for that the last repair pass found short and did not rebuild");
   n->repair_bytes_left_ = m.gauge("kiseki_repair_bytes_left", "Bytes the last repair pass found missing and did not rebuild");

@@ -62,6 +62,7 @@ struct ClusterOptions {
   uint32_t weight = 0;         // capacity in GiB (--capacity-gib); 0: the data file system's size
   unsigned repair_interval_ms = 30000;  // between two repair passes (--repair-interval-ms)
   double repair_rate_mib = 0;           // MiB/s of rebuilt bytes at most; 0: no bound (--repair-rate-mib)
+  unsigned node_lost_after_s = 0;       // a node silent this long is removed; 0: only by an operator
   unsigned election_timeout_ms = 1000;
   unsigned heartbeat_ms = 100;
   unsigned snapshot_threshold = 8192;  // Raft entries between snapshots
@@ -186,6 +187,11 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   // A chunk found short of its slots (a write, a read): repair looks at it first.
   void note_degraded(const ChunkId& id);
   void repair_worker();
+  // The members that answer a call now.
+  std::set<uint64_t> reachable(const std::vector<NodeInfo>& members);
+  // On the root shard's leader: removes the nodes that have not answered for
+  // --node-lost-after-s.
+  void declare_lost(std::map<uint64_t, std::chrono::steady_clock::time_point>* down_since);
   Status repair_batch(const std::vector<std::pair<ChunkId, Redundancy>>& batch,
                       const std::vector<PlacementNode>& active, const std::set<uint64_t>& live,
                       RepairStats* stats);
@@ -262,6 +268,7 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   Counter* repaired_slots_;
   Counter* repaired_bytes_;
   Counter* dropped_strays_;
+  Counter* declared_lost_;
   Gauge* chunks_degraded_;
   Gauge* repair_bytes_left_;
 };

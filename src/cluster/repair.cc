@@ -37,8 +37,20 @@ void ClusterNode::wake_repair() {
   repair_cv_.notify_all();
 }
 
+std::set<uint64_t> ClusterNode::reachable(const std::vector<NodeInfo>& members) {
+  // One empty presence call each.
+  std::vector<NodeCall> pings;
+  for (const auto& n : members) pings.push_back({n.id, FabricOp::kChunkHas, encode_keys({})});
+  auto res = call_all(pings, std::chrono::milliseconds(2000));
+  std::set<uint64_t> live;
+  for (size_t i = 0; i < pings.size(); ++i)
+    if (res[i]) live.insert(pings[i].node);
+  return live;
+}
+
 void ClusterNode::repair_worker() {
   auto next = std::chrono::steady_clock::now();
+  std::map<uint64_t, std::chrono::steady_clock::time_point> down_since;
   for (;;) {
     {
       std::unique_lock lock(repair_mu_);
@@ -46,8 +58,34 @@ void ClusterNode::repair_worker() {
       if (stopping_repair_) return;
       repair_wake_ = false;
     }
+    if (opts_.node_lost_after_s > 0 && root() && root()->leader() == opts_.node_id) declare_lost(&down_since);
     if (root() && chunks_.load()) repair_pass();
     next = std::chrono::steady_clock::now() + std::chrono::milliseconds(opts_.repair_interval_ms);
+  }
+}
+
+void ClusterNode::declare_lost(std::map<uint64_t, std::chrono::steady_clock::time_point>* down_since) {
+  // The root shard's leader declares a node lost once it has not answered for
+  // the grace period: out of the map and the Raft groups, and repair rebuilds
+  // what it held elsewhere. Never while this leaves fewer than two nodes that answer.
+  const auto members = nodes();
+  const auto live = reachable(members);
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& n : members) {
+    if (live.count(n.id) || n.id == opts_.node_id) {
+      down_since->erase(n.id);
+      continue;
+    }
+    auto [it, fresh] = down_since->emplace(n.id, now);
+    if (fresh || now - it->second < std::chrono::seconds(opts_.node_lost_after_s) || live.size() < 2) continue;
+    KLOG_WARN("cluster: node {} has not answered for {} s: declared lost, its chunks are rebuilt elsewhere", n.id,
+              opts_.node_lost_after_s);
+    if (Status st = remove(n.id); !st.is_ok()) {
+      KLOG_WARN("cluster: removing lost node {}: {}", n.id, st.to_string());
+      continue;
+    }
+    declared_lost_->inc();
+    down_since->erase(n.id);
   }
 }
 
@@ -58,15 +96,7 @@ ClusterNode::RepairStats ClusterNode::repair_pass() {
   const auto active = placement_nodes();
   const auto members = nodes();
   if (active.empty()) return stats;
-  // Who answers now (one empty presence call each).
-  std::set<uint64_t> live;
-  {
-    std::vector<NodeCall> pings;
-    for (const auto& n : members) pings.push_back({n.id, FabricOp::kChunkHas, encode_keys({})});
-    auto res = call_all(pings, std::chrono::milliseconds(2000));
-    for (size_t i = 0; i < pings.size(); ++i)
-      if (res[i]) live.insert(pings[i].node);
-  }
+  const std::set<uint64_t> live = reachable(members);
   {
     std::lock_guard lock(repair_mu_);
     repair_now_ = std::make_unique<RepairStats>();
@@ -345,14 +375,7 @@ namespace kiseki::cluster {
 Result<std::string> ClusterNode::census() {
   const auto active = placement_nodes();
   const auto members = nodes();
-  std::set<uint64_t> live;
-  {
-    std::vector<NodeCall> pings;
-    for (const auto& n : members) pings.push_back({n.id, FabricOp::kChunkHas, encode_keys({})});
-    auto res = call_all(pings, std::chrono::milliseconds(2000));
-    for (size_t i = 0; i < pings.size(); ++i)
-      if (res[i]) live.insert(pings[i].node);
-  }
+  const std::set<uint64_t> live = reachable(members);
   uint64_t chunks = 0, whole = 0, short_of = 0, unreadable = 0, strays = 0, slots_expected = 0, slots_home = 0;
   uint64_t below = 0;  // fewer distinct fragments, or fewer copies, than the policy wants, wherever they are
   std::map<uint64_t, uint64_t> records_on;  // node → copies and fragments it holds

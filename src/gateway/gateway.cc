@@ -469,6 +469,9 @@ void LocalGateway::forget_tenant(TenantId t) {
 
 std::vector<NamespaceInfo> LocalGateway::list_namespaces(TenantId tenant) const {
   std::vector<NamespaceInfo> out;
+  // The catalog as the cluster has it now (a bucket made on another node is
+  // listed); a node that cannot reach the leader lists what it has applied.
+  (void)log_->read_barrier();
   std::string prefix = "N" + meta::key_u64(tenant);
   auto it = meta_->iterator(Cf::kNamespaces);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {

@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
     co.weight = opts->capacity_gib;  // 0: the node measures its data file system
     co.repair_interval_ms = opts->repair_interval_ms;
     co.repair_rate_mib = opts->repair_rate_mib;
+    co.node_lost_after_s = opts->node_lost_after_s;
     if (co.join.empty()) {
       auto members = cluster::parse_initial_cluster(opts->initial_cluster);
       if (!members) {

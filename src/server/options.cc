@@ -21,7 +21,7 @@ const std::set<std::string> kKnownKeys = {
     "native_listen", "durability", "group_commit_ms", "log_level", "log_json", "log_file", "chunk_min_size",
     "chunk_avg_size", "chunk_max_size", "inline_threshold", "chunk_cache_size", "node_id", "cluster_listen",
     "initial_cluster", "cluster_secret", "cluster_secret_file", "election_timeout_ms", "raft_snapshot_entries", "test_faults", "join", "shards",
-    "default_durability", "failure_domain", "capacity_gib", "repair_interval_ms", "repair_rate_mib"};
+    "default_durability", "failure_domain", "capacity_gib", "repair_interval_ms", "repair_rate_mib", "node_lost_after_s"};
 }  // namespace
 
 Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exit_ok) {
@@ -73,6 +73,9 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
        "cluster mode: this node's share of placement, in GiB (default: the size of the data directory's file system)");
   flag("--repair-interval-ms", "repair_interval_ms", "cluster mode: time between two repair passes (default 30000)");
   flag("--repair-rate-mib", "repair_rate_mib", "cluster mode: MiB/s that repair rebuilds at most (default 0: no bound)");
+  flag("--node-lost-after-s", "node_lost_after_s",
+       "cluster mode: a node that answers nothing this long is declared lost (removed; repair rebuilds its chunks "
+       "elsewhere); 0: only `kiseki node remove` does it (default 0)");
   app.add_flag_function("--test-faults", [&flags](int64_t) { flags["test_faults"] = "true"; },
                         "cluster mode, tests only: PUT /api/v1/cluster/faults may cut this node off from others");
   app.add_flag_function("--log-json", [&flags](int64_t) { flags["log_json"] = "true"; }, "JSON log lines");
@@ -205,6 +208,9 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   KISEKI_ASSIGN_OR_RETURN(int64_t rr, cfg.get_int("repair_rate_mib", 0));
   if (rr < 0) return invalid_argument("repair_rate_mib must be 0 (no bound) or more");
   o.repair_rate_mib = static_cast<double>(rr);
+  KISEKI_ASSIGN_OR_RETURN(int64_t lost, cfg.get_int("node_lost_after_s", 0));
+  if (lost < 0 || lost > 86400 * 30) return invalid_argument("node_lost_after_s must be 0 (off) or up to 30 days");
+  o.node_lost_after_s = static_cast<uint32_t>(lost);
   KISEKI_ASSIGN_OR_RETURN(int64_t se, cfg.get_int("raft_snapshot_entries", o.raft_snapshot_entries));
   if (se < 16 || se > 1000000000) return invalid_argument("raft_snapshot_entries must be 16..1000000000");
   o.raft_snapshot_entries = static_cast<uint32_t>(se);

@@ -51,6 +51,7 @@ struct ServerOptions {
   uint32_t capacity_gib = 0;        // placement weight; 0: the data file system's size
   uint32_t repair_interval_ms = 30000;
   double repair_rate_mib = 0;       // 0: no bound
+  uint32_t node_lost_after_s = 0;   // 0: nodes are declared lost by an operator only
   bool clustered() const { return node_id != 0; }
 };
 

@@ -234,3 +234,31 @@ def test_a_node_that_joins_takes_its_share_every_chunk_whole_throughout(cluster)
     assert seen and all(x["below_target"] == 0 and x["unreadable"] == 0 for x in seen), \
         [x for x in seen if x["below_target"] or x["unreadable"]][:3]
     check_all(cluster, 7)
+
+
+def test_a_silent_node_is_declared_lost_and_its_copies_rebuilt(tmp_path):
+    """With --node-lost-after-s, the root shard's leader removes a node that has not
+    answered for that long; repair then restores every chunk's copies elsewhere."""
+    c = Cluster(tmp_path, n=4, extra=["--repair-interval-ms", "500", "--node-lost-after-s", "3"])
+    try:
+        s3 = c.s3(1)
+        s3.create_bucket(Bucket="lost")
+        data = {f"k{i}": body(f"lost{i}", 50000 + i) for i in range(12)}
+        for k, v in data.items():
+            s3.put_object(Bucket="lost", Key=k, Body=v)
+        victim = next(i for i in (4, 3, 2) if i != c.leader())
+        c.kill(victim)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            nodes = {n["id"]: n["state"] for n in json.loads(c.nodes[1].cli("node", "list").stdout)}
+            if nodes.get(victim) == "removed":
+                break
+            time.sleep(0.5)
+        assert nodes.get(victim) == "removed", nodes
+        alive = [i for i in (1, 2, 3, 4) if i != victim]
+        w = wait_whole(c, alive[0], want_nodes=alive)
+        assert w["slots_at_home"] == 3 * w["chunks"]
+        for k, v in data.items():
+            assert c.s3(alive[1]).get_object(Bucket="lost", Key=k)["Body"].read() == v
+    finally:
+        c.close()
