@@ -156,6 +156,11 @@ std::shared_ptr<const void> ChunkStore::pin_locked(Stripe& s, const ChunkId& id)
     auto it = s.pins.find(id);
     if (it == s.pins.end() || --it->second > 0) return;
     s.pins.erase(it);
+    if (s.evict_on_release.count(id)) {
+      // Its copies live elsewhere now (a cluster placed them).
+      if (auto r = evict_locked(s, id); !r) KLOG_WARN("chunk {}: eviction failed: {}", id.hex(), r.status().to_string());
+      return;
+    }
     // The last writer holding it is done: if its delta failed or its final
     // layout did not keep the chunk, nothing references it.
     auto r = collect_locked(s, id);
@@ -291,6 +296,21 @@ Result<Location> ChunkStore::adopt(const ChunkId& id, ByteSpan sealed) {
 Result<bool> ChunkStore::evict(const ChunkId& key) {
   Stripe& s = stripe(key);
   std::lock_guard lock(s.mu);
+  return evict_locked(s, key);
+}
+
+void ChunkStore::evict_when_unpinned(const ChunkId& key) {
+  Stripe& s = stripe(key);
+  std::lock_guard lock(s.mu);
+  if (s.pins.count(key)) {
+    s.evict_on_release.insert(key);
+    return;
+  }
+  if (auto r = evict_locked(s, key); !r) KLOG_WARN("chunk {}: eviction failed: {}", key.hex(), r.status().to_string());
+}
+
+Result<bool> ChunkStore::evict_locked(Stripe& s, const ChunkId& key) {
+  s.evict_on_release.erase(key);
   KISEKI_ASSIGN_OR_RETURN(std::optional<Location> loc, find_locked(s, key));
   if (!loc) return false;
   pend_locked(s, key, std::nullopt);

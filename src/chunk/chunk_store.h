@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "chunk/segment_store.h"
 #include "crypto/chunk_cipher.h"
@@ -64,6 +65,9 @@ class ChunkStore {
   // once its fragments are placed; a copy that rebalancing moved). Not durable
   // alone, like adopt. Returns whether there was one.
   Result<bool> evict(const ChunkId& key);
+  // The same once no writer holds the chunk pinned (a writer that found it
+  // here by dedup, or stored it, relies on this copy until its record commits).
+  void evict_when_unpinned(const ChunkId& key);
   // A node of a cluster holds only the chunks placement gives it: scrub then
   // does not expect every referenced chunk here.
   void set_partial(bool partial) { partial_ = partial; }
@@ -127,7 +131,10 @@ class ChunkStore {
     std::mutex mu;  // serialises probe+pin, record, collect and move of its chunks
     std::unordered_map<ChunkId, uint32_t, ChunkIdHash> pins;
     std::unordered_map<ChunkId, PendingLocation, ChunkIdHash> pending;
+    std::unordered_set<ChunkId, ChunkIdHash> evict_on_release;  // evict_when_unpinned
   };
+  // With the stripe locked: drops the location whatever the references.
+  Result<bool> evict_locked(Stripe& s, const ChunkId& key);
   ChunkStore(meta::Store* meta, SegmentStore* segments, const crypto::KeyManager* keys);
   Status sweep();
   // References to the chunk over every shard's store.

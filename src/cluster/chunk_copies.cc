@@ -70,14 +70,14 @@ Result<std::string> ClusterNode::call_here(FabricOp op, std::string_view payload
       KISEKI_TRY(put_chunks(pieces));
       return std::string();
     }
-    case FabricOp::kChunkHas: case FabricOp::kChunkDrop: {
+    case FabricOp::kChunkHas: case FabricOp::kChunkDrop: case FabricOp::kChunkGetMany: {
       std::vector<ChunkId> keys;
       KISEKI_TRY(decode_keys(in, &keys));
       if (op == FabricOp::kChunkDrop) {
         KISEKI_TRY(drop_chunks(keys));
         return std::string();
       }
-      return has_chunks(keys);
+      return op == FabricOp::kChunkHas ? has_chunks(keys) : get_chunks(keys);
     }
     default:
       return invalid_argument("not a call this node makes to itself");
@@ -268,10 +268,11 @@ Status ClusterNode::replicate(const std::vector<ChunkId>& ids, const Redundancy&
       note_degraded(ids[i]);
       continue;
     }
-    // Fully placed: the writer's own whole copy goes unless it is one of the
-    // chunk's homes (an erasure-coded chunk's never is).
+    // Fully placed: the writer's own whole copy goes (once no writer here holds
+    // it pinned) unless it is one of the chunk's homes (an erasure-coded chunk's
+    // never is).
     if (form.erasure_coded() || std::find(homes[i].begin(), homes[i].end(), opts_.node_id) == homes[i].end())
-      (void)chunks->evict(ids[i]);
+      chunks->evict_when_unpinned(ids[i]);
   }
   return Status::ok();
 }
@@ -419,6 +420,18 @@ Result<std::string> ClusterNode::has_chunks(const std::vector<ChunkId>& keys) {
   for (const auto& k : keys) {
     auto loc = cs->locate(k);
     e.u32(loc ? loc->length : 0);
+  }
+  return out;
+}
+
+Result<std::string> ClusterNode::get_chunks(const std::vector<ChunkId>& keys) {
+  std::string out;
+  Encoder e(&out);
+  Bytes rec;
+  for (const auto& k : keys) {
+    // A record that is missing or fails its check here is answered as none.
+    if (get_chunk(k, &rec).is_ok()) e.str(as_string_view(rec));
+    else e.u32(0);
   }
   return out;
 }

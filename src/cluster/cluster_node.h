@@ -118,6 +118,7 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   Status get_chunk(const ChunkId& id, Bytes* sealed) override;
   Result<std::string> has_chunks(const std::vector<ChunkId>& keys) override;
   Status drop_chunks(const std::vector<ChunkId>& keys) override;
+  Result<std::string> get_chunks(const std::vector<ChunkId>& keys) override;
   std::string status_json() override;
   Result<std::string> snapshot_open(uint64_t shard, uint64_t min_index, std::vector<CheckpointFile>* files) override;
   Status snapshot_read(std::string_view token, std::string_view file, uint64_t offset, uint32_t max,

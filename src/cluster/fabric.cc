@@ -34,6 +34,7 @@ const char* fabric_op_name(FabricOp op) {
     case FabricOp::kChunkGet: return "chunk_get";
     case FabricOp::kChunkHas: return "chunk_has";
     case FabricOp::kChunkDrop: return "chunk_drop";
+    case FabricOp::kChunkGetMany: return "chunk_get_many";
     case FabricOp::kStatus: return "status";
     case FabricOp::kSnapshotOpen: return "snapshot_open";
     case FabricOp::kSnapshotRead: return "snapshot_read";

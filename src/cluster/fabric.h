@@ -35,6 +35,7 @@ enum class FabricOp : uint16_t {
   kChunkGet = 21,   // 32 B id → sealed record (or fragment record: the ids of ids.h)
   kChunkHas = 22,   // u32 n · n × 32 B id → n × u32: the record's length where this node holds it, else 0
   kChunkDrop = 23,  // u32 n · n × 32 B id → (empty, once dropped here: rebalancing)
+  kChunkGetMany = 24,  // u32 n · n × 32 B id → n × (u32 length, 0: none here · record)
   kStatus = 30,     // → JSON: this node's view (cluster status)
   kSnapshotOpen = 40,   // snapshot_transfer.h
   kSnapshotRead = 41,
@@ -70,6 +71,7 @@ class FabricHandler {
   virtual Status get_chunk(const ChunkId& id, Bytes* sealed) = 0;
   virtual Result<std::string> has_chunks(const std::vector<ChunkId>& keys) = 0;
   virtual Status drop_chunks(const std::vector<ChunkId>& keys) = 0;
+  virtual Result<std::string> get_chunks(const std::vector<ChunkId>& keys) = 0;
   virtual std::string status_json() = 0;
   // A checkpoint of the shard's state for a node installing a snapshot
   // (snapshot_transfer.h): its token and files.

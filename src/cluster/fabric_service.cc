@@ -22,6 +22,7 @@ bool FabricService::may_block(std::string_view record) const {
   auto op = static_cast<FabricOp>(h->opcode);
   return op == FabricOp::kForward || op == FabricOp::kChunkPut || op == FabricOp::kReadIndex ||
          op == FabricOp::kChunkHas || op == FabricOp::kChunkDrop || op == FabricOp::kChunkGet ||
+         op == FabricOp::kChunkGetMany ||
          op == FabricOp::kSnapshotOpen || op == FabricOp::kSnapshotRead || op == FabricOp::kMembership;
 }
 
@@ -125,11 +126,15 @@ Status FabricService::dispatch(FabricOp op, Decoder& in, FabricSession& s, std::
       out->assign(reinterpret_cast<const char*>(sealed.data()), sealed.size());
       return Status::ok();
     }
-    case FabricOp::kChunkHas: case FabricOp::kChunkDrop: {
+    case FabricOp::kChunkHas: case FabricOp::kChunkDrop: case FabricOp::kChunkGetMany: {
       std::vector<ChunkId> keys;
       KISEKI_TRY(decode_keys(in, &keys));
       if (op == FabricOp::kChunkDrop) return handler_->drop_chunks(keys);
-      KISEKI_ASSIGN_OR_RETURN(*out, handler_->has_chunks(keys));
+      if (op == FabricOp::kChunkGetMany) {
+        KISEKI_ASSIGN_OR_RETURN(*out, handler_->get_chunks(keys));
+      } else {
+        KISEKI_ASSIGN_OR_RETURN(*out, handler_->has_chunks(keys));
+      }
       return Status::ok();
     }
     case FabricOp::kStatus:

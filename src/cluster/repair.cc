@@ -23,7 +23,7 @@ namespace kiseki::cluster {
 namespace {
 constexpr auto kRepairDeadline = std::chrono::milliseconds(10000);
 constexpr size_t kBatchChunks = 128;  // chunks checked and rebuilt together
-constexpr size_t kBatchBytes = 16 << 20;  // the most bytes one put call carries
+constexpr size_t kBatchBytes = 4 << 20;  // the most record bytes one get or put call carries (frames: 9 MiB)
 }  // namespace
 
 void ClusterNode::note_degraded(const ChunkId& id) {
@@ -183,8 +183,13 @@ Status ClusterNode::repair_batch(const std::vector<std::pair<ChunkId, Redundancy
   }
   // What each chunk lacks, and the records its rebuilds read (all at once).
   std::vector<RepairPlan> plans(chunks.size());
-  std::vector<NodeCall> gets;
-  std::vector<std::pair<size_t, size_t>> of_get;  // chunk, key
+  // The reads, grouped by node into calls of a bounded size (the presence
+  // answers gave every record's length).
+  struct Read {
+    size_t chunk, key;
+  };
+  std::map<uint64_t, std::vector<std::vector<Read>>> reads;
+  std::map<uint64_t, uint64_t> call_bytes;
   for (size_t i = 0; i < chunks.size(); ++i) {
     plans[i] = plan_repair(chunks[i], live);
     ++stats->chunks;
@@ -194,21 +199,42 @@ Status ClusterNode::repair_batch(const std::vector<std::pair<ChunkId, Redundancy
     }
     stats->unreadable += plans[i].unreadable;
     for (const auto& [node, k] : plans[i].reads) {
-      gets.push_back({node, FabricOp::kChunkGet, std::string(key_at(chunks[i].id, chunks[i].form, k).view())});
-      of_get.emplace_back(i, k);
+      uint32_t len = chunks[i].held[node][k];
+      auto& calls = reads[node];
+      if (calls.empty() || call_bytes[node] + len > kBatchBytes) {
+        calls.emplace_back();
+        call_bytes[node] = 0;
+      }
+      calls.back().push_back({i, k});
+      call_bytes[node] += len;
     }
   }
+  std::vector<NodeCall> gets;
+  std::vector<const std::vector<Read>*> of_get;
+  for (const auto& [node, calls] : reads)
+    for (const auto& c : calls) {
+      std::vector<ChunkId> keys;
+      for (const auto& r : c) keys.push_back(key_at(chunks[r.chunk].id, chunks[r.chunk].form, r.key));
+      gets.push_back({node, FabricOp::kChunkGetMany, encode_keys(keys)});
+      of_get.push_back(&c);
+    }
   std::vector<std::map<size_t, std::string>> got(chunks.size());
   auto res = call_all(gets, kRepairDeadline);
-  for (size_t g = 0; g < gets.size(); ++g)
-    if (res[g]) got[of_get[g].first][of_get[g].second] = std::move(*res[g]);
+  for (size_t g = 0; g < gets.size(); ++g) {
+    if (!res[g]) continue;
+    Decoder d(*res[g]);
+    for (const auto& r : *of_get[g]) {
+      std::string_view rec = d.str();
+      if (!d.ok()) break;
+      if (!rec.empty()) got[r.chunk][r.key] = std::string(rec);
+    }
+  }
   // The bytes of every slot to rebuild, grouped by the node they go to.
   std::map<uint64_t, std::vector<std::pair<ChunkId, std::string>>> puts;
   for (size_t i = 0; i < chunks.size(); ++i) {
     const auto& c = chunks[i];
     auto& have = got[i];
-    std::string sealed;
-    bool decoded = false;
+    std::vector<std::string> encoded;  // every fragment, encoded once when one must be rebuilt
     for (uint32_t slot : plans[i].rebuild) {
       const size_t k = key_of_slot(c.form, slot);
       std::string bytes;
@@ -218,21 +244,22 @@ Status ClusterNode::repair_batch(const std::vector<std::pair<ChunkId, Redundancy
       } else if (c.form.erasure_coded()) {
         auto code = ErasureCode::get(c.form.a, c.form.b);
         if (!code) continue;
-        if (!decoded) {
-          // A whole copy, else K fragments (the map holds only fragments then).
+        if (encoded.empty()) {
+          // From a whole copy, else from K fragments (the map holds only fragments then).
+          std::string sealed;
           if (auto w = have.find(c.form.slots()); w != have.end()) {
-            sealed = w->second;
+            sealed = std::move(w->second);
           } else {
             std::map<uint32_t, std::string> frags;
-            for (auto& [key, rec] : have) frags[static_cast<uint32_t>(key)] = rec;
+            for (auto& [key, rec] : have) frags[static_cast<uint32_t>(key)] = std::move(rec);
             if (!(*code)->decode(frags, &sealed).is_ok()) {
               KLOG_WARN("repair: chunk {}: too few good fragments to rebuild", c.id.hex());
               break;
             }
           }
-          decoded = true;
+          encoded = (*code)->encode(sealed);
         }
-        bytes = (*code)->fragment(sealed, slot);
+        bytes = std::move(encoded[slot]);
       } else {
         continue;  // its one source did not answer: the next pass tries again
       }
@@ -379,6 +406,7 @@ Result<std::string> ClusterNode::census() {
   uint64_t chunks = 0, whole = 0, short_of = 0, unreadable = 0, strays = 0, slots_expected = 0, slots_home = 0;
   uint64_t below = 0;  // fewer distinct fragments, or fewer copies, than the policy wants, wherever they are
   std::map<uint64_t, uint64_t> records_on;  // node → copies and fragments it holds
+  std::map<uint64_t, uint64_t> bytes_on;    // node → their bytes
   std::map<std::string, uint64_t> by_form;
   std::vector<std::pair<ChunkId, Redundancy>> batch;
   auto flush = [&]() -> Status {
@@ -403,10 +431,11 @@ Result<std::string> ClusterNode::census() {
     for (size_t i = 0; i < batch.size(); ++i) {
       const auto& [id, form] = batch[i];
       auto homes = place(id, form, active);
-      auto has = [&](uint64_t node, size_t k) {
+      auto length = [&](uint64_t node, size_t k) -> uint32_t {
         auto it = held.find(node);
-        return it != held.end() && get_be32(reinterpret_cast<const uint8_t*>(it->second.data()) + (at + k) * 4) != 0;
+        return it == held.end() ? 0 : get_be32(reinterpret_cast<const uint8_t*>(it->second.data()) + (at + k) * 4);
       };
+      auto has = [&](uint64_t node, size_t k) { return length(node, k) != 0; };
       ++chunks;
       ++by_form[form.name()];
       uint32_t at_home = 0, distinct = 0, copies = 0;
@@ -420,6 +449,7 @@ Result<std::string> ClusterNode::census() {
           if (!has(n, k)) continue;
           any = true;
           ++records_on[n];
+          bytes_on[n] += length(n, k);
           copies += !form.erasure_coded();
           bool home = false;
           for (uint32_t s = 0; s < homes.size(); ++s) home |= homes[s] == n && (form.erasure_coded() ? s == k : true);
@@ -455,13 +485,15 @@ Result<std::string> ClusterNode::census() {
   KISEKI_TRY(flush());
   std::string nodes_json, forms_json;
   for (const auto& [n, c] : records_on) nodes_json += fmt::format("{}\"{}\":{}", nodes_json.empty() ? "" : ",", n, c);
+  std::string bytes_json;
+  for (const auto& [n, b] : bytes_on) bytes_json += fmt::format("{}\"{}\":{}", bytes_json.empty() ? "" : ",", n, b);
   for (const auto& [f, c] : by_form) forms_json += fmt::format("{}\"{}\":{}", forms_json.empty() ? "" : ",", f, c);
   std::string live_json;
   for (uint64_t n : live) live_json += fmt::format("{}{}", live_json.empty() ? "" : ",", n);
   return fmt::format(
       "{{\"chunks\":{},\"whole\":{},\"short\":{},\"below_target\":{},\"unreadable\":{},\"slots_expected\":{},"
-      "\"slots_at_home\":{},\"strays\":{},\"by_durability\":{{{}}},\"records_by_node\":{{{}}},\"nodes_asked\":[{}]}}",
-      chunks, whole, short_of, below, unreadable, slots_expected, slots_home, strays, forms_json, nodes_json, live_json);
+      "\"slots_at_home\":{},\"strays\":{},\"by_durability\":{{{}}},\"records_by_node\":{{{}}},\"bytes_by_node\":{{{}}},\"nodes_asked\":[{}]}}",
+      chunks, whole, short_of, below, unreadable, slots_expected, slots_home, strays, forms_json, nodes_json, bytes_json, live_json);
 }
 
 }  // namespace kiseki::cluster

@@ -1,6 +1,8 @@
 // kiseki-server: one process with everything embedded.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <malloc.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <functional>
@@ -52,6 +54,11 @@ int main(int argc, char** argv) {
   // A peer that closes first makes a write fail with EPIPE, never kills the
   // server (OpenSSL writes to TLS sockets without MSG_NOSIGNAL).
   std::signal(SIGPIPE, SIG_IGN);
+  // Chunk-sized buffers (sealed chunks, fragments, request bodies up to a few
+  // MiB) come from the heap and are reused: above glibc's mmap threshold each
+  // would be a fresh mapping, faulted in and zeroed page by page.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 128 << 20);
   bool exit_ok = false;
   auto opts = server::parse_options(argc, argv, environ, &exit_ok);
   if (!opts) {
