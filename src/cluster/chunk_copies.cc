@@ -409,7 +409,17 @@ Status ClusterNode::get_chunk(const ChunkId& key, Bytes* sealed) {
   chunk::ChunkStore* cs = chunks_.load();
   if (!cs) return make_error(ErrorCode::kUnavailable, "the chunk store is not open");
   if (cs->locate(key).code() == ErrorCode::kNotFound) return not_found("chunk " + key.hex() + " has no copy here");
-  return cs->read_sealed(key, sealed);
+  Status st = cs->read_sealed(key, sealed);
+  if (st.code() == ErrorCode::kCorruption) {
+    // Damaged where it sits: dropped, so that presence calls say so and the
+    // chunk's repair rebuilds it here.
+    KLOG_ERROR("{} {} failed its check on this node ({}): dropped, repair rebuilds it",
+               is_fragment_id(key) ? "fragment" : "chunk", key.hex(), st.message());
+    if (cs->evict(key).is_ok()) (void)cs->flush_local();
+    note_degraded(chunk_of(key));
+    wake_repair();
+  }
+  return st;
 }
 
 Result<std::string> ClusterNode::has_chunks(const std::vector<ChunkId>& keys) {

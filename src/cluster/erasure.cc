@@ -147,6 +147,43 @@ Status ErasureCode::rebuild_raw(size_t len, const std::vector<uint32_t>& have, c
   return Status::ok();
 }
 
+Result<std::vector<std::string>> ErasureCode::rebuild(const std::map<uint32_t, std::string>& records,
+                                                      const std::vector<uint32_t>& want) const {
+  std::vector<uint32_t> have;
+  std::vector<const uint8_t*> src;
+  std::optional<uint32_t> length;
+  size_t len = 0;
+  for (const auto& [i, rec] : records) {
+    if (have.size() == k_) break;
+    std::string_view bytes;
+    auto h = parse_fragment(rec, &bytes);
+    if (!h || h->k != k_ || h->m != m_ || h->index != i || (length && *length != h->sealed_length) ||
+        bytes.size() != fragment_size(h->sealed_length))
+      continue;
+    length = h->sealed_length;
+    len = bytes.size();
+    have.push_back(i);
+    src.push_back(reinterpret_cast<const uint8_t*>(bytes.data()));
+  }
+  if (have.size() < k_)
+    return corruption("erasure code: " + std::to_string(have.size()) + " good fragments of the " +
+                      std::to_string(k_) + " a rebuild needs");
+  std::vector<std::string> out(want.size());
+  std::vector<uint8_t*> outp;
+  for (auto& o : out) {
+    o.assign(kFragmentHeaderSize + len, '\0');
+    outp.push_back(reinterpret_cast<uint8_t*>(o.data()) + kFragmentHeaderSize);
+  }
+  KISEKI_TRY(rebuild_raw(len, have, src.data(), want, outp.data()));
+  for (size_t w = 0; w < want.size(); ++w) {
+    std::string h;
+    Encoder(&h).u8(kFragmentFormat).u8(static_cast<uint8_t>(k_)).u8(static_cast<uint8_t>(m_)).u8(
+        static_cast<uint8_t>(want[w])).u32(*length).u32(crc32c(outp[w], len));
+    std::memcpy(out[w].data(), h.data(), kFragmentHeaderSize);
+  }
+  return out;
+}
+
 Status ErasureCode::decode(const std::map<uint32_t, std::string>& records, std::string* sealed,
                            std::vector<uint32_t>* bad) const {
   std::vector<uint32_t> have;

@@ -54,6 +54,10 @@ class ErasureCode {
   // `bad` when given.
   Status decode(const std::map<uint32_t, std::string>& records, std::string* sealed,
                 std::vector<uint32_t>* bad = nullptr) const;
+  // The fragment records `want` (ascending) rebuilt from any K good ones among
+  // `records` (index → record), without the whole chunk: what repair sends.
+  Result<std::vector<std::string>> rebuild(const std::map<uint32_t, std::string>& records,
+                                           const std::vector<uint32_t>& want) const;
   // Fragment record `index` of the chunk `sealed`.
   std::string fragment(std::string_view sealed, uint32_t index) const;
 

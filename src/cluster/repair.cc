@@ -234,7 +234,7 @@ Status ClusterNode::repair_batch(const std::vector<std::pair<ChunkId, Redundancy
   for (size_t i = 0; i < chunks.size(); ++i) {
     const auto& c = chunks[i];
     auto& have = got[i];
-    std::vector<std::string> encoded;  // every fragment, encoded once when one must be rebuilt
+    std::map<uint32_t, std::string> rebuilt_frags;  // the slots decoded, once per chunk
     for (uint32_t slot : plans[i].rebuild) {
       const size_t k = key_of_slot(c.form, slot);
       std::string bytes;
@@ -244,22 +244,27 @@ Status ClusterNode::repair_batch(const std::vector<std::pair<ChunkId, Redundancy
       } else if (c.form.erasure_coded()) {
         auto code = ErasureCode::get(c.form.a, c.form.b);
         if (!code) continue;
-        if (encoded.empty()) {
-          // From a whole copy, else from K fragments (the map holds only fragments then).
-          std::string sealed;
+        if (rebuilt_frags.empty()) {
+          // The slots that need decoding, all at once: from a whole copy, else
+          // from K fragments (the map holds only fragments then).
+          std::vector<uint32_t> want;
+          for (uint32_t s : plans[i].rebuild)
+            if (!have.count(key_of_slot(c.form, s))) want.push_back(s);
           if (auto w = have.find(c.form.slots()); w != have.end()) {
-            sealed = std::move(w->second);
+            for (uint32_t s : want) rebuilt_frags[s] = (*code)->fragment(w->second, s);
           } else {
             std::map<uint32_t, std::string> frags;
-            for (auto& [key, rec] : have) frags[static_cast<uint32_t>(key)] = std::move(rec);
-            if (!(*code)->decode(frags, &sealed).is_ok()) {
+            for (const auto& [key, rec] : have) frags[static_cast<uint32_t>(key)] = rec;
+            auto out = (*code)->rebuild(frags, want);
+            if (!out) {
               KLOG_WARN("repair: chunk {}: too few good fragments to rebuild", c.id.hex());
               break;
             }
+            for (size_t w2 = 0; w2 < want.size(); ++w2) rebuilt_frags[want[w2]] = std::move((*out)[w2]);
           }
-          encoded = (*code)->encode(sealed);
         }
-        bytes = std::move(encoded[slot]);
+        if (!rebuilt_frags.count(slot)) continue;
+        bytes = std::move(rebuilt_frags[slot]);
       } else {
         continue;  // its one source did not answer: the next pass tries again
       }

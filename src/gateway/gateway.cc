@@ -229,9 +229,10 @@ Status LocalGateway::read_chunk(const crypto::DomainKeys& domain, const ChunkId&
   Bytes sealed;
   if (Status f = opts_.replication->fetch(id, &sealed); !f) return st;
   KISEKI_TRY(chunks_->open_sealed(domain, id, sealed, out));
-  // A home of the chunk that lacked its copy keeps the one fetched (a repair
-  // in passing); so does a caller that must hold it (`keep`).
-  if (missing && (keep || opts_.replication->keeps(id))) (void)chunks_->adopt(id, sealed);
+  // The damaged copy goes; a home of the chunk keeps the good one fetched (a
+  // repair in passing), and so does a caller that must hold it (`keep`).
+  if (!missing) (void)chunks_->evict(id);
+  if (keep || opts_.replication->keeps(id)) (void)chunks_->adopt(id, sealed);
   return Status::ok();
 }
 
