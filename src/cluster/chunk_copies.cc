@@ -31,22 +31,34 @@ std::vector<Result<std::string>> ClusterNode::call_all(const std::vector<NodeCal
     size_t left = 0;
     std::vector<Result<std::string>> out;
   };
+  // Counts a send done when its work is destroyed, run or not (a pool that
+  // stops drops what waits): the wait below ends either way, and no send
+  // outlives `calls`, so their payloads are not copied.
+  struct Done {
+    std::shared_ptr<Round> round;
+    ~Done() {
+      if (!round) return;
+      std::lock_guard lock(round->mu);
+      --round->left;
+      round->cv.notify_all();
+    }
+  };
   auto round = std::make_shared<Round>();
   round->left = calls.size();
   round->out.assign(calls.size(), Result<std::string>(make_error(ErrorCode::kUnavailable, "not sent")));
   for (size_t i = 0; i < calls.size(); ++i) {
-    senders_.post([this, round, i, c = calls[i], deadline] {
-      auto r = c.node == opts_.node_id ? call_here(c.op, c.payload) : peers_->call(c.node, c.op, c.payload, deadline);
-      std::lock_guard lock(round->mu);
-      round->out[i] = std::move(r);
-      --round->left;
-      round->cv.notify_all();
+    auto done = std::make_shared<Done>();
+    done->round = round;
+    senders_.post([this, done, c = &calls[i], i, deadline] {
+      auto r = c->node == opts_.node_id ? call_here(c->op, c->payload)
+                                        : peers_->call(c->node, c->op, c->payload, deadline);
+      std::lock_guard lock(done->round->mu);
+      done->round->out[i] = std::move(r);
     });
   }
   std::unique_lock lock(round->mu);
-  // Bounded: a pool that stops drops queued calls.
-  round->cv.wait_for(lock, deadline + std::chrono::seconds(1), [&] { return round->left == 0; });
-  return round->out;
+  round->cv.wait(lock, [&] { return round->left == 0; });  // every send has its deadline
+  return std::move(round->out);
 }
 
 Result<std::string> ClusterNode::call_here(FabricOp op, std::string_view payload) {

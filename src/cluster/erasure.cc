@@ -147,8 +147,7 @@ Status ErasureCode::rebuild_raw(size_t len, const std::vector<uint32_t>& have, c
   return Status::ok();
 }
 
-Result<std::vector<std::string>> ErasureCode::rebuild(const std::map<uint32_t, std::string>& records,
-                                                      const std::vector<uint32_t>& want) const {
+Result<std::vector<std::string>> ErasureCode::rebuild(const Records& records, const std::vector<uint32_t>& want) const {
   std::vector<uint32_t> have;
   std::vector<const uint8_t*> src;
   std::optional<uint32_t> length;
@@ -184,8 +183,7 @@ Result<std::vector<std::string>> ErasureCode::rebuild(const std::map<uint32_t, s
   return out;
 }
 
-Status ErasureCode::decode(const std::map<uint32_t, std::string>& records, std::string* sealed,
-                           std::vector<uint32_t>* bad) const {
+Status ErasureCode::decode(const Records& records, std::string* sealed, std::vector<uint32_t>* bad) const {
   std::vector<uint32_t> have;
   std::vector<const uint8_t*> src;
   std::optional<uint32_t> length;

@@ -52,12 +52,20 @@ class ErasureCode {
   // The sealed chunk again from fragment records (index → record); at least K
   // of them must be good. Damaged ones are skipped and their indexes added to
   // `bad` when given.
+  using Records = std::map<uint32_t, std::string_view>;
+  Status decode(const Records& records, std::string* sealed, std::vector<uint32_t>* bad = nullptr) const;
   Status decode(const std::map<uint32_t, std::string>& records, std::string* sealed,
-                std::vector<uint32_t>* bad = nullptr) const;
+                std::vector<uint32_t>* bad = nullptr) const {
+    return decode(views(records), sealed, bad);
+  }
   // The fragment records `want` (ascending) rebuilt from any K good ones among
   // `records` (index → record), without the whole chunk: what repair sends.
-  Result<std::vector<std::string>> rebuild(const std::map<uint32_t, std::string>& records,
-                                           const std::vector<uint32_t>& want) const;
+  Result<std::vector<std::string>> rebuild(const Records& records, const std::vector<uint32_t>& want) const;
+  static Records views(const std::map<uint32_t, std::string>& records) {
+    Records v;
+    for (const auto& [i, r] : records) v.emplace(i, r);
+    return v;
+  }
   // Fragment record `index` of the chunk `sealed`.
   std::string fragment(std::string_view sealed, uint32_t index) const;
 

@@ -218,7 +218,8 @@ Status ClusterNode::repair_batch(const std::vector<std::pair<ChunkId, Redundancy
       gets.push_back({node, FabricOp::kChunkGetMany, encode_keys(keys)});
       of_get.push_back(&c);
     }
-  std::vector<std::map<size_t, std::string>> got(chunks.size());
+  // The records, as views into the answers (kept until the batch ends).
+  std::vector<std::map<size_t, std::string_view>> got(chunks.size());
   auto res = call_all(gets, kRepairDeadline);
   for (size_t g = 0; g < gets.size(); ++g) {
     if (!res[g]) continue;
@@ -226,7 +227,7 @@ Status ClusterNode::repair_batch(const std::vector<std::pair<ChunkId, Redundancy
     for (const auto& r : *of_get[g]) {
       std::string_view rec = d.str();
       if (!d.ok()) break;
-      if (!rec.empty()) got[r.chunk][r.key] = std::string(rec);
+      if (!rec.empty()) got[r.chunk][r.key] = rec;
     }
   }
   // The bytes of every slot to rebuild, grouped by the node they go to.
@@ -253,7 +254,7 @@ Status ClusterNode::repair_batch(const std::vector<std::pair<ChunkId, Redundancy
           if (auto w = have.find(c.form.slots()); w != have.end()) {
             for (uint32_t s : want) rebuilt_frags[s] = (*code)->fragment(w->second, s);
           } else {
-            std::map<uint32_t, std::string> frags;
+            ErasureCode::Records frags;
             for (const auto& [key, rec] : have) frags[static_cast<uint32_t>(key)] = rec;
             auto out = (*code)->rebuild(frags, want);
             if (!out) {

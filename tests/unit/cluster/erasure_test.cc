@@ -101,12 +101,12 @@ TEST(ErasureCode, RebuildGivesTheLostRecordsFromAnyK) {
   auto frags = code->encode(sealed);
   // Lost: data fragment 1 and parity fragment 5; rebuilt from 0, 2, 3, 4.
   std::map<uint32_t, std::string> have{{0, frags[0]}, {2, frags[2]}, {3, frags[3]}, {4, frags[4]}};
-  auto back = code->rebuild(have, {1, 5});
+  auto back = code->rebuild(ErasureCode::views(have), {1, 5});
   ASSERT_TRUE(back.is_ok());
   EXPECT_EQ((*back)[0], frags[1]);
   EXPECT_EQ((*back)[1], frags[5]);
   have.erase(0);
-  EXPECT_EQ(code->rebuild(have, {1}).code(), ErrorCode::kCorruption);
+  EXPECT_EQ(code->rebuild(ErasureCode::views(have), {1}).code(), ErrorCode::kCorruption);
 }
 
 TEST(ErasureCode, RefusesCodesOutOfRange) {
