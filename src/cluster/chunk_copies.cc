@@ -23,42 +23,49 @@ constexpr auto kCopyGrace = std::chrono::seconds(60);
 
 // ---- calls to several nodes at once
 
-std::vector<Result<std::string>> ClusterNode::call_all(const std::vector<NodeCall>& calls,
-                                                       std::chrono::milliseconds deadline) {
-  struct Round {
-    std::mutex mu;
-    std::condition_variable cv;
-    size_t left = 0;
-    std::vector<Result<std::string>> out;
-  };
-  // Counts a send done when its work is destroyed, run or not (a pool that
-  // stops drops what waits): the wait below ends either way, and no send
-  // outlives `calls`, so their payloads are not copied.
-  struct Done {
-    std::shared_ptr<Round> round;
-    ~Done() {
-      if (!round) return;
-      std::lock_guard lock(round->mu);
-      --round->left;
-      round->cv.notify_all();
-    }
-  };
-  auto round = std::make_shared<Round>();
-  round->left = calls.size();
-  round->out.assign(calls.size(), Result<std::string>(make_error(ErrorCode::kUnavailable, "not sent")));
-  for (size_t i = 0; i < calls.size(); ++i) {
-    auto done = std::make_shared<Done>();
+// Marks a call answered when its work is destroyed, run or not (a pool that
+// stops drops what waits), so a wait on the round always ends.
+struct ClusterNode::CallDone {
+  std::shared_ptr<CallRound> round;
+  size_t index = 0;
+  std::optional<Result<std::string>> result;
+  ~CallDone() {
+    if (!round) return;
+    std::lock_guard lock(round->mu);
+    round->out[index] = result ? std::move(*result) : Result<std::string>(make_error(ErrorCode::kUnavailable, "not sent"));
+    --round->left;
+    round->cv.notify_all();
+  }
+};
+
+std::shared_ptr<ClusterNode::CallRound> ClusterNode::start_calls(std::vector<NodeCall> calls,
+                                                                 std::chrono::milliseconds deadline) {
+  auto round = std::make_shared<CallRound>();
+  round->calls = std::move(calls);
+  round->out.resize(round->calls.size());
+  round->left = round->calls.size();
+  for (size_t i = 0; i < round->calls.size(); ++i) {
+    auto done = std::make_shared<CallDone>();
     done->round = round;
-    senders_.post([this, done, c = &calls[i], i, deadline] {
-      auto r = c->node == opts_.node_id ? call_here(c->op, c->payload)
-                                        : peers_->call(c->node, c->op, c->payload, deadline);
-      std::lock_guard lock(done->round->mu);
-      done->round->out[i] = std::move(r);
+    done->index = i;
+    senders_.post([this, done, deadline] {
+      const NodeCall& c = done->round->calls[done->index];  // the round owns it: no payload is copied
+      done->result = c.node == opts_.node_id ? call_here(c.op, c.payload)
+                                             : peers_->call(c.node, c.op, c.payload, deadline);
     });
   }
+  return round;
+}
+
+std::vector<Result<std::string>> ClusterNode::call_all(std::vector<NodeCall>& calls,
+                                                       std::chrono::milliseconds deadline) {
+  auto round = start_calls(std::move(calls), deadline);
   std::unique_lock lock(round->mu);
-  round->cv.wait(lock, [&] { return round->left == 0; });  // every send has its deadline
-  return std::move(round->out);
+  round->cv.wait(lock, [&] { return round->left == 0; });  // every call has its deadline
+  calls = std::move(round->calls);  // answered: no send reads them any more
+  std::vector<Result<std::string>> out;
+  for (auto& r : round->out) out.push_back(std::move(*r));
+  return out;
 }
 
 Result<std::string> ClusterNode::call_here(FabricOp op, std::string_view payload) {
@@ -177,6 +184,7 @@ Status ClusterNode::replicate(const std::vector<ChunkId>& ids, const Redundancy&
     std::shared_ptr<const std::string> bytes;
     uint64_t node = 0;
     bool acked = false;
+    bool pending = false;  // sent, not answered when the write had its quorum
   };
   std::vector<Piece> pieces;
   std::vector<std::vector<uint64_t>> homes(ids.size());
@@ -196,8 +204,37 @@ Status ClusterNode::replicate(const std::vector<ChunkId>& ids, const Redundancy&
     }
   }
 
+  // The pieces of chunks whose durable pieces would not yet survive the loss
+  // of the nodes the write quorum allows for (pieces still in flight count as
+  // not durable, and are not sent again).
+  const uint32_t tolerance = write_tolerance(form);
+  auto survive = [&](const std::vector<bool>& acked, size_t i) {
+    std::vector<uint64_t> durable(slots, 0);
+    for (size_t p = 0; p < pieces.size(); ++p)
+      if (pieces[p].chunk == i && acked[p]) durable[pieces[p].slot] = pieces[p].node;
+    return survives(form, durable, tolerance);
+  };
+  auto acked_now = [&] {
+    std::vector<bool> a(pieces.size());
+    for (size_t p = 0; p < pieces.size(); ++p) a[p] = pieces[p].acked;
+    return a;
+  };
+  auto lacking = [&] {
+    auto acked = acked_now();
+    std::vector<size_t> out;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (survive(acked, i)) continue;
+      for (size_t p = 0; p < pieces.size(); ++p)
+        if (pieces[p].chunk == i && !pieces[p].acked && !pieces[p].pending) out.push_back(p);
+    }
+    return out;
+  };
+  // Rounds answered only in part when the write had its quorum: the rest
+  // lands in the background (see below).
+  std::vector<std::pair<std::shared_ptr<CallRound>, std::vector<std::vector<size_t>>>> unfinished;
   // Sends the pieces given, one call per node; this node's own are stored
-  // here and count once synced. Returns once every call has answered.
+  // here and count once synced. Returns once every call has answered, or
+  // once every chunk survives with what has.
   auto send = [&](const std::vector<size_t>& which) {
     std::map<uint64_t, std::vector<size_t>> by_node;
     for (size_t p : which) by_node[pieces[p].node].push_back(p);
@@ -219,34 +256,39 @@ Status ClusterNode::replicate(const std::vector<ChunkId>& ids, const Redundancy&
       of_call.push_back(ps);
       copies_sent_->inc(ps.size());
     }
+    auto round = start_calls(std::move(calls), kChunkDeadline);
     // This node's pieces count once their bytes and locations are durable
     // here (the location rides in the root shard's batches otherwise, which a
     // crash could lose while the record commits in another shard): a shared
     // round of syncs, while the other pieces travel.
     Status local = here ? persist_adopted() : Status::ok();
     if (!local.is_ok()) KLOG_WARN("chunks of this write: this node's pieces are not durable: {}", local.to_string());
-    auto results = call_all(calls, kChunkDeadline);
-    for (size_t c = 0; c < calls.size(); ++c) {
-      if (!results[c]) KLOG_DEBUG("chunk pieces to node {}: {}", calls[c].node, results[c].status().to_string());
-      for (size_t p : of_call[c]) pieces[p].acked = results[c].is_ok();
-    }
     for (const auto& [node, ps] : by_node)
       if (node == opts_.node_id)
         for (size_t p : ps) pieces[p].acked = here && local.is_ok();
-  };
-  // The pieces still to place: those of chunks whose durable pieces would not
-  // survive the loss of the nodes the write quorum allows for.
-  const uint32_t tolerance = write_tolerance(form);
-  auto lacking = [&] {
-    std::vector<std::vector<uint64_t>> durable(ids.size(), std::vector<uint64_t>(slots, 0));
-    for (const auto& p : pieces)
-      if (p.acked) durable[p.chunk][p.slot] = p.node;
-    std::vector<bool> enough(ids.size());
-    for (size_t i = 0; i < ids.size(); ++i) enough[i] = survives(form, durable[i], tolerance);
-    std::vector<size_t> out;
-    for (size_t p = 0; p < pieces.size(); ++p)
-      if (!pieces[p].acked && !enough[pieces[p].chunk]) out.push_back(p);
-    return out;
+    auto apply = [&](std::vector<bool>* acked) {
+      for (size_t c = 0; c < of_call.size(); ++c)
+        if (round->out[c] && round->out[c]->is_ok())
+          for (size_t p : of_call[c]) (*acked)[p] = true;
+    };
+    std::unique_lock lock(round->mu);
+    round->cv.wait(lock, [&] {
+      if (round->left == 0) return true;
+      auto acked = acked_now();
+      apply(&acked);
+      for (size_t i = 0; i < ids.size(); ++i)
+        if (!survive(acked, i)) return false;
+      return true;
+    });
+    for (size_t c = 0; c < of_call.size(); ++c) {
+      for (size_t p : of_call[c]) {
+        pieces[p].acked = round->out[c] && round->out[c]->is_ok();
+        pieces[p].pending = !round->out[c].has_value();
+      }
+      if (round->out[c] && !round->out[c]->is_ok())
+        KLOG_DEBUG("chunk pieces to node {}: {}", round->calls[c].node, round->out[c]->status().to_string());
+    }
+    if (round->left > 0) unfinished.emplace_back(round, std::move(of_call));
   };
   std::vector<size_t> all(pieces.size());
   for (size_t p = 0; p < pieces.size(); ++p) all[p] = p;
@@ -272,19 +314,41 @@ Status ClusterNode::replicate(const std::vector<ChunkId>& ids, const Redundancy&
                                                    " are durable to survive the loss of " + std::to_string(tolerance) +
                                                    " node(s) (write quorum " + std::to_string(quorum) + ")");
   }
-  std::vector<uint32_t> acks(ids.size(), 0);
-  for (const auto& p : pieces) acks[p.chunk] += p.acked;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (acks[i] < slots) {
-      degraded_writes_->inc();
-      note_degraded(ids[i]);
-      continue;
+  // Once every piece is placed, the writer's own whole copy goes (once no
+  // writer here holds it pinned) unless it is one of the chunk's homes (an
+  // erasure-coded chunk's never is); a chunk left short goes to repair.
+  auto settle = [this, chunks, form, ids, homes, slots](const std::vector<bool>& acked,
+                                                        const std::vector<size_t>& chunk_of_piece) {
+    std::vector<uint32_t> acks(ids.size(), 0);
+    for (size_t p = 0; p < acked.size(); ++p) acks[chunk_of_piece[p]] += acked[p];
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (acks[i] < slots) {
+        degraded_writes_->inc();
+        note_degraded(ids[i]);
+      } else if (form.erasure_coded() ||
+                 std::find(homes[i].begin(), homes[i].end(), opts_.node_id) == homes[i].end()) {
+        chunks->evict_when_unpinned(ids[i]);
+      }
     }
-    // Fully placed: the writer's own whole copy goes (once no writer here holds
-    // it pinned) unless it is one of the chunk's homes (an erasure-coded chunk's
-    // never is).
-    if (form.erasure_coded() || std::find(homes[i].begin(), homes[i].end(), opts_.node_id) == homes[i].end())
-      chunks->evict_when_unpinned(ids[i]);
+  };
+  std::vector<bool> acked = acked_now();
+  std::vector<size_t> chunk_of_piece;
+  for (const auto& p : pieces) chunk_of_piece.push_back(p.chunk);
+  if (unfinished.empty()) {
+    settle(acked, chunk_of_piece);
+  } else {
+    // The write has its quorum; the pieces still travelling land in the
+    // background, and the chunk is settled when they have.
+    senders_.post([unfinished = std::move(unfinished), acked, chunk_of_piece, settle]() mutable {
+      for (auto& [round, of_call] : unfinished) {
+        std::unique_lock lock(round->mu);
+        round->cv.wait(lock, [&] { return round->left == 0; });
+        for (size_t c = 0; c < of_call.size(); ++c)
+          if (round->out[c] && round->out[c]->is_ok())
+            for (size_t p : of_call[c]) acked[p] = true;
+      }
+      settle(acked, chunk_of_piece);
+    });
   }
   return Status::ok();
 }

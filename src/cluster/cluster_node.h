@@ -181,7 +181,18 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
     FabricOp op;
     std::string payload;
   };
-  std::vector<Result<std::string>> call_all(const std::vector<NodeCall>& calls, std::chrono::milliseconds deadline);
+  // A round of calls under way; `out[i]` is set once call i has answered.
+  struct CallRound {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<NodeCall> calls;  // fixed once started
+    std::vector<std::optional<Result<std::string>>> out;
+    size_t left = 0;
+  };
+  struct CallDone;
+  std::shared_ptr<CallRound> start_calls(std::vector<NodeCall> calls, std::chrono::milliseconds deadline);
+  // Every call answered (`calls` back as they were).
+  std::vector<Result<std::string>> call_all(std::vector<NodeCall>& calls, std::chrono::milliseconds deadline);
   Result<std::string> call_here(FabricOp op, std::string_view payload);
   // An erasure-coded chunk's sealed bytes from any K good fragments.
   Status gather(const ChunkId& id, const Redundancy& form, std::string* sealed);
