@@ -11,6 +11,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <set>
 #include <memory>
@@ -71,10 +72,6 @@ struct ClusterOptions {
   // learns the cluster's, a node that restarts keeps its own.
   uint32_t shards = 1;
 };
-
-// How a chunk whose reference records no redundancy is kept: one written
-// before namespaces had policies.
-constexpr Redundancy kLegacyRedundancy = Redundancy::replicas(3);
 
 // The most shards a cluster may have.
 constexpr uint32_t kMaxShards = 64;
@@ -196,6 +193,9 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   Result<std::string> call_here(FabricOp op, std::string_view payload);
   // An erasure-coded chunk's sealed bytes from any K good fragments.
   Status gather(const ChunkId& id, const Redundancy& form, std::string* sealed);
+  // Every chunk some shard here counts (once), with its redundancy, until
+  // `fn` says stop.
+  Status for_each_chunk(const std::function<bool(const ChunkId&, const Redundancy&)>& fn);
   // A chunk found short of its slots (a write, a read): repair looks at it first.
   void note_degraded(const ChunkId& id);
   void repair_worker();

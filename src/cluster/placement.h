@@ -38,10 +38,4 @@ double placement_score(const ChunkId& id, uint32_t seed, const PlacementNode& no
 std::vector<uint64_t> place(const ChunkId& id, const Redundancy& form, const std::vector<PlacementNode>& nodes,
                             const std::set<uint64_t>& avoid = {});
 
-// The key a slot's bytes are stored under on its node: the chunk id for a
-// copy, the fragment id for a fragment.
-inline ChunkId slot_key(const ChunkId& id, const Redundancy& form, uint32_t slot) {
-  return form.erasure_coded() ? fragment_id(id, slot) : id;
-}
-
 }  // namespace kiseki::cluster

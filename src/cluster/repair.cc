@@ -26,6 +26,25 @@ constexpr size_t kBatchChunks = 128;  // chunks checked and rebuilt together
 constexpr size_t kBatchBytes = 4 << 20;  // the most record bytes one get or put call carries (frames: 9 MiB)
 }  // namespace
 
+Status ClusterNode::for_each_chunk(const std::function<bool(const ChunkId&, const Redundancy&)>& fn) {
+  std::set<ChunkId> seen;  // a chunk counted in several shards is visited once
+  for (uint32_t k = 0; k < shards_; ++k) {
+    meta::Store* s = shard_stores_[k].load();
+    if (!s) continue;
+    auto it = s->iterator(meta::Cf::kChunkRefs);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (chunk::is_ledger_key(it->key().ToStringView())) continue;
+      ChunkId id;
+      if (!ChunkId::from_view(it->key().ToStringView(), &id)) continue;
+      if (shards_ > 1 && !seen.insert(id).second) continue;
+      auto form = chunk::decode_ref_form(it->value().ToStringView());
+      if (!fn(id, form && *form ? **form : kLegacyRedundancy)) return Status::ok();
+    }
+    KISEKI_TRY(meta::from_rocks(it->status(), "scan chunk references"));
+  }
+  return Status::ok();
+}
+
 void ClusterNode::note_degraded(const ChunkId& id) {
   std::lock_guard lock(repair_mu_);
   if (repair_hints_.size() < 100000) repair_hints_.insert(id);
@@ -102,7 +121,6 @@ ClusterNode::RepairStats ClusterNode::repair_pass() {
     repair_now_ = std::make_unique<RepairStats>();
   }
   std::vector<std::pair<ChunkId, Redundancy>> batch;
-  std::set<ChunkId> seen;  // a chunk referenced from several shards is looked at once
   auto flush = [&] {
     if (batch.empty()) return;
     Status st = repair_batch(batch, active, live, &stats);
@@ -112,7 +130,6 @@ ClusterNode::RepairStats ClusterNode::repair_pass() {
     *repair_now_ = stats;
   };
   auto consider = [&](const ChunkId& id, const Redundancy& form) {
-    if (shards_ > 1 && !seen.insert(id).second) return;
     if (responsible_for(place(id, form, active), live) != opts_.node_id) return;
     batch.emplace_back(id, form);
     if (batch.size() >= kBatchChunks) flush();
@@ -125,23 +142,12 @@ ClusterNode::RepairStats ClusterNode::repair_pass() {
   }
   for (const auto& id : hints) consider(id, form_of(id));
   flush();
-  seen.clear();
-  for (uint32_t k = 0; k < shards_; ++k) {
-    meta::Store* s = shard_stores_[k].load();
-    if (!s) continue;
-    auto it = s->iterator(meta::Cf::kChunkRefs);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      if (chunk::is_ledger_key(it->key().ToStringView())) continue;
-      ChunkId id;
-      if (!ChunkId::from_view(it->key().ToStringView(), &id)) continue;
-      auto form = chunk::decode_ref_form(it->value().ToStringView());
-      consider(id, form && *form ? **form : kLegacyRedundancy);
-      {
-        std::lock_guard lock(repair_mu_);
-        if (stopping_repair_) return stats;
-      }
-    }
-  }
+  Status walked = for_each_chunk([&](const ChunkId& id, const Redundancy& form) {
+    consider(id, form);
+    std::lock_guard lock(repair_mu_);
+    return !stopping_repair_;
+  });
+  if (!walked.is_ok()) KLOG_WARN("repair: {}", walked.to_string());
   flush();
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   stats.done = true;
@@ -473,21 +479,13 @@ Result<std::string> ClusterNode::census() {
     batch.clear();
     return Status::ok();
   };
-  std::set<ChunkId> seen;
-  for (uint32_t k = 0; k < shards_; ++k) {
-    meta::Store* s = shard_stores_[k].load();
-    if (!s) continue;
-    auto it = s->iterator(meta::Cf::kChunkRefs);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      if (chunk::is_ledger_key(it->key().ToStringView())) continue;
-      ChunkId id;
-      if (!ChunkId::from_view(it->key().ToStringView(), &id) || !seen.insert(id).second) continue;
-      auto form = chunk::decode_ref_form(it->value().ToStringView());
-      batch.emplace_back(id, form && *form ? **form : kLegacyRedundancy);
-      if (batch.size() >= 512) KISEKI_TRY(flush());
-    }
-    KISEKI_TRY(meta::from_rocks(it->status(), "census: scan chunk references"));
-  }
+  Status flushed = Status::ok();
+  KISEKI_TRY(for_each_chunk([&](const ChunkId& id, const Redundancy& form) {
+    batch.emplace_back(id, form);
+    if (batch.size() >= 512) flushed = flush();
+    return flushed.is_ok();
+  }));
+  KISEKI_TRY(flushed);
   KISEKI_TRY(flush());
   std::string nodes_json, forms_json;
   for (const auto& [n, c] : records_on) nodes_json += fmt::format("{}\"{}\":{}", nodes_json.empty() ? "" : ",", n, c);

@@ -41,4 +41,8 @@ struct Redundancy {
   bool operator==(const Redundancy&) const = default;
 };
 
+// How a cluster keeps a chunk whose count records no redundancy, and the
+// chunks of a namespace made before policies existed.
+constexpr Redundancy kLegacyRedundancy = Redundancy::replicas(3);
+
 }  // namespace kiseki

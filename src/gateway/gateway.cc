@@ -425,8 +425,8 @@ Redundancy LocalGateway::redundancy_of(NamespaceId ns) const {
   ns::NamespaceRecord r;
   // A namespace written to here is known here; if not yet, after a read barrier.
   if (!root_get(Cf::kNamespaces, ns::ns_id_key(ns), &v).is_ok() || !ns::decode_ns_record(v, &r).is_ok())
-    return Redundancy::replicas(3);  // the cluster's legacy redundancy, for a write that then fails anyway
-  Redundancy out = to_ns_info(r).durability.value_or(Redundancy::replicas(3));
+    return kLegacyRedundancy;  // for a write that then fails anyway
+  Redundancy out = to_ns_info(r).durability.value_or(kLegacyRedundancy);
   std::lock_guard lock(cache_mu_);
   ns_redundancy_[ns] = out;
   return out;
