@@ -340,7 +340,9 @@ Status ClusterNode::replicate(const std::vector<ChunkId>& ids, const Redundancy&
     // The write has its quorum; the pieces still travelling land in the
     // background, and the chunk is settled when they have.
     senders_.post([unfinished = std::move(unfinished), acked, chunk_of_piece, settle]() mutable {
-      for (auto& [round, of_call] : unfinished) {
+      for (auto& entry : unfinished) {
+        const auto& round = entry.first;
+        const auto& of_call = entry.second;
         std::unique_lock lock(round->mu);
         round->cv.wait(lock, [&] { return round->left == 0; });
         for (size_t c = 0; c < of_call.size(); ++c)
