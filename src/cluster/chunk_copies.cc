@@ -527,6 +527,8 @@ Result<std::string> ClusterNode::get_chunks(const std::vector<ChunkId>& keys) {
 Status ClusterNode::drop_chunks(const std::vector<ChunkId>& keys) {
   chunk::ChunkStore* cs = chunks_.load();
   if (!cs) return make_error(ErrorCode::kUnavailable, "the chunk store is not open");
+  // Not deferred for pins: the copies that arrived stay pinned for a grace
+  // period against collection, not against a move the chunk is whole without.
   bool any = false;
   for (const auto& k : keys) {
     KISEKI_ASSIGN_OR_RETURN(bool had, cs->evict(k));

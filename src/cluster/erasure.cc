@@ -147,79 +147,77 @@ Status ErasureCode::rebuild_raw(size_t len, const std::vector<uint32_t>& have, c
   return Status::ok();
 }
 
-Result<std::vector<std::string>> ErasureCode::rebuild(const Records& records, const std::vector<uint32_t>& want) const {
+// The first K good records (ascending index): their indexes, their bytes,
+// the chunk's sealed length and the fragment length. Damaged ones go to `bad`.
+struct ErasureCode::Good {
   std::vector<uint32_t> have;
   std::vector<const uint8_t*> src;
-  std::optional<uint32_t> length;
+  uint32_t length = 0;
   size_t len = 0;
+};
+
+ErasureCode::Good ErasureCode::good_records(const Records& records, std::vector<uint32_t>* bad) const {
+  Good g;
   for (const auto& [i, rec] : records) {
-    if (have.size() == k_) break;
+    if (g.have.size() == k_) break;
     std::string_view bytes;
     auto h = parse_fragment(rec, &bytes);
-    if (!h || h->k != k_ || h->m != m_ || h->index != i || (length && *length != h->sealed_length) ||
-        bytes.size() != fragment_size(h->sealed_length))
+    if (!h || h->k != k_ || h->m != m_ || h->index != i || (!g.have.empty() && g.length != h->sealed_length) ||
+        bytes.size() != fragment_size(h->sealed_length)) {
+      if (bad) bad->push_back(i);
       continue;
-    length = h->sealed_length;
-    len = bytes.size();
-    have.push_back(i);
-    src.push_back(reinterpret_cast<const uint8_t*>(bytes.data()));
+    }
+    g.length = h->sealed_length;
+    g.len = bytes.size();
+    g.have.push_back(i);
+    g.src.push_back(reinterpret_cast<const uint8_t*>(bytes.data()));
   }
-  if (have.size() < k_)
-    return corruption("erasure code: " + std::to_string(have.size()) + " good fragments of the " +
+  return g;
+}
+
+Result<std::vector<std::string>> ErasureCode::rebuild(const Records& records, const std::vector<uint32_t>& want) const {
+  Good g = good_records(records, nullptr);
+  if (g.have.size() < k_)
+    return corruption("erasure code: " + std::to_string(g.have.size()) + " good fragments of the " +
                       std::to_string(k_) + " a rebuild needs");
+  const size_t len = g.len;
   std::vector<std::string> out(want.size());
   std::vector<uint8_t*> outp;
   for (auto& o : out) {
     o.assign(kFragmentHeaderSize + len, '\0');
     outp.push_back(reinterpret_cast<uint8_t*>(o.data()) + kFragmentHeaderSize);
   }
-  KISEKI_TRY(rebuild_raw(len, have, src.data(), want, outp.data()));
+  KISEKI_TRY(rebuild_raw(len, g.have, g.src.data(), want, outp.data()));
   for (size_t w = 0; w < want.size(); ++w) {
     std::string h;
     Encoder(&h).u8(kFragmentFormat).u8(static_cast<uint8_t>(k_)).u8(static_cast<uint8_t>(m_)).u8(
-        static_cast<uint8_t>(want[w])).u32(*length).u32(crc32c(outp[w], len));
+        static_cast<uint8_t>(want[w])).u32(g.length).u32(crc32c(outp[w], len));
     std::memcpy(out[w].data(), h.data(), kFragmentHeaderSize);
   }
   return out;
 }
 
 Status ErasureCode::decode(const Records& records, std::string* sealed, std::vector<uint32_t>* bad) const {
-  std::vector<uint32_t> have;
-  std::vector<const uint8_t*> src;
-  std::optional<uint32_t> length;
-  size_t len = 0;
-  for (const auto& [i, rec] : records) {
-    if (have.size() == k_) break;
-    std::string_view bytes;
-    auto h = parse_fragment(rec, &bytes);
-    if (!h || h->k != k_ || h->m != m_ || h->index != i || (length && *length != h->sealed_length) ||
-        bytes.size() != fragment_size(h->sealed_length)) {
-      if (bad) bad->push_back(i);
-      continue;
-    }
-    length = h->sealed_length;
-    len = bytes.size();
-    have.push_back(i);
-    src.push_back(reinterpret_cast<const uint8_t*>(bytes.data()));
-  }
-  if (have.size() < k_)
-    return corruption("erasure code: " + std::to_string(have.size()) + " good fragments of the " +
+  Good g = good_records(records, bad);
+  if (g.have.size() < k_)
+    return corruption("erasure code: " + std::to_string(g.have.size()) + " good fragments of the " +
                       std::to_string(k_) + " a chunk needs");
+  const size_t len = g.len;
   std::vector<uint32_t> want;
   for (uint32_t i = 0; i < k_; ++i)
-    if (std::find(have.begin(), have.end(), i) == have.end()) want.push_back(i);
+    if (std::find(g.have.begin(), g.have.end(), i) == g.have.end()) want.push_back(i);
   std::vector<std::string> rebuilt(want.size(), std::string(len, '\0'));
   std::vector<uint8_t*> outp;
   for (auto& r : rebuilt) outp.push_back(reinterpret_cast<uint8_t*>(r.data()));
-  KISEKI_TRY(rebuild_raw(len, have, src.data(), want, outp.data()));
-  sealed->resize(*length);
+  KISEKI_TRY(rebuild_raw(len, g.have, g.src.data(), want, outp.data()));
+  sealed->resize(g.length);
   for (uint32_t i = 0, w = 0; i < k_; ++i) {
     const uint8_t* p;
     if (w < want.size() && want[w] == i) p = outp[w++];
-    else p = src[std::find(have.begin(), have.end(), i) - have.begin()];
+    else p = g.src[std::find(g.have.begin(), g.have.end(), i) - g.have.begin()];
     size_t from = static_cast<size_t>(i) * len;
-    if (from >= *length) break;
-    std::memcpy(sealed->data() + from, p, std::min(len, *length - from));
+    if (from >= g.length) break;
+    std::memcpy(sealed->data() + from, p, std::min(len, g.length - from));
   }
   return Status::ok();
 }

@@ -78,6 +78,8 @@ class ErasureCode {
 
  private:
   ErasureCode(uint32_t k, uint32_t m);
+  struct Good;
+  Good good_records(const Records& records, std::vector<uint32_t>* bad) const;
   // Decode tables for a pattern of surviving and wanted fragments (cached).
   Result<std::shared_ptr<const std::string>> tables_for(const std::vector<uint32_t>& have,
                                                         const std::vector<uint32_t>& want) const;

@@ -2,12 +2,23 @@
 loopback (docs/cluster.md). Every node serves S3, NFS and the admin API on ports of its
 own; its fabric is on a free port whose next port (Raft) is free too."""
 import base64
+import hashlib
 import json
 import os
 import socket
 import time
 
 from kiseki_server import Server, free_port
+
+
+def body(tag, size=70000):
+    """Bytes that differ in every 4 KiB block from any other tag's."""
+    seed = hashlib.sha256(tag.encode()).digest()
+    out = bytearray()
+    while len(out) < size:
+        seed = hashlib.sha256(seed).digest()
+        out += seed * 128
+    return bytes(out[:size])
 
 
 def free_port_pair():

@@ -16,7 +16,7 @@ import time
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cluster import Cluster
+from cluster import Cluster, body
 from linearizability import check_register
 
 BUCKET = "replicated"
@@ -29,16 +29,6 @@ def cluster(tmp_path_factory):
     c.s3(1).create_bucket(Bucket=BUCKET)
     yield c
     c.close()
-
-
-def body(tag, size=70000):
-    """Bytes that differ in every 4 KiB block from any other tag's."""
-    seed = hashlib.sha256(tag.encode()).digest()
-    out = bytearray()
-    while len(out) < size:
-        seed = hashlib.sha256(seed).digest()
-        out += seed * 128
-    return bytes(out[:size])
 
 
 class Writers:

@@ -15,19 +15,10 @@ import time
 
 import pytest
 
-from cluster import Cluster
+from cluster import Cluster, body
 
 EC = "ecbucket"
 REP = "repbucket"
-
-
-def body(tag, size):
-    seed = hashlib.sha256(tag.encode()).digest()
-    out = bytearray()
-    while len(out) < size:
-        seed = hashlib.sha256(seed).digest()
-        out += seed * 128
-    return bytes(out[:size])
 
 
 @pytest.fixture(scope="module")
