@@ -24,6 +24,8 @@ Response AdminApi::route_cluster(const Request& req, const std::vector<std::stri
       a.push_back(json::object{{"id", v.info.id},
                                {"fabric", v.info.fabric},
                                {"state", cluster::node_state_name(v.info.state)},
+                               {"domain", v.info.domain},
+                               {"weight", v.info.weight},
                                {"raft_role", v.raft_role},
                                {"leader", v.leader}});
     return reply(http::status::ok, a);

@@ -395,10 +395,10 @@ int main(int argc, char** argv) {
                       cell(s, "term").c_str());
         }
         const auto& r = o.at("repair").as_object();
-        std::printf("chunks degraded: %s (unreadable: %s); repair: %s bytes left at %s B/s, ETA %s s%s\n",
+        std::string eta = r.at("eta_seconds").is_null() ? "-" : cell(r, "eta_seconds") + " s";
+        std::printf("chunks degraded: %s (unreadable: %s); repair: %s bytes left at %s B/s, ETA %s%s\n",
                     cell(o, "chunks_degraded").c_str(), cell(o, "chunks_unreadable").c_str(),
-                    cell(r, "bytes_left").c_str(), cell(r, "rate_bytes_per_second").c_str(),
-                    cell(r, "eta_seconds").c_str(),
+                    cell(r, "bytes_left").c_str(), cell(r, "rate_bytes_per_second").c_str(), eta.c_str(),
                     r.at("every_node_passed").as_bool() ? "" : " (a node has not finished a pass yet)");
         std::printf("chunks written below their target: %s\n", cell(o, "chunks_written_degraded").c_str());
       });
@@ -412,11 +412,11 @@ int main(int argc, char** argv) {
   nodes_cmd->add_subcommand("list", "every node: id, fabric address, state, Raft role, the leader")->callback([&] {
     run([&] {
       return admin("GET", "/api/v1/cluster/nodes", "", [](const json::value& v) {
-        Table t({"NODE", "FABRIC", "STATE", "RAFT", "LEADER"}, {true});
+        Table t({"NODE", "FABRIC", "STATE", "DOMAIN", "WEIGHT", "RAFT", "LEADER"}, {true});
         for (const auto& x : v.as_array()) {
           const auto& n = x.as_object();
-          t.add({cell(n, "id"), cell(n, "fabric"), cell(n, "state"), cell(n, "raft_role"),
-                 n.at("leader").as_bool() ? "*" : ""});
+          t.add({cell(n, "id"), cell(n, "fabric"), cell(n, "state"), cell(n, "domain"), cell(n, "weight"),
+                 cell(n, "raft_role"), n.at("leader").as_bool() ? "*" : ""});
         }
         t.print();
       });
