@@ -176,7 +176,8 @@ Status ClusterNode::replicate(const std::vector<ChunkId>& ids, const Redundancy&
   }
   const uint32_t slots = form.slots(), quorum = form.write_quorum();
 
-  // Every slot of every chunk: its key, its bytes and its node.
+  // Every slot of every chunk: its key, its bytes and its node; chunk i's are
+  // pieces[i * slots, (i + 1) * slots).
   struct Piece {
     size_t chunk;
     uint32_t slot;
@@ -200,7 +201,7 @@ Status ClusterNode::replicate(const std::vector<ChunkId>& ids, const Redundancy&
                           homes[i][s]});
     } else {
       auto whole = std::make_shared<const std::string>(as_string_view(sealed));
-      for (uint32_t s = 0; s < slots && s < homes[i].size(); ++s) pieces.push_back({i, s, ids[i], whole, homes[i][s]});
+      for (uint32_t s = 0; s < slots; ++s) pieces.push_back({i, s, ids[i], whole, homes[i][s]});
     }
   }
 
@@ -210,8 +211,8 @@ Status ClusterNode::replicate(const std::vector<ChunkId>& ids, const Redundancy&
   const uint32_t tolerance = write_tolerance(form);
   auto survive = [&](const std::vector<bool>& acked, size_t i) {
     std::vector<uint64_t> durable(slots, 0);
-    for (size_t p = 0; p < pieces.size(); ++p)
-      if (pieces[p].chunk == i && acked[p]) durable[pieces[p].slot] = pieces[p].node;
+    for (size_t p = i * slots; p < (i + 1) * slots; ++p)
+      if (acked[p]) durable[pieces[p].slot] = pieces[p].node;
     return survives(form, durable, tolerance);
   };
   auto acked_now = [&] {
@@ -224,8 +225,8 @@ Status ClusterNode::replicate(const std::vector<ChunkId>& ids, const Redundancy&
     std::vector<size_t> out;
     for (size_t i = 0; i < ids.size(); ++i) {
       if (survive(acked, i)) continue;
-      for (size_t p = 0; p < pieces.size(); ++p)
-        if (pieces[p].chunk == i && !pieces[p].acked && !pieces[p].pending) out.push_back(p);
+      for (size_t p = i * slots; p < (i + 1) * slots; ++p)
+        if (!pieces[p].acked && !pieces[p].pending) out.push_back(p);
     }
     return out;
   };
