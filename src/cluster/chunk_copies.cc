@@ -79,13 +79,8 @@ Result<std::string> ClusterNode::call_here(FabricOp op, std::string_view payload
       return std::string(as_string_view(sealed));
     }
     case FabricOp::kChunkPut: {
-      uint32_t n = in.u32();
-      std::vector<std::pair<ChunkId, std::string_view>> pieces(in.ok() ? n : 0);
-      for (auto& [key, bytes] : pieces) {
-        if (!ChunkId::from_view(in.raw(32), &key)) return invalid_argument("malformed chunk put");
-        bytes = in.str();
-      }
-      if (!in.ok() || !in.done()) return invalid_argument("malformed chunk put");
+      std::vector<std::pair<ChunkId, std::string_view>> pieces;
+      KISEKI_TRY(decode_chunk_put(in, &pieces));
       KISEKI_TRY(put_chunks(pieces));
       return std::string();
     }
@@ -101,24 +96,6 @@ Result<std::string> ClusterNode::call_here(FabricOp op, std::string_view payload
     default:
       return invalid_argument("not a call this node makes to itself");
   }
-}
-
-std::string encode_keys(const std::vector<ChunkId>& keys) {
-  std::string out;
-  Encoder e(&out);
-  e.u32(static_cast<uint32_t>(keys.size()));
-  for (const auto& k : keys) e.raw(k.view());
-  return out;
-}
-
-Status decode_keys(Decoder& in, std::vector<ChunkId>* keys) {
-  uint32_t n = in.u32();
-  if (!in.ok() || n > 65536) return invalid_argument("malformed chunk key list");
-  keys->resize(n);
-  for (auto& k : *keys)
-    if (!ChunkId::from_view(in.raw(32), &k)) return invalid_argument("malformed chunk key list");
-  if (!in.ok() || !in.done()) return invalid_argument("malformed chunk key list");
-  return Status::ok();
 }
 
 // ---- where chunks go

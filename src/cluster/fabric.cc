@@ -63,4 +63,34 @@ Result<Committed> decode_committed(std::string_view payload) {
   return c;
 }
 
+std::string encode_keys(const std::vector<ChunkId>& keys) {
+  std::string out;
+  Encoder e(&out);
+  e.u32(static_cast<uint32_t>(keys.size()));
+  for (const auto& k : keys) e.raw(k.view());
+  return out;
+}
+
+Status decode_keys(Decoder& in, std::vector<ChunkId>* keys) {
+  uint32_t n = in.u32();
+  if (!in.ok() || n > 65536) return invalid_argument("malformed chunk key list");
+  keys->resize(n);
+  for (auto& k : *keys)
+    if (!ChunkId::from_view(in.raw(32), &k)) return invalid_argument("malformed chunk key list");
+  if (!in.ok() || !in.done()) return invalid_argument("malformed chunk key list");
+  return Status::ok();
+}
+
+Status decode_chunk_put(Decoder& in, std::vector<std::pair<ChunkId, std::string_view>>* pieces) {
+  uint32_t n = in.u32();
+  if (!in.ok() || n > 4096) return invalid_argument("malformed chunk put");
+  pieces->resize(n);
+  for (auto& [key, bytes] : *pieces) {
+    std::string_view raw = in.raw(32);
+    bytes = in.str();
+    if (!in.ok() || !ChunkId::from_view(raw, &key)) return invalid_argument("malformed chunk put");
+  }
+  return Status::ok();
+}
+
 }  // namespace kiseki::cluster

@@ -87,6 +87,8 @@ std::string encode_committed(const Committed& c);
 // The payload of kChunkHas and kChunkDrop.
 std::string encode_keys(const std::vector<ChunkId>& keys);
 Status decode_keys(Decoder& in, std::vector<ChunkId>* keys);
+// The payload of kChunkPut: the pieces are views into `in`'s bytes.
+Status decode_chunk_put(Decoder& in, std::vector<std::pair<ChunkId, std::string_view>>* pieces);
 Result<Committed> decode_committed(std::string_view payload);
 
 }  // namespace kiseki::cluster

@@ -105,17 +105,8 @@ Status FabricService::dispatch(FabricOp op, Decoder& in, FabricSession& s, std::
       return Status::ok();
     }
     case FabricOp::kChunkPut: {
-      uint32_t n = in.u32();
-      if (!in.ok() || n > 4096) return invalid_argument("malformed chunk put");
       std::vector<std::pair<ChunkId, std::string_view>> chunks;
-      chunks.reserve(n);
-      for (uint32_t i = 0; i < n; ++i) {
-        ChunkId id;
-        std::string_view raw_id = in.raw(32);
-        std::string_view sealed = in.str();
-        if (!in.ok() || !ChunkId::from_view(raw_id, &id)) return invalid_argument("malformed chunk put");
-        chunks.emplace_back(id, sealed);
-      }
+      KISEKI_TRY(decode_chunk_put(in, &chunks));
       return handler_->put_chunks(chunks);
     }
     case FabricOp::kChunkGet: {
