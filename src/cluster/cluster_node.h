@@ -25,6 +25,7 @@
 #include "cluster/fault_switch.h"
 #include "cluster/peers.h"
 #include "cluster/placement.h"
+#include "cluster/repair_plan.h"
 #include "cluster/raft_host.h"
 #include "cluster/raft_log.h"
 #include "cluster/snapshot_transfer.h"
@@ -204,6 +205,9 @@ class ClusterNode final : public gateway::Replication, public FabricHandler {
   // On the root shard's leader: removes the nodes that have not answered for
   // --node-lost-after-s.
   void declare_lost(std::map<uint64_t, std::chrono::steady_clock::time_point>* down_since);
+  // Asks every node in `live` which of the chunks' keys it holds (fills
+  // `held`); with `every_node`, a node that does not answer is an error.
+  Status look_up(std::vector<ChunkView>* chunks, const std::set<uint64_t>& live, bool every_node);
   Status repair_batch(const std::vector<std::pair<ChunkId, Redundancy>>& batch,
                       const std::vector<PlacementNode>& active, const std::set<uint64_t>& live,
                       RepairStats* stats);

@@ -159,34 +159,39 @@ ClusterNode::RepairStats ClusterNode::repair_pass() {
   return stats;
 }
 
+Status ClusterNode::look_up(std::vector<ChunkView>* chunks, const std::set<uint64_t>& live, bool every_node) {
+  std::vector<ChunkId> keys;
+  for (const auto& c : *chunks)
+    for (size_t k = 0; k < key_count(c.form); ++k) keys.push_back(key_at(c.id, c.form, k));
+  std::vector<NodeCall> calls;
+  for (uint64_t n : live) calls.push_back({n, FabricOp::kChunkHas, encode_keys(keys)});
+  auto res = call_all(calls, kRepairDeadline);
+  for (size_t c = 0; c < calls.size(); ++c) {
+    if (!res[c]) {
+      if (every_node) return make_error(res[c].code(), "node " + std::to_string(calls[c].node) + ": " + res[c].status().message());
+      continue;  // a node that does not answer holds nothing as far as this round goes
+    }
+    if (res[c]->size() != keys.size() * 4) return corruption("a malformed presence answer");
+    const auto* lengths = reinterpret_cast<const uint8_t*>(res[c]->data());
+    size_t at = 0;
+    for (auto& ch : *chunks) {
+      auto& v = ch.held[calls[c].node];
+      for (size_t k = 0; k < key_count(ch.form); ++k, ++at) v.push_back(get_be32(lengths + at * 4));
+    }
+  }
+  return Status::ok();
+}
+
 Status ClusterNode::repair_batch(const std::vector<std::pair<ChunkId, Redundancy>>& batch,
                                  const std::vector<PlacementNode>& active, const std::set<uint64_t>& live,
                                  RepairStats* stats) {
   std::vector<ChunkView> chunks(batch.size());
-  std::vector<ChunkId> all_keys;
   for (size_t i = 0; i < batch.size(); ++i) {
-    auto& c = chunks[i];
-    c.id = batch[i].first;
-    c.form = batch[i].second;
-    c.homes = place(c.id, c.form, active);
-    for (size_t k = 0; k < key_count(c.form); ++k) all_keys.push_back(key_at(c.id, c.form, k));
+    chunks[i].id = batch[i].first;
+    chunks[i].form = batch[i].second;
+    chunks[i].homes = place(chunks[i].id, chunks[i].form, active);
   }
-  // Where every key is: one presence call per live node.
-  {
-    std::vector<NodeCall> calls;
-    for (uint64_t n : live) calls.push_back({n, FabricOp::kChunkHas, encode_keys(all_keys)});
-    auto res = call_all(calls, kRepairDeadline);
-    for (size_t c = 0; c < calls.size(); ++c) {
-      if (!res[c]) continue;
-      if (res[c]->size() != all_keys.size() * 4) return corruption("repair: a malformed presence answer");
-      size_t at = 0;
-      for (auto& ch : chunks) {
-        auto& v = ch.held[calls[c].node];
-        for (size_t k = 0; k < key_count(ch.form); ++k, ++at)
-          v.push_back(get_be32(reinterpret_cast<const uint8_t*>(res[c]->data()) + at * 4));
-      }
-    }
-  }
+  KISEKI_TRY(look_up(&chunks, live, false));
   // What each chunk lacks, and the records its rebuilds read (all at once).
   std::vector<RepairPlan> plans(chunks.size());
   // The reads, grouped by node into calls of a bounded size (the presence
@@ -420,68 +425,33 @@ Result<std::string> ClusterNode::census() {
   std::map<uint64_t, uint64_t> records_on;  // node → copies and fragments it holds
   std::map<uint64_t, uint64_t> bytes_on;    // node → their bytes
   std::map<std::string, uint64_t> by_form;
-  std::vector<std::pair<ChunkId, Redundancy>> batch;
+  std::vector<ChunkView> batch;
   auto flush = [&]() -> Status {
     if (batch.empty()) return Status::ok();
-    std::vector<std::vector<ChunkId>> keys(batch.size());
-    std::vector<ChunkId> all;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      const auto& [id, form] = batch[i];
-      for (size_t k = 0; k < key_count(form); ++k) keys[i].push_back(key_at(id, form, k));
-      all.insert(all.end(), keys[i].begin(), keys[i].end());
-    }
-    std::vector<NodeCall> calls;
-    for (uint64_t n : live) calls.push_back({n, FabricOp::kChunkHas, encode_keys(all)});
-    auto res = call_all(calls, std::chrono::milliseconds(10000));
-    std::map<uint64_t, std::string> held;
-    for (size_t c = 0; c < calls.size(); ++c) {
-      if (!res[c]) return make_error(res[c].code(), "census: node " + std::to_string(calls[c].node) + ": " + res[c].status().message());
-      if (res[c]->size() != all.size() * 4) return corruption("census: a malformed presence answer");
-      held[calls[c].node] = std::move(*res[c]);
-    }
-    size_t at = 0;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      const auto& [id, form] = batch[i];
-      auto homes = place(id, form, active);
-      auto length = [&](uint64_t node, size_t k) -> uint32_t {
-        auto it = held.find(node);
-        return it == held.end() ? 0 : get_be32(reinterpret_cast<const uint8_t*>(it->second.data()) + (at + k) * 4);
-      };
-      auto has = [&](uint64_t node, size_t k) { return length(node, k) != 0; };
+    KISEKI_TRY(look_up(&batch, live, true));
+    for (const auto& c : batch) {
+      const RepairPlan plan = plan_repair(c, live);
       ++chunks;
-      ++by_form[form.name()];
-      uint32_t at_home = 0, distinct = 0, copies = 0;
-      for (uint32_t s = 0; s < form.slots() && s < homes.size(); ++s) at_home += has(homes[s], form.erasure_coded() ? s : 0);
-      slots_expected += form.slots();
-      slots_home += at_home;
-      const size_t nkeys = keys[i].size();
-      for (size_t k = 0; k < nkeys; ++k) {
-        bool any = false;
-        for (uint64_t n : live) {
-          if (!has(n, k)) continue;
-          any = true;
+      ++by_form[c.form.name()];
+      slots_expected += c.form.slots();
+      slots_home += c.form.slots() - plan.missing;
+      (plan.missing ? short_of : whole) += 1;
+      unreadable += plan.unreadable;
+      below += plan.held < c.form.slots();
+      for (const auto& [n, v] : c.held)
+        for (size_t k = 0; k < v.size(); ++k) {
+          if (!v[k]) continue;
           ++records_on[n];
-          bytes_on[n] += length(n, k);
-          copies += !form.erasure_coded();
-          bool home = false;
-          for (uint32_t s = 0; s < homes.size(); ++s) home |= homes[s] == n && (form.erasure_coded() ? s == k : true);
-          strays += !home;
+          bytes_on[n] += v[k];
+          strays += !is_home(c, n, k);
         }
-        if (k < (form.erasure_coded() ? form.slots() : 1)) distinct += any;
-        else if (any) distinct = std::max(distinct, form.needed());
-      }
-      if (at_home == form.slots()) ++whole;
-      else ++short_of;
-      if (distinct < form.needed()) ++unreadable;
-      if (form.erasure_coded() ? distinct < form.slots() : copies < form.slots()) ++below;
-      at += nkeys;
     }
     batch.clear();
     return Status::ok();
   };
   Status flushed = Status::ok();
   KISEKI_TRY(for_each_chunk([&](const ChunkId& id, const Redundancy& form) {
-    batch.emplace_back(id, form);
+    batch.push_back({id, form, place(id, form, active), {}});
     if (batch.size() >= 512) flushed = flush();
     return flushed.is_ok();
   }));

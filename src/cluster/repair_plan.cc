@@ -52,14 +52,13 @@ RepairPlan plan_repair(const ChunkView& c, const std::set<uint64_t>& live) {
     if (live.count(c.homes[s])) p.rebuild.push_back(s);
   }
   const size_t whole = f.erasure_coded() ? f.slots() : 0;  // the key of a whole copy
-  uint32_t distinct = 0;
   if (f.erasure_coded()) {
-    for (size_t k = 0; k < whole; ++k) distinct += c.anywhere(k);
-    if (c.anywhere(whole)) distinct = std::max(distinct, f.needed());
+    for (size_t k = 0; k < whole; ++k) p.held += c.anywhere(k);
+    p.unreadable = p.held < f.needed() && !c.anywhere(whole);
   } else {
-    distinct = c.anywhere(0);
+    for (const auto& [n, v] : c.held) p.held += !v.empty() && v[0] != 0;
+    p.unreadable = p.held == 0;
   }
-  p.unreadable = distinct < f.needed();
   if (p.unreadable || p.rebuild.empty()) {
     p.rebuild.clear();
     return p;
@@ -89,6 +88,13 @@ RepairPlan plan_repair(const ChunkView& c, const std::set<uint64_t>& live) {
   return p;
 }
 
+bool is_home(const ChunkView& c, uint64_t node, size_t k) {
+  // A fragment's home is its slot's node; a copy's, any of the homes; a whole
+  // copy of an erasure-coded chunk has none.
+  if (c.form.erasure_coded()) return k < c.form.slots() && k < c.homes.size() && c.homes[k] == node;
+  return std::find(c.homes.begin(), c.homes.end(), node) != c.homes.end();
+}
+
 std::vector<std::pair<uint64_t, size_t>> strays_of(const ChunkView& c, const std::set<uint64_t>& live) {
   std::vector<std::pair<uint64_t, size_t>> out;
   const Redundancy& f = c.form;
@@ -96,14 +102,8 @@ std::vector<std::pair<uint64_t, size_t>> strays_of(const ChunkView& c, const std
   for (uint32_t s = 0; s < f.slots(); ++s)
     if (!live.count(c.homes[s]) || !c.holds(c.homes[s], key_of_slot(f, s))) return out;
   for (const auto& [node, v] : c.held)
-    for (size_t k = 0; k < v.size(); ++k) {
-      if (!v[k]) continue;
-      // A fragment's home is its slot's node; a copy's, any of the homes; a
-      // whole copy of an erasure-coded chunk has none.
-      bool home = f.erasure_coded() ? k < f.slots() && c.homes[k] == node
-                                    : std::find(c.homes.begin(), c.homes.end(), node) != c.homes.end();
-      if (!home) out.emplace_back(node, k);
-    }
+    for (size_t k = 0; k < v.size(); ++k)
+      if (v[k] && !is_home(c, node, k)) out.emplace_back(node, k);
   return out;
 }
 

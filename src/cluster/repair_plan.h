@@ -34,6 +34,7 @@ struct ChunkView {
 
 struct RepairPlan {
   uint32_t missing = 0;          // slots not on their home (live or not)
+  uint32_t held = 0;             // distinct fragments, or copies, on the nodes that answered
   uint64_t bytes_missing = 0;    // their bytes, by the largest record seen
   bool unreadable = false;       // fewer distinct slots than the chunk needs
   std::vector<uint32_t> rebuild;  // slots whose live home lacks them
@@ -44,6 +45,9 @@ struct RepairPlan {
 };
 
 RepairPlan plan_repair(const ChunkView& c, const std::set<uint64_t>& live);
+
+// Whether `node` is the home of the chunk's key `k`.
+bool is_home(const ChunkView& c, uint64_t node, size_t k);
 
 // Once every slot is on its live home, the (node, key) records elsewhere: what
 // rebalancing drops. Empty while any slot is not home.
