@@ -7,6 +7,7 @@
 #pragma once
 
 #include <algorithm>
+#include <compare>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -38,7 +39,7 @@ struct Redundancy {
   // 3 bytes: kind · a · b.
   std::string encode() const;
   static Result<Redundancy> decode(std::string_view v);
-  bool operator==(const Redundancy&) const = default;
+  auto operator<=>(const Redundancy&) const = default;
 };
 
 // How a cluster keeps a chunk whose count records no redundancy, and the

@@ -188,19 +188,17 @@ Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable
     // brings durably (this node's pieces among them once synced here, in one
     // round with the others' travel) before the record commits anywhere. The
     // references say how each chunk is kept: their namespace's policy.
-    std::map<Redundancy::Kind, std::map<std::pair<uint8_t, uint8_t>, std::vector<ChunkId>>> by_form;
+    std::map<Redundancy, std::vector<ChunkId>> by_form;
     for (auto& d : deltas) {
       if (d.refs.empty()) continue;
       Redundancy form = redundancy_of(d.ns);
       for (auto& r : d.refs)
         if (r.fresh) {
           r.form = form;
-          by_form[form.kind][{form.a, form.b}].push_back(r.id);
+          by_form[form].push_back(r.id);
         }
     }
-    for (const auto& [kind, forms] : by_form)
-      for (const auto& [ab, ids] : forms)
-        KISEKI_TRY(opts_.replication->replicate(ids, Redundancy{kind, ab.first, ab.second}));
+    for (const auto& [form, ids] : by_form) KISEKI_TRY(opts_.replication->replicate(ids, form));
   } else if (opts_.durability == Durability::kSync) {
     // Every chunk this caller stored was appended before now: one shared
     // fdatasync covers it (and whatever else was appended meanwhile), while
