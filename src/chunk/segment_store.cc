@@ -78,7 +78,8 @@ Status SegmentStore::open_new_segment_locked(SegmentId id) {
   seg->id = id;
   seg->path = dir_ + "/" + segment_file_name(id);
   KISEKI_ASSIGN_OR_RETURN(seg->fd, opts_.env->open(seg->path, O_RDWR | O_CREAT | O_EXCL, 0600));
-  if (opts_.durability != Durability::kNone) KISEKI_TRY(fsync_dir(dir_));
+  if (opts_.durability != Durability::kNone) KISEKI_TRY(fsync_dir(dir_, *opts_.env));
+  else dir_unsynced_ = true;
   segments_[id] = seg;
   active_ = seg;
   return Status::ok();
@@ -96,8 +97,8 @@ Result<Location> SegmentStore::append(const ChunkId& id, ByteSpan sealed) {
       if (!sync_fault_.is_ok()) return sync_fault_;
       Status st = opts_.env->fdatasync(active_->fd, active_->path);
       if (!st.is_ok()) return sync_fault_ = st;
+      active_->durable = active_->size;
     }
-    active_->durable = active_->size;
     KISEKI_TRY(open_new_segment_locked(active_->id + 1));
   }
   Segment& seg = *active_;
@@ -132,7 +133,37 @@ Status SegmentStore::sync_all(bool force) {
   return sync_through(mark());
 }
 
+// Under kNone a roll syncs neither the old segment nor the new one's directory
+// entry: a forced sync catches up on both first.
+Status SegmentStore::sync_rolled() {
+  std::vector<std::pair<std::shared_ptr<Segment>, uint64_t>> behind;
+  bool dir = false;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, seg] : segments_)
+      if (seg != active_ && seg->durable < seg->size) behind.emplace_back(seg, seg->size);
+    dir = dir_unsynced_;
+    dir_unsynced_ = false;
+  }
+  for (const auto& [seg, size] : behind) {
+    Status st = opts_.env->fdatasync(seg->fd, seg->path);
+    std::lock_guard lock(mu_);
+    if (!st.is_ok()) return sync_fault_ = st;  // fail-stop, as in sync_through
+    seg->durable = std::max(seg->durable, size);
+  }
+  if (dir) {
+    Status st = fsync_dir(dir_, *opts_.env);
+    if (!st.is_ok()) {
+      std::lock_guard lock(mu_);
+      dir_unsynced_ = true;
+      return st;
+    }
+  }
+  return Status::ok();
+}
+
 Status SegmentStore::sync_through(const AppendMark& mark) {
+  if (opts_.durability == Durability::kNone) KISEKI_TRY(sync_rolled());
   std::unique_lock lock(mu_);
   auto it = segments_.find(mark.segment);
   // A segment that is no longer the active one was synced when it rolled (or
@@ -226,7 +257,7 @@ Status SegmentStore::remove(SegmentId id) {
   if (active_ && active_->id == id) return invalid_argument("cannot remove the active segment");
   if (segments_.erase(id) == 0) return not_found("segment " + std::to_string(id));
   KISEKI_TRY(opts_.env->unlink(dir_ + "/" + segment_file_name(id)));
-  return opts_.durability == Durability::kNone ? Status::ok() : fsync_dir(dir_);
+  return opts_.durability == Durability::kNone ? Status::ok() : fsync_dir(dir_, *opts_.env);
 }
 
 ScrubReport SegmentStore::scrub() const {

@@ -90,6 +90,7 @@ class SegmentStore {
   Status recover();
   Status open_new_segment_locked(SegmentId id);
   Status sync_through(const AppendMark& mark);  // whatever the mode
+  Status sync_rolled();
   std::shared_ptr<Segment> find(SegmentId id) const;
 
   std::string dir_;
@@ -98,6 +99,7 @@ class SegmentStore {
   std::condition_variable synced_cv_;
   bool syncing_ = false;
   Status sync_fault_;  // a failed fdatasync: every later sync fails
+  bool dir_unsynced_ = false;  // kNone: a segment made since the directory's last sync
   std::map<SegmentId, std::shared_ptr<Segment>> segments_;
   std::shared_ptr<Segment> active_;
 

@@ -45,4 +45,20 @@ Status Env::unlink(const std::string& path) const {
   return Status::ok();
 }
 
+Status Env::rename(const std::string& from, const std::string& to) const {
+  KISEKI_TRY(check_rename(from, to));
+  if (::rename(from.c_str(), to.c_str()) != 0) return errno_status("rename " + from + " to " + to, errno);
+  return Status::ok();
+}
+
+Status Env::fsync_dir(const std::string& dir) const {
+  KISEKI_TRY(check(FileOp::kSyncDir, dir));
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno_status("open dir " + dir, errno);
+  int rc = ::fsync(fd);
+  int e = errno;
+  ::close(fd);
+  return rc == 0 ? Status::ok() : errno_status("fsync dir " + dir, e);
+}
+
 }  // namespace kiseki

@@ -16,7 +16,9 @@
 
 namespace kiseki {
 
-enum class FileOp : uint8_t { kOpen, kRead, kWrite, kSync, kRemove };
+// kSync: fsync/fdatasync of a file; kSyncDir: fsync of a directory (its
+// entries); kRename: the path is the destination (check_rename names both).
+enum class FileOp : uint8_t { kOpen, kRead, kWrite, kSync, kRemove, kSyncDir, kRename };
 
 class Env {
  public:
@@ -29,6 +31,11 @@ class Env {
     (void)path;
     return Status::ok();
   }
+  // Asked before a rename of `from` over `to`, Kiseki's and RocksDB's.
+  virtual Status check_rename(std::string_view from, std::string_view to) const {
+    (void)from;
+    return check(FileOp::kRename, to);
+  }
 
   // POSIX calls with the check in front; errors as Status.
   Result<int> open(const std::string& path, int flags, int mode = 0600) const;
@@ -36,6 +43,8 @@ class Env {
   Result<size_t> pwritev(int fd, std::string_view path, const iovec* iov, int n, uint64_t offset) const;
   Status fdatasync(int fd, std::string_view path) const;
   Status unlink(const std::string& path) const;
+  Status rename(const std::string& from, const std::string& to) const;
+  Status fsync_dir(const std::string& dir) const;
 
   // The process's real environment: the system clock, no faults.
   static Env& posix();

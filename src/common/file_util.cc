@@ -31,19 +31,11 @@ Result<std::string> read_file(const std::string& path, const Env& env) {
   return out;
 }
 
-Status fsync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errno_status("open dir " + dir, errno);
-  int rc = ::fsync(fd);
-  int e = errno;
-  ::close(fd);
-  return rc == 0 ? Status::ok() : errno_status("fsync dir " + dir, e);
-}
+Status fsync_dir(const std::string& dir, const Env& env) { return env.fsync_dir(dir); }
 
 Status write_file_atomic(const std::string& path, std::string_view data, int mode, const Env& env) {
   std::string tmp = path + ".tmp";
   KISEKI_TRY(env.check(FileOp::kWrite, tmp));
-  KISEKI_TRY(env.check(FileOp::kSync, tmp));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return errno_status("create " + tmp, errno);
   ::fchmod(fd, static_cast<mode_t>(mode));
@@ -58,14 +50,18 @@ Status write_file_atomic(const std::string& path, std::string_view data, int mod
     }
     off += static_cast<size_t>(n);
   }
+  if (Status st = env.check(FileOp::kSync, tmp); !st.is_ok()) {
+    ::close(fd);
+    return st;
+  }
   if (::fsync(fd) != 0) {
     int e = errno;
     ::close(fd);
     return errno_status("fsync " + tmp, e);
   }
   ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return errno_status("rename " + tmp, errno);
-  return fsync_dir(std::filesystem::path(path).parent_path().string());
+  KISEKI_TRY(env.rename(tmp, path));
+  return env.fsync_dir(std::filesystem::path(path).parent_path().string());
 }
 
 Status make_dirs(const std::string& dir) {

@@ -14,7 +14,7 @@ Result<std::string> read_file(const std::string& path, const Env& env = Env::pos
 // Writes to path.tmp, fsyncs it, renames over path and fsyncs the directory.
 Status write_file_atomic(const std::string& path, std::string_view data, int mode = 0600,
                          const Env& env = Env::posix());
-Status fsync_dir(const std::string& dir);
+Status fsync_dir(const std::string& dir, const Env& env = Env::posix());
 Status make_dirs(const std::string& dir);
 bool file_exists(const std::string& path);
 // Copies the first `max_bytes` of `from` (all of it by default) to a new file

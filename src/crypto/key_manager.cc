@@ -176,8 +176,8 @@ Status FileKeyManager::shred_tenant_key(TenantId tenant) {
     }
     ::close(fd);
   }
-  ::unlink(path.c_str());
-  KISEKI_TRY(fsync_dir(dir_));
+  (void)env_.unlink(path);
+  KISEKI_TRY(fsync_dir(dir_, env_));
   tenants_.erase(tenant);  // SecretKey's destructor zeroes the cached copy
   return Status::ok();
 }

@@ -572,9 +572,8 @@ Status LocalGateway::fsync(NsRef ns, InodeId ino) {
   KISEKI_TRY(load_inode(ns, ino, &i));
   uint64_t unstable = unstable_writes_.load();
   if (opts_.durability == Durability::kSync && unstable == unstable_synced_.load()) return Status::ok();
-  // Under `sync` the log's barrier syncs the unstable writes' segments first
-  // (before_commit); the other modes leave that to the caller.
-  if (opts_.durability != Durability::kSync) KISEKI_TRY(segments_->sync_all(/*force=*/true));
+  // The log's barrier syncs the segments first (before_commit: the unstable
+  // writes' under `sync`, everything in the other modes).
   KISEKI_TRY(log_of(ns.ns).sync());  // concurrent fsyncs share one group commit
   uint64_t seen = unstable_synced_.load();
   while (seen < unstable && !unstable_synced_.compare_exchange_weak(seen, unstable)) {

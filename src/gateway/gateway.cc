@@ -62,12 +62,20 @@ Status LocalGateway::init() {
   KISEKI_ASSIGN_OR_RETURN(keys_, crypto::FileKeyManager::open(opts_.data_dir + "/keys", *opts_.env, seed));
   meta::StoreOptions mo;
   mo.env = opts_.env;
+  mo.before_flush = [f = flush_segments_] {
+    std::lock_guard lock(f->mu);
+    if (f->segments) (void)f->segments->sync_all(/*force=*/true);  // a failure is fail-stop there
+  };
   KISEKI_ASSIGN_OR_RETURN(meta_, meta::Store::open(opts_.data_dir + "/meta", mo));
   chunk::SegmentStoreOptions so;
   so.durability = opts_.durability;
   so.segment_bytes = opts_.segment_bytes;
   so.env = opts_.env;
   KISEKI_ASSIGN_OR_RETURN(segments_, chunk::SegmentStore::open(opts_.data_dir + "/chunks", so));
+  {
+    std::lock_guard lock(flush_segments_->mu);
+    flush_segments_->segments = segments_.get();
+  }
   // The other metadata shards of a cluster (ADR 0009), each a store of its own.
   const uint32_t shards = opts_.replication ? std::max(1u, opts_.replication->shards()) : 1;
   sm_ = ns::StateMachine(0, shards);
@@ -97,7 +105,8 @@ Status LocalGateway::init() {
   if (opts_.durability == Durability::kSync) {
     lo.before_commit = [this] { return segments_->sync_to(unstable_mark()); };
   } else {
-    lo.before_commit = [s = segments_.get()] { return s->sync_all(); };
+    // Under kNone only barriers (fsync, COMMIT) sync the WAL: forced here.
+    lo.before_commit = [s = segments_.get()] { return s->sync_all(/*force=*/true); };
   }
   lo.on_apply = opts_.on_apply;
   lo.add_local = [c = chunks_.get()](rocksdb::WriteBatch* b, uint64_t g) { c->add_local_writes(b, g); };
@@ -151,6 +160,10 @@ Status LocalGateway::init() {
 }
 
 LocalGateway::~LocalGateway() {
+  {
+    std::lock_guard lock(flush_segments_->mu);
+    flush_segments_->segments = nullptr;
+  }
   if (!purger_.joinable()) return;
   {
     std::lock_guard lock(purge_mu_);

@@ -240,6 +240,13 @@ class LocalGateway final : public Gateway {
   std::unique_ptr<crypto::FileKeyManager> keys_;
   std::unique_ptr<meta::Store> meta_;
   std::unique_ptr<chunk::SegmentStore> segments_;
+  // The segments a metadata flush syncs first (StoreOptions::before_flush);
+  // null once they are gone.
+  struct FlushSegments {
+    std::mutex mu;
+    chunk::SegmentStore* segments = nullptr;
+  };
+  std::shared_ptr<FlushSegments> flush_segments_ = std::make_shared<FlushSegments>();
   std::unique_ptr<chunk::ChunkStore> chunks_;
   std::unique_ptr<chunk::ChunkCache> cache_;  // opened chunks for reads
   std::unique_ptr<chunk::Chunker> chunker_;

@@ -116,11 +116,12 @@ std::optional<uint64_t> DeltaLog::commit_group(std::deque<Pending*>& group) {
   meta::Txn txn(store_, &batch);
   uint64_t index = applied_index_;  // only the leader changes it
   size_t applied = 0;
-  bool sync = false, barrier = false;
+  bool sync = false, barrier = false, relies = false;
   for (auto* p : group) {
     sync |= p->durable;
     barrier |= p->barrier;
     if (p->barrier) continue;
+    relies |= !(p->durable && opts_.durability == Durability::kSync);
     if (opts_.on_apply) opts_.on_apply(p->record);
     ApplyResult r;
     Status fault = sm_->apply(p->record, txn, &r);
@@ -139,7 +140,12 @@ std::optional<uint64_t> DeltaLog::commit_group(std::deque<Pending*>& group) {
   txn.put(meta::Cf::kSystem, kAppliedIndexKey, meta::key_u64(index));
   if (opts_.add_local) opts_.add_local(batch.GetWriteBatch(), index);
   // Never synced here: under kSync the sync is the next stage (sync_through).
-  Status st = store_->write(batch.GetWriteBatch(), false);
+  Status st;
+  {
+    std::shared_lock gate(write_gate_, std::defer_lock);
+    if (relies) gate.lock();
+    st = store_->write(batch.GetWriteBatch(), false);
+  }
   if (opts_.local_done) opts_.local_done(index, st.is_ok());
   if (!st.is_ok()) return fail(st);
   {
@@ -164,11 +170,16 @@ Status DeltaLog::sync_through(uint64_t index) {
     wal_syncing_ = true;
     lock.unlock();
     // Everything written through `target` has its references durable before
-    // before_commit returns (write order), and the WAL sync covers at least it.
-    uint64_t target = applied_index();
+    // before_commit returns (write order), and the WAL sync covers at least
+    // it; what is written until the WAL sync either synced its own chunks or
+    // waits for the gate.
     auto t0 = std::chrono::steady_clock::now();
+    std::unique_lock gate(write_gate_, std::defer_lock);
+    if (opts_.before_commit) gate.lock();
+    uint64_t target = applied_index();
     Status st = opts_.before_commit ? opts_.before_commit() : Status::ok();
     if (st.is_ok()) st = store_->sync_wal();
+    if (gate.owns_lock()) gate.unlock();
     wal_sync_seconds_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     wal_syncs_->inc();
     lock.lock();

@@ -13,6 +13,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -81,6 +82,10 @@ class DeltaLog final : public Log {
   bool leader_active_ = false;
   uint64_t applied_index_ = 0;  // written (and visible) through here
 
+  // Held shared while a group whose records rely on before_commit is written
+  // (all but durable ones under kSync), exclusively from before_commit
+  // through the WAL sync.
+  std::shared_mutex write_gate_;
   mutable std::mutex sync_mu_;  // guards the WAL sync stage below
   std::condition_variable sync_cv_;
   bool wal_syncing_ = false;

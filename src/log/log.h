@@ -27,7 +27,9 @@ struct LogOptions {
   // before a WAL sync makes the records durable: run before every WAL sync
   // (write order). Under kSync a durable record's submitter has made its own
   // references durable before submitting, so this covers only what
-  // non-durable records left; under kGroup it covers everything.
+  // non-durable records left; under kGroup it covers everything. No group
+  // whose records rely on it is written between it and the WAL sync (such a
+  // record would be made durable by the WAL sync while its chunks are not).
   std::function<Status()> before_commit;
   // Sees every record in apply order, before it is applied (tests that replay a
   // stream of records elsewhere).

@@ -59,6 +59,25 @@ class CheckedWritableFile final : public rocksdb::FSWritableFileOwnerWrapper {
   std::string path_;
 };
 
+class CheckedDirectory final : public rocksdb::FSDirectoryWrapper {
+ public:
+  CheckedDirectory(std::unique_ptr<rocksdb::FSDirectory> d, const Env& env, std::string path)
+      : FSDirectoryWrapper(std::move(d)), env_(env), path_(std::move(path)) {}
+  rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
+    if (auto st = to_io(env_.check(FileOp::kSyncDir, path_)); !st.ok()) return st;
+    return FSDirectoryWrapper::Fsync(o, dbg);
+  }
+  rocksdb::IOStatus FsyncWithDirOptions(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg,
+                                        const rocksdb::DirFsyncOptions& d) override {
+    if (auto st = to_io(env_.check(FileOp::kSyncDir, path_)); !st.ok()) return st;
+    return FSDirectoryWrapper::FsyncWithDirOptions(o, dbg, d);
+  }
+
+ private:
+  const Env& env_;
+  std::string path_;
+};
+
 class EnvFileSystem final : public rocksdb::FileSystemWrapper {
  public:
   explicit EnvFileSystem(const Env& env) : FileSystemWrapper(rocksdb::FileSystem::Default()), env_(env) {}
@@ -81,6 +100,18 @@ class EnvFileSystem final : public rocksdb::FileSystemWrapper {
     auto st = target()->NewWritableFile(f, fo, &base, dbg);
     if (st.ok()) *r = std::make_unique<CheckedWritableFile>(std::move(base), env_, f);
     return st;
+  }
+  rocksdb::IOStatus NewDirectory(const std::string& name, const rocksdb::IOOptions& io,
+                                 std::unique_ptr<rocksdb::FSDirectory>* r, rocksdb::IODebugContext* dbg) override {
+    std::unique_ptr<rocksdb::FSDirectory> base;
+    auto st = target()->NewDirectory(name, io, &base, dbg);
+    if (st.ok()) *r = std::make_unique<CheckedDirectory>(std::move(base), env_, name);
+    return st;
+  }
+  rocksdb::IOStatus RenameFile(const std::string& from, const std::string& to, const rocksdb::IOOptions& o,
+                               rocksdb::IODebugContext* dbg) override {
+    if (auto st = to_io(env_.check_rename(from, to)); !st.ok()) return st;
+    return target()->RenameFile(from, to, o, dbg);
   }
   rocksdb::IOStatus DeleteFile(const std::string& f, const rocksdb::IOOptions& o,
                                rocksdb::IODebugContext* dbg) override {

@@ -1,6 +1,7 @@
 #include "meta/store.h"
 
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 
@@ -24,6 +25,17 @@ Status from_rocks(const rocksdb::Status& s, std::string_view what) {
   return io_error(msg);
 }
 
+namespace {
+class FlushHook final : public rocksdb::EventListener {
+ public:
+  explicit FlushHook(std::function<void()> fn) : fn_(std::move(fn)) {}
+  void OnFlushBegin(rocksdb::DB*, const rocksdb::FlushJobInfo&) override { fn_(); }
+
+ private:
+  std::function<void()> fn_;
+};
+}  // namespace
+
 Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreOptions& opts) {
   KISEKI_TRY(make_dirs(path));
   rocksdb::DBOptions dbo;
@@ -43,6 +55,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreO
   // acknowledged write after it in silence. An incomplete last record, what a
   // crash in the middle of a write leaves, is still tolerated.
   dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  if (opts.before_flush) dbo.listeners.push_back(std::make_shared<FlushHook>(opts.before_flush));
 
   // Debian's RocksDB computes CRC32C in software: xxh3 block checksums are far
   // cheaper. Bloom filters make point lookups (dedup probes, dentries) one read.

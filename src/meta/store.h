@@ -6,6 +6,7 @@
 #include <rocksdb/utilities/write_batch_with_index.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,10 @@ struct StoreOptions {
   bool create_if_missing = true;
   // RocksDB's files go through this Env's checks (meta/env_fs.h).
   const Env* env = &Env::posix();
+  // Run on RocksDB's flush thread before a memtable becomes an SST file (whose
+  // records then no longer wait for a WAL sync to be durable): write order for
+  // what the records reference outside the store.
+  std::function<void()> before_flush;
 };
 
 Status from_rocks(const rocksdb::Status& s, std::string_view what);
