@@ -1,5 +1,6 @@
 #include "chunk/chunk_store.h"
 
+#include <algorithm>
 #include <set>
 
 #include "chunk/refs.h"
@@ -412,11 +413,21 @@ Result<size_t> ChunkStore::collect_garbage(std::optional<DomainId> domain) {
 Result<CompactStats> ChunkStore::compact(double threshold) {
   KISEKI_TRY(collect_garbage().status());
   CompactStats stats;
-  SegmentId active = segments_->active_segment();
-  for (SegmentId seg : segments_->segments()) {
-    if (seg == active) continue;
+  auto worth = [&](SegmentId seg) {
     uint64_t size = segments_->segment_size(seg);
-    if (size > 0 && static_cast<double>(live_bytes(seg)) / static_cast<double>(size) >= threshold) continue;
+    return size == 0 || static_cast<double>(live_bytes(seg)) / static_cast<double>(size) < threshold;
+  };
+  // The newest segment too, once enough of it is dead: sealed for writing (a
+  // new segment takes the appends) and then compacted like the others.
+  SegmentId active = segments_->active_segment();
+  if (segments_->segment_size(active) > 0 && worth(active)) KISEKI_TRY(segments_->roll());
+  active = segments_->active_segment();
+  // Segments with nothing live first: removing them frees space without a copy
+  // (a full disk gets room for the copies of the others).
+  std::vector<SegmentId> order = segments_->segments();
+  std::stable_partition(order.begin(), order.end(), [&](SegmentId s) { return live_bytes(s) == 0; });
+  for (SegmentId seg : order) {
+    if (seg == active || !worth(seg)) continue;
     // Copy every record the location table still points at, then point it at the copy.
     std::vector<ScannedRecord> records;
     KISEKI_TRY(segments_->scan(seg, [&](const ScannedRecord& r) { records.push_back(r); }));
@@ -430,7 +441,7 @@ Result<CompactStats> ChunkStore::compact(double threshold) {
       KISEKI_ASSIGN_OR_RETURN(std::optional<Location> cur, find_locked(s, r.id));
       if (!cur || cur->segment != seg || cur->offset != r.loc.offset) continue;
       KISEKI_TRY(segments_->read(r.id, r.loc, &sealed));
-      KISEKI_ASSIGN_OR_RETURN(Location to, segments_->append(r.id, sealed));
+      KISEKI_ASSIGN_OR_RETURN(Location to, segments_->append(r.id, sealed, /*use_reserve=*/true));
       KISEKI_TRY(segments_->sync(to));
       rocksdb::WriteBatch b;
       b.Put(meta_->cf(Cf::kChunkLocs), rocksdb::Slice(r.id.view().data(), r.id.view().size()), encode_location(to));

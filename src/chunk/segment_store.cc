@@ -85,22 +85,51 @@ Status SegmentStore::open_new_segment_locked(SegmentId id) {
   return Status::ok();
 }
 
-Result<Location> SegmentStore::append(const ChunkId& id, ByteSpan sealed) {
+Status SegmentStore::roll_locked() {
+  // The old segment is made durable first, so recovery only ever has to look
+  // at the newest segment's tail.
+  if (opts_.durability != Durability::kNone) {
+    if (!sync_fault_.is_ok()) return sync_fault_;
+    Status st = opts_.env->fdatasync(active_->fd, active_->path);
+    if (!st.is_ok()) return sync_fault_ = st;
+    active_->durable = active_->size;
+  }
+  return open_new_segment_locked(active_->id + 1);
+}
+
+Status SegmentStore::roll() {
+  std::lock_guard lock(mu_);
+  if (active_->size == 0) return Status::ok();
+  return roll_locked();
+}
+
+// Looks at the free space only after half of the headroom the last look found
+// has been appended (every append once the disk is nearly full).
+Status SegmentStore::check_space_locked(uint64_t bytes) {
+  if (space_budget_ < bytes) {
+    KISEKI_ASSIGN_OR_RETURN(uint64_t free, opts_.env->free_bytes(dir_));
+    uint64_t headroom = free > opts_.reserve_bytes ? free - opts_.reserve_bytes : 0;
+    space_low_.store(headroom < opts_.reserve_bytes, std::memory_order_relaxed);
+    if (headroom >= bytes) space_budget_ = bytes + (headroom - bytes) / 2;
+    if (headroom < bytes) {
+      space_budget_ = 0;
+      return make_error(ErrorCode::kNoSpace, "the data disk is full: " + std::to_string(free) + " bytes free, " +
+                                                 std::to_string(opts_.reserve_bytes) +
+                                                 " kept for deletes and compaction");
+    }
+  }
+  space_budget_ -= bytes;
+  return Status::ok();
+}
+
+Result<Location> SegmentStore::append(const ChunkId& id, ByteSpan sealed, bool use_reserve) {
   if (sealed.size() > kMaxRecordPayload) return invalid_argument("chunk larger than a record may be");
   uint8_t header[kRecordHeaderSize];
   encode_record_header(id, sealed, header);
   std::unique_lock lock(mu_);
-  if (active_->size + kRecordHeaderSize + sealed.size() > opts_.segment_bytes && active_->size > 0) {
-    // Roll: the old segment is made durable first, so recovery only ever has to
-    // look at the newest segment's tail.
-    if (opts_.durability != Durability::kNone) {
-      if (!sync_fault_.is_ok()) return sync_fault_;
-      Status st = opts_.env->fdatasync(active_->fd, active_->path);
-      if (!st.is_ok()) return sync_fault_ = st;
-      active_->durable = active_->size;
-    }
-    KISEKI_TRY(open_new_segment_locked(active_->id + 1));
-  }
+  if (opts_.reserve_bytes > 0 && !use_reserve) KISEKI_TRY(check_space_locked(kRecordHeaderSize + sealed.size()));
+  if (active_->size + kRecordHeaderSize + sealed.size() > opts_.segment_bytes && active_->size > 0)
+    KISEKI_TRY(roll_locked());
   Segment& seg = *active_;
   // The write happens under the lock so that `size` only ever covers completed
   // writes: a group commit leader may then mark all of it durable.

@@ -3,6 +3,7 @@
 // chunk index (index.h) in the metadata store says which records are live.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -25,6 +26,10 @@ struct SegmentStoreOptions {
   // WAL sync that makes the record durable).
   Durability durability = Durability::kSync;
   const Env* env = &Env::posix();  // reads, appends and syncs ask it first
+  // Appends are refused (kNoSpace) once the file system would have less than
+  // this free: what is left takes the metadata writes of deletes and the
+  // copies of compaction, so that deleting frees space on a full disk. 0: no check.
+  uint64_t reserve_bytes = 0;
 };
 
 // A point in the stream of appends: everything appended to `segment` before
@@ -49,8 +54,14 @@ class SegmentStore {
                                                     const SegmentStoreOptions& opts);
   ~SegmentStore();
 
-  // Appends a record. Not durable until sync() covers it.
-  Result<Location> append(const ChunkId& id, ByteSpan sealed);
+  // Appends a record. Not durable until sync() covers it. `use_reserve`:
+  // compaction's copies, which may go into the reserved space.
+  Result<Location> append(const ChunkId& id, ByteSpan sealed, bool use_reserve = false);
+  // Seals the active segment (synced unless the mode is kNone) and starts a
+  // new one, so that compaction may take the old one.
+  Status roll();
+  // The last free-space check found less than twice the reserve free.
+  bool space_low() const { return space_low_.load(std::memory_order_relaxed); }
   // Makes every record up to `loc` durable (unless the mode is kNone). Concurrent
   // callers share one fdatasync (group commit).
   Status sync(const Location& loc) { return sync_to({loc.segment, loc.offset + loc.record_size()}); }
@@ -89,6 +100,8 @@ class SegmentStore {
   SegmentStore(std::string dir, const SegmentStoreOptions& opts) : dir_(std::move(dir)), opts_(opts) {}
   Status recover();
   Status open_new_segment_locked(SegmentId id);
+  Status roll_locked();
+  Status check_space_locked(uint64_t bytes);
   Status sync_through(const AppendMark& mark);  // whatever the mode
   Status sync_rolled();
   std::shared_ptr<Segment> find(SegmentId id) const;
@@ -100,6 +113,8 @@ class SegmentStore {
   bool syncing_ = false;
   Status sync_fault_;  // a failed fdatasync: every later sync fails
   bool dir_unsynced_ = false;  // kNone: a segment made since the directory's last sync
+  uint64_t space_budget_ = 0;  // bytes that may be appended before free space is looked at again
+  std::atomic<bool> space_low_{false};
   std::map<SegmentId, std::shared_ptr<Segment>> segments_;
   std::shared_ptr<Segment> active_;
 

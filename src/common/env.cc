@@ -1,6 +1,7 @@
 #include "common/env.h"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,6 +50,12 @@ Status Env::rename(const std::string& from, const std::string& to) const {
   KISEKI_TRY(check_rename(from, to));
   if (::rename(from.c_str(), to.c_str()) != 0) return errno_status("rename " + from + " to " + to, errno);
   return Status::ok();
+}
+
+Result<uint64_t> Env::free_bytes(const std::string& path) const {
+  struct statvfs sv {};
+  if (::statvfs(path.c_str(), &sv) != 0) return errno_status("statvfs " + path, errno);
+  return static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
 }
 
 Status Env::fsync_dir(const std::string& dir) const {

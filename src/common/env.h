@@ -44,6 +44,8 @@ class Env {
   Status fdatasync(int fd, std::string_view path) const;
   Status unlink(const std::string& path) const;
   Status rename(const std::string& from, const std::string& to) const;
+  // Bytes free to an unprivileged writer on the file system of `path`.
+  virtual Result<uint64_t> free_bytes(const std::string& path) const;
   Status fsync_dir(const std::string& dir) const;
 
   // The process's real environment: the system clock, no faults.

@@ -71,6 +71,7 @@ Status LocalGateway::init() {
   so.durability = opts_.durability;
   so.segment_bytes = opts_.segment_bytes;
   so.env = opts_.env;
+  so.reserve_bytes = opts_.reserve_bytes;
   KISEKI_ASSIGN_OR_RETURN(segments_, chunk::SegmentStore::open(opts_.data_dir + "/chunks", so));
   {
     std::lock_guard lock(flush_segments_->mu);
@@ -225,7 +226,11 @@ Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable
   if (out) {
     std::vector<ChunkId> dropped;
     for (const auto& d : deltas) dropped.insert(dropped.end(), d.unrefs.begin(), d.unrefs.end());
-    if (!dropped.empty()) chunks_->release(dropped);
+    if (!dropped.empty()) {
+      chunks_->release(dropped);
+      // On a full disk, what a delete or overwrite freed comes back now.
+      if (segments_->space_low()) want_compaction();
+    }
   }
   return out;
 }

@@ -30,6 +30,9 @@ struct GatewayOptions {
   uint32_t file_chunk_bytes = 1 << 20;         // pieces of one file write at an offset
   uint32_t inline_threshold = 4096;            // files up to this size live in metadata
   uint64_t segment_bytes = 256ull << 20;
+  // Chunk appends stop (kNoSpace: S3 507, NFS NOSPC) while the data file
+  // system has less than this free, so deletes and compaction still fit.
+  uint64_t reserve_bytes = 256ull << 20;
   // Opened (decrypted, verified) chunks kept in memory for reads; 0: none.
   uint64_t chunk_cache_bytes = 128ull << 20;
   // Files and clock of every store under the Gateway (tests inject faults here).

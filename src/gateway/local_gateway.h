@@ -178,6 +178,9 @@ class LocalGateway final : public Gateway {
   Status purge_tenant(const TenantInfo& t);
   std::mutex maintenance_mu_;  // one of compact and backup at a time
   void purge_loop();
+  // Asks the background thread for a compaction pass (space is low).
+  void want_compaction();
+  void compact_for_space();
   void wake_purge();
   Status load_inode(NsRef ns, InodeId ino, ns::Inode* out) const;
   // getattr and lookup as this node's store has them: for the Gateway's own
@@ -309,6 +312,7 @@ class LocalGateway final : public Gateway {
   std::condition_variable purge_cv_;
   bool purge_wanted_ = false, purge_stop_ = false;
   bool collect_wanted_ = false;  // a garbage collection pass (after a snapshot install)
+  bool compact_wanted_ = false;  // space is low and deletes may have freed some (want_compaction)
   std::vector<TenantId> remote_shreds_;  // shreds applied here from other nodes' records
   std::thread purger_;
 };

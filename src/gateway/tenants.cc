@@ -287,16 +287,37 @@ void LocalGateway::wake_purge() {
   purge_cv_.notify_all();
 }
 
+void LocalGateway::want_compaction() {
+  std::lock_guard lock(purge_mu_);
+  compact_wanted_ = true;
+  purge_cv_.notify_all();
+}
+
+void LocalGateway::compact_for_space() {
+  auto n = compact(0.5);
+  if (!n) KLOG_WARN("compaction for space failed: {}", n.status().to_string());
+  else if (*n > 0) KLOG_INFO("space was low: compaction removed {} segments", *n);
+}
+
 void LocalGateway::purge_loop() {
   std::unique_lock lock(purge_mu_);
   while (!purge_stop_) {
-    purge_cv_.wait(lock, [&] { return purge_stop_ || purge_wanted_; });
+    // While space is low a pass also comes every few seconds.
+    purge_cv_.wait_for(lock, std::chrono::seconds(5),
+                       [&] { return purge_stop_ || purge_wanted_ || compact_wanted_; });
     if (purge_stop_) break;
-    purge_wanted_ = false;
+    bool compact = std::exchange(compact_wanted_, false) || segments_->space_low();
+    if (!std::exchange(purge_wanted_, false)) {
+      lock.unlock();
+      if (compact) compact_for_space();
+      lock.lock();
+      continue;
+    }
     std::vector<TenantId> remote;
     remote.swap(remote_shreds_);
     bool collect = std::exchange(collect_wanted_, false);
     lock.unlock();
+    if (compact) compact_for_space();
     // Shreds another node took: this node's own steps (its key file, caches,
     // the history in its store's files), as shred_tenant takes them.
     Status st;

@@ -19,7 +19,7 @@ const std::set<std::string> kKnownKeys = {
     "data_dir", "s3_listen", "admin_listen", "admin_protect_all", "tls_cert", "tls_key", "s3_region", "s3_domain",
     "nfs_listen", "portmap_listen", "nfs_exports", "nfs_export_all", "nfs_export_defaults", "nfs_workers",
     "native_listen", "durability", "group_commit_ms", "log_level", "log_json", "log_file", "chunk_min_size",
-    "chunk_avg_size", "chunk_max_size", "inline_threshold", "chunk_cache_size", "node_id", "cluster_listen",
+    "chunk_avg_size", "chunk_max_size", "inline_threshold", "chunk_cache_size", "disk_reserve", "node_id", "cluster_listen",
     "initial_cluster", "cluster_secret", "cluster_secret_file", "election_timeout_ms", "raft_snapshot_entries", "test_faults", "join", "shards",
     "default_durability", "failure_domain", "capacity_gib", "repair_interval_ms", "repair_rate_mib", "node_lost_after_s"};
 }  // namespace
@@ -50,6 +50,8 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   flag("--durability", "durability", "sync (default) | group | none");
   flag("--group-commit-ms", "group_commit_ms", "fsync interval for durability=group (default 5)");
   flag("--chunk-cache-size", "chunk_cache_size", "opened chunks kept in memory for reads, e.g. 512MiB, 0 for none (default 128MiB)");
+  flag("--disk-reserve", "disk_reserve",
+       "free space kept on the data file system for deletes and compaction: new data is refused below it (default 256MiB, 0 for none)");
   flag("--log-level", "log_level", "trace | debug | info (default) | warn | error | critical | off");
   flag("--log-file", "log_file", "append log lines to FILE instead of stderr (SIGHUP reopens it, for logrotate)");
   flag("--node-id", "node_id", "cluster mode: this node's id, a number above 0 named in --initial-cluster");
@@ -171,6 +173,7 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   if (inl > 65536) return invalid_argument("inline_threshold must be at most 64KiB");
   o.gateway.inline_threshold = static_cast<uint32_t>(inl);
   KISEKI_ASSIGN_OR_RETURN(o.gateway.chunk_cache_bytes, cfg.get_size("chunk_cache_size", o.gateway.chunk_cache_bytes));
+  KISEKI_ASSIGN_OR_RETURN(o.gateway.reserve_bytes, cfg.get_size("disk_reserve", o.gateway.reserve_bytes));
   KISEKI_ASSIGN_OR_RETURN(int64_t node, cfg.get_int("node_id", 0));
   if (node < 0) return invalid_argument("node_id must be a number above 0");
   o.node_id = static_cast<uint64_t>(node);
