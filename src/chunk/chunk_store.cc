@@ -5,6 +5,7 @@
 
 #include "chunk/refs.h"
 #include "common/logging.h"
+#include "common/kill_point.h"
 
 namespace kiseki::chunk {
 
@@ -443,16 +444,20 @@ Result<CompactStats> ChunkStore::compact(double threshold) {
       KISEKI_TRY(segments_->read(r.id, r.loc, &sealed));
       KISEKI_ASSIGN_OR_RETURN(Location to, segments_->append(r.id, sealed, /*use_reserve=*/true));
       KISEKI_TRY(segments_->sync(to));
+      KISEKI_KILL_POINT("compact.after_copy");
       rocksdb::WriteBatch b;
       b.Put(meta_->cf(Cf::kChunkLocs), rocksdb::Slice(r.id.view().data(), r.id.view().size()), encode_location(to));
       KISEKI_TRY(meta_->write(&b, false));
+      KISEKI_KILL_POINT("compact.after_location");
       add_live(seg, -static_cast<int64_t>(r.loc.record_size()));
       add_live(to.segment, static_cast<int64_t>(to.record_size()));
       ++stats.chunks_moved;
     }
     if (live_bytes(seg) == 0) {
       KISEKI_TRY(meta_->sync_wal());  // the moved locations must outlive the old file
+      KISEKI_KILL_POINT("compact.before_remove");
       KISEKI_TRY(segments_->remove(seg));
+      KISEKI_KILL_POINT("compact.after_remove");
       ++stats.segments_removed;
     }
   }

@@ -10,6 +10,7 @@
 
 #include "common/file_util.h"
 #include "common/logging.h"
+#include "common/kill_point.h"
 
 namespace kiseki::chunk {
 
@@ -78,6 +79,7 @@ Status SegmentStore::open_new_segment_locked(SegmentId id) {
   seg->id = id;
   seg->path = dir_ + "/" + segment_file_name(id);
   KISEKI_ASSIGN_OR_RETURN(seg->fd, opts_.env->open(seg->path, O_RDWR | O_CREAT | O_EXCL, 0600));
+  KISEKI_KILL_POINT("segment.after_create");
   if (opts_.durability != Durability::kNone) KISEKI_TRY(fsync_dir(dir_, *opts_.env));
   else dir_unsynced_ = true;
   segments_[id] = seg;
@@ -94,6 +96,7 @@ Status SegmentStore::roll_locked() {
     if (!st.is_ok()) return sync_fault_ = st;
     active_->durable = active_->size;
   }
+  KISEKI_KILL_POINT("segment.roll.after_sync");
   return open_new_segment_locked(active_->id + 1);
 }
 
@@ -144,6 +147,7 @@ Result<Location> SegmentStore::append(const ChunkId& id, ByteSpan sealed, bool u
   Location loc{seg.id, seg.size, static_cast<uint32_t>(sealed.size())};
   seg.size += total;
   bytes_appended_->inc(total);
+  KISEKI_KILL_POINT("segment.after_append");
   return loc;
 }
 
@@ -217,6 +221,7 @@ Status SegmentStore::sync_through(const AppendMark& mark) {
     lock.lock();
     syncing_ = false;
     if (st.is_ok() && target > seg->durable) seg->durable = target;
+    if (st.is_ok()) KISEKI_KILL_POINT("segment.after_sync");
     // After a failed fdatasync the kernel may have dropped the dirty pages and
     // a retry would report success: nothing appended since the last good sync
     // is trusted again (fail-stop until a restart re-reads the files).

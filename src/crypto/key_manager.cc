@@ -12,6 +12,7 @@
 #include "common/file_util.h"
 #include "crypto/chunk_cipher.h"
 #include "crypto/primitives.h"
+#include "common/kill_point.h"
 
 namespace kiseki::crypto {
 
@@ -165,6 +166,7 @@ Status FileKeyManager::shred_tenant_key(TenantId tenant) {
   std::lock_guard lock(mu_);
   std::string path = tenant_path(tenant);
   KISEKI_TRY(write_file_atomic(path + ".shredded", "shredded\n", 0600, env_));
+  KISEKI_KILL_POINT("shred.after_marker");
   // Overwrite the wrapped key in place before unlinking, then make the unlink durable.
   if (int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC); fd >= 0) {
     struct stat st;
@@ -178,6 +180,7 @@ Status FileKeyManager::shred_tenant_key(TenantId tenant) {
   }
   (void)env_.unlink(path);
   KISEKI_TRY(fsync_dir(dir_, env_));
+  KISEKI_KILL_POINT("shred.after_key_gone");
   tenants_.erase(tenant);  // SecretKey's destructor zeroes the cached copy
   return Status::ok();
 }

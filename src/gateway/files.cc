@@ -581,4 +581,9 @@ Status LocalGateway::fsync(NsRef ns, InodeId ino) {
   return Status::ok();
 }
 
+Status LocalGateway::sync() {
+  for (uint32_t k = 0; k < shard_count(); ++k) KISEKI_TRY(log_of_shard(k).sync());
+  return Status::ok();
+}
+
 }  // namespace kiseki::gateway

@@ -7,6 +7,7 @@
 #include "common/logging.h"
 #include "crypto/chunk_cipher.h"
 #include "crypto/primitives.h"
+#include "common/kill_point.h"
 
 namespace kiseki::gateway {
 
@@ -221,9 +222,11 @@ Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable
     if (!durable) note_unstable(segments_->mark());
     else if (!fresh_ids.empty()) KISEKI_TRY(segments_->sync_to(segments_->mark()));
   }
+  KISEKI_KILL_POINT("write.before_commit");
   uint32_t k = shard ? *shard : shard_of_record(deltas, shard_count());
   auto out = log_of_shard(k).submit(ns::encode_record(deltas, req), durable);
   if (out) {
+    KISEKI_KILL_POINT("write.after_commit");
     std::vector<ChunkId> dropped;
     for (const auto& d : deltas) dropped.insert(dropped.end(), d.unrefs.begin(), d.unrefs.end());
     if (!dropped.empty()) {
@@ -659,9 +662,11 @@ chunk::ScrubReport LocalGateway::scrub() const {
       if (chunks_->locate(key).is_ok()) r.repaired.push_back(key.hex());
     if (!st.is_ok()) r.problems.push_back("rebuilding damaged copies from other nodes: " + st.to_string());
   }
-  // The metadata too: every SST file's block checksums.
+  // The metadata too: every SST file's block checksums, and (on a single node,
+  // which holds every chunk) every file layout resolving to chunks held here.
   for (meta::Store* store : stores())
     if (Status st = store->verify_checksums(); !st) r.problems.push_back(st.to_string());
+  if (!opts_.replication) check_layouts(&r.problems);
   return r;
 }
 

@@ -125,6 +125,9 @@ class Gateway {
   // Makes every write acknowledged so far durable: forces what `group`, `none`
   // and unstable writes left in the page cache.
   virtual Status fsync(NsRef ns, InodeId ino) = 0;
+  // fsync for everything: every write acknowledged so far, of every namespace
+  // and of the tenants and keys, is durable when it returns, in every mode.
+  virtual Status sync() = 0;
 
   // ---- object operations (S3 semantics; a key is a path)
   // `meta` is read once `body` is consumed, so the body's source may add to it

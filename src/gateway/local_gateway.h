@@ -96,6 +96,7 @@ class LocalGateway final : public Gateway {
   // Makes every write acknowledged so far durable: forces what `group`, `none`
   // and unstable writes left in the page cache.
   Status fsync(NsRef ns, InodeId ino) override;
+  Status sync() override;
 
   // ---- object operations (S3 semantics; a key is a path)
   // `meta` is read once `body` is consumed, so the body's source may add to it
@@ -169,6 +170,18 @@ class LocalGateway final : public Gateway {
   Status init();
 
   Result<crypto::SecretKey> tenant_key(TenantId t) const;
+  // A namespace's tenant key, looked up once per check.
+  using KeyCache = std::map<NamespaceId, Result<crypto::SecretKey>>;
+  const Result<crypto::SecretKey>& namespace_key(NamespaceId ns, KeyCache* keys) const;
+  // check.cc: every file layout of a store, decoded and opened (bad records
+  // named in `problems` and passed; a shredded tenant's skipped quietly while
+  // `awaiting_purge`).
+  using LayoutVisitor = std::function<void(std::string_view key, std::string_view value, const ns::Inode& inode,
+                                           const std::vector<Extent>& extents)>;
+  Status for_each_layout(meta::Store* store, bool awaiting_purge, std::vector<std::string>* problems,
+                         const LayoutVisitor& visit) const;
+  std::set<DomainId> domains_awaiting_purge() const;
+  void check_layouts(std::vector<std::string>* problems) const;
   // The keys of the tenant's dedup domain (its own, or the shared one).
   Result<crypto::DomainKeys> domain_keys(TenantId t) const;
   // The shared domain's root key, made once through the log (ensure_shared_domain).

@@ -7,6 +7,7 @@
 #include "crypto/primitives.h"
 #include "gateway/local_gateway.h"
 #include "gateway/object_util.h"
+#include "common/kill_point.h"
 
 namespace kiseki::gateway {
 
@@ -172,6 +173,7 @@ Result<PartInfo> LocalGateway::upload_part(NsRef ns, std::string_view upload_id,
     KISEKI_TRY(seal_part(kek, ns.ns, upload_id, pr, &d.blob));
     add_refs(data.extents, data.prepared, &d);
     Status st = submit({d}).status();
+    if (st.is_ok()) KISEKI_KILL_POINT("multipart.after_part");
     if (st.is_ok()) return pr.info;
     if (st.code() != ErrorCode::kConflict) return st;
   }
@@ -258,8 +260,10 @@ Result<ObjectInfo> LocalGateway::complete_upload(NsRef ns, std::string_view uplo
     drop.ns = ns.ns;
     drop.name = std::string(upload_id);
     for (const auto& p : stored) add_unrefs(p.extents, &drop);
+    KISEKI_KILL_POINT("multipart.complete.before_commit");
     auto out = submit({put, drop});
     if (out) {
+      KISEKI_KILL_POINT("multipart.complete.after_commit");
       Inode i;
       i.size = size;
       i.attr.mtime_ns = put.time_ns;

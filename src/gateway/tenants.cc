@@ -5,6 +5,7 @@
 #include "crypto/chunk_cipher.h"
 #include "gateway/local_gateway.h"
 #include "namespace/apply_purge.h"
+#include "common/kill_point.h"
 
 namespace kiseki::gateway {
 
@@ -178,6 +179,7 @@ Status LocalGateway::shred_tenant(TenantId id) {
       ds.push_back(std::move(e));
     }
     KISEKI_TRY(submit(std::move(ds)).status());
+    KISEKI_KILL_POINT("shred.after_record");
   }
   {
     std::lock_guard lock(shredded_mu_);
@@ -271,8 +273,10 @@ Status LocalGateway::purge_tenant(const TenantInfo& t) {
     ranges.emplace_back(Cf::kChunkRefs, chunk::ledger_prefix(t.id));
   }
   KISEKI_TRY(chunks_->flush_local());
+  KISEKI_KILL_POINT("purge.before_erase");
   KISEKI_TRY(meta_->erase_history(ranges));
   for (const auto& d : data_) KISEKI_TRY(d.store->erase_history(ranges));
+  KISEKI_KILL_POINT("purge.after_erase");
   rocksdb::WriteBatch b;
   b.Delete(meta_->cf(Cf::kDefault), erase_pending_key(t.id));
   KISEKI_TRY(meta_->write(&b, true));

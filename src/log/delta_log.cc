@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "common/logging.h"
+#include "common/kill_point.h"
 
 namespace kiseki::log {
 
@@ -146,6 +147,7 @@ std::optional<uint64_t> DeltaLog::commit_group(std::deque<Pending*>& group) {
     if (relies) gate.lock();
     st = store_->write(batch.GetWriteBatch(), false);
   }
+  if (st.is_ok()) KISEKI_KILL_POINT("log.after_wal_write");
   if (opts_.local_done) opts_.local_done(index, st.is_ok());
   if (!st.is_ok()) return fail(st);
   {
@@ -179,6 +181,7 @@ Status DeltaLog::sync_through(uint64_t index) {
     uint64_t target = applied_index();
     Status st = opts_.before_commit ? opts_.before_commit() : Status::ok();
     if (st.is_ok()) st = store_->sync_wal();
+    if (st.is_ok()) KISEKI_KILL_POINT("log.after_wal_sync");
     if (gate.owns_lock()) gate.unlock();
     wal_sync_seconds_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     wal_syncs_->inc();

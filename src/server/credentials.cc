@@ -55,6 +55,9 @@ Status ensure_root_credentials(gateway::Gateway* gw, const std::string& data_dir
   }
   if (file_exists(path)) return Status::ok();
   KISEKI_ASSIGN_OR_RETURN(gateway::AccessKey k, gw->create_access_key(tenant));
+  // The key (and the tenant) durable before the file that names it, whatever
+  // the durability mode: a power loss must not leave a file naming no key.
+  KISEKI_TRY(gw->sync());
   KISEKI_TRY(write_file_atomic(path, file_text(k), 0600));
   std::printf("Kiseki root credentials (shown once, kept in %s):\n  access key: %s\n  secret key: %s\n",
               path.c_str(), k.access_key_id.c_str(), k.secret_key.c_str());

@@ -40,7 +40,60 @@ static int create_once(const char* dir, uint64_t client, uint64_t seq) {
   for (;;) pause();
 }
 
+// "DATA_DIR killpoints": one pass over every path with a kill point (writes
+// that roll segments, a multipart upload, deletes and a compaction, a shred
+// and its purge), each reported "ACK ..." once done; run with
+// KISEKI_KILL_POINT set, it dies at that point.
+static int kill_point_workload(const char* dir) {
+  GatewayOptions o;
+  o.data_dir = dir;
+  o.segment_bytes = 256 << 10;
+  auto g = Gateway::open(o);
+  if (!g) return 1;
+  auto& gw = **g;
+  auto ack = [](const std::string& what) {
+    std::printf("ACK %s\n", what.c_str());
+    std::fflush(stdout);
+  };
+  TenantId t = *gw.create_tenant("crash");
+  NsRef ns = *gw.create_namespace(t, "b");
+  TenantId gone = *gw.create_tenant("gone");
+  NsRef gns = *gw.create_namespace(gone, "g");
+  ack("setup");
+  std::string body = payload(99, 50000);
+  if (!gw.put_object(gns, "doomed", source_from(as_bytes(body)), {})) return 1;
+  ack("obj doomed 99 50000");
+  for (uint64_t seq = 1; seq <= 8; ++seq) {
+    std::string key = "k" + std::to_string(seq);
+    std::string data = payload(seq, 100000);
+    if (!gw.put_object(ns, key, source_from(as_bytes(data)), {})) return 1;
+    ack("obj " + key + " " + std::to_string(seq) + " 100000");
+  }
+  auto id = gw.create_upload(ns, "multi", {});
+  if (!id) return 1;
+  std::string part = payload(50, 120000);
+  auto p = gw.upload_part(ns, *id, 1, source_from(as_bytes(part)));
+  if (!p) return 1;
+  ack("part");
+  if (!gw.complete_upload(ns, *id, {{1, p->etag}})) return 1;
+  ack("obj multi 50 120000");
+  for (uint64_t seq = 1; seq <= 6; ++seq) {
+    if (!gw.delete_object(ns, "k" + std::to_string(seq))) return 1;
+    ack("del k" + std::to_string(seq));
+  }
+  if (!gw.compact(0.9)) return 1;
+  ack("compact");
+  if (!gw.shred_tenant(gone)) return 1;
+  ack("shred gone");
+  if (!gw.purge_shredded()) return 1;
+  ack("purge");
+  std::printf("DONE\n");
+  std::fflush(stdout);
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[2]) == "killpoints") return kill_point_workload(argv[1]);
   if (argc == 5 && std::string(argv[2]) == "once")
     return create_once(argv[1], std::strtoull(argv[3], nullptr, 10), std::strtoull(argv[4], nullptr, 10));
   if (argc != 5 || !parse_durability(argv[4])) {

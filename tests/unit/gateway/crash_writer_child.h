@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -15,8 +16,10 @@ struct CrashWriter {
   FILE* out = nullptr;  // the child's standard output
 };
 
-// Runs KISEKI_CRASH_WRITER with `args`; pid -1 if it could not be started.
-inline CrashWriter spawn_crash_writer(const std::vector<std::string>& args) {
+// Runs KISEKI_CRASH_WRITER with `args` (and `env` added to its environment);
+// pid -1 if it could not be started.
+inline CrashWriter spawn_crash_writer(const std::vector<std::string>& args,
+                                      const std::vector<std::pair<std::string, std::string>>& env = {}) {
   int fds[2];
   if (pipe(fds) != 0) return {};
   pid_t pid = fork();
@@ -24,6 +27,7 @@ inline CrashWriter spawn_crash_writer(const std::vector<std::string>& args) {
   if (pid == 0) {
     dup2(fds[1], 1);
     close(fds[0]);
+    for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
     std::vector<char*> argv = {const_cast<char*>(KISEKI_CRASH_WRITER)};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
