@@ -1,4 +1,4 @@
-// Power cuts: a workload of every kind of write (namespace and key creation,
+// Power cuts: a workload of every kind of write (tenant, namespace and key creation,
 // S3 PUT, copy, multipart complete, delete, NFS FILE_SYNC writes, UNSTABLE +
 // COMMIT, rename) runs on the power-cut Env until the power goes at a chosen
 // file operation; what was not synced is dropped (sometimes with a torn last
@@ -56,6 +56,8 @@ struct Workload {
     for (int r = 0; r < rounds; ++r) {
       std::string n = std::to_string(r);
       uint64_t s = 1000 * (r + 1);
+      add("create tenant", Promise::kMode, [this, n] { return gw->create_tenant("t" + n).status(); },
+          [n](State& st) { st["tenant:t" + n] = ""; });
       add("create namespace", Promise::kMode, [this, n] { return gw->create_namespace(tenant, "n" + n).status(); },
           [n](State& st) { st["ns:n" + n] = ""; });
       add("create access key", Promise::kMode, [this] { return gw->create_access_key(tenant).status(); },
@@ -158,6 +160,8 @@ Result<State> observe(Gateway& gw) {
     if (!l->truncated) break;
     req.start_after = l->next_start_after;
   }
+  for (const auto& other : gw.list_tenants())
+    if (other.name != "acme") st["tenant:" + other.name] = "";
   for (const auto& n : gw.list_namespaces(t->id))
     if (n.name != "b") st["ns:" + n.name] = "";
   auto keys = gw.list_access_keys(t->id);
