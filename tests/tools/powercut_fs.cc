@@ -10,9 +10,8 @@
 //   cat MOUNTPOINT/.powercut               # what the last cut dropped
 //
 // It runs single-threaded and keeps the kernel's caches off (direct I/O, no
-// attribute or entry caching), so every write and sync reaches it. Files are
-// modelled as append-only, as Kiseki and RocksDB write them: an overwrite in
-// place of synced bytes is not undone.
+// attribute or entry caching), so every write and sync reaches it. What a cut
+// keeps: tests/support/power_cut_model.h.
 #define FUSE_USE_VERSION 35
 #include <dirent.h>
 #include <fcntl.h>
@@ -25,134 +24,33 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <map>
-#include <random>
-#include <set>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "support/power_cut_model.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using kiseki::testing::PowerCutModel;
 
 constexpr const char* kControl = "/.powercut";
 
-struct Saved {
-  std::string path, copy;
-  uint64_t synced = 0;
-};
-
 struct State {
-  std::string backing, save_dir;
-  std::map<std::string, uint64_t> synced;               // path → bytes durable
-  std::map<std::string, std::set<std::string>> entries;  // directory → names durable
-  std::vector<Saved> saved;
-  std::string last_written;
-  uint64_t last_write_at = 0;
-  uint64_t saves = 0, cuts = 0;
+  std::string backing;
+  std::unique_ptr<PowerCutModel> model;
+  uint64_t cuts = 0;
   std::string report = "no cut yet\n";
 } g;
 
 std::string real(const char* path) { return g.backing + path; }
-std::string parent_of(const std::string& p) {
-  auto i = p.rfind('/');
-  return i == 0 ? "/" : p.substr(0, i);
-}
-std::string name_of(const std::string& p) { return p.substr(p.rfind('/') + 1); }
 int err(int r) { return r < 0 ? -errno : r; }
 
-uint64_t size_of(const std::string& path) {
-  struct stat st;
-  return ::stat(real(path.c_str()).c_str(), &st) == 0 && S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_size)
-                                                                              : 0;
-}
-
-void snapshot_dir(const std::string& dir) {
-  auto& names = g.entries[dir];
-  names.clear();
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(real(dir.c_str()), ec)) names.insert(e.path().filename().string());
-}
-
-// Everything in the backing directory is durable now.
-void baseline() {
-  g.synced.clear();
-  g.entries.clear();
-  g.saved.clear();
-  std::error_code ec;
-  fs::remove_all(g.save_dir, ec);
-  fs::create_directories(g.save_dir, ec);
-  snapshot_dir("/");
-  for (const auto& e : fs::recursive_directory_iterator(g.backing, ec)) {
-    std::string p = "/" + fs::relative(e.path(), g.backing).string();
-    if (e.is_directory()) snapshot_dir(p);
-    else if (e.is_regular_file()) g.synced[p] = static_cast<uint64_t>(e.file_size());
-  }
-}
-
-bool durable_entry(const std::string& path) {
-  auto it = g.entries.find(parent_of(path));
-  return it != g.entries.end() && it->second.count(name_of(path));
-}
-
-// A durable entry about to be replaced or removed: kept by a hard link until
-// its directory's next sync.
-void save(const std::string& path) {
-  for (const auto& s : g.saved)
-    if (s.path == path) return;
-  if (!durable_entry(path)) return;
-  struct stat st;
-  if (::lstat(real(path.c_str()).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
-  std::string copy = g.save_dir + "/" + std::to_string(++g.saves);
-  if (::link(real(path.c_str()).c_str(), copy.c_str()) != 0) return;
-  auto s = g.synced.find(path);
-  g.saved.push_back({path, copy, s == g.synced.end() ? 0 : s->second});
-}
-
 void cut(bool tear) {
-  uint64_t removed = 0, restored = 0, truncated = 0, dropped = 0, torn = 0;
-  std::error_code ec;
-  std::vector<std::string> files;
-  for (const auto& e : fs::recursive_directory_iterator(g.backing, ec))
-    if (e.is_regular_file()) files.push_back("/" + fs::relative(e.path(), g.backing).string());
-  for (const auto& f : files) {
-    if (durable_entry(f)) continue;
-    ::unlink(real(f.c_str()).c_str());
-    ++removed;
-  }
-  for (const auto& s : g.saved)
-    if (::rename(s.copy.c_str(), real(s.path.c_str()).c_str()) == 0) {
-      g.synced[s.path] = s.synced;
-      ++restored;
-    }
-  g.saved.clear();
-  std::mt19937_64 rng(g.cuts * 7919 + 1);
-  for (const auto& e : fs::recursive_directory_iterator(g.backing, ec)) {
-    if (!e.is_regular_file()) continue;
-    std::string f = "/" + fs::relative(e.path(), g.backing).string();
-    uint64_t size = static_cast<uint64_t>(e.file_size());
-    auto it = g.synced.find(f);
-    uint64_t keep = it == g.synced.end() ? 0 : std::min(it->second, size);
-    if (keep == size) continue;
-    if (tear && f == g.last_written && g.last_write_at == keep) {
-      uint64_t extra = rng() % (size - keep);  // a part of the last write, never all of it
-      keep += extra;
-      torn += extra;
-    }
-    if (::truncate(e.path().c_str(), static_cast<off_t>(keep)) == 0) {
-      ++truncated;
-      dropped += size - keep;
-    }
-  }
-  ++g.cuts;
-  char buf[256];
-  std::snprintf(buf, sizeof(buf),
-                "cut %llu: %llu entries removed, %llu restored, %llu files cut back by %llu bytes, %llu torn bytes kept\n",
-                (unsigned long long)g.cuts, (unsigned long long)removed, (unsigned long long)restored,
-                (unsigned long long)truncated, (unsigned long long)dropped, (unsigned long long)torn);
-  g.report = buf;
-  std::fputs(buf, stderr);
-  baseline();
+  auto r = g.model->cut(tear, ++g.cuts * 7919);
+  g.report = "cut " + std::to_string(g.cuts) + ": " + r.to_string() + "\n";
+  std::fputs(g.report.c_str(), stderr);
 }
 
 void* op_init(fuse_conn_info*, fuse_config* cfg) {
@@ -189,23 +87,14 @@ int op_mkdir(const char* path, mode_t mode) { return err(::mkdir(real(path).c_st
 int op_rmdir(const char* path) { return err(::rmdir(real(path).c_str())); }
 
 int op_unlink(const char* path) {
-  save(path);
-  int r = err(::unlink(real(path).c_str()));
-  if (r == 0) g.synced.erase(path);
-  return r;
+  g.model->before_remove(real(path));
+  return err(::unlink(real(path).c_str()));
 }
 
 int op_rename(const char* from, const char* to, unsigned int flags) {
   if (flags != 0) return -EINVAL;
-  save(to);
-  int r = err(::rename(real(from).c_str(), real(to).c_str()));
-  if (r == 0) {
-    auto it = g.synced.find(from);
-    uint64_t synced = it == g.synced.end() ? 0 : it->second;
-    if (it != g.synced.end()) g.synced.erase(it);
-    g.synced[to] = synced;
-  }
-  return r;
+  g.model->before_rename(real(from), real(to));
+  return err(::rename(real(from).c_str(), real(to).c_str()));
 }
 
 int op_link(const char* from, const char* to) { return err(::link(real(from).c_str(), real(to).c_str())); }
@@ -216,8 +105,7 @@ int op_utimens(const char* path, const timespec tv[2], fuse_file_info*) {
 
 int op_truncate(const char* path, off_t size, fuse_file_info* fi) {
   int r = fi ? err(::ftruncate(static_cast<int>(fi->fh), size)) : err(::truncate(real(path).c_str(), size));
-  auto it = g.synced.find(path);
-  if (r == 0 && it != g.synced.end() && it->second > static_cast<uint64_t>(size)) it->second = size;
+  if (r == 0) g.model->truncated(real(path), static_cast<uint64_t>(size));
   return r;
 }
 
@@ -231,7 +119,7 @@ int op_open(const char* path, fuse_file_info* fi) {
   if (fd < 0) return -errno;
   fi->fh = static_cast<uint64_t>(fd);
   fi->direct_io = 1;
-  if (fi->flags & O_TRUNC) g.synced.erase(path);
+  if (fi->flags & O_TRUNC) g.model->truncated(real(path), 0);
   return 0;
 }
 
@@ -240,7 +128,7 @@ int op_create(const char* path, mode_t mode, fuse_file_info* fi) {
   if (fd < 0) return -errno;
   fi->fh = static_cast<uint64_t>(fd);
   fi->direct_io = 1;
-  if (fi->flags & O_TRUNC) g.synced.erase(path);
+  if (fi->flags & O_TRUNC) g.model->truncated(real(path), 0);
   return 0;
 }
 
@@ -263,8 +151,7 @@ int op_write(const char* path, const char* buf, size_t size, off_t off, fuse_fil
     cut(cmd.find("tear") != std::string::npos);
     return static_cast<int>(size);
   }
-  g.last_written = path;
-  g.last_write_at = static_cast<uint64_t>(off);
+  g.model->before_write(real(path), static_cast<uint64_t>(off));
   ssize_t n = ::pwrite(static_cast<int>(fi->fh), buf, size, off);
   return n < 0 ? -errno : static_cast<int>(n);
 }
@@ -278,22 +165,13 @@ int op_release(const char*, fuse_file_info* fi) {
 
 int op_fsync(const char* path, int datasync, fuse_file_info* fi) {
   if (fi->fh == UINT64_MAX) return 0;
+  g.model->before_sync(real(path));
   int r = datasync ? ::fdatasync(static_cast<int>(fi->fh)) : ::fsync(static_cast<int>(fi->fh));
-  if (r != 0) return -errno;
-  g.synced[path] = size_of(path);
-  return 0;
+  return r != 0 ? -errno : 0;
 }
 
 int op_fsyncdir(const char* path, int, fuse_file_info*) {
-  snapshot_dir(path);
-  for (auto it = g.saved.begin(); it != g.saved.end();) {
-    if (parent_of(it->path) == path) {
-      ::unlink(it->copy.c_str());
-      it = g.saved.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  g.model->before_sync_dir(PowerCutModel::normal(real(path)));
   return 0;
 }
 
@@ -313,10 +191,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s BACKING_DIR MOUNTPOINT [-f] [-o ...]\n", argv[0]);
     return 2;
   }
-  g.backing = fs::absolute(argv[1]).lexically_normal().string();
-  while (g.backing.size() > 1 && g.backing.back() == '/') g.backing.pop_back();
-  g.save_dir = g.backing + ".powercut-saved";
-  baseline();
+  g.backing = PowerCutModel::normal(fs::absolute(argv[1]).string());
+  g.model = std::make_unique<PowerCutModel>(g.backing, g.backing + ".powercut-saved");
+  g.model->baseline();
   fuse_operations ops{};
   ops.init = op_init;
   ops.getattr = op_getattr;
