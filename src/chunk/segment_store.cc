@@ -125,6 +125,12 @@ Status SegmentStore::check_space_locked(uint64_t bytes) {
   return Status::ok();
 }
 
+void SegmentStore::recheck_space() {
+  std::lock_guard lock(mu_);
+  space_budget_ = 0;
+  if (opts_.reserve_bytes > 0) (void)check_space_locked(1);  // sets space_low_
+}
+
 Result<Location> SegmentStore::append(const ChunkId& id, ByteSpan sealed, bool use_reserve) {
   if (sealed.size() > kMaxRecordPayload) return invalid_argument("chunk larger than a record may be");
   uint8_t header[kRecordHeaderSize];

@@ -62,6 +62,8 @@ class SegmentStore {
   Status roll();
   // The last free-space check found less than twice the reserve free.
   bool space_low() const { return space_low_.load(std::memory_order_relaxed); }
+  // Looks at the free space again now (after compaction freed some).
+  void recheck_space();
   // Makes every record up to `loc` durable (unless the mode is kNone). Concurrent
   // callers share one fdatasync (group commit).
   Status sync(const Location& loc) { return sync_to({loc.segment, loc.offset + loc.record_size()}); }

@@ -299,6 +299,7 @@ void LocalGateway::want_compaction() {
 
 void LocalGateway::compact_for_space() {
   auto n = compact(0.5);
+  segments_->recheck_space();
   if (!n) KLOG_WARN("compaction for space failed: {}", n.status().to_string());
   else if (*n > 0) KLOG_INFO("space was low: compaction removed {} segments", *n);
 }

@@ -19,6 +19,7 @@ void PowerCutEnv::arm(uint64_t cut_at) {
 
 void PowerCutEnv::cut() {
   std::lock_guard lock(mu_);
+  if (!cut_) model_.power_went();
   cut_ = true;
 }
 
@@ -43,7 +44,10 @@ uint64_t PowerCutEnv::last_sync(const std::function<bool(const std::string&)>& m
 bool PowerCutEnv::powered_locked() const {
   if (cut_) return false;
   ++ops_;
-  if (cut_at_ != 0 && ops_ >= cut_at_) cut_ = true;
+  if (cut_at_ != 0 && ops_ >= cut_at_) {
+    cut_ = true;
+    model_.power_went();
+  }
   return !cut_;
 }
 

@@ -56,6 +56,7 @@ void PowerCutModel::baseline() {
   entries_.clear();
   saved_.clear();
   last_written_.clear();
+  last_write_at_ = last_write_end_ = 0;
   std::error_code ec;
   fs::remove_all(save_dir_, ec);
   fs::create_directories(save_dir_, ec);
@@ -105,7 +106,13 @@ void PowerCutModel::before_sync_dir(const std::string& dir) {
 
 void PowerCutModel::before_write(const std::string& file, uint64_t offset) {
   last_written_ = file;
-  last_write_at_ = offset;
+  last_write_at_ = last_write_end_ = offset;
+}
+
+void PowerCutModel::power_went() {
+  uint64_t size;
+  if (!last_written_.empty() && last_write_end_ == last_write_at_ && size_of(last_written_, &size))
+    last_write_end_ = size;
 }
 
 void PowerCutModel::before_remove(const std::string& path) {
@@ -157,8 +164,9 @@ PowerCutModel::Report PowerCutModel::cut(bool tear, uint64_t seed) {
     auto it = synced_.find(f);
     uint64_t keep = it == synced_.end() ? 0 : std::min(it->second, size);
     if (keep == size) continue;
-    if (tear && f == last_written_ && last_write_at_ == keep) {
-      uint64_t extra = rng() % (size - keep);  // a part of the last write, never all of it
+    if (tear && f == last_written_ && last_write_at_ == keep && last_write_end_ > keep) {
+      // A part of the last write, never all of it (nor what came after the power went).
+      uint64_t extra = rng() % (std::min(last_write_end_, size) - keep);
       keep += extra;
       r.torn_bytes_kept += extra;
     }

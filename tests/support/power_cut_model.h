@@ -33,6 +33,10 @@ class PowerCutModel {
   void before_sync(const std::string& file);  // whatever it holds now is durable after the sync
   void before_sync_dir(const std::string& dir);
   void before_write(const std::string& file, uint64_t offset);
+  // Where the last write ended: given by who knows it, else taken as the
+  // file's size when the power goes (what is written after it never counts).
+  void wrote(uint64_t end) { last_write_end_ = end; }
+  void power_went();
   void before_remove(const std::string& path);
   void before_rename(const std::string& from, const std::string& to);
   void truncated(const std::string& file, uint64_t size);
@@ -61,7 +65,7 @@ class PowerCutModel {
   std::map<std::string, std::set<std::string>> entries_;  // directory → names durable
   std::vector<Saved> saved_;
   std::string last_written_;
-  uint64_t last_write_at_ = 0;
+  uint64_t last_write_at_ = 0, last_write_end_ = 0;
   uint64_t saves_ = 0;
 };
 

@@ -153,6 +153,7 @@ int op_write(const char* path, const char* buf, size_t size, off_t off, fuse_fil
   }
   g.model->before_write(real(path), static_cast<uint64_t>(off));
   ssize_t n = ::pwrite(static_cast<int>(fi->fh), buf, size, off);
+  if (n > 0) g.model->wrote(static_cast<uint64_t>(off) + static_cast<uint64_t>(n));
   return n < 0 ? -errno : static_cast<int>(n);
 }
 

@@ -48,6 +48,7 @@ class DiskFullTest : public GatewayTest {
     o.env = &env_;
     return o;
   }
+  void TearDown() override { gw_.reset(); }  // before env_ goes
   QuotaEnv env_{dir_.path(), 8 << 20};
 };
 

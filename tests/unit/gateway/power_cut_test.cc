@@ -227,7 +227,7 @@ class PowerCutTest : public ::testing::TestWithParam<const char*> {
       env.cut();
     }
     auto report = env.apply_power_cut(seed, tear);
-    (void)report;
+    std::string cut_report = (tear ? "torn: " : "") + report.to_string();
 
     // The promises: under sync every acknowledged operation but an unstable
     // write; in every mode whatever a COMMIT acknowledged covers; under group
@@ -249,7 +249,7 @@ class PowerCutTest : public ::testing::TestWithParam<const char*> {
     EXPECT_TRUE(g.is_ok()) << "cut at " << cut_at << ": " << g.status().to_string();
     if (!g) return total_ops;
     Gateway& gw = **g;
-    EXPECT_EQ(gw.damage_at_open(), "") << "cut at " << cut_at;
+    EXPECT_EQ(gw.damage_at_open(), "") << "cut at " << cut_at << " (" << cut_report << ")";
     auto got = observe(gw);
     EXPECT_TRUE(got.is_ok()) << "cut at " << cut_at << ": " << got.status().to_string();
     if (!got) return total_ops;
