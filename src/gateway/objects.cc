@@ -309,6 +309,9 @@ Result<ObjectInfo> LocalGateway::copy_object(NsRef src, std::string_view src_key
     // Same tenant, same dedup domain: the copy shares the source's chunks.
     Delta d = object_delta(dst, dst_key, si.size);
     KISEKI_TRY(replace_target(dst, dst_key, kek, &d).status());
+    // A copy onto itself (new metadata or tags) is of the object as it is now:
+    // one replaced since it was read is read again, not put back.
+    if (src.ns == dst.ns && src_key == dst_key && d.version != si.version) continue;
     KISEKI_TRY(seal_content(kek, dst.ns, c, &d.inode.content));
     // Within a shard the copy's references count on the source's (apply
     // checks they are still there). Into another shard they are fresh: this

@@ -190,6 +190,54 @@ def test_copy(s3, bucket):
     assert code(e) == "NoSuchKey"
 
 
+def test_object_tagging(s3, bucket):
+    def tags(key):
+        return {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
+
+    s3.put_object(Bucket=bucket, Key="t", Body=b"tagged", Tagging="team=storage&stage=a%20b", Metadata={"m": "1"})
+    assert tags("t") == {"team": "storage", "stage": "a b"}
+    g = s3.get_object(Bucket=bucket, Key="t")
+    assert g["TagCount"] == 2 and g["Metadata"] == {"m": "1"}
+    assert "x-amz-tagging" not in g["ResponseMetadata"]["HTTPHeaders"]
+    etag = g["ETag"]
+    # Replace the set: the object, its metadata and its ETag stay.
+    s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": [{"Key": "k", "Value": "v:1/@"}]})
+    assert tags("t") == {"k": "v:1/@"}
+    g = s3.get_object(Bucket=bucket, Key="t")
+    assert g["Body"].read() == b"tagged" and g["ETag"] == etag and g["Metadata"] == {"m": "1"} and g["TagCount"] == 1
+    # A copy keeps the source's tags, or takes the request's with REPLACE.
+    s3.copy_object(Bucket=bucket, Key="c1", CopySource={"Bucket": bucket, "Key": "t"})
+    assert tags("c1") == {"k": "v:1/@"}
+    s3.copy_object(Bucket=bucket, Key="c2", CopySource={"Bucket": bucket, "Key": "t"},
+                   TaggingDirective="REPLACE", Tagging="x=y")
+    assert tags("c2") == {"x": "y"}
+    s3.copy_object(Bucket=bucket, Key="c3", CopySource={"Bucket": bucket, "Key": "t"}, TaggingDirective="REPLACE")
+    assert tags("c3") == {}
+    # Multipart uploads take x-amz-tagging at creation.
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mp", Tagging="p=1")["UploadId"]
+    e1 = s3.upload_part(Bucket=bucket, Key="mp", UploadId=up, PartNumber=1, Body=b"z" * 100)["ETag"]
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}]})
+    assert tags("mp") == {"p": "1"}
+    s3.delete_object_tagging(Bucket=bucket, Key="t")
+    assert tags("t") == {}
+    assert "TagCount" not in s3.get_object(Bucket=bucket, Key="t")
+    # What S3 refuses.
+    for bad in ["=v", "a=1&a=2", "&".join(f"k{i}=v" for i in range(11)), "k=" + "v" * 257, "k" * 129 + "=v", "k=v%23"]:
+        with pytest.raises(ClientError) as e:
+            s3.put_object(Bucket=bucket, Key="bad", Body=b"x", Tagging=bad)
+        assert code(e) == "InvalidTag", bad
+    with pytest.raises(ClientError) as e:
+        s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": [{"Key": "a", "Value": "1"}] * 2})
+    assert code(e) == "InvalidTag"
+    with pytest.raises(ClientError) as e:
+        s3.get_object_tagging(Bucket=bucket, Key="missing")
+    assert code(e) == "NoSuchKey"
+    with pytest.raises(ClientError) as e:
+        s3.put_object_tagging(Bucket=bucket, Key="missing", Tagging={"TagSet": []})
+    assert code(e) == "NoSuchKey"
+
+
 def test_delete_objects(s3, bucket):
     for k in ["a", "b/c", "d"]:
         s3.put_object(Bucket=bucket, Key=k, Body=b"x")

@@ -214,13 +214,16 @@ Response S3Handler::dispatch(Ctx& c) {
   bool upload = q.has_param("uploadId");
   if (m == "PUT") {
     if (upload || q.has_param("partNumber")) return q.header("x-amz-copy-source") ? upload_part_copy(c) : upload_part(c);
-    if (q.has_param("acl") || q.has_param("tagging")) {
-      c.op = "PutObjectSubresource";
-      return error(c, make_s3_error(501, "NotImplemented", "object ACLs and tags are not implemented"));
+    if (q.has_param("tagging")) return put_object_tagging(c);
+    if (q.has_param("acl")) {
+      c.op = "PutObjectAcl";
+      return error(c, make_s3_error(501, "NotImplemented", "object ACLs are not implemented"));
     }
     return q.header("x-amz-copy-source") ? copy_object(c) : put_object(c);
   }
   if (m == "GET" && q.has_param("acl")) return get_acl(c);
+  if (m == "GET" && q.has_param("tagging")) return get_object_tagging(c);
+  if (m == "DELETE" && q.has_param("tagging")) return delete_object_tagging(c);
   if (m == "GET") return upload ? list_parts(c) : get_object(c, false);
   if (m == "HEAD") return get_object(c, true);
   if (m == "DELETE") return upload ? abort_upload(c) : delete_object(c);

@@ -68,6 +68,9 @@ class S3Handler {
   // objects
   Response put_object(Ctx& c);
   Response copy_object(Ctx& c);
+  Response put_object_tagging(Ctx& c);
+  Response get_object_tagging(Ctx& c);
+  Response delete_object_tagging(Ctx& c);
   Response get_object(Ctx& c, bool head);
   Response delete_object(Ctx& c);
   // multipart

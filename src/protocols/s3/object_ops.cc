@@ -3,6 +3,7 @@
 
 #include "protocols/s3/body.h"
 #include "protocols/s3/handler_ctx.h"
+#include "protocols/s3/tagging.h"
 #include "protocols/s3/xml.h"
 
 namespace kiseki::s3 {
@@ -57,6 +58,10 @@ Result<ObjectMeta> meta_from(const S3Request& q) {
   }
   if (meta_bytes > kMaxUserMetaBytes)
     return invalid_argument("MetadataTooLarge: Your metadata headers exceed the maximum allowed metadata size.");
+  if (const std::string* t = q.header("x-amz-tagging")) {
+    KISEKI_ASSIGN_OR_RETURN(TagSet tags, parse_tag_header(*t));
+    if (!tags.empty()) m.headers[kTagsHeader] = encode_tags(tags);
+  }
   return m;
 }
 
@@ -75,6 +80,7 @@ void object_headers(Response& r, const ObjectInfo& o, const S3Request& q, bool w
   r.set("Content-Type", override_or("response-content-type", ct));
   bool checksums = whole && q.header_or("x-amz-checksum-mode") == "ENABLED";
   for (const auto& [k, v] : o.meta.headers) {
+    if (k == kTagsHeader) continue;  // counted by GET, listed by GET ?tagging
     if (k.rfind("x-amz-checksum-", 0) == 0) {
       if (checksums) r.set(k, v);
       continue;
@@ -263,6 +269,9 @@ Response S3Handler::get_object(Ctx& c, bool head) {
     }
   }
   object_headers(r, h->info, c.req, off == 0 && len == size && !c.req.param("partNumber"));
+  if (auto t = h->info.meta.headers.find(kTagsHeader); !head && t != h->info.meta.headers.end())
+    if (auto tags = parse_tag_header(t->second); tags && !tags->empty())
+      r.set("x-amz-tagging-count", std::to_string(tags->size()));
   r.offset = off;
   r.length = len;
   r.head = head;
@@ -297,19 +306,30 @@ Response S3Handler::copy_object(Ctx& c) {
   std::string directive = c.req.header_or("x-amz-metadata-directive", "COPY");
   if (directive != "COPY" && directive != "REPLACE")
     return error(c, make_s3_error(400, "InvalidArgument", "Unknown metadata directive."));
-  std::optional<ObjectMeta> meta;
-  if (directive == "REPLACE") {
-    auto m = meta_from(c.req);
-    if (!m) return error(c, m.status(), Subject::kObject);
-    meta = *m;
-  } else if (sb == c.req.bucket && sk == c.req.key) {
+  std::string tagging = c.req.header_or("x-amz-tagging-directive", "COPY");
+  if (tagging != "COPY" && tagging != "REPLACE")
+    return error(c, make_s3_error(400, "InvalidArgument", "Unknown tagging directive."));
+  if (directive == "COPY" && tagging == "COPY" && sb == c.req.bucket && sk == c.req.key)
     return error(c, make_s3_error(400, "InvalidRequest",
                                   "This copy request is illegal because it is trying to copy an object to itself "
                                   "without changing the object's metadata, storage class, website redirect location "
                                   "or encryption attributes."));
-  }
   auto head = gw_->head_object(src->ref, sk);
   if (!head) return error(c, head.status(), Subject::kObject);
+  // The metadata of the source or of the request; the tags of the source or
+  // of the request's x-amz-tagging, each by its own directive.
+  ObjectMeta meta = head->meta;
+  auto asked = meta_from(c.req);
+  if (!asked) return error(c, asked.status(), Subject::kObject);
+  if (directive == "REPLACE") {
+    meta = *asked;
+    meta.headers.erase(kTagsHeader);
+    if (auto t = head->meta.headers.find(kTagsHeader); t != head->meta.headers.end()) meta.headers.insert(*t);
+  }
+  if (tagging == "REPLACE") {
+    meta.headers.erase(kTagsHeader);
+    if (auto t = asked->headers.find(kTagsHeader); t != asked->headers.end()) meta.headers.insert(*t);
+  }
   if (const std::string* m = c.req.header("x-amz-copy-source-if-match"); m && unquote(*m) != head->etag)
     return error(c, make_s3_error(412, "PreconditionFailed", "x-amz-copy-source-if-match did not hold"));
   if (const std::string* m = c.req.header("x-amz-copy-source-if-none-match"); m && unquote(*m) == head->etag)
@@ -320,6 +340,61 @@ Response S3Handler::copy_object(Ctx& c) {
   x.open("CopyObjectResult", true).leaf("LastModified", iso8601(info->mtime_ns)).leaf("ETag", quoted(info->etag));
   x.close("CopyObjectResult");
   return xml_response(x);
+}
+
+// ---- object tags (kept in the object's metadata: tagging.h)
+
+Response S3Handler::put_object_tagging(Ctx& c) {
+  c.op = "PutObjectTagging";
+  auto ns = bucket_ref(c, true);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  auto body = read_small_body(c, 64 << 10);
+  if (!body) return error(c, body.status(), Subject::kObject);
+  auto tags = parse_tagging_xml(*body);
+  if (!tags) return error(c, tags.status(), Subject::kObject);
+  auto head = gw_->head_object(*ns, c.req.key);
+  if (!head) return error(c, head.status(), Subject::kObject);
+  ObjectMeta meta = head->meta;
+  meta.headers.erase(kTagsHeader);
+  if (!tags->empty()) meta.headers[kTagsHeader] = encode_tags(*tags);
+  // A copy onto itself: the same chunks, the new tags (Gateway::copy_object
+  // retries if the object changed in between, so a concurrent PUT is not undone).
+  auto info = gw_->copy_object(*ns, c.req.key, *ns, c.req.key, meta);
+  if (!info) return error(c, info.status(), Subject::kObject);
+  return Response{};
+}
+
+Response S3Handler::get_object_tagging(Ctx& c) {
+  c.op = "GetObjectTagging";
+  auto ns = bucket_ref(c, false);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  auto head = gw_->head_object(*ns, c.req.key);
+  if (!head) return error(c, head.status(), Subject::kObject);
+  TagSet tags;
+  if (auto t = head->meta.headers.find(kTagsHeader); t != head->meta.headers.end()) {
+    auto parsed = parse_tag_header(t->second);
+    if (!parsed) return error(c, parsed.status(), Subject::kObject);
+    tags = std::move(*parsed);
+  }
+  Response r;
+  r.body = tagging_xml(tags);
+  r.set("Content-Type", "application/xml");
+  return r;
+}
+
+Response S3Handler::delete_object_tagging(Ctx& c) {
+  c.op = "DeleteObjectTagging";
+  auto ns = bucket_ref(c, true);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  auto head = gw_->head_object(*ns, c.req.key);
+  if (!head) return error(c, head.status(), Subject::kObject);
+  if (head->meta.headers.erase(kTagsHeader) > 0) {
+    auto info = gw_->copy_object(*ns, c.req.key, *ns, c.req.key, head->meta);
+    if (!info) return error(c, info.status(), Subject::kObject);
+  }
+  Response r;
+  r.status = 204;
+  return r;
 }
 
 // ---- multipart
