@@ -123,7 +123,7 @@ bool uri_decode(std::string_view s, std::string* out, bool plus_is_space) {
   return true;
 }
 
-bool parse_query(std::string_view raw, QueryParams* out) {
+bool parse_query(std::string_view raw, QueryParams* out, bool plus_is_space) {
   out->clear();
   size_t start = 0;
   while (start < raw.size()) {
@@ -134,8 +134,8 @@ bool parse_query(std::string_view raw, QueryParams* out) {
     if (kv.empty()) continue;
     auto eq = kv.find('=');
     std::string k, v;
-    if (!uri_decode(kv.substr(0, eq), &k)) return false;
-    if (eq != std::string_view::npos && !uri_decode(kv.substr(eq + 1), &v)) return false;
+    if (!uri_decode(kv.substr(0, eq), &k, plus_is_space)) return false;
+    if (eq != std::string_view::npos && !uri_decode(kv.substr(eq + 1), &v, plus_is_space)) return false;
     out->emplace_back(std::move(k), std::move(v));
   }
   return true;

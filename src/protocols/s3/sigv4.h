@@ -48,7 +48,7 @@ bool uri_decode(std::string_view s, std::string* out, bool plus_is_space = false
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;  // decoded, in order
 // Splits a raw query string ("a=1&b&c=x%20y"); false on a malformed escape.
-bool parse_query(std::string_view raw, QueryParams* out);
+bool parse_query(std::string_view raw, QueryParams* out, bool plus_is_space = false);
 // Sorted, re-encoded "k=v&…", leaving out X-Amz-Signature (presigned URLs).
 std::string canonical_query(const QueryParams& params);
 

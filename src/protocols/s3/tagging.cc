@@ -43,20 +43,8 @@ Status validate(const TagSet& tags) {
 
 Result<TagSet> parse_tag_header(std::string_view header) {
   TagSet tags;
-  size_t s = 0;
-  while (s < header.size()) {
-    size_t amp = header.find('&', s);
-    if (amp == std::string_view::npos) amp = header.size();
-    std::string_view pair = header.substr(s, amp - s);
-    s = amp + 1;
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    std::string k, v;
-    if (!uri_decode(pair.substr(0, eq), &k, true) ||
-        (eq != std::string_view::npos && !uri_decode(pair.substr(eq + 1), &v, true)))
-      return invalid_tag("The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters");
-    tags.emplace_back(std::move(k), std::move(v));
-  }
+  if (!parse_query(header, &tags, /*plus_is_space=*/true))
+    return invalid_tag("The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters");
   KISEKI_TRY(validate(tags));
   return tags;
 }
