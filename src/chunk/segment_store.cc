@@ -106,20 +106,25 @@ Status SegmentStore::roll() {
   return roll_locked();
 }
 
+// The bytes free beyond the reserve; notes whether space is low.
+Result<uint64_t> SegmentStore::headroom_locked() {
+  KISEKI_ASSIGN_OR_RETURN(uint64_t free, opts_.env->free_bytes(dir_));
+  uint64_t headroom = free > opts_.reserve_bytes ? free - opts_.reserve_bytes : 0;
+  space_low_.store(headroom < opts_.reserve_bytes, std::memory_order_relaxed);
+  return headroom;
+}
+
 // Looks at the free space only after half of the headroom the last look found
 // has been appended (every append once the disk is nearly full).
 Status SegmentStore::check_space_locked(uint64_t bytes) {
   if (space_budget_ < bytes) {
-    KISEKI_ASSIGN_OR_RETURN(uint64_t free, opts_.env->free_bytes(dir_));
-    uint64_t headroom = free > opts_.reserve_bytes ? free - opts_.reserve_bytes : 0;
-    space_low_.store(headroom < opts_.reserve_bytes, std::memory_order_relaxed);
-    if (headroom >= bytes) space_budget_ = bytes + (headroom - bytes) / 2;
-    if (headroom < bytes) {
-      space_budget_ = 0;
-      return make_error(ErrorCode::kNoSpace, "the data disk is full: " + std::to_string(free) + " bytes free, " +
+    KISEKI_ASSIGN_OR_RETURN(uint64_t headroom, headroom_locked());
+    if (headroom < bytes)
+      return make_error(ErrorCode::kNoSpace, "the data disk is full: less than " +
+                                                 std::to_string(opts_.reserve_bytes + bytes) + " bytes free, " +
                                                  std::to_string(opts_.reserve_bytes) +
                                                  " kept for deletes and compaction");
-    }
+    space_budget_ = bytes + (headroom - bytes) / 2;
   }
   space_budget_ -= bytes;
   return Status::ok();
@@ -128,7 +133,7 @@ Status SegmentStore::check_space_locked(uint64_t bytes) {
 void SegmentStore::recheck_space() {
   std::lock_guard lock(mu_);
   space_budget_ = 0;
-  if (opts_.reserve_bytes > 0) (void)check_space_locked(1);  // sets space_low_
+  if (opts_.reserve_bytes > 0) (void)headroom_locked();
 }
 
 Result<Location> SegmentStore::append(const ChunkId& id, ByteSpan sealed, bool use_reserve) {

@@ -104,6 +104,7 @@ class SegmentStore {
   Status open_new_segment_locked(SegmentId id);
   Status roll_locked();
   Status check_space_locked(uint64_t bytes);
+  Result<uint64_t> headroom_locked();
   Status sync_through(const AppendMark& mark);  // whatever the mode
   Status sync_rolled();
   std::shared_ptr<Segment> find(SegmentId id) const;

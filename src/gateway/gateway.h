@@ -147,6 +147,11 @@ class Gateway {
   // metadata when given (metadata directive REPLACE).
   virtual Result<ObjectInfo> copy_object(NsRef src, std::string_view src_key, NsRef dst,
                                  std::string_view dst_key, const std::optional<ObjectMeta>& meta) = 0;
+  // Changes an object's metadata (content type, stored headers, user metadata,
+  // tags) and keeps its data and ETag: `edit` sees the metadata as it is when the
+  // change applies (again, if the object is replaced meanwhile).
+  using MetaEdit = std::function<Status(ObjectMeta* meta)>;
+  virtual Result<ObjectInfo> edit_object_meta(NsRef ns, std::string_view key, const MetaEdit& edit) = 0;
   virtual Result<ListResult> list_objects(NsRef ns, const ListRequest& req) const = 0;
 
   // ---- multipart uploads

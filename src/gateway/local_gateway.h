@@ -116,6 +116,7 @@ class LocalGateway final : public Gateway {
   // metadata when given (metadata directive REPLACE).
   Result<ObjectInfo> copy_object(NsRef src, std::string_view src_key, NsRef dst,
                                  std::string_view dst_key, const std::optional<ObjectMeta>& meta) override;
+  Result<ObjectInfo> edit_object_meta(NsRef ns, std::string_view key, const MetaEdit& edit) override;
   Result<ListResult> list_objects(NsRef ns, const ListRequest& req) const override;
 
   // ---- multipart uploads
@@ -170,6 +171,10 @@ class LocalGateway final : public Gateway {
   Status init();
 
   Result<crypto::SecretKey> tenant_key(TenantId t) const;
+  // copy_object and edit_object_meta: `edit` (if set) changes the copy's
+  // metadata, read with the source in the same attempt.
+  Result<ObjectInfo> copy_with(NsRef src, std::string_view src_key, NsRef dst, std::string_view dst_key,
+                               const MetaEdit& edit);
   // A namespace's tenant key, looked up once per check.
   using KeyCache = std::map<NamespaceId, Result<crypto::SecretKey>>;
   const Result<crypto::SecretKey>& namespace_key(NamespaceId ns, KeyCache* keys) const;

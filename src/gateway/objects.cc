@@ -290,6 +290,19 @@ Status LocalGateway::delete_object(NsRef ns, std::string_view key) {
 
 Result<ObjectInfo> LocalGateway::copy_object(NsRef src, std::string_view src_key, NsRef dst,
                                         std::string_view dst_key, const std::optional<ObjectMeta>& meta) {
+  if (!meta) return copy_with(src, src_key, dst, dst_key, nullptr);
+  return copy_with(src, src_key, dst, dst_key, [&](ObjectMeta* m) {
+    *m = *meta;
+    return Status::ok();
+  });
+}
+
+Result<ObjectInfo> LocalGateway::edit_object_meta(NsRef ns, std::string_view key, const MetaEdit& edit) {
+  return copy_with(ns, key, ns, key, edit);
+}
+
+Result<ObjectInfo> LocalGateway::copy_with(NsRef src, std::string_view src_key, NsRef dst,
+                                           std::string_view dst_key, const MetaEdit& edit) {
   if (src.tenant != dst.tenant) return make_error(ErrorCode::kPermissionDenied, "copy across tenants");
   KISEKI_TRY(validate_key(dst_key));
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(src.tenant));
@@ -301,16 +314,18 @@ Result<ObjectInfo> LocalGateway::copy_object(NsRef src, std::string_view src_key
     KISEKI_TRY(resolve_key(src, src_key, &si).status());
     Content c;
     KISEKI_TRY(open_content(kek, src.ns, si.content, &c));
-    if (meta) {
-      c.content_type = meta->content_type;
-      c.headers = meta->headers;
-      c.user_meta = meta->user_meta;
+    if (edit) {
+      ObjectMeta m{c.content_type, c.headers, c.user_meta};
+      KISEKI_TRY(edit(&m));
+      c.content_type = std::move(m.content_type);
+      c.headers = std::move(m.headers);
+      c.user_meta = std::move(m.user_meta);
     }
     // Same tenant, same dedup domain: the copy shares the source's chunks.
     Delta d = object_delta(dst, dst_key, si.size);
     KISEKI_TRY(replace_target(dst, dst_key, kek, &d).status());
     // A copy onto itself (new metadata or tags) is of the object as it is now:
-    // one replaced since it was read is read again, not put back.
+    // one replaced since it was read is read again (and edited again), not put back.
     if (src.ns == dst.ns && src_key == dst_key && d.version != si.version) continue;
     KISEKI_TRY(seal_content(kek, dst.ns, c, &d.inode.content));
     // Within a shard the copy's references count on the source's (apply

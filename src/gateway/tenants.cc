@@ -312,17 +312,19 @@ void LocalGateway::purge_loop() {
                        [&] { return purge_stop_ || purge_wanted_ || compact_wanted_; });
     if (purge_stop_) break;
     bool compact = std::exchange(compact_wanted_, false) || segments_->space_low();
-    if (!std::exchange(purge_wanted_, false)) {
-      lock.unlock();
-      if (compact) compact_for_space();
+    bool purge = std::exchange(purge_wanted_, false);
+    std::vector<TenantId> remote;
+    bool collect = false;
+    if (purge) {
+      remote.swap(remote_shreds_);
+      collect = std::exchange(collect_wanted_, false);
+    }
+    lock.unlock();
+    if (compact) compact_for_space();
+    if (!purge) {
       lock.lock();
       continue;
     }
-    std::vector<TenantId> remote;
-    remote.swap(remote_shreds_);
-    bool collect = std::exchange(collect_wanted_, false);
-    lock.unlock();
-    if (compact) compact_for_space();
     // Shreds another node took: this node's own steps (its key file, caches,
     // the history in its store's files), as shred_tenant takes them.
     Status st;

@@ -57,8 +57,8 @@ Status PowerCutEnv::check(FileOp op, std::string_view raw) const {
   std::string path = PowerCutModel::normal(std::string(raw));
   if (!powered_locked()) {
     // What the process does after the cut never reaches the disk: a sync
-    // makes nothing durable, and a removed or replaced entry comes back.
-    if (op == FileOp::kRemove || op == FileOp::kRename) model_.before_remove(path);
+    // makes nothing durable, and a removed entry comes back.
+    if (op == FileOp::kRemove) model_.before_remove(path);
     return Status::ok();
   }
   switch (op) {
@@ -76,7 +76,6 @@ Status PowerCutEnv::check(FileOp op, std::string_view raw) const {
       break;
     }
     case FileOp::kRemove:
-    case FileOp::kRename:
       model_.before_remove(path);
       break;
     default:

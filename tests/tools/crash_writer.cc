@@ -6,20 +6,14 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <random>
 #include <string>
 
 #include "gateway/gateway.h"
+#include "support/payload.h"
 
 using namespace kiseki;
 using namespace kiseki::gateway;
-
-static std::string payload(uint64_t seed, size_t n) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
+using kiseki::testing::payload;
 
 // "DATA_DIR once CLIENT SEQ": creates file "once" with that request id, reports
 // "ACK <ino>" and waits to be killed (the idempotency test retries it after).

@@ -13,6 +13,7 @@
 #include "protocols/s3/auth.h"
 #include "protocols/s3/errors.h"
 #include "protocols/s3/request.h"
+#include "protocols/s3/tagging.h"
 
 namespace kiseki::s3 {
 
@@ -71,6 +72,7 @@ class S3Handler {
   Response put_object_tagging(Ctx& c);
   Response get_object_tagging(Ctx& c);
   Response delete_object_tagging(Ctx& c);
+  Response set_object_tags(Ctx& c, const TagSet& tags);
   Response get_object(Ctx& c, bool head);
   Response delete_object(Ctx& c);
   // multipart

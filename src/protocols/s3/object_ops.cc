@@ -270,8 +270,7 @@ Response S3Handler::get_object(Ctx& c, bool head) {
   }
   object_headers(r, h->info, c.req, off == 0 && len == size && !c.req.param("partNumber"));
   if (auto t = h->info.meta.headers.find(kTagsHeader); !head && t != h->info.meta.headers.end())
-    if (auto tags = parse_tag_header(t->second); tags && !tags->empty())
-      r.set("x-amz-tagging-count", std::to_string(tags->size()));
+    r.set("x-amz-tagging-count", std::to_string(tag_count(t->second)));
   r.offset = off;
   r.length = len;
   r.head = head;
@@ -346,20 +345,29 @@ Response S3Handler::copy_object(Ctx& c) {
 
 Response S3Handler::put_object_tagging(Ctx& c) {
   c.op = "PutObjectTagging";
-  auto ns = bucket_ref(c, true);
-  if (!ns) return error(c, ns.status(), Subject::kBucket);
   auto body = read_small_body(c, 64 << 10);
   if (!body) return error(c, body.status(), Subject::kObject);
   auto tags = parse_tagging_xml(*body);
   if (!tags) return error(c, tags.status(), Subject::kObject);
-  auto head = gw_->head_object(*ns, c.req.key);
-  if (!head) return error(c, head.status(), Subject::kObject);
-  ObjectMeta meta = head->meta;
-  meta.headers.erase(kTagsHeader);
-  if (!tags->empty()) meta.headers[kTagsHeader] = encode_tags(*tags);
-  // A copy onto itself: the same chunks, the new tags (Gateway::copy_object
-  // retries if the object changed in between, so a concurrent PUT is not undone).
-  auto info = gw_->copy_object(*ns, c.req.key, *ns, c.req.key, meta);
+  return set_object_tags(c, *tags);
+}
+
+Response S3Handler::delete_object_tagging(Ctx& c) {
+  c.op = "DeleteObjectTagging";
+  Response r = set_object_tags(c, {});
+  if (r.status == 200) r.status = 204;
+  return r;
+}
+
+// The object's data and metadata stay; its tags become `tags`.
+Response S3Handler::set_object_tags(Ctx& c, const TagSet& tags) {
+  auto ns = bucket_ref(c, true);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  auto info = gw_->edit_object_meta(*ns, c.req.key, [&](ObjectMeta* m) {
+    m->headers.erase(kTagsHeader);
+    if (!tags.empty()) m->headers[kTagsHeader] = encode_tags(tags);
+    return Status::ok();
+  });
   if (!info) return error(c, info.status(), Subject::kObject);
   return Response{};
 }
@@ -379,21 +387,6 @@ Response S3Handler::get_object_tagging(Ctx& c) {
   Response r;
   r.body = tagging_xml(tags);
   r.set("Content-Type", "application/xml");
-  return r;
-}
-
-Response S3Handler::delete_object_tagging(Ctx& c) {
-  c.op = "DeleteObjectTagging";
-  auto ns = bucket_ref(c, true);
-  if (!ns) return error(c, ns.status(), Subject::kBucket);
-  auto head = gw_->head_object(*ns, c.req.key);
-  if (!head) return error(c, head.status(), Subject::kObject);
-  if (head->meta.headers.erase(kTagsHeader) > 0) {
-    auto info = gw_->copy_object(*ns, c.req.key, *ns, c.req.key, head->meta);
-    if (!info) return error(c, info.status(), Subject::kObject);
-  }
-  Response r;
-  r.status = 204;
   return r;
 }
 

@@ -5,6 +5,7 @@
 // of their own, only counted (x-amz-tagging-count) and listed (GET ?tagging).
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +27,10 @@ Result<TagSet> parse_tag_header(std::string_view header);
 // <Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag>…</TagSet></Tagging>
 Result<TagSet> parse_tagging_xml(std::string_view body);
 std::string encode_tags(const TagSet& tags);  // the header form
+// The tags in a stored (non-empty, checked when stored) header form.
+inline size_t tag_count(std::string_view stored) {
+  return stored.empty() ? 0 : 1 + static_cast<size_t>(std::count(stored.begin(), stored.end(), '&'));
+}
 std::string tagging_xml(const TagSet& tags);  // GetObjectTagging's document
 
 }  // namespace kiseki::s3

@@ -12,15 +12,11 @@
 
 #include "crash_writer_child.h"
 #include "fixture.h"
+#include "support/payload.h"
 
 namespace kiseki::gateway {
 
-static std::string payload(uint64_t seed, size_t n) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
+using kiseki::testing::payload;
 
 struct FileWrite {
   uint64_t seq, off;

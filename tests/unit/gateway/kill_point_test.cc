@@ -8,22 +8,17 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include <random>
 #include <set>
 #include <sstream>
 
 #include "crash_writer_child.h"
 #include "fixture.h"
+#include "support/payload.h"
 
 namespace kiseki::gateway {
-namespace {
 
-std::string payload(uint64_t seed, size_t n) {  // the crash writer's
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
+using kiseki::testing::payload;
+namespace {
 
 // Every point in the source (docs/durability.md lists them).
 const char* const kPoints[] = {

@@ -16,18 +16,14 @@
 #include "gateway/gateway.h"
 #include "support/power_cut_env.h"
 #include "support/temp_dir.h"
+#include "support/payload.h"
 
 namespace kiseki::gateway {
+
+using kiseki::testing::payload;
 namespace {
 
 using State = std::map<std::string, std::string>;
-
-std::string payload(uint64_t seed, size_t n) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>('a' + rng() % 26);
-  return s;
-}
 
 // How an acknowledged operation is promised to last (docs/durability.md).
 enum class Promise { kMode, kAlways, kUnstable };
