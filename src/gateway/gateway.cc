@@ -183,6 +183,7 @@ uint32_t shard_of_record(const std::vector<Delta>& deltas, uint32_t shards) {
     case Op::kCreateTenant: case Op::kSetTenant: case Op::kCreateNamespace: case Op::kDeleteNamespace:
     case Op::kPutAccessKey: case Op::kDeleteAccessKey: case Op::kInitSecret: case Op::kPutExport:
     case Op::kDeleteExport: case Op::kPurgeTenant: case Op::kIndexBuckets: case Op::kSetNode:
+    case Op::kSetNamespaceConfig:
       return 0;
     default:
       return ns::shard_of(deltas.front().ns, shards);
@@ -288,10 +289,16 @@ void LocalGateway::note_applied(std::string_view record) {
         break;
       }
       case Op::kDeleteNamespace: {
-        std::lock_guard lock(cache_mu_);
-        ns_cache_.erase({d.a, d.name});
+        {
+          std::lock_guard lock(cache_mu_);
+          ns_cache_.erase({d.a, d.name});
+        }
+        drop_config_cache(0);  // named, not numbered, here
         break;
       }
+      case Op::kSetNamespaceConfig:
+        drop_config_cache(d.ns);
+        break;
       default:
         break;
     }
@@ -305,6 +312,7 @@ void LocalGateway::note_reset() {
     ns_cache_.clear();
     domain_cache_.clear();
   }
+  drop_config_cache(0);
   // Tenants shredded in the state just installed: this node's keys of them go
   // as if it had applied the shred records themselves.
   std::vector<TenantId> shredded;
@@ -479,12 +487,23 @@ Result<NamespaceInfo> LocalGateway::find_namespace(TenantId tenant, std::string_
   return info;
 }
 
+Result<NamespaceInfo> LocalGateway::find_bucket(std::string_view name) const {
+  std::string v;
+  Status st = root_get(Cf::kNamespaces, ns::bucket_name_key(name), &v);
+  if (st.code() == ErrorCode::kNotFound) return not_found("no namespace " + std::string(name));
+  KISEKI_TRY(st);
+  if (v.size() != 16) return corruption("bucket name entry");
+  return find_namespace(get_be64(reinterpret_cast<const uint8_t*>(v.data())), name);
+}
+
 void LocalGateway::forget_tenant(TenantId t) {
   std::lock_guard lock(cache_mu_);
   for (auto it = key_cache_.begin(); it != key_cache_.end();)
     it = it->second.tenant == t ? key_cache_.erase(it) : std::next(it);
   domain_cache_.erase(t);
   for (auto it = ns_cache_.begin(); it != ns_cache_.end();) it = it->first.first == t ? ns_cache_.erase(it) : std::next(it);
+  std::erase_if(ns_config_cache_, [&](const auto& e) { return std::get<0>(e.first) == t; });
+  ++ns_config_gen_;
 }
 
 std::vector<NamespaceInfo> LocalGateway::list_namespaces(TenantId tenant) const {
@@ -522,8 +541,60 @@ Status LocalGateway::delete_namespace(TenantId tenant, std::string_view name) {
   d.a = tenant;
   d.name = std::string(name);
   Status st = submit({d}).status();
+  drop_config_cache(0);
   if (st.code() == ErrorCode::kNotFound) return not_found("no namespace " + std::string(name));
   return st;
+}
+
+// ---- namespace configuration items (ADR 0011)
+
+Status LocalGateway::put_namespace_config(NsRef ns, std::string_view item, std::string_view doc) {
+  if (item.empty() || item.size() > 64) return invalid_argument("a configuration item's name is 1..64 bytes");
+  if (doc.size() > kMaxConfigBytes) return invalid_argument("a configuration document is at most 64 KiB");
+  if (is_shredded(ns.tenant)) return make_error(ErrorCode::kCryptoShredded, "tenant was crypto-shredded");
+  Delta d;
+  d.op = Op::kSetNamespaceConfig;
+  d.a = ns.tenant;
+  d.ns = ns.ns;
+  d.name = std::string(item);
+  d.blob = std::string(doc);
+  Status st = submit({d}).status();
+  drop_config_cache(ns.ns);  // here; another node drops it as it applies the record
+  return st;
+}
+
+void LocalGateway::drop_config_cache(NamespaceId ns) const {
+  std::lock_guard lock(cache_mu_);
+  std::erase_if(ns_config_cache_, [&](const auto& e) { return ns == 0 || std::get<1>(e.first) == ns; });
+  ++ns_config_gen_;
+}
+
+Result<std::string> LocalGateway::get_namespace_config(NsRef ns, std::string_view item) const {
+  uint64_t gen;
+  {
+    std::lock_guard lock(cache_mu_);
+    auto it = ns_config_cache_.find(std::make_tuple(ns.tenant, ns.ns, std::string(item)));
+    if (it != ns_config_cache_.end()) {
+      if (!it->second) return not_found("no " + std::string(item) + " configuration");
+      return *it->second;
+    }
+    gen = ns_config_gen_;
+  }
+  // The namespace must be the caller's (a namespace id names one tenant's).
+  KISEKI_ASSIGN_OR_RETURN(NamespaceInfo info, get_namespace(ns.ns));
+  if (info.ref.tenant != ns.tenant) return not_found("no namespace " + std::to_string(ns.ns));
+  std::string v;
+  Status st = root_get(Cf::kNamespaces, ns::ns_config_key(ns.ns, item), &v);
+  if (!st && st.code() != ErrorCode::kNotFound) return st;
+  std::optional<std::string> found;
+  if (st) found = v;
+  {
+    // Kept unless a change was applied while this was read (it may be older).
+    std::lock_guard lock(cache_mu_);
+    if (gen == ns_config_gen_) ns_config_cache_[{ns.tenant, ns.ns, std::string(item)}] = found;
+  }
+  if (!found) return not_found("no " + std::string(item) + " configuration");
+  return std::move(*found);
 }
 
 // ---- access keys: record = tenant · tenant_seal(KEK, secret)

@@ -76,7 +76,16 @@ class Gateway {
   virtual Result<NamespaceInfo> find_namespace(TenantId tenant, std::string_view name) const = 0;
   virtual Result<NamespaceInfo> get_namespace(NamespaceId id) const = 0;
   virtual std::vector<NamespaceInfo> list_namespaces(TenantId tenant) const = 0;
+  // The namespace of a global name, whichever tenant's it is (an S3 request
+  // that names a bucket without an access key: anonymous reads, CORS preflight).
+  virtual Result<NamespaceInfo> find_bucket(std::string_view name) const = 0;
   virtual Status delete_namespace(TenantId tenant, std::string_view name) = 0;
+  // A namespace's configuration items (ADR 0011): documents a protocol keeps
+  // per namespace (S3's bucket tagging, CORS …), named by it, opaque here,
+  // up to 64 KiB each. An empty document removes the item; a get of an item
+  // the namespace lacks answers kNotFound. Read from a cache on every node.
+  virtual Status put_namespace_config(NsRef ns, std::string_view item, std::string_view doc) = 0;
+  virtual Result<std::string> get_namespace_config(NsRef ns, std::string_view item) const = 0;
 
   virtual Result<AccessKey> create_access_key(TenantId tenant) = 0;
   // Stores a caller-chosen key pair (KISEKI_ROOT_ACCESS_KEY and friends).

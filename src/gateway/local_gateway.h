@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <map>
+#include <tuple>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -52,7 +53,10 @@ class LocalGateway final : public Gateway {
   Result<NamespaceInfo> find_namespace(TenantId tenant, std::string_view name) const override;
   Result<NamespaceInfo> get_namespace(NamespaceId id) const override;
   std::vector<NamespaceInfo> list_namespaces(TenantId tenant) const override;
+  Result<NamespaceInfo> find_bucket(std::string_view name) const override;
   Status delete_namespace(TenantId tenant, std::string_view name) override;
+  Status put_namespace_config(NsRef ns, std::string_view item, std::string_view doc) override;
+  Result<std::string> get_namespace_config(NsRef ns, std::string_view item) const override;
 
   Result<AccessKey> create_access_key(TenantId tenant) override;
   // Stores a caller-chosen key pair (KISEKI_ROOT_ACCESS_KEY and friends).
@@ -309,10 +313,16 @@ class LocalGateway final : public Gateway {
   chunk::AppendMark unstable_mark_;
   // Every S3 request authenticates and names a bucket: both answers are cached.
   // Entries go when a key or namespace is deleted and when a tenant is shredded.
-  mutable std::mutex cache_mu_;  // guards the three caches below
+  mutable std::mutex cache_mu_;  // guards the caches below
   mutable std::unordered_map<std::string, AccessKey> key_cache_;
   mutable std::map<std::pair<TenantId, std::string>, NamespaceInfo, std::less<>> ns_cache_;
   mutable std::map<NamespaceId, Redundancy> ns_redundancy_;  // guarded by cache_mu_ (set once, never changes)
+  // Configuration items as last read (nullopt: the namespace has none);
+  // dropped when a record changing the namespace's items is applied here.
+  mutable std::map<std::tuple<TenantId, NamespaceId, std::string>, std::optional<std::string>> ns_config_cache_;
+  mutable uint64_t ns_config_gen_ = 0;  // counts the drops (a read that saw one keeps nothing)
+  void drop_config_cache(NamespaceId ns) const;  // 0: every namespace's
+  static constexpr size_t kMaxConfigBytes = 64 << 10;
   // How a cluster keeps the chunks of a namespace (its record's policy).
   Redundancy redundancy_of(NamespaceId ns) const;
   // The domain keys of tenants, as derived from their root keys.

@@ -33,6 +33,7 @@ Status apply_shred(const Delta& d, meta::Txn& txn) {
     NamespaceId id = get_be64(reinterpret_cast<const uint8_t*>(v.data()));
     txn.del(Cf::kNamespaces, k);
     txn.del(Cf::kNamespaces, ns_id_key(id));
+    KISEKI_TRY(drop_ns_config(txn, id));
     KISEKI_TRY(drop_bucket_name(txn, std::string_view(k).substr(9), d.a));
     txn.put(Cf::kSystem, purge_key(d.a, id), "");
   }

@@ -44,6 +44,8 @@ enum class Op : uint8_t {
   kSetNode,           // a = node id, blob = node record (cluster/cluster_map.h); kExclusive: only if unknown
   kCreateRoot,        // ns, inode = root attrs: a data shard's root directory of a namespace (if absent)
   kDropRoot,          // ns: a data shard's root directory of a namespace goes (it must be empty)
+  kSetNamespaceConfig,  // a = tenant, ns, name = item, blob = document (empty: the item goes);
+                        // root shard, ADR 0011
 };
 
 // Which metadata shard holds a namespace (ADR 0009): every node computes it

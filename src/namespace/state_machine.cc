@@ -17,6 +17,17 @@ std::string secret_key(std::string_view name) { return "secret:" + std::string(n
 std::string ns_id_key(NamespaceId n) { return "I" + meta::key_u64(n); }
 std::string ns_name_key(TenantId t, std::string_view name) { return "N" + meta::key_u64(t) + std::string(name); }
 std::string bucket_name_key(std::string_view name) { return "B" + std::string(name); }
+std::string ns_config_key(NamespaceId n, std::string_view item) { return "C" + meta::key_u64(n) + std::string(item); }
+
+Status drop_ns_config(meta::Txn& txn, NamespaceId n) {
+  std::string prefix = "C" + meta::key_u64(n);
+  std::vector<std::string> keys;
+  auto it = txn.iterator(Cf::kNamespaces);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) keys.push_back(it->key().ToString());
+  KISEKI_TRY(meta::from_rocks(it->status(), "scan namespace configuration"));
+  for (const auto& k : keys) txn.del(Cf::kNamespaces, k);
+  return Status::ok();
+}
 
 Status drop_bucket_name(meta::Txn& txn, std::string_view name, TenantId owner) {
   std::string v;
@@ -225,7 +236,21 @@ Status StateMachine::apply_one(const Delta& d, meta::Txn& txn, std::string* out)
       txn.del(Cf::kNamespaces, ns_name_key(d.a, d.name));
       txn.del(Cf::kNamespaces, ns_id_key(id));
       txn.del(Cf::kInodes, meta::inode_key(id, kRootInode));
+      KISEKI_TRY(drop_ns_config(txn, id));
       return drop_bucket_name(txn, d.name, d.a);
+    }
+    case Op::kSetNamespaceConfig: {
+      std::string v;
+      Status st = txn.get(Cf::kNamespaces, ns_id_key(d.ns), &v);
+      if (st.code() == ErrorCode::kNotFound) return not_found("no such namespace");
+      KISEKI_TRY(st);
+      NamespaceRecord r;
+      KISEKI_TRY(decode_ns_record(v, &r));
+      if (r.tenant != d.a) return not_found("no such namespace");
+      if (d.name.empty()) return invalid_argument("a configuration item needs a name");
+      if (d.blob.empty()) txn.del(Cf::kNamespaces, ns_config_key(d.ns, d.name));
+      else txn.put(Cf::kNamespaces, ns_config_key(d.ns, d.name), d.blob);
+      return Status::ok();
     }
     case Op::kPutAccessKey:
       txn.put(Cf::kAccessKeys, d.name, d.blob);

@@ -42,6 +42,10 @@ std::string node_key(uint64_t id);                // system: a cluster node's re
 std::string secret_key(std::string_view name);   // system: a cluster-wide secret (kInitSecret)
 std::string ns_id_key(NamespaceId n);
 std::string ns_name_key(TenantId t, std::string_view name);
+// A namespace's configuration item (ADR 0011): 'C' · ns id · item → document.
+std::string ns_config_key(NamespaceId n, std::string_view item);
+// Deletes every configuration item of namespace `n`.
+Status drop_ns_config(meta::Txn& txn, NamespaceId n);
 // A namespace name is global, like an S3 bucket name: 'B' · name → tenant · ns id.
 std::string bucket_name_key(std::string_view name);
 constexpr std::string_view kBucketIndexDone = "bucket_index";  // system: kIndexBuckets ran

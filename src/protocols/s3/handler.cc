@@ -139,10 +139,8 @@ Result<NsRef> S3Handler::bucket_ref(Ctx& c, bool for_write) {
   if (c.auth.anonymous) {
     // Anonymous requests may read buckets marked public-read, and nothing else.
     if (!for_write) {
-      for (const auto& t : gw_->list_tenants()) {
-        auto ns = gw_->find_namespace(t.id, b);
-        if (ns && ns->public_read) return ns->ref;
-      }
+      auto ns = gw_->find_bucket(b);
+      if (ns && ns->public_read) return ns->ref;
     }
     return make_error(ErrorCode::kPermissionDenied, "Access Denied");
   }
@@ -163,6 +161,7 @@ Response S3Handler::handle(S3Request& req, RequestBody& body) {
     c.auth = std::move(a.result);
     r = dispatch(c);
   }
+  add_cors_headers(req, r);
   r.set("x-amz-request-id", req.request_id);
   r.set("x-amz-id-2", req.request_id);
   r.set("Server", "Kiseki");
@@ -177,6 +176,7 @@ Response S3Handler::handle(S3Request& req, RequestBody& body) {
 Response S3Handler::dispatch(Ctx& c) {
   S3Request& q = c.req;
   const std::string& m = q.method;
+  if (m == "OPTIONS" && !q.bucket.empty()) return preflight(c);
   if (q.bucket.empty()) {
     if (m == "GET") return list_buckets(c);
     c.op = "Service";
@@ -184,14 +184,28 @@ Response S3Handler::dispatch(Ctx& c) {
   }
   if (q.key.empty()) {
     if (m == "PUT") {
-      for (const char* sub : {"acl", "policy", "cors", "lifecycle", "tagging", "versioning", "website", "encryption"})
+      if (q.has_param("tagging")) return put_bucket_tagging(c);
+      if (q.has_param("cors")) return put_bucket_cors(c);
+      for (const char* sub : {"acl", "policy", "lifecycle", "versioning", "website", "encryption", "object-lock",
+                              "publicAccessBlock", "ownershipControls", "logging", "notification", "replication"})
         if (q.has_param(sub)) {
           c.op = "PutBucketSubresource";
           return error(c, make_s3_error(501, "NotImplemented", std::string("PUT ?") + sub + " is not implemented"));
         }
       return create_bucket(c);
     }
-    if (m == "DELETE") return delete_bucket(c);
+    if (m == "DELETE") {
+      if (q.has_param("tagging")) return delete_bucket_tagging(c);
+      if (q.has_param("cors")) return delete_bucket_cors(c);
+      // A subresource's DELETE never reaches DeleteBucket.
+      for (const char* sub : {"policy", "lifecycle", "website", "encryption", "replication", "publicAccessBlock",
+                              "ownershipControls", "analytics", "metrics", "inventory", "intelligent-tiering"})
+        if (q.has_param(sub)) {
+          c.op = "DeleteBucketSubresource";
+          return error(c, make_s3_error(501, "NotImplemented", std::string("DELETE ?") + sub + " is not implemented"));
+        }
+      return delete_bucket(c);
+    }
     if (m == "HEAD") return head_bucket(c);
     if (m == "POST" && q.has_param("delete")) return delete_objects(c);
     if (m == "GET") {
@@ -199,8 +213,11 @@ Response S3Handler::dispatch(Ctx& c) {
       if (q.has_param("versioning")) return bucket_versioning(c);
       if (q.has_param("uploads")) return list_uploads(c);
       if (q.has_param("acl")) return get_acl(c);
-      for (const char* sub : {"policy", "cors", "lifecycle", "tagging", "website", "encryption", "versions",
-                              "logging", "notification", "replication", "requestPayment", "object-lock"})
+      if (q.has_param("tagging")) return get_bucket_tagging(c);
+      if (q.has_param("cors")) return get_bucket_cors(c);
+      for (const char* sub : {"policy", "lifecycle", "website", "encryption", "versions", "logging", "notification",
+                              "replication", "requestPayment", "object-lock", "publicAccessBlock", "ownershipControls",
+                              "policyStatus"})
         if (q.has_param(sub)) {
           c.op = "GetBucketSubresource";
           return error(c, make_s3_error(501, "NotImplemented", std::string("GET ?") + sub + " is not implemented"));

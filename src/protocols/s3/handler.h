@@ -17,6 +17,8 @@
 
 namespace kiseki::s3 {
 
+struct CorsRule;
+
 struct Response {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
@@ -66,6 +68,16 @@ class S3Handler {
   Response list_uploads(Ctx& c);
   Response get_acl(Ctx& c);
   Response delete_objects(Ctx& c);
+  // bucket configuration (bucket_config.cc)
+  Response put_bucket_tagging(Ctx& c);
+  Response get_bucket_tagging(Ctx& c);
+  Response delete_bucket_tagging(Ctx& c);
+  Response put_bucket_cors(Ctx& c);
+  Response get_bucket_cors(Ctx& c);
+  Response delete_bucket_cors(Ctx& c);
+  Response preflight(Ctx& c);
+  Result<std::vector<CorsRule>> cors_rules(const std::string& bucket) const;
+  void add_cors_headers(const S3Request& req, Response& r) const;
   // objects
   Response put_object(Ctx& c);
   Response copy_object(Ctx& c);

@@ -28,8 +28,10 @@ bool allowed(std::string_view s) {
   return true;
 }
 
-Status validate(const TagSet& tags) {
-  if (tags.size() > 10) return invalid_tag("Object tags cannot be greater than 10");
+Status validate(const TagSet& tags, size_t max_tags) {
+  if (tags.size() > max_tags)
+    return invalid_tag(max_tags == kMaxObjectTags ? "Object tags cannot be greater than 10"
+                                                  : "Bucket tag count cannot be greater than 50");
   std::set<std::string_view> keys;
   for (const auto& [k, v] : tags) {
     if (k.empty() || chars(k) > 128 || !allowed(k)) return invalid_tag("The TagKey you have provided is invalid");
@@ -41,15 +43,15 @@ Status validate(const TagSet& tags) {
 
 }  // namespace
 
-Result<TagSet> parse_tag_header(std::string_view header) {
+Result<TagSet> parse_tag_header(std::string_view header, size_t max_tags) {
   TagSet tags;
   if (!parse_query(header, &tags, /*plus_is_space=*/true))
     return invalid_tag("The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters");
-  KISEKI_TRY(validate(tags));
+  KISEKI_TRY(validate(tags, max_tags));
   return tags;
 }
 
-Result<TagSet> parse_tagging_xml(std::string_view body) {
+Result<TagSet> parse_tagging_xml(std::string_view body, size_t max_tags) {
   pugi::xml_document doc;
   auto r = doc.load_buffer(body.data(), body.size(), pugi::parse_default, pugi::encoding_utf8);
   if (!r) return invalid_argument(std::string("MalformedXML: ") + r.description());
@@ -60,7 +62,7 @@ Result<TagSet> parse_tagging_xml(std::string_view body) {
     if (!t.child("Key")) return invalid_argument("MalformedXML: a Tag without a Key");
     tags.emplace_back(t.child_value("Key"), t.child_value("Value"));
   }
-  KISEKI_TRY(validate(tags));
+  KISEKI_TRY(validate(tags, max_tags));
   return tags;
 }
 

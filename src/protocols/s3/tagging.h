@@ -23,14 +23,18 @@ inline constexpr const char* kTagsHeader = "x-amz-tagging";
 // (more than 10 tags, a key of 0 or more than 128 characters, a value of more
 // than 256, a repeated key, characters outside letters, digits, spaces and
 // + - = . _ : / @).
-Result<TagSet> parse_tag_header(std::string_view header);
+Result<TagSet> parse_tag_header(std::string_view header, size_t max_tags = 10);
 // <Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag>…</TagSet></Tagging>
-Result<TagSet> parse_tagging_xml(std::string_view body);
+// An object has up to 10 tags, a bucket up to 50 (kept as the bucket's
+// "tagging" configuration item, in the header form; ADR 0011).
+inline constexpr size_t kMaxObjectTags = 10, kMaxBucketTags = 50;
+inline constexpr std::string_view kTaggingItem = "tagging";
+Result<TagSet> parse_tagging_xml(std::string_view body, size_t max_tags = kMaxObjectTags);
 std::string encode_tags(const TagSet& tags);  // the header form
 // The tags in a stored (non-empty, checked when stored) header form.
 inline size_t tag_count(std::string_view stored) {
   return stored.empty() ? 0 : 1 + static_cast<size_t>(std::count(stored.begin(), stored.end(), '&'));
 }
-std::string tagging_xml(const TagSet& tags);  // GetObjectTagging's document
+std::string tagging_xml(const TagSet& tags);  // Get{Object,Bucket}Tagging's document
 
 }  // namespace kiseki::s3

@@ -56,6 +56,7 @@ TEST_F(ShredTest, DataDirectoryAloneOpensNothingOfAShreddedTenant) {
   put("delta-visible-name", kiseki::testing::random_bytes(150000, 31), dns);
   ASSERT_TRUE(gw_->put_export("/acme/bucket", "rw").is_ok());
   ASSERT_TRUE(gw_->put_export("/delta/db", "rw").is_ok());
+  ASSERT_TRUE(gw_->put_namespace_config(ns_, "tagging", "project=acme-config-tag").is_ok());
 
   // What an attacker would look for: acme's KEK, its wrapped form and the keys
   // derived from it.
@@ -93,7 +94,7 @@ TEST_F(ShredTest, DataDirectoryAloneOpensNothingOfAShreddedTenant) {
   for (const std::string& secret : {wrapped, str(kek.span()), str(acme_keys.seal.span()), str(acme_keys.dedup.span())})
     EXPECT_TRUE(files_containing(dir_.path(), secret).empty()) << "key material of the shredded tenant is left";
   for (const char* name : {"acme-secret-name-0", "acme-secret-name-1", "acme-small-name", "beta-own-name",
-                           "beta-shared-name", "inline acme data", "/acme/bucket"})
+                           "beta-shared-name", "inline acme data", "/acme/bucket", "acme-config-tag"})
     EXPECT_EQ(files_containing(dir_.path(), name), std::vector<std::string>{}) << name;
   EXPECT_FALSE(files_containing(dir_.path() + "/meta", "delta-visible-name").empty())
       << "the search must see a live tenant's names";

@@ -1,4 +1,5 @@
 #include "fixture.h"
+#include "namespace/state_machine.h"
 
 namespace kiseki::gateway {
 
@@ -45,6 +46,37 @@ TEST_F(GatewayTest, TenantsNamespacesAccessKeys) {
   EXPECT_EQ(gw_->create_namespace(tenant_, "gone-ns").code(), ErrorCode::kExists);
   ASSERT_TRUE(gw_->shred_tenant(gone).is_ok());
   EXPECT_TRUE(gw_->create_namespace(tenant_, "gone-ns").is_ok());
+}
+
+// ADR 0011: configuration items of a namespace.
+TEST_F(GatewayTest, NamespaceConfigItems) {
+  EXPECT_EQ(gw_->get_namespace_config(ns_, "cors").code(), ErrorCode::kNotFound);
+  ASSERT_TRUE(gw_->put_namespace_config(ns_, "cors", "first").is_ok());
+  ASSERT_TRUE(gw_->put_namespace_config(ns_, "tagging", "a=b").is_ok());
+  EXPECT_EQ(*gw_->get_namespace_config(ns_, "cors"), "first");
+  ASSERT_TRUE(gw_->put_namespace_config(ns_, "cors", "second").is_ok());
+  EXPECT_EQ(*gw_->get_namespace_config(ns_, "cors"), "second") << "a cached document outlived its change";
+  // Another tenant's ref to the namespace gets nothing, and changes nothing.
+  TenantId other = *gw_->create_tenant("other");
+  NsRef forged{other, ns_.ns};
+  EXPECT_EQ(gw_->get_namespace_config(forged, "cors").code(), ErrorCode::kNotFound);
+  EXPECT_EQ(gw_->put_namespace_config(forged, "cors", "x").code(), ErrorCode::kNotFound);
+  EXPECT_EQ(gw_->put_namespace_config(ns_, "", "x").code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(gw_->put_namespace_config(ns_, "big", std::string((64 << 10) + 1, 'x')).code(),
+            ErrorCode::kInvalidArgument);
+  reopen();
+  EXPECT_EQ(*gw_->get_namespace_config(ns_, "cors"), "second");
+  ASSERT_TRUE(gw_->put_namespace_config(ns_, "cors", "").is_ok());  // an empty document removes it
+  EXPECT_EQ(gw_->get_namespace_config(ns_, "cors").code(), ErrorCode::kNotFound);
+  EXPECT_EQ(*gw_->get_namespace_config(ns_, "tagging"), "a=b");
+  // The items go with the namespace: a namespace made again under the name has none.
+  ASSERT_TRUE(gw_->delete_namespace(tenant_, "bucket").is_ok());
+  NsRef again = *gw_->create_namespace(tenant_, "bucket");
+  EXPECT_EQ(gw_->get_namespace_config(again, "tagging").code(), ErrorCode::kNotFound);
+  EXPECT_EQ(gw_->get_namespace_config(ns_, "tagging").code(), ErrorCode::kNotFound);
+  std::string left;
+  EXPECT_EQ(gw_->store_for_test()->get(meta::Cf::kNamespaces, ns::ns_config_key(ns_.ns, "tagging"), &left).code(),
+            ErrorCode::kNotFound);
 }
 
 TEST_F(GatewayTest, DedupDoesNotCrossTenants) {

@@ -1,0 +1,227 @@
+"""A bucket's configuration documents (ADR 0011) through boto3 and raw HTTP against
+a real kiseki-server: bucket tagging, CORS with its preflight and reply headers.
+One server for the module."""
+import http.client
+import json
+import urllib.parse
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from kiseki_server import Server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    s = Server(str(tmp_path_factory.mktemp("s3config") / "data"))
+    yield s
+    s.stop()
+
+
+def client(server, key=None, secret=None):
+    ak, sk = server.root_credentials()
+    return boto3.client("s3", endpoint_url=server.s3_endpoint, region_name="us-east-1",
+                        aws_access_key_id=key or ak, aws_secret_access_key=secret or sk,
+                        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 0}))
+
+
+@pytest.fixture(scope="module")
+def s3(server):
+    return client(server)
+
+
+@pytest.fixture(scope="module")
+def other(server):
+    """A second tenant's client."""
+    server.cli("tenant", "create", "second")
+    key = json.loads(server.cli("key", "create", "second").stdout)
+    return client(server, key=key["access_key_id"], secret=key["secret_key"])
+
+
+def code(e):
+    return e.value.response["Error"]["Code"]
+
+
+@pytest.fixture
+def bucket(s3, request):
+    name = "c-" + request.node.name.lower().replace("_", "-")[:50]
+    s3.create_bucket(Bucket=name)
+    yield name
+
+
+def raw(server, method, path, headers):
+    """One unsigned HTTP request; (status, lower-cased headers, body)."""
+    u = urllib.parse.urlparse(server.s3_endpoint)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    conn.request(method, path, headers=headers)
+    r = conn.getresponse()
+    out = (r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+    conn.close()
+    return out
+
+
+def test_bucket_tagging(s3, other, bucket):
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_tagging(Bucket=bucket)
+    assert code(e) == "NoSuchTagSet"
+    tags = [{"Key": "team", "Value": "storage"}, {"Key": "cost center", "Value": "a+b=c/d@e"}]
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags})
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == tags
+    # Up to 50 tags on a bucket (an object takes 10); the set is replaced whole.
+    many = [{"Key": f"k{i}", "Value": str(i)} for i in range(50)]
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": many})
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == many
+    for bad in (many + [{"Key": "k50", "Value": "x"}],
+                [{"Key": "dup", "Value": "1"}, {"Key": "dup", "Value": "2"}],
+                [{"Key": "semi;colon", "Value": "1"}]):
+        with pytest.raises(ClientError) as e:
+            s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": bad})
+        assert code(e) == "InvalidTag"
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == many, "a refused set changed the tags"
+    # Another tenant neither reads nor changes them.
+    for call in (lambda: other.get_bucket_tagging(Bucket=bucket),
+                 lambda: other.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags}),
+                 lambda: other.delete_bucket_tagging(Bucket=bucket)):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code(e) in ("NoSuchBucket", "AccessDenied")
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == many
+    s3.delete_bucket_tagging(Bucket=bucket)
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_tagging(Bucket=bucket)
+    assert code(e) == "NoSuchTagSet"
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_tagging(Bucket="c-no-such-bucket")
+    assert code(e) == "NoSuchBucket"
+
+
+def test_configuration_goes_with_the_bucket(s3):
+    s3.create_bucket(Bucket="c-reborn")
+    s3.put_bucket_tagging(Bucket="c-reborn", Tagging={"TagSet": [{"Key": "old", "Value": "1"}]})
+    # A subresource DELETE that is not built is refused, and never deletes the bucket.
+    with pytest.raises(ClientError) as e:
+        s3.delete_bucket_policy(Bucket="c-reborn")
+    assert code(e) == "NotImplemented"
+    s3.head_bucket(Bucket="c-reborn")
+    s3.delete_bucket(Bucket="c-reborn")
+    s3.create_bucket(Bucket="c-reborn")
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_tagging(Bucket="c-reborn")
+    assert code(e) == "NoSuchTagSet"
+
+
+RULES = [
+    {"ID": "app", "AllowedOrigins": ["https://app.example.com", "https://*.example.org"],
+     "AllowedMethods": ["GET", "PUT"], "AllowedHeaders": ["Content-Type", "x-amz-*"],
+     "ExposeHeaders": ["ETag", "x-amz-request-id"], "MaxAgeSeconds": 600},
+    {"AllowedOrigins": ["*"], "AllowedMethods": ["HEAD"]},
+]
+
+
+def test_cors_configuration(s3, other, bucket):
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_cors(Bucket=bucket)
+    assert code(e) == "NoSuchCORSConfiguration"
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": RULES})
+    got = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+    assert got[0]["ID"] == "app" and got[0]["AllowedOrigins"] == RULES[0]["AllowedOrigins"]
+    assert got[0]["AllowedMethods"] == ["GET", "PUT"] and got[0]["MaxAgeSeconds"] == 600
+    assert got[0]["AllowedHeaders"] == ["content-type", "x-amz-*"]  # header names match in any case
+    assert got[0]["ExposeHeaders"] == ["ETag", "x-amz-request-id"]
+    assert got[1]["AllowedOrigins"] == ["*"] and got[1]["AllowedMethods"] == ["HEAD"]
+    bad = [
+        ({"AllowedOrigins": ["*"], "AllowedMethods": ["PATCH"]}, "InvalidRequest"),
+        ({"AllowedOrigins": ["https://*.*.example.com"], "AllowedMethods": ["GET"]}, "InvalidRequest"),
+        ({"AllowedOrigins": ["*"], "AllowedMethods": ["GET"], "AllowedHeaders": ["x-*-*"]}, "InvalidRequest"),
+    ]
+    for rule, want in bad:
+        with pytest.raises(ClientError) as e:
+            s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
+        assert code(e) == want, rule
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [RULES[1]] * 101})
+    assert code(e) == "InvalidRequest"
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": []})
+    assert code(e) == "MalformedXML"
+    assert s3.get_bucket_cors(Bucket=bucket)["CORSRules"][0]["ID"] == "app", "a refused document changed the rules"
+    with pytest.raises(ClientError) as e:
+        other.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [RULES[1]]})
+    assert code(e) in ("NoSuchBucket", "AccessDenied")
+
+
+def test_cors_preflight_and_replies(server, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="page.html", Body=b"<p>hi</p>")
+
+    def preflight(origin, method, req_headers=None, key="page.html"):
+        h = {}
+        if origin:
+            h["Origin"] = origin
+        if method:
+            h["Access-Control-Request-Method"] = method
+        if req_headers:
+            h["Access-Control-Request-Headers"] = req_headers
+        return raw(server, "OPTIONS", f"/{bucket}/{key}", h)
+
+    st, h, body = preflight("https://app.example.com", "PUT")
+    assert st == 403 and b"AccessForbidden" in body, "no CORS configuration: every preflight is refused"
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": RULES})
+
+    st, h, _ = preflight("https://app.example.com", "PUT", "Content-Type, X-Amz-Meta-Owner")
+    assert st == 200
+    assert h["access-control-allow-origin"] == "https://app.example.com"
+    assert h["access-control-allow-methods"] == "GET, PUT"
+    assert h["access-control-allow-headers"].lower() == "content-type, x-amz-meta-owner"
+    assert h["access-control-max-age"] == "600"
+    assert h["access-control-allow-credentials"] == "true"
+    assert "Origin" in h["vary"]
+    st, h, _ = preflight("https://shop.example.org", "GET")  # a wildcard origin
+    assert st == 200 and h["access-control-allow-origin"] == "https://shop.example.org"
+    st, h, _ = preflight("https://anyone.test", "HEAD")  # the '*' rule
+    assert st == 200 and h["access-control-allow-origin"] == "*" and "access-control-allow-credentials" not in h
+    for origin, method, hdrs in (("https://evil.test", "PUT", None),           # origin allowed by no PUT rule
+                                 ("https://app.example.com", "DELETE", None),  # method not allowed
+                                 ("https://app.example.com", "PUT", "Authorization")):  # header not allowed
+        st, h, body = preflight(origin, method, hdrs)
+        assert st == 403 and b"AccessForbidden" in body and "access-control-allow-origin" not in h, (origin, method)
+    st, _, body = preflight(None, "GET")
+    assert st == 400 and b"BadRequest" in body
+    st, _, body = preflight("https://app.example.com", None)
+    assert st == 400
+    st, _, body = raw(server, "OPTIONS", "/c-no-such-bucket/x",
+                      {"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"})
+    assert st == 403 and b"Bucket not found" in body
+
+    # A signed request with an Origin gets the matching rule's headers, errors too.
+    def origin_headers(op, origin, **kw):
+        def add(request, **kwargs):
+            request.headers["Origin"] = origin
+        event = f"before-sign.s3.{op}"
+        s3.meta.events.register(event, add)
+        try:
+            return getattr(s3, op_names[op])(Bucket=bucket, **kw)["ResponseMetadata"]["HTTPHeaders"]
+        except ClientError as e:
+            return e.response["ResponseMetadata"]["HTTPHeaders"]
+        finally:
+            s3.meta.events.unregister(event, add)
+
+    op_names = {"GetObject": "get_object", "HeadObject": "head_object", "DeleteObject": "delete_object"}
+    h = origin_headers("GetObject", "https://app.example.com", Key="page.html")
+    assert h["access-control-allow-origin"] == "https://app.example.com"
+    assert h["access-control-expose-headers"] == "ETag, x-amz-request-id"
+    h = origin_headers("GetObject", "https://app.example.com", Key="missing")  # a 404
+    assert h["content-type"] == "application/xml" and h["access-control-allow-origin"] == "https://app.example.com"
+    h = origin_headers("HeadObject", "https://evil.test", Key="page.html")
+    assert h["access-control-allow-origin"] == "*"  # HEAD is anyone's
+    h = origin_headers("DeleteObject", "https://evil.test", Key="page.html")
+    assert "access-control-allow-origin" not in h  # no rule lets that origin DELETE
+    assert "access-control-allow-origin" not in s3.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPHeaders"]
+
+    s3.delete_bucket_cors(Bucket=bucket)
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_cors(Bucket=bucket)
+    assert code(e) == "NoSuchCORSConfiguration"
+    st, _, _ = preflight("https://app.example.com", "GET")
+    assert st == 403
