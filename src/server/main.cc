@@ -214,6 +214,7 @@ int main(int argc, char** argv) {
     so.s3.region = opts->s3_region;
     so.s3.domain = opts->s3_domain;
     so.s3.clock = &opts->gateway.env->clock();
+    so.s3.https = tls != nullptr;
     so.tls = tls;
     auto s3 = s3::S3Server::start(gw->get(), so);
     if (!s3) {

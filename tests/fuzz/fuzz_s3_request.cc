@@ -3,8 +3,9 @@
 // it (target, query, headers, bucket and key), its authentication against a
 // real Gateway (SigV4 header, presigned V4 and V2 queries; "AKIDFUZZ" in the
 // input stands for the Gateway's access key id, "SKFUZZ" for its secret), and
-// the body through the aws-chunked decoder (unsigned and signed) and the XML
-// parsers of CompleteMultipartUpload and DeleteObjects.
+// the body through the aws-chunked decoder (unsigned and signed), the XML
+// parsers of CompleteMultipartUpload, DeleteObjects, tagging and CORS, and a
+// form upload's multipart/form-data reader and policy check.
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
@@ -13,6 +14,10 @@
 
 #include "protocols/s3/auth.h"
 #include "protocols/s3/aws_chunked.h"
+#include "protocols/s3/cors.h"
+#include "protocols/s3/form_data.h"
+#include "protocols/s3/post_policy.h"
+#include "protocols/s3/tagging.h"
 #include "protocols/s3/request.h"
 #include "protocols/s3/sigv2.h"
 #include "protocols/s3/xml.h"
@@ -25,9 +30,39 @@ namespace {
 
 constexpr int64_t kNow = 1767225600ll * 1000000000;  // 2026-01-01T00:00:00Z: dates in seeds match it
 
+// A form upload's body: every field read, the file streamed, each policy field checked.
+void form_paths(const std::string& body, const std::string& content_type) {
+  std::string boundary = s3::form_boundary(content_type);
+  if (boundary.empty()) return;
+  s3::FormDataReader form(gateway::source_from(as_bytes(body)), boundary);
+  std::map<std::string, std::string> fields;
+  s3::FormPart part;
+  for (int i = 0; i < 256; ++i) {  // bounded: every part consumes input
+    auto more = form.next(&part);
+    if (!more || !*more) break;
+    if (part.name == "file") {
+      char buf[4096];
+      for (int j = 0; j < 4096; ++j) {
+        auto n = form.read(MutableByteSpan(reinterpret_cast<uint8_t*>(buf), sizeof(buf)));
+        if (!n || *n == 0) break;
+      }
+      continue;
+    }
+    auto v = form.read_value(20 << 10);
+    if (!v) break;
+    if (part.name == "policy") {
+      auto pol = s3::parse_post_policy(*v);
+      if (pol) (void)s3::check_post_policy(*pol, fields, kNow);
+    }
+    fields.emplace(part.name, std::move(*v));
+  }
+}
+
 void body_paths(const std::string& body, bool trailer, const std::optional<s3::ChunkSigning>& signing) {
   (void)s3::parse_complete_multipart(body);
   (void)s3::parse_delete(body);
+  (void)s3::parse_tagging_xml(body, s3::kMaxBucketTags);
+  (void)s3::parse_cors_xml(body);
   s3::AwsChunkedReader r(gateway::source_from(as_bytes(body)), signing, trailer, body.size());
   char buf[4096];
   for (int i = 0; i < 4096; ++i) {  // bounded: every read consumes input or ends
@@ -61,6 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string body = p.is_done() ? h.body() : in.substr(std::min(used, in.size()));
   bool trailer = size > 0 && (data[size - 1] & 1);
   body_paths(body, trailer, std::nullopt);
+  form_paths(body, req.header_or("content-type"));
   s3::ChunkSigning signing;
   signing.amz_date = "20260101T000000Z";
   signing.credential = s3::Credential{w.key.access_key_id, "20260101", "us-east-1", "s3"};

@@ -49,6 +49,22 @@ write("fuzz_s3_request", "put-aws-chunked-signed",
       "x-amz-content-sha256: STREAMING-AWS4-HMAC-SHA256-PAYLOAD\r\nx-amz-decoded-content-length: 5\r\n"
       f"Authorization: {AUTH}\r\nx-amz-date: 20260101T000000Z\r\nContent-Length: {len(signed)}\r\n\r\n{signed}")
 
+policy = ('{"expiration": "2026-01-01T01:00:00.000Z", "conditions": [{"bucket": "bucket"}, '
+          '["starts-with", "$key", "up/"], ["content-length-range", 1, 100], ["eq", "$Content-Type", "text/plain"]]}')
+form = ("--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nup/${filename}\r\n"
+        "--XyZ\r\nContent-Disposition: form-data; name=\"Content-Type\"\r\n\r\ntext/plain\r\n"
+        f"--XyZ\r\nContent-Disposition: form-data; name=\"policy\"\r\n\r\n{policy}\r\n"
+        "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n"
+        "Content-Type: text/plain\r\n\r\nhello\r\n--XyZ--\r\n")
+write("fuzz_s3_request", "post-form",
+      "POST /bucket HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n"
+      f"Content-Length: {len(form)}\r\n\r\n{form}")
+cors = ("<CORSConfiguration><CORSRule><AllowedOrigin>https://*.example.com</AllowedOrigin>"
+        "<AllowedMethod>GET</AllowedMethod><AllowedHeader>x-amz-*</AllowedHeader><MaxAgeSeconds>60</MaxAgeSeconds>"
+        "</CORSRule></CORSConfiguration>")
+write("fuzz_s3_request", "put-cors",
+      f"PUT /bucket?cors HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(cors)}\r\n\r\n{cors}")
+
 
 # NFSv3: byte 0 is the procedure + 22 × (0: as root, 1: as uid 1000); "\xffH" is the export root's handle.
 def u32(v):

@@ -1,6 +1,7 @@
 // A bucket's configuration documents (ADR 0011): tagging and CORS, kept as the
 // namespace's configuration items; CORS preflight and the CORS headers of
 // every reply to a request with an Origin.
+#include "common/text.h"
 #include "protocols/s3/cors.h"
 #include "protocols/s3/handler_ctx.h"
 #include "protocols/s3/xml.h"
@@ -29,9 +30,7 @@ std::vector<std::string> split_list(std::string_view s) {
   while (pos <= s.size()) {
     size_t comma = s.find(',', pos);
     if (comma == std::string_view::npos) comma = s.size();
-    std::string_view part = s.substr(pos, comma - pos);
-    while (!part.empty() && (part.front() == ' ' || part.front() == '\t')) part.remove_prefix(1);
-    while (!part.empty() && (part.back() == ' ' || part.back() == '\t')) part.remove_suffix(1);
+    std::string_view part = trim_blanks(s.substr(pos, comma - pos));
     if (!part.empty()) out.emplace_back(part);
     pos = comma + 1;
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/text.h"
 #include "protocols/s3/xml.h"
 
 namespace kiseki::s3 {
@@ -13,12 +14,6 @@ namespace {
 
 Status malformed(const std::string& m) { return invalid_argument("MalformedXML: " + m); }
 Status refused(const std::string& m) { return invalid_argument("InvalidRequest: " + m); }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 bool one_star_at_most(std::string_view s) { return std::count(s.begin(), s.end(), '*') <= 1; }
 
@@ -55,7 +50,7 @@ Result<std::vector<CorsRule>> parse_cors_xml(std::string_view body) {
       rule.methods.push_back(std::move(v));
     }
     for (auto h : x.children("AllowedHeader")) {
-      std::string v = lower(h.child_value());
+      std::string v = ascii_lower(h.child_value());
       if (!one_star_at_most(v)) return refused("AllowedHeader \"" + v + "\" can not have more than one wildcard.");
       rule.headers.push_back(std::move(v));
     }
@@ -98,7 +93,7 @@ const CorsRule* match_cors(const std::vector<CorsRule>& rules, std::string_view 
       continue;
     if (std::find(r.methods.begin(), r.methods.end(), method) == r.methods.end()) continue;
     bool all = std::all_of(headers.begin(), headers.end(), [&](const std::string& h) {
-      std::string l = lower(h);
+      std::string l = ascii_lower(h);
       return std::any_of(r.headers.begin(), r.headers.end(), [&](const auto& a) { return wildcard_match(a, l); });
     });
     if (all) return &r;

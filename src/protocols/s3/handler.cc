@@ -208,6 +208,7 @@ Response S3Handler::dispatch(Ctx& c) {
     }
     if (m == "HEAD") return head_bucket(c);
     if (m == "POST" && q.has_param("delete")) return delete_objects(c);
+    if (m == "POST" && q.query.empty()) return post_object(c);
     if (m == "GET") {
       if (q.has_param("location")) return bucket_location(c);
       if (q.has_param("versioning")) return bucket_versioning(c);

@@ -43,6 +43,7 @@ struct S3Options {
   uint64_t max_object_bytes = 5ull << 40;
   uint64_t max_single_put_bytes = 5ull << 30;
   const Clock* clock = &SystemClock::instance();  // request times, SigV4 skew
+  bool https = false;  // the scheme of the URLs replies name (POST object's Location)
 };
 
 class S3Handler {
@@ -80,6 +81,7 @@ class S3Handler {
   void add_cors_headers(const S3Request& req, Response& r) const;
   // objects
   Response put_object(Ctx& c);
+  Response post_object(Ctx& c);  // a browser's form upload (post_object.cc)
   Response copy_object(Ctx& c);
   Response put_object_tagging(Ctx& c);
   Response get_object_tagging(Ctx& c);

@@ -5,6 +5,12 @@
 
 namespace kiseki::s3 {
 
+// Standard headers and x-amz-meta-* of a PUT/copy/create-upload request (or
+// of a form upload's fields, as headers) as the object's metadata.
+Result<gateway::ObjectMeta> meta_from(const S3Request& q);
+// A key S3 takes: not too long, and a path (gateway::validate_key).
+Status key_error_if_invalid(const std::string& key);
+
 struct S3Handler::Ctx {
   S3Request& req;
   RequestBody& body;

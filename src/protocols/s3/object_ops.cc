@@ -24,6 +24,8 @@ std::string unquote(std::string s) {
   return s;
 }
 
+}  // namespace
+
 // Standard headers and x-amz-meta-* of a PUT/copy/create-upload request.
 Result<ObjectMeta> meta_from(const S3Request& q) {
   ObjectMeta m;
@@ -64,6 +66,8 @@ Result<ObjectMeta> meta_from(const S3Request& q) {
   }
   return m;
 }
+
+namespace {
 
 // `whole`: the reply carries the whole object; a checksum of the object is not
 // one of a partial range, so a ranged reply carries none (as AWS answers).
@@ -179,12 +183,12 @@ bool parse_copy_source(const std::string& raw, std::string* bucket, std::string*
   return true;
 }
 
+}  // namespace
+
 Status key_error_if_invalid(const std::string& key) {
   if (key.size() > gateway::kMaxKeyBytes) return make_error(ErrorCode::kNameTooLong, "key too long");
   return gateway::validate_key(key);
 }
-
-}  // namespace
 
 Response S3Handler::put_object(Ctx& c) {
   c.op = "PutObject";
