@@ -6,6 +6,7 @@ import json
 import urllib.parse
 
 import boto3
+import botocore
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -102,7 +103,7 @@ def test_configuration_goes_with_the_bucket(s3):
     s3.put_bucket_tagging(Bucket="c-reborn", Tagging={"TagSet": [{"Key": "old", "Value": "1"}]})
     # A subresource DELETE that is not built is refused, and never deletes the bucket.
     with pytest.raises(ClientError) as e:
-        s3.delete_bucket_policy(Bucket="c-reborn")
+        s3.delete_bucket_lifecycle(Bucket="c-reborn")
     assert code(e) == "NotImplemented"
     s3.head_bucket(Bucket="c-reborn")
     s3.delete_bucket(Bucket="c-reborn")
@@ -225,3 +226,120 @@ def test_cors_preflight_and_replies(server, s3, bucket):
     assert code(e) == "NoSuchCORSConfiguration"
     st, _, _ = preflight("https://app.example.com", "GET")
     assert st == 403
+
+
+def tenant_id(server, name):
+    return next(str(t["id"]) for t in json.loads(server.cli("tenant", "list").stdout) if t["name"] == name)
+
+
+def anonymous(server):
+    return boto3.client("s3", endpoint_url=server.s3_endpoint, region_name="us-east-1",
+                        config=Config(signature_version=botocore.UNSIGNED, s3={"addressing_style": "path"},
+                                      retries={"max_attempts": 0}))
+
+
+def policy(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def denied(call):
+    with pytest.raises(ClientError) as e:
+        call()
+    return code(e) == "AccessDenied"
+
+
+def test_bucket_policy_documents(s3, other, bucket):
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_policy(Bucket=bucket)
+    assert code(e) == "NoSuchBucketPolicy"
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_policy_status(Bucket=bucket)
+    assert code(e) == "NoSuchBucketPolicy"
+    doc = policy({"Sid": "read", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                  "Resource": f"arn:aws:s3:::{bucket}/*"})
+    s3.put_bucket_policy(Bucket=bucket, Policy=doc)
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == json.loads(doc)
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is True
+    for bad in ("{not json",
+                policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::elsewhere/*"}),
+                policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}),
+                policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{bucket}/*", "Condition": {"StringMaybe": {"s3:prefix": "a"}}})):
+        with pytest.raises(ClientError) as e:
+            s3.put_bucket_policy(Bucket=bucket, Policy=bad)
+        assert code(e) == "MalformedPolicy", bad
+    # Only the owner reads or changes the policy, whatever it grants.
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy(
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": [f"arn:aws:s3:::{bucket}",
+                                                                              f"arn:aws:s3:::{bucket}/*"]}))
+    assert denied(lambda: other.get_bucket_policy(Bucket=bucket))
+    assert denied(lambda: other.delete_bucket_policy(Bucket=bucket))
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy(
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*",
+         "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}))
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is False
+    s3.delete_bucket_policy(Bucket=bucket)
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_policy(Bucket=bucket)
+    assert code(e) == "NoSuchBucketPolicy"
+
+
+def test_policy_grants_anonymous_and_other_tenants(server, s3, other, bucket):
+    anon = anonymous(server)
+    for k in ("public/a.txt", "private/b.txt", "shared/c.txt", "shared/keep/d.txt"):
+        s3.put_object(Bucket=bucket, Key=k, Body=k.encode())
+    assert denied(lambda: anon.get_object(Bucket=bucket, Key="public/a.txt")), "no policy: nothing for anonymous"
+    assert denied(lambda: other.get_object(Bucket=bucket, Key="shared/c.txt")), "nor for another tenant"
+    second = tenant_id(server, "second")
+    arn = f"arn:aws:s3:::{bucket}"
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy(
+        {"Sid": "public", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"{arn}/public/*",
+         "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}},
+        {"Sid": "list", "Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket", "Resource": arn,
+         "Condition": {"StringLike": {"s3:prefix": "public/*"}}},
+        {"Sid": "partner", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{second}:root"},
+         "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], "Resource": f"{arn}/shared/*"},
+        {"Sid": "keep", "Effect": "Deny", "Principal": "*", "Action": ["s3:DeleteObject", "s3:PutObject"],
+         "Resource": f"{arn}/shared/keep/*"}))
+    # Anonymous: what the policy grants, from the address it allows, and nothing else.
+    assert anon.get_object(Bucket=bucket, Key="public/a.txt")["Body"].read() == b"public/a.txt"
+    assert denied(lambda: anon.get_object(Bucket=bucket, Key="private/b.txt"))
+    assert denied(lambda: anon.put_object(Bucket=bucket, Key="public/new", Body=b"x"))
+    assert [o["Key"] for o in anon.list_objects_v2(Bucket=bucket, Prefix="public/")["Contents"]] == ["public/a.txt"]
+    assert denied(lambda: anon.list_objects_v2(Bucket=bucket))
+    assert denied(lambda: anon.list_objects_v2(Bucket=bucket, Prefix="private/"))
+    # The other tenant: its grant in the owner's bucket, the explicit deny over it.
+    assert other.get_object(Bucket=bucket, Key="shared/c.txt")["Body"].read() == b"shared/c.txt"
+    other.put_object(Bucket=bucket, Key="shared/from-partner.txt", Body=b"partner data")
+    assert s3.get_object(Bucket=bucket, Key="shared/from-partner.txt")["Body"].read() == b"partner data"
+    assert denied(lambda: other.get_object(Bucket=bucket, Key="private/b.txt"))
+    assert denied(lambda: other.put_object(Bucket=bucket, Key="shared/keep/x", Body=b"x"))
+    assert denied(lambda: other.list_objects_v2(Bucket=bucket))
+    r = other.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "shared/from-partner.txt"},
+                                                                {"Key": "shared/keep/d.txt"}, {"Key": "private/b.txt"}]})
+    assert [d["Key"] for d in r.get("Deleted", [])] == ["shared/from-partner.txt"]
+    assert sorted((e["Key"], e["Code"]) for e in r["Errors"]) == [("private/b.txt", "AccessDenied"),
+                                                                  ("shared/keep/d.txt", "AccessDenied")]
+    # The explicit deny binds the owner too; its own policy operations stay open to it.
+    assert denied(lambda: s3.delete_object(Bucket=bucket, Key="shared/keep/d.txt"))
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy(
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [arn, f"{arn}/*"]}))
+    assert denied(lambda: s3.get_object(Bucket=bucket, Key="public/a.txt"))
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"][0]["Effect"] == "Deny"
+    s3.delete_bucket_policy(Bucket=bucket)
+    s3.delete_object(Bucket=bucket, Key="shared/keep/d.txt")
+    assert denied(lambda: anon.get_object(Bucket=bucket, Key="public/a.txt")), "the grants went with the policy"
+    assert denied(lambda: other.get_object(Bucket=bucket, Key="shared/c.txt"))
+
+
+def test_policy_conditions_on_the_caller_address(server, s3, bucket):
+    anon = anonymous(server)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy(
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*",
+         "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}))
+    assert denied(lambda: anon.get_object(Bucket=bucket, Key="k")), "127.0.0.1 is not in 10.0.0.0/8"
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy(
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*",
+         "Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}, "Bool": {"aws:SecureTransport": "false"}}}))
+    assert anon.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"

@@ -4,6 +4,7 @@
 #include "common/text.h"
 #include "protocols/s3/cors.h"
 #include "protocols/s3/handler_ctx.h"
+#include "protocols/s3/policy.h"
 #include "protocols/s3/xml.h"
 
 namespace kiseki::s3 {
@@ -95,6 +96,57 @@ Response S3Handler::delete_bucket_tagging(Ctx& c) {
   Status st = gw_->put_namespace_config(*ns, kTaggingItem, "");
   if (!st) return error(c, st, Subject::kBucket);
   return no_content();
+}
+
+// ---- policy
+
+Response S3Handler::put_bucket_policy(Ctx& c) {
+  c.op = "PutBucketPolicy";
+  auto ns = bucket_ref(c, true);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  auto body = read_small_body(c, 20 << 10);
+  if (!body) return error(c, body.status(), Subject::kBucket);
+  auto policy = BucketPolicy::parse(*body, c.req.bucket);
+  if (!policy) return error(c, policy.status(), Subject::kBucket);
+  Status st = gw_->put_namespace_config(*ns, kPolicyItem, *body);
+  if (!st) return error(c, st, Subject::kBucket);
+  return no_content();
+}
+
+Response S3Handler::get_bucket_policy(Ctx& c) {
+  c.op = "GetBucketPolicy";
+  auto ns = bucket_ref(c, false);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  auto doc = gw_->get_namespace_config(*ns, kPolicyItem);
+  if (doc.code() == ErrorCode::kNotFound)
+    return error(c, make_s3_error(404, "NoSuchBucketPolicy", "The bucket policy does not exist"));
+  if (!doc) return error(c, doc.status(), Subject::kBucket);
+  Response r;
+  r.body = std::move(*doc);
+  r.set("Content-Type", "application/json");
+  return r;
+}
+
+Response S3Handler::delete_bucket_policy(Ctx& c) {
+  c.op = "DeleteBucketPolicy";
+  auto ns = bucket_ref(c, true);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  Status st = gw_->put_namespace_config(*ns, kPolicyItem, "");
+  if (!st) return error(c, st, Subject::kBucket);
+  return no_content();
+}
+
+Response S3Handler::get_bucket_policy_status(Ctx& c) {
+  c.op = "GetBucketPolicyStatus";
+  auto ns = find_bucket(c, c.req.bucket);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  if (Status st = authorize(c, *ns, action_of(c.op), "", false); !st) return error(c, st, Subject::kBucket);
+  auto policy = policy_of(*ns);
+  if (!policy) return error(c, policy.status(), Subject::kBucket);
+  if (!*policy) return error(c, make_s3_error(404, "NoSuchBucketPolicy", "The bucket policy does not exist"));
+  XmlWriter x;
+  x.open("PolicyStatus", true).leaf("IsPublic", (*policy)->is_public() ? "true" : "false").close("PolicyStatus");
+  return xml_response(x);
 }
 
 // ---- CORS

@@ -134,21 +134,6 @@ Result<std::string> S3Handler::read_small_body(Ctx& c, size_t limit) {
   return out;
 }
 
-Result<NsRef> S3Handler::bucket_ref(Ctx& c, bool for_write) {
-  const std::string& b = c.req.bucket;
-  if (c.auth.anonymous) {
-    // Anonymous requests may read buckets marked public-read, and nothing else.
-    if (!for_write) {
-      auto ns = gw_->find_bucket(b);
-      if (ns && ns->public_read) return ns->ref;
-    }
-    return make_error(ErrorCode::kPermissionDenied, "Access Denied");
-  }
-  auto ns = gw_->find_namespace(c.auth.tenant, b);
-  if (!ns) return ns.status();
-  return ns->ref;
-}
-
 Response S3Handler::handle(S3Request& req, RequestBody& body) {
   auto t0 = std::chrono::steady_clock::now();
   Ctx c{req, body, {}, "Unknown", opts_.clock->now_ns()};
@@ -186,7 +171,8 @@ Response S3Handler::dispatch(Ctx& c) {
     if (m == "PUT") {
       if (q.has_param("tagging")) return put_bucket_tagging(c);
       if (q.has_param("cors")) return put_bucket_cors(c);
-      for (const char* sub : {"acl", "policy", "lifecycle", "versioning", "website", "encryption", "object-lock",
+      if (q.has_param("policy")) return put_bucket_policy(c);
+      for (const char* sub : {"acl", "lifecycle", "versioning", "website", "encryption", "object-lock",
                               "publicAccessBlock", "ownershipControls", "logging", "notification", "replication"})
         if (q.has_param(sub)) {
           c.op = "PutBucketSubresource";
@@ -197,8 +183,9 @@ Response S3Handler::dispatch(Ctx& c) {
     if (m == "DELETE") {
       if (q.has_param("tagging")) return delete_bucket_tagging(c);
       if (q.has_param("cors")) return delete_bucket_cors(c);
+      if (q.has_param("policy")) return delete_bucket_policy(c);
       // A subresource's DELETE never reaches DeleteBucket.
-      for (const char* sub : {"policy", "lifecycle", "website", "encryption", "replication", "publicAccessBlock",
+      for (const char* sub : {"lifecycle", "website", "encryption", "replication", "publicAccessBlock",
                               "ownershipControls", "analytics", "metrics", "inventory", "intelligent-tiering"})
         if (q.has_param(sub)) {
           c.op = "DeleteBucketSubresource";
@@ -216,9 +203,10 @@ Response S3Handler::dispatch(Ctx& c) {
       if (q.has_param("acl")) return get_acl(c);
       if (q.has_param("tagging")) return get_bucket_tagging(c);
       if (q.has_param("cors")) return get_bucket_cors(c);
-      for (const char* sub : {"policy", "lifecycle", "website", "encryption", "versions", "logging", "notification",
-                              "replication", "requestPayment", "object-lock", "publicAccessBlock", "ownershipControls",
-                              "policyStatus"})
+      if (q.has_param("policy")) return get_bucket_policy(c);
+      if (q.has_param("policyStatus")) return get_bucket_policy_status(c);
+      for (const char* sub : {"lifecycle", "website", "encryption", "versions", "logging", "notification",
+                              "replication", "requestPayment", "object-lock", "publicAccessBlock", "ownershipControls"})
         if (q.has_param(sub)) {
           c.op = "GetBucketSubresource";
           return error(c, make_s3_error(501, "NotImplemented", std::string("GET ?") + sub + " is not implemented"));
@@ -491,7 +479,7 @@ Response S3Handler::list_uploads(Ctx& c) {
 // ACLs are not stored: the owner has full control, and a public-read bucket
 // grants READ to everyone. The document says exactly that.
 Response S3Handler::get_acl(Ctx& c) {
-  c.op = "GetAcl";
+  c.op = c.req.key.empty() ? "GetBucketAcl" : "GetObjectAcl";
   auto ns = bucket_ref(c, false);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   if (!c.req.key.empty()) {
@@ -519,7 +507,7 @@ Response S3Handler::get_acl(Ctx& c) {
 
 Response S3Handler::delete_objects(Ctx& c) {
   c.op = "DeleteObjects";
-  auto ns = bucket_ref(c, true);
+  auto ns = find_bucket(c, c.req.bucket);  // the caller's right is asked per key
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   auto body = read_small_body(c, 2 << 20);
   if (!body) return error(c, body.status(), Subject::kBucket);
@@ -528,7 +516,8 @@ Response S3Handler::delete_objects(Ctx& c) {
   XmlWriter x;
   x.open("DeleteResult", true);
   for (const auto& k : req->keys) {
-    Status st = gw_->delete_object(*ns, k);
+    Status st = authorize(c, *ns, "s3:DeleteObject", k, true);
+    if (st) st = gw_->delete_object(ns->ref, k);
     if (st.is_ok() || st.code() == ErrorCode::kNotFound || st.code() == ErrorCode::kInvalidArgument) {
       if (!req->quiet) x.open("Deleted").leaf("Key", k).close("Deleted");
     } else {

@@ -5,8 +5,12 @@
 #include "common/clock.h"
 
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/metrics.h"
 #include "gateway/gateway.h"
@@ -18,6 +22,7 @@
 namespace kiseki::s3 {
 
 struct CorsRule;
+class BucketPolicy;
 
 struct Response {
   int status = 200;
@@ -77,6 +82,10 @@ class S3Handler {
   Response get_bucket_cors(Ctx& c);
   Response delete_bucket_cors(Ctx& c);
   Response preflight(Ctx& c);
+  Response put_bucket_policy(Ctx& c);
+  Response get_bucket_policy(Ctx& c);
+  Response delete_bucket_policy(Ctx& c);
+  Response get_bucket_policy_status(Ctx& c);
   Result<std::vector<CorsRule>> cors_rules(const std::string& bucket) const;
   void add_cors_headers(const S3Request& req, Response& r) const;
   // objects
@@ -100,10 +109,24 @@ class S3Handler {
   Response error(Ctx& c, const S3Error& e);
   Response error(Ctx& c, const Status& st, Subject s);
   Result<std::string> read_small_body(Ctx& c, size_t limit);
+  // authorize.cc: the bucket a request names if the caller may do the
+  // request's operation (c.op) on it; `for_write`: not a read a public-read
+  // bucket allows anyone.
   Result<gateway::NsRef> bucket_ref(Ctx& c, bool for_write);
+  Result<gateway::NamespaceInfo> find_bucket(Ctx& c, const std::string& name) const;
+  Result<gateway::NsRef> copy_source(Ctx& c, const std::string& bucket, const std::string& key);
+  Status authorize(Ctx& c, const gateway::NamespaceInfo& ns, std::string_view action, std::string_view key,
+                   bool for_write) const;
+  static std::string_view action_of(std::string_view op);
+  Result<std::shared_ptr<const BucketPolicy>> policy_of(const gateway::NamespaceInfo& ns) const;
+  std::optional<std::vector<std::string>> condition_values(Ctx& c, const gateway::NamespaceInfo& ns,
+                                                           std::string_view key, std::string_view k) const;
 
   gateway::Gateway* gw_;
   S3Options opts_;
+  // Parsed bucket policies by namespace, with the document they came from.
+  mutable std::mutex policy_mu_;
+  mutable std::map<NamespaceId, std::pair<std::string, std::shared_ptr<const BucketPolicy>>> policies_;
   struct Metrics;
   std::shared_ptr<Metrics> metrics_;
 };

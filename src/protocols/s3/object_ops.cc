@@ -304,7 +304,7 @@ Response S3Handler::copy_object(Ctx& c) {
   std::string sb, sk;
   if (!parse_copy_source(c.req.header_or("x-amz-copy-source"), &sb, &sk))
     return error(c, make_s3_error(400, "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey"));
-  auto src = gw_->find_namespace(c.auth.tenant, sb);
+  auto src = copy_source(c, sb, sk);
   if (!src) return error(c, src.status(), Subject::kBucket);
   std::string directive = c.req.header_or("x-amz-metadata-directive", "COPY");
   if (directive != "COPY" && directive != "REPLACE")
@@ -317,7 +317,7 @@ Response S3Handler::copy_object(Ctx& c) {
                                   "This copy request is illegal because it is trying to copy an object to itself "
                                   "without changing the object's metadata, storage class, website redirect location "
                                   "or encryption attributes."));
-  auto head = gw_->head_object(src->ref, sk);
+  auto head = gw_->head_object(*src, sk);
   if (!head) return error(c, head.status(), Subject::kObject);
   // The metadata of the source or of the request; the tags of the source or
   // of the request's x-amz-tagging, each by its own directive.
@@ -337,7 +337,7 @@ Response S3Handler::copy_object(Ctx& c) {
     return error(c, make_s3_error(412, "PreconditionFailed", "x-amz-copy-source-if-match did not hold"));
   if (const std::string* m = c.req.header("x-amz-copy-source-if-none-match"); m && unquote(*m) == head->etag)
     return error(c, make_s3_error(412, "PreconditionFailed", "x-amz-copy-source-if-none-match did not hold"));
-  auto info = gw_->copy_object(src->ref, sk, *dst, c.req.key, meta);
+  auto info = gw_->copy_object(*src, sk, *dst, c.req.key, meta);
   if (!info) return error(c, info.status(), Subject::kObject);
   XmlWriter x;
   x.open("CopyObjectResult", true).leaf("LastModified", iso8601(info->mtime_ns)).leaf("ETag", quoted(info->etag));
@@ -451,9 +451,9 @@ Response S3Handler::upload_part_copy(Ctx& c) {
   std::string sb, sk;
   if (!parse_copy_source(c.req.header_or("x-amz-copy-source"), &sb, &sk))
     return error(c, make_s3_error(400, "InvalidArgument", "Copy Source must mention the source bucket and key"));
-  auto src = gw_->find_namespace(c.auth.tenant, sb);
+  auto src = copy_source(c, sb, sk);
   if (!src) return error(c, src.status(), Subject::kBucket);
-  auto h = gw_->open_object(src->ref, sk);
+  auto h = gw_->open_object(*src, sk);
   if (!h) return error(c, h.status(), Subject::kObject);
   uint64_t off = 0, len = h->info.size;
   if (const std::string* range = c.req.header("x-amz-copy-source-range")) {

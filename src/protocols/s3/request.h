@@ -20,6 +20,7 @@ struct S3Request {
   std::string bucket;
   std::string key;
   bool virtual_host = false;  // the bucket came from the Host header
+  std::string remote_ip;      // the client's address ("127.0.0.1"; policies' aws:SourceIp)
   std::string request_id;
 
   const std::string* header(const std::string& name) const {

@@ -84,6 +84,8 @@ bool S3Server::serve(Conn& c) {
       send_plain_error(stream, 400, "InvalidURI", "Couldn't parse the specified URI.");
       return false;
     }
+    req.remote_ip = std::to_string(c.ip >> 24) + "." + std::to_string((c.ip >> 16) & 255) + "." +
+                    std::to_string((c.ip >> 8) & 255) + "." + std::to_string(c.ip & 255);
 
     // The body streams from the socket on demand; "100 Continue" goes out the
     // first time the handler asks for body bytes.

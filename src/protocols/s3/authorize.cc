@@ -1,0 +1,200 @@
+// The one authorization decision of every S3 request to a bucket: who asks
+// (the bucket's owner, another tenant, anonymous), what (the S3 action of the
+// operation, on the bucket or one key), and the bucket's policy and canned ACL.
+// An explicit Deny of the policy wins over everything (but the owner's own
+// policy operations, so no owner locks itself out); the owner may do the rest;
+// anyone else needs an Allow, or, for reads of a public-read bucket, nothing.
+#include <map>
+
+#include "protocols/s3/handler_ctx.h"
+#include "protocols/s3/policy.h"
+
+namespace kiseki::s3 {
+
+namespace {
+
+// The S3 action each operation is (on the key of the request, if it names one).
+const std::map<std::string_view, std::string_view>& actions() {
+  static const std::map<std::string_view, std::string_view> m = {
+      {"DeleteBucket", "s3:DeleteBucket"},
+      {"HeadBucket", "s3:ListBucket"},
+      {"ListObjects", "s3:ListBucket"},
+      {"ListObjectsV2", "s3:ListBucket"},
+      {"GetBucketLocation", "s3:GetBucketLocation"},
+      {"GetBucketVersioning", "s3:GetBucketVersioning"},
+      {"ListMultipartUploads", "s3:ListBucketMultipartUploads"},
+      {"GetBucketAcl", "s3:GetBucketAcl"},
+      {"GetObjectAcl", "s3:GetObjectAcl"},
+      {"DeleteObjects", "s3:DeleteObject"},
+      {"PutObject", "s3:PutObject"},
+      {"PostObject", "s3:PutObject"},
+      {"CopyObject", "s3:PutObject"},
+      {"CreateMultipartUpload", "s3:PutObject"},
+      {"UploadPart", "s3:PutObject"},
+      {"UploadPartCopy", "s3:PutObject"},
+      {"CompleteMultipartUpload", "s3:PutObject"},
+      {"AbortMultipartUpload", "s3:AbortMultipartUpload"},
+      {"ListParts", "s3:ListMultipartUploadParts"},
+      {"GetObject", "s3:GetObject"},
+      {"HeadObject", "s3:GetObject"},
+      {"DeleteObject", "s3:DeleteObject"},
+      {"PutObjectTagging", "s3:PutObjectTagging"},
+      {"GetObjectTagging", "s3:GetObjectTagging"},
+      {"DeleteObjectTagging", "s3:DeleteObjectTagging"},
+      {"PutBucketTagging", "s3:PutBucketTagging"},
+      {"DeleteBucketTagging", "s3:PutBucketTagging"},
+      {"GetBucketTagging", "s3:GetBucketTagging"},
+      {"PutBucketCors", "s3:PutBucketCORS"},
+      {"DeleteBucketCors", "s3:PutBucketCORS"},
+      {"GetBucketCors", "s3:GetBucketCORS"},
+      {"PutBucketPolicy", "s3:PutBucketPolicy"},
+      {"GetBucketPolicy", "s3:GetBucketPolicy"},
+      {"DeleteBucketPolicy", "s3:DeleteBucketPolicy"},
+      {"GetBucketPolicyStatus", "s3:GetBucketPolicyStatus"},
+  };
+  return m;
+}
+
+bool is_policy_action(std::string_view a) {
+  return a == "s3:PutBucketPolicy" || a == "s3:GetBucketPolicy" || a == "s3:DeleteBucketPolicy";
+}
+
+Status access_denied() { return make_error(ErrorCode::kPermissionDenied, "Access Denied"); }
+
+}  // namespace
+
+std::string_view S3Handler::action_of(std::string_view op) {
+  auto it = actions().find(op);
+  return it == actions().end() ? std::string_view() : it->second;
+}
+
+Result<std::shared_ptr<const BucketPolicy>> S3Handler::policy_of(const gateway::NamespaceInfo& ns) const {
+  auto doc = gw_->get_namespace_config(ns.ref, kPolicyItem);
+  if (doc.code() == ErrorCode::kNotFound) return std::shared_ptr<const BucketPolicy>();
+  if (!doc) return doc.status();
+  {
+    std::lock_guard lock(policy_mu_);
+    auto it = policies_.find(ns.ref.ns);
+    if (it != policies_.end() && it->second.first == *doc) return it->second.second;
+  }
+  KISEKI_ASSIGN_OR_RETURN(BucketPolicy p, BucketPolicy::parse(*doc, ns.name));
+  auto shared = std::make_shared<const BucketPolicy>(std::move(p));
+  std::lock_guard lock(policy_mu_);
+  if (policies_.size() >= 1024) policies_.clear();  // a bound; parsing again is cheap
+  policies_[ns.ref.ns] = {std::move(*doc), shared};
+  return shared;
+}
+
+Status S3Handler::authorize(Ctx& c, const gateway::NamespaceInfo& ns, std::string_view action, std::string_view key,
+                            bool for_write) const {
+  bool owner = !c.auth.anonymous && ns.ref.tenant == c.auth.tenant;
+  if (is_policy_action(action)) return owner ? Status::ok() : access_denied();
+  KISEKI_ASSIGN_OR_RETURN(auto policy, policy_of(ns));
+  PolicyDecision d = PolicyDecision::kNone;
+  if (policy) {
+    PolicyRequest r;
+    r.action = action.empty() ? "s3:*" : std::string(action);  // an operation without one: owner only
+    r.resource = "arn:aws:s3:::" + ns.name + (key.empty() ? "" : "/" + std::string(key));
+    r.anonymous = c.auth.anonymous;
+    if (!c.auth.anonymous) r.account = std::to_string(c.auth.tenant);
+    r.context = [&](std::string_view k) { return condition_values(c, ns, key, k); };
+    d = policy->evaluate(r);
+  }
+  if (d == PolicyDecision::kDeny) return access_denied();
+  if (owner) return Status::ok();
+  if (action.empty()) return access_denied();
+  if (d == PolicyDecision::kAllow) return Status::ok();
+  if (c.auth.anonymous && ns.public_read && !for_write) return Status::ok();
+  return access_denied();
+}
+
+// The request's values of a policy condition key (keys in lower case, but a
+// tag's name after the '/').
+std::optional<std::vector<std::string>> S3Handler::condition_values(Ctx& c, const gateway::NamespaceInfo& ns,
+                                                                    std::string_view key, std::string_view k) const {
+  using V = std::vector<std::string>;
+  const S3Request& q = c.req;
+  auto header = [&](const char* h) -> std::optional<V> {
+    const std::string* v = q.header(h);
+    return v ? std::optional<V>(V{*v}) : std::nullopt;
+  };
+  auto param = [&](const char* p) -> std::optional<V> {
+    const std::string* v = q.param(p);
+    return v ? std::optional<V>(V{*v}) : std::nullopt;
+  };
+  if (k == "aws:sourceip") return V{q.remote_ip};
+  if (k == "aws:securetransport") return V{opts_.https ? "true" : "false"};
+  if (k == "aws:currenttime") return V{iso8601(c.now)};
+  if (k == "aws:epochtime") return V{std::to_string(c.now / 1'000'000'000)};
+  if (k == "aws:useragent") return header("user-agent");
+  if (k == "aws:referer") return header("referer");
+  if (k == "aws:principaltype") return V{c.auth.anonymous ? "Anonymous" : "Account"};
+  if (k == "aws:principalaccount") {
+    if (c.auth.anonymous) return std::nullopt;
+    return V{std::to_string(c.auth.tenant)};
+  }
+  if (k == "s3:prefix") return param("prefix");
+  if (k == "s3:delimiter") return param("delimiter");
+  if (k == "s3:max-keys") return param("max-keys");
+  if (k == "s3:authtype") {
+    if (c.op == std::string_view("PostObject")) return V{"POST"};
+    if (c.auth.anonymous) return std::nullopt;
+    return V{q.header("authorization") ? "REST-HEADER" : "REST-QUERY-STRING"};
+  }
+  if (k == "s3:signatureversion") {
+    if (c.auth.anonymous) return std::nullopt;
+    const std::string* a = q.header("authorization");
+    bool v4 = a ? a->starts_with("AWS4-") : q.has_param("X-Amz-Signature");
+    return V{v4 ? "AWS4-HMAC-SHA256" : "AWS"};
+  }
+  if (k.starts_with("s3:x-amz-")) return header(std::string(k.substr(3)).c_str());
+  if (k.starts_with("s3:existingobjecttag/")) {
+    if (key.empty()) return std::nullopt;
+    auto head = gw_->head_object(ns.ref, key);
+    if (!head) return std::nullopt;
+    auto t = head->meta.headers.find(kTagsHeader);
+    if (t == head->meta.headers.end()) return std::nullopt;
+    auto tags = parse_tag_header(t->second);
+    if (!tags) return std::nullopt;
+    for (const auto& [name, value] : *tags)
+      if (name == k.substr(21)) return V{value};
+    return std::nullopt;
+  }
+  if (k.starts_with("s3:requestobjecttag/") || k == "s3:requestobjecttagkeys") {
+    const std::string* h = q.header(kTagsHeader);
+    if (!h) return std::nullopt;
+    auto tags = parse_tag_header(*h);
+    if (!tags) return std::nullopt;
+    V out;
+    for (const auto& [name, value] : *tags) {
+      if (k == "s3:requestobjecttagkeys") out.push_back(name);
+      else if (name == k.substr(20)) out.push_back(value);
+    }
+    if (out.empty()) return std::nullopt;
+    return out;
+  }
+  return std::nullopt;
+}
+
+Result<gateway::NamespaceInfo> S3Handler::find_bucket(Ctx& c, const std::string& name) const {
+  // The caller's own bucket (cached); else whoever's it is.
+  if (!c.auth.anonymous)
+    if (auto own = gw_->find_namespace(c.auth.tenant, name)) return own;
+  return gw_->find_bucket(name);
+}
+
+// The source of a copy, if the caller may read it.
+Result<gateway::NsRef> S3Handler::copy_source(Ctx& c, const std::string& bucket, const std::string& key) {
+  KISEKI_ASSIGN_OR_RETURN(gateway::NamespaceInfo ns, find_bucket(c, bucket));
+  KISEKI_TRY(authorize(c, ns, "s3:GetObject", key, false));
+  return ns.ref;
+}
+
+// The bucket a request names, if the caller may do the request's operation on it.
+Result<gateway::NsRef> S3Handler::bucket_ref(Ctx& c, bool for_write) {
+  KISEKI_ASSIGN_OR_RETURN(gateway::NamespaceInfo ns, find_bucket(c, c.req.bucket));
+  KISEKI_TRY(authorize(c, ns, action_of(c.op), c.req.key, for_write));
+  return ns.ref;
+}
+
+}  // namespace kiseki::s3
