@@ -343,3 +343,117 @@ def test_policy_conditions_on_the_caller_address(server, s3, bucket):
         {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*",
          "Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}, "Bool": {"aws:SecureTransport": "false"}}}))
     assert anon.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+
+
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+
+
+def grants(acl):
+    """{(grantee, permission)} of a Get*Acl answer."""
+    out = set()
+    for g in acl["Grants"]:
+        who = g["Grantee"].get("ID") or g["Grantee"].get("URI")
+        out.add((who, g["Permission"]))
+    return out
+
+
+def test_bucket_and_object_acls(server, s3, other):
+    anon = anonymous(server)
+    owner, second = tenant_id(server, "default"), tenant_id(server, "second")
+    s3.create_bucket(Bucket="c-acl")
+    acl = s3.get_bucket_acl(Bucket="c-acl")
+    assert acl["Owner"]["ID"] == owner and grants(acl) == {(owner, "FULL_CONTROL")}
+    s3.put_object(Bucket="c-acl", Key="plain", Body=b"plain")
+    s3.put_object(Bucket="c-acl", Key="open", Body=b"open", ACL="public-read")
+    assert grants(s3.get_object_acl(Bucket="c-acl", Key="open")) == {(owner, "FULL_CONTROL"), (ALL_USERS, "READ")}
+    assert "x-kiseki-acl" not in s3.head_object(Bucket="c-acl", Key="open")["ResponseMetadata"]["HTTPHeaders"]
+    # An object's grant opens that object only.
+    assert anon.get_object(Bucket="c-acl", Key="open")["Body"].read() == b"open"
+    assert denied(lambda: anon.get_object(Bucket="c-acl", Key="plain"))
+    assert denied(lambda: anon.list_objects_v2(Bucket="c-acl"))
+    # A copy takes the request's ACL, not the source's.
+    s3.copy_object(Bucket="c-acl", Key="copy", CopySource={"Bucket": "c-acl", "Key": "open"})
+    assert denied(lambda: anon.get_object(Bucket="c-acl", Key="copy"))
+    s3.put_object_acl(Bucket="c-acl", Key="open", ACL="private")
+    assert denied(lambda: anon.get_object(Bucket="c-acl", Key="open"))
+    # Grants to another tenant, by header and by document, round-trip.
+    s3.put_bucket_acl(Bucket="c-acl", GrantRead=f'id="{second}"', GrantWrite=f'id="{second}"')
+    assert grants(s3.get_bucket_acl(Bucket="c-acl")) == {(owner, "FULL_CONTROL"), (second, "READ"), (second, "WRITE")}
+    assert [o["Key"] for o in other.list_objects_v2(Bucket="c-acl")["Contents"]] == ["copy", "open", "plain"]
+    other.put_object(Bucket="c-acl", Key="by-second", Body=b"x")
+    assert other.get_object(Bucket="c-acl", Key="plain")["Body"].read() == b"plain"  # a bucket's READ covers its objects
+    assert denied(lambda: other.get_bucket_acl(Bucket="c-acl"))  # no READ_ACP
+    policy_doc = {"Owner": {"ID": owner}, "Grants": [
+        {"Grantee": {"Type": "CanonicalUser", "ID": owner}, "Permission": "FULL_CONTROL"},
+        {"Grantee": {"Type": "Group", "URI": ALL_USERS}, "Permission": "READ"},
+        {"Grantee": {"Type": "CanonicalUser", "ID": second}, "Permission": "READ_ACP"}]}
+    s3.put_bucket_acl(Bucket="c-acl", AccessControlPolicy=policy_doc)
+    assert grants(s3.get_bucket_acl(Bucket="c-acl")) == {(owner, "FULL_CONTROL"), (ALL_USERS, "READ"), (second, "READ_ACP")}
+    assert grants(other.get_bucket_acl(Bucket="c-acl")) == grants(s3.get_bucket_acl(Bucket="c-acl"))
+    assert denied(lambda: other.put_object(Bucket="c-acl", Key="by-second", Body=b"y"))  # WRITE went
+    assert [o["Key"] for o in anon.list_objects_v2(Bucket="c-acl")["Contents"]][0] == "by-second"
+    for kw, want in ((dict(GrantRead='emailAddress="someone@example.com"'), "UnresolvableGrantByEmailAddress"),
+                     (dict(GrantRead='id="99999"'), "InvalidArgument"),
+                     (dict(GrantRead='uri="http://example.com/group"'), "InvalidArgument"),
+                     (dict(ACL="public-read", GrantRead=f'id="{second}"'), "InvalidRequest")):
+        with pytest.raises(ClientError) as e:
+            s3.put_bucket_acl(Bucket="c-acl", **kw)
+        assert code(e) == want, kw
+    s3.put_bucket_acl(Bucket="c-acl", ACL="private")
+    assert grants(s3.get_bucket_acl(Bucket="c-acl")) == {(owner, "FULL_CONTROL")}
+    assert denied(lambda: anon.list_objects_v2(Bucket="c-acl"))
+    # A bucket made with a canned ACL.
+    s3.create_bucket(Bucket="c-acl-auth", ACL="authenticated-read")
+    s3.put_object(Bucket="c-acl-auth", Key="k", Body=b"v")
+    assert other.get_object(Bucket="c-acl-auth", Key="k")["Body"].read() == b"v"
+    assert denied(lambda: anon.get_object(Bucket="c-acl-auth", Key="k"))
+
+
+def test_ownership_controls_and_public_access_block(server, s3):
+    anon = anonymous(server)
+    with pytest.raises(ClientError) as e:
+        s3.create_bucket(Bucket="c-enforced", ACL="public-read", ObjectOwnership="BucketOwnerEnforced")
+    assert code(e) == "InvalidBucketAclWithObjectOwnership"
+    s3.create_bucket(Bucket="c-enforced", ObjectOwnership="BucketOwnerEnforced")
+    rules = s3.get_bucket_ownership_controls(Bucket="c-enforced")["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket="c-enforced", Key="k", Body=b"v", ACL="public-read")
+    assert code(e) == "AccessControlListNotSupported"
+    s3.put_object(Bucket="c-enforced", Key="k", Body=b"v", ACL="bucket-owner-full-control")
+    s3.delete_bucket_ownership_controls(Bucket="c-enforced")
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_ownership_controls(Bucket="c-enforced")
+    assert code(e) == "OwnershipControlsNotFoundError"
+    s3.put_object(Bucket="c-enforced", Key="open", Body=b"v", ACL="public-read")
+    assert anon.get_object(Bucket="c-enforced", Key="open")["Body"].read() == b"v"
+    # ACLs off again: the object's public grant counts for nothing.
+    s3.put_bucket_ownership_controls(Bucket="c-enforced", OwnershipControls={
+        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    assert denied(lambda: anon.get_object(Bucket="c-enforced", Key="open"))
+    s3.delete_bucket_ownership_controls(Bucket="c-enforced")
+
+    # Public access block, switch by switch.
+    with pytest.raises(ClientError) as e:
+        s3.get_public_access_block(Bucket="c-enforced")
+    assert code(e) == "NoSuchPublicAccessBlockConfiguration"
+    pab = {"BlockPublicAcls": True, "IgnorePublicAcls": False, "BlockPublicPolicy": False, "RestrictPublicBuckets": False}
+    s3.put_public_access_block(Bucket="c-enforced", PublicAccessBlockConfiguration=pab)
+    assert s3.get_public_access_block(Bucket="c-enforced")["PublicAccessBlockConfiguration"] == pab
+    assert denied(lambda: s3.put_object(Bucket="c-enforced", Key="k2", Body=b"v", ACL="public-read"))
+    assert denied(lambda: s3.put_bucket_acl(Bucket="c-enforced", ACL="public-read"))
+    assert anon.get_object(Bucket="c-enforced", Key="open")["Body"].read() == b"v", "BlockPublicAcls keeps old grants"
+    s3.put_public_access_block(Bucket="c-enforced", PublicAccessBlockConfiguration={**pab, "IgnorePublicAcls": True})
+    assert denied(lambda: anon.get_object(Bucket="c-enforced", Key="open"))
+    public = policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                     "Resource": "arn:aws:s3:::c-enforced/*"})
+    s3.put_public_access_block(Bucket="c-enforced", PublicAccessBlockConfiguration={**pab, "BlockPublicPolicy": True})
+    assert denied(lambda: s3.put_bucket_policy(Bucket="c-enforced", Policy=public))
+    s3.put_public_access_block(Bucket="c-enforced", PublicAccessBlockConfiguration={**pab, "RestrictPublicBuckets": True})
+    s3.put_bucket_policy(Bucket="c-enforced", Policy=public)
+    assert denied(lambda: anon.get_object(Bucket="c-enforced", Key="k"))
+    s3.delete_public_access_block(Bucket="c-enforced")
+    assert anon.get_object(Bucket="c-enforced", Key="k")["Body"].read() == b"v"
+    with pytest.raises(ClientError) as e:
+        s3.get_public_access_block(Bucket="c-enforced")
+    assert code(e) == "NoSuchPublicAccessBlockConfiguration"

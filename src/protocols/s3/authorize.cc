@@ -1,9 +1,12 @@
 // The one authorization decision of every S3 request to a bucket: who asks
 // (the bucket's owner, another tenant, anonymous), what (the S3 action of the
-// operation, on the bucket or one key), and the bucket's policy and canned ACL.
-// An explicit Deny of the policy wins over everything (but the owner's own
-// policy operations, so no owner locks itself out); the owner may do the rest;
-// anyone else needs an Allow, or, for reads of a public-read bucket, nothing.
+// operation, on the bucket or one key), and the bucket's policy, ACLs and
+// access settings. An explicit Deny of the policy wins over everything (but
+// the owner's own policy operations, so no owner locks itself out); the owner
+// may do the rest; anyone else needs an Allow of the policy (not counted for
+// a public policy under RestrictPublicBuckets) or a grant of an ACL (none
+// under BucketOwnerEnforced, no public one under IgnorePublicAcls). A request
+// that sets an ACL is held to the bucket's ownership and BlockPublicAcls.
 #include <map>
 
 #include "protocols/s3/handler_ctx.h"
@@ -51,6 +54,42 @@ const std::map<std::string_view, std::string_view>& actions() {
       {"GetBucketPolicy", "s3:GetBucketPolicy"},
       {"DeleteBucketPolicy", "s3:DeleteBucketPolicy"},
       {"GetBucketPolicyStatus", "s3:GetBucketPolicyStatus"},
+      {"PutBucketAcl", "s3:PutBucketAcl"},
+      {"PutObjectAcl", "s3:PutObjectAcl"},
+      {"PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock"},
+      {"DeletePublicAccessBlock", "s3:PutBucketPublicAccessBlock"},
+      {"GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock"},
+      {"PutBucketOwnershipControls", "s3:PutBucketOwnershipControls"},
+      {"DeleteBucketOwnershipControls", "s3:PutBucketOwnershipControls"},
+      {"GetBucketOwnershipControls", "s3:GetBucketOwnershipControls"},
+  };
+  return m;
+}
+
+// What an ACL must grant for an action: the permission, and whether the
+// bucket's grant counts (an object's own grant always does, for object actions;
+// a bucket's READ lets its grantee read the objects too, as public-read has
+// always meant here).
+struct AclNeed {
+  Permission perm;
+  bool bucket;
+  bool object;
+};
+const std::map<std::string_view, AclNeed>& acl_needs() {
+  using P = Permission;
+  static const std::map<std::string_view, AclNeed> m = {
+      {"s3:ListBucket", {P::kRead, true, false}},
+      {"s3:ListBucketMultipartUploads", {P::kRead, true, false}},
+      {"s3:ListMultipartUploadParts", {P::kRead, true, false}},
+      {"s3:GetBucketLocation", {P::kRead, true, false}},
+      {"s3:GetObject", {P::kRead, true, true}},
+      {"s3:PutObject", {P::kWrite, true, false}},
+      {"s3:DeleteObject", {P::kWrite, true, false}},
+      {"s3:AbortMultipartUpload", {P::kWrite, true, false}},
+      {"s3:GetBucketAcl", {P::kReadAcp, true, false}},
+      {"s3:PutBucketAcl", {P::kWriteAcp, true, false}},
+      {"s3:GetObjectAcl", {P::kReadAcp, false, true}},
+      {"s3:PutObjectAcl", {P::kWriteAcp, false, true}},
   };
   return m;
 }
@@ -85,8 +124,55 @@ Result<std::shared_ptr<const BucketPolicy>> S3Handler::policy_of(const gateway::
   return shared;
 }
 
-Status S3Handler::authorize(Ctx& c, const gateway::NamespaceInfo& ns, std::string_view action, std::string_view key,
-                            bool for_write) const {
+Result<S3Handler::BucketAccess> S3Handler::access_of(const gateway::NamespaceInfo& ns) const {
+  BucketAccess a;
+  auto acl = gw_->get_namespace_config(ns.ref, kAclItem);
+  if (acl) {
+    KISEKI_ASSIGN_OR_RETURN(a.acl, decode_acl(*acl));
+  } else if (acl.code() != ErrorCode::kNotFound) {
+    return acl.status();
+  } else if (ns.public_read) {
+    a.acl = {{Grant::Kind::kAllUsers, "", Permission::kRead}};  // created public-read
+  }
+  auto pab = gw_->get_namespace_config(ns.ref, kPublicAccessBlockItem);
+  if (pab) {
+    KISEKI_ASSIGN_OR_RETURN(a.pab, parse_public_access_block(*pab));
+  } else if (pab.code() != ErrorCode::kNotFound) {
+    return pab.status();
+  }
+  auto own = gw_->get_namespace_config(ns.ref, kOwnershipItem);
+  if (!own && own.code() != ErrorCode::kNotFound) return own.status();
+  if (own) a.ownership = *own;
+  return a;
+}
+
+Status S3Handler::check_acl_write(const gateway::NamespaceInfo& ns, const Acl& acl) const {
+  KISEKI_ASSIGN_OR_RETURN(BucketAccess a, access_of(ns));
+  if (a.acls_disabled() && !acl.empty())
+    return invalid_argument("AccessControlListNotSupported: The bucket does not allow ACLs");
+  if (a.pab.block_public_acls && acl_is_public(acl)) return access_denied();
+  return Status::ok();
+}
+
+bool S3Handler::acl_grants(Ctx& c, const gateway::NamespaceInfo& ns, const BucketAccess& a, std::string_view action,
+                           std::string_view key) const {
+  if (a.acls_disabled()) return false;
+  auto need = acl_needs().find(action);
+  if (need == acl_needs().end()) return false;
+  std::string account = c.auth.anonymous ? "" : std::to_string(c.auth.tenant);
+  bool ignore = a.pab.ignore_public_acls;
+  if (need->second.bucket && acl_allows(a.acl, c.auth.anonymous, account, need->second.perm, ignore)) return true;
+  if (!need->second.object || key.empty()) return false;
+  auto head = gw_->head_object(ns.ref, key);
+  if (!head) return false;
+  auto stored = head->meta.headers.find(kAclHeader);
+  if (stored == head->meta.headers.end()) return false;
+  auto acl = decode_acl(stored->second);
+  return acl && acl_allows(*acl, c.auth.anonymous, account, need->second.perm, ignore);
+}
+
+Status S3Handler::authorize(Ctx& c, const gateway::NamespaceInfo& ns, std::string_view action,
+                            std::string_view key) const {
   bool owner = !c.auth.anonymous && ns.ref.tenant == c.auth.tenant;
   if (is_policy_action(action)) return owner ? Status::ok() : access_denied();
   KISEKI_ASSIGN_OR_RETURN(auto policy, policy_of(ns));
@@ -101,11 +187,21 @@ Status S3Handler::authorize(Ctx& c, const gateway::NamespaceInfo& ns, std::strin
     d = policy->evaluate(r);
   }
   if (d == PolicyDecision::kDeny) return access_denied();
-  if (owner) return Status::ok();
-  if (action.empty()) return access_denied();
-  if (d == PolicyDecision::kAllow) return Status::ok();
-  if (c.auth.anonymous && ns.public_read && !for_write) return Status::ok();
-  return access_denied();
+  bool allowed = owner;
+  if (!allowed && !action.empty()) {
+    KISEKI_ASSIGN_OR_RETURN(BucketAccess a, access_of(ns));
+    allowed = (d == PolicyDecision::kAllow && !(a.pab.restrict_public_buckets && policy->is_public())) ||
+              acl_grants(c, ns, a, action, key);
+  }
+  if (!allowed) return access_denied();
+  // A write that sets the new object's ACL.
+  if (action == "s3:PutObject" && (c.req.header("x-amz-acl") || c.req.header("x-amz-grant-read") ||
+                                   c.req.header("x-amz-grant-write") || c.req.header("x-amz-grant-read-acp") ||
+                                   c.req.header("x-amz-grant-write-acp") || c.req.header("x-amz-grant-full-control"))) {
+    KISEKI_ASSIGN_OR_RETURN(auto acl, acl_from_headers(c.req));
+    if (acl) KISEKI_TRY(check_acl_write(ns, *acl));
+  }
+  return Status::ok();
 }
 
 // The request's values of a policy condition key (keys in lower case, but a
@@ -186,14 +282,14 @@ Result<gateway::NamespaceInfo> S3Handler::find_bucket(Ctx& c, const std::string&
 // The source of a copy, if the caller may read it.
 Result<gateway::NsRef> S3Handler::copy_source(Ctx& c, const std::string& bucket, const std::string& key) {
   KISEKI_ASSIGN_OR_RETURN(gateway::NamespaceInfo ns, find_bucket(c, bucket));
-  KISEKI_TRY(authorize(c, ns, "s3:GetObject", key, false));
+  KISEKI_TRY(authorize(c, ns, "s3:GetObject", key));
   return ns.ref;
 }
 
 // The bucket a request names, if the caller may do the request's operation on it.
-Result<gateway::NsRef> S3Handler::bucket_ref(Ctx& c, bool for_write) {
+Result<gateway::NsRef> S3Handler::bucket_ref(Ctx& c) {
   KISEKI_ASSIGN_OR_RETURN(gateway::NamespaceInfo ns, find_bucket(c, c.req.bucket));
-  KISEKI_TRY(authorize(c, ns, action_of(c.op), c.req.key, for_write));
+  KISEKI_TRY(authorize(c, ns, action_of(c.op), c.req.key));
   return ns.ref;
 }
 

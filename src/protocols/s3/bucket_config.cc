@@ -65,7 +65,7 @@ S3Error forbidden(std::string m) { return make_s3_error(403, "AccessForbidden", 
 
 Response S3Handler::put_bucket_tagging(Ctx& c) {
   c.op = "PutBucketTagging";
-  auto ns = bucket_ref(c, true);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   auto body = read_small_body(c, 64 << 10);
   if (!body) return error(c, body.status(), Subject::kBucket);
@@ -78,7 +78,7 @@ Response S3Handler::put_bucket_tagging(Ctx& c) {
 
 Response S3Handler::get_bucket_tagging(Ctx& c) {
   c.op = "GetBucketTagging";
-  auto ns = bucket_ref(c, false);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   auto doc = gw_->get_namespace_config(*ns, kTaggingItem);
   if (doc.code() == ErrorCode::kNotFound)
@@ -91,7 +91,7 @@ Response S3Handler::get_bucket_tagging(Ctx& c) {
 
 Response S3Handler::delete_bucket_tagging(Ctx& c) {
   c.op = "DeleteBucketTagging";
-  auto ns = bucket_ref(c, true);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   Status st = gw_->put_namespace_config(*ns, kTaggingItem, "");
   if (!st) return error(c, st, Subject::kBucket);
@@ -102,12 +102,19 @@ Response S3Handler::delete_bucket_tagging(Ctx& c) {
 
 Response S3Handler::put_bucket_policy(Ctx& c) {
   c.op = "PutBucketPolicy";
-  auto ns = bucket_ref(c, true);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   auto body = read_small_body(c, 20 << 10);
   if (!body) return error(c, body.status(), Subject::kBucket);
   auto policy = BucketPolicy::parse(*body, c.req.bucket);
   if (!policy) return error(c, policy.status(), Subject::kBucket);
+  if (policy->is_public()) {
+    auto info = gw_->get_namespace(ns->ns);
+    auto access = info ? access_of(*info) : Result<BucketAccess>(info.status());
+    if (!access) return error(c, access.status(), Subject::kBucket);
+    if (access->pab.block_public_policy) return error(c, make_s3_error(403, "AccessDenied", "Access Denied: the "
+                                                                       "bucket's public access block refuses public policies"));
+  }
   Status st = gw_->put_namespace_config(*ns, kPolicyItem, *body);
   if (!st) return error(c, st, Subject::kBucket);
   return no_content();
@@ -115,7 +122,7 @@ Response S3Handler::put_bucket_policy(Ctx& c) {
 
 Response S3Handler::get_bucket_policy(Ctx& c) {
   c.op = "GetBucketPolicy";
-  auto ns = bucket_ref(c, false);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   auto doc = gw_->get_namespace_config(*ns, kPolicyItem);
   if (doc.code() == ErrorCode::kNotFound)
@@ -129,7 +136,7 @@ Response S3Handler::get_bucket_policy(Ctx& c) {
 
 Response S3Handler::delete_bucket_policy(Ctx& c) {
   c.op = "DeleteBucketPolicy";
-  auto ns = bucket_ref(c, true);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   Status st = gw_->put_namespace_config(*ns, kPolicyItem, "");
   if (!st) return error(c, st, Subject::kBucket);
@@ -140,7 +147,7 @@ Response S3Handler::get_bucket_policy_status(Ctx& c) {
   c.op = "GetBucketPolicyStatus";
   auto ns = find_bucket(c, c.req.bucket);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
-  if (Status st = authorize(c, *ns, action_of(c.op), "", false); !st) return error(c, st, Subject::kBucket);
+  if (Status st = authorize(c, *ns, action_of(c.op), ""); !st) return error(c, st, Subject::kBucket);
   auto policy = policy_of(*ns);
   if (!policy) return error(c, policy.status(), Subject::kBucket);
   if (!*policy) return error(c, make_s3_error(404, "NoSuchBucketPolicy", "The bucket policy does not exist"));
@@ -153,7 +160,7 @@ Response S3Handler::get_bucket_policy_status(Ctx& c) {
 
 Response S3Handler::put_bucket_cors(Ctx& c) {
   c.op = "PutBucketCors";
-  auto ns = bucket_ref(c, true);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   auto body = read_small_body(c, 64 << 10);
   if (!body) return error(c, body.status(), Subject::kBucket);
@@ -166,7 +173,7 @@ Response S3Handler::put_bucket_cors(Ctx& c) {
 
 Response S3Handler::get_bucket_cors(Ctx& c) {
   c.op = "GetBucketCors";
-  auto ns = bucket_ref(c, false);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   auto doc = gw_->get_namespace_config(*ns, kCorsItem);
   if (doc.code() == ErrorCode::kNotFound)
@@ -177,7 +184,7 @@ Response S3Handler::get_bucket_cors(Ctx& c) {
 
 Response S3Handler::delete_bucket_cors(Ctx& c) {
   c.op = "DeleteBucketCors";
-  auto ns = bucket_ref(c, true);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   Status st = gw_->put_namespace_config(*ns, kCorsItem, "");
   if (!st) return error(c, st, Subject::kBucket);

@@ -14,7 +14,9 @@ S3Error s3_error(const Status& st, Subject subject) {
   for (const char* tag : {"InvalidPartOrder", "InvalidPart", "EntityTooSmall", "MalformedXML", "BadDigest",
                           "InvalidDigest", "XAmzContentSHA256Mismatch", "IncompleteBody", "InvalidRequest", "InvalidTag",
                           "MalformedPOSTRequest", "InvalidPolicyDocument", "EntityTooLarge",
-                          "MaxPostPreDataLengthExceeded", "MalformedPolicy"}) {
+                          "MaxPostPreDataLengthExceeded", "MalformedPolicy",
+                          "MalformedACLError", "UnresolvableGrantByEmailAddress", "AccessControlListNotSupported",
+                          "InvalidBucketAclWithObjectOwnership"}) {
     std::string prefix = std::string(tag) + ":";
     if (m.compare(0, prefix.size(), prefix) == 0)
       return {400, tag, m.size() > prefix.size() + 1 ? m.substr(prefix.size() + 1) : m};

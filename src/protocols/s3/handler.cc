@@ -172,8 +172,11 @@ Response S3Handler::dispatch(Ctx& c) {
       if (q.has_param("tagging")) return put_bucket_tagging(c);
       if (q.has_param("cors")) return put_bucket_cors(c);
       if (q.has_param("policy")) return put_bucket_policy(c);
-      for (const char* sub : {"acl", "lifecycle", "versioning", "website", "encryption", "object-lock",
-                              "publicAccessBlock", "ownershipControls", "logging", "notification", "replication"})
+      if (q.has_param("acl")) return put_acl(c);
+      if (q.has_param("publicAccessBlock")) return put_public_access_block(c);
+      if (q.has_param("ownershipControls")) return put_ownership_controls(c);
+      for (const char* sub : {"lifecycle", "versioning", "website", "encryption", "object-lock", "logging",
+                              "notification", "replication"})
         if (q.has_param(sub)) {
           c.op = "PutBucketSubresource";
           return error(c, make_s3_error(501, "NotImplemented", std::string("PUT ?") + sub + " is not implemented"));
@@ -184,9 +187,11 @@ Response S3Handler::dispatch(Ctx& c) {
       if (q.has_param("tagging")) return delete_bucket_tagging(c);
       if (q.has_param("cors")) return delete_bucket_cors(c);
       if (q.has_param("policy")) return delete_bucket_policy(c);
+      if (q.has_param("publicAccessBlock")) return delete_public_access_block(c);
+      if (q.has_param("ownershipControls")) return delete_ownership_controls(c);
       // A subresource's DELETE never reaches DeleteBucket.
-      for (const char* sub : {"lifecycle", "website", "encryption", "replication", "publicAccessBlock",
-                              "ownershipControls", "analytics", "metrics", "inventory", "intelligent-tiering"})
+      for (const char* sub : {"lifecycle", "website", "encryption", "replication", "analytics", "metrics",
+                              "inventory", "intelligent-tiering"})
         if (q.has_param(sub)) {
           c.op = "DeleteBucketSubresource";
           return error(c, make_s3_error(501, "NotImplemented", std::string("DELETE ?") + sub + " is not implemented"));
@@ -205,8 +210,10 @@ Response S3Handler::dispatch(Ctx& c) {
       if (q.has_param("cors")) return get_bucket_cors(c);
       if (q.has_param("policy")) return get_bucket_policy(c);
       if (q.has_param("policyStatus")) return get_bucket_policy_status(c);
+      if (q.has_param("publicAccessBlock")) return get_public_access_block(c);
+      if (q.has_param("ownershipControls")) return get_ownership_controls(c);
       for (const char* sub : {"lifecycle", "website", "encryption", "versions", "logging", "notification",
-                              "replication", "requestPayment", "object-lock", "publicAccessBlock", "ownershipControls"})
+                              "replication", "requestPayment", "object-lock"})
         if (q.has_param(sub)) {
           c.op = "GetBucketSubresource";
           return error(c, make_s3_error(501, "NotImplemented", std::string("GET ?") + sub + " is not implemented"));
@@ -221,10 +228,7 @@ Response S3Handler::dispatch(Ctx& c) {
   if (m == "PUT") {
     if (upload || q.has_param("partNumber")) return q.header("x-amz-copy-source") ? upload_part_copy(c) : upload_part(c);
     if (q.has_param("tagging")) return put_object_tagging(c);
-    if (q.has_param("acl")) {
-      c.op = "PutObjectAcl";
-      return error(c, make_s3_error(501, "NotImplemented", "object ACLs are not implemented"));
-    }
+    if (q.has_param("acl")) return put_acl(c);
     return q.header("x-amz-copy-source") ? copy_object(c) : put_object(c);
   }
   if (m == "GET" && q.has_param("acl")) return get_acl(c);
@@ -297,9 +301,24 @@ Response S3Handler::create_bucket(Ctx& c) {
     return error(c, make_s3_error(400, "InvalidBucketName", "The specified bucket is not valid."));
   auto body = read_small_body(c, 64 << 10);  // CreateBucketConfiguration: accepted, region ignored
   if (!body) return error(c, body.status(), Subject::kBucket);
+  auto acl = acl_from_headers(c.req);
+  if (!acl) return error(c, acl.status(), Subject::kBucket);
+  std::string ownership = c.req.header_or("x-amz-object-ownership");
+  if (!ownership.empty() && ownership != "BucketOwnerEnforced" && ownership != "BucketOwnerPreferred" &&
+      ownership != "ObjectWriter")
+    return error(c, make_s3_error(400, "InvalidArgument", "Invalid x-amz-object-ownership header: " + ownership));
+  if (ownership == "BucketOwnerEnforced" && *acl && !(*acl)->empty())
+    return error(c, make_s3_error(400, "InvalidBucketAclWithObjectOwnership",
+                                  "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"));
+  // public-read is the namespace's own flag (NFS and the admin API know it);
+  // other grants are the bucket's ACL item.
   bool public_read = c.req.header_or("x-amz-acl") == "public-read";
   auto ref = gw_->create_namespace(c.auth.tenant, c.req.bucket, public_read);
   if (!ref) return error(c, ref.status(), Subject::kBucket);
+  if (*acl && !(*acl)->empty() && !public_read)
+    if (Status st = gw_->put_namespace_config(*ref, kAclItem, encode_acl(**acl)); !st) return error(c, st, Subject::kBucket);
+  if (!ownership.empty())
+    if (Status st = gw_->put_namespace_config(*ref, kOwnershipItem, ownership); !st) return error(c, st, Subject::kBucket);
   Response r;
   r.set("Location", "/" + c.req.bucket);
   return r;
@@ -307,7 +326,7 @@ Response S3Handler::create_bucket(Ctx& c) {
 
 Response S3Handler::delete_bucket(Ctx& c) {
   c.op = "DeleteBucket";
-  auto ns = bucket_ref(c, true);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   // A bucket that holds nothing but uploads in progress is empty to S3: they
   // are aborted with it (objects first: a bucket with objects stays).
@@ -328,7 +347,7 @@ Response S3Handler::delete_bucket(Ctx& c) {
 
 Response S3Handler::head_bucket(Ctx& c) {
   c.op = "HeadBucket";
-  auto ns = bucket_ref(c, false);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   // The bucket's root as the cluster has it now (a cached name may outlive a
   // delete on another node by the moment it takes to apply here).
@@ -341,7 +360,7 @@ Response S3Handler::head_bucket(Ctx& c) {
 
 Response S3Handler::bucket_location(Ctx& c) {
   c.op = "GetBucketLocation";
-  auto ns = bucket_ref(c, false);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   Response r;
   r.body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">" +
@@ -352,7 +371,7 @@ Response S3Handler::bucket_location(Ctx& c) {
 
 Response S3Handler::bucket_versioning(Ctx& c) {
   c.op = "GetBucketVersioning";
-  auto ns = bucket_ref(c, false);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   Response r;
   r.body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>";
@@ -362,7 +381,7 @@ Response S3Handler::bucket_versioning(Ctx& c) {
 
 Response S3Handler::list_objects(Ctx& c, bool v2) {
   c.op = v2 ? "ListObjectsV2" : "ListObjects";
-  auto ns = bucket_ref(c, false);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   const S3Request& q = c.req;
   gateway::ListRequest lr;
@@ -444,7 +463,7 @@ Response S3Handler::list_objects(Ctx& c, bool v2) {
 
 Response S3Handler::list_uploads(Ctx& c) {
   c.op = "ListMultipartUploads";
-  auto ns = bucket_ref(c, false);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   std::string prefix = c.req.param("prefix") ? *c.req.param("prefix") : "";
   auto ups = gw_->list_uploads(*ns, prefix);
@@ -476,35 +495,6 @@ Response S3Handler::list_uploads(Ctx& c) {
   return xml_response(x);
 }
 
-// ACLs are not stored: the owner has full control, and a public-read bucket
-// grants READ to everyone. The document says exactly that.
-Response S3Handler::get_acl(Ctx& c) {
-  c.op = c.req.key.empty() ? "GetBucketAcl" : "GetObjectAcl";
-  auto ns = bucket_ref(c, false);
-  if (!ns) return error(c, ns.status(), Subject::kBucket);
-  if (!c.req.key.empty()) {
-    auto h = gw_->head_object(*ns, c.req.key);
-    if (!h) return error(c, h.status(), Subject::kObject);
-  }
-  auto info = gw_->get_namespace(ns->ns);
-  std::string owner = std::to_string(ns->tenant);
-  XmlWriter x;
-  x.open("AccessControlPolicy", true).open("Owner").leaf("ID", owner).leaf("DisplayName", owner).close("Owner");
-  x.open("AccessControlList");
-  std::string grant_user = "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\">";
-  Response r;
-  std::string body = x.take();
-  body += grant_user + "<ID>" + owner + "</ID><DisplayName>" + owner + "</DisplayName></Grantee>"
-          "<Permission>FULL_CONTROL</Permission></Grant>";
-  if (info && info->public_read)
-    body += "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"Group\">"
-            "<URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>READ</Permission></Grant>";
-  body += "</AccessControlList></AccessControlPolicy>";
-  r.body = std::move(body);
-  r.set("Content-Type", "application/xml");
-  return r;
-}
-
 Response S3Handler::delete_objects(Ctx& c) {
   c.op = "DeleteObjects";
   auto ns = find_bucket(c, c.req.bucket);  // the caller's right is asked per key
@@ -516,7 +506,7 @@ Response S3Handler::delete_objects(Ctx& c) {
   XmlWriter x;
   x.open("DeleteResult", true);
   for (const auto& k : req->keys) {
-    Status st = authorize(c, *ns, "s3:DeleteObject", k, true);
+    Status st = authorize(c, *ns, "s3:DeleteObject", k);
     if (st) st = gw_->delete_object(ns->ref, k);
     if (st.is_ok() || st.code() == ErrorCode::kNotFound || st.code() == ErrorCode::kInvalidArgument) {
       if (!req->quiet) x.open("Deleted").leaf("Key", k).close("Deleted");

@@ -14,6 +14,8 @@
 
 #include "common/metrics.h"
 #include "gateway/gateway.h"
+#include "protocols/s3/access_settings.h"
+#include "protocols/s3/acl.h"
 #include "protocols/s3/auth.h"
 #include "protocols/s3/errors.h"
 #include "protocols/s3/request.h"
@@ -72,7 +74,15 @@ class S3Handler {
   Response bucket_versioning(Ctx& c);
   Response list_objects(Ctx& c, bool v2);
   Response list_uploads(Ctx& c);
+  // ACLs and access settings (acl_ops.cc)
   Response get_acl(Ctx& c);
+  Response put_acl(Ctx& c);
+  Response put_public_access_block(Ctx& c);
+  Response get_public_access_block(Ctx& c);
+  Response delete_public_access_block(Ctx& c);
+  Response put_ownership_controls(Ctx& c);
+  Response get_ownership_controls(Ctx& c);
+  Response delete_ownership_controls(Ctx& c);
   Response delete_objects(Ctx& c);
   // bucket configuration (bucket_config.cc)
   Response put_bucket_tagging(Ctx& c);
@@ -110,13 +120,23 @@ class S3Handler {
   Response error(Ctx& c, const Status& st, Subject s);
   Result<std::string> read_small_body(Ctx& c, size_t limit);
   // authorize.cc: the bucket a request names if the caller may do the
-  // request's operation (c.op) on it; `for_write`: not a read a public-read
-  // bucket allows anyone.
-  Result<gateway::NsRef> bucket_ref(Ctx& c, bool for_write);
+  // request's operation (c.op) on it.
+  Result<gateway::NsRef> bucket_ref(Ctx& c);
   Result<gateway::NamespaceInfo> find_bucket(Ctx& c, const std::string& name) const;
   Result<gateway::NsRef> copy_source(Ctx& c, const std::string& bucket, const std::string& key);
-  Status authorize(Ctx& c, const gateway::NamespaceInfo& ns, std::string_view action, std::string_view key,
-                   bool for_write) const;
+  Status authorize(Ctx& c, const gateway::NamespaceInfo& ns, std::string_view action, std::string_view key) const;
+  // The bucket's grants and access settings.
+  struct BucketAccess {
+    Acl acl;
+    PublicAccessBlock pab;
+    std::string ownership;  // "" when not set
+    bool acls_disabled() const { return ownership == "BucketOwnerEnforced"; }
+  };
+  Result<BucketAccess> access_of(const gateway::NamespaceInfo& ns) const;
+  bool acl_grants(Ctx& c, const gateway::NamespaceInfo& ns, const BucketAccess& a, std::string_view action,
+                  std::string_view key) const;
+  // Whether a request may give a bucket or an object `acl`.
+  Status check_acl_write(const gateway::NamespaceInfo& ns, const Acl& acl) const;
   static std::string_view action_of(std::string_view op);
   Result<std::shared_ptr<const BucketPolicy>> policy_of(const gateway::NamespaceInfo& ns) const;
   std::optional<std::vector<std::string>> condition_values(Ctx& c, const gateway::NamespaceInfo& ns,

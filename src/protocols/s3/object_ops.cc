@@ -64,6 +64,8 @@ Result<ObjectMeta> meta_from(const S3Request& q) {
     KISEKI_ASSIGN_OR_RETURN(TagSet tags, parse_tag_header(*t));
     if (!tags.empty()) m.headers[kTagsHeader] = encode_tags(tags);
   }
+  KISEKI_ASSIGN_OR_RETURN(auto acl, acl_from_headers(q));
+  if (acl && !acl->empty()) m.headers[kAclHeader] = encode_acl(*acl);
   return m;
 }
 
@@ -84,7 +86,7 @@ void object_headers(Response& r, const ObjectInfo& o, const S3Request& q, bool w
   r.set("Content-Type", override_or("response-content-type", ct));
   bool checksums = whole && q.header_or("x-amz-checksum-mode") == "ENABLED";
   for (const auto& [k, v] : o.meta.headers) {
-    if (k == kTagsHeader) continue;  // counted by GET, listed by GET ?tagging
+    if (k == kTagsHeader || k == kAclHeader) continue;  // tags: counted, listed by GET ?tagging; ACL: GET ?acl
     if (k.rfind("x-amz-checksum-", 0) == 0) {
       if (checksums) r.set(k, v);
       continue;
@@ -192,7 +194,7 @@ Status key_error_if_invalid(const std::string& key) {
 
 Response S3Handler::put_object(Ctx& c) {
   c.op = "PutObject";
-  auto ns = bucket_ref(c, true);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   if (Status st = key_error_if_invalid(c.req.key); !st) return error(c, st, Subject::kObject);
   if (c.body.content_length > opts_.max_single_put_bytes && c.auth.payload_hash.rfind("STREAMING", 0) != 0)
@@ -220,7 +222,7 @@ Response S3Handler::put_object(Ctx& c) {
 
 Response S3Handler::get_object(Ctx& c, bool head) {
   c.op = head ? "HeadObject" : "GetObject";
-  auto ns = bucket_ref(c, false);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   if (c.req.key.size() > gateway::kMaxKeyBytes)
     return error(c, make_error(ErrorCode::kNameTooLong, "key too long"), Subject::kObject);
@@ -284,7 +286,7 @@ Response S3Handler::get_object(Ctx& c, bool head) {
 
 Response S3Handler::delete_object(Ctx& c) {
   c.op = "DeleteObject";
-  auto ns = bucket_ref(c, true);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   Status st = gw_->delete_object(*ns, c.req.key);
   // Deleting a missing key (or one that cannot exist) succeeds, as in S3.
@@ -298,7 +300,7 @@ Response S3Handler::delete_object(Ctx& c) {
 
 Response S3Handler::copy_object(Ctx& c) {
   c.op = "CopyObject";
-  auto dst = bucket_ref(c, true);
+  auto dst = bucket_ref(c);
   if (!dst) return error(c, dst.status(), Subject::kBucket);
   if (Status st = key_error_if_invalid(c.req.key); !st) return error(c, st, Subject::kObject);
   std::string sb, sk;
@@ -333,6 +335,9 @@ Response S3Handler::copy_object(Ctx& c) {
     meta.headers.erase(kTagsHeader);
     if (auto t = asked->headers.find(kTagsHeader); t != asked->headers.end()) meta.headers.insert(*t);
   }
+  // A copy's ACL is the request's (private unless it gives one), never the source's.
+  meta.headers.erase(kAclHeader);
+  if (auto a = asked->headers.find(kAclHeader); a != asked->headers.end()) meta.headers.insert(*a);
   if (const std::string* m = c.req.header("x-amz-copy-source-if-match"); m && unquote(*m) != head->etag)
     return error(c, make_s3_error(412, "PreconditionFailed", "x-amz-copy-source-if-match did not hold"));
   if (const std::string* m = c.req.header("x-amz-copy-source-if-none-match"); m && unquote(*m) == head->etag)
@@ -365,7 +370,7 @@ Response S3Handler::delete_object_tagging(Ctx& c) {
 
 // The object's data and metadata stay; its tags become `tags`.
 Response S3Handler::set_object_tags(Ctx& c, const TagSet& tags) {
-  auto ns = bucket_ref(c, true);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   auto info = gw_->edit_object_meta(*ns, c.req.key, [&](ObjectMeta* m) {
     m->headers.erase(kTagsHeader);
@@ -378,7 +383,7 @@ Response S3Handler::set_object_tags(Ctx& c, const TagSet& tags) {
 
 Response S3Handler::get_object_tagging(Ctx& c) {
   c.op = "GetObjectTagging";
-  auto ns = bucket_ref(c, false);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   auto head = gw_->head_object(*ns, c.req.key);
   if (!head) return error(c, head.status(), Subject::kObject);
@@ -398,7 +403,7 @@ Response S3Handler::get_object_tagging(Ctx& c) {
 
 Response S3Handler::create_upload(Ctx& c) {
   c.op = "CreateMultipartUpload";
-  auto ns = bucket_ref(c, true);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   if (Status st = key_error_if_invalid(c.req.key); !st) return error(c, st, Subject::kObject);
   auto meta = meta_from(c.req);
@@ -424,7 +429,7 @@ static Result<uint32_t> part_number(const S3Request& q) {
 
 Response S3Handler::upload_part(Ctx& c) {
   c.op = "UploadPart";
-  auto ns = bucket_ref(c, true);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   auto n = part_number(c.req);
   if (!n) return error(c, n.status(), Subject::kObject);
@@ -444,7 +449,7 @@ Response S3Handler::upload_part(Ctx& c) {
 
 Response S3Handler::upload_part_copy(Ctx& c) {
   c.op = "UploadPartCopy";
-  auto ns = bucket_ref(c, true);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   auto n = part_number(c.req);
   if (!n) return error(c, n.status(), Subject::kObject);
@@ -483,7 +488,7 @@ Response S3Handler::upload_part_copy(Ctx& c) {
 
 Response S3Handler::complete_upload(Ctx& c) {
   c.op = "CompleteMultipartUpload";
-  auto ns = bucket_ref(c, true);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   auto body = read_small_body(c, 4 << 20);
   if (!body) return error(c, body.status(), Subject::kUpload);
@@ -500,7 +505,7 @@ Response S3Handler::complete_upload(Ctx& c) {
 
 Response S3Handler::abort_upload(Ctx& c) {
   c.op = "AbortMultipartUpload";
-  auto ns = bucket_ref(c, true);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   Status st = gw_->abort_upload(*ns, *c.req.param("uploadId"));
   if (!st) return error(c, st, Subject::kUpload);
@@ -511,7 +516,7 @@ Response S3Handler::abort_upload(Ctx& c) {
 
 Response S3Handler::list_parts(Ctx& c) {
   c.op = "ListParts";
-  auto ns = bucket_ref(c, false);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   auto parts = gw_->list_parts(*ns, *c.req.param("uploadId"));
   if (!parts) return error(c, parts.status(), Subject::kUpload);

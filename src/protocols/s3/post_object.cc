@@ -118,7 +118,7 @@ Response S3Handler::post_object(Ctx& c) {
   c.auth.tenant = signer->tenant;
   c.auth.access_key = signer->access_key_id;
 
-  auto ns = bucket_ref(c, true);
+  auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   // ${filename}: the name the browser gave the file (its last component).
   std::string key = key_field->second;
@@ -129,7 +129,7 @@ Response S3Handler::post_object(Ctx& c) {
   // The fields that are object headers, as a PUT would send them.
   S3Request as_put;
   for (const auto& [name, value] : fields)
-    if (name == "content-type" || name == "cache-control" || name == "content-disposition" ||
+    if (name == "content-type" || name == "acl" || name == "cache-control" || name == "content-disposition" ||
         name == "content-encoding" || name == "expires" || name.starts_with("x-amz-meta-"))
       as_put.headers[name] = {value};
   if (auto t = fields.find("tagging"); t != fields.end()) {
@@ -137,8 +137,14 @@ Response S3Handler::post_object(Ctx& c) {
     if (!tags) return error(c, tags.status(), Subject::kObject);
     as_put.headers[kTagsHeader] = {encode_tags(*tags)};
   }
+  if (auto acl = as_put.headers.extract("acl")) as_put.headers["x-amz-acl"] = std::move(acl.mapped());
   auto meta = meta_from(as_put);
   if (!meta) return error(c, meta.status(), Subject::kObject);
+  if (auto acl = acl_from_headers(as_put); acl && *acl) {
+    auto info = gw_->get_namespace(ns->ns);
+    if (!info) return error(c, info.status(), Subject::kBucket);
+    if (Status st = check_acl_write(*info, **acl); !st) return error(c, st, Subject::kObject);
+  }
 
   // The file, held to the policy's content-length-range as it streams.
   uint64_t size = 0;
