@@ -110,6 +110,7 @@ class RaftLog final : public log::Log {
   Status wait_applied(uint64_t index, std::chrono::milliseconds timeout) { return fsm_->wait_applied(index, timeout); }
   RaftShardStatus status();
   uint64_t leader() const { return leader_.load(); }
+  bool leads() const override { return leader_.load() == opts_.node_id; }
 
   // Membership, on the leader (kUnavailable "not leader" elsewhere), one
   // change at a time as the library allows: a new member starts as a spare,

@@ -137,6 +137,9 @@ class Gateway {
   // fsync for everything: every write acknowledged so far, of every namespace
   // and of the tenants and keys, is durable when it returns, in every mode.
   virtual Status sync() = 0;
+  // Whether this node runs the cluster's periodic work (S3 lifecycle): a single
+  // node always; in a cluster the root shard's leader, so one node does it.
+  virtual bool coordinates() const = 0;
 
   // ---- object operations (S3 semantics; a key is a path)
   // `meta` is read once `body` is consumed, so the body's source may add to it
@@ -151,7 +154,8 @@ class Gateway {
   // Opens an object for reads in pieces (large GETs); see ObjectHandle.
   virtual Result<ObjectHandle> open_object(NsRef ns, std::string_view key) const = 0;
   virtual Status read_object(const ObjectHandle& h, uint64_t offset, uint64_t length, Bytes* out) const = 0;
-  virtual Status delete_object(NsRef ns, std::string_view key) = 0;
+  // kPreconditionFailed when `cond` does not hold (checked in the attempt that deletes).
+  virtual Status delete_object(NsRef ns, std::string_view key, const DeleteConditions& cond = {}) = 0;
   // Copies within or across namespaces of one tenant; `meta` replaces the source's
   // metadata when given (metadata directive REPLACE).
   virtual Result<ObjectInfo> copy_object(NsRef src, std::string_view src_key, NsRef dst,

@@ -115,7 +115,8 @@ class LocalGateway final : public Gateway {
   // Opens an object for reads in pieces (large GETs); see ObjectHandle.
   Result<ObjectHandle> open_object(NsRef ns, std::string_view key) const override;
   Status read_object(const ObjectHandle& h, uint64_t offset, uint64_t length, Bytes* out) const override;
-  Status delete_object(NsRef ns, std::string_view key) override;
+  Status delete_object(NsRef ns, std::string_view key, const DeleteConditions& cond = {}) override;
+  bool coordinates() const override { return log_->leads(); }
   // Copies within or across namespaces of one tenant; `meta` replaces the source's
   // metadata when given (metadata directive REPLACE).
   Result<ObjectInfo> copy_object(NsRef src, std::string_view src_key, NsRef dst,

@@ -256,7 +256,7 @@ Status LocalGateway::read_object(const ObjectHandle& h, uint64_t offset, uint64_
   return read_range(domain, *h.content, h.info.size, offset, length, out);
 }
 
-Status LocalGateway::delete_object(NsRef ns, std::string_view key) {
+Status LocalGateway::delete_object(NsRef ns, std::string_view key, const DeleteConditions& cond) {
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
     // Optimistic as a PUT; an object not found here is looked for again after
@@ -277,10 +277,14 @@ Status LocalGateway::delete_object(NsRef ns, std::string_view key) {
     d.ino = i.ino;
     d.version = i.version;
     d.time_ns = now();
-    if (i.nlink <= 1 && !i.is_dir()) {
+    if (cond.if_unmodified_since_ns && i.attr.mtime_ns > *cond.if_unmodified_since_ns)
+      return make_error(ErrorCode::kPreconditionFailed, "the object was written since");
+    if ((i.nlink <= 1 && !i.is_dir()) || cond.if_match) {
       Content c;
       KISEKI_TRY(open_content(kek, ns.ns, i.content, &c));
-      add_unrefs(c.extents, &d);
+      if (cond.if_match && (i.is_dir() || c.etag != *cond.if_match))
+        return make_error(ErrorCode::kPreconditionFailed, "the object's ETag is not the one expected");
+      if (i.nlink <= 1 && !i.is_dir()) add_unrefs(c.extents, &d);
     }
     Status st = submit({d}).status();
     if (st.code() != ErrorCode::kConflict) return st;

@@ -157,6 +157,12 @@ struct ObjectMeta {
   std::map<std::string, std::string> user_meta;
 };
 
+// A delete that applies only to the object as the caller saw it.
+struct DeleteConditions {
+  std::optional<std::string> if_match;              // its ETag
+  std::optional<int64_t> if_unmodified_since_ns;    // not written after this
+};
+
 struct PutConditions {
   bool if_none_match_star = false;          // fail if the object exists
   std::optional<std::string> if_match;      // fail unless the ETag matches

@@ -56,6 +56,8 @@ class Log {
   // Waits until this node's store shows every record committed anywhere before
   // the call (a linearizable read may follow); at once on a single node.
   virtual Status read_barrier() { return Status::ok(); }
+  // Whether this node leads the log's group now (a local log: always).
+  virtual bool leads() const { return true; }
   virtual uint64_t applied_index() const = 0;
   // The failure that stopped this log taking records; ok while none.
   virtual Status fault() const = 0;

@@ -3,9 +3,11 @@
 // it (target, query, headers, bucket and key), its authentication against a
 // real Gateway (SigV4 header, presigned V4 and V2 queries; "AKIDFUZZ" in the
 // input stands for the Gateway's access key id, "SKFUZZ" for its secret), and
-// the body through the aws-chunked decoder (unsigned and signed), the XML
-// parsers of CompleteMultipartUpload, DeleteObjects, tagging and CORS, and a
-// form upload's multipart/form-data reader and policy check.
+// the body through the aws-chunked decoder (unsigned and signed), the
+// parsers of CompleteMultipartUpload, DeleteObjects, tagging, CORS, ACL,
+// public access block, ownership and bucket policy documents (the policy also
+// evaluated), ACL headers, and a form upload's multipart/form-data reader and
+// policy check.
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
@@ -13,7 +15,10 @@
 #include <cstdint>
 
 #include "protocols/s3/auth.h"
+#include "protocols/s3/access_settings.h"
+#include "protocols/s3/acl.h"
 #include "protocols/s3/aws_chunked.h"
+#include "protocols/s3/policy.h"
 #include "protocols/s3/cors.h"
 #include "protocols/s3/form_data.h"
 #include "protocols/s3/post_policy.h"
@@ -63,6 +68,21 @@ void body_paths(const std::string& body, bool trailer, const std::optional<s3::C
   (void)s3::parse_delete(body);
   (void)s3::parse_tagging_xml(body, s3::kMaxBucketTags);
   (void)s3::parse_cors_xml(body);
+  if (auto acl = s3::parse_acl_xml(body, "1")) (void)s3::decode_acl(s3::encode_acl(*acl));
+  (void)s3::parse_public_access_block(body);
+  (void)s3::parse_ownership_controls(body);
+  if (auto p = s3::BucketPolicy::parse(body, "bucket")) {
+    s3::PolicyRequest r;
+    r.action = "s3:GetObject";
+    r.resource = "arn:aws:s3:::bucket/a/b";
+    r.anonymous = false;
+    r.account = "7";
+    r.context = [&](std::string_view k) -> std::optional<std::vector<std::string>> {
+      return std::vector<std::string>{std::string(k), "10.1.2.3", "2026-01-01T00:00:00Z", "42"};
+    };
+    (void)p->evaluate(r);
+    (void)p->is_public();
+  }
   s3::AwsChunkedReader r(gateway::source_from(as_bytes(body)), signing, trailer, body.size());
   char buf[4096];
   for (int i = 0; i < 4096; ++i) {  // bounded: every read consumes input or ends
@@ -97,6 +117,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool trailer = size > 0 && (data[size - 1] & 1);
   body_paths(body, trailer, std::nullopt);
   form_paths(body, req.header_or("content-type"));
+  (void)s3::acl_from_headers(req);
   s3::ChunkSigning signing;
   signing.amz_date = "20260101T000000Z";
   signing.credential = s3::Credential{w.key.access_key_id, "20260101", "us-east-1", "s3"};

@@ -65,6 +65,19 @@ cors = ("<CORSConfiguration><CORSRule><AllowedOrigin>https://*.example.com</Allo
 write("fuzz_s3_request", "put-cors",
       f"PUT /bucket?cors HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(cors)}\r\n\r\n{cors}")
 
+pol = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["7"]},"Action":"s3:Get*",'
+       '"Resource":"arn:aws:s3:::bucket/*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"},'
+       '"ForAnyValue:StringLikeIfExists":{"s3:prefix":["a*"]}}}]}')
+write("fuzz_s3_request", "put-policy",
+      f"PUT /bucket?policy HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(pol)}\r\n\r\n{pol}")
+acl = ('<AccessControlPolicy><Owner><ID>1</ID></Owner><AccessControlList><Grant><Grantee '
+       'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group"><URI>'
+       'http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>READ</Permission></Grant>'
+       '</AccessControlList></AccessControlPolicy>')
+write("fuzz_s3_request", "put-acl",
+      f"PUT /bucket/k?acl HTTP/1.1\r\nHost: 127.0.0.1\r\nx-amz-grant-read: id=\"7\", uri=\"x\"\r\n"
+      f"Content-Length: {len(acl)}\r\n\r\n{acl}")
+
 
 # NFSv3: byte 0 is the procedure + 22 × (0: as root, 1: as uid 1000); "\xffH" is the export root's handle.
 def u32(v):

@@ -288,8 +288,12 @@ Response S3Handler::delete_object(Ctx& c) {
   c.op = "DeleteObject";
   auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
-  Status st = gw_->delete_object(*ns, c.req.key);
-  // Deleting a missing key (or one that cannot exist) succeeds, as in S3.
+  gateway::DeleteConditions cond;
+  if (const std::string* m = c.req.header("if-match")) cond.if_match = unquote(*m);
+  Status st = gw_->delete_object(*ns, c.req.key, cond);
+  // Deleting a missing key (or one that cannot exist) succeeds, as in S3
+  // (but for a conditional delete: the condition names an object).
+  if (st.code() == ErrorCode::kNotFound && cond.if_match) return error(c, st, Subject::kObject);
   if (!st && st.code() != ErrorCode::kNotFound && st.code() != ErrorCode::kInvalidArgument &&
       st.code() != ErrorCode::kNameTooLong)
     return error(c, st, Subject::kObject);
