@@ -303,12 +303,33 @@ Response AdminApi::route_api(const Request& req, const std::vector<std::string>&
   }
   if (n >= 4 && p[2] == "nfs" && p[3] == "exports") return route_exports(req, p);
   if (n == 3 && p[2] == "scrub" && m == http::verb::post) return scrub();
+  if (n == 4 && p[2] == "lifecycle" && p[3] == "run" && m == http::verb::post) return run_lifecycle(req);
   if (n == 3 && p[2] == "compact" && m == http::verb::post) {
     auto r = gw_->compact();
     if (!r) return error(r.status());
     return reply(http::status::ok, json::object{{"segments_removed", *r}});
   }
   return error(not_found("no route " + std::string(req.method_string()) + " " + std::string(req.target())));
+}
+
+// POST /api/v1/lifecycle/run [{"now_unix": S}]: one pass of the lifecycle
+// rules now (or, on a server started with --test-faults, as of S).
+Response AdminApi::run_lifecycle(const Request& req) {
+  if (!lifecycle_) return error(make_error(ErrorCode::kNotSupported, "S3 is off: no lifecycle rules run here"));
+  int64_t now = lifecycle_->clock().now_ns();
+  if (!req.body().empty()) {
+    auto body = body_object(req);
+    if (!body) return error(body.status());
+    if (auto* v = body->if_contains("now_unix")) {
+      if (!lifecycle_test_clock_)
+        return error(make_error(ErrorCode::kNotPermitted, "now_unix is for tests: start the server with --test-faults"));
+      if (!v->is_int64()) return error(invalid_argument("field 'now_unix' must be seconds since the epoch"));
+      now = v->as_int64() * 1'000'000'000;
+    }
+  }
+  auto r = lifecycle_->run_once(now);
+  return reply(http::status::ok, json::object{{"buckets", r.buckets}, {"expired", r.expired}, {"aborted", r.aborted},
+                                              {"errors", r.errors}, {"now_unix", now / 1'000'000'000}});
 }
 
 // GET /api/v1/usage[?max_age=S]: a scan of the metadata; with max_age, an answer

@@ -14,6 +14,7 @@
 #include "cluster/cluster_node.h"
 #include "gateway/gateway.h"
 #include "protocols/nfs/exports.h"
+#include "protocols/s3/lifecycle_worker.h"
 #include "server/admin_token.h"
 #include "server/http_server.h"
 #include "server/stats_history.h"
@@ -41,6 +42,12 @@ class AdminApi {
     cluster_ = node;
     test_faults_ = test_faults;
   }
+  // POST /api/v1/lifecycle/run runs a pass of `w` (null: S3 is off); with
+  // `test_clock` (kiseki-server --test-faults) as of a time the request names.
+  void set_lifecycle(s3::LifecycleWorker* w, bool test_clock) {
+    lifecycle_ = w;
+    lifecycle_test_clock_ = test_clock;
+  }
   // From then on /api (and with `all`, /metrics, /health and /ready too) needs
   // the guard's token, Host and Origin (admin_token.h).
   void protect(std::unique_ptr<AdminGuard> guard, bool all) {
@@ -58,7 +65,10 @@ class AdminApi {
   Response scrub();
   Response backup(const Request& req);
   Response usage(const Request& req);
+  Response run_lifecycle(const Request& req);
   gateway::Gateway* gw_;
+  s3::LifecycleWorker* lifecycle_ = nullptr;
+  bool lifecycle_test_clock_ = false;
   nfs::ExportTable* exports_;
   std::atomic<bool> ready_{false};
   std::unique_ptr<AdminGuard> guard_;

@@ -208,6 +208,7 @@ int main(int argc, char** argv) {
   admin.protect(std::make_unique<server::AdminGuard>(*token, (*http)->port()), opts->admin_protect_all);
   if (node) admin.set_cluster(node.get(), opts->test_faults);
   std::unique_ptr<s3::S3Server> s3srv;
+  std::unique_ptr<s3::LifecycleWorker> lifecycle;
   if (opts->s3_enabled) {
     s3::S3ServerOptions so;
     so.listen = opts->s3_listen;
@@ -222,6 +223,9 @@ int main(int argc, char** argv) {
       return 1;
     }
     s3srv = std::move(*s3);
+    lifecycle = std::make_unique<s3::LifecycleWorker>(gw->get(), so.s3.clock,
+                                                      std::chrono::seconds(opts->lifecycle_interval_s));
+    admin.set_lifecycle(lifecycle.get(), opts->test_faults);
     KLOG_INFO("S3 {} on {} (port {})", tls ? "HTTPS" : "HTTP", opts->s3_listen, s3srv->port());
   }
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -279,6 +283,7 @@ int main(int argc, char** argv) {
   if (nfssrv) nfssrv->stop();
   if (nativesrv) nativesrv->stop();
   http->reset();
+  lifecycle.reset();  // its pass, if one runs, ends before the store closes
   if (node) node->stop();
   gw->reset();  // flushes and closes the store
   KLOG_INFO("kiseki-server stopped");

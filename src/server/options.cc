@@ -21,7 +21,8 @@ const std::set<std::string> kKnownKeys = {
     "native_listen", "durability", "group_commit_ms", "log_level", "log_json", "log_file", "chunk_min_size",
     "chunk_avg_size", "chunk_max_size", "inline_threshold", "chunk_cache_size", "disk_reserve", "node_id", "cluster_listen",
     "initial_cluster", "cluster_secret", "cluster_secret_file", "election_timeout_ms", "raft_snapshot_entries", "test_faults", "join", "shards",
-    "default_durability", "failure_domain", "capacity_gib", "repair_interval_ms", "repair_rate_mib", "node_lost_after_s"};
+    "default_durability", "failure_domain", "capacity_gib", "repair_interval_ms", "repair_rate_mib", "node_lost_after_s",
+    "lifecycle_interval_s"};
 }  // namespace
 
 Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exit_ok) {
@@ -41,6 +42,8 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   flag("--tls-key", "tls_key", "PEM private key of --tls-cert");
   flag("--s3-region", "s3_region", "region S3 clients sign for (default us-east-1)");
   flag("--s3-domain", "s3_domain", "domain for virtual-host-style buckets (BUCKET.DOMAIN)");
+  flag("--lifecycle-interval-s", "lifecycle_interval_s",
+       "seconds between passes of the S3 buckets' lifecycle rules (default 3600, 0 for none)");
   flag("--nfs-listen", "nfs_listen", "NFS HOST:PORT (default 127.0.0.1:2049)");
   flag("--portmap-listen", "portmap_listen", "portmapper HOST:PORT or off (default 127.0.0.1:111)");
   flag("--nfs-exports", "nfs_exports", "NFS exports: \"/tenant/ns OPTS; ...\" (OPTS: ro|rw,root_squash|no_root_squash,anonuid=,anongid=,clients=CIDR|CIDR)");
@@ -194,6 +197,9 @@ Result<ServerOptions> parse_options(int argc, char** argv, char** env, bool* exi
   if (et < 100 || et > 60000) return invalid_argument("election_timeout_ms must be 100..60000");
   o.election_timeout_ms = static_cast<uint32_t>(et);
   KISEKI_ASSIGN_OR_RETURN(o.test_faults, cfg.get_bool("test_faults", false));
+  KISEKI_ASSIGN_OR_RETURN(int64_t lci, cfg.get_int("lifecycle_interval_s", o.lifecycle_interval_s));
+  if (lci < 0 || lci > 7 * 86400) return invalid_argument("lifecycle_interval_s must be 0..604800");
+  o.lifecycle_interval_s = static_cast<uint32_t>(lci);
   KISEKI_ASSIGN_OR_RETURN(int64_t shards, cfg.get_int("shards", 1));
   if (shards < 1 || shards > 64) return invalid_argument("shards must be 1..64");
   o.shards = static_cast<uint32_t>(shards);

@@ -30,6 +30,7 @@ struct ServerOptions {
   std::string s3_region = "us-east-1";
   std::string s3_domain;  // virtual-host style: BUCKET.<s3_domain>
   bool s3_enabled = true;
+  uint32_t lifecycle_interval_s = 3600;  // between passes of the S3 lifecycle rules; 0: none
   std::string log_level = "info";
   bool log_json = false;
   std::string log_file;  // empty: stderr; SIGHUP reopens it (logrotate)

@@ -1,6 +1,8 @@
 """A bucket's configuration documents (ADR 0011) through boto3 and raw HTTP against
-a real kiseki-server: bucket tagging, CORS with its preflight and reply headers.
-One server for the module."""
+a real kiseki-server: bucket tagging, CORS with its preflight and reply headers,
+policies, ACLs and access settings (with a second tenant and anonymous clients),
+lifecycle rules with a driven clock. One server for the module."""
+import datetime
 import http.client
 import json
 import urllib.parse
@@ -16,7 +18,7 @@ from kiseki_server import Server
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    s = Server(str(tmp_path_factory.mktemp("s3config") / "data"))
+    s = Server(str(tmp_path_factory.mktemp("s3config") / "data"), extra=["--test-faults"])  # lifecycle's clock
     yield s
     s.stop()
 
@@ -103,7 +105,7 @@ def test_configuration_goes_with_the_bucket(s3):
     s3.put_bucket_tagging(Bucket="c-reborn", Tagging={"TagSet": [{"Key": "old", "Value": "1"}]})
     # A subresource DELETE that is not built is refused, and never deletes the bucket.
     with pytest.raises(ClientError) as e:
-        s3.delete_bucket_lifecycle(Bucket="c-reborn")
+        s3.delete_bucket_website(Bucket="c-reborn")
     assert code(e) == "NotImplemented"
     s3.head_bucket(Bucket="c-reborn")
     s3.delete_bucket(Bucket="c-reborn")
@@ -457,3 +459,76 @@ def test_ownership_controls_and_public_access_block(server, s3):
     with pytest.raises(ClientError) as e:
         s3.get_public_access_block(Bucket="c-enforced")
     assert code(e) == "NoSuchPublicAccessBlockConfiguration"
+
+
+def run_lifecycle(server, at):
+    st, body = server.api("POST", "/api/v1/lifecycle/run", json.dumps({"now_unix": int(at)}).encode())
+    assert st == 200, body
+    return json.loads(body)
+
+
+def test_lifecycle_rules_with_a_driven_clock(server, s3):
+    import time
+    s3.create_bucket(Bucket="c-lifecycle")
+    b = "c-lifecycle"
+    rules = [
+        {"ID": "logs", "Filter": {"Prefix": "logs/"}, "Status": "Enabled", "Expiration": {"Days": 1}},
+        {"ID": "tmp-tagged", "Filter": {"And": {"Prefix": "tmp/", "Tags": [{"Key": "temp", "Value": "yes"}]}},
+         "Status": "Enabled", "Expiration": {"Days": 2}},
+        {"ID": "big", "Filter": {"ObjectSizeGreaterThan": 1000}, "Status": "Enabled",
+         "Expiration": {"Date": datetime.datetime(2040, 1, 1, tzinfo=datetime.timezone.utc)}},
+        {"ID": "uploads", "Filter": {"Prefix": ""}, "Status": "Enabled",
+         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
+        {"ID": "off", "Filter": {"Prefix": "keep/"}, "Status": "Disabled", "Expiration": {"Days": 1}},
+    ]
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_lifecycle_configuration(Bucket=b)
+    assert code(e) == "NoSuchLifecycleConfiguration"
+    s3.put_bucket_lifecycle_configuration(Bucket=b, LifecycleConfiguration={"Rules": rules})
+    got = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=b)["Rules"]}
+    assert got["logs"]["Expiration"] == {"Days": 1} and got["logs"]["Filter"] == {"Prefix": "logs/"}
+    assert got["tmp-tagged"]["Filter"]["And"]["Tags"] == [{"Key": "temp", "Value": "yes"}]
+    assert got["big"]["Expiration"]["Date"].year == 2040 and got["off"]["Status"] == "Disabled"
+    assert got["uploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    for key, body, tagging in (("logs/a", b"a", ""), ("tmp/x", b"x", "temp=yes"), ("tmp/y", b"y", "temp=no"),
+                               ("big", b"B" * 2000, ""), ("small", b"s", ""), ("keep/k", b"k", "")):
+        s3.put_object(Bucket=b, Key=key, Body=body, Tagging=tagging)
+    up = s3.create_multipart_upload(Bucket=b, Key="unfinished")["UploadId"]
+
+    def keys():
+        return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=b).get("Contents", []))
+
+    now = time.time()
+    r = run_lifecycle(server, now)
+    assert r["expired"] == 0 and r["aborted"] == 0 and keys() == ["big", "keep/k", "logs/a", "small", "tmp/x", "tmp/y"]
+    r = run_lifecycle(server, now + 3 * 86400)  # past every Days rule (rounded up to midnight UTC)
+    assert (r["expired"], r["aborted"], r["errors"]) == (2, 1, 0), r
+    assert keys() == ["big", "keep/k", "small", "tmp/y"]
+    assert s3.list_multipart_uploads(Bucket=b).get("Uploads", []) == []
+    with pytest.raises(ClientError):
+        s3.list_parts(Bucket=b, Key="unfinished", UploadId=up)
+    r = run_lifecycle(server, datetime.datetime(2040, 1, 1, 0, 0, 1, tzinfo=datetime.timezone.utc).timestamp())
+    assert r["expired"] == 1 and keys() == ["keep/k", "small", "tmp/y"]
+    # A rule's day counts from the object's own time: one written "now" is not due a day early.
+    s3.put_object(Bucket=b, Key="logs/new", Body=b"n")
+    assert run_lifecycle(server, time.time() + 0.5 * 86400)["expired"] == 0
+    assert "logs/new" in keys()
+
+    for bad, want in (
+            ({"ID": "z", "Filter": {"Prefix": ""}, "Status": "Enabled", "Expiration": {"Days": 0}}, "InvalidArgument"),
+            ({"ID": "z", "Filter": {"Prefix": ""}, "Status": "Enabled",
+              "Expiration": {"Date": datetime.datetime(2040, 1, 1, 12, tzinfo=datetime.timezone.utc)}}, "InvalidArgument"),
+            ({"ID": "z", "Filter": {"Prefix": ""}, "Status": "Enabled",
+              "Transitions": [{"Days": 30, "StorageClass": "GLACIER"}]}, "NotImplemented"),
+            ({"ID": "z", "Filter": {"Prefix": ""}, "Status": "Enabled"}, "InvalidRequest")):
+        with pytest.raises(ClientError) as e:
+            s3.put_bucket_lifecycle_configuration(Bucket=b, LifecycleConfiguration={"Rules": [bad]})
+        assert code(e) == want, bad
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_lifecycle_configuration(Bucket=b, LifecycleConfiguration={"Rules": [rules[0], rules[0]]})
+    assert code(e) == "InvalidArgument"
+    s3.delete_bucket_lifecycle(Bucket=b)
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_lifecycle_configuration(Bucket=b)
+    assert code(e) == "NoSuchLifecycleConfiguration"
+    assert run_lifecycle(server, time.time() + 30 * 86400)["expired"] == 0, "no rules, nothing expires"

@@ -4,6 +4,7 @@
 #include "common/text.h"
 #include "protocols/s3/cors.h"
 #include "protocols/s3/handler_ctx.h"
+#include "protocols/s3/lifecycle.h"
 #include "protocols/s3/policy.h"
 #include "protocols/s3/xml.h"
 
@@ -94,6 +95,44 @@ Response S3Handler::delete_bucket_tagging(Ctx& c) {
   auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   Status st = gw_->put_namespace_config(*ns, kTaggingItem, "");
+  if (!st) return error(c, st, Subject::kBucket);
+  return no_content();
+}
+
+// ---- lifecycle
+
+Response S3Handler::put_bucket_lifecycle(Ctx& c) {
+  c.op = "PutBucketLifecycle";
+  auto ns = bucket_ref(c);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  auto body = read_small_body(c, 1 << 20);
+  if (!body) return error(c, body.status(), Subject::kBucket);
+  auto rules = parse_lifecycle_xml(*body);
+  if (!rules) return error(c, rules.status(), Subject::kBucket);
+  std::string doc = lifecycle_xml(*rules);
+  if (doc.size() > (64 << 10))
+    return error(c, make_s3_error(400, "InvalidRequest", "the lifecycle configuration is larger than 64 KiB"));
+  Status st = gw_->put_namespace_config(*ns, kLifecycleItem, doc);
+  if (!st) return error(c, st, Subject::kBucket);
+  return Response{};
+}
+
+Response S3Handler::get_bucket_lifecycle(Ctx& c) {
+  c.op = "GetBucketLifecycle";
+  auto ns = bucket_ref(c);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  auto doc = gw_->get_namespace_config(*ns, kLifecycleItem);
+  if (doc.code() == ErrorCode::kNotFound)
+    return error(c, make_s3_error(404, "NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"));
+  if (!doc) return error(c, doc.status(), Subject::kBucket);
+  return document(std::move(*doc));
+}
+
+Response S3Handler::delete_bucket_lifecycle(Ctx& c) {
+  c.op = "DeleteBucketLifecycle";
+  auto ns = bucket_ref(c);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  Status st = gw_->put_namespace_config(*ns, kLifecycleItem, "");
   if (!st) return error(c, st, Subject::kBucket);
   return no_content();
 }

@@ -173,10 +173,11 @@ Response S3Handler::dispatch(Ctx& c) {
       if (q.has_param("cors")) return put_bucket_cors(c);
       if (q.has_param("policy")) return put_bucket_policy(c);
       if (q.has_param("acl")) return put_acl(c);
+      if (q.has_param("lifecycle")) return put_bucket_lifecycle(c);
       if (q.has_param("publicAccessBlock")) return put_public_access_block(c);
       if (q.has_param("ownershipControls")) return put_ownership_controls(c);
-      for (const char* sub : {"lifecycle", "versioning", "website", "encryption", "object-lock", "logging",
-                              "notification", "replication"})
+      for (const char* sub : {"versioning", "website", "encryption", "object-lock", "logging", "notification",
+                              "replication"})
         if (q.has_param(sub)) {
           c.op = "PutBucketSubresource";
           return error(c, make_s3_error(501, "NotImplemented", std::string("PUT ?") + sub + " is not implemented"));
@@ -189,8 +190,9 @@ Response S3Handler::dispatch(Ctx& c) {
       if (q.has_param("policy")) return delete_bucket_policy(c);
       if (q.has_param("publicAccessBlock")) return delete_public_access_block(c);
       if (q.has_param("ownershipControls")) return delete_ownership_controls(c);
+      if (q.has_param("lifecycle")) return delete_bucket_lifecycle(c);
       // A subresource's DELETE never reaches DeleteBucket.
-      for (const char* sub : {"lifecycle", "website", "encryption", "replication", "analytics", "metrics",
+      for (const char* sub : {"website", "encryption", "replication", "analytics", "metrics",
                               "inventory", "intelligent-tiering"})
         if (q.has_param(sub)) {
           c.op = "DeleteBucketSubresource";
@@ -212,7 +214,8 @@ Response S3Handler::dispatch(Ctx& c) {
       if (q.has_param("policyStatus")) return get_bucket_policy_status(c);
       if (q.has_param("publicAccessBlock")) return get_public_access_block(c);
       if (q.has_param("ownershipControls")) return get_ownership_controls(c);
-      for (const char* sub : {"lifecycle", "website", "encryption", "versions", "logging", "notification",
+      if (q.has_param("lifecycle")) return get_bucket_lifecycle(c);
+      for (const char* sub : {"website", "encryption", "versions", "logging", "notification",
                               "replication", "requestPayment", "object-lock"})
         if (q.has_param(sub)) {
           c.op = "GetBucketSubresource";

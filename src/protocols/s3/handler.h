@@ -92,6 +92,9 @@ class S3Handler {
   Response get_bucket_cors(Ctx& c);
   Response delete_bucket_cors(Ctx& c);
   Response preflight(Ctx& c);
+  Response put_bucket_lifecycle(Ctx& c);
+  Response get_bucket_lifecycle(Ctx& c);
+  Response delete_bucket_lifecycle(Ctx& c);
   Response put_bucket_policy(Ctx& c);
   Response get_bucket_policy(Ctx& c);
   Response delete_bucket_policy(Ctx& c);

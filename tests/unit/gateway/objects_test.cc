@@ -301,3 +301,26 @@ TEST_F(GatewayTest, FolderMarkers) {
 }
 
 }  // namespace kiseki::gateway
+
+namespace kiseki::gateway {
+
+// A delete that holds only for the object as the caller saw it (S3 If-Match,
+// the lifecycle worker's "not written since it expired").
+TEST_F(GatewayTest, ConditionalDelete) {
+  ObjectInfo first = put("k", "one");
+  DeleteConditions wrong_etag;
+  wrong_etag.if_match = "0123";
+  EXPECT_EQ(gw_->delete_object(ns_, "k", wrong_etag).code(), ErrorCode::kPreconditionFailed);
+  DeleteConditions before;
+  before.if_unmodified_since_ns = first.mtime_ns - 1;
+  EXPECT_EQ(gw_->delete_object(ns_, "k", before).code(), ErrorCode::kPreconditionFailed);
+  EXPECT_EQ(get("k"), "one");
+  DeleteConditions seen;
+  seen.if_match = first.etag;
+  seen.if_unmodified_since_ns = first.mtime_ns;
+  ASSERT_TRUE(gw_->delete_object(ns_, "k", seen).is_ok());
+  EXPECT_EQ(gw_->head_object(ns_, "k").code(), ErrorCode::kNotFound);
+  EXPECT_EQ(gw_->delete_object(ns_, "k", seen).code(), ErrorCode::kNotFound);
+}
+
+}  // namespace kiseki::gateway
