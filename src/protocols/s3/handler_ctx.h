@@ -10,6 +10,13 @@ namespace kiseki::s3 {
 Result<gateway::ObjectMeta> meta_from(const S3Request& q);
 // A key S3 takes: not too long, and a path (gateway::validate_key).
 Status key_error_if_invalid(const std::string& key);
+std::string quoted(const std::string& etag);
+std::string unquote(std::string s);
+// "bytes=a-b", "bytes=a-", "bytes=-n" of an object of `size`: false for syntax
+// S3 ignores (the whole object); `unsatisfiable` for a start past the end.
+bool parse_range(const std::string& h, uint64_t size, uint64_t* off, uint64_t* len, bool* unsatisfiable);
+// x-amz-copy-source: "/bucket/key?versionId=…" or "bucket/key", URL-encoded.
+bool parse_copy_source(const std::string& raw, std::string* bucket, std::string* key);
 
 struct S3Handler::Ctx {
   S3Request& req;
