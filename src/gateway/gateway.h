@@ -169,9 +169,12 @@ class Gateway {
 
   // ---- multipart uploads
   virtual Result<std::string> create_upload(NsRef ns, std::string_view key, const ObjectMeta& meta) = 0;
-  virtual Result<PartInfo> upload_part(NsRef ns, std::string_view upload_id, uint32_t part, const ByteSource& body) = 0;
+  // `checksums` (if given) is read once `body` is consumed and kept with the part.
+  virtual Result<PartInfo> upload_part(NsRef ns, std::string_view upload_id, uint32_t part, const ByteSource& body,
+                                       const std::map<std::string, std::string>* checksums = nullptr) = 0;
   virtual Result<ObjectInfo> complete_upload(NsRef ns, std::string_view upload_id,
-                                     const std::vector<std::pair<uint32_t, std::string>>& parts) = 0;
+                                     const std::vector<std::pair<uint32_t, std::string>>& parts,
+                                     const CompleteHook& hook = {}) = 0;
   virtual Status abort_upload(NsRef ns, std::string_view upload_id) = 0;
   virtual Result<std::vector<PartInfo>> list_parts(NsRef ns, std::string_view upload_id) const = 0;
   virtual Result<std::vector<UploadInfo>> list_uploads(NsRef ns, std::string_view prefix) const = 0;

@@ -126,9 +126,11 @@ class LocalGateway final : public Gateway {
 
   // ---- multipart uploads
   Result<std::string> create_upload(NsRef ns, std::string_view key, const ObjectMeta& meta) override;
-  Result<PartInfo> upload_part(NsRef ns, std::string_view upload_id, uint32_t part, const ByteSource& body) override;
+  Result<PartInfo> upload_part(NsRef ns, std::string_view upload_id, uint32_t part, const ByteSource& body,
+                               const std::map<std::string, std::string>* checksums = nullptr) override;
   Result<ObjectInfo> complete_upload(NsRef ns, std::string_view upload_id,
-                                     const std::vector<std::pair<uint32_t, std::string>>& parts) override;
+                                     const std::vector<std::pair<uint32_t, std::string>>& parts,
+                                     const CompleteHook& hook = {}) override;
   Status abort_upload(NsRef ns, std::string_view upload_id) override;
   Result<std::vector<PartInfo>> list_parts(NsRef ns, std::string_view upload_id) const override;
   Result<std::vector<UploadInfo>> list_uploads(NsRef ns, std::string_view prefix) const override;

@@ -78,6 +78,7 @@ Status seal_part(const crypto::SecretKey& kek, NamespaceId ns, std::string_view 
   Encoder e(&plain);
   e.u8(kPartFormat).str(p.info.etag).u64(p.info.size).i64(p.info.mtime_ns);
   encode_extents(e, p.extents);
+  if (!p.info.checksums.empty()) encode_string_map(e, p.info.checksums);  // absent in older records
   return crypto::tenant_seal(kek, as_bytes(part_aad(ns, id, p.info.number)), as_bytes(plain), out);
 }
 
@@ -93,7 +94,8 @@ Status open_part(const crypto::SecretKey& kek, NamespaceId ns, std::string_view 
   p->info.etag = std::string(d.str());
   p->info.size = d.u64();
   p->info.mtime_ns = d.i64();
-  if (!decode_extents(d, &p->extents) || !d.done()) return corruption("part record: truncated");
+  if (!decode_extents(d, &p->extents)) return corruption("part record: truncated");
+  if (!d.done() && (!decode_string_map(d, &p->info.checksums) || !d.done())) return corruption("part record: truncated");
   return Status::ok();
 }
 
@@ -146,7 +148,7 @@ Result<std::string> LocalGateway::create_upload(NsRef ns, std::string_view key, 
 }
 
 Result<PartInfo> LocalGateway::upload_part(NsRef ns, std::string_view upload_id, uint32_t part,
-                                      const ByteSource& body) {
+                                           const ByteSource& body, const std::map<std::string, std::string>* checksums) {
   KISEKI_TRY(log_of(ns.ns).read_barrier());
   if (part < 1 || part > kMaxPartNumber) return invalid_argument("part number must be 1..10000");
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
@@ -155,7 +157,7 @@ Result<PartInfo> LocalGateway::upload_part(NsRef ns, std::string_view upload_id,
   // Parts are never inline: the completed object is one extent list.
   KISEKI_ASSIGN_OR_RETURN(PreparedData data, prepare_stream(ns.tenant, body, true, false));
   PartRecord pr;
-  pr.info = {part, md5_hex(data.md5), data.size, now()};
+  pr.info = {part, md5_hex(data.md5), data.size, now(), checksums ? *checksums : std::map<std::string, std::string>{}};
   pr.extents = data.extents;
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
     Delta d;
@@ -212,7 +214,8 @@ Result<std::vector<UploadInfo>> LocalGateway::list_uploads(NsRef ns, std::string
 }
 
 Result<ObjectInfo> LocalGateway::complete_upload(NsRef ns, std::string_view upload_id,
-                                            const std::vector<std::pair<uint32_t, std::string>>& parts) {
+                                                 const std::vector<std::pair<uint32_t, std::string>>& parts,
+                                                 const CompleteHook& hook) {
   KISEKI_TRY(log_of(ns.ns).read_barrier());
   if (parts.empty()) return invalid_argument("MalformedXML: no parts");
   for (size_t k = 1; k < parts.size(); ++k)
@@ -231,6 +234,7 @@ Result<ObjectInfo> LocalGateway::complete_upload(NsRef ns, std::string_view uplo
     c.user_meta = ur.meta.user_meta;
     std::string md5s;
     uint64_t size = 0;
+    std::vector<PartInfo> chosen;
     for (size_t k = 0; k < parts.size(); ++k) {
       auto it = by_number.find(parts[k].first);
       if (it == by_number.end() || it->second->info.etag != unquote(parts[k].second))
@@ -247,6 +251,14 @@ Result<ObjectInfo> LocalGateway::complete_upload(NsRef ns, std::string_view uplo
       }
       size += p.info.size;
       c.part_sizes.push_back(p.info.size);
+      chosen.push_back(p.info);
+    }
+    if (hook) {
+      ObjectMeta m{c.content_type, c.headers, c.user_meta};
+      KISEKI_TRY(hook(chosen, &m));
+      c.content_type = std::move(m.content_type);
+      c.headers = std::move(m.headers);
+      c.user_meta = std::move(m.user_meta);
     }
     c.etag = md5_hex(crypto::md5(as_bytes(md5s))) + "-" + std::to_string(parts.size());
     Delta put = object_delta(ns, ur.key, size);

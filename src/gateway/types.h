@@ -215,7 +215,12 @@ struct PartInfo {
   std::string etag;
   uint64_t size = 0;
   int64_t mtime_ns = 0;
+  std::map<std::string, std::string> checksums;  // as the caller gave them (S3: x-amz-checksum-*)
 };
+
+// Called by complete_upload with the parts chosen, in order, and the object's
+// metadata to be (the upload's): may add to it, or refuse the completion.
+using CompleteHook = std::function<Status(const std::vector<PartInfo>& parts, ObjectMeta* meta)>;
 
 constexpr size_t kMaxKeyBytes = 1024;
 constexpr uint32_t kMaxPartNumber = 10000;

@@ -1,6 +1,6 @@
 """S3 as older and stricter clients use it: Signature Version 2 (headers and
-presigned URLs from awscli, boto3 and s3cmd), checksums of ranged GETs,
-DeleteBucket with uploads in progress, ListBuckets pagination."""
+presigned URLs from awscli, boto3 and s3cmd), checksums of ranged GETs and of
+multipart uploads, DeleteBucket with uploads in progress, ListBuckets pagination."""
 import base64
 import hashlib
 import hmac
@@ -11,6 +11,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
+import zlib
 
 import boto3
 import pytest
@@ -272,3 +273,73 @@ def test_bucket_names_are_global_across_tenants(server):
     with pytest.raises(ClientError) as e:
         root.get_object(Bucket="everyones", Key="k")
     assert code(e) in ("NoSuchBucket", "AccessDenied")
+
+
+def crc32_b64(data):
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+def test_multipart_composite_and_full_object_checksums(server, bucket):
+    s3 = client(server)
+    big, tail = os.urandom(5 << 20), os.urandom(1000)
+
+    def upload(key, algo, extra_create=None, part_algo=True):
+        if extra_create:
+            s3.meta.events.register("before-sign.s3.CreateMultipartUpload", extra_create)
+        try:
+            up = s3.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm=algo)
+        finally:
+            if extra_create:
+                s3.meta.events.unregister("before-sign.s3.CreateMultipartUpload", extra_create)
+        assert up["ChecksumAlgorithm"] == algo
+        parts = []
+        for n, data in ((1, big), (2, tail)):
+            kw = {"ChecksumAlgorithm": algo} if part_algo else {}
+            r = s3.upload_part(Bucket=bucket, Key=key, UploadId=up["UploadId"], PartNumber=n, Body=data, **kw)
+            parts.append({"PartNumber": n, "ETag": r["ETag"], **({f"Checksum{algo}": r[f"Checksum{algo}"]}
+                                                                 if part_algo else {})})
+        return up["UploadId"], parts
+
+    # COMPOSITE (the default): the checksum of the parts' checksums, "-2".
+    up, parts = upload("composite", "CRC32")
+    assert [p["PartNumber"] for p in s3.list_parts(Bucket=bucket, Key="composite", UploadId=up)["Parts"]] == [1, 2]
+    assert s3.list_parts(Bucket=bucket, Key="composite", UploadId=up)["Parts"][0]["ChecksumCRC32"] == crc32_b64(big)
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="composite", UploadId=up, MultipartUpload={"Parts": parts})
+    raw = base64.b64decode(crc32_b64(big)) + base64.b64decode(crc32_b64(tail))
+    want = crc32_b64(raw) + "-2"
+    assert done["ChecksumCRC32"] == want
+    h = s3.head_object(Bucket=bucket, Key="composite", ChecksumMode="ENABLED")
+    assert h["ChecksumCRC32"] == want and h["ResponseMetadata"]["HTTPHeaders"]["x-amz-checksum-type"] == "COMPOSITE"
+    assert not any(k.startswith("x-kiseki-") for k in h["ResponseMetadata"]["HTTPHeaders"])
+    g = s3.get_object(Bucket=bucket, Key="composite", ChecksumMode="ENABLED")  # the SDK skips a composite
+    assert g["Body"].read() == big + tail and g["ChecksumCRC32"] == want
+
+    up, parts = upload("sha", "SHA256")
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="sha", UploadId=up, MultipartUpload={"Parts": parts})
+    raw = hashlib.sha256(big).digest() + hashlib.sha256(tail).digest()
+    assert done["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(raw).digest()).decode() + "-2"
+
+    # FULL_OBJECT: the CRC of the whole object, from the parts' CRCs.
+    def full_object(request, **kwargs):
+        request.headers["x-amz-checksum-type"] = "FULL_OBJECT"
+    up, parts = upload("full", "CRC32", extra_create=full_object)
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="full", UploadId=up, MultipartUpload={"Parts": parts})
+    assert done["ChecksumCRC32"] == crc32_b64(big + tail)
+    h = s3.head_object(Bucket=bucket, Key="full", ChecksumMode="ENABLED")
+    assert h["ChecksumCRC32"] == crc32_b64(big + tail)
+    assert h["ResponseMetadata"]["HTTPHeaders"]["x-amz-checksum-type"] == "FULL_OBJECT"
+    assert s3.get_object(Bucket=bucket, Key="full", ChecksumMode="ENABLED")["Body"].read() == big + tail  # validated
+
+    # A part without its checksum, or a completion naming another: InvalidPart, nothing made.
+    up, parts = upload("missing", "CRC32", part_algo=False)
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="missing", UploadId=up, MultipartUpload={"Parts": parts})
+    assert code(e) == "InvalidPart"
+    up, parts = upload("wrong", "CRC32")
+    parts[1]["ChecksumCRC32"] = crc32_b64(b"something else")
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="wrong", UploadId=up, MultipartUpload={"Parts": parts})
+    assert code(e) == "InvalidPart"
+    for key in ("missing", "wrong"):
+        with pytest.raises(ClientError):
+            s3.head_object(Bucket=bucket, Key=key)

@@ -3,6 +3,7 @@
 
 #include "protocols/s3/body.h"
 #include "protocols/s3/handler_ctx.h"
+#include "protocols/s3/multipart_checksums.h"
 #include "protocols/s3/xml.h"
 
 namespace kiseki::s3 {
@@ -14,12 +15,34 @@ Response S3Handler::create_upload(Ctx& c) {
   if (Status st = key_error_if_invalid(c.req.key); !st) return error(c, st, Subject::kObject);
   auto meta = meta_from(c.req);
   if (!meta) return error(c, meta.status(), Subject::kObject);
+  // The object's checksum: each part's own, then a COMPOSITE or FULL_OBJECT one.
+  std::string algo, type = c.req.header_or("x-amz-checksum-type", "COMPOSITE");
+  if (const std::string* a = c.req.header("x-amz-checksum-algorithm")) {
+    algo = checksum_algo(*a);
+    if (algo.empty())
+      return error(c, make_s3_error(400, "InvalidRequest", "Checksum algorithm " + *a + " is not supported here"));
+  } else if (c.req.header("x-amz-checksum-type")) {
+    return error(c, make_s3_error(400, "InvalidRequest", "x-amz-checksum-type needs x-amz-checksum-algorithm"));
+  }
+  if (type != "COMPOSITE" && type != "FULL_OBJECT")
+    return error(c, make_s3_error(400, "InvalidRequest", "x-amz-checksum-type is COMPOSITE or FULL_OBJECT"));
+  if (type == "FULL_OBJECT" && algo != "crc32" && algo != "crc32c")
+    return error(c, make_s3_error(400, "InvalidRequest", "A FULL_OBJECT checksum is a CRC32 or CRC32C here"));
+  if (!algo.empty()) {
+    meta->headers[kUploadChecksumAlgo] = algo;
+    meta->headers[kUploadChecksumType] = type;
+  }
   auto id = gw_->create_upload(*ns, c.req.key, *meta);
   if (!id) return error(c, id.status(), Subject::kObject);
   XmlWriter x;
   x.open("InitiateMultipartUploadResult", true).leaf("Bucket", c.req.bucket).leaf("Key", c.req.key);
   x.leaf("UploadId", *id).close("InitiateMultipartUploadResult");
-  return xml_response(x);
+  Response r = xml_response(x);
+  if (!algo.empty()) {
+    r.set("x-amz-checksum-algorithm", checksum_algo_upper(algo));
+    r.set("x-amz-checksum-type", type);
+  }
+  return r;
 }
 
 static Result<uint32_t> part_number(const S3Request& q) {
@@ -42,9 +65,10 @@ Response S3Handler::upload_part(Ctx& c) {
   if (!c.req.param("uploadId")) return error(c, not_found(""), Subject::kUpload);
   if (c.body.content_length > opts_.max_single_put_bytes && c.auth.payload_hash.rfind("STREAMING", 0) != 0)
     return error(c, make_s3_error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size."));
-  auto body = BodyReader::make(c.req, c.auth, c.body.raw);
+  std::map<std::string, std::string> checksums;  // verified as the body ends, kept with the part
+  auto body = BodyReader::make(c.req, c.auth, c.body.raw, &checksums);
   if (!body) return error(c, body.status(), Subject::kObject);
-  auto part = gw_->upload_part(*ns, *c.req.param("uploadId"), *n, (*body)->source());
+  auto part = gw_->upload_part(*ns, *c.req.param("uploadId"), *n, (*body)->source(), &checksums);
   c.bytes_in += (*body)->bytes();
   if (!part) return error(c, part.status(), Subject::kUpload);
   Response r;
@@ -98,13 +122,44 @@ Response S3Handler::complete_upload(Ctx& c) {
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   auto body = read_small_body(c, 4 << 20);
   if (!body) return error(c, body.status(), Subject::kUpload);
-  auto parts = parse_complete_multipart(*body);
+  std::map<uint32_t, std::map<std::string, std::string>> asked;  // the parts' checksums the request names
+  auto parts = parse_complete_multipart(*body, &asked);
   if (!parts) return error(c, parts.status(), Subject::kUpload);
-  auto info = gw_->complete_upload(*ns, *c.req.param("uploadId"), *parts);
+  std::string algo, type, value;
+  auto checksum = [&](const std::vector<gateway::PartInfo>& chosen, gateway::ObjectMeta* m) -> Status {
+    algo = m->headers[kUploadChecksumAlgo];
+    type = m->headers[kUploadChecksumType];
+    m->headers.erase(kUploadChecksumAlgo);
+    m->headers.erase(kUploadChecksumType);
+    if (algo.empty()) return Status::ok();
+    std::string name = "x-amz-checksum-" + algo;
+    std::vector<std::string> each;
+    std::vector<std::pair<std::string, uint64_t>> sized;
+    for (const auto& p : chosen) {
+      auto it = p.checksums.find(name);
+      if (it == p.checksums.end())
+        return invalid_argument("InvalidPart: part " + std::to_string(p.number) + " was uploaded without its " +
+                                checksum_algo_upper(algo) + " checksum");
+      if (auto a = asked[p.number].find(name); a != asked[p.number].end() && a->second != it->second)
+        return invalid_argument("InvalidPart: the " + checksum_algo_upper(algo) + " checksum of part " +
+                                std::to_string(p.number) + " is not the one uploaded");
+      each.push_back(it->second);
+      sized.emplace_back(it->second, p.size);
+    }
+    KISEKI_ASSIGN_OR_RETURN(value, type == "FULL_OBJECT" ? full_object_crc(algo, sized) : composite_checksum(algo, each));
+    if (const std::string* whole = c.req.header(name); whole && *whole != value)
+      return invalid_argument("BadDigest: The " + checksum_algo_upper(algo) +
+                              " you specified did not match the calculated checksum.");
+    m->headers[name] = value;
+    m->headers["x-amz-checksum-type"] = type;
+    return Status::ok();
+  };
+  auto info = gw_->complete_upload(*ns, *c.req.param("uploadId"), *parts, checksum);
   if (!info) return error(c, info.status(), Subject::kUpload);
   XmlWriter x;
   x.open("CompleteMultipartUploadResult", true).leaf("Location", "/" + c.req.bucket + "/" + info->key);
   x.leaf("Bucket", c.req.bucket).leaf("Key", info->key).leaf("ETag", quoted(info->etag));
+  if (!algo.empty()) x.leaf("Checksum" + checksum_algo_upper(algo), value).leaf("ChecksumType", type);
   x.close("CompleteMultipartUploadResult");
   return xml_response(x);
 }
@@ -144,7 +199,10 @@ Response S3Handler::list_parts(Ctx& c) {
     ++n;
     last = p.number;
     x.open("Part").leaf("PartNumber", std::to_string(p.number)).leaf("LastModified", iso8601(p.mtime_ns));
-    x.leaf("ETag", quoted(p.etag)).leaf("Size", std::to_string(p.size)).close("Part");
+    x.leaf("ETag", quoted(p.etag)).leaf("Size", std::to_string(p.size));
+    for (const auto& [name, v] : p.checksums)  // x-amz-checksum-crc32 → ChecksumCRC32
+      x.leaf("Checksum" + checksum_algo_upper(std::string_view(name).substr(15)), v);
+    x.close("Part");
   }
   x.leaf("NextPartNumberMarker", std::to_string(last)).leaf("IsTruncated", truncated ? "true" : "false");
   x.close("ListPartsResult");

@@ -86,7 +86,8 @@ void object_headers(Response& r, const ObjectInfo& o, const S3Request& q, bool w
   r.set("Content-Type", override_or("response-content-type", ct));
   bool checksums = whole && q.header_or("x-amz-checksum-mode") == "ENABLED";
   for (const auto& [k, v] : o.meta.headers) {
-    if (k == kTagsHeader || k == kAclHeader) continue;  // tags: counted, listed by GET ?tagging; ACL: GET ?acl
+    // Tags: counted, listed by GET ?tagging; x-kiseki-*: Kiseki's own (the ACL: GET ?acl).
+    if (k == kTagsHeader || k.starts_with("x-kiseki-")) continue;
     if (k.rfind("x-amz-checksum-", 0) == 0) {
       if (checksums) r.set(k, v);
       continue;

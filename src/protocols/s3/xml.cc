@@ -62,7 +62,8 @@ static Result<pugi::xml_document*> load(pugi::xml_document* doc, std::string_vie
   return doc;
 }
 
-Result<std::vector<std::pair<uint32_t, std::string>>> parse_complete_multipart(std::string_view body) {
+Result<std::vector<std::pair<uint32_t, std::string>>> parse_complete_multipart(
+    std::string_view body, std::map<uint32_t, std::map<std::string, std::string>>* checksums) {
   pugi::xml_document doc;
   KISEKI_TRY(load(&doc, body).status());
   auto root = doc.child("CompleteMultipartUpload");
@@ -76,6 +77,13 @@ Result<std::vector<std::pair<uint32_t, std::string>>> parse_complete_multipart(s
     std::string etag = p.child_value("ETag");
     if (etag.empty()) return malformed("Part without ETag");
     parts.emplace_back(n, etag);
+    if (checksums)
+      for (const char* algo : {"CRC32", "CRC32C", "SHA1", "SHA256"})
+        if (auto v = p.child(("Checksum" + std::string(algo)).c_str())) {
+          std::string name = "x-amz-checksum-" + std::string(algo);
+          for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          (*checksums)[n][name] = v.child_value();
+        }
   }
   if (parts.empty()) return malformed("no Part");
   return parts;

@@ -2,6 +2,7 @@
 // parsers for the few request documents S3 has).
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,7 +30,10 @@ std::string xml_escape(std::string_view s);
 bool xml_representable(std::string_view s);
 
 // <CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"…"</ETag></Part>…
-Result<std::vector<std::pair<uint32_t, std::string>>> parse_complete_multipart(std::string_view body);
+// `checksums` (if given) receives each part's ChecksumCRC32 … as
+// x-amz-checksum-crc32 … by part number.
+Result<std::vector<std::pair<uint32_t, std::string>>> parse_complete_multipart(
+    std::string_view body, std::map<uint32_t, std::map<std::string, std::string>>* checksums = nullptr);
 
 // <Delete><Quiet>true</Quiet><Object><Key>k</Key></Object>…</Delete>
 struct DeleteRequest {
