@@ -183,7 +183,7 @@ uint32_t shard_of_record(const std::vector<Delta>& deltas, uint32_t shards) {
     case Op::kCreateTenant: case Op::kSetTenant: case Op::kCreateNamespace: case Op::kDeleteNamespace:
     case Op::kPutAccessKey: case Op::kDeleteAccessKey: case Op::kInitSecret: case Op::kPutExport:
     case Op::kDeleteExport: case Op::kPurgeTenant: case Op::kIndexBuckets: case Op::kSetNode:
-    case Op::kSetNamespaceConfig:
+    case Op::kSetNamespaceConfig: case Op::kPutUser: case Op::kDeleteUser:
       return 0;
     default:
       return ns::shard_of(deltas.front().ns, shards);
@@ -298,6 +298,9 @@ void LocalGateway::note_applied(std::string_view record) {
       }
       case Op::kSetNamespaceConfig:
         drop_config_cache(d.ns);
+        break;
+      case Op::kDeleteUser:  // its keys went with it
+        forget_user_keys(d.a, d.name);
         break;
       default:
         break;
@@ -496,6 +499,12 @@ Result<NamespaceInfo> LocalGateway::find_bucket(std::string_view name) const {
   return find_namespace(get_be64(reinterpret_cast<const uint8_t*>(v.data())), name);
 }
 
+void LocalGateway::forget_user_keys(TenantId t, std::string_view user) {
+  std::lock_guard lock(cache_mu_);
+  for (auto it = key_cache_.begin(); it != key_cache_.end();)
+    it = it->second.tenant == t && it->second.user == user ? key_cache_.erase(it) : std::next(it);
+}
+
 void LocalGateway::forget_tenant(TenantId t) {
   std::lock_guard lock(cache_mu_);
   for (auto it = key_cache_.begin(); it != key_cache_.end();)
@@ -597,18 +606,19 @@ Result<std::string> LocalGateway::get_namespace_config(NsRef ns, std::string_vie
   return std::move(*found);
 }
 
-// ---- access keys: record = tenant · tenant_seal(KEK, secret)
+// ---- access keys: record = tenant [· user] · tenant_seal(KEK, secret) (ns::encode_key_record)
 
 Status LocalGateway::put_access_key(const AccessKey& key) {
   if (key.access_key_id.size() < 3 || key.access_key_id.size() > 128 || key.secret_key.size() < 8)
     return invalid_argument("access key id must be 3..128 bytes and the secret at least 8");
+  if (!key.user.empty()) KISEKI_TRY(validate_user_name(key.user));
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(key.tenant));
   Delta d;
   d.op = Op::kPutAccessKey;
   d.name = key.access_key_id;
   std::string sealed;
   KISEKI_TRY(crypto::tenant_seal(kek, as_bytes(key.access_key_id), as_bytes(key.secret_key), &sealed));
-  Encoder(&d.blob).u64(key.tenant).raw(sealed);
+  d.blob = ns::encode_key_record(key.tenant, key.user, sealed);
   {
     std::lock_guard lock(cache_mu_);
     key_cache_.erase(key.access_key_id);
@@ -627,10 +637,11 @@ AccessKey make_access_key(TenantId tenant, ByteSpan material) {
   return k;
 }
 
-Result<AccessKey> LocalGateway::create_access_key(TenantId tenant) {
+Result<AccessKey> LocalGateway::create_access_key(TenantId tenant, std::string_view user) {
   uint8_t rnd[60];
   crypto::random_bytes(rnd);
   AccessKey k = make_access_key(tenant, ByteSpan(rnd, sizeof(rnd)));
+  k.user = std::string(user);
   secure_zero(rnd, sizeof(rnd));
   KISEKI_TRY(put_access_key(k));
   return k;
@@ -646,13 +657,14 @@ Result<AccessKey> LocalGateway::get_access_key(std::string_view id) const {
   Status st = root_get(Cf::kAccessKeys, id, &v);
   if (st.code() == ErrorCode::kNotFound) return not_found("no such access key");
   KISEKI_TRY(st);
-  Decoder d(v);
+  ns::AccessKeyRecord r;
+  if (!ns::decode_key_record(v, &r)) return corruption("access key record");
   AccessKey k;
   k.access_key_id = std::string(id);
-  k.tenant = d.u64();
-  if (!d.ok()) return corruption("access key record");
+  k.tenant = r.tenant;
+  k.user = r.user;
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(k.tenant));
-  KISEKI_TRY(crypto::tenant_open(kek, as_bytes(id), as_bytes(d.raw(d.remaining())), &k.secret_key));
+  KISEKI_TRY(crypto::tenant_open(kek, as_bytes(id), as_bytes(r.sealed), &k.secret_key));
   std::lock_guard lock(cache_mu_);
   key_cache_[k.access_key_id] = k;
   return k;

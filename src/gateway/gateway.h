@@ -87,13 +87,18 @@ class Gateway {
   virtual Status put_namespace_config(NsRef ns, std::string_view item, std::string_view doc) = 0;
   virtual Result<std::string> get_namespace_config(NsRef ns, std::string_view item) const = 0;
 
-  virtual Result<AccessKey> create_access_key(TenantId tenant) = 0;
+  // `user`: a key of that user of the tenant (it must exist); "": the tenant's own.
+  virtual Result<AccessKey> create_access_key(TenantId tenant, std::string_view user = "") = 0;
   // Stores a caller-chosen key pair (KISEKI_ROOT_ACCESS_KEY and friends).
   virtual Status put_access_key(const AccessKey& key) = 0;
   virtual Result<AccessKey> get_access_key(std::string_view access_key_id) const = 0;
   virtual Status delete_access_key(std::string_view access_key_id) = 0;
-  // The ids of a tenant's access keys (their secrets stay sealed).
-  virtual Result<std::vector<std::string>> list_access_keys(TenantId tenant) const = 0;
+  // A tenant's access keys, its users' too (secrets left empty: they stay sealed).
+  virtual Result<std::vector<AccessKey>> list_access_keys(TenantId tenant) const = 0;
+  // Users: names of 1..64 of A-Z a-z 0-9 + = , . @ _ -; deleting one deletes its keys.
+  virtual Status create_user(TenantId tenant, std::string_view name) = 0;
+  virtual Result<std::vector<UserInfo>> list_users(TenantId tenant) const = 0;
+  virtual Status delete_user(TenantId tenant, std::string_view name) = 0;
 
   // ---- file operations (POSIX semantics)
   // Every call takes the Caller it runs for and applies the permission model of

@@ -28,6 +28,8 @@
 
 namespace kiseki::gateway {
 
+Status validate_user_name(std::string_view name);
+
 class LocalGateway final : public Gateway {
  public:
   static Result<std::unique_ptr<LocalGateway>> open(const GatewayOptions& opts);
@@ -58,13 +60,15 @@ class LocalGateway final : public Gateway {
   Status put_namespace_config(NsRef ns, std::string_view item, std::string_view doc) override;
   Result<std::string> get_namespace_config(NsRef ns, std::string_view item) const override;
 
-  Result<AccessKey> create_access_key(TenantId tenant) override;
+  Result<AccessKey> create_access_key(TenantId tenant, std::string_view user = "") override;
   // Stores a caller-chosen key pair (KISEKI_ROOT_ACCESS_KEY and friends).
   Status put_access_key(const AccessKey& key) override;
   Result<AccessKey> get_access_key(std::string_view access_key_id) const override;
   Status delete_access_key(std::string_view access_key_id) override;
-  // The ids of a tenant's access keys (their secrets stay sealed).
-  Result<std::vector<std::string>> list_access_keys(TenantId tenant) const override;
+  Result<std::vector<AccessKey>> list_access_keys(TenantId tenant) const override;
+  Status create_user(TenantId tenant, std::string_view name) override;
+  Result<std::vector<UserInfo>> list_users(TenantId tenant) const override;
+  Status delete_user(TenantId tenant, std::string_view name) override;
 
   // ---- file operations (POSIX semantics)
   Result<FileAttr> lookup(NsRef ns, InodeId parent, std::string_view name,
@@ -331,6 +335,7 @@ class LocalGateway final : public Gateway {
   // The domain keys of tenants, as derived from their root keys.
   mutable std::unordered_map<TenantId, crypto::DomainKeys> domain_cache_;
   void forget_tenant(TenantId t);
+  void forget_user_keys(TenantId t, std::string_view user);
 
   // Shredded tenants: their namespaces answer nothing (load_inode) from the
   // moment of the shred, before the purge has removed them.

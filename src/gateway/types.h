@@ -47,6 +47,13 @@ struct AccessKey {
   std::string access_key_id;
   std::string secret_key;
   TenantId tenant = 0;
+  std::string user;  // the tenant's user the key is of; "" for the tenant's own (root) key
+};
+
+// A user of a tenant: a name its access keys carry (S3 policies name it).
+struct UserInfo {
+  std::string name;
+  int64_t created_ns = 0;
 };
 
 struct FileAttr {

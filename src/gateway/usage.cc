@@ -1,5 +1,5 @@
-// Gateway::usage and list_access_keys: what the tenants hold, read by scanning
-// the metadata (the admin API's usage report and key listing).
+// Gateway::usage: what the tenants hold, read by scanning the metadata (the
+// admin API's usage report).
 #include <map>
 #include <set>
 
@@ -76,19 +76,6 @@ Result<UsageReport> LocalGateway::usage() const {
   for (auto& [id, a] : by_ns) r.namespaces.push_back({ns_info[id], a.c});
   r.total = total.c;
   return r;
-}
-
-Result<std::vector<std::string>> LocalGateway::list_access_keys(TenantId tenant) const {
-  KISEKI_ASSIGN_OR_RETURN(TenantInfo t, get_tenant(tenant));
-  (void)t;
-  std::vector<std::string> ids;
-  auto it = meta_->iterator(Cf::kAccessKeys);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    Decoder d(it->value().ToStringView());
-    if (d.u64() == tenant && d.ok()) ids.emplace_back(it->key().ToStringView());
-  }
-  KISEKI_TRY(meta::from_rocks(it->status(), "scan access keys"));
-  return ids;
 }
 
 }  // namespace kiseki::gateway

@@ -37,14 +37,7 @@ Status apply_shred(const Delta& d, meta::Txn& txn) {
     KISEKI_TRY(drop_bucket_name(txn, std::string_view(k).substr(9), d.a));
     txn.put(Cf::kSystem, purge_key(d.a, id), "");
   }
-  // Access keys: value = tenant · sealed secret.
-  std::vector<std::string> keys;
-  auto it = txn.iterator(Cf::kAccessKeys);
-  for (it->SeekToFirst(); it->Valid(); it->Next())
-    if (it->value().size() >= 8 && get_be64(reinterpret_cast<const uint8_t*>(it->value().data())) == d.a)
-      keys.push_back(it->key().ToString());
-  KISEKI_TRY(meta::from_rocks(it->status(), "scan access keys"));
-  for (const auto& k : keys) txn.del(Cf::kAccessKeys, k);
+  KISEKI_TRY(drop_access_keys(txn, d.a, std::nullopt));  // its users' keys and its users too
   txn.del(Cf::kTenants, tenant_kek_key(d.a));
   return Status::ok();
 }

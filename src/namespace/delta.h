@@ -22,7 +22,7 @@ enum class Op : uint8_t {
                       // (apply_purge.h: wrapped KEK, namespaces, access keys go)
   kCreateNamespace,   // a = tenant, name, inode = root attrs, blob = ns record → out: ns id
   kDeleteNamespace,   // a = tenant, name; the namespace must be empty
-  kPutAccessKey,      // name = access key id, blob = record
+  kPutAccessKey,      // name = access key id, blob = record (its user must exist)
   kDeleteAccessKey,   // name = access key id
   kCreate,            // ns, parent, name, inode (type, attrs, content) → out: ino
   kLink,              // ns, parent, name, ino
@@ -46,6 +46,8 @@ enum class Op : uint8_t {
   kDropRoot,          // ns: a data shard's root directory of a namespace goes (it must be empty)
   kSetNamespaceConfig,  // a = tenant, ns, name = item, blob = document (empty: the item goes);
                         // root shard, ADR 0011
+  kPutUser,           // a = tenant, name = user, blob = record; kExclusive: kExists if there
+  kDeleteUser,        // a = tenant, name = user: the user and every access key of it go
 };
 
 // Which metadata shard holds a namespace (ADR 0009): every node computes it

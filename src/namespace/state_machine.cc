@@ -17,6 +17,50 @@ std::string secret_key(std::string_view name) { return "secret:" + std::string(n
 std::string ns_id_key(NamespaceId n) { return "I" + meta::key_u64(n); }
 std::string ns_name_key(TenantId t, std::string_view name) { return "N" + meta::key_u64(t) + std::string(name); }
 std::string bucket_name_key(std::string_view name) { return "B" + std::string(name); }
+std::string user_key(TenantId t, std::string_view name) { return "U" + meta::key_u64(t) + std::string(name); }
+
+bool decode_key_record(std::string_view v, AccessKeyRecord* r) {
+  Decoder d(v);
+  uint64_t t = d.u64();
+  r->tenant = t & ~kUserKeyBit;
+  r->user = (t & kUserKeyBit) ? std::string(d.str()) : std::string();
+  if (!d.ok()) return false;
+  r->sealed = d.raw(d.remaining());
+  return d.ok();
+}
+
+Status drop_access_keys(meta::Txn& txn, TenantId tenant, std::optional<std::string_view> user) {
+  std::vector<std::string> keys;
+  auto it = txn.iterator(Cf::kAccessKeys);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    AccessKeyRecord r;
+    if (!decode_key_record(it->value().ToStringView(), &r)) return corruption("access key record");
+    if (r.tenant == tenant && (!user || r.user == *user)) keys.push_back(it->key().ToString());
+  }
+  KISEKI_TRY(meta::from_rocks(it->status(), "scan access keys"));
+  for (const auto& k : keys) txn.del(Cf::kAccessKeys, k);
+  if (user) return Status::ok();
+  std::string prefix = user_key(tenant, "");
+  std::vector<std::string> users;
+  auto u = txn.iterator(Cf::kTenants);
+  for (u->Seek(prefix); u->Valid() && u->key().starts_with(prefix); u->Next()) users.push_back(u->key().ToString());
+  KISEKI_TRY(meta::from_rocks(u->status(), "scan users"));
+  for (const auto& k : users) txn.del(Cf::kTenants, k);
+  return Status::ok();
+}
+
+std::string encode_key_record(TenantId tenant, std::string_view user, std::string_view sealed) {
+  std::string v;
+  Encoder e(&v);
+  if (user.empty()) {
+    e.u64(tenant);
+  } else {
+    e.u64(tenant | kUserKeyBit).str(user);
+  }
+  e.raw(sealed);
+  return v;
+}
+
 std::string ns_config_key(NamespaceId n, std::string_view item) { return "C" + meta::key_u64(n) + std::string(item); }
 
 Status drop_ns_config(meta::Txn& txn, NamespaceId n) {
@@ -252,9 +296,30 @@ Status StateMachine::apply_one(const Delta& d, meta::Txn& txn, std::string* out)
       else txn.put(Cf::kNamespaces, ns_config_key(d.ns, d.name), d.blob);
       return Status::ok();
     }
-    case Op::kPutAccessKey:
+    case Op::kPutAccessKey: {
+      AccessKeyRecord r;
+      if (!decode_key_record(d.blob, &r)) return invalid_argument("access key record");
+      if (!r.user.empty()) {
+        KISEKI_ASSIGN_OR_RETURN(bool user, txn.exists(Cf::kTenants, user_key(r.tenant, r.user)));
+        if (!user) return not_found("no user " + r.user);
+      }
       txn.put(Cf::kAccessKeys, d.name, d.blob);
       return Status::ok();
+    }
+    case Op::kPutUser: {
+      KISEKI_ASSIGN_OR_RETURN(bool tenant, txn.exists(Cf::kTenants, tenant_id_key(d.a)));
+      if (!tenant) return not_found("no such tenant");
+      KISEKI_ASSIGN_OR_RETURN(bool there, txn.exists(Cf::kTenants, user_key(d.a, d.name)));
+      if (there && (d.flags & kExclusive)) return make_error(ErrorCode::kExists, "user " + d.name + " exists");
+      txn.put(Cf::kTenants, user_key(d.a, d.name), d.blob);
+      return Status::ok();
+    }
+    case Op::kDeleteUser: {
+      KISEKI_ASSIGN_OR_RETURN(bool there, txn.exists(Cf::kTenants, user_key(d.a, d.name)));
+      if (!there) return not_found("no user " + d.name);
+      txn.del(Cf::kTenants, user_key(d.a, d.name));
+      return drop_access_keys(txn, d.a, d.name);
+    }
     case Op::kDeleteAccessKey: {
       KISEKI_ASSIGN_OR_RETURN(bool known, txn.exists(Cf::kAccessKeys, d.name));
       if (!known) return not_found("no such access key");

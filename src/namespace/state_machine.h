@@ -42,6 +42,19 @@ std::string node_key(uint64_t id);                // system: a cluster node's re
 std::string secret_key(std::string_view name);   // system: a cluster-wide secret (kInitSecret)
 std::string ns_id_key(NamespaceId n);
 std::string ns_name_key(TenantId t, std::string_view name);
+// tenants: a user of a tenant, 'U' · tenant · name → record (created_ns i64).
+std::string user_key(TenantId t, std::string_view name);
+// An access key record: tenant u64, its bit 63 set for a user's key and then
+// the user's name (str), then the tenant-sealed secret.
+constexpr uint64_t kUserKeyBit = 1ull << 63;
+struct AccessKeyRecord {
+  TenantId tenant = 0;
+  std::string user;  // "" for the tenant's own (root) keys
+  std::string_view sealed;
+};
+bool decode_key_record(std::string_view v, AccessKeyRecord* r);
+std::string encode_key_record(TenantId tenant, std::string_view user, std::string_view sealed);
+
 // A namespace's configuration item (ADR 0011): 'C' · ns id · item → document.
 std::string ns_config_key(NamespaceId n, std::string_view item);
 // Deletes every configuration item of namespace `n`.
@@ -51,6 +64,9 @@ std::string bucket_name_key(std::string_view name);
 constexpr std::string_view kBucketIndexDone = "bucket_index";  // system: kIndexBuckets ran
 // Drops the global name entry if `owner` holds it.
 Status drop_bucket_name(meta::Txn& txn, std::string_view name, TenantId owner);
+// Deletes the access keys of `tenant`'s user `user`, or (nullopt) all the
+// tenant's keys, its users' too, and its users.
+Status drop_access_keys(meta::Txn& txn, TenantId tenant, std::optional<std::string_view> user);
 // Namespace record value: tenant · name · root inode · blob.
 struct NamespaceRecord {
   NamespaceId id = 0;

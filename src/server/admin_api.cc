@@ -119,6 +119,13 @@ json::object tenant_json(const gateway::TenantInfo& t) {
   return {{"id", t.id}, {"name", t.name}, {"shredded", t.shredded}, {"shared_dedup", t.shared_dedup}};
 }
 
+// An access key without its secret; "user" only for a user's key.
+json::object key_json(const gateway::AccessKey& k, const std::string& tenant) {
+  json::object o{{"access_key_id", k.access_key_id}, {"tenant", tenant}};
+  if (!k.user.empty()) o["user"] = k.user;
+  return o;
+}
+
 json::object ns_json(const gateway::NamespaceInfo& n) {
   return {{"id", n.ref.ns}, {"tenant_id", n.ref.tenant}, {"name", n.name}, {"public_read", n.public_read},
           {"created_ns", n.created_ns}, {"created", iso8601(n.created_ns)},
@@ -261,27 +268,64 @@ Response AdminApi::route_api(const Request& req, const std::vector<std::string>&
       }
     }
     if (n == 5 && p[4] == "keys" && m == http::verb::get) {
-      auto ids = gw_->list_access_keys(t->id);
-      if (!ids) return error(ids.status());
+      auto keys = gw_->list_access_keys(t->id);
+      if (!keys) return error(keys.status());
       json::array a;
-      for (const auto& id : *ids) a.push_back(json::object{{"access_key_id", id}, {"tenant", t->name}});
+      for (const auto& k : *keys) a.push_back(key_json(k, t->name));
       return reply(http::status::ok, a);
     }
     if (n == 5 && p[4] == "keys" && m == http::verb::post) {
-      auto k = gw_->create_access_key(t->id);
+      std::string user;  // {"user": NAME}: a key of that user
+      if (!req.body().empty()) {
+        auto body = body_object(req);
+        if (!body) return error(body.status());
+        if (auto* v = body->if_contains("user")) {
+          if (!v->is_string()) return error(invalid_argument("field 'user' must be a string"));
+          user = std::string(v->as_string());
+        }
+      }
+      auto k = gw_->create_access_key(t->id, user);
       if (!k) return error(k.status());
-      return reply(http::status::created, json::object{{"access_key_id", k->access_key_id},
-                                                       {"secret_key", k->secret_key},
-                                                       {"tenant", t->name}});
+      json::object o = key_json(*k, t->name);
+      o["secret_key"] = k->secret_key;
+      return reply(http::status::created, o);
+    }
+    if (n == 5 && p[4] == "users" && m == http::verb::get) {
+      auto users = gw_->list_users(t->id);
+      if (!users) return error(users.status());
+      auto keys = gw_->list_access_keys(t->id);
+      if (!keys) return error(keys.status());
+      json::array a;
+      for (const auto& u : *users) {
+        json::array ids;
+        for (const auto& k : *keys)
+          if (k.user == u.name) ids.push_back(json::value(k.access_key_id));
+        a.push_back(json::object{{"name", u.name}, {"tenant", t->name}, {"created", iso8601(u.created_ns)},
+                                 {"access_keys", ids}});
+      }
+      return reply(http::status::ok, a);
+    }
+    if (n == 5 && p[4] == "users" && m == http::verb::post) {
+      auto body = body_object(req);
+      if (!body) return error(body.status());
+      auto name = string_field(*body, "name");
+      if (!name) return error(name.status());
+      Status st = gw_->create_user(t->id, *name);
+      if (!st) return error(st);
+      return reply(http::status::created, json::object{{"name", *name}, {"tenant", t->name}});
+    }
+    if (n == 6 && p[4] == "users" && m == http::verb::delete_) {
+      Status st = gw_->delete_user(t->id, p[5]);
+      return st ? reply(http::status::ok, json::object{{"deleted", p[5]}}) : error(st);
     }
   }
   if (n == 3 && p[2] == "keys" && m == http::verb::get) {
     json::array a;
     for (const auto& t : gw_->list_tenants()) {
       if (t.shredded) continue;
-      auto ids = gw_->list_access_keys(t.id);
-      if (!ids) return error(ids.status());
-      for (const auto& id : *ids) a.push_back(json::object{{"access_key_id", id}, {"tenant", t.name}});
+      auto keys = gw_->list_access_keys(t.id);
+      if (!keys) return error(keys.status());
+      for (const auto& k : *keys) a.push_back(key_json(k, t.name));
     }
     return reply(http::status::ok, a);
   }

@@ -212,7 +212,7 @@ int main(int argc, char** argv) {
 
   // ---- tenants
   auto* tenant = app.add_subcommand("tenant", "tenants")->require_subcommand(1);
-  std::string tname, nname, kid, dir, local, remote;
+  std::string tname, nname, kid, dir, local, remote, uname;
   auto* tc = tenant->add_subcommand("create", "create a tenant");
   tc->add_option("name", tname)->required();
   bool shared_dedup = false;
@@ -284,14 +284,17 @@ int main(int argc, char** argv) {
 
   // ---- access keys
   auto* key = app.add_subcommand("key", "S3 access keys")->require_subcommand(1);
-  auto* kc = key->add_subcommand("create", "create an access key for a tenant");
+  auto* kc = key->add_subcommand("create", "create an access key for a tenant, or for one of its users");
   kc->add_option("tenant", tname)->required();
+  kc->add_option("--user", uname, "a key of this user of the tenant (kiseki user create)");
   kc->callback([&] {
     run([&] {
-      return admin("POST", "/api/v1/tenants/" + path_segment(tname) + "/keys", "", [&](const json::value& v) {
+      std::string body = uname.empty() ? "" : json::serialize(json::object{{"user", uname}});
+      return admin("POST", "/api/v1/tenants/" + path_segment(tname) + "/keys", body, [&](const json::value& v) {
         const auto& o = v.as_object();
-        std::printf("access key for tenant %s (the secret is shown only now):\n  access key: %s\n  secret key: %s\n",
-                    tname.c_str(), cell(o, "access_key_id").c_str(), cell(o, "secret_key").c_str());
+        std::string whose = "tenant " + tname + (uname.empty() ? "" : ", user " + uname);
+        std::printf("access key for %s (the secret is shown only now):\n  access key: %s\n  secret key: %s\n",
+                    whose.c_str(), cell(o, "access_key_id").c_str(), cell(o, "secret_key").c_str());
       });
     });
   });
@@ -301,8 +304,9 @@ int main(int argc, char** argv) {
     run([&] {
       std::string target = tname.empty() ? "/api/v1/keys" : "/api/v1/tenants/" + path_segment(tname) + "/keys";
       return admin("GET", target, "", [](const json::value& v) {
-        Table t({"TENANT", "ACCESS KEY"});
-        for (const auto& x : v.as_array()) t.add({cell(x.as_object(), "tenant"), cell(x.as_object(), "access_key_id")});
+        Table t({"TENANT", "ACCESS KEY", "USER"});
+        for (const auto& x : v.as_array())
+          t.add({cell(x.as_object(), "tenant"), cell(x.as_object(), "access_key_id"), cell(x.as_object(), "user")});
         t.print();
       });
     });
@@ -313,6 +317,45 @@ int main(int argc, char** argv) {
     run([&] {
       return admin("DELETE", "/api/v1/keys/" + path_segment(kid), "",
                    [&](const json::value&) { std::printf("deleted access key %s\n", kid.c_str()); });
+    });
+  });
+
+  // ---- users of a tenant (S3 bucket policies name them)
+  auto* user = app.add_subcommand("user", "users of a tenant: S3 keys whose rights bucket policies give")
+                   ->require_subcommand(1);
+  auto* uc = user->add_subcommand("create", "create a user of a tenant");
+  uc->add_option("tenant", tname)->required();
+  uc->add_option("name", uname)->required();
+  uc->callback([&] {
+    run([&] {
+      return admin("POST", "/api/v1/tenants/" + path_segment(tname) + "/users",
+                   json::serialize(json::object{{"name", uname}}),
+                   [&](const json::value&) { std::printf("created user %s of tenant %s\n", uname.c_str(), tname.c_str()); });
+    });
+  });
+  auto* ul = user->add_subcommand("list", "list a tenant's users and their access keys");
+  ul->add_option("tenant", tname)->required();
+  ul->callback([&] {
+    run([&] {
+      return admin("GET", "/api/v1/tenants/" + path_segment(tname) + "/users", "", [](const json::value& v) {
+        Table t({"USER", "CREATED", "ACCESS KEYS"});
+        for (const auto& x : v.as_array()) {
+          std::string ids;
+          for (const auto& id : x.as_object().at("access_keys").as_array())
+            ids += (ids.empty() ? "" : " ") + std::string(id.as_string());
+          t.add({cell(x.as_object(), "name"), cell(x.as_object(), "created"), ids});
+        }
+        t.print();
+      });
+    });
+  });
+  auto* ud = user->add_subcommand("delete", "delete a user of a tenant and its access keys");
+  ud->add_option("tenant", tname)->required();
+  ud->add_option("name", uname)->required();
+  ud->callback([&] {
+    run([&] {
+      return admin("DELETE", "/api/v1/tenants/" + path_segment(tname) + "/users/" + path_segment(uname), "",
+                   [&](const json::value&) { std::printf("deleted user %s of tenant %s\n", uname.c_str(), tname.c_str()); });
     });
   });
 

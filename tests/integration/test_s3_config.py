@@ -532,3 +532,49 @@ def test_lifecycle_rules_with_a_driven_clock(server, s3):
         s3.get_bucket_lifecycle_configuration(Bucket=b)
     assert code(e) == "NoSuchLifecycleConfiguration"
     assert run_lifecycle(server, time.time() + 30 * 86400)["expired"] == 0, "no rules, nothing expires"
+
+
+def test_users_have_what_policies_give_them(server, s3, other):
+    owner = tenant_id(server, "default")
+    server.cli("user", "create", "default", "alice")
+    server.cli("user", "create", "default", "bob")
+    r = server.cli("user", "create", "default", "alice", check=False)
+    assert r.returncode != 0 and "exists" in r.stderr
+    keys = {}
+    for name in ("alice", "bob"):
+        k = json.loads(server.cli("key", "create", "default", "--user", name).stdout)
+        assert k["user"] == name
+        keys[name] = client(server, key=k["access_key_id"], secret=k["secret_key"])
+    alice, bob = keys["alice"], keys["bob"]
+    table = server.cli("user", "list", "default", json=False).stdout
+    assert "alice" in table and "bob" in table
+    s3.create_bucket(Bucket="c-users")
+    s3.put_object(Bucket="c-users", Key="shared/a", Body=b"a")
+    # A user owns nothing and makes no bucket; it has nothing until a policy gives it something.
+    assert denied(lambda: alice.create_bucket(Bucket="c-alice"))
+    assert denied(lambda: alice.get_object(Bucket="c-users", Key="shared/a"))
+    assert denied(lambda: alice.get_bucket_policy(Bucket="c-users"))
+    s3.put_bucket_policy(Bucket="c-users", Policy=policy(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{owner}:user/alice"},
+         "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::c-users/shared/*"},
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::c-users",
+         "Condition": {"StringEquals": {"aws:PrincipalType": "User", "aws:username": "bob"}}}))
+    assert alice.get_object(Bucket="c-users", Key="shared/a")["Body"].read() == b"a"
+    alice.put_object(Bucket="c-users", Key="shared/by-alice", Body=b"x")
+    assert denied(lambda: alice.delete_object(Bucket="c-users", Key="shared/a"))
+    assert denied(lambda: alice.list_objects_v2(Bucket="c-users"))
+    assert denied(lambda: bob.get_object(Bucket="c-users", Key="shared/a"))
+    assert [o["Key"] for o in bob.list_objects_v2(Bucket="c-users")["Contents"]] == ["shared/a", "shared/by-alice"]
+    assert denied(lambda: other.list_objects_v2(Bucket="c-users")), "aws:username of no user is absent"
+    # The account as principal covers its users.
+    s3.put_bucket_policy(Bucket="c-users", Policy=policy(
+        {"Effect": "Allow", "Principal": {"AWS": owner}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::c-users/*"}))
+    assert bob.get_object(Bucket="c-users", Key="shared/by-alice")["Body"].read() == b"x"
+    # A deleted user's keys stop at once.
+    server.cli("user", "delete", "default", "bob")
+    with pytest.raises(ClientError) as e:
+        bob.get_object(Bucket="c-users", Key="shared/a")
+    assert code(e) == "InvalidAccessKeyId"
+    listed = json.loads(server.cli("key", "list", "default").stdout)
+    assert sorted(k.get("user", "") for k in listed if k.get("user")) == ["alice"]
+    s3.delete_bucket_policy(Bucket="c-users")

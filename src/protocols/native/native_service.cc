@@ -101,6 +101,13 @@ Status NativeService::auth(Decoder& in, NativeSession& s, std::string* out) {
     KLOG_WARN("native: {}: wrong secret for access key {}", s.peer.addr, key_id);
     return denied;
   }
+  if (!key->user.empty()) {
+    // A user's key is for S3, where bucket policies say what it may do; a
+    // mount is the whole tenant's.
+    KLOG_WARN("native: {}: access key {} is user {}'s: a mount needs the tenant's own key", s.peer.addr, key_id,
+              key->user);
+    return denied;
+  }
   KISEKI_ASSIGN_OR_RETURN(gateway::TenantInfo t, gw_->get_tenant(key->tenant));
   if (t.shredded) return denied;
   {

@@ -87,6 +87,7 @@ AuthOutcome authenticate_v2(const S3Request& req, const gateway::Gateway& gw, in
   AuthOutcome out;
   out.result.anonymous = false;
   out.result.tenant = key->tenant;
+  out.result.user = key->user;
   out.result.access_key = akid;
   return out;
 }
@@ -196,6 +197,7 @@ AuthOutcome authenticate(const S3Request& req, const gateway::Gateway& gw, int64
     return fail(err(403, "SignatureDoesNotMatch",
                     "The request signature we calculated does not match the signature you provided."));
   r.tenant = key->tenant;
+  r.user = key->user;
   r.access_key = cred.access_key;
   r.payload_hash = authz ? payload_hash : std::string();
   if (payload_hash == kStreamingPayload || payload_hash == kStreamingPayloadTrailer)

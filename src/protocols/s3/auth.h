@@ -16,6 +16,7 @@ struct AuthResult {
   bool anonymous = true;
   TenantId tenant = 0;
   std::string access_key;
+  std::string user;  // the key's user of the tenant; "" for the tenant's own key
   // x-amz-content-sha256 as sent: a hex digest to verify, UNSIGNED-PAYLOAD, or a
   // STREAMING-* mode; empty for presigned and anonymous requests.
   std::string payload_hash;

@@ -176,7 +176,8 @@ bool S3Handler::acl_grants(Ctx& c, const gateway::NamespaceInfo& ns, const Bucke
 
 Status S3Handler::authorize(Ctx& c, const gateway::NamespaceInfo& ns, std::string_view action,
                             std::string_view key) const {
-  bool owner = !c.auth.anonymous && ns.ref.tenant == c.auth.tenant;
+  // The owner is the tenant's own key; its users have what policies and ACLs give them.
+  bool owner = !c.auth.anonymous && ns.ref.tenant == c.auth.tenant && c.auth.user.empty();
   if (is_policy_action(action)) return owner ? Status::ok() : access_denied();
   KISEKI_ASSIGN_OR_RETURN(auto policy, policy_of(ns));
   PolicyDecision d = PolicyDecision::kNone;
@@ -186,6 +187,7 @@ Status S3Handler::authorize(Ctx& c, const gateway::NamespaceInfo& ns, std::strin
     r.resource = "arn:aws:s3:::" + ns.name + (key.empty() ? "" : "/" + std::string(key));
     r.anonymous = c.auth.anonymous;
     if (!c.auth.anonymous) r.account = std::to_string(c.auth.tenant);
+    r.user = c.auth.user;
     r.context = [&](std::string_view k) { return condition_values(c, ns, key, k); };
     d = policy->evaluate(r);
   }
@@ -227,7 +229,11 @@ std::optional<std::vector<std::string>> S3Handler::condition_values(Ctx& c, cons
   if (k == "aws:epochtime") return V{std::to_string(c.now / 1'000'000'000)};
   if (k == "aws:useragent") return header("user-agent");
   if (k == "aws:referer") return header("referer");
-  if (k == "aws:principaltype") return V{c.auth.anonymous ? "Anonymous" : "Account"};
+  if (k == "aws:principaltype") return V{c.auth.anonymous ? "Anonymous" : c.auth.user.empty() ? "Account" : "User"};
+  if (k == "aws:username") {
+    if (c.auth.user.empty()) return std::nullopt;
+    return V{c.auth.user};
+  }
   if (k == "aws:principalaccount") {
     if (c.auth.anonymous) return std::nullopt;
     return V{std::to_string(c.auth.tenant)};

@@ -300,6 +300,8 @@ Response S3Handler::list_buckets(Ctx& c) {
 Response S3Handler::create_bucket(Ctx& c) {
   c.op = "CreateBucket";
   if (c.auth.anonymous) return error(c, make_s3_error(403, "AccessDenied", "Access Denied"));
+  if (!c.auth.user.empty())
+    return error(c, make_s3_error(403, "AccessDenied", "Access Denied: a user's key makes no buckets; the tenant's own does"));
   if (!valid_bucket_name(c.req.bucket))
     return error(c, make_s3_error(400, "InvalidBucketName", "The specified bucket is not valid."));
   auto body = read_small_body(c, 64 << 10);  // CreateBucketConfiguration: accepted, region ignored
@@ -432,7 +434,7 @@ Response S3Handler::list_objects(Ctx& c, bool v2) {
                                     "Some keys hold characters that XML 1.0 cannot carry: list with encoding-type=url"));
   }
   bool fetch_owner = !v2 || (q.param("fetch-owner") && *q.param("fetch-owner") == "true");
-  std::string owner_id = std::to_string(c.auth.tenant);
+  std::string owner_id = std::to_string(ns->tenant);  // the bucket's owner, whoever lists
   XmlWriter x;
   x.open("ListBucketResult", true).leaf("Name", c.req.bucket).leaf("Prefix", enc(lr.prefix));
   if (v2) {

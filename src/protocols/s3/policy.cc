@@ -81,17 +81,21 @@ Status parse_principal(const json::value& v, Statement* s) {
         s->any_principal = true;
         continue;
       }
-      // "123", "arn:aws:iam::123:root": the account (a tenant's id).
+      // "123", "arn:aws:iam::123:root": the account (a tenant's id);
+      // "arn:aws:iam::123:user/NAME": one user of it.
+      std::string user;
       if (id.starts_with("arn:aws:iam::")) {
         std::string rest = id.substr(13);
         size_t colon = rest.find(':');
-        if (colon == std::string::npos || rest.substr(colon + 1) != "root")
-          return malformed("Invalid principal in policy: only accounts (arn:aws:iam::ID:root) are principals");
+        std::string what = colon == std::string::npos ? "" : rest.substr(colon + 1);
+        if (what.starts_with("user/") && what.size() > 5) user = what.substr(5);
+        else if (what != "root")
+          return malformed("Invalid principal in policy: " + id + " (arn:aws:iam::ID:root or arn:aws:iam::ID:user/NAME)");
         id = rest.substr(0, colon);
       }
       if (id.empty() || !std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; }))
         return malformed("Invalid principal in policy: " + id);
-      s->principals.push_back(std::move(id));
+      s->principals.push_back(user.empty() ? id : id + ":user/" + user);
     }
   }
   return Status::ok();
@@ -233,8 +237,12 @@ bool condition_holds(const Condition& c, const PolicyRequest& r) {
 }
 
 bool applies(const Statement& s, const PolicyRequest& r) {
-  bool who = s.any_principal || (!r.anonymous && std::find(s.principals.begin(), s.principals.end(), r.account) !=
-                                                     s.principals.end());
+  bool who = s.any_principal;
+  if (!who && !r.anonymous) {
+    std::string as_user = r.user.empty() ? "" : r.account + ":user/" + r.user;
+    who = std::any_of(s.principals.begin(), s.principals.end(),
+                      [&](const std::string& p) { return p == r.account || (!as_user.empty() && p == as_user); });
+  }
   if (who == s.not_principal) return false;
   bool act = std::any_of(s.actions.begin(), s.actions.end(), [&](const auto& a) { return glob_match(a, r.action, true); });
   if (act == s.not_action) return false;

@@ -24,6 +24,7 @@ struct PolicyRequest {
   std::string resource;  // "arn:aws:s3:::bucket" or "arn:aws:s3:::bucket/key"
   bool anonymous = true;
   std::string account;   // the requester's account (tenant id), "" when anonymous
+  std::string user;      // its user, "" for the account's own key
   // The values of a condition key ("aws:SourceIp", "s3:prefix",
   // "s3:ExistingObjectTag/team" …), nullopt where the request has none.
   std::function<std::optional<std::vector<std::string>>(std::string_view key)> context;
@@ -51,7 +52,7 @@ class BucketPolicy {
   struct Statement {
     bool allow = true;
     bool any_principal = false;           // "*" or {"AWS": "*"}
-    std::vector<std::string> principals;  // account ids
+    std::vector<std::string> principals;  // "ID" (the account: its own key and its users') or "ID:user/NAME"
     bool not_principal = false;
     std::vector<std::string> actions;  // lower case
     bool not_action = false;

@@ -116,6 +116,7 @@ Response S3Handler::post_object(Ctx& c) {
   if (Status st = check_post_policy(*policy, fields, c.now); !st) return error(c, st, Subject::kObject);
   c.auth.anonymous = false;
   c.auth.tenant = signer->tenant;
+  c.auth.user = signer->user;
   c.auth.access_key = signer->access_key_id;
 
   auto ns = bucket_ref(c);

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "fixture.h"
+#include "namespace/state_machine.h"
 #include "support/temp_dir.h"
 
 namespace kiseki::gateway {
@@ -61,11 +62,62 @@ TEST_F(MaintenanceTest, AccessKeysListedPerTenantWithoutSecrets) {
   auto mine = gw_->list_access_keys(tenant_);
   ASSERT_TRUE(mine.is_ok());
   EXPECT_EQ(mine->size(), 2u);
-  EXPECT_NE(std::find(mine->begin(), mine->end(), k1->access_key_id), mine->end());
-  EXPECT_EQ(std::find(mine->begin(), mine->end(), k3->access_key_id), mine->end());
+  auto ids = [](const std::vector<AccessKey>& keys) {
+    std::vector<std::string> out;
+    for (const auto& k : keys) {
+      EXPECT_TRUE(k.secret_key.empty()) << "a listing shows no secret";
+      out.push_back(k.access_key_id);
+    }
+    return out;
+  };
+  auto listed = ids(*mine);
+  EXPECT_NE(std::find(listed.begin(), listed.end(), k1->access_key_id), listed.end());
+  EXPECT_EQ(std::find(listed.begin(), listed.end(), k3->access_key_id), listed.end());
   ASSERT_TRUE(gw_->delete_access_key(k1->access_key_id).is_ok());
   EXPECT_EQ(gw_->list_access_keys(tenant_)->size(), 1u);
   EXPECT_EQ(gw_->list_access_keys(9999).code(), ErrorCode::kNotFound);
+}
+
+// Users of a tenant: their keys carry the user, go with it, and with the tenant.
+TEST_F(MaintenanceTest, UsersAndTheirKeys) {
+  EXPECT_EQ(gw_->create_access_key(tenant_, "nobody").code(), ErrorCode::kNotFound) << "a key of no user";
+  ASSERT_TRUE(gw_->create_user(tenant_, "alice").is_ok());
+  EXPECT_EQ(gw_->create_user(tenant_, "alice").code(), ErrorCode::kExists);
+  EXPECT_EQ(gw_->create_user(tenant_, "bad name").code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(gw_->create_user(9999, "x").code(), ErrorCode::kNotFound);
+  ASSERT_TRUE(gw_->create_user(tenant_, "bob@example.com").is_ok());
+  auto a1 = gw_->create_access_key(tenant_, "alice");
+  auto a2 = gw_->create_access_key(tenant_, "alice");
+  auto b1 = gw_->create_access_key(tenant_, "bob@example.com");
+  auto root = gw_->create_access_key(tenant_);
+  ASSERT_TRUE(a1.is_ok() && a2.is_ok() && b1.is_ok() && root.is_ok());
+  reopen();
+  auto got = gw_->get_access_key(a1->access_key_id);
+  ASSERT_TRUE(got.is_ok());
+  EXPECT_EQ(got->user, "alice");
+  EXPECT_EQ(got->secret_key, a1->secret_key);
+  EXPECT_EQ(gw_->get_access_key(root->access_key_id)->user, "");
+  auto users = gw_->list_users(tenant_);
+  ASSERT_TRUE(users.is_ok());
+  ASSERT_EQ(users->size(), 2u);
+  EXPECT_EQ(users->at(0).name, "alice");
+  EXPECT_GT(users->at(0).created_ns, 0);
+  size_t alice_keys = 0;
+  for (const auto& k : *gw_->list_access_keys(tenant_)) alice_keys += k.user == "alice";
+  EXPECT_EQ(alice_keys, 2u);
+  // Deleting a user deletes its keys (a cached one too) and nothing else.
+  ASSERT_TRUE(gw_->delete_user(tenant_, "alice").is_ok());
+  EXPECT_EQ(gw_->get_access_key(a1->access_key_id).code(), ErrorCode::kNotFound);
+  EXPECT_EQ(gw_->get_access_key(a2->access_key_id).code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(gw_->get_access_key(b1->access_key_id).is_ok());
+  EXPECT_TRUE(gw_->get_access_key(root->access_key_id).is_ok());
+  EXPECT_EQ(gw_->delete_user(tenant_, "alice").code(), ErrorCode::kNotFound);
+  // A shred takes the users and every key of the tenant's.
+  ASSERT_TRUE(gw_->shred_tenant(tenant_).is_ok());
+  EXPECT_EQ(gw_->get_access_key(b1->access_key_id).code(), ErrorCode::kNotFound);
+  std::string left;
+  EXPECT_EQ(gw_->store_for_test()->get(meta::Cf::kTenants, ns::user_key(tenant_, "bob@example.com"), &left).code(),
+            ErrorCode::kNotFound);
 }
 
 TEST_F(MaintenanceTest, BackupOpensAsADataDirectoryWithEverything) {

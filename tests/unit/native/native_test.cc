@@ -92,6 +92,14 @@ TEST_F(NativeTest, AWrongSecretIsRefusedAndTheSecretNeverCrossesTheWire) {
   o = options();
   o.access_key = "AKNOSUCHKEY";
   EXPECT_EQ(Client::connect(o).status().code(), ErrorCode::kPermissionDenied);
+  // A user's key is for S3 (bucket policies give it its rights), never a mount of the tenant.
+  ASSERT_TRUE(gw_->create_user(tenant_, "alice").is_ok());
+  auto user_key = gw_->create_access_key(tenant_, "alice");
+  ASSERT_TRUE(user_key.is_ok());
+  o = options();
+  o.access_key = user_key->access_key_id;
+  o.secret_key = user_key->secret_key;
+  EXPECT_EQ(Client::connect(o).status().code(), ErrorCode::kPermissionDenied);
   EXPECT_NE(connect(), nullptr);
 }
 

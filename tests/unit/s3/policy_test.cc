@@ -14,6 +14,7 @@ struct Req {
   std::string key;  // "" = the bucket
   std::string account;  // "" = anonymous
   std::map<std::string, std::vector<std::string>> ctx;
+  std::string user;  // "" = the account's own key
 };
 
 PolicyDecision decide(const std::string& policy, const Req& q) {
@@ -25,6 +26,7 @@ PolicyDecision decide(const std::string& policy, const Req& q) {
   r.resource = "arn:aws:s3:::photos" + (q.key.empty() ? "" : "/" + q.key);
   r.anonymous = q.account.empty();
   r.account = q.account;
+  r.user = q.user;
   r.context = [&](std::string_view k) -> std::optional<std::vector<std::string>> {
     auto it = q.ctx.find(std::string(k));
     if (it == q.ctx.end()) return std::nullopt;
@@ -62,6 +64,10 @@ TEST(BucketPolicy, DecisionTable) {
       "Condition":{"ForAnyValue:StringEquals":{"s3:RequestObjectTagKeys":["secret"]}}},
       {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","NotResource":"arn:aws:s3:::photos/in/*",
       "Condition":{"StringNotEqualsIfExists":{"s3:x-amz-acl":"private"}}})");
+  const std::string users = doc(R"({"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::7:user/alice"},
+      "Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"},
+      {"Effect":"Allow","Principal":{"AWS":"8"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::photos/*"},
+      {"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::8:user/mallory"},"Action":"s3:*","Resource":"arn:aws:s3:::photos/*"})");
   const std::string window = doc(R"({"Effect":"Allow","Principal":"*","Action":"s3:GetObject",
       "Resource":"arn:aws:s3:::photos/*","Condition":{"DateLessThan":{"aws:CurrentTime":"2026-06-01T00:00:00Z"},
       "Null":{"aws:Referer":"false"}}})");
@@ -107,6 +113,12 @@ TEST(BucketPolicy, DecisionTable) {
       {&tags, {"s3:PutObject", "out/a", "9", {{"s3:x-amz-acl", {"public-read"}}}}, D, "NotResource, StringNotEqualsIfExists"},
       {&tags, {"s3:PutObject", "out/a", "9", {{"s3:x-amz-acl", {"private"}}}}, N, "the acl allowed"},
       {&tags, {"s3:PutObject", "out/a", "9"}, D, "IfExists: the condition holds where the key is absent"},
+      {&users, {"s3:GetObject", "a", "7", {}, "alice"}, A, "the user named"},
+      {&users, {"s3:GetObject", "a", "7", {}, "bob"}, N, "another user of the account"},
+      {&users, {"s3:GetObject", "a", "7"}, N, "the account's own key is not the user"},
+      {&users, {"s3:GetObject", "a", "9", {}, "alice"}, N, "a user of another account"},
+      {&users, {"s3:PutObject", "a", "8", {}, "carol"}, A, "an account principal covers its users"},
+      {&users, {"s3:PutObject", "a", "8", {}, "mallory"}, D, "a user denied inside an allowed account"},
       {&window, {"s3:GetObject", "a", "", {{"aws:currenttime", {"2026-05-31T23:59:59Z"}}, {"aws:referer", {"x"}}}}, A, "before the date"},
       {&window, {"s3:GetObject", "a", "", {{"aws:currenttime", {"2026-06-01T00:00:01Z"}}, {"aws:referer", {"x"}}}}, N, "after it"},
       {&window, {"s3:GetObject", "a", "", {{"aws:currenttime", {"2026-05-01T00:00:00Z"}}}}, N, "Null: false wants the key"},
