@@ -115,7 +115,7 @@ def test_default_status_redirect_and_large_file(server, s3, bucket):
     boundary = "----KisekiFormBoundary7MA4YWxkTrZu0gW"
     data = bytearray(os.urandom(3 << 20))
     for at in range(1000, len(data) - 100, 65521):
-        near = b"\r\n--" + boundary[:-1].encode()
+        near = b"\r\n--" + boundary[:-1].encode() + b"X"  # one byte short of the boundary (a browser's is not in the data)
         data[at:at + len(near)] = near
     data = bytes(data) + b"\r\n--"  # ends like a delimiter's start
     st, _, body = post(server, bucket, presigned(s3, bucket, "big.bin"), data=data, after=[("ignored", "x")])

@@ -14,12 +14,6 @@ Response document(std::string body) {
   return r;
 }
 
-Response no_content() {
-  Response r;
-  r.status = 204;
-  return r;
-}
-
 }  // namespace
 
 Response S3Handler::get_acl(Ctx& c) {
@@ -106,23 +100,14 @@ Response S3Handler::put_public_access_block(Ctx& c) {
 
 Response S3Handler::get_public_access_block(Ctx& c) {
   c.op = "GetPublicAccessBlock";
-  auto ns = bucket_ref(c);
-  if (!ns) return error(c, ns.status(), Subject::kBucket);
-  auto doc = gw_->get_namespace_config(*ns, kPublicAccessBlockItem);
-  if (doc.code() == ErrorCode::kNotFound)
-    return error(c, make_s3_error(404, "NoSuchPublicAccessBlockConfiguration",
-                                  "The public access block configuration was not found"));
-  if (!doc) return error(c, doc.status(), Subject::kBucket);
-  return document(std::move(*doc));
+  return config_document(c, kPublicAccessBlockItem,
+                         make_s3_error(404, "NoSuchPublicAccessBlockConfiguration",
+                                       "The public access block configuration was not found"));
 }
 
 Response S3Handler::delete_public_access_block(Ctx& c) {
   c.op = "DeletePublicAccessBlock";
-  auto ns = bucket_ref(c);
-  if (!ns) return error(c, ns.status(), Subject::kBucket);
-  Status st = gw_->put_namespace_config(*ns, kPublicAccessBlockItem, "");
-  if (!st) return error(c, st, Subject::kBucket);
-  return no_content();
+  return drop_config(c, kPublicAccessBlockItem);
 }
 
 // ---- ownership controls
@@ -159,11 +144,7 @@ Response S3Handler::get_ownership_controls(Ctx& c) {
 
 Response S3Handler::delete_ownership_controls(Ctx& c) {
   c.op = "DeleteBucketOwnershipControls";
-  auto ns = bucket_ref(c);
-  if (!ns) return error(c, ns.status(), Subject::kBucket);
-  Status st = gw_->put_namespace_config(*ns, kOwnershipItem, "");
-  if (!st) return error(c, st, Subject::kBucket);
-  return no_content();
+  return drop_config(c, kOwnershipItem);
 }
 
 }  // namespace kiseki::s3

@@ -62,6 +62,28 @@ S3Error forbidden(std::string m) { return make_s3_error(403, "AccessForbidden", 
 
 }  // namespace
 
+// A configuration document as stored, or `missing` when the bucket has none.
+Response S3Handler::config_document(Ctx& c, std::string_view item, const S3Error& missing, const char* content_type) {
+  auto ns = bucket_ref(c);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  auto doc = gw_->get_namespace_config(*ns, item);
+  if (doc.code() == ErrorCode::kNotFound) return error(c, missing);
+  if (!doc) return error(c, doc.status(), Subject::kBucket);
+  Response r;
+  r.body = std::move(*doc);
+  r.set("Content-Type", content_type);
+  return r;
+}
+
+// Delete* of a configuration document: 204, whether there was one or not.
+Response S3Handler::drop_config(Ctx& c, std::string_view item) {
+  auto ns = bucket_ref(c);
+  if (!ns) return error(c, ns.status(), Subject::kBucket);
+  Status st = gw_->put_namespace_config(*ns, item, "");
+  if (!st) return error(c, st, Subject::kBucket);
+  return no_content();
+}
+
 // ---- tagging
 
 Response S3Handler::put_bucket_tagging(Ctx& c) {
@@ -92,11 +114,7 @@ Response S3Handler::get_bucket_tagging(Ctx& c) {
 
 Response S3Handler::delete_bucket_tagging(Ctx& c) {
   c.op = "DeleteBucketTagging";
-  auto ns = bucket_ref(c);
-  if (!ns) return error(c, ns.status(), Subject::kBucket);
-  Status st = gw_->put_namespace_config(*ns, kTaggingItem, "");
-  if (!st) return error(c, st, Subject::kBucket);
-  return no_content();
+  return drop_config(c, kTaggingItem);
 }
 
 // ---- lifecycle
@@ -119,22 +137,13 @@ Response S3Handler::put_bucket_lifecycle(Ctx& c) {
 
 Response S3Handler::get_bucket_lifecycle(Ctx& c) {
   c.op = "GetBucketLifecycle";
-  auto ns = bucket_ref(c);
-  if (!ns) return error(c, ns.status(), Subject::kBucket);
-  auto doc = gw_->get_namespace_config(*ns, kLifecycleItem);
-  if (doc.code() == ErrorCode::kNotFound)
-    return error(c, make_s3_error(404, "NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"));
-  if (!doc) return error(c, doc.status(), Subject::kBucket);
-  return document(std::move(*doc));
+  return config_document(c, kLifecycleItem,
+                         make_s3_error(404, "NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"));
 }
 
 Response S3Handler::delete_bucket_lifecycle(Ctx& c) {
   c.op = "DeleteBucketLifecycle";
-  auto ns = bucket_ref(c);
-  if (!ns) return error(c, ns.status(), Subject::kBucket);
-  Status st = gw_->put_namespace_config(*ns, kLifecycleItem, "");
-  if (!st) return error(c, st, Subject::kBucket);
-  return no_content();
+  return drop_config(c, kLifecycleItem);
 }
 
 // ---- policy
@@ -161,25 +170,13 @@ Response S3Handler::put_bucket_policy(Ctx& c) {
 
 Response S3Handler::get_bucket_policy(Ctx& c) {
   c.op = "GetBucketPolicy";
-  auto ns = bucket_ref(c);
-  if (!ns) return error(c, ns.status(), Subject::kBucket);
-  auto doc = gw_->get_namespace_config(*ns, kPolicyItem);
-  if (doc.code() == ErrorCode::kNotFound)
-    return error(c, make_s3_error(404, "NoSuchBucketPolicy", "The bucket policy does not exist"));
-  if (!doc) return error(c, doc.status(), Subject::kBucket);
-  Response r;
-  r.body = std::move(*doc);
-  r.set("Content-Type", "application/json");
-  return r;
+  return config_document(c, kPolicyItem, make_s3_error(404, "NoSuchBucketPolicy", "The bucket policy does not exist"),
+                         "application/json");
 }
 
 Response S3Handler::delete_bucket_policy(Ctx& c) {
   c.op = "DeleteBucketPolicy";
-  auto ns = bucket_ref(c);
-  if (!ns) return error(c, ns.status(), Subject::kBucket);
-  Status st = gw_->put_namespace_config(*ns, kPolicyItem, "");
-  if (!st) return error(c, st, Subject::kBucket);
-  return no_content();
+  return drop_config(c, kPolicyItem);
 }
 
 Response S3Handler::get_bucket_policy_status(Ctx& c) {
@@ -212,22 +209,13 @@ Response S3Handler::put_bucket_cors(Ctx& c) {
 
 Response S3Handler::get_bucket_cors(Ctx& c) {
   c.op = "GetBucketCors";
-  auto ns = bucket_ref(c);
-  if (!ns) return error(c, ns.status(), Subject::kBucket);
-  auto doc = gw_->get_namespace_config(*ns, kCorsItem);
-  if (doc.code() == ErrorCode::kNotFound)
-    return error(c, make_s3_error(404, "NoSuchCORSConfiguration", "The CORS configuration does not exist"));
-  if (!doc) return error(c, doc.status(), Subject::kBucket);
-  return document(std::move(*doc));
+  return config_document(c, kCorsItem,
+                         make_s3_error(404, "NoSuchCORSConfiguration", "The CORS configuration does not exist"));
 }
 
 Response S3Handler::delete_bucket_cors(Ctx& c) {
   c.op = "DeleteBucketCors";
-  auto ns = bucket_ref(c);
-  if (!ns) return error(c, ns.status(), Subject::kBucket);
-  Status st = gw_->put_namespace_config(*ns, kCorsItem, "");
-  if (!st) return error(c, st, Subject::kBucket);
-  return no_content();
+  return drop_config(c, kCorsItem);
 }
 
 Result<std::vector<CorsRule>> S3Handler::cors_rules(const std::string& bucket) const {

@@ -92,6 +92,9 @@ class S3Handler {
   Response get_bucket_cors(Ctx& c);
   Response delete_bucket_cors(Ctx& c);
   Response preflight(Ctx& c);
+  Response config_document(Ctx& c, std::string_view item, const S3Error& missing,
+                           const char* content_type = "application/xml");
+  Response drop_config(Ctx& c, std::string_view item);
   Response put_bucket_lifecycle(Ctx& c);
   Response get_bucket_lifecycle(Ctx& c);
   Response delete_bucket_lifecycle(Ctx& c);
