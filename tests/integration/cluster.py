@@ -5,10 +5,9 @@ import base64
 import hashlib
 import json
 import os
-import socket
 import time
 
-from kiseki_server import Server, free_port
+from kiseki_server import Server, free_ports
 
 
 def body(tag, size=70000):
@@ -23,17 +22,7 @@ def body(tag, size=70000):
 
 def free_port_pair():
     """A port P with P+1 free too (the fabric and Raft ports of one node)."""
-    for _ in range(200):
-        p = free_port()
-        if p >= 65534:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", p + 1))
-            except OSError:
-                continue
-        return p
-    raise RuntimeError("no free port pair")
+    return free_ports(2)
 
 
 class Cluster:

@@ -1,5 +1,6 @@
 """Starts and stops a real kiseki-server for integration tests."""
 import os
+import random
 import signal
 import socket
 import ssl
@@ -13,10 +14,38 @@ SERVER = os.path.join(BUILD, "src", "server", "kiseki-server")
 CLI = os.path.join(BUILD, "src", "tools", "kiseki")
 
 
+# Ports for servers under test come from below the kernel's ephemeral range
+# (32768 and up here), from a block of this process's own, handed out once: an
+# outgoing connection or another test process (ctest runs two) cannot take a
+# port between its choice here and the server's bind.
+_BLOCK = 400
+_block_base = 10000 + (os.getpid() % 50) * _BLOCK
+_next = random.randrange(_BLOCK)
+
+
+def free_ports(n):
+    """The first of `n` consecutive ports, each free now and never handed out before by this process."""
+    global _next
+    for _ in range(_BLOCK):
+        first = _block_base + _next % (_BLOCK - n)
+        _next = (_next % (_BLOCK - n)) + n
+        socks = []
+        try:
+            for p in range(first, first + n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return first
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free ports")
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)
 
 
 class Server:
