@@ -343,3 +343,50 @@ def test_multipart_composite_and_full_object_checksums(server, bucket):
     for key in ("missing", "wrong"):
         with pytest.raises(ClientError):
             s3.head_object(Bucket=bucket, Key=key)
+
+
+def test_null_versions_of_an_unversioned_bucket(server):
+    """Every object is its key's one version, "null": ListObjectVersions, versionId=null on
+    GET/HEAD/DELETE/copy and DeleteObjects work as S3 answers them; another id names nothing."""
+    s3 = client(server)
+    s3.create_bucket(Bucket="versions")
+    for k in ("a", "d/1", "d/2", "z"):
+        s3.put_object(Bucket="versions", Key=k, Body=k.encode())
+    r = s3.list_object_versions(Bucket="versions")
+    assert [(v["Key"], v["VersionId"], v["IsLatest"]) for v in r["Versions"]] == \
+        [("a", "null", True), ("d/1", "null", True), ("d/2", "null", True), ("z", "null", True)]
+    assert r["Versions"][0]["ETag"] == s3.head_object(Bucket="versions", Key="a")["ETag"]
+    r = s3.list_object_versions(Bucket="versions", Delimiter="/")
+    assert [v["Key"] for v in r["Versions"]] == ["a", "z"] and r["CommonPrefixes"] == [{"Prefix": "d/"}]
+    page = s3.list_object_versions(Bucket="versions", MaxKeys=2)
+    assert page["IsTruncated"] and page["NextKeyMarker"] == "d/1" and page["NextVersionIdMarker"] == "null"
+    rest = s3.list_object_versions(Bucket="versions", KeyMarker="d/1", VersionIdMarker="null")
+    assert [v["Key"] for v in rest["Versions"]] == ["d/2", "z"]
+    assert s3.get_object(Bucket="versions", Key="a", VersionId="null")["Body"].read() == b"a"
+    bogus = "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"
+    for call in (lambda: s3.get_object(Bucket="versions", Key="a", VersionId=bogus),
+                 lambda: s3.head_object(Bucket="versions", Key="a", VersionId=bogus),
+                 lambda: s3.copy_object(Bucket="versions", Key="c", CopySource={"Bucket": "versions", "Key": "a",
+                                                                                 "VersionId": bogus})):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert e.value.response["Error"]["Code"] in ("NoSuchVersion", "404")
+    s3.copy_object(Bucket="versions", Key="c", CopySource={"Bucket": "versions", "Key": "a", "VersionId": "null"})
+    with pytest.raises(ClientError) as e:
+        s3.delete_object(Bucket="versions", Key="a", VersionId=bogus)
+    assert code(e) == "InvalidArgument"
+    s3.delete_object(Bucket="versions", Key="c", VersionId="null")
+    r = s3.delete_objects(Bucket="versions", Delete={"Objects": [{"Key": "a", "VersionId": "null"},
+                                                                  {"Key": "z", "VersionId": bogus}]})
+    assert [(d["Key"], d.get("VersionId")) for d in r["Deleted"]] == [("a", "null")]
+    assert [(e["Key"], e["Code"]) for e in r["Errors"]] == [("z", "NoSuchVersion")]
+    # The usual way to empty a bucket: delete every version, then the bucket.
+    bucket = boto3.resource("s3", endpoint_url=server.s3_endpoint, region_name="us-east-1",
+                            aws_access_key_id=server.root_credentials()[0],
+                            aws_secret_access_key=server.root_credentials()[1],
+                            config=Config(s3={"addressing_style": "path"})).Bucket("versions")
+    bucket.object_versions.all().delete()
+    bucket.delete()
+    with pytest.raises(ClientError) as e:
+        s3.head_bucket(Bucket="versions")
+    assert e.value.response["Error"]["Code"] in ("404", "NoSuchBucket")

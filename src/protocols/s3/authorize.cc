@@ -23,6 +23,7 @@ const std::map<std::string_view, std::string_view>& actions() {
       {"HeadBucket", "s3:ListBucket"},
       {"ListObjects", "s3:ListBucket"},
       {"ListObjectsV2", "s3:ListBucket"},
+      {"ListObjectVersions", "s3:ListBucketVersions"},
       {"GetBucketLocation", "s3:GetBucketLocation"},
       {"GetBucketVersioning", "s3:GetBucketVersioning"},
       {"ListMultipartUploads", "s3:ListBucketMultipartUploads"},
@@ -83,6 +84,7 @@ const std::map<std::string_view, AclNeed>& acl_needs() {
   static const std::map<std::string_view, AclNeed> m = {
       {"s3:ListBucket", {P::kRead, true, false}},
       {"s3:ListBucketMultipartUploads", {P::kRead, true, false}},
+      {"s3:ListBucketVersions", {P::kRead, true, false}},
       {"s3:ListMultipartUploadParts", {P::kRead, true, false}},
       {"s3:GetBucketLocation", {P::kRead, true, false}},
       {"s3:GetObject", {P::kRead, true, true}},

@@ -215,7 +215,8 @@ Response S3Handler::dispatch(Ctx& c) {
       if (q.has_param("publicAccessBlock")) return get_public_access_block(c);
       if (q.has_param("ownershipControls")) return get_ownership_controls(c);
       if (q.has_param("lifecycle")) return get_bucket_lifecycle(c);
-      for (const char* sub : {"website", "encryption", "versions", "logging", "notification",
+      if (q.has_param("versions")) return list_object_versions(c);
+      for (const char* sub : {"website", "encryption", "logging", "notification",
                               "replication", "requestPayment", "object-lock"})
         if (q.has_param(sub)) {
           c.op = "GetBucketSubresource";
@@ -228,6 +229,11 @@ Response S3Handler::dispatch(Ctx& c) {
     return error(c, make_s3_error(405, "MethodNotAllowed", "The specified method is not allowed against this resource."));
   }
   bool upload = q.has_param("uploadId");
+  if (const std::string* v = q.param("versionId"); v && names_a_version(*v)) {
+    c.op = "ObjectVersion";
+    if (m == "DELETE") return error(c, make_s3_error(400, "InvalidArgument", "Invalid version id specified"));
+    return error(c, no_such_version());
+  }
   if (m == "PUT") {
     if (upload || q.has_param("partNumber")) return q.header("x-amz-copy-source") ? upload_part_copy(c) : upload_part(c);
     if (q.has_param("tagging")) return put_object_tagging(c);
@@ -510,11 +516,21 @@ Response S3Handler::delete_objects(Ctx& c) {
   if (!req) return error(c, req.status(), Subject::kBucket);
   XmlWriter x;
   x.open("DeleteResult", true);
-  for (const auto& k : req->keys) {
+  for (size_t i = 0; i < req->keys.size(); ++i) {
+    const std::string& k = req->keys[i];
+    if (names_a_version(req->version_ids[i])) {
+      x.open("Error").leaf("Key", k).leaf("VersionId", req->version_ids[i]).leaf("Code", "NoSuchVersion");
+      x.leaf("Message", "The specified version does not exist.").close("Error");
+      continue;
+    }
     Status st = authorize(c, *ns, "s3:DeleteObject", k);
     if (st) st = gw_->delete_object(ns->ref, k);
     if (st.is_ok() || st.code() == ErrorCode::kNotFound || st.code() == ErrorCode::kInvalidArgument) {
-      if (!req->quiet) x.open("Deleted").leaf("Key", k).close("Deleted");
+      if (!req->quiet) {
+        x.open("Deleted").leaf("Key", k);
+        if (!req->version_ids[i].empty()) x.leaf("VersionId", req->version_ids[i]);
+        x.close("Deleted");
+      }
     } else {
       S3Error e = s3_error(st, Subject::kObject);
       x.open("Error").leaf("Key", k).leaf("Code", e.code).leaf("Message", e.message).close("Error");

@@ -73,6 +73,7 @@ class S3Handler {
   Response bucket_location(Ctx& c);
   Response bucket_versioning(Ctx& c);
   Response list_objects(Ctx& c, bool v2);
+  Response list_object_versions(Ctx& c);  // list_versions.cc
   Response list_uploads(Ctx& c);
   // ACLs and access settings (acl_ops.cc)
   Response get_acl(Ctx& c);

@@ -16,7 +16,13 @@ std::string unquote(std::string s);
 // S3 ignores (the whole object); `unsatisfiable` for a start past the end.
 bool parse_range(const std::string& h, uint64_t size, uint64_t* off, uint64_t* len, bool* unsatisfiable);
 // x-amz-copy-source: "/bucket/key?versionId=…" or "bucket/key", URL-encoded.
-bool parse_copy_source(const std::string& raw, std::string* bucket, std::string* key);
+bool parse_copy_source(const std::string& raw, std::string* bucket, std::string* key, std::string* version = nullptr);
+// Until versioning is built (ADR 0012) every object is its key's one version,
+// "null": another version id names nothing.
+inline bool names_a_version(const std::string& id) { return !id.empty() && id != "null"; }
+inline S3Error no_such_version() {
+  return make_s3_error(404, "NoSuchVersion", "The specified version does not exist.");
+}
 
 struct S3Handler::Ctx {
   S3Request& req;

@@ -83,9 +83,10 @@ Response S3Handler::upload_part_copy(Ctx& c) {
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   auto n = part_number(c.req);
   if (!n) return error(c, n.status(), Subject::kObject);
-  std::string sb, sk;
-  if (!parse_copy_source(c.req.header_or("x-amz-copy-source"), &sb, &sk))
+  std::string sb, sk, sv;
+  if (!parse_copy_source(c.req.header_or("x-amz-copy-source"), &sb, &sk, &sv))
     return error(c, make_s3_error(400, "InvalidArgument", "Copy Source must mention the source bucket and key"));
+  if (names_a_version(sv)) return error(c, no_such_version());
   auto src = copy_source(c, sb, sk);
   if (!src) return error(c, src.status(), Subject::kBucket);
   auto h = gw_->open_object(*src, sk);

@@ -174,10 +174,17 @@ bool parse_range(const std::string& h, uint64_t size, uint64_t* off, uint64_t* l
 }
 
 // "/bucket/key?versionId=…" or "bucket/key", URL-encoded.
-bool parse_copy_source(const std::string& raw, std::string* bucket, std::string* key) {
+bool parse_copy_source(const std::string& raw, std::string* bucket, std::string* key, std::string* version) {
   std::string s = raw;
   auto q = s.find('?');
-  if (q != std::string::npos) s = s.substr(0, q);
+  if (version) version->clear();
+  if (q != std::string::npos) {
+    QueryParams params;
+    if (!parse_query(std::string_view(s).substr(q + 1), &params)) return false;
+    for (const auto& [k, v] : params)
+      if (k == "versionId" && version) *version = v;
+    s = s.substr(0, q);
+  }
   std::string decoded;
   if (!uri_decode(s, &decoded)) return false;
   if (!decoded.empty() && decoded.front() == '/') decoded.erase(0, 1);
@@ -308,9 +315,10 @@ Response S3Handler::copy_object(Ctx& c) {
   auto dst = bucket_ref(c);
   if (!dst) return error(c, dst.status(), Subject::kBucket);
   if (Status st = key_error_if_invalid(c.req.key); !st) return error(c, st, Subject::kObject);
-  std::string sb, sk;
-  if (!parse_copy_source(c.req.header_or("x-amz-copy-source"), &sb, &sk))
+  std::string sb, sk, sv;
+  if (!parse_copy_source(c.req.header_or("x-amz-copy-source"), &sb, &sk, &sv))
     return error(c, make_s3_error(400, "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey"));
+  if (names_a_version(sv)) return error(c, no_such_version());
   auto src = copy_source(c, sb, sk);
   if (!src) return error(c, src.status(), Subject::kBucket);
   std::string directive = c.req.header_or("x-amz-metadata-directive", "COPY");

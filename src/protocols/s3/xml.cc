@@ -99,6 +99,7 @@ Result<DeleteRequest> parse_delete(std::string_view body) {
   for (auto o : root.children("Object")) {
     if (!o.child("Key")) return malformed("Object without Key");
     r.keys.emplace_back(o.child_value("Key"));
+    r.version_ids.emplace_back(o.child_value("VersionId"));
   }
   if (r.keys.empty() || r.keys.size() > 1000) return malformed("Delete needs 1..1000 objects");
   return r;

@@ -39,6 +39,7 @@ Result<std::vector<std::pair<uint32_t, std::string>>> parse_complete_multipart(
 struct DeleteRequest {
   bool quiet = false;
   std::vector<std::string> keys;
+  std::vector<std::string> version_ids;  // one per key, "" where none is named
 };
 Result<DeleteRequest> parse_delete(std::string_view body);
 
