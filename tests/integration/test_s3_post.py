@@ -169,3 +169,23 @@ def test_sigv2_form_and_cors(server, s3, bucket):
     bad = [(k, v if k != "signature" else base64.b64encode(b"x" * 20).decode()) for k, v in fields]
     st, _, body = post(server, bucket, bad)
     assert st == 403 and error_code(body) == "SignatureDoesNotMatch"
+
+
+def test_a_form_is_held_to_the_signers_rights_on_its_key(server, s3, bucket):
+    server.cli("tenant", "create", "partner")
+    key = json.loads(server.cli("key", "create", "partner").stdout)
+    partner = boto3.client("s3", endpoint_url=server.s3_endpoint, region_name="us-east-1",
+                           aws_access_key_id=key["access_key_id"], aws_secret_access_key=key["secret_key"],
+                           config=Config(s3={"addressing_style": "path"}))
+    partner_id = next(str(t["id"]) for t in json.loads(server.cli("tenant", "list").stdout) if t["name"] == "partner")
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": partner_id}, "Action": "s3:PutObject",
+         "Resource": f"arn:aws:s3:::{bucket}/inbox/*"}]}))
+    try:
+        st, _, body = post(server, bucket, presigned(partner, bucket, "inbox/${filename}"), filename="${filename}.txt")
+        assert st == 204, body
+        assert s3.get_object(Bucket=bucket, Key="inbox/${filename}.txt")["Body"].read() == b"form bytes"
+        st, _, body = post(server, bucket, presigned(partner, bucket, "elsewhere/x"))
+        assert st == 403 and error_code(body) == "AccessDenied"
+    finally:
+        s3.delete_bucket_policy(Bucket=bucket)

@@ -119,13 +119,16 @@ Response S3Handler::post_object(Ctx& c) {
   c.auth.user = signer->user;
   c.auth.access_key = signer->access_key_id;
 
-  auto ns = bucket_ref(c);
-  if (!ns) return error(c, ns.status(), Subject::kBucket);
   // ${filename}: the name the browser gave the file (its last component).
   std::string key = key_field->second;
   std::string filename = part.filename.substr(part.filename.find_last_of("/\\") + 1);
-  for (size_t at; (at = key.find("${filename}")) != std::string::npos;) key.replace(at, 11, filename);
+  for (size_t at = 0; (at = key.find("${filename}", at)) != std::string::npos; at += filename.size())
+    key.replace(at, 11, filename);
   if (Status st = key_error_if_invalid(key); !st) return error(c, st, Subject::kObject);
+  // The signer's right to write this key of the bucket.
+  auto bucket = find_bucket(c, c.req.bucket);
+  if (!bucket) return error(c, bucket.status(), Subject::kBucket);
+  if (Status st = authorize(c, *bucket, action_of(c.op), key); !st) return error(c, st, Subject::kBucket);
 
   // The fields that are object headers, as a PUT would send them.
   S3Request as_put;
@@ -141,11 +144,8 @@ Response S3Handler::post_object(Ctx& c) {
   if (auto acl = as_put.headers.extract("acl")) as_put.headers["x-amz-acl"] = std::move(acl.mapped());
   auto meta = meta_from(as_put);
   if (!meta) return error(c, meta.status(), Subject::kObject);
-  if (auto acl = acl_from_headers(as_put); acl && *acl) {
-    auto info = gw_->get_namespace(ns->ns);
-    if (!info) return error(c, info.status(), Subject::kBucket);
-    if (Status st = check_acl_write(*info, **acl); !st) return error(c, st, Subject::kObject);
-  }
+  if (auto acl = acl_from_headers(as_put); acl && *acl)
+    if (Status st = check_acl_write(*bucket, **acl); !st) return error(c, st, Subject::kObject);
 
   // The file, held to the policy's content-length-range as it streams.
   uint64_t size = 0;
@@ -159,7 +159,7 @@ Response S3Handler::post_object(Ctx& c) {
       return invalid_argument("EntityTooSmall: Your proposed upload is smaller than the minimum allowed size");
     return n;
   };
-  auto info = gw_->put_object(*ns, key, file_bytes, *meta);
+  auto info = gw_->put_object(bucket->ref, key, file_bytes, *meta);
   c.bytes_in += size;
   if (!info) return error(c, info.status(), Subject::kObject);
   // Fields after the file are ignored (S3 does the same); the body is read to its end.
