@@ -3,6 +3,7 @@ protocol over the one namespace; kill -9 of the leader and of a follower under a
 stream of writes; a leader cut off from the majority (the --test-faults switch); a
 history of concurrent operations checked for linearizability; snapshots shipped to a
 node that fell behind; the cluster secret between nodes."""
+import datetime
 import hashlib
 import json
 import os
@@ -12,6 +13,8 @@ import struct
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
@@ -25,7 +28,9 @@ BUCKET = "replicated"
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     # Three metadata shards: the buckets of these tests spread over them (ADR 0009).
-    c = Cluster(tmp_path_factory.mktemp("cluster"), n=3, extra=["--raft-snapshot-entries", "64", "--shards", "3"])
+    # Lifecycle passes every second: only buckets with rules are touched (one test's).
+    c = Cluster(tmp_path_factory.mktemp("cluster"), n=3,
+                extra=["--raft-snapshot-entries", "64", "--shards", "3", "--lifecycle-interval-s", "1"])
     c.s3(1).create_bucket(Bucket=BUCKET)
     yield c
     c.close()
@@ -122,6 +127,64 @@ def test_cluster_status_json(cluster):
         assert len(n["shards"]) == 3 and all(sorted(s["voters"]) == [1, 2, 3] for s in n["shards"])
     text = cluster.nodes[1].cli("cluster", "status", json=False).stdout
     assert "leader" in text
+
+
+def metric(node, name):
+    with urllib.request.urlopen(f"{node.admin_url}/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def eventually(check, timeout=10):
+    deadline = time.time() + timeout
+    while True:
+        try:
+            return check()
+        except (AssertionError, ClientError, urllib.error.HTTPError):
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_bucket_configuration_is_the_clusters(cluster):
+    """ADR 0011: a bucket's documents set through one node hold on the others (each
+    drops its cached copy as it applies the change, a cached absence too); lifecycle
+    passes run on the root shard's leader only."""
+    s3 = {i: cluster.s3(i) for i in (1, 2, 3)}
+    s3[1].create_bucket(Bucket="cfg")
+    with pytest.raises(ClientError):
+        s3[3].get_bucket_tagging(Bucket="cfg")  # node 3 now caches "no tags"
+    for value, writer in (("v1", 2), ("v2", 1)):
+        s3[writer].put_bucket_tagging(Bucket="cfg", Tagging={"TagSet": [{"Key": "k", "Value": value}]})
+        for reader in (1, 2, 3):
+            def same():
+                assert s3[reader].get_bucket_tagging(Bucket="cfg")["TagSet"] == [{"Key": "k", "Value": value}]
+            eventually(same)
+    s3[1].put_object(Bucket="cfg", Key="pub/a", Body=b"a")
+    s3[2].put_bucket_policy(Bucket="cfg", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::cfg/pub/*"}]}))
+    url = f"{cluster.nodes[3].s3_endpoint}/cfg/pub/a"
+    eventually(lambda: urllib.request.urlopen(url, timeout=5).read() == b"a" or None)
+    # Objects under old/ expired long ago: the leader's next pass deletes them, once.
+    before = {i: metric(n, "kiseki_lifecycle_expired_total") for i, n in cluster.nodes.items()}
+    for k in range(3):
+        s3[1 + k].put_object(Bucket="cfg", Key=f"old/{k}", Body=b"x")
+    s3[3].put_bucket_lifecycle_configuration(Bucket="cfg", LifecycleConfiguration={"Rules": [
+        {"ID": "old", "Filter": {"Prefix": "old/"}, "Status": "Enabled",
+         "Expiration": {"Date": datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)}}]})
+
+    def expired():
+        assert "Contents" not in s3[2].list_objects_v2(Bucket="cfg", Prefix="old/")
+    eventually(expired, timeout=30)
+    leader = cluster.leader()
+
+    def counted_by_the_leader():  # a pass counts a delete once it returns, a moment after it applies
+        done = {i: metric(n, "kiseki_lifecycle_expired_total") - before[i] for i, n in cluster.nodes.items()}
+        assert done[leader] == 3 and sum(done.values()) == 3, (leader, done)
+    eventually(counted_by_the_leader, timeout=5)
+    assert [o["Key"] for o in s3[3].list_objects_v2(Bucket="cfg")["Contents"]] == ["pub/a"]
 
 
 def test_namespaces_spread_over_shards(cluster, tmp_path):
