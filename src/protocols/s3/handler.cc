@@ -50,35 +50,30 @@ struct S3Handler::Metrics {
 S3Handler::S3Handler(gateway::Gateway* gw, S3Options opts)
     : gw_(gw), opts_(std::move(opts)), metrics_(std::make_shared<Metrics>()) {}
 
-// ---- dates
-
-std::string http_date(int64_t ns) {
-  std::time_t t = static_cast<std::time_t>(ns / 1'000'000'000);
-  std::tm tm;
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buf;
+Result<Listing> Listing::of(const S3Request& q) {
+  Listing l;
+  const std::string* e = q.param("encoding-type");
+  if (e && *e != "url") return invalid_argument("Invalid Encoding Method specified in Request");
+  l.url = e != nullptr;
+  l.request.prefix = q.param("prefix") ? *q.param("prefix") : "";
+  l.request.delimiter = q.param("delimiter") ? *q.param("delimiter") : "";
+  if (const std::string* mk = q.param("max-keys")) {
+    uint64_t v = 0;
+    auto [p, ec] = std::from_chars(mk->data(), mk->data() + mk->size(), v);
+    if (ec != std::errc() || p != mk->data() + mk->size())
+      return invalid_argument("Provided max-keys not an integer or within integer range");
+    l.request.max_keys = static_cast<uint32_t>(std::min<uint64_t>(v, 1000));
+  }
+  return l;
 }
 
-std::string iso8601(int64_t ns) {
-  std::time_t t = static_cast<std::time_t>(ns / 1'000'000'000);
-  std::tm tm;
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[80];
-  std::snprintf(out, sizeof(out), "%s.%03dZ", buf, static_cast<int>((ns / 1'000'000) % 1000));
-  return out;
-}
-
-bool parse_http_date(std::string_view s, int64_t* ns) {
-  std::tm tm{};
-  std::string str(s);
-  const char* end = strptime(str.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if (!end || *end != '\0') return false;
-  *ns = static_cast<int64_t>(timegm(&tm)) * 1'000'000'000;
-  return true;
+Status Listing::check(const gateway::ListResult& r) const {
+  if (url) return Status::ok();
+  bool ok = true;
+  for (const auto& o : r.objects) ok = ok && xml_representable(o.key);
+  for (const auto& p : r.common_prefixes) ok = ok && xml_representable(p);
+  return ok ? Status::ok()
+            : invalid_argument("Some keys hold characters that XML 1.0 cannot carry: list with encoding-type=url");
 }
 
 bool valid_bucket_name(std::string_view n) {
@@ -395,24 +390,11 @@ Response S3Handler::list_objects(Ctx& c, bool v2) {
   auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   const S3Request& q = c.req;
-  gateway::ListRequest lr;
-  lr.prefix = q.param("prefix") ? *q.param("prefix") : "";
-  lr.delimiter = q.param("delimiter") ? *q.param("delimiter") : "";
-  if (const std::string* mk = q.param("max-keys")) {
-    try {
-      size_t pos = 0;
-      long long v = std::stoll(*mk, &pos);
-      if (pos != mk->size() || v < 0) throw std::invalid_argument("x");
-      lr.max_keys = static_cast<uint32_t>(std::min<long long>(v, 1000));
-    } catch (...) {
-      return error(c, make_s3_error(400, "InvalidArgument", "Provided max-keys not an integer or within integer range"));
-    }
-  }
-  std::string encoding = q.param("encoding-type") ? *q.param("encoding-type") : "";
-  if (!encoding.empty() && encoding != "url")
-    return error(c, make_s3_error(400, "InvalidArgument", "Invalid Encoding Method specified in Request"));
-  bool url = encoding == "url";
-  auto enc = [&](const std::string& s) { return url ? uri_encode(s, true) : s; };
+  auto listing = Listing::of(q);
+  if (!listing) return error(c, listing.status(), Subject::kBucket);
+  gateway::ListRequest& lr = listing->request;
+  bool url = listing->url;
+  auto enc = [&](const std::string& s) { return listing->key(s); };
   std::string token, start_after, marker;
   if (v2) {
     if (const std::string* t = q.param("continuation-token")) {
@@ -431,14 +413,7 @@ Response S3Handler::list_objects(Ctx& c, bool v2) {
   }
   auto res = gw_->list_objects(*ns, lr);
   if (!res) return error(c, res.status(), Subject::kBucket);
-  if (!url) {
-    bool ok = true;
-    for (const auto& o : res->objects) ok = ok && xml_representable(o.key);
-    for (const auto& p : res->common_prefixes) ok = ok && xml_representable(p);
-    if (!ok)
-      return error(c, make_s3_error(400, "InvalidArgument",
-                                    "Some keys hold characters that XML 1.0 cannot carry: list with encoding-type=url"));
-  }
+  if (Status st = listing->check(*res); !st) return error(c, st, Subject::kBucket);
   bool fetch_owner = !v2 || (q.param("fetch-owner") && *q.param("fetch-owner") == "true");
   std::string owner_id = std::to_string(ns->tenant);  // the bucket's owner, whoever lists
   XmlWriter x;

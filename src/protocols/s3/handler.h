@@ -17,6 +17,7 @@
 #include "protocols/s3/access_settings.h"
 #include "protocols/s3/acl.h"
 #include "protocols/s3/auth.h"
+#include "protocols/s3/dates.h"
 #include "protocols/s3/errors.h"
 #include "protocols/s3/request.h"
 #include "protocols/s3/tagging.h"
@@ -162,10 +163,6 @@ class XmlWriter;
 // A 200 reply carrying the XML document `x` built.
 Response xml_response(XmlWriter& x);
 
-// RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") and ISO 8601 with ms.
-std::string http_date(int64_t ns);
-std::string iso8601(int64_t ns);
-bool parse_http_date(std::string_view s, int64_t* ns);
 
 // S3 bucket naming rules (3..63, lower case, digits, '.', '-').
 bool valid_bucket_name(std::string_view name);

@@ -17,6 +17,17 @@ std::string unquote(std::string s);
 bool parse_range(const std::string& h, uint64_t size, uint64_t* off, uint64_t* len, bool* unsatisfiable);
 // x-amz-copy-source: "/bucket/key?versionId=…" or "bucket/key", URL-encoded.
 bool parse_copy_source(const std::string& raw, std::string* bucket, std::string* key, std::string* version = nullptr);
+// What a listing asks (prefix, delimiter, max-keys; markers are each
+// listing's own) and its encoding-type: none, or "url" (keys URL-encoded).
+struct Listing {
+  gateway::ListRequest request;
+  bool url = false;
+  static Result<Listing> of(const S3Request& q);  // InvalidArgument for a bad value
+  std::string key(const std::string& s) const { return url ? uri_encode(s, true) : s; }
+  // InvalidArgument when keys XML cannot carry are to be listed unencoded.
+  Status check(const gateway::ListResult& r) const;
+};
+
 // Until versioning is built (ADR 0012) every object is its key's one version,
 // "null": another version id names nothing.
 inline bool names_a_version(const std::string& id) { return !id.empty() && id != "null"; }

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <set>
 
+#include "protocols/s3/dates.h"
 #include "protocols/s3/xml.h"
 
 namespace kiseki::s3 {
@@ -50,14 +51,6 @@ Result<int64_t> midnight(std::string_view s) {
   return secs * 1'000'000'000;
 }
 
-std::string date_text(int64_t ns) {
-  std::time_t t = static_cast<std::time_t>(ns / 1'000'000'000);
-  std::tm tm;
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-  return buf;
-}
 
 Status parse_filter_part(pugi::xml_node n, LifecycleRule* r) {
   if (auto p = n.child("Prefix")) r->prefix = p.child_value();
@@ -157,7 +150,7 @@ std::string lifecycle_xml(const std::vector<LifecycleRule>& rules) {
     if (r.expiration_days || r.expiration_date_ns || r.expired_delete_markers) {
       w.open("Expiration");
       if (r.expiration_days) w.leaf("Days", std::to_string(*r.expiration_days));
-      if (r.expiration_date_ns) w.leaf("Date", date_text(*r.expiration_date_ns));
+      if (r.expiration_date_ns) w.leaf("Date", iso8601(*r.expiration_date_ns));
       if (r.expired_delete_markers) w.leaf("ExpiredObjectDeleteMarker", "true");
       w.close("Expiration");
     }

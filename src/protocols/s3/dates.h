@@ -1,0 +1,15 @@
+// The times S3 writes and reads: RFC 7231 IMF-fixdate in headers
+// ("Sun, 06 Nov 1994 08:49:37 GMT") and ISO 8601 with milliseconds in documents.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace kiseki::s3 {
+
+std::string http_date(int64_t ns);
+std::string iso8601(int64_t ns);
+bool parse_http_date(std::string_view s, int64_t* ns);
+
+}  // namespace kiseki::s3
