@@ -76,8 +76,12 @@ void add(Acl* acl, Grant g) {
 
 Result<std::optional<Acl>> acl_from_headers(const S3Request& q) {
   const std::string* c = q.header("x-amz-acl");
+  // Every PUT asks: one look for any x-amz-grant-* header (the names sort
+  // together) before looking for each.
+  auto first = q.headers.lower_bound("x-amz-grant-");
   bool grants = false;
-  for (const auto& p : kPerms) grants = grants || q.header(std::string(p.header));
+  if (first != q.headers.end() && first->first.starts_with("x-amz-grant-"))
+    for (const auto& p : kPerms) grants = grants || q.header(std::string(p.header));
   if (c && grants) return bad("InvalidRequest: Specifying both Canned ACLs and Header Grants is not allowed");
   if (c) {
     KISEKI_ASSIGN_OR_RETURN(Acl acl, canned(*c));

@@ -5,17 +5,6 @@
 
 namespace kiseki::s3 {
 
-namespace {
-
-Response document(std::string body) {
-  Response r;
-  r.body = std::move(body);
-  r.set("Content-Type", "application/xml");
-  return r;
-}
-
-}  // namespace
-
 Response S3Handler::get_acl(Ctx& c) {
   c.op = c.req.key.empty() ? "GetBucketAcl" : "GetObjectAcl";
   auto ns = find_bucket(c, c.req.bucket);
@@ -37,7 +26,7 @@ Response S3Handler::get_acl(Ctx& c) {
     acl = access->acl;
   }
   if (access->acls_disabled()) acl.clear();  // the owner's, and nobody else's
-  return document(acl_xml(acl, owner));
+  return xml_response(acl_xml(acl, owner));
 }
 
 // PutBucketAcl / PutObjectAcl: a canned ACL, grant headers or a document.
@@ -139,7 +128,7 @@ Response S3Handler::get_ownership_controls(Ctx& c) {
   if (o.code() == ErrorCode::kNotFound)
     return error(c, make_s3_error(404, "OwnershipControlsNotFoundError", "The bucket ownership controls were not found"));
   if (!o) return error(c, o.status(), Subject::kBucket);
-  return document(ownership_controls_xml(*o));
+  return xml_response(ownership_controls_xml(*o));
 }
 
 Response S3Handler::delete_ownership_controls(Ctx& c) {

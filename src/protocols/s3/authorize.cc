@@ -202,9 +202,7 @@ Status S3Handler::authorize(Ctx& c, const gateway::NamespaceInfo& ns, std::strin
   }
   if (!allowed) return access_denied();
   // A write that sets the new object's ACL.
-  if (action == "s3:PutObject" && (c.req.header("x-amz-acl") || c.req.header("x-amz-grant-read") ||
-                                   c.req.header("x-amz-grant-write") || c.req.header("x-amz-grant-read-acp") ||
-                                   c.req.header("x-amz-grant-write-acp") || c.req.header("x-amz-grant-full-control"))) {
+  if (action == "s3:PutObject") {
     KISEKI_ASSIGN_OR_RETURN(auto acl, acl_from_headers(c.req));
     if (acl) KISEKI_TRY(check_acl_write(ns, *acl));
   }

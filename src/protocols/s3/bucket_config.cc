@@ -18,13 +18,6 @@ Response no_content() {
   return r;
 }
 
-Response document(std::string body) {
-  Response r;
-  r.body = std::move(body);
-  r.set("Content-Type", "application/xml");
-  return r;
-}
-
 // "a, b,c" → {"a", "b", "c"}
 std::vector<std::string> split_list(std::string_view s) {
   std::vector<std::string> out;
@@ -109,7 +102,7 @@ Response S3Handler::get_bucket_tagging(Ctx& c) {
   if (!doc) return error(c, doc.status(), Subject::kBucket);
   auto tags = parse_tag_header(*doc, kMaxBucketTags);
   if (!tags) return error(c, tags.status(), Subject::kBucket);
-  return document(tagging_xml(*tags));
+  return xml_response(tagging_xml(*tags));
 }
 
 Response S3Handler::delete_bucket_tagging(Ctx& c) {

@@ -35,4 +35,26 @@ bool parse_http_date(std::string_view s, int64_t* ns) {
   return true;
 }
 
+bool parse_iso8601(std::string_view s, int64_t* ns) {
+  std::tm tm{};
+  std::string str(s);
+  const char* p = strptime(str.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!p) {
+    tm = {};
+    p = strptime(str.c_str(), "%Y-%m-%d", &tm);
+    if (!p) return false;
+  }
+  int64_t frac_ns = 0;
+  if (*p == '.') {
+    int64_t scale = 100'000'000;
+    for (++p; *p >= '0' && *p <= '9'; ++p, scale /= 10) frac_ns += (*p - '0') * scale;
+  }
+  std::string_view zone(p);
+  if (!zone.empty() && zone != "Z" && zone != "+00:00") return false;
+  int64_t secs = static_cast<int64_t>(timegm(&tm));
+  if (secs < 0 || secs > INT64_MAX / 1'000'000'000 - 1) return false;
+  *ns = secs * 1'000'000'000 + frac_ns;
+  return true;
+}
+
 }  // namespace kiseki::s3

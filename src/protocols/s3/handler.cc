@@ -93,12 +93,14 @@ bool valid_bucket_name(std::string_view n) {
 
 // ---- plumbing
 
-Response xml_response(XmlWriter& x) {
+Response xml_response(std::string document) {
   Response r;
-  r.body = x.take();
+  r.body = std::move(document);
   r.set("Content-Type", "application/xml");
   return r;
 }
+
+Response xml_response(XmlWriter& x) { return xml_response(x.take()); }
 
 Response S3Handler::error(Ctx& c, const S3Error& e) {
   Response r;

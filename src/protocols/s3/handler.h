@@ -160,8 +160,9 @@ class S3Handler {
 };
 
 class XmlWriter;
-// A 200 reply carrying the XML document `x` built.
+// A 200 reply carrying the XML document `x` built, or `document`.
 Response xml_response(XmlWriter& x);
+Response xml_response(std::string document);
 
 
 // S3 bucket naming rules (3..63, lower case, digits, '.', '-').

@@ -3,7 +3,6 @@
 #include <pugixml.hpp>
 
 #include <charconv>
-#include <ctime>
 #include <set>
 
 #include "protocols/s3/dates.h"
@@ -36,19 +35,10 @@ Result<uint64_t> size(pugi::xml_node n, const char* what) {
 
 // "2026-01-01T00:00:00Z" (a fraction allowed), which must be a midnight UTC.
 Result<int64_t> midnight(std::string_view s) {
-  std::tm tm{};
-  std::string str(s);
-  const char* p = strptime(str.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!p) return invalid_argument("InvalidArgument: 'Date' must be an ISO 8601 date");
-  if (*p == '.')
-    for (++p; *p >= '0' && *p <= '9'; ++p) {
-    }
-  std::string_view zone(p);
-  if (zone != "Z" && zone != "+00:00" && !zone.empty()) return invalid_argument("InvalidArgument: 'Date' must be UTC");
-  int64_t secs = static_cast<int64_t>(timegm(&tm));
-  if (secs < 0 || secs % 86400 != 0 || secs > INT64_MAX / 1'000'000'000)
-    return invalid_argument("InvalidArgument: 'Date' must be at midnight GMT");
-  return secs * 1'000'000'000;
+  int64_t ns = 0;
+  if (!parse_iso8601(s, &ns)) return invalid_argument("InvalidArgument: 'Date' must be an ISO 8601 date in UTC");
+  if (ns % kDayNs != 0) return invalid_argument("InvalidArgument: 'Date' must be at midnight GMT");
+  return ns;
 }
 
 

@@ -406,10 +406,7 @@ Response S3Handler::get_object_tagging(Ctx& c) {
     if (!parsed) return error(c, parsed.status(), Subject::kObject);
     tags = std::move(*parsed);
   }
-  Response r;
-  r.body = tagging_xml(tags);
-  r.set("Content-Type", "application/xml");
-  return r;
+  return xml_response(tagging_xml(tags));
 }
 
 }  // namespace kiseki::s3

@@ -6,9 +6,9 @@
 
 #include <algorithm>
 #include <cstring>
-#include <ctime>
 
 #include "common/text.h"
+#include "protocols/s3/dates.h"
 
 namespace kiseki::s3 {
 
@@ -144,18 +144,9 @@ bool parse_number(std::string_view s, double* out) {
 
 bool parse_date(std::string_view s, double* out) {
   if (parse_number(s, out)) return true;  // epoch seconds
-  std::tm tm{};
-  std::string str(s);
-  const char* p = strptime(str.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!p) {
-    p = strptime(str.c_str(), "%Y-%m-%d", &tm);
-    if (!p) return false;
-  }
-  if (*p == '.')
-    for (++p; *p >= '0' && *p <= '9'; ++p) {
-    }
-  if (*p != '\0' && std::string_view(p) != "Z") return false;
-  *out = static_cast<double>(timegm(&tm));
+  int64_t ns = 0;
+  if (!parse_iso8601(s, &ns)) return false;
+  *out = static_cast<double>(ns) / 1e9;
   return true;
 }
 

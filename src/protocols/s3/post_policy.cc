@@ -2,9 +2,9 @@
 
 #include <boost/json.hpp>
 
-#include <ctime>
 
 #include "common/text.h"
+#include "protocols/s3/dates.h"
 
 namespace kiseki::s3 {
 
@@ -15,24 +15,6 @@ namespace {
 Status invalid(const std::string& m) { return invalid_argument("InvalidPolicyDocument: Invalid Policy: " + m); }
 Status denied(const std::string& m) {
   return make_error(ErrorCode::kPermissionDenied, "Invalid according to Policy: " + m);
-}
-
-// "2026-12-30T12:00:00.000Z" or without the fraction.
-bool parse_expiration(std::string_view s, int64_t* ns) {
-  std::tm tm{};
-  std::string str(s);
-  const char* p = strptime(str.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!p) return false;
-  int64_t frac_ns = 0;
-  if (*p == '.') {
-    int64_t scale = 100'000'000;
-    for (++p; *p >= '0' && *p <= '9'; ++p, scale /= 10) frac_ns += (*p - '0') * scale;
-  }
-  if (std::string_view(p) != "Z") return false;
-  int64_t secs = static_cast<int64_t>(timegm(&tm));
-  if (secs < 0 || secs > INT64_MAX / 1'000'000'000 - 1) return false;
-  *ns = secs * 1'000'000'000 + frac_ns;
-  return true;
 }
 
 Result<int64_t> as_int(const json::value& v) {
@@ -60,7 +42,7 @@ Result<PostPolicy> parse_post_policy(std::string_view text) {
   const auto& o = doc.as_object();
   PostPolicy p;
   const json::value* exp = o.if_contains("expiration");
-  if (!exp || !exp->is_string() || !parse_expiration(exp->as_string(), &p.expiration_ns))
+  if (!exp || !exp->is_string() || !parse_iso8601(exp->as_string(), &p.expiration_ns))
     return invalid("Policy missing expiration, or it is not an ISO 8601 date in UTC (2026-12-30T12:00:00.000Z)");
   const json::value* conds = o.if_contains("conditions");
   if (!conds || !conds->is_array()) return invalid("Policy missing conditions");
