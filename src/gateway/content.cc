@@ -48,11 +48,13 @@ std::string encode_content(const Content& c) {
   e.str(c.symlink_target).str(c.etag).str(c.content_type);
   encode_string_map(e, c.headers);
   encode_string_map(e, c.user_meta);
-  // Optional tail (records written before it have none).
-  if (!c.part_sizes.empty()) {
+  // Optional tail (records written before it have none): the part sizes,
+  // then the version id.
+  if (!c.part_sizes.empty() || !c.version_id.empty()) {
     e.u32(static_cast<uint32_t>(c.part_sizes.size()));
     for (uint64_t n : c.part_sizes) e.u64(n);
   }
+  if (!c.version_id.empty()) e.str(c.version_id);
   return v;
 }
 
@@ -72,6 +74,8 @@ Status decode_content(std::string_view v, Content* c) {
     if (!d.ok() || n > 10000) return corruption("content record: bad part list");
     for (uint32_t k = 0; k < n; ++k) c->part_sizes.push_back(d.u64());
   }
+  c->version_id.clear();
+  if (d.ok() && !d.done()) c->version_id = std::string(d.str());
   if (!d.ok() || !d.done()) return corruption("content record: truncated");
   return Status::ok();
 }

@@ -33,6 +33,8 @@ struct Content {
   // The sizes of a multipart upload's parts, in order (GET ?partNumber=N);
   // empty for other objects and once a file write changes the bytes.
   std::vector<uint64_t> part_sizes;
+  // The S3 version id of this content (ADR 0012); empty: the "null" version.
+  std::string version_id;
 };
 
 std::string encode_content(const Content& c);

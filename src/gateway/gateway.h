@@ -159,12 +159,29 @@ class Gateway {
   // Opens an object for reads in pieces (large GETs); see ObjectHandle.
   virtual Result<ObjectHandle> open_object(NsRef ns, std::string_view key) const = 0;
   virtual Status read_object(const ObjectHandle& h, uint64_t offset, uint64_t length, Bytes* out) const = 0;
-  // kPreconditionFailed when `cond` does not hold (checked in the attempt that deletes).
-  virtual Status delete_object(NsRef ns, std::string_view key, const DeleteConditions& cond = {}) = 0;
+  // kPreconditionFailed when `cond` does not hold (checked in the attempt that
+  // deletes). In a versioned namespace the object becomes a version and a
+  // delete marker is made (`out` says which).
+  virtual Status delete_object(NsRef ns, std::string_view key, const DeleteConditions& cond = {},
+                               DeletedObject* out = nullptr) = 0;
   // Copies within or across namespaces of one tenant; `meta` replaces the source's
-  // metadata when given (metadata directive REPLACE).
+  // metadata when given (metadata directive REPLACE). `src_version`: a version of
+  // the source ("" the current one).
   virtual Result<ObjectInfo> copy_object(NsRef src, std::string_view src_key, NsRef dst,
-                                 std::string_view dst_key, const std::optional<ObjectMeta>& meta) = 0;
+                                 std::string_view dst_key, const std::optional<ObjectMeta>& meta,
+                                 std::string_view src_version = {}) = 0;
+
+  // ---- object versions (ADR 0012). Writers of objects read the namespace's
+  // versioning (kVersioningItem) and put their decision into the record.
+  // A version by id ("null": the null version), current or not; kNotFound if
+  // there is none. A delete marker opens with info.delete_marker set.
+  virtual Result<ObjectHandle> open_object_version(NsRef ns, std::string_view key,
+                                                   std::string_view version_id) const = 0;
+  // Removes one version for good; if it was the current one, the newest
+  // remaining version becomes current (unless that is a delete marker).
+  virtual Result<DeletedObject> delete_object_version(NsRef ns, std::string_view key,
+                                                     std::string_view version_id) = 0;
+  virtual Result<VersionList> list_object_versions(NsRef ns, const VersionListRequest& req) const = 0;
   // Changes an object's metadata (content type, stored headers, user metadata,
   // tags) and keeps its data and ETag: `edit` sees the metadata as it is when the
   // change applies (again, if the object is replaced meanwhile).

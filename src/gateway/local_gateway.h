@@ -20,6 +20,7 @@
 #include "crypto/key_manager.h"
 #include "gateway/content.h"
 #include "gateway/gateway.h"
+#include "gateway/version_names.h"
 #include "gateway/replication.h"
 #include "log/delta_log.h"
 #include "meta/store.h"
@@ -119,12 +120,17 @@ class LocalGateway final : public Gateway {
   // Opens an object for reads in pieces (large GETs); see ObjectHandle.
   Result<ObjectHandle> open_object(NsRef ns, std::string_view key) const override;
   Status read_object(const ObjectHandle& h, uint64_t offset, uint64_t length, Bytes* out) const override;
-  Status delete_object(NsRef ns, std::string_view key, const DeleteConditions& cond = {}) override;
+  Status delete_object(NsRef ns, std::string_view key, const DeleteConditions& cond = {},
+                       DeletedObject* out = nullptr) override;
+  Result<ObjectHandle> open_object_version(NsRef ns, std::string_view key,
+                                           std::string_view version_id) const override;
+  Result<DeletedObject> delete_object_version(NsRef ns, std::string_view key, std::string_view version_id) override;
+  Result<VersionList> list_object_versions(NsRef ns, const VersionListRequest& req) const override;
   bool coordinates() const override { return log_->leads(); }
   // Copies within or across namespaces of one tenant; `meta` replaces the source's
   // metadata when given (metadata directive REPLACE).
-  Result<ObjectInfo> copy_object(NsRef src, std::string_view src_key, NsRef dst,
-                                 std::string_view dst_key, const std::optional<ObjectMeta>& meta) override;
+  Result<ObjectInfo> copy_object(NsRef src, std::string_view src_key, NsRef dst, std::string_view dst_key,
+                                 const std::optional<ObjectMeta>& meta, std::string_view src_version = {}) override;
   Result<ObjectInfo> edit_object_meta(NsRef ns, std::string_view key, const MetaEdit& edit) override;
   Result<ListResult> list_objects(NsRef ns, const ListRequest& req) const override;
 
@@ -184,8 +190,10 @@ class LocalGateway final : public Gateway {
   Result<crypto::SecretKey> tenant_key(TenantId t) const;
   // copy_object and edit_object_meta: `edit` (if set) changes the copy's
   // metadata, read with the source in the same attempt.
-  Result<ObjectInfo> copy_with(NsRef src, std::string_view src_key, NsRef dst, std::string_view dst_key,
-                               const MetaEdit& edit);
+  // `new_version`: the copy is a new version of dst_key (a copy; not an edit of
+  // the object's metadata in place, which keeps its version).
+  Result<ObjectInfo> copy_with(NsRef src, std::string_view src_key, std::string_view src_version, NsRef dst,
+                               std::string_view dst_key, const MetaEdit& edit, bool new_version);
   // A namespace's tenant key, looked up once per check.
   using KeyCache = std::map<NamespaceId, Result<crypto::SecretKey>>;
   const Result<crypto::SecretKey>& namespace_key(NamespaceId ns, KeyCache* keys) const;
@@ -262,9 +270,35 @@ class LocalGateway final : public Gateway {
   ObjectInfo object_info(std::string_view key, const ns::Inode& inode, const Content& c) const;
   // For a kPutObject delta: if `key` holds an object, expect its version and drop
   // its chunk references (its layout is replaced for every link). Returns its
-  // content, if any.
+  // content, if any. With `next` the write is a new version in a versioned
+  // namespace (versions.cc): next->version_id is set, the replaced object kept
+  // as a version, and `also` gets deltas for the same record.
   Result<std::optional<Content>> replace_target(NsRef ns, std::string_view key, const crypto::SecretKey& kek,
-                                                ns::Delta* d) const;
+                                                ns::Delta* d, Content* next = nullptr,
+                                                std::vector<ns::Delta>* also = nullptr) const;
+  // ---- versions.cc
+  Result<Versioning> versioning_of(NsRef ns) const;
+  // DELETE without a version id in a versioned namespace: the object (if any)
+  // becomes a version and a delete marker is made.
+  Result<DeletedObject> delete_versioned(NsRef ns, std::string_view key, const crypto::SecretKey& kek,
+                                         Versioning v, const DeleteConditions& cond);
+  // The entries of `key` in the versions directory, newest first.
+  struct VersionEntry {
+    std::string name;  // key · NUL · suffix
+    std::string id;    // as S3 names it ("null" for the null version)
+    ns::Inode inode;
+  };
+  Result<std::vector<VersionEntry>> key_versions(NsRef ns, std::string_view key) const;
+  // How the current object `cur` (content `c`) of `key` becomes a version:
+  // d's kKeepVersion and entry name, and the references a still-linked inode needs.
+  void keep_current(std::string_view key, const ns::Inode& cur, const Content& c, ns::Delta* d) const;
+  // Deltas that drop a version (its references too).
+  Result<ns::Delta> drop_version(NsRef ns, const crypto::SecretKey& kek, const VersionEntry& v) const;
+  // Deltas that make the newest of `rest` current again when it is an object
+  // (`cur`: the current object it replaces, if any, and its content).
+  Status restore_newest(NsRef ns, std::string_view key, const crypto::SecretKey& kek,
+                        const std::vector<VersionEntry>& rest, const ns::Inode* cur, const Content* cur_content,
+                        std::vector<ns::Delta>* out) const;
   std::mutex& inode_lock(NsRef ns, InodeId ino) const;
   int64_t now() const { return opts_.env->clock().now_ns(); }
 

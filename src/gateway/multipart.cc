@@ -262,7 +262,8 @@ Result<ObjectInfo> LocalGateway::complete_upload(NsRef ns, std::string_view uplo
     }
     c.etag = md5_hex(crypto::md5(as_bytes(md5s))) + "-" + std::to_string(parts.size());
     Delta put = object_delta(ns, ur.key, size);
-    KISEKI_TRY(replace_target(ns, ur.key, kek, &put).status());
+    std::vector<Delta> record;
+    KISEKI_TRY(replace_target(ns, ur.key, kek, &put, &c, &record).status());
     KISEKI_TRY(seal_content(kek, ns.ns, c, &put.inode.content));
     add_refs(c.extents, {}, &put);
     // The same record drops the upload and every part's references, so the chunks
@@ -273,7 +274,9 @@ Result<ObjectInfo> LocalGateway::complete_upload(NsRef ns, std::string_view uplo
     drop.name = std::string(upload_id);
     for (const auto& p : stored) add_unrefs(p.extents, &drop);
     KISEKI_KILL_POINT("multipart.complete.before_commit");
-    auto out = submit({put, drop});
+    record.insert(record.begin(), put);
+    record.push_back(drop);
+    auto out = submit(std::move(record));
     if (out) {
       KISEKI_KILL_POINT("multipart.complete.after_commit");
       Inode i;

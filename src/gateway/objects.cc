@@ -116,6 +116,7 @@ ObjectInfo LocalGateway::object_info(std::string_view key, const Inode& inode, c
   info.meta.headers = c.headers;
   info.meta.user_meta = c.user_meta;
   if (!inode.is_dir()) info.part_sizes = c.part_sizes;
+  info.version_id = c.version_id;
   return info;
 }
 
@@ -132,7 +133,22 @@ Delta LocalGateway::object_delta(NsRef ns, std::string_view key, uint64_t size) 
 }
 
 Result<std::optional<Content>> LocalGateway::replace_target(NsRef ns, std::string_view key,
-                                                       const crypto::SecretKey& kek, Delta* d) const {
+                                                       const crypto::SecretKey& kek, Delta* d, Content* next,
+                                                       std::vector<Delta>* also) const {
+  Versioning v = Versioning::kOff;
+  if (next) {
+    KISEKI_ASSIGN_OR_RETURN(v, versioning_of(ns));
+    next->version_id = v == Versioning::kEnabled ? new_version_id(d->time_ns) : "";
+  }
+  if (v == Versioning::kSuspended) {
+    // The new object is the null version: a null version kept earlier goes.
+    KISEKI_ASSIGN_OR_RETURN(auto kept, key_versions(ns, key));
+    for (const auto& e : kept)
+      if (e.id == kNullVersion) {
+        KISEKI_ASSIGN_OR_RETURN(Delta drop, drop_version(ns, kek, e));
+        also->push_back(std::move(drop));
+      }
+  }
   Inode cur;
   auto found = resolve_key(ns, key, &cur);
   if (!found) {
@@ -142,8 +158,12 @@ Result<std::optional<Content>> LocalGateway::replace_target(NsRef ns, std::strin
   Content old;
   KISEKI_TRY(open_content(kek, ns.ns, cur.content, &old));
   d->version = cur.version;
-  // The put replaces the inode's layout for every link to it: its chunks go.
-  add_unrefs(old.extents, d);
+  if (v == Versioning::kEnabled || (v == Versioning::kSuspended && !old.version_id.empty())) {
+    keep_current(key, cur, old, d);  // its layout and references become a version's
+  } else {
+    // The put replaces the inode's layout for every link to it: its chunks go.
+    add_unrefs(old.extents, d);
+  }
   return std::optional<Content>(std::move(old));
 }
 
@@ -188,18 +208,21 @@ Result<ObjectInfo> LocalGateway::put_object(NsRef ns, std::string_view key, cons
     if (attempt > 0 || cond.if_match || cond.if_none_match_star) KISEKI_TRY(log_of(ns.ns).read_barrier());
     Delta d = object_delta(ns, key, data.size);
     if (cond.if_none_match_star) d.flags |= ns::kMustNotExist;
-    KISEKI_ASSIGN_OR_RETURN(std::optional<Content> old, replace_target(ns, key, kek, &d));
+    std::vector<Delta> record;
+    KISEKI_ASSIGN_OR_RETURN(std::optional<Content> old, replace_target(ns, key, kek, &d, &c, &record));
     if (old && cond.if_none_match_star) return make_error(ErrorCode::kPreconditionFailed, "object exists");
     if (old && cond.if_match && *cond.if_match != old->etag && *cond.if_match != "*")
       return make_error(ErrorCode::kPreconditionFailed, "ETag does not match");
     if (!old && cond.if_match) return make_error(ErrorCode::kPreconditionFailed, "object does not exist");
     KISEKI_TRY(seal_content(kek, ns.ns, c, &d.inode.content));
     add_refs(c.extents, data.prepared, &d);
-    auto out = submit({d});
+    int64_t t = d.time_ns;
+    record.insert(record.begin(), std::move(d));
+    auto out = submit(std::move(record));
     if (out) {
       Inode i;
       i.size = data.size;
-      i.attr.mtime_ns = d.time_ns;
+      i.attr.mtime_ns = t;
       return object_info(key, i, c);
     }
     if (out.code() != ErrorCode::kConflict) return out.status();
@@ -256,8 +279,16 @@ Status LocalGateway::read_object(const ObjectHandle& h, uint64_t offset, uint64_
   return read_range(domain, *h.content, h.info.size, offset, length, out);
 }
 
-Status LocalGateway::delete_object(NsRef ns, std::string_view key, const DeleteConditions& cond) {
+Status LocalGateway::delete_object(NsRef ns, std::string_view key, const DeleteConditions& cond,
+                                   DeletedObject* out) {
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
+  KISEKI_ASSIGN_OR_RETURN(Versioning v, versioning_of(ns));
+  if (v != Versioning::kOff && !is_folder_key(key)) {
+    KISEKI_ASSIGN_OR_RETURN(DeletedObject made, delete_versioned(ns, key, kek, v, cond));
+    if (out) *out = std::move(made);
+    return Status::ok();
+  }
+  if (out) *out = {v == Versioning::kOff ? "" : std::string(kNullVersion), false};
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
     // Optimistic as a PUT; an object not found here is looked for again after
     // a read barrier (it may have been made on another node a moment ago).
@@ -293,20 +324,22 @@ Status LocalGateway::delete_object(NsRef ns, std::string_view key, const DeleteC
 }
 
 Result<ObjectInfo> LocalGateway::copy_object(NsRef src, std::string_view src_key, NsRef dst,
-                                        std::string_view dst_key, const std::optional<ObjectMeta>& meta) {
-  if (!meta) return copy_with(src, src_key, dst, dst_key, nullptr);
-  return copy_with(src, src_key, dst, dst_key, [&](ObjectMeta* m) {
+                                        std::string_view dst_key, const std::optional<ObjectMeta>& meta,
+                                        std::string_view src_version) {
+  if (!meta) return copy_with(src, src_key, src_version, dst, dst_key, nullptr, true);
+  return copy_with(src, src_key, src_version, dst, dst_key, [&](ObjectMeta* m) {
     *m = *meta;
     return Status::ok();
-  });
+  }, true);
 }
 
 Result<ObjectInfo> LocalGateway::edit_object_meta(NsRef ns, std::string_view key, const MetaEdit& edit) {
-  return copy_with(ns, key, ns, key, edit);
+  return copy_with(ns, key, {}, ns, key, edit, false);
 }
 
-Result<ObjectInfo> LocalGateway::copy_with(NsRef src, std::string_view src_key, NsRef dst,
-                                           std::string_view dst_key, const MetaEdit& edit) {
+Result<ObjectInfo> LocalGateway::copy_with(NsRef src, std::string_view src_key, std::string_view src_version,
+                                           NsRef dst, std::string_view dst_key, const MetaEdit& edit,
+                                           bool new_version) {
   if (src.tenant != dst.tenant) return make_error(ErrorCode::kPermissionDenied, "copy across tenants");
   KISEKI_TRY(validate_key(dst_key));
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(src.tenant));
@@ -315,9 +348,16 @@ Result<ObjectInfo> LocalGateway::copy_with(NsRef src, std::string_view src_key, 
     KISEKI_TRY(log_of(src.ns).read_barrier());
     if (across) KISEKI_TRY(log_of(dst.ns).read_barrier());
     Inode si;
-    KISEKI_TRY(resolve_key(src, src_key, &si).status());
     Content c;
-    KISEKI_TRY(open_content(kek, src.ns, si.content, &c));
+    if (src_version.empty()) {
+      KISEKI_TRY(resolve_key(src, src_key, &si).status());
+      KISEKI_TRY(open_content(kek, src.ns, si.content, &c));
+    } else {
+      KISEKI_ASSIGN_OR_RETURN(ObjectHandle h, open_object_version(src, src_key, src_version));
+      if (h.info.delete_marker) return make_error(ErrorCode::kInvalidArgument, "the source version is a delete marker");
+      c = *h.content;
+      si.size = h.info.size;
+    }
     if (edit) {
       ObjectMeta m{c.content_type, c.headers, c.user_meta};
       KISEKI_TRY(edit(&m));
@@ -327,10 +367,11 @@ Result<ObjectInfo> LocalGateway::copy_with(NsRef src, std::string_view src_key, 
     }
     // Same tenant, same dedup domain: the copy shares the source's chunks.
     Delta d = object_delta(dst, dst_key, si.size);
-    KISEKI_TRY(replace_target(dst, dst_key, kek, &d).status());
-    // A copy onto itself (new metadata or tags) is of the object as it is now:
+    std::vector<Delta> record;
+    KISEKI_TRY(replace_target(dst, dst_key, kek, &d, new_version ? &c : nullptr, &record).status());
+    // An edit in place (new metadata or tags) is of the object as it is now:
     // one replaced since it was read is read again (and edited again), not put back.
-    if (src.ns == dst.ns && src_key == dst_key && d.version != si.version) continue;
+    if (!new_version && d.version != si.version) continue;
     KISEKI_TRY(seal_content(kek, dst.ns, c, &d.inode.content));
     // Within a shard the copy's references count on the source's (apply
     // checks they are still there). Into another shard they are fresh: this
@@ -350,12 +391,11 @@ Result<ObjectInfo> LocalGateway::copy_with(NsRef src, std::string_view src_key, 
       }
     }
     add_refs(c.extents, pinned, &d);
-    auto out = submit({d});
-    if (out) {
-      Inode i = si;
-      i.attr.mtime_ns = d.time_ns;
-      return object_info(dst_key, i, c);
-    }
+    Inode i = si;
+    i.attr.mtime_ns = d.time_ns;
+    record.insert(record.begin(), std::move(d));
+    auto out = submit(std::move(record));
+    if (out) return object_info(dst_key, i, c);
     if (out.code() != ErrorCode::kConflict) return out.status();
   }
   return make_error(ErrorCode::kConflict, "copy kept conflicting with concurrent changes");

@@ -182,6 +182,39 @@ struct ObjectInfo {
   int64_t mtime_ns = 0;
   ObjectMeta meta;
   std::vector<uint64_t> part_sizes;  // of a multipart upload, in order; else empty
+  // Versioning (ADR 0012): the version's id, "" for the null version; a delete
+  // marker has no data.
+  std::string version_id;
+  bool delete_marker = false;
+};
+
+// A namespace's versioning (S3 bucket versioning), kept as its configuration
+// item "versioning": Enabled or Suspended once set, never back to off.
+enum class Versioning { kOff, kEnabled, kSuspended };
+constexpr std::string_view kVersioningItem = "versioning";
+
+// What a delete did: the version it removed or the delete marker it made.
+struct DeletedObject {
+  std::string version_id;  // "null" for the null version; "" in an unversioned namespace
+  bool delete_marker = false;
+};
+
+struct VersionListRequest {
+  std::string prefix;
+  std::string key_marker;         // after this key's versions …
+  std::string version_id_marker;  // … or after this one of them
+  uint32_t max_keys = 1000;
+};
+
+struct ObjectVersion {
+  ObjectInfo info;         // info.version_id: "null" for the null version
+  bool latest = false;
+};
+
+// Versions in key order, newest first within a key.
+struct VersionList {
+  std::vector<ObjectVersion> versions;
+  bool truncated = false;  // then continue after the last one
 };
 
 // An object opened for reading: its layout is pinned at open, so a GET streamed

@@ -5,15 +5,16 @@
 #include <algorithm>
 
 #include "chunk/refs.h"
+#include "namespace/apply_util.h"
 #include "namespace/state_machine.h"
+#include "namespace/versions.h"
 
 namespace kiseki::ns {
 
 using meta::Cf;
 using meta::Txn;
 
-namespace {
-
+namespace tree {
 
 Status conflict(std::string m) { return make_error(ErrorCode::kConflict, std::move(m)); }
 
@@ -71,7 +72,7 @@ void touch(Inode& i, int64_t t) {
 
 // The tenant whose namespace the delta changes, if it references shared-domain
 // chunks (their ledger entries are the tenant's: chunk/refs.h); 0 otherwise.
-static Result<TenantId> shared_owner(const Txn& txn, const Delta& d) {
+Result<TenantId> shared_owner(const Txn& txn, const Delta& d) {
   auto shared = [](const ChunkId& id) { return domain_of(id) == kSharedDomain; };
   bool any = std::any_of(d.unrefs.begin(), d.unrefs.end(), shared) ||
              std::any_of(d.refs.begin(), d.refs.end(), [&](const ChunkRef& r) { return shared(r.id); });
@@ -164,10 +165,14 @@ std::vector<std::string_view> split_path(std::string_view path) {
 
 std::string out_u64(uint64_t v) { return meta::key_u64(v); }
 
+}  // namespace tree
+
+using namespace tree;
+
 // A folder marker ("a/b/"): the directory a/b, made explicit. Directories made
 // for key prefixes are implicit and go with their last key; explicit ones stay
 // until their marker is deleted, and list as "a/b/".
-Status apply_put_folder(Txn& txn, const Delta& d, Inode& dir, std::string_view leaf, std::string* out) {
+static Status apply_put_folder(Txn& txn, const Delta& d, Inode& dir, std::string_view leaf, std::string* out) {
   Dentry de;
   Status st = get_dentry(txn, d.ns, dir.ino, leaf, &de);
   if (st.code() == ErrorCode::kNotFound) {
@@ -193,7 +198,7 @@ Status apply_put_folder(Txn& txn, const Delta& d, Inode& dir, std::string_view l
   return Status::ok();
 }
 
-Status apply_put_object(Txn& txn, const Delta& d, std::string* out) {
+static Status apply_put_object(Txn& txn, const Delta& d, std::string* out) {
   auto parts = split_path(d.name);
   for (auto p : parts) KISEKI_TRY(validate_name(p, kMaxKeyComponentBytes));
   Inode dir;
@@ -230,6 +235,10 @@ Status apply_put_object(Txn& txn, const Delta& d, std::string* out) {
     Inode cur;
     KISEKI_TRY(get_inode(txn, d.ns, de.ino, &cur));
     if (cur.version != d.version) return conflict("object changed since it was read");
+    if (d.flags & kKeepVersion) {
+      if (!d.unrefs.empty()) return invalid_argument("a kept version keeps its references");
+      KISEKI_TRY(keep_version(txn, d, cur));
+    }
     Inode next = cur;
     next.content = d.inode.content;
     next.size = d.inode.size;
@@ -251,7 +260,7 @@ Status apply_put_object(Txn& txn, const Delta& d, std::string* out) {
   return apply_refs(txn, d);
 }
 
-Status apply_delete_object(Txn& txn, const Delta& d) {
+static Status apply_delete_object(Txn& txn, const Delta& d) {
   auto parts = split_path(d.name);
   std::vector<Inode> dirs(1);
   KISEKI_TRY(load_dir(txn, d.ns, kRootInode, &dirs[0]));
@@ -283,7 +292,20 @@ Status apply_delete_object(Txn& txn, const Delta& d) {
     remove_dentry(txn, d.ns, dirs.back().ino, parts.back(), de);
     touch(dirs.back(), d.time_ns);
     put_inode(txn, d.ns, dirs.back());
-    KISEKI_TRY(drop_link(txn, d, victim, d.time_ns));
+    if (d.flags & kKeepVersion) {
+      // The content becomes a version. An inode with other links (NFS hard
+      // links) keeps its own references: the delta brings the version's.
+      if (!d.unrefs.empty()) return invalid_argument("a kept version keeps its references");
+      KISEKI_TRY(keep_version(txn, d, victim));
+      if (victim.nlink <= 1) {
+        txn.del(Cf::kInodes, meta::inode_key(d.ns, victim.ino));
+      } else {
+        KISEKI_TRY(drop_link(txn, d, victim, d.time_ns));
+        KISEKI_TRY(apply_refs(txn, d));
+      }
+    } else {
+      KISEKI_TRY(drop_link(txn, d, victim, d.time_ns));
+    }
   }
   // Prune directories that existed only for this key's prefix.
   for (size_t k = dirs.size() - 1; k > 0; --k) {
@@ -303,7 +325,7 @@ Status apply_delete_object(Txn& txn, const Delta& d) {
   return Status::ok();
 }
 
-Status apply_rename(Txn& txn, const Delta& d) {
+static Status apply_rename(Txn& txn, const Delta& d) {
   KISEKI_TRY(validate_name(d.name));
   KISEKI_TRY(validate_name(d.name2));
   Inode src_dir, dst_dir;
@@ -362,8 +384,6 @@ Status apply_rename(Txn& txn, const Delta& d) {
   }
   return Status::ok();
 }
-
-}  // namespace
 
 Status apply_tree_op(const Delta& d, Txn& txn, std::string* out) {
   switch (d.op) {
@@ -454,6 +474,10 @@ Status apply_tree_op(const Delta& d, Txn& txn, std::string* out) {
       return apply_put_object(txn, d, out);
     case Op::kDeleteObject:
       return apply_delete_object(txn, d);
+    case Op::kDeleteVersion:
+      return apply_delete_version(txn, d);
+    case Op::kPutDeleteMarker:
+      return apply_put_delete_marker(txn, d);
     case Op::kPutUpload:
       txn.put(Cf::kMultipart, upload_key(d.ns, d.name), d.blob);
       return Status::ok();
@@ -491,8 +515,6 @@ Status apply_tree_op(const Delta& d, Txn& txn, std::string* out) {
   }
   return invalid_argument("unknown delta op " + std::to_string(static_cast<int>(d.op)));
 }
-
-Result<bool> namespace_is_empty(const Txn& txn, NamespaceId ns) { return dir_is_empty(txn, ns, kRootInode); }
 
 Status put_root_inode(Txn& txn, NamespaceId ns, const Inode& tmpl) {
   Inode root = tmpl;

@@ -9,7 +9,6 @@ namespace kiseki::ns {
 
 // Applies one file, object or multipart delta.
 Status apply_tree_op(const Delta& d, meta::Txn& txn, std::string* out);
-Result<bool> namespace_is_empty(const meta::Txn& txn, NamespaceId ns);
 Status put_root_inode(meta::Txn& txn, NamespaceId ns, const Inode& tmpl);
 
 }  // namespace kiseki::ns

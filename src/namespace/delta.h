@@ -48,6 +48,10 @@ enum class Op : uint8_t {
                         // root shard, ADR 0011
   kPutUser,           // a = tenant, name = user, blob = record; kExclusive: kExists if there
   kDeleteUser,        // a = tenant, name = user: the user and every access key of it go
+  kDeleteVersion,     // ns, name = entry of the versions directory (ADR 0012), ino + version
+                      // expected, unrefs: that version goes
+  kPutDeleteMarker,   // ns, name = entry of the versions directory, name2 = key, inode.attr:
+                      // a delete marker; kConflict if the key is an object now
 };
 
 // Which metadata shard holds a namespace (ADR 0009): every node computes it
@@ -63,6 +67,10 @@ enum DeltaFlags : uint32_t {
                             // i.e. the explicit directory a/b
   kShred = 1u << 5,         // kSetTenant: the tenant is shredded; its wrapped KEK goes
   kPurgeDomain = 1u << 6,   // kPurgeTenant: also purge the references of dedup domain `a`
+  kKeepVersion = 1u << 7,   // kPutObject / kDeleteObject: the object's content replaced or
+                            // deleted becomes a version, entry name2 of the versions directory
+                            // (ADR 0012); its references move there (refs: a deleted object's
+                            // other links keep theirs)
 };
 
 enum AttrMask : uint32_t {

@@ -17,9 +17,13 @@ constexpr InodeId kRootInode = 1;
 constexpr size_t kMaxNameBytes = 255;        // file API (POSIX NAME_MAX)
 constexpr size_t kMaxKeyComponentBytes = 1024;  // S3 keys: one component may be the whole key
 constexpr uint64_t kFirstCookie = 3;  // 0 starts a listing; 1 and 2 are "." and ".."
+// The hidden directory of a namespace's object versions (ADR 0012): linked from
+// nowhere, beyond the numbers the namespace's inode counter reaches.
+constexpr InodeId kVersionsInode = UINT64_MAX - 1;
 
 enum InodeFlags : uint32_t {
   kImplicitDir = 1u << 0,  // made for an S3 key prefix; removed when it empties
+  kDeleteMarker = 1u << 1,  // a version that says its key was deleted (no content)
 };
 
 struct Attr {

@@ -2,6 +2,7 @@
 
 #include "namespace/apply_purge.h"
 #include "namespace/apply_tree.h"
+#include "namespace/versions.h"
 
 namespace kiseki::ns {
 
@@ -259,7 +260,7 @@ Status StateMachine::apply_one(const Delta& d, meta::Txn& txn, std::string* out)
       if (it->Valid() && it->key().starts_with(meta::key_u64(d.ns)))
         return make_error(ErrorCode::kNotEmpty, "namespace has multipart uploads in progress");
       KISEKI_TRY(meta::from_rocks(it->status(), "scan uploads"));
-      txn.del(Cf::kInodes, meta::inode_key(d.ns, kRootInode));
+      drop_namespace_dirs(txn, d.ns);
       return Status::ok();
     }
     case Op::kDeleteNamespace: {
@@ -279,7 +280,7 @@ Status StateMachine::apply_one(const Delta& d, meta::Txn& txn, std::string* out)
       }
       txn.del(Cf::kNamespaces, ns_name_key(d.a, d.name));
       txn.del(Cf::kNamespaces, ns_id_key(id));
-      txn.del(Cf::kInodes, meta::inode_key(id, kRootInode));
+      drop_namespace_dirs(txn, id);
       KISEKI_TRY(drop_ns_config(txn, id));
       return drop_bucket_name(txn, d.name, d.a);
     }

@@ -15,8 +15,9 @@ Response S3Handler::get_acl(Ctx& c) {
   std::string owner = std::to_string(ns->ref.tenant);
   Acl acl;
   if (!c.req.key.empty()) {
-    auto head = gw_->head_object(ns->ref, c.req.key);
-    if (!head) return error(c, head.status(), Subject::kObject);
+    auto h = open_named_version(ns->ref, c.req.key, c.req.param("versionId"));
+    if (!h) return error(c, h.status(), Subject::kObject);
+    const gateway::ObjectInfo* head = &h->info;
     if (auto t = head->meta.headers.find(kAclHeader); t != head->meta.headers.end()) {
       auto stored = decode_acl(t->second);
       if (!stored) return error(c, stored.status(), Subject::kObject);
@@ -57,6 +58,7 @@ Response S3Handler::put_acl(Ctx& c) {
       return error(c, make_s3_error(400, "InvalidArgument", "Invalid id: no account " + g.id));
   if (Status st = check_acl_write(*ns, acl); !st) return error(c, st, Subject::kBucket);
   if (object) {
+    if (Status st = only_current_version(ns->ref, c.req); !st) return error(c, st, Subject::kObject);
     auto info = gw_->edit_object_meta(ns->ref, c.req.key, [&](gateway::ObjectMeta* m) {
       m->headers.erase(kAclHeader);
       if (!acl.empty()) m->headers[kAclHeader] = encode_acl(acl);

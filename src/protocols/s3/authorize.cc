@@ -26,6 +26,7 @@ const std::map<std::string_view, std::string_view>& actions() {
       {"ListObjectVersions", "s3:ListBucketVersions"},
       {"GetBucketLocation", "s3:GetBucketLocation"},
       {"GetBucketVersioning", "s3:GetBucketVersioning"},
+      {"PutBucketVersioning", "s3:PutBucketVersioning"},
       {"ListMultipartUploads", "s3:ListBucketMultipartUploads"},
       {"GetBucketAcl", "s3:GetBucketAcl"},
       {"GetObjectAcl", "s3:GetObjectAcl"},

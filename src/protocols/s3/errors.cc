@@ -21,6 +21,7 @@ S3Error s3_error(const Status& st, Subject subject) {
     if (m.compare(0, prefix.size(), prefix) == 0)
       return {400, tag, m.size() > prefix.size() + 1 ? m.substr(prefix.size() + 1) : m};
   }
+  if (m.starts_with("NoSuchVersion:")) return {404, "NoSuchVersion", "The specified version does not exist."};
   switch (st.code()) {
     case ErrorCode::kOk: return {200, "", ""};
     case ErrorCode::kNotFound:

@@ -173,7 +173,8 @@ Response S3Handler::dispatch(Ctx& c) {
       if (q.has_param("lifecycle")) return put_bucket_lifecycle(c);
       if (q.has_param("publicAccessBlock")) return put_public_access_block(c);
       if (q.has_param("ownershipControls")) return put_ownership_controls(c);
-      for (const char* sub : {"versioning", "website", "encryption", "object-lock", "logging", "notification",
+      if (q.has_param("versioning")) return put_bucket_versioning(c);
+      for (const char* sub : {"website", "encryption", "object-lock", "logging", "notification",
                               "replication"})
         if (q.has_param(sub)) {
           c.op = "PutBucketSubresource";
@@ -202,7 +203,7 @@ Response S3Handler::dispatch(Ctx& c) {
     if (m == "POST" && q.query.empty()) return post_object(c);
     if (m == "GET") {
       if (q.has_param("location")) return bucket_location(c);
-      if (q.has_param("versioning")) return bucket_versioning(c);
+      if (q.has_param("versioning")) return get_bucket_versioning(c);
       if (q.has_param("uploads")) return list_uploads(c);
       if (q.has_param("acl")) return get_acl(c);
       if (q.has_param("tagging")) return get_bucket_tagging(c);
@@ -226,11 +227,6 @@ Response S3Handler::dispatch(Ctx& c) {
     return error(c, make_s3_error(405, "MethodNotAllowed", "The specified method is not allowed against this resource."));
   }
   bool upload = q.has_param("uploadId");
-  if (const std::string* v = q.param("versionId"); v && names_a_version(*v)) {
-    c.op = "ObjectVersion";
-    if (m == "DELETE") return error(c, make_s3_error(400, "InvalidArgument", "Invalid version id specified"));
-    return error(c, no_such_version());
-  }
   if (m == "PUT") {
     if (upload || q.has_param("partNumber")) return q.header("x-amz-copy-source") ? upload_part_copy(c) : upload_part(c);
     if (q.has_param("tagging")) return put_object_tagging(c);
@@ -377,16 +373,6 @@ Response S3Handler::bucket_location(Ctx& c) {
   return r;
 }
 
-Response S3Handler::bucket_versioning(Ctx& c) {
-  c.op = "GetBucketVersioning";
-  auto ns = bucket_ref(c);
-  if (!ns) return error(c, ns.status(), Subject::kBucket);
-  Response r;
-  r.body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>";
-  r.set("Content-Type", "application/xml");
-  return r;
-}
-
 Response S3Handler::list_objects(Ctx& c, bool v2) {
   c.op = v2 ? "ListObjectsV2" : "ListObjects";
   auto ns = bucket_ref(c);
@@ -495,22 +481,34 @@ Response S3Handler::delete_objects(Ctx& c) {
   x.open("DeleteResult", true);
   for (size_t i = 0; i < req->keys.size(); ++i) {
     const std::string& k = req->keys[i];
-    if (names_a_version(req->version_ids[i])) {
-      x.open("Error").leaf("Key", k).leaf("VersionId", req->version_ids[i]).leaf("Code", "NoSuchVersion");
-      x.leaf("Message", "The specified version does not exist.").close("Error");
-      continue;
+    const std::string& version = req->version_ids[i];
+    Status st = authorize(c, *ns, version.empty() ? "s3:DeleteObject" : "s3:DeleteObjectVersion", k);
+    gateway::DeletedObject done{version, false};
+    if (st && version.empty()) {
+      st = gw_->delete_object(ns->ref, k, {}, &done);
+    } else if (st && !gateway::well_formed_version_id(version)) {
+      st = make_error(ErrorCode::kInvalidArgument, "Invalid version id specified");
+    } else if (st) {
+      auto res = gw_->delete_object_version(ns->ref, k, version);
+      st = res.status();
+      if (res) done = *res;
+      if (st.code() == ErrorCode::kNotFound) st = Status::ok();  // deleted already
     }
-    Status st = authorize(c, *ns, "s3:DeleteObject", k);
-    if (st) st = gw_->delete_object(ns->ref, k);
-    if (st.is_ok() || st.code() == ErrorCode::kNotFound || st.code() == ErrorCode::kInvalidArgument) {
+    if (st.is_ok() || (version.empty() && (st.code() == ErrorCode::kNotFound || st.code() == ErrorCode::kInvalidArgument))) {
       if (!req->quiet) {
         x.open("Deleted").leaf("Key", k);
-        if (!req->version_ids[i].empty()) x.leaf("VersionId", req->version_ids[i]);
+        if (!version.empty()) x.leaf("VersionId", version);
+        if (done.delete_marker) {
+          x.leaf("DeleteMarker", "true");
+          if (version.empty()) x.leaf("DeleteMarkerVersionId", done.version_id);
+        }
         x.close("Deleted");
       }
     } else {
       S3Error e = s3_error(st, Subject::kObject);
-      x.open("Error").leaf("Key", k).leaf("Code", e.code).leaf("Message", e.message).close("Error");
+      x.open("Error").leaf("Key", k);
+      if (!version.empty()) x.leaf("VersionId", version);
+      x.leaf("Code", e.code).leaf("Message", e.message).close("Error");
     }
   }
   x.close("DeleteResult");

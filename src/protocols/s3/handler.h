@@ -72,9 +72,20 @@ class S3Handler {
   Response delete_bucket(Ctx& c);
   Response head_bucket(Ctx& c);
   Response bucket_location(Ctx& c);
-  Response bucket_versioning(Ctx& c);
   Response list_objects(Ctx& c, bool v2);
-  Response list_object_versions(Ctx& c);  // list_versions.cc
+  // versioning.cc
+  Response put_bucket_versioning(Ctx& c);
+  Response get_bucket_versioning(Ctx& c);
+  Response list_object_versions(Ctx& c);
+  // x-amz-version-id of a write's reply: `id`, or "null" in a versioned bucket.
+  void set_version_header(Response& r, gateway::NsRef ns, const std::string& id) const;
+  // The object a request reads: the version it names (?versionId=), or the
+  // current one. NoSuchVersion / InvalidArgument as S3 answers them.
+  Result<gateway::ObjectHandle> open_named_version(gateway::NsRef ns, const std::string& key,
+                                                   const std::string* version_id) const;
+  // Tags and ACLs change in place only on the current version: NotImplemented
+  // for a request (?versionId=) that names another.
+  Status only_current_version(gateway::NsRef ns, const S3Request& q) const;
   Response list_uploads(Ctx& c);
   // ACLs and access settings (acl_ops.cc)
   Response get_acl(Ctx& c);

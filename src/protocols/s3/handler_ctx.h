@@ -1,6 +1,7 @@
 // The per-request context the S3 handlers share (private to the handler files).
 #pragma once
 
+#include "gateway/version_names.h"
 #include "protocols/s3/handler.h"
 
 namespace kiseki::s3 {
@@ -28,12 +29,8 @@ struct Listing {
   Status check(const gateway::ListResult& r) const;
 };
 
-// Until versioning is built (ADR 0012) every object is its key's one version,
-// "null": another version id names nothing.
-inline bool names_a_version(const std::string& id) { return !id.empty() && id != "null"; }
-inline S3Error no_such_version() {
-  return make_s3_error(404, "NoSuchVersion", "The specified version does not exist.");
-}
+// A Status that s3_error answers as NoSuchVersion.
+constexpr const char* kNoSuchVersion = "NoSuchVersion: no such version";
 
 struct S3Handler::Ctx {
   S3Request& req;

@@ -86,11 +86,12 @@ Response S3Handler::upload_part_copy(Ctx& c) {
   std::string sb, sk, sv;
   if (!parse_copy_source(c.req.header_or("x-amz-copy-source"), &sb, &sk, &sv))
     return error(c, make_s3_error(400, "InvalidArgument", "Copy Source must mention the source bucket and key"));
-  if (names_a_version(sv)) return error(c, no_such_version());
   auto src = copy_source(c, sb, sk);
   if (!src) return error(c, src.status(), Subject::kBucket);
-  auto h = gw_->open_object(*src, sk);
+  auto h = open_named_version(*src, sk, sv.empty() ? nullptr : &sv);
   if (!h) return error(c, h.status(), Subject::kObject);
+  if (h->info.delete_marker)
+    return error(c, make_s3_error(400, "InvalidRequest", "The source of a copy request may not specifically refer to a delete marker by version id."));
   uint64_t off = 0, len = h->info.size;
   if (const std::string* range = c.req.header("x-amz-copy-source-range")) {
     bool unsatisfiable = false;
@@ -162,7 +163,9 @@ Response S3Handler::complete_upload(Ctx& c) {
   x.leaf("Bucket", c.req.bucket).leaf("Key", info->key).leaf("ETag", quoted(info->etag));
   if (!algo.empty()) x.leaf("Checksum" + checksum_algo_upper(algo), value).leaf("ChecksumType", type);
   x.close("CompleteMultipartUploadResult");
-  return xml_response(x);
+  Response r = xml_response(x);
+  set_version_header(r, *ns, info->version_id);
+  return r;
 }
 
 Response S3Handler::abort_upload(Ctx& c) {

@@ -77,6 +77,7 @@ void object_headers(Response& r, const ObjectInfo& o, const S3Request& q, bool w
   r.set("ETag", quoted(o.etag));
   r.set("Last-Modified", http_date(o.mtime_ns));
   r.set("Accept-Ranges", "bytes");
+  if (!o.version_id.empty()) r.set("x-amz-version-id", o.version_id);
   std::string ct = o.meta.content_type.empty() ? "binary/octet-stream" : o.meta.content_type;
   // Presigned GETs may override response headers.
   auto override_or = [&](const char* param, const std::string& def) {
@@ -224,6 +225,7 @@ Response S3Handler::put_object(Ctx& c) {
   if (!info) return error(c, info.status(), Subject::kObject);
   Response r;
   r.set("ETag", quoted(info->etag));
+  set_version_header(r, *ns, info->version_id);
   for (const auto& [k, v] : (*body)->checksums()) r.set(k, v);
   return r;
 }
@@ -234,13 +236,21 @@ Response S3Handler::get_object(Ctx& c, bool head) {
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   if (c.req.key.size() > gateway::kMaxKeyBytes)
     return error(c, make_error(ErrorCode::kNameTooLong, "key too long"), Subject::kObject);
-  auto h = gw_->open_object(*ns, c.req.key);
+  const std::string* version = c.req.param("versionId");
+  auto h = open_named_version(*ns, c.req.key, version);
   if (!h) {
     // A key that cannot be a path cannot exist either.
-    if (h.code() == ErrorCode::kInvalidArgument) return error(c, not_found(""), Subject::kObject);
+    if (h.code() == ErrorCode::kInvalidArgument && !version) return error(c, not_found(""), Subject::kObject);
     return error(c, h.status(), Subject::kObject);
   }
   Response r;
+  if (h->info.delete_marker) {
+    r = error(c, make_s3_error(405, "MethodNotAllowed", "The specified method is not allowed against this resource."));
+    r.set("x-amz-delete-marker", "true");
+    r.set("x-amz-version-id", h->info.version_id);
+    r.set("Last-Modified", http_date(h->info.mtime_ns));
+    return r;
+  }
   int cond = check_conditions(c.req, h->info);
   if (cond == 304) {
     r.status = 304;
@@ -298,15 +308,28 @@ Response S3Handler::delete_object(Ctx& c) {
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   gateway::DeleteConditions cond;
   if (const std::string* m = c.req.header("if-match")) cond.if_match = unquote(*m);
-  Status st = gw_->delete_object(*ns, c.req.key, cond);
+  Response r;
+  r.status = 204;
+  gateway::DeletedObject done;
+  Status st;
+  if (const std::string* version = c.req.param("versionId")) {
+    if (!gateway::well_formed_version_id(*version))
+      return error(c, make_s3_error(400, "InvalidArgument", "Invalid version id specified"));
+    auto res = gw_->delete_object_version(*ns, c.req.key, *version);
+    st = res.status();
+    if (res) done = *res;
+    else done.version_id = *version;  // a version that is not there is deleted already
+  } else {
+    st = gw_->delete_object(*ns, c.req.key, cond, &done);
+  }
   // Deleting a missing key (or one that cannot exist) succeeds, as in S3
   // (but for a conditional delete: the condition names an object).
   if (st.code() == ErrorCode::kNotFound && cond.if_match) return error(c, st, Subject::kObject);
   if (!st && st.code() != ErrorCode::kNotFound && st.code() != ErrorCode::kInvalidArgument &&
       st.code() != ErrorCode::kNameTooLong)
     return error(c, st, Subject::kObject);
-  Response r;
-  r.status = 204;
+  if (!done.version_id.empty()) r.set("x-amz-version-id", done.version_id);
+  if (done.delete_marker) r.set("x-amz-delete-marker", "true");
   return r;
 }
 
@@ -318,7 +341,6 @@ Response S3Handler::copy_object(Ctx& c) {
   std::string sb, sk, sv;
   if (!parse_copy_source(c.req.header_or("x-amz-copy-source"), &sb, &sk, &sv))
     return error(c, make_s3_error(400, "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey"));
-  if (names_a_version(sv)) return error(c, no_such_version());
   auto src = copy_source(c, sb, sk);
   if (!src) return error(c, src.status(), Subject::kBucket);
   std::string directive = c.req.header_or("x-amz-metadata-directive", "COPY");
@@ -327,13 +349,16 @@ Response S3Handler::copy_object(Ctx& c) {
   std::string tagging = c.req.header_or("x-amz-tagging-directive", "COPY");
   if (tagging != "COPY" && tagging != "REPLACE")
     return error(c, make_s3_error(400, "InvalidArgument", "Unknown tagging directive."));
-  if (directive == "COPY" && tagging == "COPY" && sb == c.req.bucket && sk == c.req.key)
+  if (directive == "COPY" && tagging == "COPY" && sb == c.req.bucket && sk == c.req.key && sv.empty())
     return error(c, make_s3_error(400, "InvalidRequest",
                                   "This copy request is illegal because it is trying to copy an object to itself "
                                   "without changing the object's metadata, storage class, website redirect location "
                                   "or encryption attributes."));
-  auto head = gw_->head_object(*src, sk);
-  if (!head) return error(c, head.status(), Subject::kObject);
+  auto source = open_named_version(*src, sk, sv.empty() ? nullptr : &sv);
+  if (!source) return error(c, source.status(), Subject::kObject);
+  if (source->info.delete_marker)
+    return error(c, make_s3_error(400, "InvalidRequest", "The source of a copy request may not specifically refer to a delete marker by version id."));
+  const gateway::ObjectInfo* head = &source->info;
   // The metadata of the source or of the request; the tags of the source or
   // of the request's x-amz-tagging, each by its own directive.
   ObjectMeta meta = head->meta;
@@ -355,12 +380,15 @@ Response S3Handler::copy_object(Ctx& c) {
     return error(c, make_s3_error(412, "PreconditionFailed", "x-amz-copy-source-if-match did not hold"));
   if (const std::string* m = c.req.header("x-amz-copy-source-if-none-match"); m && unquote(*m) == head->etag)
     return error(c, make_s3_error(412, "PreconditionFailed", "x-amz-copy-source-if-none-match did not hold"));
-  auto info = gw_->copy_object(*src, sk, *dst, c.req.key, meta);
+  auto info = gw_->copy_object(*src, sk, *dst, c.req.key, meta, sv);
   if (!info) return error(c, info.status(), Subject::kObject);
   XmlWriter x;
   x.open("CopyObjectResult", true).leaf("LastModified", iso8601(info->mtime_ns)).leaf("ETag", quoted(info->etag));
   x.close("CopyObjectResult");
-  return xml_response(x);
+  Response r = xml_response(x);
+  if (!head->version_id.empty()) r.set("x-amz-copy-source-version-id", head->version_id);
+  set_version_header(r, *dst, info->version_id);
+  return r;
 }
 
 // ---- object tags (kept in the object's metadata: tagging.h)
@@ -385,6 +413,7 @@ Response S3Handler::delete_object_tagging(Ctx& c) {
 Response S3Handler::set_object_tags(Ctx& c, const TagSet& tags) {
   auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
+  if (Status st = only_current_version(*ns, c.req); !st) return error(c, st, Subject::kObject);
   auto info = gw_->edit_object_meta(*ns, c.req.key, [&](ObjectMeta* m) {
     m->headers.erase(kTagsHeader);
     if (!tags.empty()) m->headers[kTagsHeader] = encode_tags(tags);
@@ -398,15 +427,20 @@ Response S3Handler::get_object_tagging(Ctx& c) {
   c.op = "GetObjectTagging";
   auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
-  auto head = gw_->head_object(*ns, c.req.key);
-  if (!head) return error(c, head.status(), Subject::kObject);
+  const std::string* version = c.req.param("versionId");
+  auto h = open_named_version(*ns, c.req.key, version);
+  if (!h) return error(c, h.status(), Subject::kObject);
+  if (h->info.delete_marker) return error(c, make_s3_error(405, "MethodNotAllowed", "The specified method is not allowed against this resource."));
+  const gateway::ObjectInfo* head = &h->info;
   TagSet tags;
   if (auto t = head->meta.headers.find(kTagsHeader); t != head->meta.headers.end()) {
     auto parsed = parse_tag_header(t->second);
     if (!parsed) return error(c, parsed.status(), Subject::kObject);
     tags = std::move(*parsed);
   }
-  return xml_response(tagging_xml(tags));
+  Response r = xml_response(tagging_xml(tags));
+  if (version) r.set("x-amz-version-id", *version);
+  return r;
 }
 
 }  // namespace kiseki::s3

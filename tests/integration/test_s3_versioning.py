@@ -1,0 +1,239 @@
+"""Bucket versioning (ADR 0012) through boto3 against a real kiseki-server: version
+ids on PUT, copy and multipart completion, reads and deletes by version, delete
+markers, suspended buckets and their null versions, ListObjectVersions with its
+markers and delimiter, DeleteObjects with versions, and the current version read
+over NFS with libnfs. One server for the module."""
+import os
+import subprocess
+
+import pytest
+from botocore.exceptions import ClientError
+
+from kiseki_server import Server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    s = Server(str(tmp_path_factory.mktemp("s3versions") / "data"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def s3(server):
+    return server.s3_client(retries={"max_attempts": 0})
+
+
+@pytest.fixture
+def bucket(s3, request):
+    name = "v-" + request.node.name.lower().replace("_", "-")[:50]
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name
+
+
+def code(e):
+    return e.value.response["Error"]["Code"]
+
+
+def versions(s3, bucket, **kw):
+    r = s3.list_object_versions(Bucket=bucket, **kw)
+    out = [(v["Key"], v["VersionId"], v["IsLatest"], "V") for v in r.get("Versions", [])]
+    out += [(m["Key"], m["VersionId"], m["IsLatest"], "M") for m in r.get("DeleteMarkers", [])]
+    return r, out
+
+
+def body(s3, bucket, key, **kw):
+    return s3.get_object(Bucket=bucket, Key=key, **kw)["Body"].read()
+
+
+def test_versioning_state_round_trips(s3):
+    s3.create_bucket(Bucket="state")
+    assert "Status" not in s3.get_bucket_versioning(Bucket="state")
+    s3.put_bucket_versioning(Bucket="state", VersioningConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_versioning(Bucket="state")["Status"] == "Enabled"
+    s3.put_bucket_versioning(Bucket="state", VersioningConfiguration={"Status": "Suspended"})
+    assert s3.get_bucket_versioning(Bucket="state")["Status"] == "Suspended"
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_versioning(Bucket="state", VersioningConfiguration={"Status": "Sometimes"})
+    assert code(e) == "MalformedXML"
+
+
+def test_versions_of_put_copy_and_multipart(s3, bucket):
+    v1 = s3.put_object(Bucket=bucket, Key="k", Body=b"one")["VersionId"]
+    v2 = s3.put_object(Bucket=bucket, Key="k", Body=b"two" * 3000)["VersionId"]
+    assert v1 != v2 and len(v1) == 24
+    v3 = s3.copy_object(Bucket=bucket, Key="k", CopySource={"Bucket": bucket, "Key": "k", "VersionId": v1},
+                        MetadataDirective="COPY")["VersionId"]
+    up = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="k", UploadId=up, PartNumber=1, Body=b"four")["ETag"]
+    v4 = s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=up,
+                                      MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})["VersionId"]
+    assert len({v1, v2, v3, v4}) == 4
+    assert body(s3, bucket, "k") == b"four"
+    assert body(s3, bucket, "k", VersionId=v1) == b"one"
+    assert body(s3, bucket, "k", VersionId=v2) == b"two" * 3000
+    assert body(s3, bucket, "k", VersionId=v3) == b"one"
+    h = s3.head_object(Bucket=bucket, Key="k", VersionId=v2)
+    assert h["VersionId"] == v2 and h["ContentLength"] == 9000
+    assert s3.head_object(Bucket=bucket, Key="k")["VersionId"] == v4
+    _, listed = versions(s3, bucket)
+    assert listed == [("k", v4, True, "V"), ("k", v3, False, "V"), ("k", v2, False, "V"), ("k", v1, False, "V")]
+    # a version that is not there, and one that cannot be
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="k", VersionId="0" * 24)
+    assert code(e) == "NoSuchVersion"
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="k", VersionId="not-a-version")
+    assert code(e) == "InvalidArgument"
+
+
+def test_delete_markers_and_deleting_versions(s3, bucket):
+    v1 = s3.put_object(Bucket=bucket, Key="d/k", Body=b"one")["VersionId"]
+    v2 = s3.put_object(Bucket=bucket, Key="d/k", Body=b"two")["VersionId"]
+    r = s3.delete_object(Bucket=bucket, Key="d/k")
+    assert r["DeleteMarker"] is True
+    marker = r["VersionId"]
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="d/k")
+    assert code(e) == "NoSuchKey"
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+    _, listed = versions(s3, bucket)
+    assert sorted(listed) == sorted([("d/k", marker, True, "M"), ("d/k", v2, False, "V"),
+                                     ("d/k", v1, False, "V")])
+    # a GET of the marker by id is not allowed; the older versions still read
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="d/k", VersionId=marker)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 405
+    assert body(s3, bucket, "d/k", VersionId=v2) == b"two"
+    # deleting the marker brings v2 back as the current object
+    r = s3.delete_object(Bucket=bucket, Key="d/k", VersionId=marker)
+    assert r["DeleteMarker"] is True and r["VersionId"] == marker
+    assert body(s3, bucket, "d/k") == b"two"
+    assert s3.head_object(Bucket=bucket, Key="d/k")["VersionId"] == v2
+    # deleting the current version by id makes the one before it current
+    s3.delete_object(Bucket=bucket, Key="d/k", VersionId=v2)
+    assert body(s3, bucket, "d/k") == b"one"
+    _, listed = versions(s3, bucket)
+    assert listed == [("d/k", v1, True, "V")]
+    s3.delete_object(Bucket=bucket, Key="d/k", VersionId=v1)
+    _, listed = versions(s3, bucket)
+    assert listed == []
+    # a bucket with versions left is not empty; without any it deletes
+    s3.put_object(Bucket=bucket, Key="x", Body=b"x")
+    s3.delete_object(Bucket=bucket, Key="x")
+    with pytest.raises(ClientError) as e:
+        s3.delete_bucket(Bucket=bucket)
+    assert code(e) == "BucketNotEmpty"
+    for key, vid, _, _ in versions(s3, bucket)[1]:
+        s3.delete_object(Bucket=bucket, Key=key, VersionId=vid)
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_suspended_bucket_keeps_one_null_version(s3, bucket):
+    v1 = s3.put_object(Bucket=bucket, Key="k", Body=b"versioned")["VersionId"]
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    assert s3.put_object(Bucket=bucket, Key="k", Body=b"null one")["VersionId"] == "null"
+    assert s3.put_object(Bucket=bucket, Key="k", Body=b"null two")["VersionId"] == "null"
+    _, listed = versions(s3, bucket)
+    assert listed == [("k", "null", True, "V"), ("k", v1, False, "V")]
+    assert body(s3, bucket, "k", VersionId="null") == b"null two"
+    # a delete makes a null delete marker in place of the null version
+    r = s3.delete_object(Bucket=bucket, Key="k")
+    assert r["DeleteMarker"] is True and r["VersionId"] == "null"
+    _, listed = versions(s3, bucket)
+    assert sorted(listed) == sorted([("k", "null", True, "M"), ("k", v1, False, "V")])
+    # enabled again: the next version is kept beside the null marker
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    v3 = s3.put_object(Bucket=bucket, Key="k", Body=b"three")["VersionId"]
+    _, listed = versions(s3, bucket)
+    assert [x[1] for x in listed if x[3] == "V"] == [v3, v1]
+    assert body(s3, bucket, "k", VersionId=v1) == b"versioned"
+
+
+def test_objects_from_before_versioning_are_null_versions(s3):
+    s3.create_bucket(Bucket="before")
+    s3.put_object(Bucket="before", Key="old", Body=b"old")
+    s3.put_bucket_versioning(Bucket="before", VersioningConfiguration={"Status": "Enabled"})
+    v = s3.put_object(Bucket="before", Key="old", Body=b"new")["VersionId"]
+    _, listed = versions(s3, "before")
+    assert listed == [("old", v, True, "V"), ("old", "null", False, "V")]
+    assert body(s3, "before", "old", VersionId="null") == b"old"
+
+
+def test_list_versions_pages_and_prefixes(s3, bucket):
+    ids = {}
+    for key in ["a", "b/1", "b/2", "c"]:
+        ids[key] = [s3.put_object(Bucket=bucket, Key=key, Body=key.encode() * n)["VersionId"] for n in (1, 2, 3)]
+    s3.delete_object(Bucket=bucket, Key="c")
+    _, full = versions(s3, bucket)
+    assert len(full) == 13
+    # one page at a time, with both markers, gives the same list in order
+    seen, km, vm = [], None, None
+    while True:
+        kw = {"MaxKeys": 2}
+        if km:
+            kw.update(KeyMarker=km, VersionIdMarker=vm)
+        r = s3.list_object_versions(Bucket=bucket, **kw)
+        page = [(v["Key"], v["VersionId"]) for v in r.get("Versions", []) + r.get("DeleteMarkers", [])]
+        assert len(page) <= 2
+        seen += page
+        if not r["IsTruncated"]:
+            break
+        km, vm = r["NextKeyMarker"], r["NextVersionIdMarker"]
+    assert sorted(seen) == sorted((k, v) for k, v, _, _ in full) and len(seen) == 13
+    # keys in order, newest first within a key
+    order = [k for k, _ in seen]
+    assert order == sorted(order)
+    assert [v for k, v in seen if k == "a"] == ids["a"][::-1]
+    # a delimiter rolls b/ up; a prefix narrows
+    r = s3.list_object_versions(Bucket=bucket, Delimiter="/")
+    assert [p["Prefix"] for p in r["CommonPrefixes"]] == ["b/"]
+    assert {v["Key"] for v in r["Versions"]} == {"a", "c"}
+    r = s3.list_object_versions(Bucket=bucket, Prefix="b/")
+    assert len(r["Versions"]) == 6 and "CommonPrefixes" not in r
+    latest = [v["VersionId"] for v in r["Versions"] if v["IsLatest"]]
+    assert sorted(latest) == sorted([ids["b/1"][-1], ids["b/2"][-1]])
+
+
+def test_delete_objects_with_versions(s3, bucket):
+    v1 = s3.put_object(Bucket=bucket, Key="m", Body=b"1")["VersionId"]
+    v2 = s3.put_object(Bucket=bucket, Key="m", Body=b"2")["VersionId"]
+    r = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "m", "VersionId": v1}, {"Key": "n"}]})
+    deleted = {(d["Key"], d.get("VersionId")): d for d in r["Deleted"]}
+    assert ("m", v1) in deleted
+    assert deleted[("n", None)]["DeleteMarker"] is True and deleted[("n", None)]["DeleteMarkerVersionId"]
+    _, listed = versions(s3, bucket)
+    assert ("m", v2, True, "V") in listed and not any(v == v1 for _, v, _, _ in listed)
+    # boto3's resource API empties a versioned bucket version by version
+    import boto3  # noqa: F401  (the resource API rides on the same session)
+    s3r = boto3.resource("s3", endpoint_url=s3.meta.endpoint_url, region_name="us-east-1",
+                         aws_access_key_id=s3._request_signer._credentials.access_key,
+                         aws_secret_access_key=s3._request_signer._credentials.secret_key)
+    s3r.Bucket(bucket).object_versions.delete()
+    assert versions(s3, bucket)[1] == []
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_current_version_read_over_nfs(server, s3, tmp_path):
+    s3.create_bucket(Bucket="vnfs")
+    s3.put_bucket_versioning(Bucket="vnfs", VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket="vnfs", Key="dir/f.txt", Body=b"first")["VersionId"]
+    s3.put_object(Bucket="vnfs", Key="dir/f.txt", Body=b"second")
+
+    def nfs_cat(path):
+        r = subprocess.run(["nfs-cat", server.nfs_url(f"/default/vnfs/{path}")], capture_output=True, timeout=60)
+        return r.returncode, r.stdout
+
+    assert nfs_cat("dir/f.txt") == (0, b"second")
+    r = subprocess.run(["nfs-ls", server.nfs_url("/default/vnfs/dir")], capture_output=True, timeout=60)
+    names = {line.split()[-1] for line in r.stdout.decode().splitlines() if line.strip()}
+    assert names == {"f.txt"}, names  # versions are not entries of the tree
+    s3.delete_object(Bucket="vnfs", Key="dir/f.txt")
+    assert nfs_cat("dir/f.txt")[0] != 0
+    s3.delete_object(Bucket="vnfs", Key="dir/f.txt",
+                     VersionId=versions(s3, "vnfs")[1][0][1])  # the marker
+    s3.delete_object(Bucket="vnfs", Key="dir/f.txt", VersionId=[
+        v for k, v, latest, _ in versions(s3, "vnfs")[1] if latest][0])
+    assert nfs_cat("dir/f.txt") == (0, b"first")
+    assert s3.head_object(Bucket="vnfs", Key="dir/f.txt")["VersionId"] == v1
