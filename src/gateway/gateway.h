@@ -179,8 +179,14 @@ class Gateway {
                                                    std::string_view version_id) const = 0;
   // Removes one version for good; if it was the current one, the newest
   // remaining version becomes current (unless that is a delete marker).
-  virtual Result<DeletedObject> delete_object_version(NsRef ns, std::string_view key,
-                                                     std::string_view version_id) = 0;
+  // `bypass_governance`: a GOVERNANCE retention does not hold (the caller may).
+  virtual Result<DeletedObject> delete_object_version(NsRef ns, std::string_view key, std::string_view version_id,
+                                                     bool bypass_governance = false) = 0;
+  // Sets a version's retention (mask ns::kSetRetention) and/or legal hold
+  // (ns::kSetLegalHold). A retention in force only lengthens (a GOVERNANCE
+  // one may change with `bypass_governance`); kNotPermitted otherwise.
+  virtual Status set_object_lock(NsRef ns, std::string_view key, std::string_view version_id, uint64_t mask,
+                                 const ns::ObjectLock& lock, bool bypass_governance = false) = 0;
   virtual Result<VersionList> list_object_versions(NsRef ns, const VersionListRequest& req) const = 0;
   // Changes an object's metadata (content type, stored headers, user metadata,
   // tags) and keeps its data and ETag: `edit` sees the metadata as it is when the

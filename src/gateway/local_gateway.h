@@ -124,7 +124,10 @@ class LocalGateway final : public Gateway {
                        DeletedObject* out = nullptr) override;
   Result<ObjectHandle> open_object_version(NsRef ns, std::string_view key,
                                            std::string_view version_id) const override;
-  Result<DeletedObject> delete_object_version(NsRef ns, std::string_view key, std::string_view version_id) override;
+  Result<DeletedObject> delete_object_version(NsRef ns, std::string_view key, std::string_view version_id,
+                                              bool bypass_governance = false) override;
+  Status set_object_lock(NsRef ns, std::string_view key, std::string_view version_id, uint64_t mask,
+                         const ns::ObjectLock& lock, bool bypass_governance = false) override;
   Result<VersionList> list_object_versions(NsRef ns, const VersionListRequest& req) const override;
   bool coordinates() const override { return log_->leads(); }
   // Copies within or across namespaces of one tenant; `meta` replaces the source's
@@ -289,6 +292,10 @@ class LocalGateway final : public Gateway {
     ns::Inode inode;
   };
   Result<std::vector<VersionEntry>> key_versions(NsRef ns, std::string_view key) const;
+  // Version `version_id` of `key` (the current object or a kept version),
+  // opened (a delete marker's content is empty); kNotFound if there is none.
+  Status find_version(NsRef ns, std::string_view key, std::string_view version_id, const crypto::SecretKey& kek,
+                      ns::Inode* i, Content* c) const;
   // How the current object `cur` (content `c`) of `key` becomes a version:
   // d's kKeepVersion and entry name, and the references a still-linked inode needs.
   void keep_current(std::string_view key, const ns::Inode& cur, const Content& c, ns::Delta* d) const;

@@ -55,6 +55,9 @@ Status seal_upload(const crypto::SecretKey& kek, NamespaceId ns, std::string_vie
   e.u8(kUploadFormat).str(r.key).str(r.meta.content_type).i64(r.initiated_ns);
   encode_string_map(e, r.meta.headers);
   encode_string_map(e, r.meta.user_meta);
+  // Optional tail: the object lock the completed object gets.
+  if (r.meta.lock.any())
+    e.u8(static_cast<uint8_t>(r.meta.lock.mode)).i64(r.meta.lock.retain_until_ns).u8(r.meta.lock.legal_hold);
   return crypto::tenant_seal(kek, as_bytes(upload_aad(ns, id)), as_bytes(plain), out);
 }
 
@@ -67,8 +70,16 @@ Status open_upload(const crypto::SecretKey& kek, NamespaceId ns, std::string_vie
   r->key = std::string(d.str());
   r->meta.content_type = std::string(d.str());
   r->initiated_ns = d.i64();
-  if (!decode_string_map(d, &r->meta.headers) || !decode_string_map(d, &r->meta.user_meta) || !d.done())
+  if (!decode_string_map(d, &r->meta.headers) || !decode_string_map(d, &r->meta.user_meta))
     return corruption("upload record: truncated");
+  if (!d.done()) {
+    uint8_t mode = d.u8();
+    if (mode > static_cast<uint8_t>(ns::LockMode::kCompliance)) return corruption("upload record: bad lock mode");
+    r->meta.lock.mode = static_cast<ns::LockMode>(mode);
+    r->meta.lock.retain_until_ns = d.i64();
+    r->meta.lock.legal_hold = d.u8() != 0;
+  }
+  if (!d.ok() || !d.done()) return corruption("upload record: truncated");
   return Status::ok();
 }
 
@@ -262,6 +273,7 @@ Result<ObjectInfo> LocalGateway::complete_upload(NsRef ns, std::string_view uplo
     }
     c.etag = md5_hex(crypto::md5(as_bytes(md5s))) + "-" + std::to_string(parts.size());
     Delta put = object_delta(ns, ur.key, size);
+    put.inode.lock = ur.meta.lock;
     std::vector<Delta> record;
     KISEKI_TRY(replace_target(ns, ur.key, kek, &put, &c, &record).status());
     KISEKI_TRY(seal_content(kek, ns.ns, c, &put.inode.content));
@@ -282,6 +294,7 @@ Result<ObjectInfo> LocalGateway::complete_upload(NsRef ns, std::string_view uplo
       Inode i;
       i.size = size;
       i.attr.mtime_ns = put.time_ns;
+      i.lock = put.inode.lock;
       return object_info(ur.key, i, c);
     }
     if (out.code() != ErrorCode::kConflict) return out.status();

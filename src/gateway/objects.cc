@@ -115,6 +115,7 @@ ObjectInfo LocalGateway::object_info(std::string_view key, const Inode& inode, c
   info.meta.content_type = c.content_type;
   info.meta.headers = c.headers;
   info.meta.user_meta = c.user_meta;
+  info.meta.lock = inode.lock;
   if (!inode.is_dir()) info.part_sizes = c.part_sizes;
   info.version_id = c.version_id;
   return info;
@@ -207,6 +208,7 @@ Result<ObjectInfo> LocalGateway::put_object(NsRef ns, std::string_view key, cons
     // are decided here, on state read after one.
     if (attempt > 0 || cond.if_match || cond.if_none_match_star) KISEKI_TRY(log_of(ns.ns).read_barrier());
     Delta d = object_delta(ns, key, data.size);
+    d.inode.lock = meta.lock;
     if (cond.if_none_match_star) d.flags |= ns::kMustNotExist;
     std::vector<Delta> record;
     KISEKI_ASSIGN_OR_RETURN(std::optional<Content> old, replace_target(ns, key, kek, &d, &c, &record));
@@ -223,6 +225,7 @@ Result<ObjectInfo> LocalGateway::put_object(NsRef ns, std::string_view key, cons
       Inode i;
       i.size = data.size;
       i.attr.mtime_ns = t;
+      i.lock = meta.lock;
       return object_info(key, i, c);
     }
     if (out.code() != ErrorCode::kConflict) return out.status();
@@ -349,6 +352,7 @@ Result<ObjectInfo> LocalGateway::copy_with(NsRef src, std::string_view src_key, 
     if (across) KISEKI_TRY(log_of(dst.ns).read_barrier());
     Inode si;
     Content c;
+    ns::ObjectLock lock;  // a copy's is the request's; an edit in place keeps the object's
     if (src_version.empty()) {
       KISEKI_TRY(resolve_key(src, src_key, &si).status());
       KISEKI_TRY(open_content(kek, src.ns, si.content, &c));
@@ -358,15 +362,18 @@ Result<ObjectInfo> LocalGateway::copy_with(NsRef src, std::string_view src_key, 
       c = *h.content;
       si.size = h.info.size;
     }
+    if (!new_version) lock = si.lock;
     if (edit) {
-      ObjectMeta m{c.content_type, c.headers, c.user_meta};
+      ObjectMeta m{c.content_type, c.headers, c.user_meta, lock};
       KISEKI_TRY(edit(&m));
       c.content_type = std::move(m.content_type);
       c.headers = std::move(m.headers);
       c.user_meta = std::move(m.user_meta);
+      if (new_version) lock = m.lock;
     }
     // Same tenant, same dedup domain: the copy shares the source's chunks.
     Delta d = object_delta(dst, dst_key, si.size);
+    d.inode.lock = lock;
     std::vector<Delta> record;
     KISEKI_TRY(replace_target(dst, dst_key, kek, &d, new_version ? &c : nullptr, &record).status());
     // An edit in place (new metadata or tags) is of the object as it is now:
@@ -393,6 +400,7 @@ Result<ObjectInfo> LocalGateway::copy_with(NsRef src, std::string_view src_key, 
     add_refs(c.extents, pinned, &d);
     Inode i = si;
     i.attr.mtime_ns = d.time_ns;
+    i.lock = lock;
     record.insert(record.begin(), std::move(d));
     auto out = submit(std::move(record));
     if (out) return object_info(dst_key, i, c);

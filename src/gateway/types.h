@@ -162,6 +162,8 @@ struct ObjectMeta {
   std::string content_type;
   std::map<std::string, std::string> headers;
   std::map<std::string, std::string> user_meta;
+  // Kept unsealed in the inode, where apply enforces it (ADR 0012).
+  ns::ObjectLock lock;
 };
 
 // A delete that applies only to the object as the caller saw it.

@@ -94,6 +94,7 @@ Status LocalGateway::restore_newest(NsRef ns, std::string_view key, const crypto
   put.inode.attr = v.inode.attr;
   put.inode.btime_ns = v.inode.btime_ns;
   put.inode.content = v.inode.content;
+  put.inode.lock = v.inode.lock;
   if (cur) {
     put.version = cur->version;
     add_unrefs(cur_content->extents, &put);
@@ -163,39 +164,46 @@ Result<DeletedObject> LocalGateway::delete_versioned(NsRef ns, std::string_view 
   return make_error(ErrorCode::kConflict, "delete kept conflicting with concurrent changes");
 }
 
+Status LocalGateway::find_version(NsRef ns, std::string_view key, std::string_view version_id,
+                                  const crypto::SecretKey& kek, Inode* i, Content* c) const {
+  if (!well_formed_version_id(version_id)) return not_found("no such version");
+  auto found = resolve_key(ns, key, i);
+  if (!found && found.code() != ErrorCode::kNotFound) return found.status();
+  if (found) {
+    KISEKI_TRY(open_content(kek, ns.ns, i->content, c));
+    if (id_of(*c) == version_id) return Status::ok();
+  }
+  if (is_folder_key(key)) return not_found("no such version");
+  KISEKI_ASSIGN_OR_RETURN(auto kept, key_versions(ns, key));
+  auto v = std::find_if(kept.begin(), kept.end(), [&](const VersionEntry& e) { return e.id == version_id; });
+  if (v == kept.end()) return not_found("no such version");
+  *i = v->inode;
+  *c = Content{};
+  if (is_marker(*i)) {
+    c->version_id = std::string(version_id);
+    return Status::ok();
+  }
+  return open_content(kek, ns.ns, i->content, c);
+}
+
 Result<ObjectHandle> LocalGateway::open_object_version(NsRef ns, std::string_view key,
                                                        std::string_view version_id) const {
-  if (!well_formed_version_id(version_id)) return not_found("no such version");
   KISEKI_TRY(log_of(ns.ns).read_barrier());
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
-  ObjectHandle h;
-  h.tenant = ns.tenant;
   auto c = std::make_shared<Content>();
   Inode i;
-  auto found = resolve_key(ns, key, &i);
-  if (!found && found.code() != ErrorCode::kNotFound) return found.status();
-  if (found) KISEKI_TRY(open_content(kek, ns.ns, i.content, c.get()));
-  if (!found || id_of(*c) != version_id) {
-    if (is_folder_key(key)) return not_found("no such version");
-    KISEKI_ASSIGN_OR_RETURN(auto kept, key_versions(ns, key));
-    auto v = std::find_if(kept.begin(), kept.end(), [&](const VersionEntry& e) { return e.id == version_id; });
-    if (v == kept.end()) return not_found("no such version");
-    i = v->inode;
-    *c = Content{};
-    if (!is_marker(i)) KISEKI_TRY(open_content(kek, ns.ns, i.content, c.get()));
-  }
+  KISEKI_TRY(find_version(ns, key, version_id, kek, &i, c.get()));
+  ObjectHandle h;
+  h.tenant = ns.tenant;
   h.info = object_info(key, i, *c);
   h.info.version_id = id_of(*c);
-  if (is_marker(i)) {
-    h.info.delete_marker = true;
-    h.info.version_id = std::string(version_id);
-  }
+  h.info.delete_marker = is_marker(i);
   h.content = std::move(c);
   return h;
 }
 
 Result<DeletedObject> LocalGateway::delete_object_version(NsRef ns, std::string_view key,
-                                                          std::string_view version_id) {
+                                                          std::string_view version_id, bool bypass_governance) {
   if (!well_formed_version_id(version_id)) return invalid_argument("invalid version id");
   KISEKI_TRY(validate_key(key));
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
@@ -230,6 +238,8 @@ Result<DeletedObject> LocalGateway::delete_object_version(NsRef ns, std::string_
         KISEKI_TRY(restore_newest(ns, key, kek, rest, nullptr, nullptr, &record));
       }
     }
+    if (bypass_governance)
+      for (auto& d : record) d.flags |= ns::kBypassGovernance;
     Status st = submit(std::move(record)).status();
     if (st.is_ok()) return out;
     if (st.code() != ErrorCode::kConflict) return st;
@@ -319,6 +329,34 @@ Result<VersionList> LocalGateway::list_object_versions(NsRef ns, const VersionLi
     out.truncated = true;
   }
   return out;
+}
+
+Status LocalGateway::set_object_lock(NsRef ns, std::string_view key, std::string_view version_id, uint64_t mask,
+                                     const ns::ObjectLock& lock, bool bypass_governance) {
+  KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
+  for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
+    KISEKI_TRY(log_of(ns.ns).read_barrier());
+    Inode i;
+    Content c;
+    if (version_id.empty()) {
+      KISEKI_TRY(resolve_key(ns, key, &i).status());
+    } else {
+      KISEKI_TRY(find_version(ns, key, version_id, kek, &i, &c));
+    }
+    if (i.is_dir() || is_marker(i)) return invalid_argument("only objects are locked");
+    Delta d;
+    d.op = Op::kSetLock;
+    d.ns = ns.ns;
+    d.ino = i.ino;
+    d.version = i.version;
+    d.a = mask;
+    d.time_ns = now();
+    d.inode.lock = lock;
+    if (bypass_governance) d.flags |= ns::kBypassGovernance;
+    Status st = submit({d}).status();
+    if (st.code() != ErrorCode::kConflict) return st;
+  }
+  return make_error(ErrorCode::kConflict, "lock change kept conflicting with concurrent changes");
 }
 
 }  // namespace kiseki::gateway

@@ -238,11 +238,14 @@ static Status apply_put_object(Txn& txn, const Delta& d, std::string* out) {
     if (d.flags & kKeepVersion) {
       if (!d.unrefs.empty()) return invalid_argument("a kept version keeps its references");
       KISEKI_TRY(keep_version(txn, d, cur));
+    } else if (!keeps_data(cur, d)) {
+      KISEKI_TRY(check_unlocked(cur, d));
     }
     Inode next = cur;
     next.content = d.inode.content;
     next.size = d.inode.size;
     next.attr = d.inode.attr;
+    next.lock = d.inode.lock;
     next.attr.ctime_ns = d.time_ns;
     ++next.version;
     put_inode(txn, d.ns, next);
@@ -292,6 +295,7 @@ static Status apply_delete_object(Txn& txn, const Delta& d) {
     remove_dentry(txn, d.ns, dirs.back().ino, parts.back(), de);
     touch(dirs.back(), d.time_ns);
     put_inode(txn, d.ns, dirs.back());
+    if (!(d.flags & kKeepVersion)) KISEKI_TRY(check_unlocked(victim, d));
     if (d.flags & kKeepVersion) {
       // The content becomes a version. An inode with other links (NFS hard
       // links) keeps its own references: the delta brings the version's.
@@ -335,6 +339,7 @@ static Status apply_rename(Txn& txn, const Delta& d) {
   KISEKI_TRY(get_dentry(txn, d.ns, d.parent, d.name, &sde));
   Inode src;
   KISEKI_TRY(get_inode(txn, d.ns, sde.ino, &src));
+  KISEKI_TRY(check_unlocked(src, d));  // a locked object keeps its key
   if (src.is_dir()) {
     bool inside = false;
     KISEKI_TRY(is_ancestor(txn, d.ns, src.ino, d.parent2, &inside));
@@ -348,6 +353,7 @@ static Status apply_rename(Txn& txn, const Delta& d) {
     Inode victim;
     KISEKI_TRY(get_inode(txn, d.ns, dde.ino, &victim));
     if (victim.ino != d.ino || victim.version != d.version) return conflict("rename target changed");
+    KISEKI_TRY(check_unlocked(victim, d));
     if (src.is_dir() && !victim.is_dir()) return make_error(ErrorCode::kNotDirectory, "target is not a directory");
     if (!src.is_dir() && victim.is_dir()) return make_error(ErrorCode::kIsDirectory, "target is a directory");
     if (victim.is_dir()) {
@@ -438,6 +444,7 @@ Status apply_tree_op(const Delta& d, Txn& txn, std::string* out) {
         return make_error(ErrorCode::kIsDirectory, "is a directory");
       }
       if (victim.ino != d.ino || victim.version != d.version) return conflict("inode changed since it was read");
+      KISEKI_TRY(check_unlocked(victim, d));
       remove_dentry(txn, d.ns, d.parent, d.name, de);
       touch(dir, d.time_ns);
       put_inode(txn, d.ns, dir);
@@ -463,6 +470,7 @@ Status apply_tree_op(const Delta& d, Txn& txn, std::string* out) {
       KISEKI_TRY(get_inode(txn, d.ns, d.ino, &i));
       if (i.type != FileType::kFile) return make_error(ErrorCode::kIsDirectory, "not a regular file");
       if (i.version != d.version) return conflict("file changed since it was read");
+      KISEKI_TRY(check_unlocked(i, d));
       i.content = d.inode.content;
       i.size = d.inode.size;
       i.attr.mtime_ns = i.attr.ctime_ns = d.time_ns;
@@ -478,6 +486,8 @@ Status apply_tree_op(const Delta& d, Txn& txn, std::string* out) {
       return apply_delete_version(txn, d);
     case Op::kPutDeleteMarker:
       return apply_put_delete_marker(txn, d);
+    case Op::kSetLock:
+      return apply_set_lock(txn, d);
     case Op::kPutUpload:
       txn.put(Cf::kMultipart, upload_key(d.ns, d.name), d.blob);
       return Status::ok();

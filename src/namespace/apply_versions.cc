@@ -1,5 +1,7 @@
 // Apply of object versions (ADR 0012): the versions directory, versions kept
 // from a replaced or deleted object, delete markers, and a version's removal.
+#include <algorithm>
+
 #include "namespace/apply_util.h"
 #include "namespace/versions.h"
 
@@ -76,6 +78,44 @@ Status apply_put_delete_marker(Txn& txn, const Delta& d) {
   return add_version(txn, d, d.name, tmpl);
 }
 
+Status check_unlocked(const Inode& i, const Delta& d) {
+  if (i.lock.legal_hold) return make_error(ErrorCode::kNotPermitted, "the object is under a legal hold");
+  if (i.lock.mode == LockMode::kNone || d.time_ns >= i.lock.retain_until_ns) return Status::ok();
+  if (i.lock.mode == LockMode::kGovernance && (d.flags & kBypassGovernance)) return Status::ok();
+  return make_error(ErrorCode::kNotPermitted, "the object is locked (retention) until a later date");
+}
+
+bool keeps_data(const Inode& cur, const Delta& d) {
+  if (d.inode.size != cur.size || !(d.inode.lock == cur.lock)) return false;
+  std::vector<ChunkId> refs, unrefs = d.unrefs;
+  for (const auto& r : d.refs) refs.push_back(r.id);
+  std::sort(refs.begin(), refs.end());
+  std::sort(unrefs.begin(), unrefs.end());
+  return refs == unrefs;
+}
+
+Status apply_set_lock(Txn& txn, const Delta& d) {
+  Inode i;
+  KISEKI_TRY(get_inode(txn, d.ns, d.ino, &i));
+  if (i.type != FileType::kFile || (i.flags & kDeleteMarker)) return invalid_argument("only objects are locked");
+  if (i.version != d.version) return conflict("object changed since it was read");
+  if (d.a & kSetRetention) {
+    const ObjectLock& was = i.lock;
+    const ObjectLock& now = d.inode.lock;
+    bool active = was.mode != LockMode::kNone && d.time_ns < was.retain_until_ns;
+    bool weaker = now.mode == LockMode::kNone || now.retain_until_ns < was.retain_until_ns ||
+                  (was.mode == LockMode::kCompliance && now.mode != LockMode::kCompliance);
+    if (active && weaker && (was.mode == LockMode::kCompliance || !(d.flags & kBypassGovernance)))
+      return make_error(ErrorCode::kNotPermitted, "a retention in force is only lengthened");
+    i.lock.mode = now.mode;
+    i.lock.retain_until_ns = now.mode == LockMode::kNone ? 0 : now.retain_until_ns;
+  }
+  if (d.a & kSetLegalHold) i.lock.legal_hold = d.inode.lock.legal_hold;
+  ++i.version;
+  put_inode(txn, d.ns, i);
+  return Status::ok();
+}
+
 Status apply_delete_version(Txn& txn, const Delta& d) {
   Dentry de;
   Status st = get_dentry(txn, d.ns, kVersionsInode, d.name, &de);
@@ -84,6 +124,7 @@ Status apply_delete_version(Txn& txn, const Delta& d) {
   Inode v;
   KISEKI_TRY(get_inode(txn, d.ns, de.ino, &v));
   if (v.ino != d.ino || v.version != d.version) return conflict("version changed since it was read");
+  KISEKI_TRY(check_unlocked(v, d));
   remove_dentry(txn, d.ns, kVersionsInode, d.name, de);
   txn.del(Cf::kInodes, meta::inode_key(d.ns, v.ino));
   return apply_unrefs(txn, d);

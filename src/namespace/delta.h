@@ -52,7 +52,10 @@ enum class Op : uint8_t {
                       // expected, unrefs: that version goes
   kPutDeleteMarker,   // ns, name = entry of the versions directory, name2 = key, inode.attr:
                       // a delete marker; kConflict if the key is an object now
+  kSetLock,           // ns, ino + version expected, a = LockMask, inode.lock: a file's or
+                      // version's object lock (retention only lengthens but with kBypassGovernance)
 };
+
 
 // Which metadata shard holds a namespace (ADR 0009): every node computes it
 // alike from the id. The root shard 0 also holds what is cluster-wide.
@@ -71,6 +74,7 @@ enum DeltaFlags : uint32_t {
                             // deleted becomes a version, entry name2 of the versions directory
                             // (ADR 0012); its references move there (refs: a deleted object's
                             // other links keep theirs)
+  kBypassGovernance = 1u << 8,  // a GOVERNANCE retention does not hold for this delta
 };
 
 enum AttrMask : uint32_t {

@@ -35,6 +35,25 @@ struct Attr {
   int64_t ctime_ns = 0;
 };
 
+// S3 object lock (ADR 0012) of a file or version: kept unsealed, so that apply
+// refuses (kNotPermitted) to delete, replace or rewrite a locked inode through
+// any protocol. Locked: under a legal hold, or with a mode while the delta's
+// time is before retain_until_ns.
+enum class LockMode : uint8_t { kNone = 0, kGovernance = 1, kCompliance = 2 };
+struct ObjectLock {
+  LockMode mode = LockMode::kNone;
+  int64_t retain_until_ns = 0;
+  bool legal_hold = false;
+  bool any() const { return mode != LockMode::kNone || legal_hold; }
+  bool operator==(const ObjectLock&) const = default;
+};
+
+// What a change of an object lock sets (kSetLock's `a`).
+enum LockMask : uint64_t {
+  kSetRetention = 1u << 0,
+  kSetLegalHold = 1u << 1,
+};
+
 struct Inode {
   InodeId ino = kInvalidInode;
   FileType type = FileType::kFile;
@@ -48,6 +67,7 @@ struct Inode {
   InodeId parent = kInvalidInode;  // directories only (one parent)
   uint64_t next_cookie = kFirstCookie;  // directories only
   std::string content;       // tenant-sealed by the gateway; opaque here
+  ObjectLock lock;           // files and versions only
 
   bool is_dir() const { return type == FileType::kDirectory; }
 };

@@ -237,3 +237,134 @@ def test_current_version_read_over_nfs(server, s3, tmp_path):
         v for k, v, latest, _ in versions(s3, "vnfs")[1] if latest][0])
     assert nfs_cat("dir/f.txt") == (0, b"first")
     assert s3.head_object(Bucket="vnfs", Key="dir/f.txt")["VersionId"] == v1
+
+
+# ---------------------------------------------------------------- object lock
+
+def future(days=1):
+    import datetime
+    return datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days)
+
+
+@pytest.fixture(scope="module")
+def locked(s3):
+    s3.create_bucket(Bucket="locked", ObjectLockEnabledForBucket=True)
+    return "locked"
+
+
+def test_object_lock_configuration(s3, locked):
+    assert s3.get_bucket_versioning(Bucket=locked)["Status"] == "Enabled"
+    cfg = s3.get_object_lock_configuration(Bucket=locked)["ObjectLockConfiguration"]
+    assert cfg["ObjectLockEnabled"] == "Enabled" and "Rule" not in cfg
+    # versioning stays on
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_versioning(Bucket=locked, VersioningConfiguration={"Status": "Suspended"})
+    assert code(e) == "InvalidBucketState"
+    # a bucket without versioning takes no lock configuration; one without lock answers 404
+    s3.create_bucket(Bucket="unlocked")
+    rule = {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}}
+    with pytest.raises(ClientError) as e:
+        s3.put_object_lock_configuration(Bucket="unlocked", ObjectLockConfiguration=rule)
+    assert code(e) == "InvalidBucketState"
+    with pytest.raises(ClientError) as e:
+        s3.get_object_lock_configuration(Bucket="unlocked")
+    assert code(e) == "ObjectLockConfigurationNotFoundError"
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket="unlocked", Key="k", Body=b"x", ObjectLockLegalHoldStatus="ON")
+    assert code(e) == "InvalidRequest"
+    with pytest.raises(ClientError) as e:
+        s3.put_object_lock_configuration(Bucket=locked, ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1, "Years": 1}}})
+    assert code(e) == "MalformedXML"
+
+
+def test_retention_governance_and_compliance(s3, locked):
+    gov = s3.put_object(Bucket=locked, Key="gov", Body=b"g", ObjectLockMode="GOVERNANCE",
+                        ObjectLockRetainUntilDate=future())["VersionId"]
+    h = s3.head_object(Bucket=locked, Key="gov")
+    assert h["ObjectLockMode"] == "GOVERNANCE" and h["ObjectLockRetainUntilDate"] > future(0)
+    with pytest.raises(ClientError) as e:
+        s3.delete_object(Bucket=locked, Key="gov", VersionId=gov)
+    assert code(e) == "AccessDenied"
+    # a delete without a version makes a marker: allowed, the version stays
+    s3.delete_object(Bucket=locked, Key="gov")
+    assert s3.get_object(Bucket=locked, Key="gov", VersionId=gov)["Body"].read() == b"g"
+    # shortening needs the bypass; with it (the owner may) the version goes
+    with pytest.raises(ClientError) as e:
+        s3.put_object_retention(Bucket=locked, Key="gov", VersionId=gov,
+                                Retention={"Mode": "GOVERNANCE", "RetainUntilDate": future(0.5)})
+    assert code(e) == "AccessDenied"
+    s3.put_object_retention(Bucket=locked, Key="gov", VersionId=gov, BypassGovernanceRetention=True,
+                            Retention={"Mode": "GOVERNANCE", "RetainUntilDate": future(0.5)})
+    r = s3.get_object_retention(Bucket=locked, Key="gov", VersionId=gov)["Retention"]
+    assert r["Mode"] == "GOVERNANCE" and r["RetainUntilDate"] < future(0.6)
+    s3.delete_object(Bucket=locked, Key="gov", VersionId=gov, BypassGovernanceRetention=True)
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=locked, Key="gov", VersionId=gov)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+    comp = s3.put_object(Bucket=locked, Key="comp", Body=b"c", ObjectLockMode="COMPLIANCE",
+                         ObjectLockRetainUntilDate=future())["VersionId"]
+    for kw in ({}, {"BypassGovernanceRetention": True}):
+        with pytest.raises(ClientError) as e:
+            s3.delete_object(Bucket=locked, Key="comp", VersionId=comp, **kw)
+        assert code(e) == "AccessDenied"
+        with pytest.raises(ClientError) as e:
+            s3.put_object_retention(Bucket=locked, Key="comp", VersionId=comp, Retention={
+                "Mode": "GOVERNANCE", "RetainUntilDate": future(2)}, **kw)
+        assert code(e) == "AccessDenied"
+    r = s3.delete_objects(Bucket=locked, Delete={"Objects": [{"Key": "comp", "VersionId": comp}]},
+                          BypassGovernanceRetention=True)
+    assert r["Errors"][0]["Code"] == "AccessDenied"
+    # lengthening is always allowed
+    s3.put_object_retention(Bucket=locked, Key="comp", VersionId=comp,
+                            Retention={"Mode": "COMPLIANCE", "RetainUntilDate": future(3)})
+    assert s3.get_object(Bucket=locked, Key="comp")["Body"].read() == b"c"
+
+
+def test_legal_hold_and_default_retention(s3):
+    s3.create_bucket(Bucket="held", ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(Bucket="held", ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 2}}})
+    v = s3.put_object(Bucket="held", Key="k", Body=b"k")["VersionId"]
+    r = s3.get_object_retention(Bucket="held", Key="k")["Retention"]
+    assert r["Mode"] == "GOVERNANCE" and future(1.9) < r["RetainUntilDate"] < future(2.1)
+    s3.put_object_legal_hold(Bucket="held", Key="k", VersionId=v, LegalHold={"Status": "ON"})
+    assert s3.get_object_legal_hold(Bucket="held", Key="k")["LegalHold"]["Status"] == "ON"
+    # a hold does not give way to the governance bypass
+    with pytest.raises(ClientError) as e:
+        s3.delete_object(Bucket="held", Key="k", VersionId=v, BypassGovernanceRetention=True)
+    assert code(e) == "AccessDenied"
+    s3.put_object_legal_hold(Bucket="held", Key="k", VersionId=v, LegalHold={"Status": "OFF"})
+    s3.delete_object(Bucket="held", Key="k", VersionId=v, BypassGovernanceRetention=True)
+    # multipart and copy take the request's lock
+    up = s3.create_multipart_upload(Bucket="held", Key="mp", ObjectLockLegalHoldStatus="ON")["UploadId"]
+    etag = s3.upload_part(Bucket="held", Key="mp", UploadId=up, PartNumber=1, Body=b"mp")["ETag"]
+    s3.complete_multipart_upload(Bucket="held", Key="mp", UploadId=up,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert s3.head_object(Bucket="held", Key="mp")["ObjectLockLegalHoldStatus"] == "ON"
+    s3.copy_object(Bucket="held", Key="cp", CopySource={"Bucket": "held", "Key": "mp"},
+                   ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=future())
+    h = s3.head_object(Bucket="held", Key="cp")
+    assert h["ObjectLockMode"] == "COMPLIANCE" and "ObjectLockLegalHoldStatus" not in h
+
+
+def test_locked_file_refuses_unlink_and_writes_over_nfs(server, s3, locked):
+    import rpc_client as rpc
+    s3.put_object(Bucket=locked, Key="nfs/locked.txt", Body=b"keep me", ObjectLockLegalHoldStatus="ON")
+    c = rpc.RpcClient(server.nfs_port)
+    try:
+        st, root = c.mount(f"/default/{locked}")
+        assert st == 0
+        st, d = c.lookup(root, "nfs")
+        assert st == 0
+        st, fh = c.lookup(d, "locked.txt")
+        assert st == 0
+        assert c.remove(d, "locked.txt") == 1  # NFS3ERR_PERM
+        st, _, _ = c.write(fh, 0, b"overwrite")
+        assert st == 1
+        st, data, _ = c.read(fh, 0, 100)
+        assert st == 0 and data == b"keep me"
+    finally:
+        c.close()
+    assert s3.get_object(Bucket=locked, Key="nfs/locked.txt")["Body"].read() == b"keep me"

@@ -22,6 +22,7 @@ S3Error s3_error(const Status& st, Subject subject) {
       return {400, tag, m.size() > prefix.size() + 1 ? m.substr(prefix.size() + 1) : m};
   }
   if (m.starts_with("NoSuchVersion:")) return {404, "NoSuchVersion", "The specified version does not exist."};
+  if (m.starts_with("InvalidBucketState:")) return {409, "InvalidBucketState", m.substr(20)};
   switch (st.code()) {
     case ErrorCode::kOk: return {200, "", ""};
     case ErrorCode::kNotFound:

@@ -1,4 +1,5 @@
 // S3 dispatch, the service and bucket operations, and listings.
+#include "common/text.h"
 #include "protocols/s3/handler_ctx.h"
 
 #include <algorithm>
@@ -174,7 +175,8 @@ Response S3Handler::dispatch(Ctx& c) {
       if (q.has_param("publicAccessBlock")) return put_public_access_block(c);
       if (q.has_param("ownershipControls")) return put_ownership_controls(c);
       if (q.has_param("versioning")) return put_bucket_versioning(c);
-      for (const char* sub : {"website", "encryption", "object-lock", "logging", "notification",
+      if (q.has_param("object-lock")) return put_object_lock_config(c);
+      for (const char* sub : {"website", "encryption", "logging", "notification",
                               "replication"})
         if (q.has_param(sub)) {
           c.op = "PutBucketSubresource";
@@ -214,8 +216,9 @@ Response S3Handler::dispatch(Ctx& c) {
       if (q.has_param("ownershipControls")) return get_ownership_controls(c);
       if (q.has_param("lifecycle")) return get_bucket_lifecycle(c);
       if (q.has_param("versions")) return list_object_versions(c);
+      if (q.has_param("object-lock")) return get_object_lock_config(c);
       for (const char* sub : {"website", "encryption", "logging", "notification",
-                              "replication", "requestPayment", "object-lock"})
+                              "replication", "requestPayment"})
         if (q.has_param(sub)) {
           c.op = "GetBucketSubresource";
           return error(c, make_s3_error(501, "NotImplemented", std::string("GET ?") + sub + " is not implemented"));
@@ -231,10 +234,14 @@ Response S3Handler::dispatch(Ctx& c) {
     if (upload || q.has_param("partNumber")) return q.header("x-amz-copy-source") ? upload_part_copy(c) : upload_part(c);
     if (q.has_param("tagging")) return put_object_tagging(c);
     if (q.has_param("acl")) return put_acl(c);
+    if (q.has_param("retention")) return put_object_retention(c);
+    if (q.has_param("legal-hold")) return put_object_legal_hold(c);
     return q.header("x-amz-copy-source") ? copy_object(c) : put_object(c);
   }
   if (m == "GET" && q.has_param("acl")) return get_acl(c);
   if (m == "GET" && q.has_param("tagging")) return get_object_tagging(c);
+  if (m == "GET" && q.has_param("retention")) return get_object_lock_state(c, false);
+  if (m == "GET" && q.has_param("legal-hold")) return get_object_lock_state(c, true);
   if (m == "DELETE" && q.has_param("tagging")) return delete_object_tagging(c);
   if (m == "GET") return upload ? list_parts(c) : get_object(c, false);
   if (m == "HEAD") return get_object(c, true);
@@ -323,6 +330,12 @@ Response S3Handler::create_bucket(Ctx& c) {
     if (Status st = gw_->put_namespace_config(*ref, kAclItem, encode_acl(**acl)); !st) return error(c, st, Subject::kBucket);
   if (!ownership.empty())
     if (Status st = gw_->put_namespace_config(*ref, kOwnershipItem, ownership); !st) return error(c, st, Subject::kBucket);
+  if (ascii_lower(c.req.header_or("x-amz-bucket-object-lock-enabled")) == "true") {
+    // Object lock comes with versioning, for good.
+    Status st = gw_->put_namespace_config(*ref, gateway::kVersioningItem, "Enabled");
+    if (st) st = gw_->put_namespace_config(*ref, kObjectLockItem, lock_config_xml({}));
+    if (!st) return error(c, st, Subject::kBucket);
+  }
   Response r;
   r.set("Location", "/" + c.req.bucket);
   return r;
@@ -483,13 +496,14 @@ Response S3Handler::delete_objects(Ctx& c) {
     const std::string& k = req->keys[i];
     const std::string& version = req->version_ids[i];
     Status st = authorize(c, *ns, version.empty() ? "s3:DeleteObject" : "s3:DeleteObjectVersion", k);
+    bool bypass = !version.empty() && bypass_governance(c, ns->ref, k);
     gateway::DeletedObject done{version, false};
     if (st && version.empty()) {
       st = gw_->delete_object(ns->ref, k, {}, &done);
     } else if (st && !gateway::well_formed_version_id(version)) {
       st = make_error(ErrorCode::kInvalidArgument, "Invalid version id specified");
     } else if (st) {
-      auto res = gw_->delete_object_version(ns->ref, k, version);
+      auto res = gw_->delete_object_version(ns->ref, k, version, bypass);
       st = res.status();
       if (res) done = *res;
       if (st.code() == ErrorCode::kNotFound) st = Status::ok();  // deleted already

@@ -19,6 +19,7 @@
 #include "protocols/s3/auth.h"
 #include "protocols/s3/dates.h"
 #include "protocols/s3/errors.h"
+#include "protocols/s3/object_lock.h"
 #include "protocols/s3/request.h"
 #include "protocols/s3/tagging.h"
 
@@ -83,6 +84,18 @@ class S3Handler {
   // current one. NoSuchVersion / InvalidArgument as S3 answers them.
   Result<gateway::ObjectHandle> open_named_version(gateway::NsRef ns, const std::string& key,
                                                    const std::string* version_id) const;
+  // object_lock_ops.cc
+  Response put_object_lock_config(Ctx& c);
+  Response get_object_lock_config(Ctx& c);
+  Response put_object_retention(Ctx& c);
+  Response put_object_legal_hold(Ctx& c);
+  Response get_object_lock_state(Ctx& c, bool legal_hold);
+  Result<std::optional<LockConfig>> lock_config_of(gateway::NsRef ns) const;
+  // The lock a write asks for (x-amz-object-lock-*), or the bucket's default
+  // retention, into meta->lock.
+  Status lock_for_write(const S3Request& q, int64_t now, gateway::NsRef ns, gateway::ObjectMeta* meta) const;
+  // x-amz-bypass-governance-retention: true, by a caller who may.
+  bool bypass_governance(Ctx& c, gateway::NsRef ns, std::string_view key);
   // Tags and ACLs change in place only on the current version: NotImplemented
   // for a request (?versionId=) that names another.
   Status only_current_version(gateway::NsRef ns, const S3Request& q) const;

@@ -15,6 +15,7 @@ Response S3Handler::create_upload(Ctx& c) {
   if (Status st = key_error_if_invalid(c.req.key); !st) return error(c, st, Subject::kObject);
   auto meta = meta_from(c.req);
   if (!meta) return error(c, meta.status(), Subject::kObject);
+  if (Status st = lock_for_write(c.req, c.now, *ns, &*meta); !st) return error(c, st, Subject::kObject);
   // The object's checksum: each part's own, then a COMPOSITE or FULL_OBJECT one.
   std::string algo, type = c.req.header_or("x-amz-checksum-type", "COMPOSITE");
   if (const std::string* a = c.req.header("x-amz-checksum-algorithm")) {

@@ -78,6 +78,11 @@ void object_headers(Response& r, const ObjectInfo& o, const S3Request& q, bool w
   r.set("Last-Modified", http_date(o.mtime_ns));
   r.set("Accept-Ranges", "bytes");
   if (!o.version_id.empty()) r.set("x-amz-version-id", o.version_id);
+  if (o.meta.lock.mode != ns::LockMode::kNone) {
+    r.set("x-amz-object-lock-mode", lock_mode_name(o.meta.lock.mode));
+    r.set("x-amz-object-lock-retain-until-date", iso8601(o.meta.lock.retain_until_ns));
+  }
+  if (o.meta.lock.legal_hold) r.set("x-amz-object-lock-legal-hold", "ON");
   std::string ct = o.meta.content_type.empty() ? "binary/octet-stream" : o.meta.content_type;
   // Presigned GETs may override response headers.
   auto override_or = [&](const char* param, const std::string& def) {
@@ -210,6 +215,7 @@ Response S3Handler::put_object(Ctx& c) {
     return error(c, make_s3_error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size."));
   auto meta = meta_from(c.req);
   if (!meta) return error(c, meta.status(), Subject::kObject);
+  if (Status st = lock_for_write(c.req, c.now, *ns, &*meta); !st) return error(c, st, Subject::kObject);
   gateway::PutConditions cond;
   if (const std::string* inm = c.req.header("if-none-match")) {
     if (*inm != "*") return error(c, make_s3_error(501, "NotImplemented", "If-None-Match supports only '*' on PUT"));
@@ -315,7 +321,7 @@ Response S3Handler::delete_object(Ctx& c) {
   if (const std::string* version = c.req.param("versionId")) {
     if (!gateway::well_formed_version_id(*version))
       return error(c, make_s3_error(400, "InvalidArgument", "Invalid version id specified"));
-    auto res = gw_->delete_object_version(*ns, c.req.key, *version);
+    auto res = gw_->delete_object_version(*ns, c.req.key, *version, bypass_governance(c, *ns, c.req.key));
     st = res.status();
     if (res) done = *res;
     else done.version_id = *version;  // a version that is not there is deleted already
@@ -373,9 +379,12 @@ Response S3Handler::copy_object(Ctx& c) {
     meta.headers.erase(kTagsHeader);
     if (auto t = asked->headers.find(kTagsHeader); t != asked->headers.end()) meta.headers.insert(*t);
   }
-  // A copy's ACL is the request's (private unless it gives one), never the source's.
+  // A copy's ACL is the request's (private unless it gives one), never the source's;
+  // so is its object lock.
   meta.headers.erase(kAclHeader);
   if (auto a = asked->headers.find(kAclHeader); a != asked->headers.end()) meta.headers.insert(*a);
+  meta.lock = {};
+  if (Status st = lock_for_write(c.req, c.now, *dst, &meta); !st) return error(c, st, Subject::kObject);
   if (const std::string* m = c.req.header("x-amz-copy-source-if-match"); m && unquote(*m) != head->etag)
     return error(c, make_s3_error(412, "PreconditionFailed", "x-amz-copy-source-if-match did not hold"));
   if (const std::string* m = c.req.header("x-amz-copy-source-if-none-match"); m && unquote(*m) == head->etag)

@@ -144,6 +144,7 @@ Response S3Handler::post_object(Ctx& c) {
   if (auto acl = as_put.headers.extract("acl")) as_put.headers["x-amz-acl"] = std::move(acl.mapped());
   auto meta = meta_from(as_put);
   if (!meta) return error(c, meta.status(), Subject::kObject);
+  if (Status st = lock_for_write(as_put, c.now, bucket->ref, &*meta); !st) return error(c, st, Subject::kObject);
   if (auto acl = acl_from_headers(as_put); acl && *acl)
     if (Status st = check_acl_write(*bucket, **acl); !st) return error(c, st, Subject::kObject);
 

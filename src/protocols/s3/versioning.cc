@@ -24,6 +24,13 @@ Response S3Handler::put_bucket_versioning(Ctx& c) {
   if (status.empty()) return Response{};  // nothing asked: S3 leaves the state as it is
   if (status != "Enabled" && status != "Suspended")
     return error(c, make_s3_error(400, "MalformedXML", "Status is Enabled or Suspended"));
+  if (status == "Suspended") {
+    auto lock = lock_config_of(*ns);
+    if (!lock) return error(c, lock.status(), Subject::kBucket);
+    if (*lock)
+      return error(c, make_s3_error(409, "InvalidBucketState",
+                                    "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed."));
+  }
   Status st = gw_->put_namespace_config(*ns, gateway::kVersioningItem, status);
   if (!st) return error(c, st, Subject::kBucket);
   return Response{};
