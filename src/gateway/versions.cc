@@ -270,18 +270,24 @@ Result<VersionList> LocalGateway::list_object_versions(NsRef ns, const VersionLi
   auto it = store_of(ns.ns).iterator(Cf::kDentries);
   it->Seek(dprefix + from);
   if (inside_marker) {
-    // Past the marker's version (none of them if it named the current one).
-    std::string marker_prefix = req.key_marker + '\0';
-    bool passed = false;
-    for (; it->Valid() && it->key().starts_with(dprefix + marker_prefix); it->Next()) {
-      std::string_view name = it->key().ToStringView().substr(dprefix.size());
-      if (version_id_of(name.substr(marker_prefix.size())) == req.version_id_marker) {
-        passed = true;
-        it->Next();
-        break;
+    // Past the marker's version. A real id names its entry (or, for the
+    // current version's id, sorts before every kept one), so a seek finds the
+    // place even if that version has gone since; a null one is looked for.
+    std::string marker_prefix = dprefix + req.key_marker + '\0';
+    if (req.version_id_marker != kNullVersion) {
+      it->Seek(marker_prefix + req.version_id_marker);
+      if (it->Valid() && it->key().ToStringView() == marker_prefix + req.version_id_marker) it->Next();
+    } else {
+      bool passed = false;
+      for (; it->Valid() && it->key().starts_with(marker_prefix); it->Next()) {
+        if (it->key().ToStringView().ends_with(kNullVersion)) {
+          passed = true;
+          it->Next();
+          break;
+        }
       }
+      if (!passed) it->Seek(marker_prefix);  // the null version is the current one
     }
-    if (!passed) it->Seek(dprefix + marker_prefix);
   }
 
   VersionList out;

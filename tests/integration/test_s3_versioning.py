@@ -3,8 +3,10 @@ ids on PUT, copy and multipart completion, reads and deletes by version, delete
 markers, suspended buckets and their null versions, ListObjectVersions with its
 markers and delimiter, DeleteObjects with versions, and the current version read
 over NFS with libnfs. One server for the module."""
+import json
 import os
 import subprocess
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -14,7 +16,7 @@ from kiseki_server import Server
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    s = Server(str(tmp_path_factory.mktemp("s3versions") / "data"))
+    s = Server(str(tmp_path_factory.mktemp("s3versions") / "data"), extra=["--test-faults"])  # lifecycle's clock
     yield s
     s.stop()
 
@@ -213,6 +215,29 @@ def test_delete_objects_with_versions(s3, bucket):
     s3r.Bucket(bucket).object_versions.delete()
     assert versions(s3, bucket)[1] == []
     s3.delete_bucket(Bucket=bucket)
+
+
+def test_lifecycle_expires_noncurrent_versions_and_lone_markers(server, s3, bucket):
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+        {"ID": "old", "Filter": {"Prefix": ""}, "Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 1}},
+        {"ID": "markers", "Filter": {"Prefix": ""}, "Status": "Enabled", "Expiration": {"ExpiredObjectDeleteMarker": True}},
+    ]})
+    s3.put_object(Bucket=bucket, Key="k", Body=b"1")
+    v2 = s3.put_object(Bucket=bucket, Key="k", Body=b"2")["VersionId"]
+    s3.put_object(Bucket=bucket, Key="j", Body=b"j")
+    s3.delete_object(Bucket=bucket, Key="j")
+
+    def run(at):
+        st, body = server.api("POST", "/api/v1/lifecycle/run", json.dumps({"now_unix": int(at)}).encode())
+        assert st == 200, body
+        return json.loads(body)
+
+    assert run(time.time())["expired"] == 0
+    assert len(versions(s3, bucket)[1]) == 4
+    # two days on: the noncurrent versions go, then (the second rule) the marker left alone
+    assert run(time.time() + 2 * 86400)["expired"] == 3
+    assert versions(s3, bucket)[1] == [("k", v2, True, "V")]
+    assert run(time.time() + 2 * 86400)["expired"] == 0
 
 
 def test_current_version_read_over_nfs(server, s3, tmp_path):

@@ -29,8 +29,8 @@ struct LifecycleRule {
   std::optional<int64_t> expiration_days;
   std::optional<int64_t> expiration_date_ns;   // midnight UTC
   std::optional<int64_t> abort_upload_days;    // AbortIncompleteMultipartUpload
-  std::optional<int64_t> noncurrent_days;      // kept; applies once versions exist
-  bool expired_delete_markers = false;         // likewise (ExpiredObjectDeleteMarker)
+  std::optional<int64_t> noncurrent_days;      // NoncurrentVersionExpiration
+  bool expired_delete_markers = false;         // ExpiredObjectDeleteMarker: a marker left alone goes
 };
 
 // MalformedXML for what is not a lifecycle document, InvalidArgument /

@@ -64,8 +64,8 @@ void LifecycleWorker::apply(const gateway::NamespaceInfo& ns, const LifecycleRul
                             Report* report) {
   auto failed = [&](std::string_view what, const Status& st) {
     if (st.code() == ErrorCode::kNotFound || st.code() == ErrorCode::kPreconditionFailed ||
-        st.code() == ErrorCode::kNotEmpty)
-      return;  // gone, written since, or a folder that still holds something
+        st.code() == ErrorCode::kNotEmpty || st.code() == ErrorCode::kNotPermitted)
+      return;  // gone, written since, a folder that still holds something, or locked
     KLOG_WARN("lifecycle of {}: {}: {}", ns.name, what, st.to_string());
     ++report->errors;
   };
@@ -105,6 +105,7 @@ void LifecycleWorker::apply(const gateway::NamespaceInfo& ns, const LifecycleRul
       lr.start_after = page->next_start_after;
     }
   }
+  if (rule.noncurrent_days || rule.expired_delete_markers) expire_versions(ns, rule, now_ns, report);
   if (rule.abort_upload_days) {
     auto uploads = gw_->list_uploads(ns.ref, rule.prefix);
     if (!uploads) return failed("uploads", uploads.status());
@@ -119,6 +120,62 @@ void LifecycleWorker::apply(const gateway::NamespaceInfo& ns, const LifecycleRul
       }
     }
   }
+}
+
+// A version stops being current when the next one is made (the one listed just
+// before it, for the same key): noncurrent versions are due `noncurrent_days`
+// after that. A delete marker left as its key's only version goes too.
+void LifecycleWorker::expire_versions(const gateway::NamespaceInfo& ns, const LifecycleRule& rule, int64_t now_ns,
+                                      Report* report) {
+  gateway::VersionListRequest vr;
+  vr.prefix = rule.prefix;
+  vr.max_keys = 1000;
+  std::string key;         // of the version before
+  int64_t newer_ns = 0;    // when the version before it was made
+  std::optional<gateway::ObjectVersion> lone_marker;  // a latest marker, if no version follows it
+  auto drop = [&](const gateway::ObjectInfo& v) {
+    Status st = gw_->delete_object_version(ns.ref, v.key, v.version_id).status();
+    if (st) {
+      ++report->expired;
+      expired_->inc();
+    } else if (st.code() != ErrorCode::kNotFound && st.code() != ErrorCode::kNotPermitted) {
+      KLOG_WARN("lifecycle of {}: {}: {}", ns.name, v.key, st.to_string());
+      ++report->errors;
+    }
+  };
+  for (;;) {
+    auto page = gw_->list_object_versions(ns.ref, vr);
+    if (!page) {
+      KLOG_WARN("lifecycle of {}: listing versions: {}", ns.name, page.status().to_string());
+      ++report->errors;
+      return;
+    }
+    for (const auto& v : page->versions) {
+      const gateway::ObjectInfo& o = v.info;
+      if (o.key != key) {
+        if (lone_marker) drop(lone_marker->info);
+        lone_marker.reset();
+      } else {
+        lone_marker.reset();  // the marker has a version below it
+      }
+      bool noncurrent = o.key == key && !v.latest;
+      TagSet tags;
+      if (!rule.tags.empty() && !o.delete_marker)
+        if (auto t = o.meta.headers.find(kTagsHeader); t != o.meta.headers.end())
+          if (auto parsed = parse_tag_header(t->second)) tags = std::move(*parsed);
+      bool matches = lifecycle_filter_matches(rule, o.key, o.size, tags);
+      if (noncurrent && matches && rule.noncurrent_days && now_ns >= lifecycle_due_ns(newer_ns, *rule.noncurrent_days))
+        drop(o);
+      else if (v.latest && o.delete_marker && rule.expired_delete_markers && matches)
+        lone_marker = v;
+      key = o.key;
+      newer_ns = o.mtime_ns;
+      vr.key_marker = o.key;
+      vr.version_id_marker = o.version_id;
+    }
+    if (!page->truncated) break;
+  }
+  if (lone_marker) drop(lone_marker->info);
 }
 
 }  // namespace kiseki::s3

@@ -40,6 +40,7 @@ class LifecycleWorker {
  private:
   void loop();
   void apply(const gateway::NamespaceInfo& ns, const LifecycleRule& rule, int64_t now_ns, Report* report);
+  void expire_versions(const gateway::NamespaceInfo& ns, const LifecycleRule& rule, int64_t now_ns, Report* report);
 
   gateway::Gateway* gw_;
   const Clock* clock_;
