@@ -113,6 +113,14 @@ Result<FileAttr> LocalGateway::create(NsRef ns, InodeId parent, std::string_view
   t.attr.mode = mode & 07777;
   t.attr.uid = who.uid;
   t.attr.gid = who.gid;
+  KISEKI_ASSIGN_OR_RETURN(Versioning v, versioning_of(ns));
+  if (v == Versioning::kEnabled) {
+    // A new object of a versioned namespace: a version with an id of its own.
+    KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
+    Content c;
+    c.version_id = new_version_id(now());
+    KISEKI_TRY(seal_content(kek, ns.ns, c, &t.content));
+  }
   return make_node(ns, parent, name, t, exclusive, who);
 }
 
@@ -198,6 +206,23 @@ Status LocalGateway::remove_entry(NsRef ns, InodeId parent, std::string_view nam
     KISEKI_TRY(check_remove(ns, parent, &a, who));
     Inode victim;
     KISEKI_TRY(load_inode(ns, a.ino, &victim));
+    if (!rmdir && victim.type == FileType::kFile) {
+      // A locked file stays where it is (EPERM), though a versioned removal
+      // would keep it: what a file system user sees is that it is not removed.
+      if (victim.lock.legal_hold || (victim.lock.mode != ns::LockMode::kNone && now() < victim.lock.retain_until_ns))
+        return make_error(ErrorCode::kNotPermitted, "the file is locked (object lock)");
+      // In a versioned namespace a file's removal is an object's delete: it
+      // becomes a version, and a delete marker is made (ADR 0012).
+      KISEKI_ASSIGN_OR_RETURN(Versioning v, versioning_of(ns));
+      std::optional<std::string> key;
+      if (v != Versioning::kOff) {
+        KISEKI_ASSIGN_OR_RETURN(key, file_key(ns, parent, name));
+      }
+      if (key) {
+        KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
+        return delete_versioned(ns, *key, kek, v, {}, who).status();
+      }
+    }
     Delta d;
     d.op = Op::kUnlink;
     d.flags = rmdir ? uint32_t{ns::kRmdir} : 0u;
@@ -257,9 +282,10 @@ Status LocalGateway::rename(NsRef ns, InodeId parent, std::string_view name, Ino
       KISEKI_TRY(load_inode(ns, target->ino, &victim));
       d.ino = victim.ino;
       d.version = victim.version;
-      if (!victim.is_dir() && victim.nlink <= 1) {
+      auto src = lookup_now(ns, parent, name);
+      KISEKI_ASSIGN_OR_RETURN(bool kept, keep_rename_target(ns, new_parent, new_name, victim, &d));
+      if (!kept && !victim.is_dir() && victim.nlink <= 1) {
         // Renaming a file over itself (another link to the same inode) drops nothing.
-        auto src = lookup_now(ns, parent, name);
         if (src && src->ino != victim.ino) {
           KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
           KISEKI_TRY(layout_unrefs(kek, ns.ns, victim, &d.unrefs));
@@ -426,6 +452,15 @@ static Status store_pieces(chunk::ChunkStore* chunks, const crypto::DomainKeys& 
 
 // Turns a layout change into ref/unref lists; references to chunks this write
 // prepared are fresh.
+// The content a versioned write replaces becomes a version (entry `keep`), with
+// references of its own.
+static void keep_before_write(const std::string& keep, const std::vector<Extent>& before, Delta* d) {
+  if (keep.empty()) return;
+  d->flags |= ns::kKeepVersion;
+  d->name2 = keep;
+  add_refs(before, {}, d);
+}
+
 static void fill_refs(const std::vector<Extent>& before, const std::vector<Extent>& after,
                       const std::vector<chunk::PreparedChunk>& prepared, Delta* d) {
   std::map<ChunkId, int> delta;
@@ -459,6 +494,7 @@ Result<FileAttr> LocalGateway::write(NsRef ns, InodeId ino, uint64_t offset, Byt
     KISEKI_TRY(check_data_access(who, to_attr(i), kMayWrite));
     Content c;
     KISEKI_TRY(open_content(kek, ns.ns, i.content, &c));
+    KISEKI_ASSIGN_OR_RETURN(std::string keep, version_before_write(ns, i, &c));
     uint64_t new_size = std::max<uint64_t>(i.size, offset + data.size());
     std::vector<Extent> before = c.extents;
     std::vector<chunk::PreparedChunk> prepared;
@@ -488,6 +524,7 @@ Result<FileAttr> LocalGateway::write(NsRef ns, InodeId ino, uint64_t offset, Byt
     d.inode.size = new_size;
     KISEKI_TRY(seal_content(kek, ns.ns, c, &d.inode.content));
     fill_refs(before, c.extents, prepared, &d);
+    keep_before_write(keep, before, &d);
     Status st = submit({d}, stable, who).status();
     if (st.is_ok()) {
       if (!stable) unstable_writes_.fetch_add(1);
@@ -529,6 +566,7 @@ Result<FileAttr> LocalGateway::setattr(NsRef ns, InodeId ino, const SetAttrReque
       if (i.type != FileType::kFile) return invalid_argument("not a regular file");
       Content c;
       KISEKI_TRY(open_content(kek, ns.ns, i.content, &c));
+      KISEKI_ASSIGN_OR_RETURN(std::string keep, version_before_write(ns, i, &c));
       std::vector<Extent> before = c.extents;
       std::vector<chunk::PreparedChunk> prepared;
       if (c.extents.empty() && *req.size <= opts_.inline_threshold) {
@@ -553,6 +591,7 @@ Result<FileAttr> LocalGateway::setattr(NsRef ns, InodeId ino, const SetAttrReque
       sd.inode.size = *req.size;
       KISEKI_TRY(seal_content(kek, ns.ns, c, &sd.inode.content));
       fill_refs(before, c.extents, prepared, &sd);
+      keep_before_write(keep, before, &sd);
       st = submit({sd}, req.stable, who).status();
     }
     KISEKI_TRY(st);

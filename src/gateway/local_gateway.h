@@ -284,7 +284,20 @@ class LocalGateway final : public Gateway {
   // DELETE without a version id in a versioned namespace: the object (if any)
   // becomes a version and a delete marker is made.
   Result<DeletedObject> delete_versioned(NsRef ns, std::string_view key, const crypto::SecretKey& kek,
-                                         Versioning v, const DeleteConditions& cond);
+                                         Versioning v, const DeleteConditions& cond, const Caller& who = {});
+  // The key of `name` in directory `dir` (file operations name objects by
+  // their directory); nullopt where it cannot be told (a directory made before
+  // directories kept their names, and not found in its parent) or is no key.
+  Result<std::optional<std::string>> file_key(NsRef ns, InodeId dir, std::string_view name) const;
+  // For a file write in a versioned namespace: the versions directory's entry
+  // that keeps the content as it is now ("" when the write keeps none: a burst
+  // within kVersionBurstNs, or a null version while suspended), after giving
+  // `c` the new content's version id.
+  Result<std::string> version_before_write(NsRef ns, const ns::Inode& i, Content* c) const;
+  // For a rename over `victim` (entry `name` of `dir`) in a versioned
+  // namespace: d keeps it as a version of its key. False if it is not kept.
+  Result<bool> keep_rename_target(NsRef ns, InodeId dir, std::string_view name, const ns::Inode& victim,
+                                  ns::Delta* d) const;
   // The entries of `key` in the versions directory, newest first.
   struct VersionEntry {
     std::string name;  // key · NUL · suffix
@@ -296,9 +309,21 @@ class LocalGateway final : public Gateway {
   // opened (a delete marker's content is empty); kNotFound if there is none.
   Status find_version(NsRef ns, std::string_view key, std::string_view version_id, const crypto::SecretKey& kek,
                       ns::Inode* i, Content* c) const;
+  // Versions of a key sort newest first whatever the clocks of the nodes that
+  // made them: a new one's time is after the newest there (kept or current).
+  struct VersionTimes {
+    int64_t kept = INT64_MIN;     // the newest kept version's
+    int64_t current = INT64_MIN;  // the current object's (a null one's: its mtime, after `kept`)
+    int64_t next(int64_t now) const { return std::max({now, kept + 1, current + 1}); }
+  };
+  Result<VersionTimes> version_times(NsRef ns, std::string_view key, const ns::Inode* cur, const Content* c) const;
   // How the current object `cur` (content `c`) of `key` becomes a version:
-  // d's kKeepVersion and entry name, and the references a still-linked inode needs.
-  void keep_current(std::string_view key, const ns::Inode& cur, const Content& c, ns::Delta* d) const;
+  // d's kKeepVersion and entry name (a null one's at `null_ns`).
+  void keep_current(std::string_view key, const Content& c, int64_t null_ns, ns::Delta* d) const;
+  // Deltas that drop the key's kept null version, if it has one (a key has one
+  // null version at most: a null version written or kept replaces it).
+  Status drop_kept_null(NsRef ns, std::string_view key, const crypto::SecretKey& kek,
+                        std::vector<ns::Delta>* record) const;
   // Deltas that drop a version (its references too).
   Result<ns::Delta> drop_version(NsRef ns, const crypto::SecretKey& kek, const VersionEntry& v) const;
   // Deltas that make the newest of `rest` current again when it is an object

@@ -139,32 +139,37 @@ Result<std::optional<Content>> LocalGateway::replace_target(NsRef ns, std::strin
   Versioning v = Versioning::kOff;
   if (next) {
     KISEKI_ASSIGN_OR_RETURN(v, versioning_of(ns));
-    next->version_id = v == Versioning::kEnabled ? new_version_id(d->time_ns) : "";
-  }
-  if (v == Versioning::kSuspended) {
-    // The new object is the null version: a null version kept earlier goes.
-    KISEKI_ASSIGN_OR_RETURN(auto kept, key_versions(ns, key));
-    for (const auto& e : kept)
-      if (e.id == kNullVersion) {
-        KISEKI_ASSIGN_OR_RETURN(Delta drop, drop_version(ns, kek, e));
-        also->push_back(std::move(drop));
-      }
   }
   Inode cur;
   auto found = resolve_key(ns, key, &cur);
   if (!found) {
-    if (found.code() == ErrorCode::kNotFound) return std::optional<Content>();
-    return found.status();
+    if (found.code() != ErrorCode::kNotFound) return found.status();
+    if (next) next->version_id = "";
+    if (v == Versioning::kEnabled) {
+      KISEKI_ASSIGN_OR_RETURN(VersionTimes times, version_times(ns, key, nullptr, nullptr));
+      next->version_id = new_version_id(times.next(d->time_ns));
+    }
+    // A new null object replaces the null version kept earlier.
+    if (v == Versioning::kSuspended) KISEKI_TRY(drop_kept_null(ns, key, kek, also));
+    return std::optional<Content>();
   }
   Content old;
   KISEKI_TRY(open_content(kek, ns.ns, cur.content, &old));
   d->version = cur.version;
+  VersionTimes times;
+  if (v != Versioning::kOff) {
+    KISEKI_ASSIGN_OR_RETURN(times, version_times(ns, key, &cur, &old));
+  }
+  if (next) next->version_id = v == Versioning::kEnabled ? new_version_id(times.next(d->time_ns)) : "";
   if (v == Versioning::kEnabled || (v == Versioning::kSuspended && !old.version_id.empty())) {
-    keep_current(key, cur, old, d);  // its layout and references become a version's
+    keep_current(key, old, times.current, d);  // its layout and references become a version's
   } else {
     // The put replaces the inode's layout for every link to it: its chunks go.
     add_unrefs(old.extents, d);
   }
+  // One null version per key: a null one written or kept replaces an older one.
+  if (v == Versioning::kSuspended || (v == Versioning::kEnabled && old.version_id.empty()))
+    KISEKI_TRY(drop_kept_null(ns, key, kek, also));
   return std::optional<Content>(std::move(old));
 }
 

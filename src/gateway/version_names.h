@@ -15,6 +15,9 @@
 namespace kiseki::gateway {
 
 constexpr std::string_view kNullVersion = "null";
+// File writes (NFS, the mount) to a versioned object make a new version when
+// they come more than this after its last change; a burst of writes is one.
+constexpr int64_t kVersionBurstNs = 5'000'000'000;
 constexpr size_t kVersionIdChars = 24;
 
 inline std::string inverted_time_hex(int64_t t) {
@@ -45,6 +48,13 @@ inline std::string version_entry(std::string_view key, std::string_view id, int6
   if (id.empty()) name.append(inverted_time_hex(t)).append(kNullVersion);
   else name.append(id);
   return name;
+}
+
+// The time a version id or entry suffix carries (its first 16 hex digits).
+inline int64_t version_time_ns(std::string_view id_or_suffix) {
+  uint64_t inv = 0;
+  for (char ch : id_or_suffix.substr(0, 16)) inv = inv * 16 + static_cast<uint64_t>(ch <= '9' ? ch - '0' : ch - 'a' + 10);
+  return static_cast<int64_t>(UINT64_MAX - inv);
 }
 
 // The version id of an entry's suffix.

@@ -47,9 +47,32 @@ Result<std::vector<LocalGateway::VersionEntry>> LocalGateway::key_versions(NsRef
   return out;
 }
 
-void LocalGateway::keep_current(std::string_view key, const Inode& cur, const Content& c, Delta* d) const {
+Result<LocalGateway::VersionTimes> LocalGateway::version_times(NsRef ns, std::string_view key, const Inode* cur,
+                                                                const Content* c) const {
+  VersionTimes t;
+  KISEKI_ASSIGN_OR_RETURN(auto kept, key_versions(ns, key));
+  if (!kept.empty()) t.kept = version_time_ns(std::string_view(kept.front().name).substr(key.size() + 1));
+  if (cur && c) {
+    t.current = c->version_id.empty() ? std::max(cur->attr.mtime_ns, t.kept == INT64_MIN ? INT64_MIN : t.kept + 1)
+                                      : version_time_ns(c->version_id);
+  }
+  return t;
+}
+
+void LocalGateway::keep_current(std::string_view key, const Content& c, int64_t null_ns, Delta* d) const {
   d->flags |= ns::kKeepVersion;
-  d->name2 = version_entry(key, c.version_id, cur.attr.mtime_ns);
+  d->name2 = version_entry(key, c.version_id, null_ns);
+}
+
+Status LocalGateway::drop_kept_null(NsRef ns, std::string_view key, const crypto::SecretKey& kek,
+                                    std::vector<Delta>* record) const {
+  KISEKI_ASSIGN_OR_RETURN(auto kept, key_versions(ns, key));
+  for (const auto& e : kept)
+    if (e.id == kNullVersion) {
+      KISEKI_ASSIGN_OR_RETURN(Delta drop, drop_version(ns, kek, e));
+      record->push_back(std::move(drop));
+    }
+  return Status::ok();
 }
 
 Result<Delta> LocalGateway::drop_version(NsRef ns, const crypto::SecretKey& kek, const VersionEntry& v) const {
@@ -107,14 +130,18 @@ Status LocalGateway::restore_newest(NsRef ns, std::string_view key, const crypto
 }
 
 Result<DeletedObject> LocalGateway::delete_versioned(NsRef ns, std::string_view key, const crypto::SecretKey& kek,
-                                                     Versioning v, const DeleteConditions& cond) {
+                                                     Versioning v, const DeleteConditions& cond, const Caller& who) {
   KISEKI_TRY(validate_key(key));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
     KISEKI_TRY(log_of(ns.ns).read_barrier());
     std::vector<Delta> record;
     Inode cur;
+    VersionTimes times;
     auto found = resolve_key(ns, key, &cur);
     if (!found && found.code() != ErrorCode::kNotFound) return found.status();
+    if (!found) {
+      KISEKI_ASSIGN_OR_RETURN(times, version_times(ns, key, nullptr, nullptr));
+    }
     if (found) {
       Content c;
       KISEKI_TRY(open_content(kek, ns.ns, cur.content, &c));
@@ -129,39 +156,97 @@ Result<DeletedObject> LocalGateway::delete_versioned(NsRef ns, std::string_view 
       d.ino = cur.ino;
       d.version = cur.version;
       d.time_ns = now();
-      if (v == Versioning::kEnabled || !c.version_id.empty()) {
-        keep_current(key, cur, c, &d);
+      KISEKI_ASSIGN_OR_RETURN(times, version_times(ns, key, &cur, &c));
+      bool keep = v == Versioning::kEnabled || !c.version_id.empty();
+      if (keep) {
+        keep_current(key, c, times.current, &d);
         // An inode with other links keeps its references; the version gets its own.
         if (cur.nlink > 1) add_refs(c.extents, {}, &d);
       } else if (cur.nlink <= 1) {
         add_unrefs(c.extents, &d);  // a null object goes: the marker is the null version now
       }
       record.push_back(std::move(d));
+      if (keep && c.version_id.empty() && v == Versioning::kEnabled) KISEKI_TRY(drop_kept_null(ns, key, kek, &record));
     } else if (cond.if_match) {
       return make_error(ErrorCode::kPreconditionFailed, "no such key");
     }
-    if (v == Versioning::kSuspended) {
-      KISEKI_ASSIGN_OR_RETURN(auto kept, key_versions(ns, key));
-      for (const auto& e : kept)
-        if (e.id == kNullVersion) {
-          KISEKI_ASSIGN_OR_RETURN(Delta drop, drop_version(ns, kek, e));
-          record.push_back(std::move(drop));
-        }
-    }
+    // A null marker replaces the null version kept earlier.
+    if (v == Versioning::kSuspended) KISEKI_TRY(drop_kept_null(ns, key, kek, &record));
     Delta m;
     m.op = Op::kPutDeleteMarker;
     m.ns = ns.ns;
-    m.time_ns = now();
+    m.time_ns = times.next(now());
     std::string id = v == Versioning::kEnabled ? new_version_id(m.time_ns) : "";
     m.name = version_entry(key, id, m.time_ns);
     m.name2 = std::string(key);
     m.inode.attr = {0644, 0, 0, m.time_ns, m.time_ns, m.time_ns};
     record.push_back(std::move(m));
-    Status st = submit(std::move(record)).status();
+    Status st = submit(std::move(record), true, who).status();
     if (st.is_ok()) return DeletedObject{id.empty() ? std::string(kNullVersion) : id, true};
     if (st.code() != ErrorCode::kConflict) return st;
   }
   return make_error(ErrorCode::kConflict, "delete kept conflicting with concurrent changes");
+}
+
+Result<std::optional<std::string>> LocalGateway::file_key(NsRef ns, InodeId dir, std::string_view name) const {
+  using Key = std::optional<std::string>;
+  std::string key(name);
+  for (int depth = 0; dir != ns::kRootInode; ++depth) {
+    if (depth > 4096 || dir == kInvalidInode) return Key();
+    Inode d;
+    KISEKI_TRY(load_inode(ns, dir, &d));
+    std::string dname = d.name;
+    if (dname.empty()) {
+      // Made before directories kept their names: found in the parent's entries.
+      auto it = store_of(ns.ns).iterator(Cf::kDirCookies);
+      std::string prefix = meta::dentry_prefix(ns.ns, d.parent);
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix) && dname.empty(); it->Next()) {
+        ns::DirCookieEntry e;
+        if (ns::decode_dircookie(it->value().ToStringView(), &e) && e.ino == dir) dname = e.name;
+      }
+      KISEKI_TRY(meta::from_rocks(it->status(), "scan directory"));
+      if (dname.empty()) return Key();
+    }
+    key.insert(0, dname + "/");
+    dir = d.parent;
+  }
+  if (!validate_key(key)) return Key();
+  return Key(std::move(key));
+}
+
+Result<std::string> LocalGateway::version_before_write(NsRef ns, const Inode& i, Content* c) const {
+  KISEKI_ASSIGN_OR_RETURN(Versioning v, versioning_of(ns));
+  bool keep = (v == Versioning::kEnabled && now() - i.attr.mtime_ns > kVersionBurstNs) ||
+              (v == Versioning::kSuspended && !c->version_id.empty());
+  if (!keep || i.parent == kInvalidInode || i.name.empty()) return std::string();
+  KISEKI_ASSIGN_OR_RETURN(auto key, file_key(ns, i.parent, i.name));
+  if (!key) return std::string();
+  KISEKI_ASSIGN_OR_RETURN(VersionTimes times, version_times(ns, *key, &i, c));
+  std::string entry = version_entry(*key, c->version_id, times.current);
+  c->version_id = v == Versioning::kEnabled ? new_version_id(times.next(now())) : "";
+  return entry;
+}
+
+Result<bool> LocalGateway::keep_rename_target(NsRef ns, InodeId dir, std::string_view name, const Inode& victim,
+                                              Delta* d) const {
+  if (victim.type != FileType::kFile) return false;
+  KISEKI_ASSIGN_OR_RETURN(Versioning v, versioning_of(ns));
+  if (v == Versioning::kOff) return false;
+  KISEKI_ASSIGN_OR_RETURN(auto key, file_key(ns, dir, name));
+  if (!key) return false;
+  KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
+  Content c;
+  KISEKI_TRY(open_content(kek, ns.ns, victim.content, &c));
+  if (v == Versioning::kSuspended && c.version_id.empty()) return false;  // a null version is replaced
+  d->flags |= ns::kKeepVersion;
+  // A key has one null version: a null file renamed over a null one keeps the
+  // one it replaces under an id of its own.
+  KISEKI_ASSIGN_OR_RETURN(VersionTimes times, version_times(ns, *key, &victim, &c));
+  std::string id = c.version_id;
+  if (id.empty()) id = new_version_id(times.current);
+  d->blob = version_entry(*key, id, times.current);
+  if (victim.nlink > 1) add_refs(c.extents, {}, d);  // its other links keep theirs
+  return true;
 }
 
 Status LocalGateway::find_version(NsRef ns, std::string_view key, std::string_view version_id,
@@ -179,11 +264,10 @@ Status LocalGateway::find_version(NsRef ns, std::string_view key, std::string_vi
   if (v == kept.end()) return not_found("no such version");
   *i = v->inode;
   *c = Content{};
-  if (is_marker(*i)) {
-    c->version_id = std::string(version_id);
-    return Status::ok();
-  }
-  return open_content(kek, ns.ns, i->content, c);
+  if (!is_marker(*i)) KISEKI_TRY(open_content(kek, ns.ns, i->content, c));
+  // A kept version's id is its entry's.
+  c->version_id = v->id == kNullVersion ? "" : v->id;
+  return Status::ok();
 }
 
 Result<ObjectHandle> LocalGateway::open_object_version(NsRef ns, std::string_view key,

@@ -115,6 +115,8 @@ Result<Inode> new_inode(Txn& txn, NamespaceId ns, const Inode& tmpl, InodeId par
 Result<InodeId> create_in(Txn& txn, NamespaceId ns, Inode& dir, std::string_view name, const Inode& tmpl,
                           int64_t t) {
   KISEKI_ASSIGN_OR_RETURN(Inode i, new_inode(txn, ns, tmpl, dir.ino));
+  i.parent = dir.ino;
+  i.name = std::string(name);
   add_dentry(txn, ns, dir, name, i.ino, i.type);
   if (i.is_dir()) ++dir.nlink;
   touch(dir, t);
@@ -125,7 +127,12 @@ Result<InodeId> create_in(Txn& txn, NamespaceId ns, Inode& dir, std::string_view
 
 // Drops one link of `victim` (already unlinked from its dentry); removes the inode
 // and its chunk references at the last link.
-Status drop_link(Txn& txn, const Delta& d, Inode& victim, int64_t t) {
+Status drop_link(Txn& txn, const Delta& d, Inode& victim, InodeId dir, std::string_view name, int64_t t) {
+  // The link that named the file's key goes: while others stay, it has none.
+  if (victim.parent == dir && victim.name == name && !victim.is_dir()) {
+    victim.parent = kInvalidInode;
+    victim.name.clear();
+  }
   if (victim.is_dir() || victim.nlink <= 1) {
     txn.del(Cf::kInodes, meta::inode_key(d.ns, victim.ino));
     return apply_unrefs(txn, d);
@@ -237,7 +244,7 @@ static Status apply_put_object(Txn& txn, const Delta& d, std::string* out) {
     if (cur.version != d.version) return conflict("object changed since it was read");
     if (d.flags & kKeepVersion) {
       if (!d.unrefs.empty()) return invalid_argument("a kept version keeps its references");
-      KISEKI_TRY(keep_version(txn, d, cur));
+      KISEKI_TRY(keep_version(txn, d, cur, d.name2));
     } else if (!keeps_data(cur, d)) {
       KISEKI_TRY(check_unlocked(cur, d));
     }
@@ -300,15 +307,15 @@ static Status apply_delete_object(Txn& txn, const Delta& d) {
       // The content becomes a version. An inode with other links (NFS hard
       // links) keeps its own references: the delta brings the version's.
       if (!d.unrefs.empty()) return invalid_argument("a kept version keeps its references");
-      KISEKI_TRY(keep_version(txn, d, victim));
+      KISEKI_TRY(keep_version(txn, d, victim, d.name2));
       if (victim.nlink <= 1) {
         txn.del(Cf::kInodes, meta::inode_key(d.ns, victim.ino));
       } else {
-        KISEKI_TRY(drop_link(txn, d, victim, d.time_ns));
+        KISEKI_TRY(drop_link(txn, d, victim, dirs.back().ino, parts.back(), d.time_ns));
         KISEKI_TRY(apply_refs(txn, d));
       }
     } else {
-      KISEKI_TRY(drop_link(txn, d, victim, d.time_ns));
+      KISEKI_TRY(drop_link(txn, d, victim, dirs.back().ino, parts.back(), d.time_ns));
     }
   }
   // Prune directories that existed only for this key's prefix.
@@ -362,7 +369,19 @@ static Status apply_rename(Txn& txn, const Delta& d) {
     }
     remove_dentry(txn, d.ns, d.parent2, d.name2, dde);
     if (victim.is_dir()) --dst_dir.nlink;
-    KISEKI_TRY(drop_link(txn, d, victim, d.time_ns));
+    if ((d.flags & kKeepVersion) && !victim.is_dir()) {
+      // The file replaced is kept as a version of its key (entry d.blob).
+      if (!d.unrefs.empty()) return invalid_argument("a kept version keeps its references");
+      KISEKI_TRY(keep_version(txn, d, victim, d.blob));
+      if (victim.nlink <= 1) {
+        txn.del(Cf::kInodes, meta::inode_key(d.ns, victim.ino));
+      } else {
+        KISEKI_TRY(drop_link(txn, d, victim, d.parent2, d.name2, d.time_ns));
+        KISEKI_TRY(apply_refs(txn, d));
+      }
+    } else {
+      KISEKI_TRY(drop_link(txn, d, victim, d.parent2, d.name2, d.time_ns));
+    }
   } else if (st.code() != ErrorCode::kNotFound) {
     return st;
   } else if (d.ino != 0) {
@@ -376,7 +395,10 @@ static Status apply_rename(Txn& txn, const Delta& d) {
   if (src.is_dir() && !same_dir) {
     --src_dir.nlink;
     ++dst_dir.nlink;
+  }
+  if (src.is_dir() || (src.parent == d.parent && src.name == d.name)) {
     src.parent = d.parent2;
+    src.name = d.name2;
   }
   src.attr.ctime_ns = d.time_ns;
   src.flags &= ~kImplicitDir;  // renamed by a user: now a directory of its own
@@ -448,7 +470,7 @@ Status apply_tree_op(const Delta& d, Txn& txn, std::string* out) {
       remove_dentry(txn, d.ns, d.parent, d.name, de);
       touch(dir, d.time_ns);
       put_inode(txn, d.ns, dir);
-      return drop_link(txn, d, victim, d.time_ns);
+      return drop_link(txn, d, victim, d.parent, d.name, d.time_ns);
     }
     case Op::kRename:
       return apply_rename(txn, d);
@@ -471,6 +493,9 @@ Status apply_tree_op(const Delta& d, Txn& txn, std::string* out) {
       if (i.type != FileType::kFile) return make_error(ErrorCode::kIsDirectory, "not a regular file");
       if (i.version != d.version) return conflict("file changed since it was read");
       KISEKI_TRY(check_unlocked(i, d));
+      // A versioned file's write: the content it replaces is kept (the delta's
+      // refs count the version's references too).
+      if (d.flags & kKeepVersion) KISEKI_TRY(keep_version(txn, d, i, d.name2));
       i.content = d.inode.content;
       i.size = d.inode.size;
       i.attr.mtime_ns = i.attr.ctime_ns = d.time_ns;

@@ -27,9 +27,9 @@ Status apply_refs(meta::Txn& txn, const Delta& d);
 Status apply_unrefs(meta::Txn& txn, const Delta& d);
 // A new inode from `tmpl` with a fresh number and generation.
 Result<Inode> new_inode(meta::Txn& txn, NamespaceId ns, const Inode& tmpl, InodeId parent);
-// Drops one link of `victim` (its dentry already gone); the inode and its
-// references (the delta's unrefs) go with the last link.
-Status drop_link(meta::Txn& txn, const Delta& d, Inode& victim, int64_t t);
+// Drops one link of `victim` (its dentry, `name` in `dir`, already gone); the
+// inode and its references (the delta's unrefs) go with the last link.
+Status drop_link(meta::Txn& txn, const Delta& d, Inode& victim, InodeId dir, std::string_view name, int64_t t);
 std::vector<std::string_view> split_path(std::string_view path);
 std::string out_u64(uint64_t v);
 

@@ -60,11 +60,12 @@ Result<bool> is_object(const Txn& txn, NamespaceId ns, std::string_view path) {
 
 }  // namespace
 
-Status keep_version(Txn& txn, const Delta& d, const Inode& cur) {
+Status keep_version(Txn& txn, const Delta& d, const Inode& cur, std::string_view entry) {
   Inode tmpl = cur;
   tmpl.type = FileType::kFile;
   tmpl.flags = 0;
-  return add_version(txn, d, d.name2, tmpl);
+  tmpl.name.clear();  // a version is named by its entry
+  return add_version(txn, d, entry, tmpl);
 }
 
 Status apply_put_delete_marker(Txn& txn, const Delta& d) {

@@ -70,10 +70,11 @@ enum DeltaFlags : uint32_t {
                             // i.e. the explicit directory a/b
   kShred = 1u << 5,         // kSetTenant: the tenant is shredded; its wrapped KEK goes
   kPurgeDomain = 1u << 6,   // kPurgeTenant: also purge the references of dedup domain `a`
-  kKeepVersion = 1u << 7,   // kPutObject / kDeleteObject: the object's content replaced or
-                            // deleted becomes a version, entry name2 of the versions directory
-                            // (ADR 0012); its references move there (refs: a deleted object's
-                            // other links keep theirs)
+  kKeepVersion = 1u << 7,   // kPutObject / kDeleteObject / kSetContent: the object's content
+                            // replaced or deleted becomes a version, entry name2 of the versions
+                            // directory (ADR 0012; kRename: its target's, entry blob); its
+                            // references move there (refs: a deleted object's other links, and
+                            // a rewritten file, keep theirs)
   kBypassGovernance = 1u << 8,  // a GOVERNANCE retention does not hold for this delta
 };
 

@@ -5,6 +5,8 @@
 namespace kiseki::ns {
 
 static constexpr uint8_t kInodeFormat = 1;
+static constexpr uint8_t kTagLock = 1;  // tail fields
+static constexpr uint8_t kTagName = 2;
 
 std::string encode_inode(const Inode& i) {
   std::string v;
@@ -14,8 +16,11 @@ std::string encode_inode(const Inode& i) {
   e.i64(i.attr.atime_ns).i64(i.attr.mtime_ns).i64(i.attr.ctime_ns).i64(i.btime_ns);
   e.u32(i.nlink).u64(i.size).u64(i.generation).u64(i.version).u64(i.parent).u64(i.next_cookie);
   e.str(i.content);
-  // Optional tail (records written before it, and unlocked inodes, have none).
-  if (i.lock.any()) e.u8(static_cast<uint8_t>(i.lock.mode)).i64(i.lock.retain_until_ns).u8(i.lock.legal_hold ? 1 : 0);
+  // Optional tail of tagged fields (records written before it have none).
+  if (i.lock.any()) {
+    e.u8(kTagLock).u8(static_cast<uint8_t>(i.lock.mode)).i64(i.lock.retain_until_ns).u8(i.lock.legal_hold ? 1 : 0);
+  }
+  if (!i.name.empty()) e.u8(kTagName).str(i.name);
   return v;
 }
 
@@ -40,12 +45,20 @@ Status decode_inode(std::string_view v, Inode* i) {
   i->next_cookie = d.u64();
   i->content = std::string(d.str());
   i->lock = ObjectLock{};
-  if (d.ok() && !d.done()) {
-    uint8_t mode = d.u8();
-    if (mode > static_cast<uint8_t>(LockMode::kCompliance)) return corruption("inode record: bad lock mode");
-    i->lock.mode = static_cast<LockMode>(mode);
-    i->lock.retain_until_ns = d.i64();
-    i->lock.legal_hold = d.u8() != 0;
+  i->name.clear();
+  while (d.ok() && !d.done()) {
+    uint8_t tag = d.u8();
+    if (tag == kTagLock) {
+      uint8_t mode = d.u8();
+      if (mode > static_cast<uint8_t>(LockMode::kCompliance)) return corruption("inode record: bad lock mode");
+      i->lock.mode = static_cast<LockMode>(mode);
+      i->lock.retain_until_ns = d.i64();
+      i->lock.legal_hold = d.u8() != 0;
+    } else if (tag == kTagName) {
+      i->name = std::string(d.str());
+    } else {
+      return corruption("inode record: unknown field");
+    }
   }
   if (!d.ok() || !d.done()) return corruption("inode record: truncated");
   if (i->type < FileType::kFile || i->type > FileType::kSymlink) return corruption("inode record: bad type");

@@ -64,10 +64,14 @@ struct Inode {
   uint64_t size = 0;
   uint64_t generation = 0;   // unique per created inode: file handles check it
   uint64_t version = 0;      // bumped by every change; optimistic concurrency
-  InodeId parent = kInvalidInode;  // directories only (one parent)
+  // Directories: their one parent. Files: the directory of their first link
+  // (kInvalidInode once that link is gone while others stay, or for files made
+  // before it was kept), to name the object's key (ADR 0012).
+  InodeId parent = kInvalidInode;
   uint64_t next_cookie = kFirstCookie;  // directories only
   std::string content;       // tenant-sealed by the gateway; opaque here
   ObjectLock lock;           // files and versions only
+  std::string name;          // the name in `parent` ("" where unknown)
 
   bool is_dir() const { return type == FileType::kDirectory; }
 };

@@ -9,9 +9,9 @@
 
 namespace kiseki::ns {
 
-// `cur`'s content becomes a new inode of the versions directory, entry d.name2
+// `cur`'s content becomes a new inode of the versions directory, entry `entry`
 // (kKeepVersion): its chunk references move with it.
-Status keep_version(meta::Txn& txn, const Delta& d, const Inode& cur);
+Status keep_version(meta::Txn& txn, const Delta& d, const Inode& cur, std::string_view entry);
 Status apply_delete_version(meta::Txn& txn, const Delta& d);
 Status apply_put_delete_marker(meta::Txn& txn, const Delta& d);
 // kNotPermitted if `i` is locked (ObjectLock) at the delta's time; a GOVERNANCE

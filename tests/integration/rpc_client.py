@@ -243,6 +243,10 @@ class RpcClient:
         st, _ = self.nfs(REMOVE, Packer().opaque(dirfh).opaque(name).bytes(), xid=xid)
         return st
 
+    def rename(self, from_dir, from_name, to_dir, to_name):
+        st, _ = self.nfs(RENAME, Packer().opaque(from_dir).opaque(from_name).opaque(to_dir).opaque(to_name).bytes())
+        return st
+
     def readdir(self, dirfh, cookie=0, verf=b"\0" * 8, count=8192):
         st, u = self.nfs(READDIR, Packer().opaque(dirfh).u64(cookie).fixed(verf).u32(count).bytes())
         u.post_op()

@@ -87,6 +87,9 @@ def test_versions_of_put_copy_and_multipart(s3, bucket):
     assert code(e) == "NoSuchVersion"
     with pytest.raises(ClientError) as e:
         s3.get_object(Bucket=bucket, Key="k", VersionId="not-a-version")
+    assert code(e) == "NoSuchVersion"
+    with pytest.raises(ClientError) as e:
+        s3.delete_object(Bucket=bucket, Key="k", VersionId="not-a-version")
     assert code(e) == "InvalidArgument"
 
 
@@ -262,6 +265,35 @@ def test_current_version_read_over_nfs(server, s3, tmp_path):
         v for k, v, latest, _ in versions(s3, "vnfs")[1] if latest][0])
     assert nfs_cat("dir/f.txt") == (0, b"first")
     assert s3.head_object(Bucket="vnfs", Key="dir/f.txt")["VersionId"] == v1
+
+
+def test_nfs_removes_and_renames_keep_versions(server, s3, bucket):
+    """Through NFS (a raw client): a REMOVE in a versioned bucket is a delete with a
+    marker, and an editor's save (a new file renamed over the old) keeps the old one."""
+    import rpc_client as rpc
+    v1 = s3.put_object(Bucket=bucket, Key="docs/a.txt", Body=b"first")["VersionId"]
+    c = rpc.RpcClient(server.nfs_port)
+    try:
+        st, root = c.mount(f"/default/{bucket}")
+        assert st == 0
+        st, d = c.lookup(root, "docs")
+        assert st == 0
+        st, tmp = c.create(d, "a.txt.swp")
+        assert st == 0
+        assert c.write(tmp, 0, b"second")[0] == 0
+        assert c.rename(d, "a.txt.swp", d, "a.txt") == 0
+        assert s3.get_object(Bucket=bucket, Key="docs/a.txt")["Body"].read() == b"second"
+        assert s3.get_object(Bucket=bucket, Key="docs/a.txt", VersionId=v1)["Body"].read() == b"first"
+        assert c.remove(d, "a.txt") == 0
+    finally:
+        c.close()
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="docs/a.txt")
+    _, listed = versions(s3, bucket, Prefix="docs/a.txt")
+    markers = [x for x in listed if x[3] == "M"]
+    kept = [x for x in listed if x[3] == "V"]
+    assert len(markers) == 1 and markers[0][2] and len(kept) == 2 and not any(x[2] for x in kept)
+    assert s3.get_object(Bucket=bucket, Key="docs/a.txt", VersionId=kept[0][1])["Body"].read() == b"second"
 
 
 # ---------------------------------------------------------------- object lock

@@ -501,7 +501,7 @@ Response S3Handler::delete_objects(Ctx& c) {
     if (st && version.empty()) {
       st = gw_->delete_object(ns->ref, k, {}, &done);
     } else if (st && !gateway::well_formed_version_id(version)) {
-      st = make_error(ErrorCode::kInvalidArgument, "Invalid version id specified");
+      st = not_found(kNoSuchVersion);  // no version has such an id
     } else if (st) {
       auto res = gw_->delete_object_version(ns->ref, k, version, bypass);
       st = res.status();

@@ -61,7 +61,9 @@ void S3Handler::set_version_header(Response& r, gateway::NsRef ns, const std::st
 Result<gateway::ObjectHandle> S3Handler::open_named_version(gateway::NsRef ns, const std::string& key,
                                                             const std::string* version_id) const {
   if (!version_id) return gw_->open_object(ns, key);
-  if (!gateway::well_formed_version_id(*version_id)) return invalid_argument("Invalid version id specified");
+  // An id no version could have names none (S3 answers some such with
+  // InvalidArgument; NoSuchVersion is what clients look for).
+  if (!gateway::well_formed_version_id(*version_id)) return not_found(kNoSuchVersion);
   auto h = gw_->open_object_version(ns, key, *version_id);
   if (!h && h.code() == ErrorCode::kNotFound) return not_found(kNoSuchVersion);
   return h;
