@@ -108,6 +108,10 @@ struct UsageCounts {
   uint64_t chunk_bytes = 0;     // their sealed size on disk
   uint64_t inline_files = 0;    // files whose bytes live in the metadata
   uint64_t inline_bytes = 0;
+  // Versions kept of objects (ADR 0012; delete markers too), apart from `files`,
+  // and their logical bytes (their chunks count in `chunks` as any file's).
+  uint64_t versions = 0;
+  uint64_t version_bytes = 0;
   uint64_t stored_bytes() const { return chunk_bytes + inline_bytes; }
 };
 

@@ -52,9 +52,10 @@ Result<UsageReport> LocalGateway::usage() const {
         continue;
       }
       if (i.type != FileType::kFile) continue;
+      bool version = i.parent == ns::kVersionsInode;
       for (Acc* a : accs) {
-        ++a->c.files;
-        a->c.logical_bytes += i.size;
+        ++(version ? a->c.versions : a->c.files);
+        (version ? a->c.version_bytes : a->c.logical_bytes) += i.size;
       }
       if (i.content.empty()) continue;
       const auto& kek = keys.at(ns);

@@ -38,6 +38,8 @@ Status add_version(Txn& txn, const Delta& d, std::string_view name, const Inode&
   KISEKI_ASSIGN_OR_RETURN(bool taken, txn.exists(Cf::kDentries, meta::dentry_key(d.ns, kVersionsInode, name)));
   if (taken) return conflict("a version of that id exists");
   KISEKI_ASSIGN_OR_RETURN(Inode v, new_inode(txn, d.ns, tmpl, kVersionsInode));
+  v.parent = kVersionsInode;  // what tells a version from a file (usage counts them apart)
+  v.name = std::string(name);
   add_dentry(txn, d.ns, dir, name, v.ino, FileType::kFile);
   put_inode(txn, d.ns, v);
   put_inode(txn, d.ns, dir);
@@ -64,7 +66,6 @@ Status keep_version(Txn& txn, const Delta& d, const Inode& cur, std::string_view
   Inode tmpl = cur;
   tmpl.type = FileType::kFile;
   tmpl.flags = 0;
-  tmpl.name.clear();  // a version is named by its entry
   return add_version(txn, d, entry, tmpl);
 }
 

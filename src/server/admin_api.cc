@@ -107,6 +107,7 @@ int64_t unix_ms() {
 json::object counts_json(const gateway::UsageCounts& c) {
   return {{"files", c.files}, {"dirs", c.dirs}, {"logical_bytes", c.logical_bytes}, {"chunks", c.chunks},
           {"chunk_bytes", c.chunk_bytes}, {"inline_files", c.inline_files}, {"inline_bytes", c.inline_bytes},
+          {"versions", c.versions}, {"version_bytes", c.version_bytes},
           {"stored_bytes", c.stored_bytes()}};
 }
 

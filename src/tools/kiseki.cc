@@ -141,10 +141,14 @@ void print_namespaces(const json::value& v) {
 
 void print_usage(const json::value& v) {
   const auto& o = v.as_object();
-  Table t({"TENANT / NAMESPACE", "FILES", "DIRS", "LOGICAL", "STORED", "DEDUP"}, {false, true, true, true, true, true});
+  Table t({"TENANT / NAMESPACE", "FILES", "DIRS", "VERSIONS", "LOGICAL", "STORED", "DEDUP"},
+          {false, true, true, true, true, true, true});
   auto row = [&](const std::string& name, const json::object& c) {
-    t.add({name, cell(c, "files"), cell(c, "dirs"), human_bytes(num(c, "logical_bytes")),
-           human_bytes(num(c, "stored_bytes")), ratio(num(c, "logical_bytes"), num(c, "stored_bytes"))});
+    // Kept versions take space too: the ratio counts their bytes.
+    uint64_t logical = num(c, "logical_bytes") + (c.contains("version_bytes") ? num(c, "version_bytes") : 0);
+    t.add({name, cell(c, "files"), cell(c, "dirs"), c.contains("versions") ? cell(c, "versions") : "0",
+           human_bytes(num(c, "logical_bytes")), human_bytes(num(c, "stored_bytes")),
+           ratio(logical, num(c, "stored_bytes"))});
   };
   for (const auto& x : o.at("tenants").as_array()) {
     const auto& tn = x.as_object();
@@ -155,7 +159,8 @@ void print_usage(const json::value& v) {
   row("all", o.at("total").as_object());
   t.print();
   std::printf("Stored is what the data takes on disk: sealed chunks, each counted once, plus small files kept inline\n"
-              "in the metadata. Logical / stored is the dedup ratio.\n");
+              "in the metadata. Versions are the object versions kept besides the current ones (their bytes are not\n"
+              "in logical). Logical with the versions' bytes / stored is the dedup ratio.\n");
 }
 
 void print_scrub(const json::value& v) {

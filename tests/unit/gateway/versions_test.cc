@@ -58,6 +58,11 @@ TEST_F(VersionsTest, WritersKeepTheObjectTheyReplace) {
   EXPECT_EQ(std::get<1>(l[2]), v1.version_id);
   EXPECT_EQ(std::get<1>(l[3]), "null");
   expect_references_agree();
+  auto usage = gw_->usage();
+  ASSERT_TRUE(usage.is_ok());
+  EXPECT_EQ(usage->total.files, 1u);
+  EXPECT_EQ(usage->total.versions, 3u);
+  EXPECT_EQ(usage->total.version_bytes, 2 * big('0').size() + 9);
   // An edit of the metadata in place (tags) is no new version.
   ASSERT_TRUE(gw_->edit_object_meta(ns_, "k", [](ObjectMeta* m) {
     m->user_meta["tag"] = "x";
