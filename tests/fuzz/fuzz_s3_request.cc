@@ -5,8 +5,8 @@
 // input stands for the Gateway's access key id, "SKFUZZ" for its secret), and
 // the body through the aws-chunked decoder (unsigned and signed), the
 // parsers of CompleteMultipartUpload, DeleteObjects, tagging, CORS, ACL,
-// public access block, ownership and bucket policy documents (the policy also
-// evaluated), ACL headers, and a form upload's multipart/form-data reader and
+// public access block, ownership, object lock (configuration, retention,
+// legal hold) and bucket policy documents (the policy also evaluated), ACL headers, and a form upload's multipart/form-data reader and
 // policy check.
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -17,6 +17,7 @@
 #include "protocols/s3/auth.h"
 #include "protocols/s3/access_settings.h"
 #include "protocols/s3/acl.h"
+#include "protocols/s3/object_lock.h"
 #include "protocols/s3/aws_chunked.h"
 #include "protocols/s3/policy.h"
 #include "protocols/s3/cors.h"
@@ -71,6 +72,9 @@ void body_paths(const std::string& body, bool trailer, const std::optional<s3::C
   if (auto acl = s3::parse_acl_xml(body, "1")) (void)s3::decode_acl(s3::encode_acl(*acl));
   (void)s3::parse_public_access_block(body);
   (void)s3::parse_ownership_controls(body);
+  if (auto c = s3::parse_lock_config(body)) (void)s3::parse_lock_config(s3::lock_config_xml(*c));
+  if (auto r = s3::parse_retention(body); r && r->mode != ns::LockMode::kNone) (void)s3::retention_xml(*r);
+  (void)s3::parse_legal_hold(body);
   if (auto p = s3::BucketPolicy::parse(body, "bucket")) {
     s3::PolicyRequest r;
     r.action = "s3:GetObject";

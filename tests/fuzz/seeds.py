@@ -80,6 +80,16 @@ write("fuzz_s3_request", "put-acl",
 
 
 # NFSv3: byte 0 is the procedure + 22 × (0: as root, 1: as uid 1000); "\xffH" is the export root's handle.
+lock = ("<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention>"
+        "<Mode>GOVERNANCE</Mode><Days>30</Days></DefaultRetention></Rule></ObjectLockConfiguration>")
+write("fuzz_s3_request", "put-object-lock",
+      f"PUT /bucket?object-lock HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(lock)}\r\n\r\n{lock}")
+retention = "<Retention><Mode>COMPLIANCE</Mode><RetainUntilDate>2030-01-01T00:00:00Z</RetainUntilDate></Retention>"
+write("fuzz_s3_request", "put-retention",
+      f"PUT /bucket/key?retention&versionId=0000000000000000abcdef01 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      f"Content-Length: {len(retention)}\r\n\r\n{retention}")
+
+
 def u32(v):
     return struct.pack(">I", v)
 

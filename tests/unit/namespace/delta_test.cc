@@ -100,3 +100,29 @@ TEST(DirCookie, CarriesTheInodeAndReadsTheNameOnlyFormat) {
 
 }  // namespace
 }  // namespace kiseki::ns
+
+namespace kiseki::ns {
+namespace {
+
+TEST(Inode, TailFieldsRoundTripAndOlderRecordsReadWithout) {
+  Inode i;
+  i.ino = 7;
+  i.content = "sealed";
+  std::string plain = encode_inode(i);  // no lock, no name: no tail (the older format)
+  i.lock = {LockMode::kCompliance, 123456789, true};
+  i.name = "a.txt";
+  std::string tailed = encode_inode(i);
+  EXPECT_TRUE(tailed.starts_with(plain));
+  Inode back;
+  ASSERT_TRUE(decode_inode(tailed, &back).is_ok());
+  EXPECT_EQ(back.lock, i.lock);
+  EXPECT_EQ(back.name, "a.txt");
+  ASSERT_TRUE(decode_inode(plain, &back).is_ok());
+  EXPECT_FALSE(back.lock.any());
+  EXPECT_TRUE(back.name.empty());
+  EXPECT_FALSE(decode_inode(plain + "\x09", &back).is_ok());  // an unknown field
+  EXPECT_FALSE(decode_inode(tailed.substr(0, tailed.size() - 1), &back).is_ok());
+}
+
+}  // namespace
+}  // namespace kiseki::ns
