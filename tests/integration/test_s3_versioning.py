@@ -220,6 +220,33 @@ def test_delete_objects_with_versions(s3, bucket):
     s3.delete_bucket(Bucket=bucket)
 
 
+def test_older_versions_need_the_version_right(server, s3, bucket):
+    """A right to read objects is not one to read their older versions (s3:GetObject vs
+    s3:GetObjectVersion), for anonymous callers and other tenants alike."""
+    import urllib.error
+    import urllib.request
+    v1 = s3.put_object(Bucket=bucket, Key="pub/a", Body=b"secret draft")["VersionId"]
+    s3.put_object(Bucket=bucket, Key="pub/a", Body=b"published")
+
+    def policy(actions):
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": actions, "Resource": f"arn:aws:s3:::{bucket}/pub/*"}]}))
+
+    def anonymous(query=""):
+        try:
+            with urllib.request.urlopen(f"{server.s3_endpoint}/{bucket}/pub/a{query}", timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    policy(["s3:GetObject"])
+    assert anonymous() == (200, b"published")
+    assert anonymous(f"?versionId={v1}")[0] == 403
+    policy(["s3:GetObject", "s3:GetObjectVersion"])
+    assert anonymous(f"?versionId={v1}") == (200, b"secret draft")
+    s3.delete_bucket_policy(Bucket=bucket)
+
+
 def test_lifecycle_expires_noncurrent_versions_and_lone_markers(server, s3, bucket):
     s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
         {"ID": "old", "Filter": {"Prefix": ""}, "Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 1}},

@@ -9,7 +9,7 @@ Response S3Handler::get_acl(Ctx& c) {
   c.op = c.req.key.empty() ? "GetBucketAcl" : "GetObjectAcl";
   auto ns = find_bucket(c, c.req.bucket);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
-  if (Status st = authorize(c, *ns, action_of(c.op), c.req.key); !st) return error(c, st, Subject::kBucket);
+  if (Status st = authorize(c, *ns, request_action(c), c.req.key); !st) return error(c, st, Subject::kBucket);
   auto access = access_of(*ns);
   if (!access) return error(c, access.status(), Subject::kBucket);
   std::string owner = std::to_string(ns->ref.tenant);
@@ -36,7 +36,7 @@ Response S3Handler::put_acl(Ctx& c) {
   c.op = object ? "PutObjectAcl" : "PutBucketAcl";
   auto ns = find_bucket(c, c.req.bucket);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
-  if (Status st = authorize(c, *ns, action_of(c.op), c.req.key); !st) return error(c, st, Subject::kBucket);
+  if (Status st = authorize(c, *ns, request_action(c), c.req.key); !st) return error(c, st, Subject::kBucket);
   auto body = read_small_body(c, 64 << 10);
   if (!body) return error(c, body.status(), Subject::kBucket);
   auto from_headers = acl_from_headers(c.req);

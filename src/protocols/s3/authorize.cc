@@ -95,6 +95,7 @@ const std::map<std::string_view, AclNeed>& acl_needs() {
       {"s3:ListMultipartUploadParts", {P::kRead, true, false}},
       {"s3:GetBucketLocation", {P::kRead, true, false}},
       {"s3:GetObject", {P::kRead, true, true}},
+      {"s3:GetObjectVersion", {P::kRead, true, true}},
       {"s3:PutObject", {P::kWrite, true, false}},
       {"s3:DeleteObject", {P::kWrite, true, false}},
       {"s3:DeleteObjectVersion", {P::kWrite, true, false}},
@@ -103,6 +104,8 @@ const std::map<std::string_view, AclNeed>& acl_needs() {
       {"s3:PutBucketAcl", {P::kWriteAcp, true, false}},
       {"s3:GetObjectAcl", {P::kReadAcp, false, true}},
       {"s3:PutObjectAcl", {P::kWriteAcp, false, true}},
+      {"s3:GetObjectVersionAcl", {P::kReadAcp, false, true}},
+      {"s3:PutObjectVersionAcl", {P::kWriteAcp, false, true}},
   };
   return m;
 }
@@ -296,17 +299,36 @@ Result<gateway::NamespaceInfo> S3Handler::find_bucket(Ctx& c, const std::string&
   return gw_->find_bucket(name);
 }
 
-// The source of a copy, if the caller may read it.
-Result<gateway::NsRef> S3Handler::copy_source(Ctx& c, const std::string& bucket, const std::string& key) {
+// The source of a copy (a version of it, if named), if the caller may read it.
+Result<gateway::NsRef> S3Handler::copy_source(Ctx& c, const std::string& bucket, const std::string& key,
+                                              const std::string& version) {
   KISEKI_ASSIGN_OR_RETURN(gateway::NamespaceInfo ns, find_bucket(c, bucket));
-  KISEKI_TRY(authorize(c, ns, "s3:GetObject", key));
+  KISEKI_TRY(authorize(c, ns, version.empty() ? "s3:GetObject" : "s3:GetObjectVersion", key));
   return ns.ref;
+}
+
+// An object request that names a version (?versionId=) is its version action, as
+// in S3: a right to read objects is not one to read every older version of them.
+std::string_view S3Handler::request_action(const Ctx& c) {
+  std::string_view action = action_of(c.op);
+  if (c.req.key.empty() || !c.req.param("versionId")) return action;
+  static const std::map<std::string_view, std::string_view> of_version = {
+      {"s3:GetObject", "s3:GetObjectVersion"},
+      {"s3:DeleteObject", "s3:DeleteObjectVersion"},
+      {"s3:GetObjectTagging", "s3:GetObjectVersionTagging"},
+      {"s3:PutObjectTagging", "s3:PutObjectVersionTagging"},
+      {"s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"},
+      {"s3:GetObjectAcl", "s3:GetObjectVersionAcl"},
+      {"s3:PutObjectAcl", "s3:PutObjectVersionAcl"},
+  };
+  auto it = of_version.find(action);
+  return it == of_version.end() ? action : it->second;
 }
 
 // The bucket a request names, if the caller may do the request's operation on it.
 Result<gateway::NsRef> S3Handler::bucket_ref(Ctx& c) {
   KISEKI_ASSIGN_OR_RETURN(gateway::NamespaceInfo ns, find_bucket(c, c.req.bucket));
-  KISEKI_TRY(authorize(c, ns, action_of(c.op), c.req.key));
+  KISEKI_TRY(authorize(c, ns, request_action(c), c.req.key));
   return ns.ref;
 }
 

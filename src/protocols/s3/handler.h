@@ -155,7 +155,8 @@ class S3Handler {
   // request's operation (c.op) on it.
   Result<gateway::NsRef> bucket_ref(Ctx& c);
   Result<gateway::NamespaceInfo> find_bucket(Ctx& c, const std::string& name) const;
-  Result<gateway::NsRef> copy_source(Ctx& c, const std::string& bucket, const std::string& key);
+  Result<gateway::NsRef> copy_source(Ctx& c, const std::string& bucket, const std::string& key,
+                                     const std::string& version);
   Status authorize(Ctx& c, const gateway::NamespaceInfo& ns, std::string_view action, std::string_view key) const;
   // The bucket's grants and access settings.
   struct BucketAccess {
@@ -170,6 +171,8 @@ class S3Handler {
   // Whether a request may give a bucket or an object `acl`.
   Status check_acl_write(const gateway::NamespaceInfo& ns, const Acl& acl) const;
   static std::string_view action_of(std::string_view op);
+  // The action a request is: its operation's, or the version action of it.
+  static std::string_view request_action(const Ctx& c);
   Result<std::shared_ptr<const BucketPolicy>> policy_of(const gateway::NamespaceInfo& ns) const;
   std::optional<std::vector<std::string>> condition_values(Ctx& c, const gateway::NamespaceInfo& ns,
                                                            std::string_view key, std::string_view k) const;

@@ -87,7 +87,7 @@ Response S3Handler::upload_part_copy(Ctx& c) {
   std::string sb, sk, sv;
   if (!parse_copy_source(c.req.header_or("x-amz-copy-source"), &sb, &sk, &sv))
     return error(c, make_s3_error(400, "InvalidArgument", "Copy Source must mention the source bucket and key"));
-  auto src = copy_source(c, sb, sk);
+  auto src = copy_source(c, sb, sk, sv);
   if (!src) return error(c, src.status(), Subject::kBucket);
   auto h = open_named_version(*src, sk, sv.empty() ? nullptr : &sv);
   if (!h) return error(c, h.status(), Subject::kObject);

@@ -347,7 +347,7 @@ Response S3Handler::copy_object(Ctx& c) {
   std::string sb, sk, sv;
   if (!parse_copy_source(c.req.header_or("x-amz-copy-source"), &sb, &sk, &sv))
     return error(c, make_s3_error(400, "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey"));
-  auto src = copy_source(c, sb, sk);
+  auto src = copy_source(c, sb, sk, sv);
   if (!src) return error(c, src.status(), Subject::kBucket);
   std::string directive = c.req.header_or("x-amz-metadata-directive", "COPY");
   if (directive != "COPY" && directive != "REPLACE")
