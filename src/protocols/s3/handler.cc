@@ -234,8 +234,8 @@ Response S3Handler::dispatch(Ctx& c) {
     if (upload || q.has_param("partNumber")) return q.header("x-amz-copy-source") ? upload_part_copy(c) : upload_part(c);
     if (q.has_param("tagging")) return put_object_tagging(c);
     if (q.has_param("acl")) return put_acl(c);
-    if (q.has_param("retention")) return put_object_retention(c);
-    if (q.has_param("legal-hold")) return put_object_legal_hold(c);
+    if (q.has_param("retention")) return put_object_lock_state(c, false);
+    if (q.has_param("legal-hold")) return put_object_lock_state(c, true);
     return q.header("x-amz-copy-source") ? copy_object(c) : put_object(c);
   }
   if (m == "GET" && q.has_param("acl")) return get_acl(c);

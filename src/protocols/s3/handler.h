@@ -87,8 +87,7 @@ class S3Handler {
   // object_lock_ops.cc
   Response put_object_lock_config(Ctx& c);
   Response get_object_lock_config(Ctx& c);
-  Response put_object_retention(Ctx& c);
-  Response put_object_legal_hold(Ctx& c);
+  Response put_object_lock_state(Ctx& c, bool legal_hold);
   Response get_object_lock_state(Ctx& c, bool legal_hold);
   Result<std::optional<LockConfig>> lock_config_of(gateway::NsRef ns) const;
   // The lock a write asks for (x-amz-object-lock-*), or the bucket's default

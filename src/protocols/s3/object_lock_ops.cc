@@ -83,8 +83,9 @@ Response S3Handler::get_object_lock_config(Ctx& c) {
                                        "Object Lock configuration does not exist for this bucket"));
 }
 
-Response S3Handler::put_object_retention(Ctx& c) {
-  c.op = "PutObjectRetention";
+// PutObjectRetention and PutObjectLegalHold.
+Response S3Handler::put_object_lock_state(Ctx& c, bool legal_hold) {
+  c.op = legal_hold ? "PutObjectLegalHold" : "PutObjectRetention";
   auto ns = bucket_ref(c);
   if (!ns) return error(c, ns.status(), Subject::kBucket);
   auto config = lock_config_of(*ns);
@@ -92,32 +93,22 @@ Response S3Handler::put_object_retention(Ctx& c) {
   if (!*config) return error(c, make_s3_error(400, "InvalidRequest", "Bucket is missing Object Lock Configuration"));
   auto body = read_small_body(c, 64 << 10);
   if (!body) return error(c, body.status(), Subject::kObject);
-  auto lock = parse_retention(*body);
-  if (!lock) return error(c, lock.status(), Subject::kObject);
-  if (lock->mode != ns::LockMode::kNone && lock->retain_until_ns <= c.now)
-    return error(c, make_s3_error(400, "InvalidArgument", "The retain until date must be in the future!"));
-  const std::string* version = c.req.param("versionId");
-  Status st = gw_->set_object_lock(*ns, c.req.key, version ? *version : "", ns::kSetRetention, *lock,
-                                   bypass_governance(c, *ns, c.req.key));
-  if (!st) return error(c, st.code() == ErrorCode::kNotFound && version ? not_found(kNoSuchVersion) : st, Subject::kObject);
-  return Response{};
-}
-
-Response S3Handler::put_object_legal_hold(Ctx& c) {
-  c.op = "PutObjectLegalHold";
-  auto ns = bucket_ref(c);
-  if (!ns) return error(c, ns.status(), Subject::kBucket);
-  auto config = lock_config_of(*ns);
-  if (!config) return error(c, config.status(), Subject::kBucket);
-  if (!*config) return error(c, make_s3_error(400, "InvalidRequest", "Bucket is missing Object Lock Configuration"));
-  auto body = read_small_body(c, 64 << 10);
-  if (!body) return error(c, body.status(), Subject::kObject);
-  auto on = parse_legal_hold(*body);
-  if (!on) return error(c, on.status(), Subject::kObject);
   ns::ObjectLock lock;
-  lock.legal_hold = *on;
+  if (legal_hold) {
+    auto on = parse_legal_hold(*body);
+    if (!on) return error(c, on.status(), Subject::kObject);
+    lock.legal_hold = *on;
+  } else {
+    auto r = parse_retention(*body);
+    if (!r) return error(c, r.status(), Subject::kObject);
+    if (r->mode != ns::LockMode::kNone && r->retain_until_ns <= c.now)
+      return error(c, make_s3_error(400, "InvalidArgument", "The retain until date must be in the future!"));
+    lock = *r;
+  }
   const std::string* version = c.req.param("versionId");
-  Status st = gw_->set_object_lock(*ns, c.req.key, version ? *version : "", ns::kSetLegalHold, lock);
+  Status st = gw_->set_object_lock(*ns, c.req.key, version ? *version : "",
+                                   legal_hold ? ns::kSetLegalHold : ns::kSetRetention, lock,
+                                   !legal_hold && bypass_governance(c, *ns, c.req.key));
   if (!st) return error(c, st.code() == ErrorCode::kNotFound && version ? not_found(kNoSuchVersion) : st, Subject::kObject);
   return Response{};
 }
