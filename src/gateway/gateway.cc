@@ -582,9 +582,9 @@ Result<std::string> LocalGateway::get_namespace_config(NsRef ns, std::string_vie
   uint64_t gen;
   {
     std::lock_guard lock(cache_mu_);
-    auto it = ns_config_cache_.find(std::make_tuple(ns.tenant, ns.ns, std::string(item)));
+    auto it = ns_config_cache_.find(std::make_tuple(ns.tenant, ns.ns, item));
     if (it != ns_config_cache_.end()) {
-      if (!it->second) return not_found("no " + std::string(item) + " configuration");
+      if (!it->second) return not_found("no such item");
       return *it->second;
     }
     gen = ns_config_gen_;
@@ -602,7 +602,7 @@ Result<std::string> LocalGateway::get_namespace_config(NsRef ns, std::string_vie
     std::lock_guard lock(cache_mu_);
     if (gen == ns_config_gen_) ns_config_cache_[{ns.tenant, ns.ns, std::string(item)}] = found;
   }
-  if (!found) return not_found("no " + std::string(item) + " configuration");
+  if (!found) return not_found("no such item");
   return std::move(*found);
 }
 

@@ -392,7 +392,9 @@ class LocalGateway final : public Gateway {
   mutable std::map<NamespaceId, Redundancy> ns_redundancy_;  // guarded by cache_mu_ (set once, never changes)
   // Configuration items as last read (nullopt: the namespace has none);
   // dropped when a record changing the namespace's items is applied here.
-  mutable std::map<std::tuple<TenantId, NamespaceId, std::string>, std::optional<std::string>> ns_config_cache_;
+  // Looked up by (tenant, namespace, item name as a string_view): no allocation per request.
+  mutable std::map<std::tuple<TenantId, NamespaceId, std::string>, std::optional<std::string>, std::less<>>
+      ns_config_cache_;
   mutable uint64_t ns_config_gen_ = 0;  // counts the drops (a read that saw one keeps nothing)
   void drop_config_cache(NamespaceId ns) const;  // 0: every namespace's
   static constexpr size_t kMaxConfigBytes = 64 << 10;
