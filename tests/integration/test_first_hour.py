@@ -174,7 +174,7 @@ def test_cli_put_get_ls_rm_usage_and_scrub(server, tmp_path):
     assert ns["logical_bytes"] == 2 * (20 << 20) + len(small.read_text())
     assert 1.95 < ns["logical_bytes"] / ns["stored_bytes"] < 2.0, "the second copy deduplicated"
     table = server.cli("usage", json=False).stdout
-    assert re.search(r"quick\s+3\s+2\s+40\.0 MiB\s+20\.\d MiB\s+(1\.9\d|2\.00)×", table), table
+    assert re.search(r"quick\s+3\s+2\s+0\s+40\.0 MiB\s+20\.\d MiB\s+(1\.9\d|2\.00)×", table), table
     words = server.cli("scrub", json=False).stdout
     inline = json.loads(server.cli("usage").stdout)["total"]["inline_files"]
     assert re.search(r"Scrub verified \d+ chunks \(\d+\.\d MiB\) in \d+ segments?; %d small files? \(\d+ B\) (is|are) kept "

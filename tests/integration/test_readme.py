@@ -81,7 +81,7 @@ def test_readme_quick_start_and_using_it(tmp_path):
         assert "created tenant acme" in out and "created namespace photos of tenant acme" in out
         assert "created user alice of tenant acme" in out and "access key for tenant acme, user alice" in out
         assert "2026/big.bin" in out and "hello over NFS" in out
-        assert re.search(r"pictures\s+2\s+2\s+38\.1 MiB\s+19\.\d MiB\s+(1\.9\d|2\.00)×", out), out
+        assert re.search(r"pictures\s+2\s+2\s+0\s+38\.1 MiB\s+19\.\d MiB\s+(1\.9\d|2\.00)×", out), out
         assert "No problems found." in out
         assert "tenant acme crypto-shredded" in out
         assert os.path.isfile(work / "backup-1" / "kiseki-backup.json")
