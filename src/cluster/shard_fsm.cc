@@ -86,6 +86,19 @@ void ShardFsm::advance(uint64_t last_applied) {
   {
     std::lock_guard lock(mu_);
     if (last_applied <= applied_ || !fault_.is_ok()) return;
+  }
+  // Entries that change no state (barriers, configuration) were applied too:
+  // the store says so, or a snapshot at such an index would name more than
+  // the store's checkpoint holds. On the loop thread, as every apply.
+  rocksdb::WriteBatch b;
+  b.Put(store_->cf(meta::Cf::kSystem), rocksdb::Slice(kAppliedIndexKey.data(), kAppliedIndexKey.size()),
+        meta::key_u64(last_applied));
+  if (Status st = store_->write(&b, false); !st) {
+    fail_stop(last_applied, st);
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
     applied_ = last_applied;
   }
   applied_cv_.notify_all();
