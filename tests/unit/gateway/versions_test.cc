@@ -202,6 +202,7 @@ class FileVersionsTest : public VersionsTest {
     o.env = &env_;
     return o;
   }
+  void TearDown() override { gw_.reset(); }  // before env_, which it uses, goes
   InodeId ino(const std::string& path) {
     InodeId dir = ns::kRootInode;
     size_t start = 0;
