@@ -393,7 +393,15 @@ class LocalGateway final : public Gateway {
   // Configuration items as last read (nullopt: the namespace has none);
   // dropped when a record changing the namespace's items is applied here.
   // Looked up by (tenant, namespace, item name as a string_view): no allocation per request.
-  mutable std::map<std::tuple<TenantId, NamespaceId, std::string>, std::optional<std::string>, std::less<>>
+  struct ConfigKeyLess {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return std::make_tuple(std::get<0>(a), std::get<1>(a), std::string_view(std::get<2>(a))) <
+             std::make_tuple(std::get<0>(b), std::get<1>(b), std::string_view(std::get<2>(b)));
+    }
+  };
+  mutable std::map<std::tuple<TenantId, NamespaceId, std::string>, std::optional<std::string>, ConfigKeyLess>
       ns_config_cache_;
   mutable uint64_t ns_config_gen_ = 0;  // counts the drops (a read that saw one keeps nothing)
   void drop_config_cache(NamespaceId ns) const;  // 0: every namespace's
