@@ -275,10 +275,12 @@ class LocalGateway final : public Gateway {
   // its chunk references (its layout is replaced for every link). Returns its
   // content, if any. With `next` the write is a new version in a versioned
   // namespace (versions.cc): next->version_id is set, the replaced object kept
-  // as a version, and `also` gets deltas for the same record.
+  // as a version, and `also` gets deltas for the same record; `state` gets the
+  // namespace's versioning the decision was made on.
   Result<std::optional<Content>> replace_target(NsRef ns, std::string_view key, const crypto::SecretKey& kek,
                                                 ns::Delta* d, Content* next = nullptr,
-                                                std::vector<ns::Delta>* also = nullptr) const;
+                                                std::vector<ns::Delta>* also = nullptr,
+                                                Versioning* state = nullptr) const;
   // ---- versions.cc
   Result<Versioning> versioning_of(NsRef ns) const;
   // DELETE without a version id in a versioned namespace: the object (if any)

@@ -275,7 +275,8 @@ Result<ObjectInfo> LocalGateway::complete_upload(NsRef ns, std::string_view uplo
     Delta put = object_delta(ns, ur.key, size);
     put.inode.lock = ur.meta.lock;
     std::vector<Delta> record;
-    KISEKI_TRY(replace_target(ns, ur.key, kek, &put, &c, &record).status());
+    Versioning v;
+    KISEKI_TRY(replace_target(ns, ur.key, kek, &put, &c, &record, &v).status());
     KISEKI_TRY(seal_content(kek, ns.ns, c, &put.inode.content));
     add_refs(c.extents, {}, &put);
     // The same record drops the upload and every part's references, so the chunks
@@ -295,7 +296,7 @@ Result<ObjectInfo> LocalGateway::complete_upload(NsRef ns, std::string_view uplo
       i.size = size;
       i.attr.mtime_ns = put.time_ns;
       i.lock = put.inode.lock;
-      return object_info(ur.key, i, c);
+      return written(object_info(ur.key, i, c), v);
     }
     if (out.code() != ErrorCode::kConflict) return out.status();
   }

@@ -10,6 +10,7 @@
 
 #include "chunk/chunk_store.h"
 #include "gateway/content.h"
+#include "gateway/types.h"
 #include "namespace/delta.h"
 
 namespace kiseki::gateway {
@@ -51,6 +52,10 @@ inline void add_refs(const std::vector<Extent>& extents, const std::vector<chunk
   for (const auto& p : prepared) pinned.insert(p.id);
   for (const auto& x : extents) d->refs.push_back({x.chunk, pinned.count(x.chunk) > 0});
 }
+
+// What a write answers: the id of the version it made, "null" for a null
+// version written into a versioned namespace (objects.cc).
+ObjectInfo written(ObjectInfo info, Versioning v);
 
 inline void add_unrefs(const std::vector<Extent>& extents, ns::Delta* d) {
   for (const auto& x : extents) d->unrefs.push_back(x.chunk);

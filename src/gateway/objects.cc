@@ -106,6 +106,11 @@ Result<InodeId> LocalGateway::resolve_key(NsRef ns, std::string_view key, Inode*
   }
 }
 
+ObjectInfo written(ObjectInfo info, Versioning v) {
+  if (v != Versioning::kOff && info.version_id.empty()) info.version_id = kNullVersion;
+  return info;
+}
+
 ObjectInfo LocalGateway::object_info(std::string_view key, const Inode& inode, const Content& c) const {
   ObjectInfo info;
   info.key = std::string(key);
@@ -135,11 +140,12 @@ Delta LocalGateway::object_delta(NsRef ns, std::string_view key, uint64_t size) 
 
 Result<std::optional<Content>> LocalGateway::replace_target(NsRef ns, std::string_view key,
                                                        const crypto::SecretKey& kek, Delta* d, Content* next,
-                                                       std::vector<Delta>* also) const {
+                                                       std::vector<Delta>* also, Versioning* state) const {
   Versioning v = Versioning::kOff;
   if (next) {
     KISEKI_ASSIGN_OR_RETURN(v, versioning_of(ns));
   }
+  if (state) *state = v;
   Inode cur;
   auto found = resolve_key(ns, key, &cur);
   if (!found) {
@@ -216,7 +222,8 @@ Result<ObjectInfo> LocalGateway::put_object(NsRef ns, std::string_view key, cons
     d.inode.lock = meta.lock;
     if (cond.if_none_match_star) d.flags |= ns::kMustNotExist;
     std::vector<Delta> record;
-    KISEKI_ASSIGN_OR_RETURN(std::optional<Content> old, replace_target(ns, key, kek, &d, &c, &record));
+    Versioning v;
+    KISEKI_ASSIGN_OR_RETURN(std::optional<Content> old, replace_target(ns, key, kek, &d, &c, &record, &v));
     if (old && cond.if_none_match_star) return make_error(ErrorCode::kPreconditionFailed, "object exists");
     if (old && cond.if_match && *cond.if_match != old->etag && *cond.if_match != "*")
       return make_error(ErrorCode::kPreconditionFailed, "ETag does not match");
@@ -231,7 +238,7 @@ Result<ObjectInfo> LocalGateway::put_object(NsRef ns, std::string_view key, cons
       i.size = data.size;
       i.attr.mtime_ns = t;
       i.lock = meta.lock;
-      return object_info(key, i, c);
+      return written(object_info(key, i, c), v);
     }
     if (out.code() != ErrorCode::kConflict) return out.status();
     // A version race: retry. The chunks stay pinned, so the references stay fresh.
@@ -380,7 +387,8 @@ Result<ObjectInfo> LocalGateway::copy_with(NsRef src, std::string_view src_key, 
     Delta d = object_delta(dst, dst_key, si.size);
     d.inode.lock = lock;
     std::vector<Delta> record;
-    KISEKI_TRY(replace_target(dst, dst_key, kek, &d, new_version ? &c : nullptr, &record).status());
+    Versioning v;
+    KISEKI_TRY(replace_target(dst, dst_key, kek, &d, new_version ? &c : nullptr, &record, &v).status());
     // An edit in place (new metadata or tags) is of the object as it is now:
     // one replaced since it was read is read again (and edited again), not put back.
     if (!new_version && d.version != si.version) continue;
@@ -408,7 +416,7 @@ Result<ObjectInfo> LocalGateway::copy_with(NsRef src, std::string_view src_key, 
     i.lock = lock;
     record.insert(record.begin(), std::move(d));
     auto out = submit(std::move(record));
-    if (out) return object_info(dst_key, i, c);
+    if (out) return written(object_info(dst_key, i, c), v);
     if (out.code() != ErrorCode::kConflict) return out.status();
   }
   return make_error(ErrorCode::kConflict, "copy kept conflicting with concurrent changes");

@@ -188,8 +188,8 @@ struct ObjectInfo {
   int64_t mtime_ns = 0;
   ObjectMeta meta;
   std::vector<uint64_t> part_sizes;  // of a multipart upload, in order; else empty
-  // Versioning (ADR 0012): the version's id, "" for the null version; a delete
-  // marker has no data.
+  // Versioning (ADR 0012): the version's id, "" for the null version (a write's
+  // answer says "null" when the namespace is versioned); a delete marker has no data.
   std::string version_id;
   bool delete_marker = false;
 };

@@ -50,8 +50,14 @@ Result<std::vector<LocalGateway::VersionEntry>> LocalGateway::key_versions(NsRef
 Result<LocalGateway::VersionTimes> LocalGateway::version_times(NsRef ns, std::string_view key, const Inode* cur,
                                                                 const Content* c) const {
   VersionTimes t;
-  KISEKI_ASSIGN_OR_RETURN(auto kept, key_versions(ns, key));
-  if (!kept.empty()) t.kept = version_time_ns(std::string_view(kept.front().name).substr(key.size() + 1));
+  // The newest kept version is the key's first entry: one seek, no inode read.
+  std::string prefix = meta::dentry_key(ns.ns, ns::kVersionsInode, key);
+  prefix.push_back('\0');
+  auto it = store_of(ns.ns).iterator(Cf::kDentries);
+  it->Seek(prefix);
+  if (it->Valid() && it->key().starts_with(prefix))
+    t.kept = version_time_ns(it->key().ToStringView().substr(prefix.size()));
+  KISEKI_TRY(meta::from_rocks(it->status(), "scan versions"));
   if (cur && c) {
     t.current = c->version_id.empty() ? std::max(cur->attr.mtime_ns, t.kept == INT64_MIN ? INT64_MIN : t.kept + 1)
                                       : version_time_ns(c->version_id);

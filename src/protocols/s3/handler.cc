@@ -68,13 +68,15 @@ Result<Listing> Listing::of(const S3Request& q) {
   return l;
 }
 
+Status Listing::check_key(std::string_view key) const {
+  if (url || xml_representable(key)) return Status::ok();
+  return invalid_argument("Some keys hold characters that XML 1.0 cannot carry: list with encoding-type=url");
+}
+
 Status Listing::check(const gateway::ListResult& r) const {
-  if (url) return Status::ok();
-  bool ok = true;
-  for (const auto& o : r.objects) ok = ok && xml_representable(o.key);
-  for (const auto& p : r.common_prefixes) ok = ok && xml_representable(p);
-  return ok ? Status::ok()
-            : invalid_argument("Some keys hold characters that XML 1.0 cannot carry: list with encoding-type=url");
+  for (const auto& o : r.objects) KISEKI_TRY(check_key(o.key));
+  for (const auto& p : r.common_prefixes) KISEKI_TRY(check_key(p));
+  return Status::ok();
 }
 
 bool valid_bucket_name(std::string_view n) {

@@ -78,8 +78,6 @@ class S3Handler {
   Response put_bucket_versioning(Ctx& c);
   Response get_bucket_versioning(Ctx& c);
   Response list_object_versions(Ctx& c);
-  // x-amz-version-id of a write's reply: `id`, or "null" in a versioned bucket.
-  void set_version_header(Response& r, gateway::NsRef ns, const std::string& id) const;
   // The object a request reads: the version it names (?versionId=), or the
   // current one. NoSuchVersion / InvalidArgument as S3 answers them.
   Result<gateway::ObjectHandle> open_named_version(gateway::NsRef ns, const std::string& key,

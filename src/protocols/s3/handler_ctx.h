@@ -26,6 +26,7 @@ struct Listing {
   static Result<Listing> of(const S3Request& q);  // InvalidArgument for a bad value
   std::string key(const std::string& s) const { return url ? uri_encode(s, true) : s; }
   // InvalidArgument when keys XML cannot carry are to be listed unencoded.
+  Status check_key(std::string_view key) const;
   Status check(const gateway::ListResult& r) const;
 };
 

@@ -165,7 +165,7 @@ Response S3Handler::complete_upload(Ctx& c) {
   if (!algo.empty()) x.leaf("Checksum" + checksum_algo_upper(algo), value).leaf("ChecksumType", type);
   x.close("CompleteMultipartUploadResult");
   Response r = xml_response(x);
-  set_version_header(r, *ns, info->version_id);
+  if (!info->version_id.empty()) r.set("x-amz-version-id", info->version_id);
   return r;
 }
 

@@ -231,7 +231,7 @@ Response S3Handler::put_object(Ctx& c) {
   if (!info) return error(c, info.status(), Subject::kObject);
   Response r;
   r.set("ETag", quoted(info->etag));
-  set_version_header(r, *ns, info->version_id);
+  if (!info->version_id.empty()) r.set("x-amz-version-id", info->version_id);
   for (const auto& [k, v] : (*body)->checksums()) r.set(k, v);
   return r;
 }
@@ -396,7 +396,7 @@ Response S3Handler::copy_object(Ctx& c) {
   x.close("CopyObjectResult");
   Response r = xml_response(x);
   if (!head->version_id.empty()) r.set("x-amz-copy-source-version-id", head->version_id);
-  set_version_header(r, *dst, info->version_id);
+  if (!info->version_id.empty()) r.set("x-amz-version-id", info->version_id);
   return r;
 }
 

@@ -49,15 +49,6 @@ Response S3Handler::get_bucket_versioning(Ctx& c) {
   return xml_response(x);
 }
 
-void S3Handler::set_version_header(Response& r, gateway::NsRef ns, const std::string& id) const {
-  if (!id.empty()) {
-    r.set("x-amz-version-id", id);
-    return;
-  }
-  // A null version: named only where the bucket has versioning (suspended).
-  if (gw_->get_namespace_config(ns, gateway::kVersioningItem).is_ok()) r.set("x-amz-version-id", "null");
-}
-
 Result<gateway::ObjectHandle> S3Handler::open_named_version(gateway::NsRef ns, const std::string& key,
                                                             const std::string* version_id) const {
   if (!version_id) return gw_->open_object(ns, key);
@@ -108,7 +99,7 @@ Response S3Handler::list_object_versions(Ctx& c) {
     return d == std::string::npos ? "" : key.substr(0, d + lr.delimiter.size());
   };
   // A key marker that is a common prefix (a NextKeyMarker) resumes after all of it.
-  if (!common_prefix(key_marker).empty() && common_prefix(key_marker) == key_marker) {
+  if (!key_marker.empty() && common_prefix(key_marker) == key_marker) {
     vr.key_marker = key_marker + "\xff";
     vr.version_id_marker.clear();
   }
@@ -146,7 +137,9 @@ Response S3Handler::list_object_versions(Ctx& c) {
     if (!skipped && !res->truncated) break;
   }
   for (const auto& v : versions)
-    if (Status st = listing->check({{v.info}, {}, false, ""}); !st) return error(c, st, Subject::kBucket);
+    if (Status st = listing->check_key(v.info.key); !st) return error(c, st, Subject::kBucket);
+  for (const auto& p : prefixes)
+    if (Status st = listing->check_key(p); !st) return error(c, st, Subject::kBucket);
 
   auto enc = [&](const std::string& s) { return listing->key(s); };
   std::string owner = std::to_string(ns->tenant);

@@ -116,8 +116,8 @@ TEST_F(VersionsTest, SuspendedKeepsOneNullVersion) {
   set_versioning("Enabled");
   ObjectInfo v1 = put("k", big('1'));
   set_versioning("Suspended");
-  EXPECT_EQ(put("k", big('2')).version_id, "");
-  EXPECT_EQ(put("k", big('3')).version_id, "");  // replaces the null version
+  EXPECT_EQ(put("k", big('2')).version_id, "null");
+  EXPECT_EQ(put("k", big('3')).version_id, "null");  // replaces the null version
   auto l = listed();
   ASSERT_EQ(l.size(), 2u);
   EXPECT_EQ(std::get<1>(l[0]), "null");
