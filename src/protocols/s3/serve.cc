@@ -164,7 +164,12 @@ bool S3Server::serve(Conn& c) {
     }
 
     uint64_t content_length = res.object ? res.length : res.body.size();
-    std::string head = "HTTP/1.1 " + std::to_string(res.status) + " " +
+    // An empty body needed no "100 Continue", but a client that asked for one
+    // gets it before the final answer on a connection that stays open: botocore
+    // otherwise keeps that answer's status line for its next request with
+    // Expect on the connection (RFC 9110 10.1.1 allows either).
+    std::string head = expect_continue && !continued && keep_alive ? "HTTP/1.1 100 Continue\r\n\r\n" : "";
+    head += "HTTP/1.1 " + std::to_string(res.status) + " " +
                        std::string(http::obsolete_reason(static_cast<http::status>(res.status))) + "\r\n";
     for (const auto& [k, v] : res.headers) head += k + ": " + v + "\r\n";
     head += "Date: " + http_date(std::chrono::duration_cast<std::chrono::nanoseconds>(
