@@ -47,7 +47,7 @@ Status LocalGateway::for_each_layout(meta::Store* store, bool awaiting_purge, st
       continue;
     }
     Content c;
-    if (i.type == FileType::kFile && !i.content.empty()) {
+    if (i.has_object() && !i.content.empty()) {
       const auto& kek = namespace_key(ns, &keys);
       if (!kek) {
         if (!awaiting_purge)

@@ -31,6 +31,10 @@ Result<FileAttr> LocalGateway::lookup_now(NsRef ns, InodeId parent, std::string_
   KISEKI_TRY(load_inode(ns, parent, &dir));
   if (!dir.is_dir()) return make_error(ErrorCode::kNotDirectory, "not a directory");
   KISEKI_TRY(check_search(who, to_attr(dir)));
+  if (name == ns::kObjectEntryName) {
+    if (!dir.carries_object()) return not_found("no entry '" + std::string(name) + "'");
+    return getattr_now(ns, ns::object_of(parent));
+  }
   std::string v;
   Status st = store_of(ns.ns).get(Cf::kDentries, meta::dentry_key(ns.ns, parent, name), &v);
   if (st.code() == ErrorCode::kNotFound) return not_found("no entry '" + std::string(name) + "'");
@@ -201,6 +205,7 @@ Status LocalGateway::remove_entry(NsRef ns, InodeId parent, std::string_view nam
   KISEKI_ASSIGN_OR_RETURN(auto first, replayed(ns, who));
   if (first) return first->status;
   KISEKI_TRY(ns::validate_name(name));
+  if (name == ns::kObjectEntryName && !rmdir) return remove_dir_object(ns, parent, who);
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
     KISEKI_ASSIGN_OR_RETURN(FileAttr a, lookup_now(ns, parent, name, who));
     KISEKI_TRY(check_remove(ns, parent, &a, who));
@@ -209,7 +214,7 @@ Status LocalGateway::remove_entry(NsRef ns, InodeId parent, std::string_view nam
     if (!rmdir && victim.type == FileType::kFile) {
       // A locked file stays where it is (EPERM), though a versioned removal
       // would keep it: what a file system user sees is that it is not removed.
-      if (victim.lock.legal_hold || (victim.lock.mode != ns::LockMode::kNone && now() < victim.lock.retain_until_ns))
+      if (is_locked(victim.lock, now()))
         return make_error(ErrorCode::kNotPermitted, "the file is locked (object lock)");
       // In a versioned namespace a file's removal is an object's delete: it
       // becomes a version, and a delete marker is made (ADR 0012).
@@ -242,6 +247,18 @@ Status LocalGateway::remove_entry(NsRef ns, InodeId parent, std::string_view nam
   return make_error(ErrorCode::kConflict, "unlink kept conflicting with concurrent changes");
 }
 
+Status LocalGateway::remove_dir_object(NsRef ns, InodeId dir, const Caller& who) {
+  KISEKI_ASSIGN_OR_RETURN(FileAttr a, lookup_now(ns, dir, ns::kObjectEntryName, who));
+  KISEKI_TRY(check_remove(ns, dir, &a, who));
+  Inode d;
+  KISEKI_TRY(load_inode(ns, dir, &d));
+  if (is_locked(d.lock, now()))
+    return make_error(ErrorCode::kNotPermitted, "the object is locked (object lock)");
+  KISEKI_ASSIGN_OR_RETURN(auto key, file_key(ns, d.parent, d.name));
+  if (!key) return make_error(ErrorCode::kNotSupported, "the directory's key is not known");
+  return delete_object(ns, *key);
+}
+
 Status LocalGateway::unlink(NsRef ns, InodeId parent, std::string_view name, const Caller& who) {
   KISEKI_TRY(log_of(ns.ns).read_barrier());
   return remove_entry(ns, parent, name, false, who);
@@ -258,6 +275,8 @@ Status LocalGateway::rename(NsRef ns, InodeId parent, std::string_view name, Ino
   if (first) return first->status;
   KISEKI_TRY(ns::validate_name(name));
   KISEKI_TRY(ns::validate_name(new_name));
+  if (name == ns::kObjectEntryName || new_name == ns::kObjectEntryName)
+    return invalid_argument("a directory's object is not renamed (ADR 0013)");
   if (who.uid != 0) {
     KISEKI_ASSIGN_OR_RETURN(FileAttr src, lookup_now(ns, parent, name, who));
     KISEKI_TRY(check_remove(ns, parent, &src, who));
@@ -308,6 +327,7 @@ Result<std::vector<DirEntry>> LocalGateway::readdir(NsRef ns, InodeId dir, uint6
   if (!d.is_dir()) return make_error(ErrorCode::kNotDirectory, "not a directory");
   KISEKI_TRY(check_list(who, to_attr(d)));
   if (cookie != 0 && cookie < ns::kFirstCookie) cookie = 0;
+  if (cookie == ns::kObjectCookie) return std::vector<DirEntry>{};  // the last entry was the object's
   if (cookie >= d.next_cookie) {
     if (cookie == 0) return std::vector<DirEntry>{};
     return invalid_argument("readdir cookie beyond the directory's last entry");
@@ -334,6 +354,10 @@ Result<std::vector<DirEntry>> LocalGateway::readdir(NsRef ns, InodeId dir, uint6
       out.push_back(std::move(e));
     }
     KISEKI_TRY(meta::from_rocks(it->status(), "scan directory"));
+    // Past the last real entry: the directory's object, if it carries one.
+    bool at_end = !it->Valid() || !it->key().starts_with(prefix);
+    if (at_end && out.size() < max_entries && d.carries_object())
+      out.push_back(DirEntry{std::string(ns::kObjectEntryName), ns::object_of(dir), FileType::kFile, ns::kObjectCookie});
   }
   if (old_format.empty()) return out;
   std::vector<std::string> values;
@@ -362,6 +386,11 @@ Result<std::vector<DirEntryPlus>> LocalGateway::readdir_plus(NsRef ns, InodeId d
   std::vector<DirEntryPlus> out;
   out.reserve(entries.size());
   for (size_t i = 0; i < entries.size(); ++i) {
+    if (ns::is_object_of(entries[i].ino)) {
+      auto a = getattr_now(ns, entries[i].ino);
+      if (a) out.push_back(DirEntryPlus{std::move(entries[i]), *a});
+      continue;
+    }
     if (!found[i]) continue;  // removed meanwhile
     Inode inode;
     KISEKI_TRY(ns::decode_inode(values[i], &inode));

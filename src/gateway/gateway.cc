@@ -33,7 +33,7 @@ FileAttr to_attr(const ns::Inode& i) {
   a.uid = i.attr.uid;
   a.gid = i.attr.gid;
   a.nlink = i.nlink;
-  a.size = i.size;
+  a.size = i.is_dir() ? 0 : i.size;  // a directory's object (ADR 0013) is not its size
   a.generation = i.generation;
   a.parent = i.is_dir() ? (i.parent == kInvalidInode ? i.ino : i.parent) : kInvalidInode;
   a.atime_ns = i.attr.atime_ns;
@@ -374,8 +374,30 @@ std::mutex& LocalGateway::inode_lock(NsRef ns, InodeId ino) const {
   return inode_locks_[(ns.ns * 0x9e3779b97f4a7c15ull ^ ino) % inode_locks_.size()];
 }
 
+// The file that shows a directory's object to the file API (ADR 0013): the
+// directory's content, owner and times, under the synthetic number. Its key is
+// the directory's (parent and name), so a write of it keeps versions as a
+// file's does.
+static ns::Inode object_entry_of(const ns::Inode& dir) {
+  ns::Inode f = dir;
+  f.ino = ns::object_of(dir.ino);
+  f.type = FileType::kFile;
+  f.flags = 0;
+  f.attr.mode = dir.attr.mode & 0666;
+  f.nlink = 1;
+  f.next_cookie = 0;
+  return f;
+}
+
 Status LocalGateway::load_inode(NsRef ns, InodeId ino, ns::Inode* out) const {
   if (ino == kInvalidInode) return invalid_argument("inode 0 does not exist");
+  if (ns::is_object_of(ino)) {
+    ns::Inode dir;
+    KISEKI_TRY(load_inode(ns, ns::dir_of_object(ino), &dir));
+    if (!dir.carries_object()) return make_error(ErrorCode::kStale, "the directory carries no object now");
+    *out = object_entry_of(dir);
+    return Status::ok();
+  }
   if (is_shredded(ns.tenant)) return make_error(ErrorCode::kCryptoShredded, "the namespace's tenant was crypto-shredded");
   std::string v;
   Status st = store_of(ns.ns).get(Cf::kInodes, meta::inode_key(ns.ns, ino), &v);

@@ -3,8 +3,10 @@
 // Within one directory the dentries come in name order, but S3 orders a
 // directory `d` as the key prefix "d/", which sorts after names like "d-x" and
 // "d.x". The walker merges the two: directories wait in a small heap keyed by
-// "name/" and are entered when the scan passes that key.
+// "name/" and are entered when the scan passes that key. A directory that
+// carries an object (ADR 0013) lists it at its own key "d", before "d-x".
 #include <queue>
+#include <unordered_map>
 
 #include "gateway/local_gateway.h"
 
@@ -20,7 +22,10 @@ struct Walk {
   const ListRequest& req;
   std::function<Status(const std::string& key, InodeId ino)> on_file;
   std::function<bool(const std::string& prefix)> on_prefix;  // false: stop
-  std::function<bool(InodeId dir)> is_folder;  // an explicit directory: listed as "dpath/"
+  // A directory's flags (ns::InodeFlags): an explicit one is listed as
+  // "dpath/", one with kDirObject as "dpath" too.
+  std::function<Result<uint32_t>(InodeId dir)> dir_flags;
+  std::unordered_map<InodeId, uint32_t> flags_seen;  // read at the scan, used again on entering
   bool stop = false;
 
   // Visits `dir` (whose keys all start with `path`), emitting keys > start_after
@@ -63,6 +68,10 @@ struct Walk {
       if (stop) break;
       if (de.type == FileType::kDirectory) {
         dirs.push({name + "/", de.ino});
+        if (key.compare(0, req.prefix.size(), req.prefix) != 0 || key <= req.start_after) continue;
+        KISEKI_ASSIGN_OR_RETURN(uint32_t flags, dir_flags(de.ino));
+        flags_seen[de.ino] = flags;
+        if (flags & ns::kDirObject) KISEKI_TRY(emit_key(key, de.ino));
         continue;
       }
       if (de.type != FileType::kFile) continue;
@@ -79,9 +88,18 @@ struct Walk {
     if (dpath.compare(0, common, req.prefix, 0, common) != 0) return Status::ok();
     if (dpath <= req.start_after && req.start_after.compare(0, dpath.size(), dpath) != 0) return Status::ok();
     // The folder marker sorts before everything below it.
-    if (dpath.compare(0, req.prefix.size(), req.prefix) == 0 && dpath > req.start_after && is_folder(ino)) {
-      KISEKI_TRY(emit_key(dpath, ino));
-      if (stop) return Status::ok();
+    if (dpath.compare(0, req.prefix.size(), req.prefix) == 0 && dpath > req.start_after) {
+      uint32_t flags;
+      if (auto seen = flags_seen.find(ino); seen != flags_seen.end()) {
+        flags = seen->second;
+        flags_seen.erase(seen);
+      } else {
+        KISEKI_ASSIGN_OR_RETURN(flags, dir_flags(ino));
+      }
+      if (!(flags & ns::kImplicitDir)) {
+        KISEKI_TRY(emit_key(dpath, ino));
+        if (stop) return Status::ok();
+      }
     }
     if (!req.delimiter.empty() && dpath.size() >= req.prefix.size()) {
       // The first delimiter after the prefix may fall inside this directory's path.
@@ -149,9 +167,12 @@ Result<ListResult> LocalGateway::list_objects(NsRef ns, const ListRequest& req) 
     ++count;
     return Status::ok();
   };
-  w.is_folder = [&](InodeId dir) {
+  w.dir_flags = [&](InodeId dir) -> Result<uint32_t> {
     ns::Inode i;
-    return load_inode(ns, dir, &i).is_ok() && !(i.flags & ns::kImplicitDir);
+    Status st = load_inode(ns, dir, &i);
+    if (st.code() == ErrorCode::kNotFound || st.code() == ErrorCode::kStale) return uint32_t{ns::kImplicitDir};
+    KISEKI_TRY(st);
+    return i.flags;
   };
   w.on_prefix = [&](const std::string& p) {
     if (count == req.max_keys) {

@@ -270,6 +270,8 @@ class LocalGateway final : public Gateway {
   // In a cluster: the store's state was replaced by another node's snapshot.
   void note_reset();
   Status remove_entry(NsRef ns, InodeId parent, std::string_view name, bool rmdir, const Caller& who);
+  // The file API's removal of a directory's object (ADR 0013): a DELETE of its key.
+  Status remove_dir_object(NsRef ns, InodeId dir, const Caller& who);
   ObjectInfo object_info(std::string_view key, const ns::Inode& inode, const Content& c) const;
   // For a kPutObject delta: if `key` holds an object, expect its version and drop
   // its chunk references (its layout is replaced for every link). Returns its

@@ -57,6 +57,15 @@ inline void add_refs(const std::vector<Extent>& extents, const std::vector<chunk
 // version written into a versioned namespace (objects.cc).
 ObjectInfo written(ObjectInfo info, Versioning v);
 
+// True if the inode's content is its object's alone: no other link shares it
+// (a directory's object has no other links: ADR 0013).
+inline bool owns_content(const ns::Inode& i) { return i.carries_object() || (i.type == FileType::kFile && i.nlink <= 1); }
+
+// True if the object lock forbids removing or rewriting the object at `now_ns`.
+inline bool is_locked(const ns::ObjectLock& l, int64_t now_ns) {
+  return l.legal_hold || (l.mode != ns::LockMode::kNone && now_ns < l.retain_until_ns);
+}
+
 inline void add_unrefs(const std::vector<Extent>& extents, ns::Delta* d) {
   for (const auto& x : extents) d->unrefs.push_back(x.chunk);
 }

@@ -22,8 +22,11 @@ Status validate_key(std::string_view key) {
   while (start <= key.size()) {
     size_t slash = key.find('/', start);
     if (slash == std::string_view::npos) slash = key.size();
-    Status st = ns::validate_name(key.substr(start, slash - start), ns::kMaxKeyComponentBytes);
+    std::string_view comp = key.substr(start, slash - start);
+    Status st = ns::validate_name(comp, ns::kMaxKeyComponentBytes);
     if (!st.is_ok()) return make_error(st.code(), "key cannot be a path: " + st.message());
+    // The file API shows a directory's object under this name (ADR 0013).
+    if (comp == ns::kObjectEntryName) return invalid_argument("a key component may not be '.kiseki-object'");
     start = slash + 1;
   }
   return Status::ok();
@@ -95,9 +98,18 @@ Result<InodeId> LocalGateway::resolve_key(NsRef ns, std::string_view key, Inode*
     ns::Dentry de;
     KISEKI_TRY(ns::decode_dentry(v, &de));
     if (slash == std::string_view::npos) {
-      if (de.type != (folder ? FileType::kDirectory : FileType::kFile)) return not_found("no such key");
+      if (folder && de.type != FileType::kDirectory) return not_found("no such key");
+      if (!folder && de.type != FileType::kFile && de.type != FileType::kDirectory) return not_found("no such key");
       KISEKI_TRY(load_inode(ns, de.ino, inode));
       if (folder && (inode->flags & ns::kImplicitDir)) return not_found("no such key");
+      if (folder && inode->carries_object()) {  // the folder marker, not the object it carries
+        inode->flags &= ~ns::kDirObject;
+        inode->content.clear();
+        inode->size = 0;
+        inode->lock = {};
+      }
+      // A directory is the key's object only if it carries one (ADR 0013).
+      if (!folder && !inode->has_object()) return not_found("no such key");
       return de.ino;
     }
     if (de.type != FileType::kDirectory) return not_found("no such key");
@@ -114,14 +126,15 @@ ObjectInfo written(ObjectInfo info, Versioning v) {
 ObjectInfo LocalGateway::object_info(std::string_view key, const Inode& inode, const Content& c) const {
   ObjectInfo info;
   info.key = std::string(key);
-  info.size = inode.is_dir() ? 0 : inode.size;
-  info.etag = inode.is_dir() ? std::string(kEmptyEtag) : c.etag;
+  const bool object = inode.has_object() && !is_folder_key(key);  // not a folder marker
+  info.size = object ? inode.size : 0;
+  info.etag = object ? c.etag : std::string(kEmptyEtag);
   info.mtime_ns = inode.attr.mtime_ns;
   info.meta.content_type = c.content_type;
   info.meta.headers = c.headers;
   info.meta.user_meta = c.user_meta;
   info.meta.lock = inode.lock;
-  if (!inode.is_dir()) info.part_sizes = c.part_sizes;
+  if (object) info.part_sizes = c.part_sizes;
   info.version_id = c.version_id;
   return info;
 }
@@ -316,7 +329,8 @@ Status LocalGateway::delete_object(NsRef ns, std::string_view key, const DeleteC
     d.op = Op::kDeleteObject;
     d.ns = ns.ns;
     d.name = std::string(key);
-    if (i.is_dir()) {
+    const bool folder = is_folder_key(key);
+    if (folder) {
       d.flags = ns::kFolder;
       d.name.pop_back();
     }
@@ -325,12 +339,12 @@ Status LocalGateway::delete_object(NsRef ns, std::string_view key, const DeleteC
     d.time_ns = now();
     if (cond.if_unmodified_since_ns && i.attr.mtime_ns > *cond.if_unmodified_since_ns)
       return make_error(ErrorCode::kPreconditionFailed, "the object was written since");
-    if ((i.nlink <= 1 && !i.is_dir()) || cond.if_match) {
+    if ((owns_content(i) && !folder) || cond.if_match) {
       Content c;
       KISEKI_TRY(open_content(kek, ns.ns, i.content, &c));
-      if (cond.if_match && (i.is_dir() || c.etag != *cond.if_match))
+      if (cond.if_match && (folder || c.etag != *cond.if_match))
         return make_error(ErrorCode::kPreconditionFailed, "the object's ETag is not the one expected");
-      if (i.nlink <= 1 && !i.is_dir()) add_unrefs(c.extents, &d);
+      if (owns_content(i) && !folder) add_unrefs(c.extents, &d);
     }
     Status st = submit({d}).status();
     if (st.code() != ErrorCode::kConflict) return st;

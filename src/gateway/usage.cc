@@ -49,9 +49,10 @@ Result<UsageReport> LocalGateway::usage() const {
       if (i.type == FileType::kDirectory) {
         if (i.ino == ns::kRootInode) continue;  // the namespace itself
         for (Acc* a : accs) ++a->c.dirs;
+        if (!i.carries_object()) continue;  // one that does counts as an object too (ADR 0013)
+      } else if (i.type != FileType::kFile) {
         continue;
       }
-      if (i.type != FileType::kFile) continue;
       bool version = i.parent == ns::kVersionsInode;
       for (Acc* a : accs) {
         ++(version ? a->c.versions : a->c.files);

@@ -110,7 +110,7 @@ Status LocalGateway::restore_newest(NsRef ns, std::string_view key, const crypto
     d.ino = cur->ino;
     d.version = cur->version;
     d.time_ns = now();
-    if (cur->nlink <= 1) add_unrefs(cur_content->extents, &d);
+    if (owns_content(*cur)) add_unrefs(cur_content->extents, &d);
     out->push_back(std::move(d));
     return Status::ok();
   }
@@ -167,8 +167,8 @@ Result<DeletedObject> LocalGateway::delete_versioned(NsRef ns, std::string_view 
       if (keep) {
         keep_current(key, c, times.current, &d);
         // An inode with other links keeps its references; the version gets its own.
-        if (cur.nlink > 1) add_refs(c.extents, {}, &d);
-      } else if (cur.nlink <= 1) {
+        if (!owns_content(cur)) add_refs(c.extents, {}, &d);
+      } else if (owns_content(cur)) {
         add_unrefs(c.extents, &d);  // a null object goes: the marker is the null version now
       }
       record.push_back(std::move(d));
@@ -439,7 +439,7 @@ Status LocalGateway::set_object_lock(NsRef ns, std::string_view key, std::string
     } else {
       KISEKI_TRY(find_version(ns, key, version_id, kek, &i, &c));
     }
-    if (i.is_dir() || is_marker(i)) return invalid_argument("only objects are locked");
+    if (is_folder_key(key) || !i.has_object() || is_marker(i)) return invalid_argument("only objects are locked");
     Delta d;
     d.op = Op::kSetLock;
     d.ns = ns.ns;

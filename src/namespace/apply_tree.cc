@@ -6,6 +6,7 @@
 
 #include "chunk/refs.h"
 #include "namespace/apply_util.h"
+#include "namespace/dir_object.h"
 #include "namespace/state_machine.h"
 #include "namespace/versions.h"
 
@@ -176,6 +177,14 @@ std::string out_u64(uint64_t v) { return meta::key_u64(v); }
 
 using namespace tree;
 
+// A name a file may be given: valid, and not the entry that shows a
+// directory's object (ADR 0013).
+static Status validate_new_name(std::string_view name) {
+  KISEKI_TRY(validate_name(name));
+  if (name == kObjectEntryName) return invalid_argument("'" + std::string(name) + "' is a name Kiseki reserves");
+  return Status::ok();
+}
+
 // A folder marker ("a/b/"): the directory a/b, made explicit. Directories made
 // for key prefixes are implicit and go with their last key; explicit ones stay
 // until their marker is deleted, and list as "a/b/".
@@ -193,7 +202,11 @@ static Status apply_put_folder(Txn& txn, const Delta& d, Inode& dir, std::string
     return Status::ok();
   }
   KISEKI_TRY(st);
-  if (de.type != FileType::kDirectory) return make_error(ErrorCode::kNotDirectory, "the folder's name is an object");
+  if (de.type == FileType::kFile) {  // the object "a" stays, carried by the folder "a/"
+    KISEKI_TRY(file_to_dir(txn, d, dir, leaf, de));
+    de.type = FileType::kDirectory;
+  }
+  if (de.type != FileType::kDirectory) return make_error(ErrorCode::kNotDirectory, "the folder's name is a link");
   Inode folder;
   KISEKI_TRY(get_inode(txn, d.ns, de.ino, &folder));
   if (folder.flags & kImplicitDir) {
@@ -214,9 +227,13 @@ static Status apply_put_object(Txn& txn, const Delta& d, std::string* out) {
     Dentry de;
     Status st = get_dentry(txn, d.ns, dir.ino, parts[k], &de);
     if (st.is_ok()) {
+      if (de.type == FileType::kFile) {  // an object that is now a prefix too (ADR 0013)
+        KISEKI_TRY(file_to_dir(txn, d, dir, parts[k], de));
+        de.type = FileType::kDirectory;
+      }
       if (de.type != FileType::kDirectory)
         return make_error(ErrorCode::kNotDirectory,
-                          "key prefix '" + std::string(parts[k]) + "' is an object, not a directory");
+                          "key prefix '" + std::string(parts[k]) + "' is a symbolic link");
       KISEKI_TRY(load_dir(txn, d.ns, de.ino, &dir));
       continue;
     }
@@ -235,8 +252,11 @@ static Status apply_put_object(Txn& txn, const Delta& d, std::string* out) {
   Dentry de;
   Status st = get_dentry(txn, d.ns, dir.ino, leaf, &de);
   if (st.is_ok()) {
-    if (de.type == FileType::kDirectory)
-      return make_error(ErrorCode::kIsDirectory, "key names a directory (a prefix of other keys)");
+    if (de.type == FileType::kDirectory) {  // the directory carries the key's object
+      Inode target;
+      KISEKI_TRY(get_inode(txn, d.ns, de.ino, &target));
+      return put_dir_object(txn, d, target, out);
+    }
     if (de.type != FileType::kFile) return make_error(ErrorCode::kNotDirectory, "key names a symbolic link");
     if (d.flags & kMustNotExist) return make_error(ErrorCode::kPreconditionFailed, "object exists");
     Inode cur;
@@ -294,6 +314,11 @@ static Status apply_delete_object(Txn& txn, const Delta& d) {
     ++folder.version;
     put_inode(txn, d.ns, folder);
     dirs.push_back(folder);  // the pruning below starts at the folder itself
+  } else if (de.type == FileType::kDirectory) {
+    Inode target;
+    KISEKI_TRY(get_inode(txn, d.ns, de.ino, &target));
+    KISEKI_TRY(delete_dir_object(txn, d, target));
+    dirs.push_back(target);  // pruned below if it was there only for keys below it
   } else {
     if (de.type != FileType::kFile) return not_found("no such key");
     Inode victim;
@@ -321,7 +346,7 @@ static Status apply_delete_object(Txn& txn, const Delta& d) {
   // Prune directories that existed only for this key's prefix.
   for (size_t k = dirs.size() - 1; k > 0; --k) {
     Inode& child = dirs[k];
-    if (!(child.flags & kImplicitDir)) break;
+    if (!(child.flags & kImplicitDir) || child.carries_object()) break;
     KISEKI_ASSIGN_OR_RETURN(bool empty, dir_is_empty(txn, d.ns, child.ino));
     if (!empty) break;
     Inode& parent = dirs[k - 1];
@@ -338,7 +363,7 @@ static Status apply_delete_object(Txn& txn, const Delta& d) {
 
 static Status apply_rename(Txn& txn, const Delta& d) {
   KISEKI_TRY(validate_name(d.name));
-  KISEKI_TRY(validate_name(d.name2));
+  KISEKI_TRY(validate_new_name(d.name2));
   Inode src_dir, dst_dir;
   KISEKI_TRY(load_dir(txn, d.ns, d.parent, &src_dir));
   KISEKI_TRY(load_dir(txn, d.ns, d.parent2, &dst_dir));
@@ -365,7 +390,7 @@ static Status apply_rename(Txn& txn, const Delta& d) {
     if (!src.is_dir() && victim.is_dir()) return make_error(ErrorCode::kIsDirectory, "target is a directory");
     if (victim.is_dir()) {
       KISEKI_ASSIGN_OR_RETURN(bool empty, dir_is_empty(txn, d.ns, victim.ino));
-      if (!empty) return make_error(ErrorCode::kNotEmpty, "target directory not empty");
+      if (!empty || victim.carries_object()) return make_error(ErrorCode::kNotEmpty, "target directory not empty");
     }
     remove_dentry(txn, d.ns, d.parent2, d.name2, dde);
     if (victim.is_dir()) --dst_dir.nlink;
@@ -416,7 +441,7 @@ static Status apply_rename(Txn& txn, const Delta& d) {
 Status apply_tree_op(const Delta& d, Txn& txn, std::string* out) {
   switch (d.op) {
     case Op::kCreate: {
-      KISEKI_TRY(validate_name(d.name));
+      KISEKI_TRY(validate_new_name(d.name));
       Inode dir;
       KISEKI_TRY(load_dir(txn, d.ns, d.parent, &dir));
       Dentry de;
@@ -434,7 +459,7 @@ Status apply_tree_op(const Delta& d, Txn& txn, std::string* out) {
       return apply_refs(txn, d);
     }
     case Op::kLink: {
-      KISEKI_TRY(validate_name(d.name));
+      KISEKI_TRY(validate_new_name(d.name));
       Inode dir, target;
       KISEKI_TRY(load_dir(txn, d.ns, d.parent, &dir));
       KISEKI_TRY(get_inode(txn, d.ns, d.ino, &target));
@@ -460,7 +485,7 @@ Status apply_tree_op(const Delta& d, Txn& txn, std::string* out) {
       if (d.flags & kRmdir) {
         if (!victim.is_dir()) return make_error(ErrorCode::kNotDirectory, "not a directory");
         KISEKI_ASSIGN_OR_RETURN(bool empty, dir_is_empty(txn, d.ns, victim.ino));
-        if (!empty) return make_error(ErrorCode::kNotEmpty, "directory not empty");
+        if (!empty || victim.carries_object()) return make_error(ErrorCode::kNotEmpty, "directory not empty");
         --dir.nlink;
       } else if (victim.is_dir()) {
         return make_error(ErrorCode::kIsDirectory, "is a directory");
@@ -476,7 +501,16 @@ Status apply_tree_op(const Delta& d, Txn& txn, std::string* out) {
       return apply_rename(txn, d);
     case Op::kSetAttr: {
       Inode i;
-      KISEKI_TRY(get_inode(txn, d.ns, d.ino, &i));
+      if (is_object_of(d.ino)) {
+        // A directory's object (ADR 0013) has the directory's owner and mode;
+        // its times are the directory's.
+        if (d.flags & (kSetMode | kSetUid | kSetGid))
+          return make_error(ErrorCode::kNotPermitted, "a directory's object has the directory's owner and mode");
+        KISEKI_TRY(get_inode(txn, d.ns, dir_of_object(d.ino), &i));
+        if (!i.carries_object()) return make_error(ErrorCode::kStale, "the directory carries no object now");
+      } else {
+        KISEKI_TRY(get_inode(txn, d.ns, d.ino, &i));
+      }
       if (d.flags & kSetMode) i.attr.mode = d.inode.attr.mode & 07777;
       if (d.flags & kSetUid) i.attr.uid = d.inode.attr.uid;
       if (d.flags & kSetGid) i.attr.gid = d.inode.attr.gid;
@@ -489,8 +523,13 @@ Status apply_tree_op(const Delta& d, Txn& txn, std::string* out) {
     }
     case Op::kSetContent: {
       Inode i;
-      KISEKI_TRY(get_inode(txn, d.ns, d.ino, &i));
-      if (i.type != FileType::kFile) return make_error(ErrorCode::kIsDirectory, "not a regular file");
+      if (is_object_of(d.ino)) {  // a write of a directory's object (ADR 0013)
+        KISEKI_TRY(get_inode(txn, d.ns, dir_of_object(d.ino), &i));
+        if (!i.carries_object()) return make_error(ErrorCode::kStale, "the directory carries no object now");
+      } else {
+        KISEKI_TRY(get_inode(txn, d.ns, d.ino, &i));
+        if (i.type != FileType::kFile) return make_error(ErrorCode::kIsDirectory, "not a regular file");
+      }
       if (i.version != d.version) return conflict("file changed since it was read");
       KISEKI_TRY(check_unlocked(i, d));
       // A versioned file's write: the content it replaces is kept (the delta's

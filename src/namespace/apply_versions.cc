@@ -46,7 +46,7 @@ Status add_version(Txn& txn, const Delta& d, std::string_view name, const Inode&
   return Status::ok();
 }
 
-// True if `path` names an object (a file) in the tree now.
+// True if `path` names an object (a file, or a directory's: ADR 0013) in the tree now.
 Result<bool> is_object(const Txn& txn, NamespaceId ns, std::string_view path) {
   InodeId cur = kRootInode;
   for (auto part : split_path(path)) {
@@ -54,7 +54,13 @@ Result<bool> is_object(const Txn& txn, NamespaceId ns, std::string_view path) {
     Status st = get_dentry(txn, ns, cur, part, &de);
     if (st.code() == ErrorCode::kNotFound) return false;
     KISEKI_TRY(st);
-    if (de.type != FileType::kDirectory) return de.type == FileType::kFile && part.end() == path.end();
+    bool last = part.end() == path.end();
+    if (de.type != FileType::kDirectory) return de.type == FileType::kFile && last;
+    if (last) {
+      Inode dir;
+      KISEKI_TRY(get_inode(txn, ns, de.ino, &dir));
+      return dir.carries_object();
+    }
     cur = de.ino;
   }
   return false;
@@ -66,6 +72,7 @@ Status keep_version(Txn& txn, const Delta& d, const Inode& cur, std::string_view
   Inode tmpl = cur;
   tmpl.type = FileType::kFile;
   tmpl.flags = 0;
+  if (cur.is_dir()) tmpl.attr.mode = 0644;  // a directory's object (ADR 0013)
   return add_version(txn, d, entry, tmpl);
 }
 
@@ -99,7 +106,7 @@ bool keeps_data(const Inode& cur, const Delta& d) {
 Status apply_set_lock(Txn& txn, const Delta& d) {
   Inode i;
   KISEKI_TRY(get_inode(txn, d.ns, d.ino, &i));
-  if (i.type != FileType::kFile || (i.flags & kDeleteMarker)) return invalid_argument("only objects are locked");
+  if (!i.has_object() || (i.flags & kDeleteMarker)) return invalid_argument("only objects are locked");
   if (i.version != d.version) return conflict("object changed since it was read");
   if (d.a & kSetRetention) {
     const ObjectLock& was = i.lock;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "common/ids.h"
 #include "common/status.h"
@@ -24,7 +25,19 @@ constexpr InodeId kVersionsInode = UINT64_MAX - 1;
 enum InodeFlags : uint32_t {
   kImplicitDir = 1u << 0,  // made for an S3 key prefix; removed when it empties
   kDeleteMarker = 1u << 1,  // a version that says its key was deleted (no content)
+  kDirObject = 1u << 2,     // a directory that carries an object of its own key (ADR 0013)
 };
+
+// ADR 0013: the object a directory carries appears to the file API as this
+// entry of the directory, under a synthetic inode number (the directory's with
+// kObjectOfBit set, beyond what the inode counter reaches) and, in listings,
+// the cookie kObjectCookie (after every real entry's).
+constexpr std::string_view kObjectEntryName = ".kiseki-object";
+constexpr InodeId kObjectOfBit = 1ull << 62;
+constexpr uint64_t kObjectCookie = 1ull << 62;
+constexpr InodeId object_of(InodeId dir) { return dir | kObjectOfBit; }
+constexpr bool is_object_of(InodeId ino) { return (ino & kObjectOfBit) != 0 && ino != kVersionsInode; }
+constexpr InodeId dir_of_object(InodeId ino) { return ino & ~kObjectOfBit; }
 
 struct Attr {
   uint32_t mode = 0;  // permission bits only (no type bits)
@@ -74,6 +87,9 @@ struct Inode {
   std::string name;          // the name in `parent` ("" where unknown)
 
   bool is_dir() const { return type == FileType::kDirectory; }
+  bool carries_object() const { return is_dir() && (flags & kDirObject); }
+  // Holds an object's content: a file, a version, or a directory with an object.
+  bool has_object() const { return type == FileType::kFile || carries_object(); }
 };
 
 std::string encode_inode(const Inode& i);

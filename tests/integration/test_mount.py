@@ -312,6 +312,30 @@ def test_written_over_s3_read_on_the_mount_after_reopen(mnt, s3):
     assert open(p, "rb").read() == b"version two, longer"
 
 
+def test_a_key_that_is_also_a_prefix_on_the_mount(mnt, s3):
+    """ADR 0013: the directory "kp" carries the object "kp", shown as kp/.kiseki-object."""
+    s3.put_object(Bucket=BUCKET, Key="kp/inner.txt", Body=b"inner")
+    s3.put_object(Bucket=BUCKET, Key="kp", Body=b"the object kp")
+    d = os.path.join(mnt, "kp")
+    assert os.path.isdir(d)
+    assert sorted(os.listdir(d)) == [".kiseki-object", "inner.txt"]
+    obj = os.path.join(d, ".kiseki-object")
+    assert os.stat(obj).st_size == len(b"the object kp")
+    assert open(obj, "rb").read() == b"the object kp"
+    with open(obj, "r+b") as f:  # written on the mount: the object changes
+        f.seek(4)
+        f.write(b"OBJECT")
+    assert s3.get_object(Bucket=BUCKET, Key="kp")["Body"].read() == b"the OBJECT kp"
+    os.unlink(os.path.join(d, "inner.txt"))
+    expect_errno(errno.ENOTEMPTY, os.rmdir, d)
+    expect_errno(errno.EINVAL, os.rename, obj, os.path.join(mnt, "elsewhere"))
+    os.unlink(obj)  # deletes the object; the empty implicit directory goes with it
+    with pytest.raises(Exception):
+        s3.head_object(Bucket=BUCKET, Key="kp")
+    time.sleep(1.2)  # the entry timeout
+    assert not os.path.exists(d)
+
+
 # ---------------------------------------------------------------- libkiseki from C
 
 def test_the_c_example(server, s3):

@@ -3,6 +3,8 @@
 // nlink counts are right, every chunk's reference count equals the layout
 // references to it, and nothing unreferenced is left behind. Seeded and
 // replayable: KISEKI_MODEL_SEED=N runs one seed; a failure names its seed.
+// Keys that are also prefixes (ADR 0013) are in the model: a directory may
+// carry an object, written through S3 and through its ".kiseki-object" entry.
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -17,8 +19,9 @@ namespace {
 struct MInode {
   bool dir = false;
   bool implicit = false;  // made for an S3 key prefix
-  std::string data;
+  std::string data;  // a file's, or the object a directory carries
   int nlink = 0;
+  bool object = false;  // a directory that carries an object
 };
 
 // The tree as paths ("a/b/c") to inode numbers of the model.
@@ -75,6 +78,30 @@ struct Model {
       if (!inodes.at(id).dir) out.push_back(p);
     return out;
   }
+  bool has_object(const std::string& p) const { return is_file(p) || (is_dir(p) && !p.empty() && at(p).object); }
+  // Every S3 key: the files and the directories' objects.
+  std::vector<std::string> objects() const {
+    std::vector<std::string> out;
+    for (const auto& [p, id] : entries)
+      if (!inodes.at(id).dir || inodes.at(id).object) out.push_back(p);
+    return out;
+  }
+  const MInode& at(const std::string& p) const { return inodes.at(entries.at(p)); }
+  MInode& at(const std::string& p) { return inodes.at(entries.at(p)); }
+  // The directory `p`'s object goes; it goes too if it is implicit and empty,
+  // and so on up (the S3 delete's pruning).
+  void drop_object(const std::string& p) {
+    at(p).object = false;
+    at(p).data.clear();
+    prune(p);
+  }
+  void prune(std::string p) {
+    for (; !p.empty(); p = parent_of(p)) {
+      const MInode& n = at(p);
+      if (!n.implicit || n.object || !children(p).empty()) break;
+      drop(p);
+    }
+  }
 };
 
 std::string join(const std::string& dir, const std::string& name) { return dir.empty() ? name : dir + "/" + name; }
@@ -118,6 +145,22 @@ class ModelTest : public GatewayTest {
     return out;
   }
 
+  // The file that holds a key's object: the file, or a directory's entry.
+  static std::string file_path(const Model& m, const std::string& key) {
+    return m.is_dir(key) ? key + "/.kiseki-object" : key;
+  }
+  // A put of `key` (parents made): every link of a file sees it; a directory carries it.
+  static void put_model(Model& m, const std::string& key, const std::string& data) {
+    if (m.is_dir(key)) {
+      m.at(key).object = true;
+      m.at(key).data = data;
+    } else if (m.entries.count(key)) {
+      m.at(key).data = data;
+    } else {
+      m.add(key, MInode{false, false, data, 1});
+    }
+  }
+
   void step(std::mt19937_64& rng, Model& m);
   void check(const Model& m);
 };
@@ -154,12 +197,12 @@ void ModelTest::step(std::mt19937_64& rng, Model& m) {
     }
     case 2:
     case 3: {  // write at an offset
-      auto files = m.files();
+      auto files = m.objects();
       if (files.empty()) break;
       std::string f = pick(files);
       uint64_t off = rng() % 2 ? rng() % 70000 : 0;
       std::string data = body(rng, 1 + rng() % 60000);
-      auto r = gw_->write(ns_, ino_of(f), off, as_bytes(data));
+      auto r = gw_->write(ns_, ino_of(file_path(m, f)), off, as_bytes(data));
       ASSERT_TRUE(r.is_ok()) << "write " << f << ": " << r.status().to_string();
       auto& d = m.inodes[m.entries[f]].data;
       if (d.size() < off + data.size()) d.resize(off + data.size(), '\0');
@@ -167,13 +210,13 @@ void ModelTest::step(std::mt19937_64& rng, Model& m) {
       break;
     }
     case 4: {  // truncate
-      auto files = m.files();
+      auto files = m.objects();
       if (files.empty()) break;
       std::string f = pick(files);
       uint64_t size = rng() % 50000;
       SetAttrRequest req;
       req.size = size;
-      auto r = gw_->setattr(ns_, ino_of(f), req);
+      auto r = gw_->setattr(ns_, ino_of(file_path(m, f)), req);
       ASSERT_TRUE(r.is_ok()) << "truncate " << f << ": " << r.status().to_string();
       m.inodes[m.entries[f]].data.resize(size, '\0');
       break;
@@ -193,7 +236,7 @@ void ModelTest::step(std::mt19937_64& rng, Model& m) {
         bool dst_dir = m.is_dir(path);
         if (src_dir && !dst_dir) want = ErrorCode::kNotDirectory;
         else if (!src_dir && dst_dir) want = ErrorCode::kIsDirectory;
-        else if (dst_dir && !m.children(path).empty()) want = ErrorCode::kNotEmpty;
+        else if (dst_dir && (!m.children(path).empty() || m.at(path).object)) want = ErrorCode::kNotEmpty;
       }
       ASSERT_EQ(st.code(), want) << "rename " << src << " -> " << path << ": " << st.to_string();
       if (want != ErrorCode::kOk || same) break;
@@ -228,6 +271,11 @@ void ModelTest::step(std::mt19937_64& rng, Model& m) {
       break;
     }
     case 7: {  // unlink
+      if (m.is_dir(path) && m.at(path).object && rng() % 2) {  // a directory's object, by its entry
+        ASSERT_TRUE(gw_->unlink(ns_, ino_of(path), ".kiseki-object").is_ok()) << "unlink object of " << path;
+        m.drop_object(path);
+        break;
+      }
       Status st = gw_->unlink(ns_, parent, name);
       ErrorCode want = !m.entries.count(path) ? ErrorCode::kNotFound
                        : m.is_dir(path)       ? ErrorCode::kIsDirectory
@@ -240,7 +288,7 @@ void ModelTest::step(std::mt19937_64& rng, Model& m) {
       Status st = gw_->rmdir(ns_, parent, name);
       ErrorCode want = !m.entries.count(path)       ? ErrorCode::kNotFound
                        : !m.is_dir(path)            ? ErrorCode::kNotDirectory
-                       : !m.children(path).empty()  ? ErrorCode::kNotEmpty
+                       : !m.children(path).empty() || m.at(path).object ? ErrorCode::kNotEmpty
                                                     : ErrorCode::kOk;
       ASSERT_EQ(st.code(), want) << "rmdir " << path << ": " << st.to_string();
       if (st.is_ok()) m.drop(path);
@@ -253,45 +301,46 @@ void ModelTest::step(std::mt19937_64& rng, Model& m) {
       std::string data = body(rng, rng() % 3 ? rng() % 5000 : rng() % 90000);
       auto r = gw_->put_object(ns_, key, source_from(as_bytes(data)), {});
       ErrorCode want = ErrorCode::kOk;
+      // A file prefix becomes a directory carrying it, unless it has other links.
       for (std::string p = Model::parent_of(key); !p.empty(); p = Model::parent_of(p))
-        if (m.is_file(p)) want = ErrorCode::kNotDirectory;
-      if (want == ErrorCode::kOk && m.is_dir(key)) want = ErrorCode::kIsDirectory;
+        if (m.is_file(p) && m.at(p).nlink > 1) want = ErrorCode::kNotDirectory;
       ASSERT_EQ(r.code(), want) << "put " << key << ": " << r.status().to_string();
       if (want != ErrorCode::kOk) break;
       std::vector<std::string> missing;
-      for (std::string p = Model::parent_of(key); !p.empty() && !m.entries.count(p); p = Model::parent_of(p))
-        missing.push_back(p);
+      for (std::string p = Model::parent_of(key); !p.empty(); p = Model::parent_of(p)) {
+        if (!m.entries.count(p)) {
+          missing.push_back(p);
+        } else if (m.is_file(p)) {
+          MInode& n = m.at(p);
+          n.dir = n.implicit = n.object = true;
+        }
+      }
       for (auto it = missing.rbegin(); it != missing.rend(); ++it) m.add(*it, MInode{true, true, "", 1});
-      if (m.entries.count(key)) m.inodes[m.entries[key]].data = data;  // every link sees it
-      else m.add(key, MInode{false, false, data, 1});
+      put_model(m, key, data);
       break;
     }
     case 11: {  // delete object; empty implicit prefixes go with it
-      auto files = m.files();
+      auto files = m.objects();
       std::string key = files.empty() || rng() % 4 == 0 ? path : pick(files);
       Status st = gw_->delete_object(ns_, key);
-      ASSERT_EQ(st.code(), m.is_file(key) ? ErrorCode::kOk : ErrorCode::kNotFound)
+      ASSERT_EQ(st.code(), m.has_object(key) ? ErrorCode::kOk : ErrorCode::kNotFound)
           << "delete " << key << ": " << st.to_string();
       if (!st.is_ok()) break;
-      m.drop(key);
-      for (std::string p = Model::parent_of(key); !p.empty(); p = Model::parent_of(p)) {
-        if (!m.inodes[m.entries[p]].implicit || !m.children(p).empty()) break;
-        m.drop(p);
+      if (m.is_dir(key)) {
+        m.drop_object(key);
+      } else {
+        m.drop(key);
+        m.prune(Model::parent_of(key));
       }
       break;
     }
     case 12: {  // copy object
-      auto files = m.files();
+      auto files = m.objects();
       if (files.empty()) break;
       std::string src = pick(files);
       auto r = gw_->copy_object(ns_, src, ns_, path, std::nullopt);
-      ErrorCode want = ErrorCode::kOk;
-      if (m.is_dir(path)) want = ErrorCode::kIsDirectory;
-      ASSERT_EQ(r.code(), want) << "copy " << src << " -> " << path << ": " << r.status().to_string();
-      if (!r) break;
-      std::string data = m.inodes[m.entries[src]].data;
-      if (m.entries.count(path)) m.inodes[m.entries[path]].data = data;
-      else m.add(path, MInode{false, false, data, 1});
+      ASSERT_TRUE(r.is_ok()) << "copy " << src << " -> " << path << ": " << r.status().to_string();
+      put_model(m, path, m.at(src).data);
       break;
     }
     case 13: {  // multipart: one small part completed, or parts aborted
@@ -306,14 +355,8 @@ void ModelTest::step(std::mt19937_64& rng, Model& m) {
       }
       if (rng() % 3 == 0) break;  // left in progress: its part holds references
       auto r = gw_->complete_upload(ns_, *up, {{1, part->etag}});
-      ErrorCode want = m.is_dir(path) ? ErrorCode::kIsDirectory : ErrorCode::kOk;
-      ASSERT_EQ(r.code(), want) << "complete " << path << ": " << r.status().to_string();
-      if (!r) {
-        ASSERT_TRUE(gw_->abort_upload(ns_, *up).is_ok());
-        break;
-      }
-      if (m.entries.count(path)) m.inodes[m.entries[path]].data = data;
-      else m.add(path, MInode{false, false, data, 1});
+      ASSERT_TRUE(r.is_ok()) << "complete " << path << ": " << r.status().to_string();
+      put_model(m, path, data);
       break;
     }
   }
@@ -327,6 +370,7 @@ void ModelTest::check(const Model& m) {
     ASSERT_TRUE(list.is_ok()) << d << ": " << list.status().to_string();
     std::set<std::string> got, want;
     for (const auto& e : *list) got.insert(join(d, e.name));
+    if (!d.empty() && m.at(d).object) want.insert(join(d, ".kiseki-object"));
     int subdirs = 0;
     for (const auto& c : m.children(d)) {
       want.insert(c);
@@ -336,6 +380,14 @@ void ModelTest::check(const Model& m) {
     auto a = gw_->getattr(ns_, dino);
     ASSERT_TRUE(a.is_ok());
     EXPECT_EQ(a->nlink, 2u + subdirs) << "nlink of directory '" << d << "'";
+  }
+  // Directories' objects, through S3 and the file API.
+  for (const auto& d : m.dirs()) {
+    if (d.empty() || !m.at(d).object) continue;
+    auto got = gw_->get_object(ns_, d, {}, nullptr);
+    ASSERT_TRUE(got.is_ok()) << d << ": " << got.status().to_string();
+    ASSERT_TRUE(as_string_view(*got) == m.at(d).data) << "object of " << d;
+    ASSERT_TRUE(read_file(ino_of(d + "/.kiseki-object")) == m.at(d).data) << "object entry of " << d;
   }
   // Files: contents, sizes and link counts.
   for (const auto& f : m.files()) {
@@ -355,7 +407,7 @@ void ModelTest::check(const Model& m) {
   std::set<std::string> keys, files;
   for (const auto& o : objs->objects)
     if (!o.key.ends_with("/")) keys.insert(o.key);
-  for (const auto& f : m.files()) files.insert(f);
+  for (const auto& f : m.objects()) files.insert(f);
   EXPECT_EQ(keys, files);
   // References: counted from layouts = replicated counts; nothing unreferenced left.
   auto refs = gw_->check_references();
@@ -384,8 +436,9 @@ TEST_F(ModelTest, RandomOperationsMatchTheModel) {
     }
     ASSERT_NO_FATAL_FAILURE(check(m));
     auto refs = gw_->check_references();
-    std::printf("seed %llu: %zu files, %zu directories, %llu chunks, %llu layout references\n",
+    std::printf("seed %llu: %zu files, %zu directories (%zu with objects), %llu chunks, %llu layout references\n",
                 static_cast<unsigned long long>(seed), m.files().size(), m.dirs().size(),
+                m.objects().size() - m.files().size(),
                 static_cast<unsigned long long>(refs->chunks), static_cast<unsigned long long>(refs->chunk_refs));
     reopen();  // the same state after a restart
     ASSERT_NO_FATAL_FAILURE(check(m));

@@ -58,14 +58,16 @@ TEST_F(GatewayTest, OverwriteReleasesOldChunks) {
   }
 }
 
-TEST_F(GatewayTest, KeyThatIsBothFileAndPrefixIsAConflict) {
+// ADR 0013 (dir_object_test.cc has the rest): both keys are kept.
+TEST_F(GatewayTest, KeyThatIsBothFileAndPrefixKeepsBoth) {
   put("a/b", "file");
-  auto r = gw_->put_object(ns_, "a/b/c", source_from(as_bytes("x")), {});
-  EXPECT_EQ(r.code(), ErrorCode::kNotDirectory);
+  put("a/b/c", "x");
   put("x/y/z", "deep");
-  EXPECT_EQ(gw_->put_object(ns_, "x/y", source_from(as_bytes("x")), {}).code(), ErrorCode::kIsDirectory);
+  put("x/y", "x");
   EXPECT_EQ(get("a/b"), "file");
+  EXPECT_EQ(get("a/b/c"), "x");
   EXPECT_EQ(get("x/y/z"), "deep");
+  EXPECT_EQ(get("x/y"), "x");
 }
 
 TEST_F(GatewayTest, ConditionalPut) {
@@ -296,8 +298,9 @@ TEST_F(GatewayTest, FolderMarkers) {
   ASSERT_TRUE(gw_->delete_object(ns_, "photos/2024/a.jpg").is_ok());
   EXPECT_EQ(keys("", ""), std::vector<std::string>{});
   EXPECT_EQ(gw_->lookup(ns_, ns::kRootInode, "photos").code(), ErrorCode::kNotFound) << "implicit parents pruned";
-  put("file", "x");
-  EXPECT_EQ(gw_->put_object(ns_, "file/", source_from(as_bytes("")), {}).code(), ErrorCode::kNotDirectory);
+  put("file", "x");  // a folder marker beside an object of the same name: both stay (ADR 0013)
+  ASSERT_TRUE(gw_->put_object(ns_, "file/", source_from(as_bytes("")), {}).is_ok());
+  EXPECT_EQ(get("file"), "x");
 }
 
 }  // namespace kiseki::gateway
