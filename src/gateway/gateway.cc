@@ -384,6 +384,7 @@ static ns::Inode object_entry_of(const ns::Inode& dir) {
   f.type = FileType::kFile;
   f.flags = 0;
   f.attr.mode = dir.attr.mode & 0666;
+  f.attr.mtime_ns = dir.object_mtime_ns;
   f.nlink = 1;
   f.next_cookie = 0;
   return f;

@@ -129,7 +129,7 @@ ObjectInfo LocalGateway::object_info(std::string_view key, const Inode& inode, c
   const bool object = inode.has_object() && !is_folder_key(key);  // not a folder marker
   info.size = object ? inode.size : 0;
   info.etag = object ? c.etag : std::string(kEmptyEtag);
-  info.mtime_ns = inode.attr.mtime_ns;
+  info.mtime_ns = object ? inode.object_mtime() : inode.attr.mtime_ns;
   info.meta.content_type = c.content_type;
   info.meta.headers = c.headers;
   info.meta.user_meta = c.user_meta;
@@ -337,7 +337,7 @@ Status LocalGateway::delete_object(NsRef ns, std::string_view key, const DeleteC
     d.ino = i.ino;
     d.version = i.version;
     d.time_ns = now();
-    if (cond.if_unmodified_since_ns && i.attr.mtime_ns > *cond.if_unmodified_since_ns)
+    if (cond.if_unmodified_since_ns && i.object_mtime() > *cond.if_unmodified_since_ns)
       return make_error(ErrorCode::kPreconditionFailed, "the object was written since");
     if ((owns_content(i) && !folder) || cond.if_match) {
       Content c;

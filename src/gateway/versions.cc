@@ -59,7 +59,7 @@ Result<LocalGateway::VersionTimes> LocalGateway::version_times(NsRef ns, std::st
     t.kept = version_time_ns(it->key().ToStringView().substr(prefix.size()));
   KISEKI_TRY(meta::from_rocks(it->status(), "scan versions"));
   if (cur && c) {
-    t.current = c->version_id.empty() ? std::max(cur->attr.mtime_ns, t.kept == INT64_MIN ? INT64_MIN : t.kept + 1)
+    t.current = c->version_id.empty() ? std::max(cur->object_mtime(), t.kept == INT64_MIN ? INT64_MIN : t.kept + 1)
                                       : version_time_ns(c->version_id);
   }
   return t;
@@ -151,7 +151,7 @@ Result<DeletedObject> LocalGateway::delete_versioned(NsRef ns, std::string_view 
     if (found) {
       Content c;
       KISEKI_TRY(open_content(kek, ns.ns, cur.content, &c));
-      if (cond.if_unmodified_since_ns && cur.attr.mtime_ns > *cond.if_unmodified_since_ns)
+      if (cond.if_unmodified_since_ns && cur.object_mtime() > *cond.if_unmodified_since_ns)
         return make_error(ErrorCode::kPreconditionFailed, "the object was written since");
       if (cond.if_match && c.etag != *cond.if_match)
         return make_error(ErrorCode::kPreconditionFailed, "the object's ETag is not the one expected");

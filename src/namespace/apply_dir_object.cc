@@ -20,6 +20,7 @@ Status file_to_dir(Txn& txn, const Delta& d, Inode& parent, std::string_view nam
                       "key prefix '" + std::string(name) + "' is a file with other hard links");
   f.type = FileType::kDirectory;
   f.flags |= kImplicitDir | kDirObject;
+  f.object_mtime_ns = f.attr.mtime_ns;
   f.nlink = 2;
   KISEKI_ASSIGN_OR_RETURN(f.generation, txn.next_counter("generation"));
   f.parent = parent.ino;
@@ -59,6 +60,7 @@ Status put_dir_object(Txn& txn, const Delta& d, Inode& target, std::string* out)
   target.content = d.inode.content;
   target.size = d.inode.size;
   target.lock = d.inode.lock;
+  target.object_mtime_ns = d.inode.attr.mtime_ns;  // a restored version's own time
   touch(target, d.time_ns);
   put_inode(txn, d.ns, target);
   KISEKI_TRY(apply_refs(txn, d));
@@ -81,6 +83,7 @@ Status delete_dir_object(Txn& txn, const Delta& d, Inode& target) {
   target.content.clear();
   target.size = 0;
   target.lock = {};
+  target.object_mtime_ns = 0;
   touch(target, d.time_ns);
   put_inode(txn, d.ns, target);
   return Status::ok();

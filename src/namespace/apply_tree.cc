@@ -515,7 +515,7 @@ Status apply_tree_op(const Delta& d, Txn& txn, std::string* out) {
       if (d.flags & kSetUid) i.attr.uid = d.inode.attr.uid;
       if (d.flags & kSetGid) i.attr.gid = d.inode.attr.gid;
       if (d.flags & kSetAtime) i.attr.atime_ns = d.inode.attr.atime_ns;
-      if (d.flags & kSetMtime) i.attr.mtime_ns = d.inode.attr.mtime_ns;
+      if (d.flags & kSetMtime) (is_object_of(d.ino) ? i.object_mtime_ns : i.attr.mtime_ns) = d.inode.attr.mtime_ns;
       i.attr.ctime_ns = d.time_ns;
       ++i.version;
       put_inode(txn, d.ns, i);
@@ -537,7 +537,8 @@ Status apply_tree_op(const Delta& d, Txn& txn, std::string* out) {
       if (d.flags & kKeepVersion) KISEKI_TRY(keep_version(txn, d, i, d.name2));
       i.content = d.inode.content;
       i.size = d.inode.size;
-      i.attr.mtime_ns = i.attr.ctime_ns = d.time_ns;
+      (i.is_dir() ? i.object_mtime_ns : i.attr.mtime_ns) = d.time_ns;
+      i.attr.ctime_ns = d.time_ns;
       ++i.version;
       put_inode(txn, d.ns, i);
       return apply_refs(txn, d);

@@ -72,7 +72,11 @@ Status keep_version(Txn& txn, const Delta& d, const Inode& cur, std::string_view
   Inode tmpl = cur;
   tmpl.type = FileType::kFile;
   tmpl.flags = 0;
-  if (cur.is_dir()) tmpl.attr.mode = 0644;  // a directory's object (ADR 0013)
+  if (cur.is_dir()) {  // a directory's object (ADR 0013)
+    tmpl.attr.mode = 0644;
+    tmpl.attr.mtime_ns = cur.object_mtime_ns;
+    tmpl.object_mtime_ns = 0;
+  }
   return add_version(txn, d, entry, tmpl);
 }
 

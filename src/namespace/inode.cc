@@ -7,6 +7,7 @@ namespace kiseki::ns {
 static constexpr uint8_t kInodeFormat = 1;
 static constexpr uint8_t kTagLock = 1;  // tail fields
 static constexpr uint8_t kTagName = 2;
+static constexpr uint8_t kTagObjectMtime = 3;
 
 std::string encode_inode(const Inode& i) {
   std::string v;
@@ -21,6 +22,7 @@ std::string encode_inode(const Inode& i) {
     e.u8(kTagLock).u8(static_cast<uint8_t>(i.lock.mode)).i64(i.lock.retain_until_ns).u8(i.lock.legal_hold ? 1 : 0);
   }
   if (!i.name.empty()) e.u8(kTagName).str(i.name);
+  if (i.flags & kDirObject) e.u8(kTagObjectMtime).i64(i.object_mtime_ns);
   return v;
 }
 
@@ -46,6 +48,7 @@ Status decode_inode(std::string_view v, Inode* i) {
   i->content = std::string(d.str());
   i->lock = ObjectLock{};
   i->name.clear();
+  i->object_mtime_ns = 0;
   while (d.ok() && !d.done()) {
     uint8_t tag = d.u8();
     if (tag == kTagLock) {
@@ -56,6 +59,8 @@ Status decode_inode(std::string_view v, Inode* i) {
       i->lock.legal_hold = d.u8() != 0;
     } else if (tag == kTagName) {
       i->name = std::string(d.str());
+    } else if (tag == kTagObjectMtime) {
+      i->object_mtime_ns = d.i64();
     } else {
       return corruption("inode record: unknown field");
     }

@@ -85,11 +85,15 @@ struct Inode {
   std::string content;       // tenant-sealed by the gateway; opaque here
   ObjectLock lock;           // files and versions only
   std::string name;          // the name in `parent` ("" where unknown)
+  int64_t object_mtime_ns = 0;  // kDirObject: the carried object's mtime (ADR 0013)
 
   bool is_dir() const { return type == FileType::kDirectory; }
   bool carries_object() const { return is_dir() && (flags & kDirObject); }
   // Holds an object's content: a file, a version, or a directory with an object.
   bool has_object() const { return type == FileType::kFile || carries_object(); }
+  // When the object it holds was last written: a carried object's own time, not
+  // the directory's, which its entries move.
+  int64_t object_mtime() const { return carries_object() ? object_mtime_ns : attr.mtime_ns; }
 };
 
 std::string encode_inode(const Inode& i);

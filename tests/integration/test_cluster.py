@@ -190,7 +190,8 @@ def test_bucket_configuration_is_the_clusters(cluster):
 def test_versions_and_locks_hold_on_every_node(cluster):
     """ADR 0012 in a cluster: versions written through different nodes list alike on
     every node, newest first; a delete by version through a third node brings the
-    one before back; a locked version refuses deletion on every node."""
+    one before back; a locked version refuses deletion on every node; a key that
+    becomes a prefix too (ADR 0013) reads alike on every node."""
     s3 = {i: cluster.s3(i) for i in (1, 2, 3)}
     s3[1].create_bucket(Bucket="vers", ObjectLockEnabledForBucket=True)
     ids = [s3[w].put_object(Bucket="vers", Key="k", Body=f"v{n}".encode())["VersionId"]
@@ -208,6 +209,18 @@ def test_versions_and_locks_hold_on_every_node(cluster):
         with pytest.raises(ClientError) as e:
             s3[node].delete_object(Bucket="vers", Key="k", VersionId=ids[0], BypassGovernanceRetention=True)
         assert e.value.response["Error"]["Code"] == "AccessDenied"
+    # ADR 0013: the key "k" becomes a prefix too; every node applies the change alike.
+    s3[3].put_object(Bucket="vers", Key="k/below", Body=b"below")
+    for reader in (1, 2, 3):
+        def both():
+            assert [o["Key"] for o in s3[reader].list_objects_v2(Bucket="vers")["Contents"]] == ["k", "k/below"]
+        eventually(both)
+        assert s3[reader].get_object(Bucket="vers", Key="k")["Body"].read() == b"v2"
+    s3[1].delete_object(Bucket="vers", Key="k")  # a delete marker; the key below stays
+    for reader in (2, 3):
+        def below_only():
+            assert [o["Key"] for o in s3[reader].list_objects_v2(Bucket="vers")["Contents"]] == ["k/below"]
+        eventually(below_only)
 
 
 def test_namespaces_spread_over_shards(cluster, tmp_path):

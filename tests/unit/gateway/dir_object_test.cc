@@ -2,6 +2,8 @@
 // own key. S3 semantics (reads, replaces, deletes, listings in S3 order,
 // versions), the file API's view (the ".kiseki-object" entry), and the chunk
 // references of all of it, checked against the layouts after every step.
+#include <unistd.h>
+
 #include "fixture.h"
 
 namespace kiseki::gateway {
@@ -86,6 +88,27 @@ TEST_F(DirObjectTest, AnObjectBecomesAPrefixAndBack) {
   ASSERT_TRUE(usage.is_ok());
   EXPECT_EQ(usage->total.files, 0u);
   EXPECT_EQ(usage->total.chunks, 0u);
+}
+
+TEST_F(DirObjectTest, LastModifiedIsTheObjectsOwn) {
+  ObjectInfo m = put("m", "object m");
+  usleep(2000);
+  put("m/x", "x");  // the file becomes a directory: the object keeps its time
+  EXPECT_EQ(gw_->head_object(ns_, "m")->mtime_ns, m.mtime_ns);
+  ObjectInfo again = put("m", "written again");
+  usleep(2000);
+  put("m/y", "y");  // an entry below moves the directory's time, not the object's
+  EXPECT_EQ(gw_->head_object(ns_, "m")->mtime_ns, again.mtime_ns);
+  FileAttr dir = lookup(ns::kRootInode, "m");
+  EXPECT_GT(dir.mtime_ns, again.mtime_ns);
+  EXPECT_EQ(lookup(dir.ino, ".kiseki-object").mtime_ns, again.mtime_ns);
+  ListRequest req;
+  auto listed = gw_->list_objects(ns_, req);
+  ASSERT_TRUE(listed.is_ok());
+  ASSERT_EQ(listed->objects.front().key, "m");
+  EXPECT_EQ(listed->objects.front().mtime_ns, again.mtime_ns);
+  reopen();
+  EXPECT_EQ(gw_->head_object(ns_, "m")->mtime_ns, again.mtime_ns);
 }
 
 TEST_F(DirObjectTest, KeysBelowFirstThenTheObject) {
