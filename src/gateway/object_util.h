@@ -1,14 +1,13 @@
 // Helpers shared by the object and multipart operations of the Gateway.
 #pragma once
 
-#include <openssl/evp.h>
-
 #include <array>
 #include <map>
 #include <set>
 #include <vector>
 
 #include "chunk/chunk_store.h"
+#include "crypto/md5.h"
 #include "gateway/content.h"
 #include "gateway/types.h"
 #include "namespace/delta.h"
@@ -19,23 +18,9 @@ constexpr int kMaxRetries = 16;
 
 inline std::string md5_hex(const std::array<uint8_t, 16>& d) { return to_hex(d); }
 
-// Incremental MD5 (the S3 ETag of a single-part object).
-class Md5 {
- public:
-  Md5() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_md5(), nullptr); }
-  ~Md5() { EVP_MD_CTX_free(ctx_); }
-  Md5(const Md5&) = delete;
-  Md5& operator=(const Md5&) = delete;
-  void update(ByteSpan b) { EVP_DigestUpdate(ctx_, b.data(), b.size()); }
-  std::array<uint8_t, 16> finish() {
-    std::array<uint8_t, 16> d;
-    EVP_DigestFinal_ex(ctx_, d.data(), nullptr);
-    return d;
-  }
-
- private:
-  EVP_MD_CTX* ctx_;
-};
+// Incremental MD5 (the S3 ETag of a single-part object): concurrent PUTs share
+// the hashing (crypto/md5.h).
+using crypto::Md5;
 
 // True if this operation prepared (and so pinned) the chunk.
 inline bool is_prepared(const std::vector<chunk::PreparedChunk>& prepared, const ChunkId& id) {

@@ -1,0 +1,47 @@
+// MD5 for S3 ETags. Every PUT hashes its whole body, and MD5 is the largest
+// single cost of a PUT (docs/performance.md); a stream cannot be split, but
+// concurrent PUTs are many. So the blocks of concurrent streams are hashed
+// together: 16 streams in the lanes of AVX-512 registers (md5_lanes.cc), for
+// about the time of one. A stream's thread hands its blocks in and waits while
+// whichever thread is hashing (flat combining) takes them into a free lane; a
+// stream with no company is hashed alone (OpenSSL's block function).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "common/bytes.h"
+
+namespace kiseki::crypto {
+
+// The MD5 chaining state; feeds `nblocks` 64-byte blocks, alone.
+void md5_blocks_alone(uint32_t h[4], const uint8_t* p, size_t nblocks);
+// The same, hashed in a lane beside other threads' streams when there are any.
+void md5_blocks_shared(uint32_t h[4], const uint8_t* p, size_t nblocks);
+// True if this CPU hashes in lanes (AVX-512); otherwise every stream goes alone.
+bool md5_lanes_available();
+// `n` (at most 16) streams of `nblocks` blocks each, in lanes at once (alone
+// without AVX-512): the kernel itself, for tests and benchmarks.
+void md5_blocks_lanes(uint32_t (*h)[4], const uint8_t* const* p, int n, size_t nblocks);
+// Rounds the combiner ran, and the lanes they filled in all (their ratio is how
+// many streams shared a round on average).
+struct Md5LaneStats {
+  uint64_t rounds = 0;
+  uint64_t lanes = 0;
+};
+Md5LaneStats md5_lane_stats();
+
+class Md5 {
+ public:
+  void update(ByteSpan b);
+  std::array<uint8_t, 16> finish();
+
+ private:
+  uint32_t h_[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
+  uint8_t buf_[64];
+  size_t used_ = 0;
+  uint64_t total_ = 0;
+};
+
+}  // namespace kiseki::crypto
