@@ -229,7 +229,7 @@ class LocalGateway final : public Gateway {
   Result<FileAttr> lookup_now(NsRef ns, InodeId parent, std::string_view name, const Caller& who = {}) const;
   // The inode a key names: a file, or for "a/b/" an explicit directory.
   Result<InodeId> resolve_key(NsRef ns, std::string_view key, ns::Inode* inode) const;
-  Result<ObjectInfo> put_folder(NsRef ns, std::string_view key, const ByteSource& body);
+  Result<ObjectInfo> put_folder(NsRef ns, std::string_view key, const ByteSource& body, const PutConditions& cond);
   // A kPutObject delta for `key` with a fresh object's attributes and times.
   ns::Delta object_delta(NsRef ns, std::string_view key, uint64_t size) const;
   // Applies a record through the log; after a commit that dropped chunk

@@ -118,6 +118,10 @@ Result<InodeId> LocalGateway::resolve_key(NsRef ns, std::string_view key, Inode*
   }
 }
 
+static Status bad_digest() {
+  return invalid_argument("BadDigest: The Content-MD5 you specified did not match what we received.");
+}
+
 ObjectInfo written(ObjectInfo info, Versioning v) {
   if (v != Versioning::kOff && info.version_id.empty()) info.version_id = kNullVersion;
   return info;
@@ -193,10 +197,12 @@ Result<std::optional<Content>> LocalGateway::replace_target(NsRef ns, std::strin
 }
 
 // A folder marker: key "a/b/" with an empty body is the explicit directory a/b.
-Result<ObjectInfo> LocalGateway::put_folder(NsRef ns, std::string_view key, const ByteSource& body) {
+Result<ObjectInfo> LocalGateway::put_folder(NsRef ns, std::string_view key, const ByteSource& body,
+                                            const PutConditions& cond) {
   uint8_t probe[1];
   KISEKI_ASSIGN_OR_RETURN(size_t n, body({probe, 1}));
   if (n != 0) return invalid_argument("a key ending in '/' is a folder and takes no data");
+  if (cond.content_md5 && *cond.content_md5 != crypto::md5({})) return bad_digest();
   KISEKI_TRY(tenant_key(ns.tenant).status());
   Delta d;
   d.op = Op::kPutObject;
@@ -216,9 +222,10 @@ Result<ObjectInfo> LocalGateway::put_folder(NsRef ns, std::string_view key, cons
 Result<ObjectInfo> LocalGateway::put_object(NsRef ns, std::string_view key, const ByteSource& body,
                                        const ObjectMeta& meta, const PutConditions& cond) {
   KISEKI_TRY(validate_key(key));
-  if (is_folder_key(key)) return put_folder(ns, key, body);
+  if (is_folder_key(key)) return put_folder(ns, key, body, cond);
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   KISEKI_ASSIGN_OR_RETURN(PreparedData data, prepare_stream(ns.tenant, body, true, true));
+  if (cond.content_md5 && *cond.content_md5 != data.md5) return bad_digest();  // nothing written yet
   Content c;
   c.inline_data = std::move(data.inline_data);
   c.extents = data.extents;

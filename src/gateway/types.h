@@ -1,6 +1,7 @@
 // Protocol-neutral request and result types of the Gateway.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -179,6 +180,9 @@ struct DeleteConditions {
 struct PutConditions {
   bool if_none_match_star = false;          // fail if the object exists
   std::optional<std::string> if_match;      // fail unless the ETag matches
+  // The body's MD5 must be this (S3 Content-MD5): checked against the ETag's
+  // MD5 before anything is written (BadDigest otherwise).
+  std::optional<std::array<uint8_t, 16>> content_md5;
 };
 
 struct ObjectInfo {

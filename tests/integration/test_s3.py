@@ -350,6 +350,20 @@ def test_content_md5_and_checksums(s3, bucket):
     assert code(e) == "InvalidDigest"
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="bad")
+    # The PUT's ETag is the MD5 it is checked against: a chunked body, and a folder.
+    big = os.urandom(300000)
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="big-bad", Body=big, ContentMD5=md5)
+    assert code(e) == "BadDigest"
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="big-bad")
+    big_md5 = base64.b64encode(hashlib.md5(big).digest()).decode()
+    r = s3.put_object(Bucket=bucket, Key="big-ok", Body=big, ContentMD5=big_md5)
+    assert r["ETag"] == '"' + hashlib.md5(big).hexdigest() + '"'
+    s3.put_object(Bucket=bucket, Key="md5-folder/", Body=b"", ContentMD5=base64.b64encode(hashlib.md5(b"").digest()).decode())
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="md5-folder-bad/", Body=b"", ContentMD5=md5)
+    assert code(e) == "BadDigest"
     for algo in ["CRC32", "CRC32C", "SHA1", "SHA256"]:
         r = s3.put_object(Bucket=bucket, Key="ck-" + algo, Body=body, ChecksumAlgorithm=algo)
         h = s3.head_object(Bucket=bucket, Key="ck-" + algo, ChecksumMode="ENABLED")

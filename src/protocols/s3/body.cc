@@ -3,6 +3,8 @@
 #include <isa-l/crc.h>
 #include <openssl/evp.h>
 
+#include <cstring>
+
 #include "common/crc32c.h"
 
 namespace kiseki::s3 {
@@ -60,7 +62,8 @@ BodyReader::~BodyReader() = default;
 
 Result<std::unique_ptr<BodyReader>> BodyReader::make(const S3Request& req, const AuthResult& auth,
                                                      gateway::ByteSource raw,
-                                                     std::map<std::string, std::string>* checksum_sink) {
+                                                     std::map<std::string, std::string>* checksum_sink,
+                                                     bool md5_by_caller) {
   std::unique_ptr<BodyReader> b(new BodyReader());
   b->sink_ = checksum_sink;
   b->d_ = std::make_unique<Digests>();
@@ -92,8 +95,13 @@ Result<std::unique_ptr<BodyReader>> BodyReader::make(const S3Request& req, const
     Bytes raw_md5;
     if (!base64_decode(*md5, &raw_md5) || raw_md5.size() != 16)
       return tagged("InvalidDigest", "The Content-MD5 you specified is not valid.");
-    b->want_md5_b64_ = *md5;
-    b->d_->md5 = std::make_unique<Md>(EVP_md5());
+    if (md5_by_caller) {
+      b->content_md5_.emplace();
+      std::memcpy(b->content_md5_->data(), raw_md5.data(), 16);
+    } else {
+      b->want_md5_b64_ = *md5;
+      b->d_->md5 = std::make_unique<Md>(EVP_md5());
+    }
   }
   // One additional checksum: named in a header with its value, or announced in
   // x-amz-trailer and sent after the body.

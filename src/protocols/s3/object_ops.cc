@@ -224,8 +224,9 @@ Response S3Handler::put_object(Ctx& c) {
   if (const std::string* im = c.req.header("if-match")) cond.if_match = unquote(*im);
   // Checksums are verified as the body streams and land in the object's headers,
   // so GET/HEAD with x-amz-checksum-mode: ENABLED return them.
-  auto body = BodyReader::make(c.req, c.auth, c.body.raw, &meta->headers);
+  auto body = BodyReader::make(c.req, c.auth, c.body.raw, &meta->headers, /*md5_by_caller=*/true);
   if (!body) return error(c, body.status(), Subject::kObject);
+  cond.content_md5 = (*body)->content_md5();
   auto info = gw_->put_object(*ns, c.req.key, (*body)->source(), *meta, cond);
   c.bytes_in += (*body)->bytes();
   if (!info) return error(c, info.status(), Subject::kObject);
