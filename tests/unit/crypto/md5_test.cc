@@ -9,8 +9,12 @@
 #include <random>
 #include <thread>
 
+#include "support/temp_dir.h"
+
 namespace kiseki::crypto {
 namespace {
+
+using kiseki::testing::random_bytes;
 
 std::array<uint8_t, 16> openssl_md5(ByteSpan b) {
   std::array<uint8_t, 16> d;
@@ -22,13 +26,6 @@ std::string hex(const std::array<uint8_t, 16>& d) {
   static const char* digits = "0123456789abcdef";
   std::string s;
   for (uint8_t c : d) s += {digits[c >> 4], digits[c & 15]};
-  return s;
-}
-
-std::string random_bytes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
   return s;
 }
 
