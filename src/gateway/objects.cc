@@ -41,6 +41,7 @@ Result<LocalGateway::PreparedData> LocalGateway::prepare_stream(TenantId tenant,
   thread_local Bytes buf;  // reused: a fresh zeroed buffer per put costs a 512 KiB memset
   if (buf.size() < cap) buf.resize(cap);
   size_t have = 0;
+  size_t hashed = 0;  // the bytes at the front of buf already in the MD5
   bool eof = false;
   bool first_fill = true;
   while (!eof || have > 0) {
@@ -49,10 +50,13 @@ Result<LocalGateway::PreparedData> LocalGateway::prepare_stream(TenantId tenant,
       if (n == 0) eof = true;
       have += n;
     }
+    // What a fill brought is hashed in one run: one hand-over to the shared
+    // MD5 (crypto/md5.h) per fill, not one per chunk.
+    if (want_md5) md5.update({buf.data() + hashed, have - hashed});
+    hashed = have;
     if (allow_inline && first_fill && eof && have <= opts_.inline_threshold) {
       // Small objects live in the inode record: no chunk, no segment write.
       out.inline_data.assign(reinterpret_cast<char*>(buf.data()), have);
-      if (want_md5) md5.update({buf.data(), have});
       out.size = have;
       have = 0;
       break;
@@ -65,7 +69,6 @@ Result<LocalGateway::PreparedData> LocalGateway::prepare_stream(TenantId tenant,
       size_t cut = chunker_->next_cut(rest, eof);
       if (cut == 0) break;
       ByteSpan piece = rest.subspan(0, cut);
-      if (want_md5) md5.update(piece);
       ChunkId id = crypto::compute_chunk_id(domain, piece);
       KISEKI_ASSIGN_OR_RETURN(chunk::PreparedChunk pc, chunks_->prepare(domain, id, piece));
       out.extents.push_back({out.size, static_cast<uint32_t>(cut), id, 0});
@@ -75,6 +78,7 @@ Result<LocalGateway::PreparedData> LocalGateway::prepare_stream(TenantId tenant,
     }
     std::memmove(buf.data(), buf.data() + pos, have - pos);
     have -= pos;
+    hashed = have;  // what is left was hashed with its fill
   }
   if (want_md5) out.md5 = md5.finish();
   // submit makes these chunks durable before any delta that references them
