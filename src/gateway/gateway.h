@@ -197,9 +197,12 @@ class Gateway {
 
   // ---- multipart uploads
   virtual Result<std::string> create_upload(NsRef ns, std::string_view key, const ObjectMeta& meta) = 0;
-  // `checksums` (if given) is read once `body` is consumed and kept with the part.
+  // `checksums` (if given) is read once `body` is consumed and kept with the part;
+  // `content_md5` (S3 Content-MD5) is checked against the part's ETag MD5 before
+  // anything is written (BadDigest).
   virtual Result<PartInfo> upload_part(NsRef ns, std::string_view upload_id, uint32_t part, const ByteSource& body,
-                                       const std::map<std::string, std::string>* checksums = nullptr) = 0;
+                                       const std::map<std::string, std::string>* checksums = nullptr,
+                                       const std::optional<std::array<uint8_t, 16>>& content_md5 = std::nullopt) = 0;
   virtual Result<ObjectInfo> complete_upload(NsRef ns, std::string_view upload_id,
                                      const std::vector<std::pair<uint32_t, std::string>>& parts,
                                      const CompleteHook& hook = {}) = 0;

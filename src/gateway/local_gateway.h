@@ -140,7 +140,8 @@ class LocalGateway final : public Gateway {
   // ---- multipart uploads
   Result<std::string> create_upload(NsRef ns, std::string_view key, const ObjectMeta& meta) override;
   Result<PartInfo> upload_part(NsRef ns, std::string_view upload_id, uint32_t part, const ByteSource& body,
-                               const std::map<std::string, std::string>* checksums = nullptr) override;
+                               const std::map<std::string, std::string>* checksums = nullptr,
+                               const std::optional<std::array<uint8_t, 16>>& content_md5 = std::nullopt) override;
   Result<ObjectInfo> complete_upload(NsRef ns, std::string_view upload_id,
                                      const std::vector<std::pair<uint32_t, std::string>>& parts,
                                      const CompleteHook& hook = {}) override;

@@ -159,7 +159,8 @@ Result<std::string> LocalGateway::create_upload(NsRef ns, std::string_view key, 
 }
 
 Result<PartInfo> LocalGateway::upload_part(NsRef ns, std::string_view upload_id, uint32_t part,
-                                           const ByteSource& body, const std::map<std::string, std::string>* checksums) {
+                                           const ByteSource& body, const std::map<std::string, std::string>* checksums,
+                                           const std::optional<std::array<uint8_t, 16>>& content_md5) {
   KISEKI_TRY(log_of(ns.ns).read_barrier());
   if (part < 1 || part > kMaxPartNumber) return invalid_argument("part number must be 1..10000");
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
@@ -167,6 +168,7 @@ Result<PartInfo> LocalGateway::upload_part(NsRef ns, std::string_view upload_id,
   KISEKI_TRY(load_upload(store_of(ns.ns), kek, ns.ns, upload_id, &ur));
   // Parts are never inline: the completed object is one extent list.
   KISEKI_ASSIGN_OR_RETURN(PreparedData data, prepare_stream(ns.tenant, body, true, false));
+  if (content_md5 && *content_md5 != data.md5) return bad_digest();  // nothing written yet
   PartRecord pr;
   pr.info = {part, md5_hex(data.md5), data.size, now(), checksums ? *checksums : std::map<std::string, std::string>{}};
   pr.extents = data.extents;

@@ -51,6 +51,11 @@ inline bool is_locked(const ns::ObjectLock& l, int64_t now_ns) {
   return l.legal_hold || (l.mode != ns::LockMode::kNone && now_ns < l.retain_until_ns);
 }
 
+// A body whose MD5 is not the request's Content-MD5 (the S3 error BadDigest).
+inline Status bad_digest() {
+  return invalid_argument("BadDigest: The Content-MD5 you specified did not match what we received.");
+}
+
 inline void add_unrefs(const std::vector<Extent>& extents, ns::Delta* d) {
   for (const auto& x : extents) d->unrefs.push_back(x.chunk);
 }

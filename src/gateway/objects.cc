@@ -122,10 +122,6 @@ Result<InodeId> LocalGateway::resolve_key(NsRef ns, std::string_view key, Inode*
   }
 }
 
-static Status bad_digest() {
-  return invalid_argument("BadDigest: The Content-MD5 you specified did not match what we received.");
-}
-
 ObjectInfo written(ObjectInfo info, Versioning v) {
   if (v != Versioning::kOff && info.version_id.empty()) info.version_id = kNullVersion;
   return info;

@@ -364,6 +364,16 @@ def test_content_md5_and_checksums(s3, bucket):
     with pytest.raises(ClientError) as e:
         s3.put_object(Bucket=bucket, Key="md5-folder-bad/", Body=b"", ContentMD5=md5)
     assert code(e) == "BadDigest"
+    # A part's Content-MD5 likewise: a wrong one stores no part.
+    up = s3.create_multipart_upload(Bucket=bucket, Key="md5-parts")["UploadId"]
+    with pytest.raises(ClientError) as e:
+        s3.upload_part(Bucket=bucket, Key="md5-parts", UploadId=up, PartNumber=1, Body=big, ContentMD5=md5)
+    assert code(e) == "BadDigest"
+    assert "Parts" not in s3.list_parts(Bucket=bucket, Key="md5-parts", UploadId=up)
+    etag = s3.upload_part(Bucket=bucket, Key="md5-parts", UploadId=up, PartNumber=1, Body=big,
+                          ContentMD5=big_md5)["ETag"]
+    assert etag == '"' + hashlib.md5(big).hexdigest() + '"'
+    s3.abort_multipart_upload(Bucket=bucket, Key="md5-parts", UploadId=up)
     for algo in ["CRC32", "CRC32C", "SHA1", "SHA256"]:
         r = s3.put_object(Bucket=bucket, Key="ck-" + algo, Body=body, ChecksumAlgorithm=algo)
         h = s3.head_object(Bucket=bucket, Key="ck-" + algo, ChecksumMode="ENABLED")

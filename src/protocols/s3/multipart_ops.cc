@@ -67,9 +67,10 @@ Response S3Handler::upload_part(Ctx& c) {
   if (c.body.content_length > opts_.max_single_put_bytes && c.auth.payload_hash.rfind("STREAMING", 0) != 0)
     return error(c, make_s3_error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size."));
   std::map<std::string, std::string> checksums;  // verified as the body ends, kept with the part
-  auto body = BodyReader::make(c.req, c.auth, c.body.raw, &checksums);
+  auto body = BodyReader::make(c.req, c.auth, c.body.raw, &checksums, /*md5_by_caller=*/true);
   if (!body) return error(c, body.status(), Subject::kObject);
-  auto part = gw_->upload_part(*ns, *c.req.param("uploadId"), *n, (*body)->source(), &checksums);
+  auto part = gw_->upload_part(*ns, *c.req.param("uploadId"), *n, (*body)->source(), &checksums,
+                               (*body)->content_md5());
   c.bytes_in += (*body)->bytes();
   if (!part) return error(c, part.status(), Subject::kUpload);
   Response r;
