@@ -247,13 +247,13 @@ class Combiner {
           --active;
         }
       }
-      for (int k = 0; k < nfinished; ++k) {  // outside the lock: the owners may run at once
-        Job* j = finished[k];
-        bool own = j == &mine;
-        j->state.store(Job::kDone, std::memory_order_release);
-        if (!own) j->state.notify_one();  // (j may be gone once its owner sees kDone)
-      }
       lk.lock();
+      // Under the lock: an owner returns only while holding it, so a job stays
+      // alive until its notify_one() is done, even if its owner saw kDone first.
+      for (int k = 0; k < nfinished; ++k) {
+        finished[k]->state.store(Job::kDone, std::memory_order_release);
+        if (finished[k] != &mine) finished[k]->state.notify_one();
+      }
     }
     for (int l = kLanes - 1; l >= 0; --l)
       if (lane[l]) queue_.push_front(lane[l]);
