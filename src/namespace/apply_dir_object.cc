@@ -9,9 +9,9 @@ using meta::Cf;
 using meta::Txn;
 using namespace tree;
 
-Status file_to_dir(Txn& txn, const Delta& d, Inode& parent, std::string_view name, const Dentry& de) {
+Status file_to_dir(Txn& txn, const Delta& d, Inode& parent, std::string_view name, Dentry* de) {
   Inode f;
-  KISEKI_TRY(get_inode(txn, d.ns, de.ino, &f));
+  KISEKI_TRY(get_inode(txn, d.ns, de->ino, &f));
   if (f.type != FileType::kFile)
     return make_error(ErrorCode::kNotDirectory, "key prefix '" + std::string(name) + "' is a symbolic link");
   // A hard-linked file's other names would then name a directory.
@@ -31,9 +31,9 @@ Status file_to_dir(Txn& txn, const Delta& d, Inode& parent, std::string_view nam
   ++f.version;
   put_inode(txn, d.ns, f);
   // The entry keeps its place (cookie) in the parent and changes its type.
-  txn.put(Cf::kDentries, meta::dentry_key(d.ns, parent.ino, name),
-          encode_dentry(Dentry{f.ino, FileType::kDirectory, de.cookie}));
-  txn.put(Cf::kDirCookies, meta::dircookie_key(d.ns, parent.ino, de.cookie),
+  de->type = FileType::kDirectory;
+  txn.put(Cf::kDentries, meta::dentry_key(d.ns, parent.ino, name), encode_dentry(*de));
+  txn.put(Cf::kDirCookies, meta::dircookie_key(d.ns, parent.ino, de->cookie),
           encode_dircookie(name, f.ino, FileType::kDirectory));
   ++parent.nlink;
   touch(parent, d.time_ns);

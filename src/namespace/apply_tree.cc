@@ -202,10 +202,8 @@ static Status apply_put_folder(Txn& txn, const Delta& d, Inode& dir, std::string
     return Status::ok();
   }
   KISEKI_TRY(st);
-  if (de.type == FileType::kFile) {  // the object "a" stays, carried by the folder "a/"
-    KISEKI_TRY(file_to_dir(txn, d, dir, leaf, de));
-    de.type = FileType::kDirectory;
-  }
+  // The object "a" stays, carried by the folder "a/".
+  if (de.type == FileType::kFile) KISEKI_TRY(file_to_dir(txn, d, dir, leaf, &de));
   if (de.type != FileType::kDirectory) return make_error(ErrorCode::kNotDirectory, "the folder's name is a link");
   Inode folder;
   KISEKI_TRY(get_inode(txn, d.ns, de.ino, &folder));
@@ -227,10 +225,8 @@ static Status apply_put_object(Txn& txn, const Delta& d, std::string* out) {
     Dentry de;
     Status st = get_dentry(txn, d.ns, dir.ino, parts[k], &de);
     if (st.is_ok()) {
-      if (de.type == FileType::kFile) {  // an object that is now a prefix too (ADR 0013)
-        KISEKI_TRY(file_to_dir(txn, d, dir, parts[k], de));
-        de.type = FileType::kDirectory;
-      }
+      // An object that is now a prefix too (ADR 0013).
+      if (de.type == FileType::kFile) KISEKI_TRY(file_to_dir(txn, d, dir, parts[k], &de));
       if (de.type != FileType::kDirectory)
         return make_error(ErrorCode::kNotDirectory,
                           "key prefix '" + std::string(parts[k]) + "' is a symbolic link");

@@ -10,11 +10,11 @@
 
 namespace kiseki::ns {
 
-// The file `name` of `parent` (its dentry `de`) becomes a directory carrying
-// its content, because a key below it is written. The inode keeps its number
-// and gets a new generation (file handles issued for it go stale); `parent`
-// is saved.
-Status file_to_dir(meta::Txn& txn, const Delta& d, Inode& parent, std::string_view name, const Dentry& de);
+// The file `name` of `parent` (its dentry `*de`, which follows) becomes a
+// directory carrying its content, because a key below it is written. The inode
+// keeps its number and gets a new generation (file handles issued for it go
+// stale); `parent` is saved.
+Status file_to_dir(meta::Txn& txn, const Delta& d, Inode& parent, std::string_view name, Dentry* de);
 // kPutObject of a key whose leaf is the directory `target`: sets (or replaces)
 // the object it carries.
 Status put_dir_object(meta::Txn& txn, const Delta& d, Inode& target, std::string* out);
