@@ -205,15 +205,58 @@ Status Store::get(Cf c, std::string_view key, std::string* value) const {
 
 void Store::multi_get(Cf c, const std::vector<std::string>& keys, std::vector<std::string>* values,
                       std::vector<Status>* statuses) const {
+  values->assign(keys.size(), std::string());
+  statuses->assign(keys.size(), Status::ok());
+  if (keys.size() >= kScanGetMin) {
+    scan_get(c, keys, values, statuses);
+    return;
+  }
   std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
   std::vector<rocksdb::PinnableSlice> pinned(keys.size());
   std::vector<rocksdb::Status> st(keys.size());
   db_->MultiGet(rocksdb::ReadOptions(), cf(c), keys.size(), slices.data(), pinned.data(), st.data());
-  values->resize(keys.size());
-  statuses->resize(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     (*statuses)[i] = st[i].IsNotFound() ? not_found("") : from_rocks(st[i], "multi_get");
     if (st[i].ok()) (*values)[i].assign(pinned[i].data(), pinned[i].size());
+  }
+}
+
+// Many keys, often close together (the inodes of one directory's files were
+// mostly made one after another): one iterator walks them in key order, a few
+// steps of Next between neighbours and a Seek across a gap. A point lookup
+// searches each memtable and level from the top for every key; a step of the
+// iterator is a pointer move. The iterator reads one implicit snapshot, as
+// MultiGet does.
+void Store::scan_get(Cf c, const std::vector<std::string>& keys, std::vector<std::string>* values,
+                     std::vector<Status>* statuses) const {
+  constexpr int kMaxSteps = 4;  // past this many Next calls, Seek
+  std::vector<uint32_t> order(keys.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return keys[a] < keys[b]; });
+  std::string upper = keys[order.back()];
+  upper.push_back('\0');  // the smallest key after the largest asked for
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(c)));
+  bool positioned = false;
+  for (uint32_t i : order) {
+    rocksdb::Slice want(keys[i]);
+    int steps = 0;
+    while (positioned && it->Valid() && it->key().compare(want) < 0 && steps < kMaxSteps) {
+      it->Next();
+      ++steps;
+    }
+    if (!positioned || !it->Valid() || it->key().compare(want) < 0) {
+      if (!positioned || it->Valid() || !it->status().ok()) it->Seek(want);
+      positioned = true;
+    }
+    if (!it->status().ok()) {
+      (*statuses)[i] = from_rocks(it->status(), "multi_get");
+      continue;
+    }
+    if (it->Valid() && it->key() == want) (*values)[i].assign(it->value().data(), it->value().size());
+    else (*statuses)[i] = not_found("");
   }
 }
 

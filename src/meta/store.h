@@ -71,6 +71,9 @@ class Store {
  private:
   Store() = default;
   Status check_format(bool fresh);
+  static constexpr size_t kScanGetMin = 16;  // multi_get of this many keys or more walks an iterator
+  void scan_get(Cf c, const std::vector<std::string>& keys, std::vector<std::string>* values,
+                std::vector<Status>* statuses) const;
   std::unique_ptr<rocksdb::Env> env_;  // declared before db_: outlives it
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
