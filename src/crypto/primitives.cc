@@ -1,11 +1,8 @@
 #include "crypto/primitives.h"
 
-#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/kdf.h>
-#include <openssl/params.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <cassert>
 #include <cstring>
@@ -76,61 +73,58 @@ Status aes256gcm_open(const SecretKey& key, ByteSpan nonce, ByteSpan aad, ByteSp
   return Status::ok();
 }
 
-// HMAC (RFC 2104) over a SHA-256 implementation fetched once and a digest
-// context per thread: OpenSSL's one-shot HMAC() looks the algorithms up on
-// every call, which costs more than hashing a short message.
-Digest hmac_sha256(ByteSpan key, ByteSpan data) {
-  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  struct Holder {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    ~Holder() { EVP_MD_CTX_free(ctx); }
-  };
-  thread_local Holder h;
-  uint8_t k[64] = {};
-  if (key.size() > sizeof(k)) {
-    Digest kd = sha256(key);
-    std::memcpy(k, kd.data(), kd.size());
-    secure_zero(kd.data(), kd.size());
-  } else if (!key.empty()) {
-    std::memcpy(k, key.data(), key.size());
+// HMAC (RFC 2104) on OpenSSL's low-level SHA-256 (deprecated, still exported;
+// the same assembly, SHA-NI where the CPU has it): the states after the key's
+// pads are plain structs, copied per message with no allocation.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+class HmacPads {
+ public:
+  explicit HmacPads(ByteSpan key) {
+    uint8_t k[64] = {};
+    if (key.size() > sizeof(k)) {
+      SHA256(key.data(), key.size(), k);
+    } else if (!key.empty()) {
+      std::memcpy(k, key.data(), key.size());
+    }
+    uint8_t pad[64];
+    for (size_t i = 0; i < sizeof(pad); ++i) pad[i] = k[i] ^ 0x36;
+    SHA256_Init(&inner_);
+    SHA256_Update(&inner_, pad, sizeof(pad));
+    for (size_t i = 0; i < sizeof(pad); ++i) pad[i] = k[i] ^ 0x5c;
+    SHA256_Init(&outer_);
+    SHA256_Update(&outer_, pad, sizeof(pad));
+    secure_zero(k, sizeof(k));
+    secure_zero(pad, sizeof(pad));
   }
-  uint8_t pad[64];
-  for (size_t i = 0; i < sizeof(pad); ++i) pad[i] = k[i] ^ 0x36;
-  Digest inner, d;
-  bool ok = EVP_DigestInit_ex2(h.ctx, md, nullptr) == 1 && EVP_DigestUpdate(h.ctx, pad, sizeof(pad)) == 1 &&
-            EVP_DigestUpdate(h.ctx, data.data(), data.size()) == 1 &&
-            EVP_DigestFinal_ex(h.ctx, inner.data(), nullptr) == 1;
-  for (size_t i = 0; i < sizeof(pad); ++i) pad[i] = k[i] ^ 0x5c;
-  ok = ok && EVP_DigestInit_ex2(h.ctx, md, nullptr) == 1 && EVP_DigestUpdate(h.ctx, pad, sizeof(pad)) == 1 &&
-       EVP_DigestUpdate(h.ctx, inner.data(), inner.size()) == 1 && EVP_DigestFinal_ex(h.ctx, d.data(), nullptr) == 1;
-  secure_zero(k, sizeof(k));
-  secure_zero(pad, sizeof(pad));
-  secure_zero(inner.data(), inner.size());
-  if (!ok) throw std::runtime_error("HMAC-SHA256 failed");
-  return d;
-}
+  ~HmacPads() {
+    secure_zero(&inner_, sizeof(inner_));
+    secure_zero(&outer_, sizeof(outer_));
+  }
+  Digest mac(ByteSpan data) const {
+    SHA256_CTX c = inner_;
+    Digest in, d;
+    SHA256_Update(&c, data.data(), data.size());
+    SHA256_Final(in.data(), &c);
+    c = outer_;
+    SHA256_Update(&c, in.data(), in.size());
+    SHA256_Final(d.data(), &c);
+    secure_zero(&c, sizeof(c));
+    return d;
+  }
 
-HmacSha256::HmacSha256(ByteSpan key) {
-  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  keyed_ = EVP_MAC_CTX_new(mac);
-  EVP_MAC_free(mac);  // the context holds its own reference
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                         OSSL_PARAM_construct_end()};
-  EVP_MAC_init(keyed_, key.data(), key.size(), params);
-}
+ private:
+  SHA256_CTX inner_, outer_;
+};
+#pragma GCC diagnostic pop
 
-HmacSha256::~HmacSha256() { EVP_MAC_CTX_free(keyed_); }
+Digest hmac_sha256(ByteSpan key, ByteSpan data) { return HmacPads(key).mac(data); }
 
-Digest HmacSha256::mac(ByteSpan data) const {
-  Digest d{};
-  EVP_MAC_CTX* c = EVP_MAC_CTX_dup(keyed_);
-  size_t len = 0;
-  EVP_MAC_update(c, data.data(), data.size());
-  EVP_MAC_final(c, d.data(), &len, d.size());
-  EVP_MAC_CTX_free(c);
-  return d;
-}
+HmacSha256::HmacSha256(ByteSpan key) : pads_(std::make_unique<HmacPads>(key)) {}
+
+HmacSha256::~HmacSha256() = default;
+
+Digest HmacSha256::mac(ByteSpan data) const { return pads_->mac(data); }
 
 Digest sha256(ByteSpan data) {
   static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);  // fetched once, not per call

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "crypto/chunk_cipher.h"
 #include "crypto/key_manager.h"
@@ -153,6 +155,24 @@ TEST(Hmac, KeyedContextMatchesOneShot) {
   HmacSha256 jefe(as_bytes(std::string("Jefe")));
   EXPECT_EQ(to_hex(jefe.mac(as_bytes(std::string("what do ya want for nothing?")))),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  // RFC 4231 test case 6: a key longer than SHA-256's block is hashed first.
+  std::string long_key(131, '\xaa');
+  std::string msg = "Test Using Larger Than Block-Size Key - Hash Key First";
+  const char* want = "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54";
+  EXPECT_EQ(to_hex(HmacSha256(as_bytes(long_key)).mac(as_bytes(msg))), want);
+  EXPECT_EQ(to_hex(hmac_sha256(as_bytes(long_key), as_bytes(msg))), want);
+  // Many threads on one keyed instance.
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        std::string data(static_cast<size_t>((i * 7 + t) % 200), static_cast<char>(i));
+        if (keyed.mac(as_bytes(data)) != hmac_sha256(as_bytes(key), as_bytes(data))) ++wrong;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 }  // namespace kiseki::crypto
