@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "common/file_util.h"
+#include "common/metrics.h"
 #include "meta/env_fs.h"
 
 namespace kiseki::meta {
@@ -197,7 +198,28 @@ Store::~Store() {
   }
 }
 
+namespace {
+
+// kiseki_meta_reads_total's counters, [by apply][column family].
+std::array<std::array<Counter*, static_cast<size_t>(Cf::kCount)>, 2> make_read_counters() {
+  std::array<std::array<Counter*, static_cast<size_t>(Cf::kCount)>, 2> out{};
+  for (size_t by = 0; by < 2; ++by)
+    for (size_t c = 0; c < out[by].size(); ++c)
+      out[by][c] = MetricsRegistry::global().counter(
+          "kiseki_meta_reads_total", "Keys read from the metadata store by point reads",
+          {{"cf", std::string(kCfNames[c])}, {"by", by ? "apply" : "request"}});
+  return out;
+}
+
+}  // namespace
+
+void Store::count_reads(Cf c, bool by_apply, uint64_t keys) const {
+  static const auto counters = make_read_counters();
+  counters[by_apply ? 1 : 0][static_cast<size_t>(c)]->inc(keys);
+}
+
 Status Store::get(Cf c, std::string_view key, std::string* value) const {
+  count_reads(c, false, 1);
   auto s = db_->Get(rocksdb::ReadOptions(), cf(c), rocksdb::Slice(key.data(), key.size()), value);
   if (s.IsNotFound()) return not_found("");
   return from_rocks(s, "get");
@@ -205,6 +227,7 @@ Status Store::get(Cf c, std::string_view key, std::string* value) const {
 
 void Store::multi_get(Cf c, const std::vector<std::string>& keys, std::vector<std::string>* values,
                       std::vector<Status>* statuses) const {
+  count_reads(c, false, keys.size());
   values->assign(keys.size(), std::string());
   statuses->assign(keys.size(), Status::ok());
   if (keys.size() >= kScanGetMin) {

@@ -45,6 +45,9 @@ class Store {
   void multi_get(Cf c, const std::vector<std::string>& keys, std::vector<std::string>* values,
                  std::vector<Status>* statuses) const;
   std::unique_ptr<rocksdb::Iterator> iterator(Cf c) const;
+  // Counts point reads in kiseki_meta_reads_total{cf, by}: `by` "request" for
+  // get and multi_get, "apply" for a Txn's reads (which call this).
+  void count_reads(Cf c, bool by_apply, uint64_t keys) const;
   // Writes a batch; `sync` makes it durable (fsync of the WAL) before returning.
   Status write(rocksdb::WriteBatch* batch, bool sync);
   // Makes everything written so far durable (durability mode `group`).

@@ -20,6 +20,7 @@ class Txn {
 
   // kNotFound if absent.
   Status get(Cf c, std::string_view key, std::string* value) const {
+    store_->count_reads(c, true, 1);
     auto s = batch_->GetFromBatchAndDB(store_->db(), rocksdb::ReadOptions(), store_->cf(c),
                                        rocksdb::Slice(key.data(), key.size()), value);
     if (s.IsNotFound()) return not_found("");
