@@ -325,6 +325,20 @@ void ClusterNode::membership_worker() {
 
 // ---- views
 
+namespace {
+
+// How long a status report waits for this node's Raft loop, over all its
+// shards; a busy loop (a snapshot being installed) answers with the last values
+// it read, marked busy. Below the 1 s a node gives a peer's status call.
+constexpr std::chrono::milliseconds kStatusWait{400};
+
+std::chrono::milliseconds until(std::chrono::steady_clock::time_point deadline) {
+  auto left = deadline - std::chrono::steady_clock::now();
+  return std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(left));
+}
+
+}  // namespace
+
 std::vector<NodeView> ClusterNode::list_nodes() {
   std::vector<NodeView> out;
   RaftShardStatus st;
@@ -365,10 +379,11 @@ std::string ClusterNode::cluster_status_json() {
     nodes_json += (nodes_json.empty() ? "" : ",") + one;
   }
   std::string shards;
+  auto deadline = std::chrono::steady_clock::now() + kStatusWait;
   for (uint64_t k = 0; k < shards_; ++k) {
     RaftLog* r = raft(k);
     if (!r) continue;
-    RaftShardStatus s = r->status();
+    RaftShardStatus s = r->status_within(until(deadline));
     shards += fmt::format("{}{{\"shard\":{},\"leader\":{},\"term\":{},\"commit_index\":{},\"seen_from\":{}}}",
                           shards.empty() ? "" : ",", s.shard, s.leader, s.term, s.commit_index, opts_.node_id);
   }
@@ -427,15 +442,16 @@ std::string ClusterNode::status_json() {
     return list;
   };
   bool first_shard = true;
+  auto deadline = std::chrono::steady_clock::now() + kStatusWait;
   for (uint64_t k = 0; k < shards_; ++k) {
     RaftLog* r = raft(k);
     if (!r) continue;
-    RaftShardStatus s = r->status();
-    out += fmt::format("{}{{\"shard\":{},\"role\":\"{}\",\"leader\":{},\"term\":{},\"commit_index\":{},"
-                       "\"applied_index\":{},\"last_index\":{},\"snapshot_index\":{},\"voters\":[{}],"
-                       "\"standbys\":[{}],\"match\":{{",
-                       first_shard ? "" : ",", s.shard, s.role, s.leader, s.term, s.commit_index, s.applied_index,
-                       s.last_index, s.snapshot_index, ids(s.members, true), ids(s.members, false));
+    RaftShardStatus s = r->status_within(until(deadline));
+    out += fmt::format("{}{{\"shard\":{},\"role\":\"{}\",\"busy\":{},\"leader\":{},\"term\":{},"
+                       "\"commit_index\":{},\"applied_index\":{},\"last_index\":{},\"snapshot_index\":{},"
+                       "\"voters\":[{}],\"standbys\":[{}],\"match\":{{",
+                       first_shard ? "" : ",", s.shard, s.role, s.busy, s.leader, s.term, s.commit_index,
+                       s.applied_index, s.last_index, s.snapshot_index, ids(s.members, true), ids(s.members, false));
     first_shard = false;
     for (size_t i = 0; i < s.match.size(); ++i)
       out += fmt::format("{}\"{}\":{}", i ? "," : "", s.match[i].first, s.match[i].second);

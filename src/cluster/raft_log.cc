@@ -460,34 +460,72 @@ uint64_t RaftLog::applied_index() const { return fsm_->applied(); }
 
 Status RaftLog::fault() const { return fsm_->fault(); }
 
-RaftShardStatus RaftLog::status() {
+RaftShardStatus RaftLog::read_status() {
   RaftShardStatus s;
   s.shard = opts_.shard;
-  run_on_loop([&] {
-    Impl& im = *impl_;
-    raft_id id = 0;
-    const char* addr = nullptr;
-    raft_leader(&im.raft, &id, &addr);
-    s.leader = id;
-    s.term = im.raft.current_term;
-    s.commit_index = im.raft.commit_index;
-    s.last_index = raft_last_index(&im.raft);
-    switch (im.raft.state) {
-      case RAFT_LEADER: s.role = "leader"; break;
-      case RAFT_FOLLOWER: s.role = "follower"; break;
-      case RAFT_CANDIDATE: s.role = "candidate"; break;
-      default: s.role = "unavailable";
-    }
-    s.snapshot_index = im.raft.log.snapshot.last_index;
-    for (unsigned i = 0; i < im.raft.configuration.n; ++i) {
-      const auto& srv = im.raft.configuration.servers[i];
-      RaftMember mbr{srv.id, srv.address ? srv.address : ""};
-      mbr.role = srv.role == RAFT_VOTER ? RaftRole::kVoter : srv.role == RAFT_STANDBY ? RaftRole::kStandby : RaftRole::kSpare;
-      s.members.push_back(std::move(mbr));
-      if (im.raft.state == RAFT_LEADER)
-        s.match.emplace_back(srv.id, srv.id == opts_.node_id ? s.last_index : im.raft.leader_state.progress[i].match_index);
-    }
+  Impl& im = *impl_;
+  raft_id id = 0;
+  const char* addr = nullptr;
+  raft_leader(&im.raft, &id, &addr);
+  s.leader = id;
+  s.term = im.raft.current_term;
+  s.commit_index = im.raft.commit_index;
+  s.last_index = raft_last_index(&im.raft);
+  switch (im.raft.state) {
+    case RAFT_LEADER: s.role = "leader"; break;
+    case RAFT_FOLLOWER: s.role = "follower"; break;
+    case RAFT_CANDIDATE: s.role = "candidate"; break;
+    default: s.role = "unavailable";
+  }
+  s.snapshot_index = im.raft.log.snapshot.last_index;
+  for (unsigned i = 0; i < im.raft.configuration.n; ++i) {
+    const auto& srv = im.raft.configuration.servers[i];
+    RaftMember mbr{srv.id, srv.address ? srv.address : ""};
+    mbr.role = srv.role == RAFT_VOTER ? RaftRole::kVoter : srv.role == RAFT_STANDBY ? RaftRole::kStandby : RaftRole::kSpare;
+    s.members.push_back(std::move(mbr));
+    if (im.raft.state == RAFT_LEADER)
+      s.match.emplace_back(srv.id, srv.id == opts_.node_id ? s.last_index : im.raft.leader_state.progress[i].match_index);
+  }
+  std::lock_guard lock(status_mu_);
+  last_status_ = s;
+  return s;
+}
+
+RaftShardStatus RaftLog::status() {
+  RaftShardStatus s;
+  run_on_loop([&] { s = read_status(); });
+  s.applied_index = applied_index();
+  return s;
+}
+
+RaftShardStatus RaftLog::status_within(std::chrono::milliseconds wait) {
+  struct Pending {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    RaftShardStatus s;
+  };
+  auto p = std::make_shared<Pending>();
+  // The task may run after this call gave up; it owns what it writes. The log
+  // outlives it: the destructor's own task runs after it on the same loop.
+  host_->post([this, p] {
+    RaftShardStatus s = read_status();
+    std::lock_guard lock(p->mu);
+    p->s = std::move(s);
+    p->done = true;
+    p->cv.notify_all();
   });
+  RaftShardStatus s;
+  {
+    std::unique_lock lock(p->mu);
+    if (p->cv.wait_for(lock, wait, [&] { return p->done; })) s = std::move(p->s);
+  }
+  if (s.role.empty()) {
+    std::lock_guard lock(status_mu_);
+    s = last_status_;
+    s.shard = opts_.shard;
+    s.busy = true;
+  }
   s.applied_index = applied_index();
   return s;
 }

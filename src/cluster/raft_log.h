@@ -49,6 +49,9 @@ struct RaftShardStatus {
   uint64_t last_index = 0;
   uint64_t snapshot_index = 0;
   std::string role;  // "leader", "follower", "candidate", "unavailable"
+  // status_within: the loop did not answer in time (it may be installing a
+  // snapshot); the values are the last the loop gave (none: all zero).
+  bool busy = false;
   std::vector<RaftMember> members;  // the configuration as this node knows it
   // On the leader: how far each member's log matches (its replication lag is
   // last_index minus this).
@@ -108,7 +111,12 @@ class RaftLog final : public log::Log {
   bool follows(uint64_t leader, uint64_t term);
   // Waits until this node has applied `index`.
   Status wait_applied(uint64_t index, std::chrono::milliseconds timeout) { return fsm_->wait_applied(index, timeout); }
+  // Waits for the Raft loop (decisions that need the current values).
   RaftShardStatus status();
+  // For reports (the status API): waits at most `wait` for the loop, else gives
+  // the last values it read, marked busy. A loop held by a long snapshot install
+  // must not hold an operator's status call.
+  RaftShardStatus status_within(std::chrono::milliseconds wait);
   uint64_t leader() const { return leader_.load(); }
   bool leads() const override { return leader_.load() == opts_.node_id; }
 
@@ -155,6 +163,10 @@ class RaftLog final : public log::Log {
   };
   std::mutex lead_mu_;
   LeadView lead_;
+
+  RaftShardStatus read_status();  // on the loop
+  std::mutex status_mu_;
+  RaftShardStatus last_status_;  // the last read_status(), for status_within
 
   // Reads share confirmation rounds: a round that began after a caller asked
   // answers it (as the delta log shares WAL syncs).
