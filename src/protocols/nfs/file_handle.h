@@ -1,5 +1,6 @@
 // NFS file handles: opaque to clients, stable across restarts. A handle carries
-// the tenant, namespace, inode and the inode's generation, and a MAC under a key
+// the tenant, namespace, inode and the inode's generation (as varints: most
+// handles are about 17 bytes; file_handle.cc), and a MAC under a key
 // kept in the replicated state, so a forged handle is refused (BADHANDLE) and one
 // whose inode was deleted — even if the number came back — is STALE.
 #pragma once
@@ -36,7 +37,8 @@ class HandleCodec {
   // nullopt if the bytes are not a handle this server made.
   std::optional<FileHandle> decode(std::string_view bytes) const;
 
-  static constexpr size_t kSize = 44;
+  // The longest handle encode makes (four 10-byte varints): within NFSv3's 64.
+  static constexpr size_t kMaxSize = 1 + 4 * 10 + 8;
 
  private:
   std::shared_ptr<const crypto::HmacSha256> mac_;

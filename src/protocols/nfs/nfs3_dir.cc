@@ -39,21 +39,29 @@ uint32_t Nfs3Call::readdir(bool plus) {
   XdrEncoder ee(&entries);
   bool eof = false;
   size_t count = 0;
-  constexpr size_t kPlusBytes = 4 + 84 + 4 + 4 + HandleCodec::kSize;  // attributes and handle
+  // Attributes, and the handle's presence and length; the handle's bytes are added per entry.
+  constexpr size_t kPlusFixed = 4 + 84 + 4 + 4;
+  constexpr size_t kPlusTypical = kPlusFixed + 24;  // for sizing batches only
   // Adds an entry if it fits; its attributes are fetched only then.
   auto add = [&](std::string_view nm, uint64_t ck, auto&& attrs) {
     size_t name_bytes = 4 + ((nm.size() + 3) & ~size_t{3});
     size_t dir_bytes = 8 + name_bytes + 8;
-    size_t bytes = 4 + dir_bytes + (plus ? kPlusBytes : 0);
+    size_t bytes = 4 + dir_bytes + (plus ? kPlusFixed : 0);
     if (used + bytes > maxcount || (plus && dir_used + dir_bytes > dircount)) return false;
     std::optional<FileAttr> a = attrs();
     if (!a) return true;  // removed meanwhile: skip it
+    std::string handle;
+    if (plus) {
+      handle = handle_of(d, *a);
+      bytes += (handle.size() + 3) & ~size_t{3};
+      if (used + bytes > maxcount) return false;
+    }
     used += bytes;
     dir_used += dir_bytes;
     ee.boolean(true).u64(a->ino).string(nm).u64(ck);
     if (plus) {
       put_post_op(ee, *a, d.exp->ns.ns);
-      ee.boolean(true).opaque(handle_of(d, *a));
+      ee.boolean(true).opaque(handle);
     }
     ++count;
     return true;
@@ -68,7 +76,7 @@ uint32_t Nfs3Call::readdir(bool plus) {
   uint64_t next = cookie < 2 ? 0 : cookie;
   while (!full) {
     // Fetch about as many entries as can still fit (names of 4 bytes or less), and one more.
-    size_t room = (maxcount - std::min<size_t>(used, maxcount)) / (4 + 8 + 8 + 8 + (plus ? kPlusBytes : 0));
+    size_t room = (maxcount - std::min<size_t>(used, maxcount)) / (4 + 8 + 8 + 8 + (plus ? kPlusTypical : 0));
     if (plus) room = std::min(room, (dircount - std::min<size_t>(dir_used, dircount)) / (8 + 8 + 8));
     size_t batch = std::clamp<size_t>(room + 1, 1, 1024);
     // READDIRPLUS reads the attributes of the whole batch at once; plain READDIR
