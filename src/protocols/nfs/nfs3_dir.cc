@@ -36,6 +36,7 @@ uint32_t Nfs3Call::readdir(bool plus) {
   size_t used = 4 + 4 + 84 + 8 + 4 + 4;
   size_t dir_used = 0;
   std::string entries;
+  entries.reserve(std::min<size_t>(maxcount, 64 << 10));
   XdrEncoder ee(&entries);
   bool eof = false;
   size_t count = 0;

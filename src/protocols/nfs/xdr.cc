@@ -4,13 +4,6 @@ namespace kiseki::nfs {
 
 static size_t padding(size_t n) { return (4 - (n & 3)) & 3; }
 
-XdrEncoder& XdrEncoder::u32(uint32_t v) {
-  char b[4];
-  put_be32(reinterpret_cast<uint8_t*>(b), v);
-  out_->append(b, 4);
-  return *this;
-}
-
 XdrEncoder& XdrEncoder::opaque_fixed(std::string_view data) {
   out_->append(data);
   out_->append(padding(data.size()), '\0');

@@ -14,7 +14,12 @@ namespace kiseki::nfs {
 class XdrEncoder {
  public:
   explicit XdrEncoder(std::string* out) : out_(out) {}
-  XdrEncoder& u32(uint32_t v);
+  XdrEncoder& u32(uint32_t v) {  // inline: a READDIRPLUS entry is some 40 of these
+    char b[4];
+    put_be32(reinterpret_cast<uint8_t*>(b), v);
+    out_->append(b, 4);
+    return *this;
+  }
   XdrEncoder& i32(int32_t v) { return u32(static_cast<uint32_t>(v)); }
   XdrEncoder& u64(uint64_t v) { return u32(static_cast<uint32_t>(v >> 32)).u32(static_cast<uint32_t>(v)); }
   XdrEncoder& boolean(bool v) { return u32(v ? 1 : 0); }
