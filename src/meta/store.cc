@@ -253,26 +253,42 @@ void Store::multi_get(Cf c, const std::vector<std::string>& keys, std::vector<st
 void Store::scan_get(Cf c, const std::vector<std::string>& keys, std::vector<std::string>* values,
                      std::vector<Status>* statuses) const {
   constexpr int kMaxSteps = 4;  // past this many Next calls, Seek
+  // A move that skips more deleted or overwritten entries than this gives up
+  // (Incomplete) and the key is read by a point lookup instead: tombstones
+  // between two keys (a deleted tree not compacted yet) cost no more than they
+  // cost MultiGet.
+  constexpr uint64_t kMaxSkipped = 64;
   std::vector<uint32_t> order(keys.size());
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return keys[a] < keys[b]; });
   std::string upper = keys[order.back()];
   upper.push_back('\0');  // the smallest key after the largest asked for
   rocksdb::Slice upper_slice(upper);
-  rocksdb::ReadOptions ro;
+  rocksdb::ManagedSnapshot snap(db_.get());  // one state for the iterator and the lookups
+  rocksdb::ReadOptions point;
+  point.snapshot = snap.snapshot();
+  rocksdb::ReadOptions ro = point;
   ro.iterate_upper_bound = &upper_slice;
+  ro.max_skippable_internal_keys = kMaxSkipped;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(c)));
   bool positioned = false;
   for (uint32_t i : order) {
     rocksdb::Slice want(keys[i]);
-    int steps = 0;
-    while (positioned && it->Valid() && it->key().compare(want) < 0 && steps < kMaxSteps) {
+    for (int steps = 0; positioned && it->Valid() && it->key().compare(want) < 0 && steps < kMaxSteps; ++steps)
       it->Next();
-      ++steps;
-    }
-    if (!positioned || !it->Valid() || it->key().compare(want) < 0) {
-      if (!positioned || it->Valid() || !it->status().ok()) it->Seek(want);
+    // Behind the key (or lost): Seek. Invalid with an OK status is past the
+    // last key there is: the key is absent.
+    if (!positioned || !it->status().ok() || (it->Valid() && it->key().compare(want) < 0)) {
+      it->Seek(want);
       positioned = true;
+    }
+    if (it->status().IsIncomplete()) {
+      std::string v;
+      rocksdb::Status st = db_->Get(point, cf(c), want, &v);
+      if (st.ok()) (*values)[i] = std::move(v);
+      else (*statuses)[i] = st.IsNotFound() ? not_found("") : from_rocks(st, "multi_get");
+      positioned = false;
+      continue;
     }
     if (!it->status().ok()) {
       (*statuses)[i] = from_rocks(it->status(), "multi_get");

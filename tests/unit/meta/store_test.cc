@@ -91,5 +91,23 @@ TEST_F(MultiGet, FewAndManyKeysInEveryOrderAcrossMemtableAndFiles) {
   check(tail);  // keys past the last one stored
 }
 
+// Wide runs of deleted keys between the keys asked for (a deleted tree not yet
+// compacted): the iterator gives up on a long skip and the lookup answers.
+TEST_F(MultiGet, LongRunsOfTombstones) {
+  for (uint64_t i = 0; i < 20000; ++i) put(i, "v" + std::to_string(i));
+  ASSERT_TRUE(store_->flush().is_ok());
+  for (uint64_t i = 0; i < 20000; ++i)
+    if (i % 5000 != 0 && i % 5000 != 4999) del(i);  // in the memtable, over the files
+  std::vector<uint64_t> all;
+  for (uint64_t i = 0; i < 20000; i += 1000) all.push_back(i);  // mostly deleted ones
+  for (uint64_t i = 0; i < 20000; i += 4999) all.push_back(i);
+  check(all);
+  ASSERT_TRUE(store_->flush().is_ok());  // tombstones in a file too
+  check(all);
+  std::vector<uint64_t> live = {0, 4999, 5000, 9999, 10000, 14999, 15000, 19999,
+                                1, 2, 3, 4, 5, 6, 7, 8};
+  check(live);
+}
+
 }  // namespace
 }  // namespace kiseki::meta
