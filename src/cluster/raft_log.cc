@@ -516,11 +516,13 @@ RaftShardStatus RaftLog::status_within(std::chrono::milliseconds wait) {
     p->cv.notify_all();
   });
   RaftShardStatus s;
+  bool answered;
   {
     std::unique_lock lock(p->mu);
-    if (p->cv.wait_for(lock, wait, [&] { return p->done; })) s = std::move(p->s);
+    answered = p->cv.wait_for(lock, wait, [&] { return p->done; });
+    if (answered) s = std::move(p->s);
   }
-  if (s.role.empty()) {
+  if (!answered) {
     std::lock_guard lock(status_mu_);
     s = last_status_;
     s.shard = opts_.shard;
