@@ -380,9 +380,21 @@ Result<std::vector<DirEntryPlus>> LocalGateway::readdir_plus(NsRef ns, InodeId d
   std::vector<std::string> keys;
   keys.reserve(entries.size());
   for (const auto& e : entries) keys.push_back(meta::inode_key(ns.ns, e.ino));
-  std::vector<std::string> values;
-  std::vector<Status> found;
-  store_of(ns.ns).multi_get(Cf::kInodes, keys, &values, &found);
+  // Attributes decoded straight from the store's buffers; an entry whose inode
+  // is gone was removed meanwhile and is left out.
+  std::vector<std::optional<FileAttr>> attrs(entries.size());
+  Status failed;
+  store_of(ns.ns).multi_get(Cf::kInodes, keys, [&](size_t i, const Status& st, std::string_view v) {
+    if (!failed.is_ok() || ns::is_object_of(entries[i].ino)) return;
+    if (!st.is_ok()) {
+      if (st.code() != ErrorCode::kNotFound) failed = st;
+      return;
+    }
+    Inode inode;
+    if (Status d = ns::decode_inode_attrs(v, &inode); !d.is_ok()) failed = d;
+    else attrs[i] = to_attr(inode);
+  });
+  KISEKI_TRY(failed);
   std::vector<DirEntryPlus> out;
   out.reserve(entries.size());
   for (size_t i = 0; i < entries.size(); ++i) {
@@ -391,10 +403,7 @@ Result<std::vector<DirEntryPlus>> LocalGateway::readdir_plus(NsRef ns, InodeId d
       if (a) out.push_back(DirEntryPlus{std::move(entries[i]), *a});
       continue;
     }
-    if (!found[i]) continue;  // removed meanwhile
-    Inode inode;
-    KISEKI_TRY(ns::decode_inode(values[i], &inode));
-    out.push_back(DirEntryPlus{std::move(entries[i]), to_attr(inode)});
+    if (attrs[i]) out.push_back(DirEntryPlus{std::move(entries[i]), *attrs[i]});
   }
   return out;
 }

@@ -227,20 +227,25 @@ Status Store::get(Cf c, std::string_view key, std::string* value) const {
 
 void Store::multi_get(Cf c, const std::vector<std::string>& keys, std::vector<std::string>* values,
                       std::vector<Status>* statuses) const {
-  count_reads(c, false, keys.size());
   values->assign(keys.size(), std::string());
   statuses->assign(keys.size(), Status::ok());
-  if (keys.size() >= kScanGetMin) {
-    scan_get(c, keys, values, statuses);
-    return;
-  }
+  multi_get(c, keys, [&](size_t i, const Status& st, std::string_view v) {
+    (*statuses)[i] = st;
+    (*values)[i].assign(v);
+  });
+}
+
+void Store::multi_get(Cf c, const std::vector<std::string>& keys, const ReadFn& fn) const {
+  count_reads(c, false, keys.size());
+  if (keys.empty()) return;
+  if (keys.size() >= kScanGetMin) return scan_get(c, keys, fn);
   std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
   std::vector<rocksdb::PinnableSlice> pinned(keys.size());
   std::vector<rocksdb::Status> st(keys.size());
   db_->MultiGet(rocksdb::ReadOptions(), cf(c), keys.size(), slices.data(), pinned.data(), st.data());
   for (size_t i = 0; i < keys.size(); ++i) {
-    (*statuses)[i] = st[i].IsNotFound() ? not_found("") : from_rocks(st[i], "multi_get");
-    if (st[i].ok()) (*values)[i].assign(pinned[i].data(), pinned[i].size());
+    if (st[i].ok()) fn(i, Status::ok(), pinned[i].ToStringView());
+    else fn(i, st[i].IsNotFound() ? not_found("") : from_rocks(st[i], "multi_get"), {});
   }
 }
 
@@ -248,10 +253,8 @@ void Store::multi_get(Cf c, const std::vector<std::string>& keys, std::vector<st
 // mostly made one after another): one iterator walks them in key order, a few
 // steps of Next between neighbours and a Seek across a gap. A point lookup
 // searches each memtable and level from the top for every key; a step of the
-// iterator is a pointer move. The iterator reads one implicit snapshot, as
-// MultiGet does.
-void Store::scan_get(Cf c, const std::vector<std::string>& keys, std::vector<std::string>* values,
-                     std::vector<Status>* statuses) const {
+// iterator is a pointer move.
+void Store::scan_get(Cf c, const std::vector<std::string>& keys, const ReadFn& fn) const {
   constexpr int kMaxSteps = 4;  // past this many Next calls, Seek
   // A move that skips more deleted or overwritten entries than this gives up
   // (Incomplete) and the key is read by a point lookup instead: tombstones
@@ -283,19 +286,16 @@ void Store::scan_get(Cf c, const std::vector<std::string>& keys, std::vector<std
       positioned = true;
     }
     if (it->status().IsIncomplete()) {
-      std::string v;
+      rocksdb::PinnableSlice v;
       rocksdb::Status st = db_->Get(point, cf(c), want, &v);
-      if (st.ok()) (*values)[i] = std::move(v);
-      else (*statuses)[i] = st.IsNotFound() ? not_found("") : from_rocks(st, "multi_get");
+      if (st.ok()) fn(i, Status::ok(), v.ToStringView());
+      else fn(i, st.IsNotFound() ? not_found("") : from_rocks(st, "multi_get"), {});
       positioned = false;
       continue;
     }
-    if (!it->status().ok()) {
-      (*statuses)[i] = from_rocks(it->status(), "multi_get");
-      continue;
-    }
-    if (it->Valid() && it->key() == want) (*values)[i].assign(it->value().data(), it->value().size());
-    else (*statuses)[i] = not_found("");
+    if (!it->status().ok()) fn(i, from_rocks(it->status(), "multi_get"), {});
+    else if (it->Valid() && it->key() == want) fn(i, Status::ok(), it->value().ToStringView());
+    else fn(i, not_found(""), {});
   }
 }
 

@@ -40,10 +40,14 @@ class Store {
 
   // kNotFound if absent.
   Status get(Cf c, std::string_view key, std::string* value) const;
-  // Point reads of many keys in one call (RocksDB MultiGet: one snapshot, batched
-  // lookups). (*statuses)[i] is kNotFound for an absent key.
+  // Point reads of many keys in one call, from one snapshot. (*statuses)[i] is
+  // kNotFound for an absent key.
   void multi_get(Cf c, const std::vector<std::string>& keys, std::vector<std::string>* values,
                  std::vector<Status>* statuses) const;
+  // The same, handing each key's answer to `fn(i, status, value)` (value empty
+  // unless found, valid only during the call): no copy of the values.
+  using ReadFn = std::function<void(size_t i, const Status& st, std::string_view value)>;
+  void multi_get(Cf c, const std::vector<std::string>& keys, const ReadFn& fn) const;
   std::unique_ptr<rocksdb::Iterator> iterator(Cf c) const;
   // Counts point reads in kiseki_meta_reads_total{cf, by}: `by` "request" for
   // get and multi_get, "apply" for a Txn's reads (which call this).
@@ -75,8 +79,7 @@ class Store {
   Store() = default;
   Status check_format(bool fresh);
   static constexpr size_t kScanGetMin = 16;  // multi_get of this many keys or more walks an iterator
-  void scan_get(Cf c, const std::vector<std::string>& keys, std::vector<std::string>* values,
-                std::vector<Status>* statuses) const;
+  void scan_get(Cf c, const std::vector<std::string>& keys, const ReadFn& fn) const;
   std::unique_ptr<rocksdb::Env> env_;  // declared before db_: outlives it
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

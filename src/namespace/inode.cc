@@ -26,7 +26,9 @@ std::string encode_inode(const Inode& i) {
   return v;
 }
 
-Status decode_inode(std::string_view v, Inode* i) {
+namespace {
+
+Status decode_inode_into(std::string_view v, Inode* i, bool with_content) {
   Decoder d(v);
   if (d.u8() != kInodeFormat) return corruption("inode record: unknown format");
   i->ino = d.u64();
@@ -45,7 +47,9 @@ Status decode_inode(std::string_view v, Inode* i) {
   i->version = d.u64();
   i->parent = d.u64();
   i->next_cookie = d.u64();
-  i->content = std::string(d.str());
+  std::string_view content = d.str();
+  if (with_content) i->content.assign(content);
+  else i->content.clear();
   i->lock = ObjectLock{};
   i->name.clear();
   i->object_mtime_ns = 0;
@@ -69,6 +73,12 @@ Status decode_inode(std::string_view v, Inode* i) {
   if (i->type < FileType::kFile || i->type > FileType::kSymlink) return corruption("inode record: bad type");
   return Status::ok();
 }
+
+}  // namespace
+
+Status decode_inode(std::string_view v, Inode* i) { return decode_inode_into(v, i, true); }
+
+Status decode_inode_attrs(std::string_view v, Inode* i) { return decode_inode_into(v, i, false); }
 
 std::string encode_dentry(const Dentry& dn) {
   std::string v;

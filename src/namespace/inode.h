@@ -98,6 +98,9 @@ struct Inode {
 
 std::string encode_inode(const Inode& i);
 Status decode_inode(std::string_view v, Inode* i);
+// All but `content` (left empty): for attributes only, as READDIRPLUS wants
+// them for every entry. Checks the record as decode_inode does.
+Status decode_inode_attrs(std::string_view v, Inode* i);
 
 struct Dentry {
   InodeId ino = kInvalidInode;

@@ -124,5 +124,34 @@ TEST(Inode, TailFieldsRoundTripAndOlderRecordsReadWithout) {
   EXPECT_FALSE(decode_inode(tailed.substr(0, tailed.size() - 1), &back).is_ok());
 }
 
+TEST(Inode, AttributesOnlyDecodeIsTheWholeDecodeLessContent) {
+  Inode i;
+  i.ino = 9;
+  i.type = FileType::kDirectory;
+  i.flags = kDirObject;
+  i.attr = {0755, 10, 20, 111, 222, 333};
+  i.btime_ns = 44;
+  i.nlink = 3;
+  i.size = 4096;
+  i.generation = 5;
+  i.version = 6;
+  i.parent = 1;
+  i.next_cookie = 77;
+  i.content = std::string(300, 'c');
+  i.lock = {LockMode::kGovernance, 99, false};
+  i.name = "n";
+  i.object_mtime_ns = 555;
+  std::string v = encode_inode(i);
+  Inode whole, attrs;
+  attrs.content = "stale";  // cleared, not kept from before
+  ASSERT_TRUE(decode_inode(v, &whole).is_ok());
+  ASSERT_TRUE(decode_inode_attrs(v, &attrs).is_ok());
+  EXPECT_TRUE(attrs.content.empty());
+  whole.content.clear();
+  EXPECT_EQ(encode_inode(attrs), encode_inode(whole));
+  EXPECT_FALSE(decode_inode_attrs(v.substr(0, v.size() - 1), &attrs).is_ok());
+  EXPECT_FALSE(decode_inode_attrs(v + "\x09", &attrs).is_ok());
+}
+
 }  // namespace
 }  // namespace kiseki::ns
