@@ -39,6 +39,8 @@ class HandleCodec {
 
   // The longest handle encode makes (four 10-byte varints): within NFSv3's 64.
   static constexpr size_t kMaxSize = 1 + 4 * 10 + 8;
+  // The shortest (every field one byte).
+  static constexpr size_t kMinSize = 1 + 4 + 8;
 
  private:
   std::shared_ptr<const crypto::HmacSha256> mac_;

@@ -42,7 +42,9 @@ uint32_t Nfs3Call::readdir(bool plus) {
   size_t count = 0;
   // Attributes, and the handle's presence and length; the handle's bytes are added per entry.
   constexpr size_t kPlusFixed = 4 + 84 + 4 + 4;
-  constexpr size_t kPlusTypical = kPlusFixed + 24;  // for sizing batches only
+  // With the shortest handle, for sizing batches: a batch fetches at least what
+  // fits, so one fetch fills a reply.
+  constexpr size_t kPlusLeast = kPlusFixed + ((HandleCodec::kMinSize + 3) & ~size_t{3});
   // Adds an entry if it fits; its attributes are fetched only then.
   auto add = [&](std::string_view nm, uint64_t ck, auto&& attrs) {
     size_t name_bytes = 4 + ((nm.size() + 3) & ~size_t{3});
@@ -77,7 +79,7 @@ uint32_t Nfs3Call::readdir(bool plus) {
   uint64_t next = cookie < 2 ? 0 : cookie;
   while (!full) {
     // Fetch about as many entries as can still fit (names of 4 bytes or less), and one more.
-    size_t room = (maxcount - std::min<size_t>(used, maxcount)) / (4 + 8 + 8 + 8 + (plus ? kPlusTypical : 0));
+    size_t room = (maxcount - std::min<size_t>(used, maxcount)) / (4 + 8 + 8 + 8 + (plus ? kPlusLeast : 0));
     if (plus) room = std::min(room, (dircount - std::min<size_t>(dir_used, dircount)) / (8 + 8 + 8));
     size_t batch = std::clamp<size_t>(room + 1, 1, 1024);
     // READDIRPLUS reads the attributes of the whole batch at once; plain READDIR

@@ -58,6 +58,7 @@ TEST(FileHandle, RoundTripAndForgery) {
   EXPECT_EQ(d->generation, h.generation);
   // Counters make short handles; every field's whole range round-trips.
   EXPECT_EQ(codec.encode(FileHandle{1, 2, 3000, 4000}).size(), 1u + 1 + 1 + 2 + 2 + 8);
+  EXPECT_EQ(codec.encode(FileHandle{1, 2, 3, 4}).size(), HandleCodec::kMinSize);
   for (uint64_t v : {0ull, 1ull, 127ull, 128ull, 1ull << 62 | 5, ~0ull}) {
     FileHandle x{v, v ^ 1, v, ~v};
     auto y = codec.decode(codec.encode(x));
