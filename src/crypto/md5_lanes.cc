@@ -137,6 +137,22 @@ __attribute__((target("avx512f"))) void md5_x16(uint32_t st[4][kLanes], const ui
 }
 #undef STEP
 
+// The kernel over up to 16 streams' states in place: lane l hashes `nblocks`
+// (at most kRoundBlocks) blocks of p[l] into h[l]; a null h[l] is an idle lane.
+void hash_lanes(uint32_t* const h[kLanes], const uint8_t* const p[kLanes], size_t nblocks) {
+  alignas(64) uint32_t st[4][kLanes] = {};
+  const uint8_t* lp[kLanes];
+  for (int l = 0; l < kLanes; ++l) {
+    lp[l] = h[l] ? p[l] : kIdle;
+    if (h[l])
+      for (int i = 0; i < 4; ++i) st[i][l] = h[l][i];
+  }
+  md5_x16(st, lp, nblocks);
+  for (int l = 0; l < kLanes; ++l)
+    if (h[l])
+      for (int i = 0; i < 4; ++i) h[l][i] = st[i][l];
+}
+
 bool lanes_enabled() {
   static const bool on = [] {
     const char* env = std::getenv("KISEKI_MD5_LANES");  // "off": every stream alone (for comparisons)
@@ -224,17 +240,13 @@ class Combiner {
         for (Job* j : lane)
           if (j) md5_blocks_alone(j->h, j->p, n);
       } else {
-        alignas(64) uint32_t st[4][kLanes] = {};
+        uint32_t* h[kLanes];
         const uint8_t* p[kLanes];
         for (int l = 0; l < kLanes; ++l) {
-          p[l] = lane[l] ? lane[l]->p : kIdle;
-          if (lane[l])
-            for (int i = 0; i < 4; ++i) st[i][l] = lane[l]->h[i];
+          h[l] = lane[l] ? lane[l]->h : nullptr;
+          p[l] = lane[l] ? lane[l]->p : nullptr;
         }
-        md5_x16(st, p, n);
-        for (int l = 0; l < kLanes; ++l)
-          if (lane[l])
-            for (int i = 0; i < 4; ++i) lane[l]->h[i] = st[i][l];
+        hash_lanes(h, p, n);
       }
       int nfinished = 0;
       for (Job*& j : lane) {
@@ -293,16 +305,15 @@ void md5_blocks_lanes(uint32_t (*h)[4], const uint8_t* const* p, int n, size_t n
     for (int l = 0; l < n; ++l) md5_blocks_alone(h[l], p[l], nblocks);
     return;
   }
-  alignas(64) uint32_t st[4][kLanes] = {};
+  uint32_t* lh[kLanes];
   const uint8_t* lp[kLanes];
   for (size_t done = 0; done < nblocks;) {
     size_t step = std::min(kRoundBlocks, nblocks - done);
-    for (int l = 0; l < kLanes; ++l) lp[l] = l < n ? p[l] + done * 64 : kIdle;
-    for (int l = 0; l < n; ++l)
-      for (int i = 0; i < 4; ++i) st[i][l] = h[l][i];
-    md5_x16(st, lp, step);
-    for (int l = 0; l < n; ++l)
-      for (int i = 0; i < 4; ++i) h[l][i] = st[i][l];
+    for (int l = 0; l < kLanes; ++l) {
+      lh[l] = l < n ? h[l] : nullptr;
+      lp[l] = l < n ? p[l] + done * 64 : nullptr;
+    }
+    hash_lanes(lh, lp, step);
     done += step;
   }
 }
