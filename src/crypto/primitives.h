@@ -1,5 +1,6 @@
-// Thin, allocation-free wrappers over OpenSSL 3 EVP: AES-256-GCM, HMAC-SHA256,
-// HKDF-SHA256, SHA-256 and MD5. OpenSSL picks AES-NI/VAES and SHA-NI at run time.
+// Thin wrappers over OpenSSL 3, with no allocation per call: AES-256-GCM,
+// HMAC-SHA256 (on OpenSSL's SHA-256 block functions), HKDF-SHA256, SHA-256 and
+// MD5. OpenSSL picks AES-NI/VAES and SHA-NI at run time.
 #pragma once
 
 #include <array>
