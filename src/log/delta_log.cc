@@ -1,5 +1,6 @@
 #include "log/delta_log.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/logging.h"
@@ -46,12 +47,19 @@ Status DeltaLog::fault() const {
 }
 
 Status DeltaLog::sync() {
-  Pending p{{}, true, true};
-  return run(&p);
+  // Whatever a caller was answered for is written through applied_index():
+  // one WAL sync round covers it, shared with concurrent callers. Records
+  // still queued have answered no one yet.
+  {
+    std::lock_guard lock(sync_mu_);
+    if (!sync_fault_.is_ok()) return sync_fault_;
+  }
+  return sync_through(applied_index());
 }
 
 Result<std::string> DeltaLog::submit(std::string_view record, bool durable) {
-  Pending p{record, durable, false};
+  Pending p{record, durable};
+  p.relies = opts_.before_commit && !(durable && opts_.durability == Durability::kSync);
   KISEKI_TRY(run(&p));
   return std::move(p.out);
 }
@@ -63,29 +71,52 @@ void DeltaLog::fail_all(std::deque<Pending*>& group, const Status& st) {
   }
 }
 
+std::deque<DeltaLog::Pending*> DeltaLog::take_group() {
+  std::deque<Pending*> group;
+  for (auto it = queue_.begin(); it != queue_.end() && group.size() < opts_.max_group;) {
+    Pending* q = *it;
+    if (wal_round_ && q->relies) {
+      ++it;
+      continue;
+    }
+    q->queued = false;
+    if (!q->relies) --ready_;
+    group.push_back(q);
+    it = queue_.erase(it);
+  }
+  return group;
+}
+
+void DeltaLog::wake_leader() {
+  if (!leader_active_ && can_lead()) queue_.front()->cv.notify_one();
+}
+
+void DeltaLog::note_round(bool running) {
+  std::lock_guard lock(mu_);
+  wal_round_ = running;
+  if (!running) wake_leader();
+}
+
 Status DeltaLog::run(Pending* pp) {
   Pending& p = *pp;
   std::unique_lock lock(mu_);
   queue_.push_back(&p);
   p.queued = true;
+  if (!p.relies) ++ready_;
   for (;;) {
     if (p.done) break;
-    if (!leader_active_ && p.queued) {
-      // Become the leader: take everything queued (ours included) and commit it.
+    if (!leader_active_ && p.queued && can_lead()) {
+      // Become the leader: take what may be written now (usually everything
+      // queued, ours included; perhaps not ours) and commit it.
       leader_active_ = true;
-      std::deque<Pending*> group;
-      while (!queue_.empty() && group.size() < opts_.max_group) {
-        group.push_back(queue_.front());
-        queue_.front()->queued = false;
-        queue_.pop_front();
-      }
+      std::deque<Pending*> group = take_group();
       lock.unlock();
       std::optional<uint64_t> sync_index = commit_group(group);
       lock.lock();
       // The next group may apply now (it reads what this one wrote) while this
       // one's WAL sync runs.
       leader_active_ = false;
-      if (!queue_.empty()) queue_.front()->cv.notify_one();
+      wake_leader();
       if (sync_index) {
         lock.unlock();
         Status st = sync_through(*sync_index);
@@ -117,12 +148,14 @@ std::optional<uint64_t> DeltaLog::commit_group(std::deque<Pending*>& group) {
   meta::Txn txn(store_, &batch);
   uint64_t index = applied_index_;  // only the leader changes it
   size_t applied = 0;
-  bool sync = false, barrier = false, relies = false;
+  bool sync = false;
+  // A group with records that rely on before_commit is applied and written
+  // between WAL sync rounds (take_group took it while none ran; one that
+  // began since is waited for here).
+  std::shared_lock gate(write_gate_, std::defer_lock);
+  if (std::any_of(group.begin(), group.end(), [](const Pending* p) { return p->relies; })) gate.lock();
   for (auto* p : group) {
     sync |= p->durable;
-    barrier |= p->barrier;
-    if (p->barrier) continue;
-    relies |= !(p->durable && opts_.durability == Durability::kSync);
     if (opts_.on_apply) opts_.on_apply(p->record);
     ApplyResult r;
     Status fault = sm_->apply(p->record, txn, &r);
@@ -136,17 +169,12 @@ std::optional<uint64_t> DeltaLog::commit_group(std::deque<Pending*>& group) {
     ++applied;
     ++index;
   }
-  sync &= opts_.durability == Durability::kSync || barrier;
-  if (applied == 0) return index;  // only barriers: sync what earlier groups wrote
+  sync &= opts_.durability == Durability::kSync;
   txn.put(meta::Cf::kSystem, kAppliedIndexKey, meta::key_u64(index));
   if (opts_.add_local) opts_.add_local(batch.GetWriteBatch(), index);
   // Never synced here: under kSync the sync is the next stage (sync_through).
-  Status st;
-  {
-    std::shared_lock gate(write_gate_, std::defer_lock);
-    if (relies) gate.lock();
-    st = store_->write(batch.GetWriteBatch(), false);
-  }
+  Status st = store_->write(batch.GetWriteBatch(), false);
+  if (gate.owns_lock()) gate.unlock();
   if (st.is_ok()) KISEKI_KILL_POINT("log.after_wal_write");
   if (opts_.local_done) opts_.local_done(index, st.is_ok());
   if (!st.is_ok()) return fail(st);
@@ -177,12 +205,18 @@ Status DeltaLog::sync_through(uint64_t index) {
     // waits for the gate.
     auto t0 = std::chrono::steady_clock::now();
     std::unique_lock gate(write_gate_, std::defer_lock);
-    if (opts_.before_commit) gate.lock();
+    if (opts_.before_commit) {
+      note_round(true);  // leaders now pass over the records that rely on the gate
+      gate.lock();
+    }
     uint64_t target = applied_index();
     Status st = opts_.before_commit ? opts_.before_commit() : Status::ok();
     if (st.is_ok()) st = store_->sync_wal();
     if (st.is_ok()) KISEKI_KILL_POINT("log.after_wal_sync");
-    if (gate.owns_lock()) gate.unlock();
+    if (gate.owns_lock()) {
+      gate.unlock();
+      note_round(false);  // and the records that waited for it may be written
+    }
     wal_sync_seconds_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     wal_syncs_->inc();
     lock.lock();

@@ -4,7 +4,9 @@
 // commit). Under `sync` the WAL fsync is a second, pipelined stage: the leader
 // hands the apply turn on as soon as its batch is written, and syncs the WAL
 // while the next group applies; one fsync covers every group written before it
-// began. RocksDB's WAL is the log: nothing is written twice. In a cluster the
+// began. A record that relies on before_commit (an UNSTABLE write's) waits out
+// a WAL sync round in the queue, while the records behind it that do not rely
+// on it go ahead. RocksDB's WAL is the log: nothing is written twice. In a cluster the
 // same records go through a Raft log and the same StateMachine::apply runs on
 // every replica.
 #pragma once
@@ -41,8 +43,9 @@ class DeltaLog final : public Log {
   // durable once a later durable commit or sync_wal covers the WAL after it.
   Result<std::string> submit(std::string_view record, bool durable = true) override;
 
-  // Makes every record submitted so far durable (a barrier through the group
-  // commit: concurrent callers share one WAL sync and one segment sync).
+  // Makes every record whose submit returned durable: one WAL sync round
+  // (before_commit, then the WAL), shared by concurrent callers. It does not
+  // queue behind the group commit.
   Status sync() override;
 
   uint64_t applied_index() const override;
@@ -53,7 +56,9 @@ class DeltaLog final : public Log {
   struct Pending {
     std::string_view record;
     bool durable = true;
-    bool barrier = false;  // no record: only the sync
+    // Written only while no WAL sync round runs (it relies on before_commit:
+    // every record but a durable one under kSync, when before_commit is set).
+    bool relies = false;
     bool queued = false;   // waiting in queue_ (not yet taken into a group)
     Status status;
     std::string out;
@@ -63,6 +68,16 @@ class DeltaLog final : public Log {
     std::condition_variable cv;
   };
   Status run(Pending* p);  // queues p and waits for its group commit
+  // Whether a leader could take a group now; with mu_ held.
+  bool can_lead() const { return !queue_.empty() && (!wal_round_ || ready_ > 0); }
+  // Takes the next group off the queue: during a WAL sync round only the
+  // records that do not rely on before_commit (they pass the queued ones that
+  // do, which wait for the round's end). With mu_ held.
+  std::deque<Pending*> take_group();
+  // Wakes a waiter to lead if no leader is active and a group could be taken.
+  void wake_leader();
+  // A WAL sync round begins or ends (the write gate is wanted or released).
+  void note_round(bool running);
   // Every record of the group gets `st` and no output.
   static void fail_all(std::deque<Pending*>& group, const Status& st);
   // Applies and writes the group; the index to sync through if it must be
@@ -77,14 +92,18 @@ class DeltaLog final : public Log {
   StateMachine* sm_;
   LogOptions opts_;
 
-  mutable std::mutex mu_;  // guards queue_, leader_active_, applied_index_, Pending::done
+  // Guards queue_, leader_active_, ready_, wal_round_, applied_index_, Pending::done
+  mutable std::mutex mu_;
   std::deque<Pending*> queue_;
   bool leader_active_ = false;
+  size_t ready_ = 0;        // records in queue_ that do not rely on before_commit
+  bool wal_round_ = false;  // a WAL sync round wants or holds the write gate
   uint64_t applied_index_ = 0;  // written (and visible) through here
 
   // Held shared while a group whose records rely on before_commit is written
   // (all but durable ones under kSync), exclusively from before_commit
-  // through the WAL sync.
+  // through the WAL sync. Leaders do not wait on it: while a round runs they
+  // take only records that do not rely on it (take_group).
   std::shared_mutex write_gate_;
   mutable std::mutex sync_mu_;  // guards the WAL sync stage below
   std::condition_variable sync_cv_;
