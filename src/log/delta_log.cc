@@ -88,7 +88,13 @@ std::deque<DeltaLog::Pending*> DeltaLog::take_group() {
 }
 
 void DeltaLog::wake_leader() {
-  if (!leader_active_ && can_lead()) queue_.front()->cv.notify_one();
+  if (leader_active_ || !can_lead()) return;
+  for (Pending* q : queue_)
+    if (!q->busy) {
+      q->cv.notify_one();
+      return;
+    }
+  // Every queued record's thread is busy: each checks again when it is done.
 }
 
 void DeltaLog::note_round(bool running) {
@@ -109,6 +115,7 @@ Status DeltaLog::run(Pending* pp) {
       // Become the leader: take what may be written now (usually everything
       // queued, ours included; perhaps not ours) and commit it.
       leader_active_ = true;
+      p.busy = true;
       std::deque<Pending*> group = take_group();
       lock.unlock();
       std::optional<uint64_t> sync_index = commit_group(group);
@@ -127,6 +134,7 @@ Status DeltaLog::run(Pending* pp) {
         g->done = true;
         if (g != &p) g->cv.notify_one();
       }
+      p.busy = false;
       continue;
     }
     p.cv.wait(lock);

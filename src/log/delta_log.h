@@ -60,6 +60,7 @@ class DeltaLog final : public Log {
     // every record but a durable one under kSync, when before_commit is set).
     bool relies = false;
     bool queued = false;   // waiting in queue_ (not yet taken into a group)
+    bool busy = false;     // its thread leads a group (of others' records) now
     Status status;
     std::string out;
     bool done = false;
@@ -74,7 +75,8 @@ class DeltaLog final : public Log {
   // records that do not rely on before_commit (they pass the queued ones that
   // do, which wait for the round's end). With mu_ held.
   std::deque<Pending*> take_group();
-  // Wakes a waiter to lead if no leader is active and a group could be taken.
+  // Wakes a waiter to lead if no leader is active and a group could be taken:
+  // the first queued whose thread waits (not busy with a group of its own).
   void wake_leader();
   // A WAL sync round begins or ends (the write gate is wanted or released).
   void note_round(bool running);
