@@ -99,12 +99,15 @@ TEST(Md5Test, ManyThreadsAtOnceShareRounds) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(wrong.load(), 0);
   Md5LaneStats after = md5_lane_stats();
+  if (!md5_lanes_available()) {
+    // No AVX-512 (or KISEKI_MD5_LANES=off): every stream is hashed alone, by its own thread.
+    EXPECT_EQ(after.rounds, before.rounds) << "the combiner ran without lanes";
+    return;
+  }
   ASSERT_GT(after.rounds, before.rounds);
   std::printf("%llu rounds, %.2f streams per round\n", static_cast<unsigned long long>(after.rounds - before.rounds),
               static_cast<double>(after.lanes - before.lanes) / static_cast<double>(after.rounds - before.rounds));
-  if (md5_lanes_available()) {
-    EXPECT_GT(after.lanes - before.lanes, after.rounds - before.rounds) << "no round was shared";
-  }
+  EXPECT_GT(after.lanes - before.lanes, after.rounds - before.rounds) << "no round was shared";
 }
 
 }  // namespace
