@@ -61,12 +61,22 @@ class Recorder : public StateMachine {
   std::vector<std::pair<std::string, bool>> applied_;
 };
 
-TEST(DeltaLogGate, RelyingRecordWaitsOutTheRoundWhileDurableOnesGoAhead) {
-  kiseki::testing::TempDir dir;
-  auto store = meta::Store::open(dir.path());
-  ASSERT_TRUE(store.is_ok());
+// A store on disk and a recorder; `in_round` is what the test's before_commit
+// sets while it runs.
+class DeltaLogGate : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = meta::Store::open(dir_.path());
+    ASSERT_TRUE(s.is_ok());
+    store_ = std::move(*s);
+  }
+  kiseki::testing::TempDir dir_;
+  std::unique_ptr<meta::Store> store_;
   std::atomic<bool> in_round{false};
-  Recorder sm(&in_round);
+  Recorder sm{&in_round};
+};
+
+TEST_F(DeltaLogGate, RelyingRecordWaitsOutTheRoundWhileDurableOnesGoAhead) {
   // The first before_commit holds its round open until the test lets it go.
   std::mutex mu;
   std::condition_variable cv;
@@ -81,7 +91,7 @@ TEST(DeltaLogGate, RelyingRecordWaitsOutTheRoundWhileDurableOnesGoAhead) {
     cv.wait(lock, [&] { return !hold; });
     return Status::ok();
   };
-  auto log = std::make_unique<DeltaLog>(store->get(), &sm, opts);
+  auto log = std::make_unique<DeltaLog>(store_.get(), &sm, opts);
 
   // A durable record's WAL sync round begins and is held in before_commit.
   std::thread first([&] { EXPECT_TRUE(log->submit("durable-0").is_ok()); });
@@ -118,18 +128,13 @@ TEST(DeltaLogGate, RelyingRecordWaitsOutTheRoundWhileDurableOnesGoAhead) {
   log.reset();
   for (const char* r : {"durable-0", "unstable-1", "durable-2"}) {
     std::string v;
-    EXPECT_TRUE((*store)->get(meta::Cf::kSystem, std::string("rec/") + r, &v).is_ok()) << r;
+    EXPECT_TRUE(store_->get(meta::Cf::kSystem, std::string("rec/") + r, &v).is_ok()) << r;
   }
 }
 
 // Many writers of both kinds through rounds that take a while: every record is
 // applied exactly once, and no relying one while a round runs.
-TEST(DeltaLogGate, MixedWritersAllFinishAndNoneRelyingIsWrittenInARound) {
-  kiseki::testing::TempDir dir;
-  auto store = meta::Store::open(dir.path());
-  ASSERT_TRUE(store.is_ok());
-  std::atomic<bool> in_round{false};
-  Recorder sm(&in_round);
+TEST_F(DeltaLogGate, MixedWritersAllFinishAndNoneRelyingIsWrittenInARound) {
   LogOptions opts;
   opts.durability = Durability::kSync;
   std::atomic<int> rounds{0};
@@ -143,7 +148,7 @@ TEST(DeltaLogGate, MixedWritersAllFinishAndNoneRelyingIsWrittenInARound) {
     in_round = false;
     return Status::ok();
   };
-  DeltaLog log(store->get(), &sm, opts);
+  DeltaLog log(store_.get(), &sm, opts);
   constexpr int kThreads = 8, kEach = 40;
   std::vector<std::thread> ts;
   for (int t = 0; t < kThreads; ++t)
