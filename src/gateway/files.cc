@@ -455,8 +455,8 @@ Status LocalGateway::read_range(const crypto::DomainKeys& domain, const Content&
   return Status::ok();
 }
 
-Result<Bytes> LocalGateway::read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length,
-                                 const Caller& who) const {
+Status LocalGateway::read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length, const Caller& who,
+                          Bytes* out) const {
   if (offset > (1ull << 62) || length > (1ull << 32)) return invalid_argument("offset or length out of range");
   KISEKI_TRY(log_of(ns.ns).read_barrier());
   Inode i;
@@ -468,9 +468,7 @@ Result<Bytes> LocalGateway::read(NsRef ns, InodeId ino, uint64_t offset, uint64_
   Content c;
   KISEKI_TRY(open_content(kek, ns.ns, i.content, &c));
   KISEKI_ASSIGN_OR_RETURN(crypto::DomainKeys domain, domain_keys(ns.tenant));
-  Bytes out;
-  KISEKI_TRY(read_range(domain, c, i.size, offset, length, &out));
-  return out;
+  return read_range(domain, c, i.size, offset, length, out);
 }
 
 // Stores `data` as chunks for the range at `offset` and returns the extents and

@@ -128,9 +128,16 @@ class Gateway {
   // readdir with each entry's attributes (NFS READDIRPLUS), read in batches.
   virtual Result<std::vector<DirEntryPlus>> readdir_plus(NsRef ns, InodeId dir, uint64_t cookie,
                                                          size_t max_entries, const Caller& who = {}) const = 0;
-  // Reads up to `length` bytes at `offset`; short at end of file.
-  virtual Result<Bytes> read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length,
-                             const Caller& who = {}) const = 0;
+  // Reads up to `length` bytes at `offset` into `out`; short at end of file. A
+  // buffer used again for reads of at most its size is not cleared first
+  // (every byte returned is written), so a caller may keep one per thread.
+  virtual Status read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length, const Caller& who,
+                      Bytes* out) const = 0;
+  Result<Bytes> read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length, const Caller& who = {}) const {
+    Bytes out;
+    KISEKI_TRY(read(ns, ino, offset, length, who, &out));
+    return out;
+  }
   // Writes at any offset (holes read as zeros); returns the new attributes. An
   // unstable write (NFS UNSTABLE) is visible at once but durable only after the
   // next fsync, whatever the durability mode; a stable one follows the mode.

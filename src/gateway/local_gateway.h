@@ -94,9 +94,9 @@ class LocalGateway final : public Gateway {
   // readdir with each entry's attributes (NFS READDIRPLUS), read in batches.
   Result<std::vector<DirEntryPlus>> readdir_plus(NsRef ns, InodeId dir, uint64_t cookie,
                                                  size_t max_entries, const Caller& who = {}) const override;
-  // Reads up to `length` bytes at `offset`; short at end of file.
-  Result<Bytes> read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length,
-                     const Caller& who = {}) const override;
+  using Gateway::read;
+  Status read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length, const Caller& who,
+              Bytes* out) const override;
   // Writes at any offset (holes read as zeros); returns the new attributes. An
   // unstable write (NFS UNSTABLE) is visible at once but durable only after the
   // next fsync, whatever the durability mode; a stable one follows the mode.

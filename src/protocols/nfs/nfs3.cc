@@ -176,6 +176,10 @@ uint32_t Nfs3Call::readlink() {
   return st;
 }
 
+// A READ reply's fields around its data: status, post_op_attr (fattr3 is 84
+// bytes), count, eof, the data's length word and padding.
+static constexpr size_t kReadReplyOverhead = 4 + 4 + 84 + 4 + 4 + 4 + 3;
+
 uint32_t Nfs3Call::read() {
   auto f = fh();
   uint64_t offset = in_.u64();
@@ -186,12 +190,16 @@ uint32_t Nfs3Call::read() {
   uint32_t st = kNfs3Ok;
   if (o.attr.type == gateway::FileType::kDirectory) st = kNfs3ErrIsdir;
   else if (o.attr.type != gateway::FileType::kFile) st = kNfs3ErrInval;
-  Bytes data;
+  // One buffer per thread, kept: a fresh one per call is an allocation and a
+  // clearing of the whole count before the bytes are copied in.
+  thread_local Bytes data;
+  data.clear();
   if (st == kNfs3Ok) {
-    auto r = s_.gw_->read(o.ns(), o.attr.ino, offset, std::min(count, s_.opts_.max_io), cred_);
-    if (r) data = std::move(*r);
-    else st = nfs3_status(r.status());
+    Status r = s_.gw_->read(o.ns(), o.attr.ino, offset, std::min(count, s_.opts_.max_io), cred_, &data);
+    if (!r) st = nfs3_status(r);
   }
+  // The reply grows once, not by doublings through the data.
+  out_.out()->reserve(out_.out()->size() + kReadReplyOverhead + data.size());
   out_.u32(st);
   post_op(o, o.attr);
   if (st != kNfs3Ok) return st;
