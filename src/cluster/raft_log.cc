@@ -351,7 +351,7 @@ Result<Committed> RaftLog::propose(std::string_view record, uint64_t* leader) {
   return std::move(w->committed);
 }
 
-Result<std::string> RaftLog::submit(std::string_view record, bool /*durable*/) {
+Result<std::string> RaftLog::submit(std::string_view record, bool /*durable*/, bool /*refs_synced*/) {
   auto deadline = Clock::now() + opts_.submit_timeout;
   auto backoff = std::chrono::milliseconds(10);
   Status last = make_error(ErrorCode::kUnavailable, "no leader");

@@ -93,7 +93,7 @@ class RaftLog final : public log::Log {
                                                const log::LogOptions& log_opts, const RaftLogOptions& opts);
   ~RaftLog() override;
 
-  Result<std::string> submit(std::string_view record, bool durable = true) override;
+  Result<std::string> submit(std::string_view record, bool durable = true, bool refs_synced = true) override;
   // Every committed record is durable on a majority already: waits only until
   // what was submitted before is applied here.
   Status sync() override;

@@ -100,12 +100,14 @@ Status LocalGateway::init() {
   lo.durability = opts_.durability;
   lo.group_commit_ms = opts_.group_commit_ms;
   // Write order: the chunk records a record references are durable before the
-  // WAL sync that makes the record durable. Under `sync` a durable record's
-  // submitter syncs its own chunks first (submit), so before a WAL sync only
-  // what non-durable records stored is left; the other modes sync everything.
-  // Rolled segments were synced when they rolled.
+  // WAL sync that makes the record durable. Under `sync` a durable record with
+  // fresh chunks is written only after a segment sync begun after it was
+  // queued (before_write), so before a WAL sync only what non-durable records
+  // stored is left; the other modes sync everything. Rolled segments were
+  // synced when they rolled.
   if (opts_.durability == Durability::kSync) {
     lo.before_commit = [this] { return segments_->sync_to(unstable_mark()); };
+    lo.before_write = [s = segments_.get()] { return s->sync_to(s->mark()); };
   } else {
     // Under kNone only barriers (fsync, COMMIT) sync the WAL: forced here.
     lo.before_commit = [s = segments_.get()] { return s->sync_all(/*force=*/true); };
@@ -215,17 +217,16 @@ Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable
         }
     }
     for (const auto& [form, ids] : by_form) KISEKI_TRY(opts_.replication->replicate(ids, form));
-  } else if (opts_.durability == Durability::kSync) {
-    // Every chunk this caller stored was appended before now: one shared
-    // fdatasync covers it (and whatever else was appended meanwhile), while
-    // the log applies and syncs other groups (write order, without holding
-    // the log's turn for a segment sync).
-    if (!durable) note_unstable(segments_->mark());
-    else if (!fresh_ids.empty()) KISEKI_TRY(segments_->sync_to(segments_->mark()));
+  } else if (opts_.durability == Durability::kSync && !durable) {
+    note_unstable(segments_->mark());  // the next WAL sync round syncs up to here first
   }
   KISEKI_KILL_POINT("write.before_commit");
   uint32_t k = shard ? *shard : shard_of_record(deltas, shard_count());
-  auto out = log_of_shard(k).submit(ns::encode_record(deltas, req), durable);
+  // Under `sync` on one node the chunks this caller stored (appended before
+  // now) are synced from the log's queue: one fdatasync for every record
+  // waiting, run outside the leader's turn (before_write, ADR 0008).
+  bool refs_synced = opts_.replication || opts_.durability != Durability::kSync || fresh_ids.empty();
+  auto out = log_of_shard(k).submit(ns::encode_record(deltas, req), durable, refs_synced);
   if (out) {
     KISEKI_KILL_POINT("write.after_commit");
     std::vector<ChunkId> dropped;

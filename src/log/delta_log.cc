@@ -57,9 +57,10 @@ Status DeltaLog::sync() {
   return sync_through(applied_index());
 }
 
-Result<std::string> DeltaLog::submit(std::string_view record, bool durable) {
+Result<std::string> DeltaLog::submit(std::string_view record, bool durable, bool refs_synced) {
   Pending p{record, durable};
   p.relies = opts_.before_commit && !(durable && opts_.durability == Durability::kSync);
+  p.presync = !refs_synced && !p.relies && opts_.before_write;
   KISEKI_TRY(run(&p));
   return std::move(p.out);
 }
@@ -75,12 +76,11 @@ std::deque<DeltaLog::Pending*> DeltaLog::take_group() {
   std::deque<Pending*> group;
   for (auto it = queue_.begin(); it != queue_.end() && group.size() < opts_.max_group;) {
     Pending* q = *it;
-    if (wal_round_ && q->relies) {
+    if (!takeable(q)) {
       ++it;
       continue;
     }
     q->queued = false;
-    if (!q->relies) --ready_;
     group.push_back(q);
     it = queue_.erase(it);
   }
@@ -108,9 +108,13 @@ Status DeltaLog::run(Pending* pp) {
   std::unique_lock lock(mu_);
   queue_.push_back(&p);
   p.queued = true;
-  if (!p.relies) ++ready_;
+  p.presyncs_begun = presyncs_begun_;
   for (;;) {
     if (p.done) break;
+    if (p.queued && presync_wanted()) {
+      presync(p, lock);
+      continue;
+    }
     if (!leader_active_ && p.queued && can_lead()) {
       // Become the leader: take what may be written now (usually everything
       // queued, ours included; perhaps not ours) and commit it.
@@ -140,6 +144,47 @@ Status DeltaLog::run(Pending* pp) {
     p.cv.wait(lock);
   }
   return p.status;
+}
+
+void DeltaLog::presync(Pending& p, std::unique_lock<std::mutex>& lock) {
+  presyncing_ = true;
+  uint64_t n = ++presyncs_begun_;
+  p.busy = true;
+  wake_leader();  // someone else leads meanwhile (p's thread may have been woken to)
+  lock.unlock();
+  // Every record queued before now had its chunks appended before now: this
+  // sync covers them. Leaders meanwhile write whatever else is queued.
+  Status st = opts_.before_write();
+  lock.lock();
+  presyncing_ = false;
+  p.busy = false;
+  if (st.is_ok()) {
+    presync_done_ = n;
+  } else {
+    // A failed segment sync is sticky (fail-stop): the records waiting for one
+    // fail with it.
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      Pending* q = *it;
+      if (!unsynced(q) || q->presyncs_begun >= n) {
+        ++it;
+        continue;
+      }
+      q->queued = false;
+      q->status = st;
+      q->done = true;
+      if (q != &p) q->cv.notify_one();
+      it = queue_.erase(it);
+    }
+  }
+  // Records queued during this sync need the next one: the first whose thread
+  // waits runs it.
+  if (presync_wanted())
+    for (Pending* q : queue_)
+      if (q != &p && !q->busy && unsynced(q)) {
+        q->cv.notify_one();
+        break;
+      }
+  wake_leader();
 }
 
 std::optional<uint64_t> DeltaLog::commit_group(std::deque<Pending*>& group) {

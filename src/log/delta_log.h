@@ -6,11 +6,14 @@
 // while the next group applies; one fsync covers every group written before it
 // began. A record that relies on before_commit (an UNSTABLE write's) waits out
 // a WAL sync round in the queue, while the records behind it that do not rely
-// on it go ahead. RocksDB's WAL is the log: nothing is written twice. In a cluster the
+// on it go ahead. A durable record whose chunks are not synced yet (an S3 PUT's)
+// waits in the queue for a segment sync (before_write) run by one of the
+// waiting threads for all of them, while leaders write the others. RocksDB's WAL is the log: nothing is written twice. In a cluster the
 // same records go through a Raft log and the same StateMachine::apply runs on
 // every replica.
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -41,7 +44,7 @@ class DeltaLog final : public Log {
   // prefix of the WAL, so nothing that depends on it can outlive it). `durable = false`
   // skips the fsync even under `sync` (NFS UNSTABLE writes): the record is
   // durable once a later durable commit or sync_wal covers the WAL after it.
-  Result<std::string> submit(std::string_view record, bool durable = true) override;
+  Result<std::string> submit(std::string_view record, bool durable = true, bool refs_synced = true) override;
 
   // Makes every record whose submit returned durable: one WAL sync round
   // (before_commit, then the WAL), shared by concurrent callers. It does not
@@ -59,8 +62,12 @@ class DeltaLog final : public Log {
     // Written only while no WAL sync round runs (it relies on before_commit:
     // every record but a durable one under kSync, when before_commit is set).
     bool relies = false;
+    // Its chunks are not synced yet: it waits in the queue until a segment
+    // sync (before_write) that began after it was queued has ended.
+    bool presync = false;
+    uint64_t presyncs_begun = 0;  // when it was queued
     bool queued = false;   // waiting in queue_ (not yet taken into a group)
-    bool busy = false;     // its thread leads a group (of others' records) now
+    bool busy = false;     // its thread leads a group (of others' records) or runs a presync now
     Status status;
     std::string out;
     bool done = false;
@@ -69,11 +76,27 @@ class DeltaLog final : public Log {
     std::condition_variable cv;
   };
   Status run(Pending* p);  // queues p and waits for its group commit
-  // Whether a leader could take a group now; with mu_ held.
-  bool can_lead() const { return !queue_.empty() && (!wal_round_ || ready_ > 0); }
-  // Takes the next group off the queue: during a WAL sync round only the
-  // records that do not rely on before_commit (they pass the queued ones that
-  // do, which wait for the round's end). With mu_ held.
+  // With mu_ held, for the helpers below.
+  // `q`'s chunks wait for a before_write that began after it was queued.
+  bool unsynced(const Pending* q) const { return q->presync && presync_done_ <= q->presyncs_begun; }
+  // `q` may be written now: neither a record that relies on before_commit
+  // while a WAL sync round runs, nor one whose chunks are unsynced.
+  bool takeable(const Pending* q) const { return !(wal_round_ && q->relies) && !unsynced(q); }
+  // A leader could take a group now.
+  bool can_lead() const {
+    return std::any_of(queue_.begin(), queue_.end(), [&](const Pending* q) { return takeable(q); });
+  }
+  // A queued record waits for a before_write and none runs.
+  bool presync_wanted() const {
+    return !presyncing_ && std::any_of(queue_.begin(), queue_.end(), [&](const Pending* q) { return unsynced(q); });
+  }
+  // Runs before_write for every record queued so far, from the thread of the
+  // queued `p`; mu_ is released meanwhile. A failure fails the records that
+  // waited for it (the segment store's failed sync is sticky).
+  void presync(Pending& p, std::unique_lock<std::mutex>& lock);
+  // Takes the next group off the queue: the takeable records (they pass the
+  // queued ones that are not, which wait for a round's end or a presync).
+  // With mu_ held.
   std::deque<Pending*> take_group();
   // Wakes a waiter to lead if no leader is active and a group could be taken:
   // the first queued whose thread waits (not busy with a group of its own).
@@ -94,12 +117,15 @@ class DeltaLog final : public Log {
   StateMachine* sm_;
   LogOptions opts_;
 
-  // Guards queue_, leader_active_, ready_, wal_round_, applied_index_, Pending::done
+  // Guards queue_, leader_active_, wal_round_, the presync counters,
+  // applied_index_, Pending::done
   mutable std::mutex mu_;
   std::deque<Pending*> queue_;
   bool leader_active_ = false;
-  size_t ready_ = 0;        // records in queue_ that do not rely on before_commit
   bool wal_round_ = false;  // a WAL sync round wants or holds the write gate
+  bool presyncing_ = false;     // a before_write runs now
+  uint64_t presyncs_begun_ = 0;  // before_write calls begun
+  uint64_t presync_done_ = 0;    // the last of them that ended well (they run one at a time)
   uint64_t applied_index_ = 0;  // written (and visible) through here
 
   // Held shared while a group whose records rely on before_commit is written

@@ -31,6 +31,11 @@ struct LogOptions {
   // whose records rely on it is written between it and the WAL sync (such a
   // record would be made durable by the WAL sync while its chunks are not).
   std::function<Status()> before_commit;
+  // Makes durable every chunk appended so far (under kSync). A record submitted
+  // with refs_synced = false is written only after a before_write that began
+  // after its submit has ended; one call covers every such record waiting, and
+  // it runs outside the leader's turn (write order without holding up others).
+  std::function<Status()> before_write;
   // Sees every record in apply order, before it is applied (tests that replay a
   // stream of records elsewhere).
   std::function<void(std::string_view record)> on_apply;
@@ -50,7 +55,10 @@ class Log {
   // Applies and commits `record`; returns the state machine's output. Once it
   // returns, this node's store shows the record (and everything before it).
   // `durable = false`: durable only after a later sync (NFS UNSTABLE writes).
-  virtual Result<std::string> submit(std::string_view record, bool durable = true) = 0;
+  // `refs_synced = false`: the chunks the record references were appended but
+  // not synced; the log syncs them (before_write) before it writes the record.
+  // A log without before_write takes it as synced.
+  virtual Result<std::string> submit(std::string_view record, bool durable = true, bool refs_synced = true) = 0;
   // Makes every record submitted so far durable.
   virtual Status sync() = 0;
   // Waits until this node's store shows every record committed anywhere before

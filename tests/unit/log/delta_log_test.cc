@@ -1,7 +1,8 @@
-// The local delta log's write gate: a record that relies on before_commit (an
+// The local delta log's write order: a record that relies on before_commit (an
 // UNSTABLE write's, whose chunks are not synced) is never written while a WAL
-// sync round runs, and it does not hold up the records behind it that do not
-// rely on it.
+// sync round runs, and a durable record whose chunks are not synced yet (an S3
+// PUT's) only after a segment sync (before_write) that began after it was
+// submitted. Neither holds up the records behind it that need neither.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -22,15 +23,18 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Applies a record by writing it under its own name; notes the order, and
-// whether a WAL sync round was running at the time.
+// Applies a record by writing it under its own name; notes the order, whether
+// a WAL sync round was running at the time, and how many before_write calls had
+// ended.
 class Recorder : public StateMachine {
  public:
-  explicit Recorder(const std::atomic<bool>* in_round) : in_round_(in_round) {}
+  Recorder(const std::atomic<bool>* in_round, const std::atomic<int>* presyncs_ended)
+      : in_round_(in_round), presyncs_ended_(presyncs_ended) {}
   Status apply(std::string_view record, meta::Txn& txn, ApplyResult* r) override {
     txn.put(meta::Cf::kSystem, "rec/" + std::string(record), "1");
     std::lock_guard lock(mu_);
     applied_.push_back({std::string(record), in_round_->load()});
+    presyncs_at_.push_back(presyncs_ended_->load());
     cv_.notify_all();
     r->status = Status::ok();
     return Status::ok();
@@ -53,12 +57,19 @@ class Recorder : public StateMachine {
     std::lock_guard lock(mu_);
     return applied_;
   }
+  // The before_write calls ended when each record of applied() was applied.
+  std::vector<int> presyncs_at() {
+    std::lock_guard lock(mu_);
+    return presyncs_at_;
+  }
 
  private:
   const std::atomic<bool>* in_round_;
+  const std::atomic<int>* presyncs_ended_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::pair<std::string, bool>> applied_;
+  std::vector<int> presyncs_at_;
 };
 
 // A store on disk and a recorder; `in_round` is what the test's before_commit
@@ -73,7 +84,8 @@ class DeltaLogGate : public ::testing::Test {
   kiseki::testing::TempDir dir_;
   std::unique_ptr<meta::Store> store_;
   std::atomic<bool> in_round{false};
-  Recorder sm{&in_round};
+  std::atomic<int> presyncs_begun{0}, presyncs_ended{0};
+  Recorder sm{&in_round, &presyncs_ended};
 };
 
 TEST_F(DeltaLogGate, RelyingRecordWaitsOutTheRoundWhileDurableOnesGoAhead) {
@@ -173,6 +185,128 @@ TEST_F(DeltaLogGate, MixedWritersAllFinishAndNoneRelyingIsWrittenInARound) {
     }
   }
   EXPECT_GT(rounds.load(), 0);
+  EXPECT_EQ(log.applied_index(), uint64_t(kThreads * kEach));
+}
+
+TEST_F(DeltaLogGate, UnsyncedChunksWaitForASegmentSyncBegunAfterThemWhileOthersGoAhead) {
+  // The first before_write is held until the test lets it go.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hold = true;
+  LogOptions opts;
+  opts.durability = Durability::kSync;
+  opts.before_write = [&] {
+    int n = ++presyncs_begun;
+    std::unique_lock lock(mu);
+    cv.notify_all();
+    if (n == 1) cv.wait(lock, [&] { return !hold; });
+    ++presyncs_ended;
+    return Status::ok();
+  };
+  auto log = std::make_unique<DeltaLog>(store_.get(), &sm, opts);
+
+  std::thread first([&] { EXPECT_TRUE(log->submit("unsynced-0", true, /*refs_synced=*/false).is_ok()); });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return presyncs_begun.load() == 1; }));
+  }
+  // Queued while the first segment sync runs: it needs the next one.
+  std::thread second([&] { EXPECT_TRUE(log->submit("unsynced-1", true, /*refs_synced=*/false).is_ok()); });
+  std::this_thread::sleep_for(50ms);
+  std::thread plain([&] { EXPECT_TRUE(log->submit("synced-2").is_ok()); });
+
+  EXPECT_TRUE(sm.wait_for("synced-2", 10s)) << "a record with synced chunks waited behind a segment sync";
+  EXPECT_FALSE(sm.wait_for("unsynced-0", 100ms)) << "written before its chunks' segment sync ended";
+  EXPECT_FALSE(sm.wait_for("unsynced-1", 10ms));
+  {
+    std::lock_guard lock(mu);
+    hold = false;
+  }
+  cv.notify_all();
+  first.join();
+  second.join();
+  plain.join();
+  auto applied = sm.applied();
+  auto at = sm.presyncs_at();
+  ASSERT_EQ(applied.size(), 3u);
+  for (size_t k = 0; k < applied.size(); ++k) {
+    if (applied[k].first == "unsynced-0") {
+      EXPECT_GE(at[k], 1);
+    }
+    if (applied[k].first == "unsynced-1") {
+      EXPECT_GE(at[k], 2) << "written after a segment sync that began before it";
+    }
+  }
+  EXPECT_EQ(presyncs_begun.load(), 2);
+  EXPECT_EQ(log->applied_index(), 3u);
+}
+
+TEST_F(DeltaLogGate, AFailedSegmentSyncFailsTheRecordsThatWaitedForIt) {
+  LogOptions opts;
+  opts.durability = Durability::kSync;
+  opts.before_write = [] { return make_error(ErrorCode::kIoError, "segment fdatasync failed"); };
+  DeltaLog log(store_.get(), &sm, opts);
+  EXPECT_EQ(log.submit("unsynced", true, /*refs_synced=*/false).code(), ErrorCode::kIoError);
+  EXPECT_TRUE(log.submit("synced").is_ok());
+  auto applied = sm.applied();
+  ASSERT_EQ(applied.size(), 1u);
+  EXPECT_EQ(applied[0].first, "synced");
+}
+
+// Writers of all three kinds (durable with synced chunks, durable with chunks
+// to sync, unstable) through rounds and segment syncs that take a while: every
+// record is applied exactly once, none relying while a round runs, none with
+// unsynced chunks before a segment sync begun after its submit had ended.
+TEST_F(DeltaLogGate, ThreeKindsOfWritersAllFinishInWriteOrder) {
+  LogOptions opts;
+  opts.durability = Durability::kSync;
+  std::atomic<int> rounds{0};
+  opts.before_commit = [&] {
+    in_round = true;
+    rounds.fetch_add(1);
+    std::this_thread::sleep_for(200us);
+    in_round = false;
+    return Status::ok();
+  };
+  opts.before_write = [&] {
+    ++presyncs_begun;
+    std::this_thread::sleep_for(150us);
+    ++presyncs_ended;
+    return Status::ok();
+  };
+  DeltaLog log(store_.get(), &sm, opts);
+  constexpr int kThreads = 9, kEach = 30;
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        int kind = (t + i) % 3;  // 0 synced, 1 to sync, 2 unstable
+        // The record carries the segment syncs begun before its submit.
+        std::string r = std::to_string(kind) + "/" + std::to_string(t) + "-" + std::to_string(i) + "/" +
+                        std::to_string(presyncs_begun.load());
+        EXPECT_TRUE(log.submit(r, kind != 2, /*refs_synced=*/kind != 1).is_ok()) << r;
+      }
+    });
+  for (auto& t : ts) t.join();
+  ASSERT_TRUE(log.sync().is_ok());
+  auto applied = sm.applied();
+  auto at = sm.presyncs_at();
+  EXPECT_EQ(applied.size(), size_t(kThreads * kEach));
+  std::set<std::string> seen;
+  for (size_t k = 0; k < applied.size(); ++k) {
+    const auto& [r, during] = applied[k];
+    EXPECT_TRUE(seen.insert(r).second) << r << " applied twice";
+    int kind = r[0] - '0';
+    int begun = std::stoi(r.substr(r.rfind('/') + 1));
+    if (kind == 1) {
+      EXPECT_GT(at[k], begun) << r << " written before a segment sync covered it";
+    }
+    if (kind == 2) {
+      EXPECT_FALSE(during) << "unstable " << r << " applied inside before_commit";
+    }
+  }
+  EXPECT_GT(rounds.load(), 0);
+  EXPECT_GT(presyncs_ended.load(), 0);
   EXPECT_EQ(log.applied_index(), uint64_t(kThreads * kEach));
 }
 
