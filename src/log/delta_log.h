@@ -8,9 +8,9 @@
 // a WAL sync round in the queue, while the records behind it that do not rely
 // on it go ahead. A durable record whose chunks are not synced yet (an S3 PUT's)
 // waits in the queue for a segment sync (before_write) run by one of the
-// waiting threads for all of them, while leaders write the others. RocksDB's WAL is the log: nothing is written twice. In a cluster the
-// same records go through a Raft log and the same StateMachine::apply runs on
-// every replica.
+// waiting threads for all of them, while leaders write the others. RocksDB's
+// WAL is the log: nothing is written twice. In a cluster the same records go
+// through a Raft log and the same StateMachine::apply runs on every replica.
 #pragma once
 
 #include <algorithm>

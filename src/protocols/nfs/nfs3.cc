@@ -190,16 +190,15 @@ uint32_t Nfs3Call::read() {
   uint32_t st = kNfs3Ok;
   if (o.attr.type == gateway::FileType::kDirectory) st = kNfs3ErrIsdir;
   else if (o.attr.type != gateway::FileType::kFile) st = kNfs3ErrInval;
-  // One buffer per thread, kept: a fresh one per call is an allocation and a
-  // clearing of the whole count before the bytes are copied in.
+  // One buffer per thread, kept at its size: a fresh one per call is an
+  // allocation and a clearing of the whole count before the bytes are copied in.
   thread_local Bytes data;
-  data.clear();
   if (st == kNfs3Ok) {
     Status r = s_.gw_->read(o.ns(), o.attr.ino, offset, std::min(count, s_.opts_.max_io), cred_, &data);
     if (!r) st = nfs3_status(r);
   }
   // The reply grows once, not by doublings through the data.
-  out_.out()->reserve(out_.out()->size() + kReadReplyOverhead + data.size());
+  if (st == kNfs3Ok) out_.out()->reserve(out_.out()->size() + kReadReplyOverhead + data.size());
   out_.u32(st);
   post_op(o, o.attr);
   if (st != kNfs3Ok) return st;

@@ -144,50 +144,6 @@ TEST_F(DeltaLogGate, RelyingRecordWaitsOutTheRoundWhileDurableOnesGoAhead) {
   }
 }
 
-// Many writers of both kinds through rounds that take a while: every record is
-// applied exactly once, and no relying one while a round runs.
-TEST_F(DeltaLogGate, MixedWritersAllFinishAndNoneRelyingIsWrittenInARound) {
-  LogOptions opts;
-  opts.durability = Durability::kSync;
-  std::atomic<int> rounds{0};
-  // in_round stays set from before_commit into the WAL sync; it is cleared by
-  // the next apply that sees the round over (the gate is what ends it), so the
-  // check below is one-sided: set means a round surely ran.
-  opts.before_commit = [&] {
-    in_round = true;
-    rounds.fetch_add(1);
-    std::this_thread::sleep_for(200us);
-    in_round = false;
-    return Status::ok();
-  };
-  DeltaLog log(store_.get(), &sm, opts);
-  constexpr int kThreads = 8, kEach = 40;
-  std::vector<std::thread> ts;
-  for (int t = 0; t < kThreads; ++t)
-    ts.emplace_back([&, t] {
-      for (int i = 0; i < kEach; ++i) {
-        std::string r = std::to_string(t) + "-" + std::to_string(i);
-        bool durable = (t + i) % 2 == 0;
-        EXPECT_TRUE(log.submit(r, durable).is_ok()) << r;
-      }
-    });
-  for (auto& t : ts) t.join();
-  ASSERT_TRUE(log.sync().is_ok());
-  auto applied = sm.applied();
-  EXPECT_EQ(applied.size(), size_t(kThreads * kEach));
-  std::set<std::string> seen;
-  for (const auto& [r, during] : applied) {
-    EXPECT_TRUE(seen.insert(r).second) << r << " applied twice";
-    size_t dash = r.find('-');
-    int t = std::stoi(r.substr(0, dash)), i = std::stoi(r.substr(dash + 1));
-    if ((t + i) % 2 != 0) {
-      EXPECT_FALSE(during) << "unstable " << r << " applied inside before_commit";
-    }
-  }
-  EXPECT_GT(rounds.load(), 0);
-  EXPECT_EQ(log.applied_index(), uint64_t(kThreads * kEach));
-}
-
 TEST_F(DeltaLogGate, UnsyncedChunksWaitForASegmentSyncBegunAfterThemWhileOthersGoAhead) {
   // The first before_write is held until the test lets it go.
   std::mutex mu;
@@ -261,6 +217,9 @@ TEST_F(DeltaLogGate, ThreeKindsOfWritersAllFinishInWriteOrder) {
   LogOptions opts;
   opts.durability = Durability::kSync;
   std::atomic<int> rounds{0};
+  // in_round is set only while before_commit runs, not through the WAL sync
+  // after it, so the check below is one-sided: a record applied while it is
+  // set was surely written inside a round.
   opts.before_commit = [&] {
     in_round = true;
     rounds.fetch_add(1);
