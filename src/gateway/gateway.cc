@@ -222,10 +222,11 @@ Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable
   }
   KISEKI_KILL_POINT("write.before_commit");
   uint32_t k = shard ? *shard : shard_of_record(deltas, shard_count());
-  // Under `sync` on one node the chunks this caller stored (appended before
-  // now) are synced from the log's queue: one fdatasync for every record
-  // waiting, run outside the leader's turn (before_write, ADR 0008).
-  bool refs_synced = opts_.replication || opts_.durability != Durability::kSync || fresh_ids.empty();
+  // The chunks this caller stored (appended before now) are synced from the
+  // log's queue under `sync` on one node: one fdatasync for every record
+  // waiting, run outside the leader's turn (before_write, ADR 0008). The other
+  // modes' records rely on the WAL sync round's segment sync instead.
+  bool refs_synced = opts_.replication || fresh_ids.empty();
   auto out = log_of_shard(k).submit(ns::encode_record(deltas, req), durable, refs_synced);
   if (out) {
     KISEKI_KILL_POINT("write.after_commit");

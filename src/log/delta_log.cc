@@ -178,12 +178,11 @@ void DeltaLog::presync(Pending& p, std::unique_lock<std::mutex>& lock) {
   }
   // Records queued during this sync need the next one: the first whose thread
   // waits runs it.
-  if (presync_wanted())
-    for (Pending* q : queue_)
-      if (q != &p && !q->busy && unsynced(q)) {
-        q->cv.notify_one();
-        break;
-      }
+  for (Pending* q : queue_)
+    if (q != &p && !q->busy && unsynced(q)) {
+      q->cv.notify_one();
+      break;
+    }
   wake_leader();
 }
 
