@@ -408,6 +408,15 @@ Result<std::vector<DirEntryPlus>> LocalGateway::readdir_plus(NsRef ns, InodeId d
   return out;
 }
 
+Result<std::shared_ptr<const chunk::OpenedChunk>> LocalGateway::open_cached(const crypto::DomainKeys& domain,
+                                                                            const ChunkId& id) const {
+  if (auto hot = cache_->get(id)) return hot;
+  auto opened = std::make_shared<chunk::OpenedChunk>();
+  KISEKI_TRY(read_chunk(domain, id, &opened->bytes));
+  cache_->put(id, opened);
+  return std::shared_ptr<const chunk::OpenedChunk>(std::move(opened));
+}
+
 // Fills `out` with [offset, offset + length) of a file, zeros in holes.
 Status LocalGateway::read_range(const crypto::DomainKeys& domain, const Content& c, uint64_t size,
                                 uint64_t offset, uint64_t length, Bytes* out) const {
@@ -433,13 +442,7 @@ Status LocalGateway::read_range(const crypto::DomainKeys& domain, const Content&
     // domain: any other id fails the open below, as it always did).
     std::shared_ptr<const chunk::OpenedChunk> hot;
     if (cache_->enabled() && domain_of(it->chunk) == domain.domain) {
-      hot = cache_->get(it->chunk);
-      if (!hot) {
-        auto opened = std::make_shared<chunk::OpenedChunk>();
-        KISEKI_TRY(read_chunk(domain, it->chunk, &opened->bytes));
-        cache_->put(it->chunk, opened);
-        hot = std::move(opened);
-      }
+      KISEKI_ASSIGN_OR_RETURN(hot, open_cached(domain, it->chunk));
     } else {
       KISEKI_TRY(read_chunk(domain, it->chunk, &plain));
     }

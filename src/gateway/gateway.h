@@ -166,6 +166,10 @@ class Gateway {
   // Opens an object for reads in pieces (large GETs); see ObjectHandle.
   virtual Result<ObjectHandle> open_object(NsRef ns, std::string_view key) const = 0;
   virtual Status read_object(const ObjectHandle& h, uint64_t offset, uint64_t length, Bytes* out) const = 0;
+  // The same bytes without a copy where they are opened chunks; may return
+  // fewer than `length` (a bounded number of slices): read on from the end.
+  virtual Status read_object_pinned(const ObjectHandle& h, uint64_t offset, uint64_t length,
+                                    PinnedBytes* out) const = 0;
   // kPreconditionFailed when `cond` does not hold (checked in the attempt that
   // deletes). In a versioned namespace the object becomes a version and a
   // delete marker is made (`out` says which).

@@ -120,6 +120,8 @@ class LocalGateway final : public Gateway {
   // Opens an object for reads in pieces (large GETs); see ObjectHandle.
   Result<ObjectHandle> open_object(NsRef ns, std::string_view key) const override;
   Status read_object(const ObjectHandle& h, uint64_t offset, uint64_t length, Bytes* out) const override;
+  Status read_object_pinned(const ObjectHandle& h, uint64_t offset, uint64_t length,
+                            PinnedBytes* out) const override;
   Status delete_object(NsRef ns, std::string_view key, const DeleteConditions& cond = {},
                        DeletedObject* out = nullptr) override;
   Result<ObjectHandle> open_object_version(NsRef ns, std::string_view key,
@@ -265,6 +267,10 @@ class LocalGateway final : public Gateway {
   // node's when this one lacks it or its copy fails its check.
   // `keep`: a copy fetched from another node stays here (the caller pins it next).
   Status read_chunk(const crypto::DomainKeys& domain, const ChunkId& id, Bytes* out, bool keep = false) const;
+  // A chunk of the reader's own domain, opened: from the cache, or read and
+  // put there (the cache must be enabled).
+  Result<std::shared_ptr<const chunk::OpenedChunk>> open_cached(const crypto::DomainKeys& domain,
+                                                                const ChunkId& id) const;
   // In a cluster: what a record applied on this node changes outside the
   // store (caches of keys and namespaces, a shredded tenant's key).
   void note_applied(std::string_view record);

@@ -235,6 +235,21 @@ struct ObjectHandle {
   std::shared_ptr<const struct Content> content;
 };
 
+// A piece of an object read for sending as it lies: slices of opened chunks
+// that `pins` keeps alive (no copy), or one slice of `copy`. Release it once
+// sent, so that a crypto-shred's zeroing of the chunks is not held up.
+struct PinnedBytes {
+  std::vector<ByteSpan> slices;
+  std::vector<std::shared_ptr<const void>> pins;
+  Bytes copy;
+  uint64_t size = 0;  // of all the slices
+  void release() {
+    slices.clear();
+    pins.clear();
+    size = 0;
+  }
+};
+
 struct ByteRange {
   uint64_t offset = 0;
   std::optional<uint64_t> length;  // to the end if absent

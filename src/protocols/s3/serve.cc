@@ -5,6 +5,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cstring>
+#include <vector>
 
 #include "common/logging.h"
 #include "crypto/primitives.h"
@@ -187,29 +188,33 @@ bool S3Server::serve(Conn& c) {
       if (!stream.write_all(head.data(), head.size())) return false;
     } else {
       // Stream the pinned object version in pieces: memory per connection stays
-      // bounded. The header goes out with the first piece.
+      // bounded. Opened chunks go out as they lie in the cache, the header
+      // with the first piece, each piece in one sendmsg where the socket takes it.
       constexpr uint64_t kPiece = 4 << 20;
-      // Reused by the thread's next GET (no allocation or clearing for a
-      // piece of the same size); a big one is let go afterwards.
-      thread_local Bytes piece;
-      struct Trim {
-        ~Trim() {
-          if (piece.capacity() > (1u << 20)) Bytes().swap(piece);
+      // Reused by the thread's next GET (no allocation); a big copy is let go afterwards.
+      thread_local gateway::PinnedBytes piece;
+      thread_local std::vector<iovec> iov;
+      struct Release {
+        ~Release() {
+          piece.release();
+          if (piece.copy.capacity() > (1u << 20)) Bytes().swap(piece.copy);
         }
-      } trim;
+      } release;
       bool first = true;
       for (uint64_t off = res.offset, end = res.offset + res.length; off < end;) {
-        Status st = gw_->read_object(*res.object, off, std::min(kPiece, end - off), &piece);
-        if (!st.is_ok() || piece.empty()) {
+        Status st = gw_->read_object_pinned(*res.object, off, std::min(kPiece, end - off), &piece);
+        if (!st.is_ok() || piece.size == 0) {
           KLOG_ERROR("s3 GET {} aborted at {}: {}", req.path, off, st.to_string());
           if (first) send_plain_error(stream, 500, "InternalError", "the object could not be read");
           return false;  // past the header the client sees a short body and a closed connection
         }
-        bool ok = first ? stream.write_two(head.data(), head.size(), piece.data(), piece.size())
-                        : stream.write_all(piece.data(), piece.size());
-        if (!ok) return false;
+        iov.clear();
+        if (first) iov.push_back({head.data(), head.size()});
+        for (ByteSpan s : piece.slices) iov.push_back({const_cast<uint8_t*>(s.data()), s.size()});
+        if (!stream.write_v(iov.data(), iov.size())) return false;
         first = false;
-        off += piece.size();
+        off += piece.size;
+        piece.release();
       }
     }
     if (!keep_alive || stopping_) return false;

@@ -16,6 +16,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/system/system_error.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstddef>
@@ -126,24 +127,41 @@ class FdStream {
     }
     return true;
   }
-  // Writes a and then b, as one sendmsg where it can (one syscall, one segment).
-  bool write_two(const void* a, size_t an, const void* b, size_t bn) {
-    if (ssl_) return write_all(a, an) && write_all(b, bn);
-    iovec iov[2] = {{const_cast<void*>(a), an}, {const_cast<void*>(b), bn}};
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = 2;
-    ssize_t n;
-    do {
-      n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
-      n = 0;
+  // Writes the buffers in order, in as few sendmsg calls as the socket takes
+  // (one syscall for a header and a body). Advances `iov` past what was sent.
+  bool write_v(iovec* iov, size_t n) {
+    if (ssl_) {
+      for (size_t k = 0; k < n; ++k)
+        if (!write_all(iov[k].iov_base, iov[k].iov_len)) return false;
+      return true;
     }
-    size_t w = static_cast<size_t>(n);
-    if (w < an) return write_all(static_cast<const char*>(a) + w, an - w) && write_all(b, bn);
-    return write_all(static_cast<const char*>(b) + (w - an), bn - (w - an));
+    for (;;) {
+      while (n > 0 && iov->iov_len == 0) {
+        ++iov;
+        --n;
+      }
+      if (n == 0) return true;
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = std::min<size_t>(n, IOV_MAX);
+      ssize_t w = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
+        if (!wait(POLLOUT, timeout_ms_)) return false;
+        continue;
+      }
+      for (auto left = static_cast<size_t>(w); left > 0;) {
+        size_t k = std::min(left, iov->iov_len);
+        iov->iov_base = static_cast<char*>(iov->iov_base) + k;
+        iov->iov_len -= k;
+        left -= k;
+        if (iov->iov_len == 0) {
+          ++iov;
+          --n;
+        }
+      }
+    }
   }
 
  private:

@@ -326,4 +326,55 @@ TEST_F(GatewayTest, ConditionalDelete) {
   EXPECT_EQ(gw_->delete_object(ns_, "k", seen).code(), ErrorCode::kNotFound);
 }
 
+// A GET sends opened chunks as they lie in the cache (read_object_pinned): the
+// same bytes as a copying read for every range, pinned where the range is
+// chunks end to end, copied where it is inline bytes or has a hole, read on
+// from where a short piece ends; a shredded tenant's handle reads nothing.
+TEST_F(GatewayTest, PinnedReadsMatchCopiesAndStopAtAShred) {
+  put("big", kiseki::testing::random_bytes(3 << 20, 5));  // several chunks
+  put("small", "inline bytes");
+  auto f = gw_->create(ns_, ns::kRootInode, "holey", 0644, who_, true);
+  ASSERT_TRUE(f.is_ok());
+  std::string tail = kiseki::testing::random_bytes(300000, 6);
+  ASSERT_TRUE(gw_->write(ns_, f->ino, 200000, as_bytes(tail), true, who_).is_ok());
+  struct Case {
+    const char* key;
+    uint64_t pinned_from;  // ranges from here on are pinned (none: UINT64_MAX)
+  };
+  for (Case c : {Case{"big", 0}, Case{"small", UINT64_MAX}, Case{"holey", 200000}}) {
+    auto h = gw_->open_object(ns_, c.key);
+    ASSERT_TRUE(h.is_ok()) << c.key;
+    uint64_t size = h->info.size;
+    for (auto [off, len] : {std::pair<uint64_t, uint64_t>{0, size}, {1, size - 2}, {size / 3, size / 3}, {size - 1, 5}}) {
+      Bytes want;
+      ASSERT_TRUE(gw_->read_object(*h, off, len, &want).is_ok());
+      std::string got;
+      PinnedBytes piece;
+      for (uint64_t at = off; got.size() < want.size();) {
+        ASSERT_TRUE(gw_->read_object_pinned(*h, at, off + len - at, &piece).is_ok());
+        ASSERT_GT(piece.size, 0u) << c.key << " at " << at;
+        EXPECT_EQ(!piece.pins.empty(), off >= c.pinned_from) << c.key << " at " << at;
+        uint64_t n = 0;
+        for (ByteSpan sl : piece.slices) {
+          got.append(reinterpret_cast<const char*>(sl.data()), sl.size());
+          n += sl.size();
+        }
+        EXPECT_EQ(n, piece.size);
+        at += piece.size;
+        piece.release();
+      }
+      EXPECT_TRUE(got == as_string_view(want)) << c.key << " [" << off << ", +" << len << ")";
+    }
+    PinnedBytes past_end;
+    ASSERT_TRUE(gw_->read_object_pinned(*h, size, 10, &past_end).is_ok());
+    EXPECT_EQ(past_end.size, 0u);
+  }
+  auto h = gw_->open_object(ns_, "big");
+  ASSERT_TRUE(h.is_ok());
+  ASSERT_TRUE(gw_->shred_tenant(tenant_).is_ok());
+  PinnedBytes piece;
+  EXPECT_FALSE(gw_->read_object_pinned(*h, 0, 100, &piece).is_ok());
+  EXPECT_TRUE(piece.slices.empty());
+}
+
 }  // namespace kiseki::gateway
