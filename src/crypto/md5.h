@@ -1,10 +1,11 @@
 // MD5 for S3 ETags. Every PUT hashes its whole body, and MD5 is the largest
 // single cost of a PUT (docs/performance.md); a stream cannot be split, but
 // concurrent PUTs are many. So the blocks of concurrent streams are hashed
-// together: 16 streams in the lanes of AVX-512 registers (md5_lanes.cc), for
-// about the time of one. A stream's thread hands its blocks in and waits while
-// whichever thread is hashing (flat combining) takes them into a free lane; a
-// stream with no company is hashed alone (OpenSSL's block function).
+// together: 16 streams in the lanes of AVX-512 registers, or 8 in AVX2's
+// (md5_lanes.cc), for about the time of one. A stream's thread hands its
+// blocks in and waits while whichever thread is hashing (flat combining) takes
+// them into a free lane; a stream with no company is hashed alone (OpenSSL's
+// block function).
 #pragma once
 
 #include <array>
@@ -19,11 +20,13 @@ namespace kiseki::crypto {
 void md5_blocks_alone(uint32_t h[4], const uint8_t* p, size_t nblocks);
 // The same, hashed in a lane beside other threads' streams when there are any.
 void md5_blocks_shared(uint32_t h[4], const uint8_t* p, size_t nblocks);
-// True if this CPU hashes in lanes (AVX-512); otherwise every stream goes alone.
-bool md5_lanes_available();
-// `n` (at most 16) streams of `nblocks` blocks each, in lanes at once (alone
-// without AVX-512): the kernel itself, for tests and benchmarks.
-void md5_blocks_lanes(uint32_t (*h)[4], const uint8_t* const* p, int n, size_t nblocks);
+// How many streams share a round here: 16 (AVX-512), 8 (AVX2), or 0 if every
+// stream goes alone (neither, or KISEKI_MD5_LANES=off; =avx2 caps it at 8).
+int md5_lane_width();
+// `n` streams of `nblocks` blocks each, `width` (16 or 8; 0: md5_lane_width())
+// at a time in lanes, narrower where the CPU lacks AVX-512 and alone where it
+// lacks AVX2: the kernels themselves, for tests and benchmarks.
+void md5_blocks_lanes(uint32_t (*h)[4], const uint8_t* const* p, int n, size_t nblocks, int width = 0);
 // Rounds the combiner ran, and the lanes they filled in all (their ratio is how
 // many streams shared a round on average).
 struct Md5LaneStats {

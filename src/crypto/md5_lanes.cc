@@ -1,5 +1,6 @@
-// The lanes of md5.h: 16 MD5 streams at once in AVX-512 registers, and the
-// flat combining that gathers concurrent streams into them.
+// The lanes of md5.h: 16 MD5 streams at once in AVX-512 registers (8 in AVX2
+// ones on a CPU without AVX-512), and the flat combining that gathers
+// concurrent streams into them.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -17,7 +18,7 @@ namespace kiseki::crypto {
 
 namespace {
 
-constexpr int kLanes = 16;
+constexpr int kLanes = 16;  // at most; AVX2 fills the first 8
 constexpr size_t kRoundBlocks = 64;  // 4 KiB per lane and round: newcomers join between rounds
 alignas(64) const uint8_t kIdle[kRoundBlocks * 64] = {};  // what an empty lane hashes
 
@@ -137,30 +138,171 @@ __attribute__((target("avx512f"))) void md5_x16(uint32_t st[4][kLanes], const ui
 }
 #undef STEP
 
-// The kernel over up to 16 streams' states in place: lane l hashes `nblocks`
-// (at most kRoundBlocks) blocks of p[l] into h[l]; a null h[l] is an idle lane.
-void hash_lanes(uint32_t* const h[kLanes], const uint8_t* const p[kLanes], size_t nblocks) {
+// The same 64 steps over 8 lanes in AVX2 registers, the logic functions and
+// the rotate spelt out. The steps are a dependency chain through b, the last
+// step's result, so each function takes b as late as it can (F = d ^ (b &
+// (c ^ d)), G = (b & d) | (c & ~d), H = b ^ (c ^ d), I = c ^ (b | ~d)) and a
+// + w + k is summed before f is ready.
+#define F8(b, c, d) _mm256_xor_si256(d, _mm256_and_si256(b, _mm256_xor_si256(c, d)))
+#define G8(b, c, d) _mm256_or_si256(_mm256_and_si256(b, d), _mm256_andnot_si256(d, c))
+#define H8(b, c, d) _mm256_xor_si256(b, _mm256_xor_si256(c, d))
+#define I8(b, c, d) _mm256_xor_si256(c, _mm256_or_si256(b, _mm256_xor_si256(d, ones)))
+#define STEP(f, a, b, c, d, w, k, s)                                                                      \
+  a = _mm256_add_epi32(_mm256_add_epi32(a, _mm256_add_epi32(w, _mm256_set1_epi32(static_cast<int>(k)))), \
+                       f(b, c, d));                                                                      \
+  a = _mm256_add_epi32(_mm256_or_si256(_mm256_slli_epi32(a, s), _mm256_srli_epi32(a, 32 - (s))), b);
+
+// Words 0..7 (or 8..15) of 8 lanes' blocks, one word of every lane per register
+// (an 8 x 8 transpose of 32-bit words).
+__attribute__((target("avx2"))) inline void transpose8(__m256i r[8], __m256i* w) {
+  __m256i t[8], u[8];
+  for (int k = 0; k < 4; ++k) {
+    t[2 * k] = _mm256_unpacklo_epi32(r[2 * k], r[2 * k + 1]);      // words 0 1 | 4 5 of two rows
+    t[2 * k + 1] = _mm256_unpackhi_epi32(r[2 * k], r[2 * k + 1]);  // words 2 3 | 6 7
+  }
+  for (int k = 0; k < 2; ++k) {  // rows 4k..4k+3: u[4k + m] holds word m | word m + 4
+    u[4 * k] = _mm256_unpacklo_epi64(t[4 * k], t[4 * k + 2]);
+    u[4 * k + 1] = _mm256_unpackhi_epi64(t[4 * k], t[4 * k + 2]);
+    u[4 * k + 2] = _mm256_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]);
+    u[4 * k + 3] = _mm256_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]);
+  }
+  for (int m = 0; m < 4; ++m) {
+    w[m] = _mm256_permute2x128_si256(u[m], u[4 + m], 0x20);
+    w[m + 4] = _mm256_permute2x128_si256(u[m], u[4 + m], 0x31);
+  }
+}
+
+// `nblocks` blocks of each of 8 lanes' streams; st[i][lane] is word i of a lane's state.
+__attribute__((target("avx2"))) void md5_x8(uint32_t st[4][kLanes], const uint8_t* const p[kLanes],
+                                            size_t nblocks) {
+  const __m256i ones = _mm256_set1_epi32(-1);
+  __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st[0]));
+  __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st[1]));
+  __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st[2]));
+  __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st[3]));
+  for (size_t blk = 0; blk < nblocks; ++blk) {
+    __m256i w[16], r[8];
+    for (int half = 0; half < 2; ++half) {
+      for (int l = 0; l < 8; ++l)
+        r[l] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[l] + blk * 64 + half * 32));
+      transpose8(r, w + half * 8);
+    }
+    __m256i a0 = a, b0 = b, c0 = c, d0 = d;
+    STEP(F8, a, b, c, d, w[0], 0xd76aa478u, 7);
+    STEP(F8, d, a, b, c, w[1], 0xe8c7b756u, 12);
+    STEP(F8, c, d, a, b, w[2], 0x242070dbu, 17);
+    STEP(F8, b, c, d, a, w[3], 0xc1bdceeeu, 22);
+    STEP(F8, a, b, c, d, w[4], 0xf57c0fafu, 7);
+    STEP(F8, d, a, b, c, w[5], 0x4787c62au, 12);
+    STEP(F8, c, d, a, b, w[6], 0xa8304613u, 17);
+    STEP(F8, b, c, d, a, w[7], 0xfd469501u, 22);
+    STEP(F8, a, b, c, d, w[8], 0x698098d8u, 7);
+    STEP(F8, d, a, b, c, w[9], 0x8b44f7afu, 12);
+    STEP(F8, c, d, a, b, w[10], 0xffff5bb1u, 17);
+    STEP(F8, b, c, d, a, w[11], 0x895cd7beu, 22);
+    STEP(F8, a, b, c, d, w[12], 0x6b901122u, 7);
+    STEP(F8, d, a, b, c, w[13], 0xfd987193u, 12);
+    STEP(F8, c, d, a, b, w[14], 0xa679438eu, 17);
+    STEP(F8, b, c, d, a, w[15], 0x49b40821u, 22);
+    STEP(G8, a, b, c, d, w[1], 0xf61e2562u, 5);
+    STEP(G8, d, a, b, c, w[6], 0xc040b340u, 9);
+    STEP(G8, c, d, a, b, w[11], 0x265e5a51u, 14);
+    STEP(G8, b, c, d, a, w[0], 0xe9b6c7aau, 20);
+    STEP(G8, a, b, c, d, w[5], 0xd62f105du, 5);
+    STEP(G8, d, a, b, c, w[10], 0x02441453u, 9);
+    STEP(G8, c, d, a, b, w[15], 0xd8a1e681u, 14);
+    STEP(G8, b, c, d, a, w[4], 0xe7d3fbc8u, 20);
+    STEP(G8, a, b, c, d, w[9], 0x21e1cde6u, 5);
+    STEP(G8, d, a, b, c, w[14], 0xc33707d6u, 9);
+    STEP(G8, c, d, a, b, w[3], 0xf4d50d87u, 14);
+    STEP(G8, b, c, d, a, w[8], 0x455a14edu, 20);
+    STEP(G8, a, b, c, d, w[13], 0xa9e3e905u, 5);
+    STEP(G8, d, a, b, c, w[2], 0xfcefa3f8u, 9);
+    STEP(G8, c, d, a, b, w[7], 0x676f02d9u, 14);
+    STEP(G8, b, c, d, a, w[12], 0x8d2a4c8au, 20);
+    STEP(H8, a, b, c, d, w[5], 0xfffa3942u, 4);
+    STEP(H8, d, a, b, c, w[8], 0x8771f681u, 11);
+    STEP(H8, c, d, a, b, w[11], 0x6d9d6122u, 16);
+    STEP(H8, b, c, d, a, w[14], 0xfde5380cu, 23);
+    STEP(H8, a, b, c, d, w[1], 0xa4beea44u, 4);
+    STEP(H8, d, a, b, c, w[4], 0x4bdecfa9u, 11);
+    STEP(H8, c, d, a, b, w[7], 0xf6bb4b60u, 16);
+    STEP(H8, b, c, d, a, w[10], 0xbebfbc70u, 23);
+    STEP(H8, a, b, c, d, w[13], 0x289b7ec6u, 4);
+    STEP(H8, d, a, b, c, w[0], 0xeaa127fau, 11);
+    STEP(H8, c, d, a, b, w[3], 0xd4ef3085u, 16);
+    STEP(H8, b, c, d, a, w[6], 0x04881d05u, 23);
+    STEP(H8, a, b, c, d, w[9], 0xd9d4d039u, 4);
+    STEP(H8, d, a, b, c, w[12], 0xe6db99e5u, 11);
+    STEP(H8, c, d, a, b, w[15], 0x1fa27cf8u, 16);
+    STEP(H8, b, c, d, a, w[2], 0xc4ac5665u, 23);
+    STEP(I8, a, b, c, d, w[0], 0xf4292244u, 6);
+    STEP(I8, d, a, b, c, w[7], 0x432aff97u, 10);
+    STEP(I8, c, d, a, b, w[14], 0xab9423a7u, 15);
+    STEP(I8, b, c, d, a, w[5], 0xfc93a039u, 21);
+    STEP(I8, a, b, c, d, w[12], 0x655b59c3u, 6);
+    STEP(I8, d, a, b, c, w[3], 0x8f0ccc92u, 10);
+    STEP(I8, c, d, a, b, w[10], 0xffeff47du, 15);
+    STEP(I8, b, c, d, a, w[1], 0x85845dd1u, 21);
+    STEP(I8, a, b, c, d, w[8], 0x6fa87e4fu, 6);
+    STEP(I8, d, a, b, c, w[15], 0xfe2ce6e0u, 10);
+    STEP(I8, c, d, a, b, w[6], 0xa3014314u, 15);
+    STEP(I8, b, c, d, a, w[13], 0x4e0811a1u, 21);
+    STEP(I8, a, b, c, d, w[4], 0xf7537e82u, 6);
+    STEP(I8, d, a, b, c, w[11], 0xbd3af235u, 10);
+    STEP(I8, c, d, a, b, w[2], 0x2ad7d2bbu, 15);
+    STEP(I8, b, c, d, a, w[9], 0xeb86d391u, 21);
+    a = _mm256_add_epi32(a, a0);
+    b = _mm256_add_epi32(b, b0);
+    c = _mm256_add_epi32(c, c0);
+    d = _mm256_add_epi32(d, d0);
+  }
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(st[0]), a);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(st[1]), b);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(st[2]), c);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(st[3]), d);
+}
+#undef STEP
+#undef F8
+#undef G8
+#undef H8
+#undef I8
+
+// How many lanes the kernel fills: 16 with AVX-512, 8 with AVX2, 0 without
+// either (every stream alone). KISEKI_MD5_LANES=off or avx2 picks less, for
+// comparisons on one binary.
+int cpu_lane_width() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") ? 16 : __builtin_cpu_supports("avx2") ? 8 : 0;
+}
+
+int lane_width() {
+  static const int width = [] {
+    const char* env = std::getenv("KISEKI_MD5_LANES");
+    int cpu = cpu_lane_width();
+    if (env && std::strcmp(env, "off") == 0) return 0;
+    if (env && std::strcmp(env, "avx2") == 0) return std::min(cpu, 8);
+    return cpu;
+  }();
+  return width;
+}
+
+// The kernel of `width` lanes over up to that many streams' states in place:
+// lane l hashes `nblocks` (at most kRoundBlocks) blocks of p[l] into h[l]; a
+// null h[l] is an idle lane.
+void hash_lanes(int width, uint32_t* const h[kLanes], const uint8_t* const p[kLanes], size_t nblocks) {
   alignas(64) uint32_t st[4][kLanes] = {};
   const uint8_t* lp[kLanes];
   for (int l = 0; l < kLanes; ++l) {
-    lp[l] = h[l] ? p[l] : kIdle;
-    if (h[l])
+    lp[l] = l < width && h[l] ? p[l] : kIdle;
+    if (l < width && h[l])
       for (int i = 0; i < 4; ++i) st[i][l] = h[l][i];
   }
-  md5_x16(st, lp, nblocks);
-  for (int l = 0; l < kLanes; ++l)
+  if (width == 16) md5_x16(st, lp, nblocks);
+  else md5_x8(st, lp, nblocks);
+  for (int l = 0; l < width; ++l)
     if (h[l])
       for (int i = 0; i < 4; ++i) h[l][i] = st[i][l];
-}
-
-bool lanes_enabled() {
-  static const bool on = [] {
-    const char* env = std::getenv("KISEKI_MD5_LANES");  // "off": every stream alone (for comparisons)
-    if (env && std::strcmp(env, "off") == 0) return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return on;
 }
 
 // A stream's blocks, handed in: its state and what is left of its run. Its
@@ -176,14 +318,15 @@ struct Job {
 
 // Flat combining: a thread with blocks to hash queues them and, if fewer
 // threads are hashing than there are cores, hashes itself: rounds of up to 16
-// queued jobs (its own among them) until its own is done, refilling lanes
-// between rounds with jobs queued meanwhile. What it leaves unfinished goes
-// back to the front of the queue, and the owner of the first queued job is
+// (AVX2: 8) queued jobs (its own among them) until its own is done, refilling
+// lanes between rounds with jobs queued meanwhile. What it leaves unfinished
+// goes back to the front of the queue, and the owner of the first queued job is
 // woken to hash in its place. Other threads sleep until their job is done.
 class Combiner {
  public:
-  Combiner()
-      : max_(std::max(1u, std::thread::hardware_concurrency())),
+  explicit Combiner(int width)
+      : width_(width),
+        max_(std::max(1u, std::thread::hardware_concurrency())),
         rounds_(MetricsRegistry::global().counter("kiseki_md5_rounds_total",
                                                   "Rounds of MD5 blocks hashed for S3 ETags (crypto/md5.h)")),
         streams_(MetricsRegistry::global().counter(
@@ -223,7 +366,7 @@ class Combiner {
     int active = 0;
     Job* finished[kLanes];
     for (;;) {
-      for (int l = 0; l < kLanes && !queue_.empty(); ++l)
+      for (int l = 0; l < width_ && !queue_.empty(); ++l)
         if (!lane[l]) {
           lane[l] = queue_.front();
           queue_.pop_front();
@@ -246,7 +389,7 @@ class Combiner {
           h[l] = lane[l] ? lane[l]->h : nullptr;
           p[l] = lane[l] ? lane[l]->p : nullptr;
         }
-        hash_lanes(h, p, n);
+        hash_lanes(width_, h, p, n);
       }
       int nfinished = 0;
       for (Job*& j : lane) {
@@ -281,6 +424,7 @@ class Combiner {
     }
   }
 
+  const int width_;
   const unsigned max_;
   std::mutex mu_;
   std::deque<Job*> queue_;
@@ -290,37 +434,42 @@ class Combiner {
 };
 
 Combiner& combiner() {
-  static Combiner c;
+  static Combiner c(lane_width());
   return c;
 }
 
 }  // namespace
 
-bool md5_lanes_available() { return lanes_enabled(); }
+int md5_lane_width() { return lane_width(); }
 
 Md5LaneStats md5_lane_stats() { return combiner().stats(); }
 
-void md5_blocks_lanes(uint32_t (*h)[4], const uint8_t* const* p, int n, size_t nblocks) {
-  if (!lanes_enabled()) {
+void md5_blocks_lanes(uint32_t (*h)[4], const uint8_t* const* p, int n, size_t nblocks, int width) {
+  if (width == 0) width = lane_width();
+  width = std::min(width, cpu_lane_width());
+  if (width < 8) {
     for (int l = 0; l < n; ++l) md5_blocks_alone(h[l], p[l], nblocks);
     return;
   }
   uint32_t* lh[kLanes];
   const uint8_t* lp[kLanes];
-  for (size_t done = 0; done < nblocks;) {
-    size_t step = std::min(kRoundBlocks, nblocks - done);
-    for (int l = 0; l < kLanes; ++l) {
-      lh[l] = l < n ? h[l] : nullptr;
-      lp[l] = l < n ? p[l] + done * 64 : nullptr;
+  for (int first = 0; first < n; first += width) {
+    for (size_t done = 0; done < nblocks;) {
+      size_t step = std::min(kRoundBlocks, nblocks - done);
+      for (int l = 0; l < kLanes; ++l) {
+        bool used = l < width && first + l < n;
+        lh[l] = used ? h[first + l] : nullptr;
+        lp[l] = used ? p[first + l] + done * 64 : nullptr;
+      }
+      hash_lanes(width, lh, lp, step);
+      done += step;
     }
-    hash_lanes(lh, lp, step);
-    done += step;
   }
 }
 
 void md5_blocks_shared(uint32_t h[4], const uint8_t* p, size_t nblocks) {
   if (nblocks == 0) return;
-  if (!lanes_enabled()) return md5_blocks_alone(h, p, nblocks);
+  if (lane_width() == 0) return md5_blocks_alone(h, p, nblocks);
   Job j{h, p, nblocks};
   combiner().run(j);
 }
