@@ -1,5 +1,6 @@
 #include "crypto/primitives.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -16,15 +17,28 @@ const EVP_CIPHER* gcm_cipher() {
   return c;
 }
 
-// One cipher context per thread, reused: EVP_CIPHER_CTX_new per call costs an
-// allocation and a provider lookup on the hot path.
-EVP_CIPHER_CTX* thread_ctx() {
-  struct Holder {
-    EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-    ~Holder() { EVP_CIPHER_CTX_free(ctx); }
-  };
-  thread_local Holder h;
-  return h.ctx;
+// One cipher context per thread and direction, reused: EVP_CIPHER_CTX_new per
+// call costs an allocation and a provider lookup on the hot path. The context
+// keeps the last key's schedule: a call with the same key (a tenant's key
+// opens every GET's layout) sets only the nonce.
+struct GcmContext {
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  SecretKey key;  // the key the schedule in ctx is for, while `keyed`
+  bool keyed = false;
+  ~GcmContext() { EVP_CIPHER_CTX_free(ctx); }  // cleanses the schedule
+  // Whether the context already has `k` (then EVP_*Init_ex2 gets neither the
+  // cipher nor the key, and keeps the schedule); remembers `k` if not.
+  bool has_key(const SecretKey& k) {
+    if (keyed && CRYPTO_memcmp(key.data(), k.data(), k.size()) == 0) return true;
+    key = k;
+    keyed = true;
+    return false;
+  }
+};
+
+GcmContext& thread_ctx(bool seal) {
+  thread_local GcmContext sealing, opening;
+  return seal ? sealing : opening;
 }
 
 }  // namespace
@@ -43,13 +57,16 @@ void random_bytes(MutableByteSpan out) {
 Status aes256gcm_seal(const SecretKey& key, ByteSpan nonce, ByteSpan aad, ByteSpan plaintext,
                       uint8_t* out, uint8_t* tag) {
   assert(nonce.size() == kGcmNonceSize);
-  EVP_CIPHER_CTX* ctx = thread_ctx();
+  GcmContext& g = thread_ctx(true);
+  EVP_CIPHER_CTX* ctx = g.ctx;
   int len = 0;
-  if (EVP_EncryptInit_ex2(ctx, gcm_cipher(), key.data(), nonce.data(), nullptr) != 1 ||
+  bool again = g.has_key(key);
+  if (EVP_EncryptInit_ex2(ctx, again ? nullptr : gcm_cipher(), again ? nullptr : key.data(), nonce.data(), nullptr) != 1 ||
       (!aad.empty() && EVP_EncryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) ||
       EVP_EncryptUpdate(ctx, out, &len, plaintext.data(), static_cast<int>(plaintext.size())) != 1 ||
       EVP_EncryptFinal_ex(ctx, out + len, &len) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kGcmTagSize, tag) != 1) {
+    g.keyed = false;
     return make_error(ErrorCode::kIoError, "AES-GCM seal failed");
   }
   return Status::ok();
@@ -58,15 +75,19 @@ Status aes256gcm_seal(const SecretKey& key, ByteSpan nonce, ByteSpan aad, ByteSp
 Status aes256gcm_open(const SecretKey& key, ByteSpan nonce, ByteSpan aad, ByteSpan ciphertext,
                       const uint8_t* tag, uint8_t* out) {
   if (nonce.size() != kGcmNonceSize) return invalid_argument("bad GCM nonce size");
-  EVP_CIPHER_CTX* ctx = thread_ctx();
+  GcmContext& g = thread_ctx(false);
+  EVP_CIPHER_CTX* ctx = g.ctx;
   int len = 0;
-  if (EVP_DecryptInit_ex2(ctx, gcm_cipher(), key.data(), nonce.data(), nullptr) != 1 ||
+  bool again = g.has_key(key);
+  if (EVP_DecryptInit_ex2(ctx, again ? nullptr : gcm_cipher(), again ? nullptr : key.data(), nonce.data(), nullptr) != 1 ||
       (!aad.empty() && EVP_DecryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) ||
       EVP_DecryptUpdate(ctx, out, &len, ciphertext.data(), static_cast<int>(ciphertext.size())) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kGcmTagSize, const_cast<uint8_t*>(tag)) != 1) {
+    g.keyed = false;
     return make_error(ErrorCode::kIoError, "AES-GCM open failed");
   }
   if (EVP_DecryptFinal_ex(ctx, out + len, &len) != 1) {
+    g.keyed = false;
     std::memset(out, 0, ciphertext.size());  // never hand out unauthenticated plaintext
     return corruption("AES-GCM authentication failed");
   }

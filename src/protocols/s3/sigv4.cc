@@ -199,12 +199,34 @@ std::string string_to_sign(std::string_view amz_date, const Credential& cred, st
 }
 
 crypto::Digest signing_key(std::string_view secret, const Credential& cred) {
+  // A client signs all of a day's requests with one key: the thread's last
+  // one spares the four HMACs. The old secret is wiped before it is replaced.
+  struct Last {
+    std::string secret, date, region, service;
+    crypto::Digest key{};
+    bool valid = false;
+    ~Last() {
+      secure_zero(secret.data(), secret.size());
+      secure_zero(key.data(), key.size());
+    }
+  };
+  thread_local Last last;
+  if (last.valid && last.secret == secret && last.date == cred.date && last.region == cred.region &&
+      last.service == cred.service)
+    return last.key;
   std::string k = "AWS4" + std::string(secret);
   auto d = crypto::hmac_sha256(as_bytes(k), as_bytes(cred.date));
   d = crypto::hmac_sha256(d, as_bytes(cred.region));
   d = crypto::hmac_sha256(d, as_bytes(cred.service));
   d = crypto::hmac_sha256(d, as_bytes("aws4_request"));
   secure_zero(k.data(), k.size());
+  secure_zero(last.secret.data(), last.secret.size());
+  last.secret = secret;
+  last.date = cred.date;
+  last.region = cred.region;
+  last.service = cred.service;
+  last.key = d;
+  last.valid = true;
   return d;
 }
 

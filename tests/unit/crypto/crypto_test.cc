@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <thread>
+
+#include <openssl/evp.h>
 
 #include "crypto/chunk_cipher.h"
 #include "crypto/key_manager.h"
@@ -50,6 +53,51 @@ TEST(Primitives, AesGcmVector) {
   EXPECT_EQ(back, plain);
   tag[0] ^= 1;
   EXPECT_EQ(aes256gcm_open(key, nonce, {}, ct, tag, back.data()).code(), ErrorCode::kCorruption);
+}
+
+// A thread's context keeps the last key's schedule and sets only the nonce
+// when the key repeats: every seal and open, with the key repeated, changed and
+// repeated again, and after a failed open, matches a context set up afresh.
+TEST(Primitives, AesGcmReusedKeyMatchesAFreshContext) {
+  auto fresh_seal = [](const SecretKey& k, const Bytes& nonce, const Bytes& aad, const Bytes& plain, Bytes* ct,
+                       Bytes* tag) {
+    EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
+    int len = 0;
+    ct->resize(plain.size());
+    tag->resize(16);
+    ASSERT_EQ(EVP_EncryptInit_ex2(c, EVP_aes_256_gcm(), k.data(), nonce.data(), nullptr), 1);
+    ASSERT_EQ(EVP_EncryptUpdate(c, nullptr, &len, aad.data(), static_cast<int>(aad.size())), 1);
+    ASSERT_EQ(EVP_EncryptUpdate(c, ct->data(), &len, plain.data(), static_cast<int>(plain.size())), 1);
+    ASSERT_EQ(EVP_EncryptFinal_ex(c, ct->data() + len, &len), 1);
+    ASSERT_EQ(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag->data()), 1);
+    EVP_CIPHER_CTX_free(c);
+  };
+  SecretKey k1 = SecretKey::random(), k2 = SecretKey::random();
+  Bytes aad = hex("feedfacedeadbeeffeedfacedeadbeefabaddad2");
+  const SecretKey* order[] = {&k1, &k1, &k2, &k1, &k1, &k2, &k2};
+  for (int i = 0; i < 7; ++i) {
+    const SecretKey& k = *order[i];
+    Bytes nonce(12, static_cast<uint8_t>(i + 1)), plain(1000 + i, static_cast<uint8_t>(7 * i)), want_ct, want_tag;
+    fresh_seal(k, nonce, aad, plain, &want_ct, &want_tag);
+    Bytes ct(plain.size()), tag(16), back(plain.size());
+    ASSERT_TRUE(aes256gcm_seal(k, nonce, aad, plain, ct.data(), tag.data()).is_ok());
+    EXPECT_EQ(ct, want_ct) << i;
+    EXPECT_EQ(tag, want_tag) << i;
+    if (i == 4) {  // a failed open, then the same key again
+      tag[3] ^= 1;
+      EXPECT_EQ(aes256gcm_open(k, nonce, aad, ct, tag.data(), back.data()).code(), ErrorCode::kCorruption);
+      tag[3] ^= 1;
+    }
+    for (int twice = 0; twice < 2; ++twice) {
+      std::fill(back.begin(), back.end(), 0);
+      ASSERT_TRUE(aes256gcm_open(k, nonce, aad, ct, tag.data(), back.data()).is_ok()) << i;
+      EXPECT_EQ(back, plain) << i;
+    }
+    if (i == 2) {
+      const SecretKey& other = &k == &k1 ? k2 : k1;
+      EXPECT_FALSE(aes256gcm_open(other, nonce, aad, ct, tag.data(), back.data()).is_ok()) << i;
+    }
+  }
 }
 
 class KeysTest : public ::testing::Test {

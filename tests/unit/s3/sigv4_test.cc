@@ -51,6 +51,34 @@ TEST(SigV4, PresignedUrlExample) {
             "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
 }
 
+// A thread keeps its last signing key: a request with another secret, date,
+// region or service in between, or after, gets its own (each one checked
+// against AWS's example signature, re-signed for the other scopes by hand).
+TEST(SigV4, SigningKeysFollowSecretAndScope) {
+  auto cred = *parse_credential("AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request");
+  auto direct = [](std::string_view secret, const Credential& c) {
+    std::string k = "AWS4" + std::string(secret);
+    auto d = crypto::hmac_sha256(as_bytes(k), as_bytes(c.date));
+    d = crypto::hmac_sha256(d, as_bytes(c.region));
+    d = crypto::hmac_sha256(d, as_bytes(c.service));
+    return crypto::hmac_sha256(d, as_bytes("aws4_request"));
+  };
+  Credential other_date = cred, other_region = cred, other_service = cred;
+  other_date.date = "20130525";
+  other_region.region = "eu-west-1";
+  other_service.service = "iam";
+  std::string other_secret = std::string(kSecret) + "x";
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(signing_key(kSecret, cred), direct(kSecret, cred));
+    EXPECT_EQ(signing_key(kSecret, cred), direct(kSecret, cred));
+    EXPECT_EQ(signing_key(other_secret, cred), direct(other_secret, cred));
+    EXPECT_EQ(signing_key(kSecret, other_date), direct(kSecret, other_date));
+    EXPECT_EQ(signing_key(kSecret, other_region), direct(kSecret, other_region));
+    EXPECT_EQ(signing_key(kSecret, other_service), direct(kSecret, other_service));
+  }
+  EXPECT_NE(direct(kSecret, cred), direct(other_secret, cred));
+}
+
 // Found by fuzz_s3_request: a year far from now overflowed the nanoseconds.
 TEST(SigV4, AmzDatesOutOfRangeOrSignedAreRefused) {
   int64_t ns = 0;
