@@ -458,8 +458,49 @@ Status LocalGateway::read_range(const crypto::DomainKeys& domain, const Content&
   return Status::ok();
 }
 
-Status LocalGateway::read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length, const Caller& who,
-                          Bytes* out) const {
+Status LocalGateway::pin_range(const crypto::DomainKeys& domain, const Content& c, uint64_t size, uint64_t offset,
+                               uint64_t length, PinnedBytes* out) const {
+  constexpr size_t kMaxSlices = 64;  // an iovec array a send takes whole
+  out->release();
+  if (offset >= size || length == 0) return Status::ok();
+  uint64_t end = offset + std::min(length, size - offset);
+  auto first = std::upper_bound(c.extents.begin(), c.extents.end(), offset,
+                                [](uint64_t o, const Extent& x) { return o < x.end(); });
+  // Pinned where the range is chunks of the reader's domain end to end;
+  // inline bytes, holes and other domains' chunks are copied as before.
+  bool pinnable = cache_->enabled() && c.inline_data.empty();
+  uint64_t at = offset;
+  for (auto it = first; pinnable && at < end; ++it) {
+    pinnable = it != c.extents.end() && it->file_offset <= at && domain_of(it->chunk) == domain.domain;
+    if (pinnable) at = std::max(at, it->end());
+  }
+  if (!pinnable) {
+    KISEKI_TRY(read_range(domain, c, size, offset, end - offset, &out->copy));
+    out->slices.emplace_back(out->copy);
+    out->size = out->copy.size();
+    return Status::ok();
+  }
+  for (auto it = first; offset + out->size < end && out->slices.size() < kMaxSlices; ++it) {
+    uint64_t from = std::max(offset + out->size, it->file_offset), to = std::min(end, it->end());
+    if (to <= from) continue;
+    auto hot = open_cached(domain, it->chunk);
+    if (hot && static_cast<uint64_t>(it->chunk_offset) + it->length > (*hot)->bytes.size())
+      hot = corruption("extent reaches past its chunk");
+    if (!hot) {
+      out->release();
+      return hot.status();
+    }
+    out->slices.emplace_back((*hot)->bytes.data() + it->chunk_offset + (from - it->file_offset), to - from);
+    out->pins.push_back(std::move(*hot));
+    out->size += to - from;
+  }
+  return Status::ok();
+}
+
+// What a file read needs: the file's layout and size, and its domain's keys,
+// after the checks every read makes.
+Status LocalGateway::open_for_read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length, const Caller& who,
+                                   FileToRead* f) const {
   if (offset > (1ull << 62) || length > (1ull << 32)) return invalid_argument("offset or length out of range");
   KISEKI_TRY(log_of(ns.ns).read_barrier());
   Inode i;
@@ -468,10 +509,25 @@ Status LocalGateway::read(NsRef ns, InodeId ino, uint64_t offset, uint64_t lengt
   if (i.type != FileType::kFile) return invalid_argument("not a regular file");
   KISEKI_TRY(check_data_access(who, to_attr(i), kMayRead));
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
-  Content c;
-  KISEKI_TRY(open_content(kek, ns.ns, i.content, &c));
-  KISEKI_ASSIGN_OR_RETURN(crypto::DomainKeys domain, domain_keys(ns.tenant));
-  return read_range(domain, c, i.size, offset, length, out);
+  KISEKI_TRY(open_content(kek, ns.ns, i.content, &f->content));
+  KISEKI_ASSIGN_OR_RETURN(f->domain, domain_keys(ns.tenant));
+  f->size = i.size;
+  return Status::ok();
+}
+
+Status LocalGateway::read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length, const Caller& who,
+                          Bytes* out) const {
+  FileToRead f;
+  KISEKI_TRY(open_for_read(ns, ino, offset, length, who, &f));
+  return read_range(f.domain, f.content, f.size, offset, length, out);
+}
+
+Status LocalGateway::read_pinned(NsRef ns, InodeId ino, uint64_t offset, uint64_t length, const Caller& who,
+                                 PinnedBytes* out) const {
+  out->release();
+  FileToRead f;
+  KISEKI_TRY(open_for_read(ns, ino, offset, length, who, &f));
+  return pin_range(f.domain, f.content, f.size, offset, length, out);
 }
 
 // Stores `data` as chunks for the range at `offset` and returns the extents and

@@ -138,6 +138,10 @@ class Gateway {
     KISEKI_TRY(read(ns, ino, offset, length, who, &out));
     return out;
   }
+  // The same bytes without a copy where they are opened chunks (see
+  // read_object_pinned); may return fewer than asked short of the end.
+  virtual Status read_pinned(NsRef ns, InodeId ino, uint64_t offset, uint64_t length, const Caller& who,
+                             PinnedBytes* out) const = 0;
   // Writes at any offset (holes read as zeros); returns the new attributes. An
   // unstable write (NFS UNSTABLE) is visible at once but durable only after the
   // next fsync, whatever the durability mode; a stable one follows the mode.

@@ -97,6 +97,8 @@ class LocalGateway final : public Gateway {
   using Gateway::read;
   Status read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length, const Caller& who,
               Bytes* out) const override;
+  Status read_pinned(NsRef ns, InodeId ino, uint64_t offset, uint64_t length, const Caller& who,
+                     PinnedBytes* out) const override;
   // Writes at any offset (holes read as zeros); returns the new attributes. An
   // unstable write (NFS UNSTABLE) is visible at once but durable only after the
   // next fsync, whatever the durability mode; a stable one follows the mode.
@@ -260,9 +262,20 @@ class LocalGateway final : public Gateway {
   // Chunks, seals and stores a body; small bodies stay inline when allowed.
   Result<PreparedData> prepare_stream(TenantId tenant, const ByteSource& body, bool want_md5,
                                       bool allow_inline);
+  struct FileToRead {
+    Content content;
+    uint64_t size = 0;
+    crypto::DomainKeys domain;
+  };
+  Status open_for_read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length, const Caller& who,
+                       FileToRead* f) const;
   // `domain`: the keys of the chunks' domain (unused for inline content).
   Status read_range(const crypto::DomainKeys& domain, const Content& c, uint64_t size, uint64_t offset,
                     uint64_t length, Bytes* out) const;
+  // The same range as slices of opened chunks, pinned, where it is chunks of
+  // the reader's domain end to end; a copy otherwise (read_object_pinned).
+  Status pin_range(const crypto::DomainKeys& domain, const Content& c, uint64_t size, uint64_t offset,
+                   uint64_t length, PinnedBytes* out) const;
   // Reads and opens one chunk: this node's copy, or in a cluster another
   // node's when this one lacks it or its copy fails its check.
   // `keep`: a copy fetched from another node stays here (the caller pins it next).

@@ -316,44 +316,9 @@ Status LocalGateway::read_object(const ObjectHandle& h, uint64_t offset, uint64_
 
 Status LocalGateway::read_object_pinned(const ObjectHandle& h, uint64_t offset, uint64_t length,
                                         PinnedBytes* out) const {
-  constexpr size_t kMaxSlices = 64;  // an iovec array a send takes whole
   out->release();
   KISEKI_ASSIGN_OR_RETURN(crypto::DomainKeys domain, domain_keys(h.tenant));
-  const Content& c = *h.content;
-  uint64_t size = h.info.size;
-  if (offset >= size || length == 0) return Status::ok();
-  uint64_t end = offset + std::min(length, size - offset);
-  auto first = std::upper_bound(c.extents.begin(), c.extents.end(), offset,
-                                [](uint64_t o, const Extent& x) { return o < x.end(); });
-  // Pinned where the range is chunks of the reader's domain end to end;
-  // inline bytes, holes and other domains' chunks are copied as before.
-  bool pinnable = cache_->enabled() && c.inline_data.empty();
-  uint64_t at = offset;
-  for (auto it = first; pinnable && at < end; ++it) {
-    pinnable = it != c.extents.end() && it->file_offset <= at && domain_of(it->chunk) == domain.domain;
-    if (pinnable) at = std::max(at, it->end());
-  }
-  if (!pinnable) {
-    KISEKI_TRY(read_range(domain, c, size, offset, end - offset, &out->copy));
-    out->slices.emplace_back(out->copy);
-    out->size = out->copy.size();
-    return Status::ok();
-  }
-  for (auto it = first; offset + out->size < end && out->slices.size() < kMaxSlices; ++it) {
-    uint64_t from = std::max(offset + out->size, it->file_offset), to = std::min(end, it->end());
-    if (to <= from) continue;
-    auto hot = open_cached(domain, it->chunk);
-    if (hot && static_cast<uint64_t>(it->chunk_offset) + it->length > (*hot)->bytes.size())
-      hot = corruption("extent reaches past its chunk");
-    if (!hot) {
-      out->release();
-      return hot.status();
-    }
-    out->slices.emplace_back((*hot)->bytes.data() + it->chunk_offset + (from - it->file_offset), to - from);
-    out->pins.push_back(std::move(*hot));
-    out->size += to - from;
-  }
-  return Status::ok();
+  return pin_range(domain, *h.content, h.info.size, offset, length, out);
 }
 
 Status LocalGateway::delete_object(NsRef ns, std::string_view key, const DeleteConditions& cond,

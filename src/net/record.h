@@ -8,7 +8,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "common/bytes.h"
 #include "common/status.h"
 
 namespace kiseki::net {
@@ -40,6 +42,20 @@ class RecordReader {
   virtual size_t footprint() const = 0;
 };
 
+// An answer to one record: `framed` (its record mark counts the tail too),
+// then `tail`'s slices, sent as they lie (file data from opened chunks, with
+// no copy) and kept alive by `pins` until sent.
+struct Reply {
+  std::string framed;
+  std::vector<ByteSpan> tail;
+  std::vector<std::shared_ptr<const void>> pins;
+  void clear() {
+    framed.clear();
+    tail.clear();
+    pins.clear();
+  }
+};
+
 // A protocol as the server sees it.
 class RecordService {
  public:
@@ -56,6 +72,15 @@ class RecordService {
   // answer one that has passed without running the call).
   virtual std::optional<std::string> handle(std::string_view record, Session& session,
                                             std::chrono::milliseconds waited) = 0;
+  // The same answer into `out` (cleared), its bulk data as slices where the
+  // protocol can; false for none. The server sends what this gives.
+  virtual bool answer(std::string_view record, Session& session, std::chrono::milliseconds waited, Reply* out) {
+    out->clear();
+    auto r = handle(record, session, waited);
+    if (!r) return false;
+    out->framed = std::move(*r);
+    return true;
+  }
   // Whether the record may wait on the disk (a synced commit).
   virtual bool may_block(std::string_view /*record*/) const { return false; }
 };

@@ -7,9 +7,13 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <climits>
 #include <cstring>
+#include <vector>
 #include <system_error>
 
 #include "common/tcp_listener.h"
@@ -63,21 +67,42 @@ struct RecordServer::Conn {
     g_partial_bytes.fetch_sub(charged);
     if (fd >= 0) ::close(fd);
   }
-  bool send(const std::string& framed) {
+  // The framed bytes and the tail's slices, in as few sendmsg calls as the
+  // socket takes.
+  bool send(const Reply& reply) {
+    thread_local std::vector<iovec> iov;
+    iov.clear();
+    iov.push_back({const_cast<char*>(reply.framed.data()), reply.framed.size()});
+    for (ByteSpan s : reply.tail) iov.push_back({const_cast<uint8_t*>(s.data()), s.size()});
+    iovec* v = iov.data();
+    size_t n = iov.size();
     std::lock_guard lock(write_mu);
-    const char* p = framed.data();
-    size_t n = framed.size();
-    while (n > 0) {
-      ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    for (;;) {
+      while (n > 0 && v->iov_len == 0) {
+        ++v;
+        --n;
+      }
+      if (n == 0) return true;
+      msghdr msg{};
+      msg.msg_iov = v;
+      msg.msg_iovlen = std::min<size_t>(n, IOV_MAX);
+      ssize_t w = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (w < 0) {
         if (errno == EINTR) continue;
         if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(fd, POLLOUT, kSendTimeoutMs)) continue;
         return false;
       }
-      p += w;
-      n -= static_cast<size_t>(w);
+      for (auto left = static_cast<size_t>(w); left > 0;) {
+        size_t k = std::min(left, v->iov_len);
+        v->iov_base = static_cast<char*>(v->iov_base) + k;
+        v->iov_len -= k;
+        left -= k;
+        if (v->iov_len == 0) {
+          ++v;
+          --n;
+        }
+      }
     }
-    return true;
   }
 };
 
@@ -329,7 +354,12 @@ void RecordServer::worker_loop() {
 
 void RecordServer::run_call(const std::shared_ptr<Conn>& conn, std::string_view record, Clock::time_point queued) {
   auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - queued);
-  if (auto reply = service_->handle(record, *conn->session, waited)) (void)conn->send(*reply);
+  // Reused by the thread's next call; its pins are let go once it is sent.
+  thread_local Reply reply;
+  if (service_->answer(record, *conn->session, waited, &reply)) (void)conn->send(reply);
+  reply.tail.clear();
+  reply.pins.clear();
+  if (reply.framed.capacity() > (1u << 20)) std::string().swap(reply.framed);
   {
     std::lock_guard lock(conn->mu);
     --conn->inflight;

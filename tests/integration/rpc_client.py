@@ -237,7 +237,9 @@ class RpcClient:
             return st, None, None
         u.u32()
         eof = u.u32()
-        return st, u.opaque(), bool(eof)
+        data = u.opaque()
+        assert u.p == len(u.d), "a READ reply is its data and padding to 4 bytes, no more, no less"
+        return st, data, bool(eof)
 
     def remove(self, dirfh, name, xid=None):
         st, _ = self.nfs(REMOVE, Packer().opaque(dirfh).opaque(name).bytes(), xid=xid)

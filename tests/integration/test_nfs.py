@@ -196,6 +196,44 @@ def test_s3_objects_read_through_nfs(mnt, s3, server, tmp_path):
     assert open(os.path.join(mnt, "from-s3", "small.txt"), "rb").read() == b"changed over S3"
 
 
+def test_reads_of_every_shape_on_one_connection(server, s3):
+    # A READ sends opened chunks as they lie after its reply; every other byte
+    # (inline data, holes) is copied in. Odd lengths (XDR padding), ranges across
+    # chunks, up to and past the end, many on one connection: each reply must be
+    # framed right for the next one to parse.
+    body = os.urandom((3 << 20) + 5)
+    s3.put_object(Bucket=BUCKET, Key="shapes/chunked.bin", Body=body)
+    s3.put_object(Bucket=BUCKET, Key="shapes/inline.txt", Body=b"seven b")
+    c, root = rpc_root(server)
+    st, d = c.lookup(root, "shapes")
+    assert st == rpc.OK
+    st, chunked = c.lookup(d, "chunked.bin")
+    assert st == rpc.OK
+    st, inline = c.lookup(d, "inline.txt")
+    assert st == rpc.OK
+    st, holey = c.create(d, "holey")
+    assert st == rpc.OK
+    tail = os.urandom(70001)
+    assert c.write(holey, 200003, tail)[0] == rpc.OK
+    files = {chunked: body, inline: b"seven b", holey: b"\0" * 200003 + tail}
+    rng = random.Random(16)
+    before = metric(server, "kiseki_nfs_requests_total", proc="READ")
+    reads = 0
+    for fh, want in files.items():
+        shapes = [(0, len(want)), (0, 1 << 20), (1, 3), (len(want) - 1, 7), (len(want), 10)]
+        shapes += [(rng.randrange(len(want)), rng.randrange(1, 1 << 20)) for _ in range(20)]
+        for off, count in shapes:
+            st, got, eof = c.read(fh, off, count)
+            assert st == rpc.OK
+            end = min(off + count, len(want))
+            assert 0 < len(got) <= end - off or off >= len(want)
+            assert got == want[off:off + len(got)], (off, count)
+            assert eof == (off + len(got) >= len(want))
+            reads += 1
+    assert metric(server, "kiseki_nfs_requests_total", proc="READ") - before == reads
+    c.close()
+
+
 def test_readdirplus_of_10000_entries(mnt, server):
     d = os.path.join(mnt, "big")
     os.mkdir(d)

@@ -178,8 +178,6 @@ uint32_t Nfs3Call::readlink() {
 
 // A READ reply's fields around its data: status, post_op_attr (fattr3 is 84
 // bytes), count, eof, the data's length word and padding.
-static constexpr size_t kReadReplyOverhead = 4 + 4 + 84 + 4 + 4 + 4 + 3;
-
 uint32_t Nfs3Call::read() {
   auto f = fh();
   uint64_t offset = in_.u64();
@@ -190,22 +188,35 @@ uint32_t Nfs3Call::read() {
   uint32_t st = kNfs3Ok;
   if (o.attr.type == gateway::FileType::kDirectory) st = kNfs3ErrIsdir;
   else if (o.attr.type != gateway::FileType::kFile) st = kNfs3ErrInval;
-  // One buffer per thread, kept at its size: a fresh one per call is an
-  // allocation and a clearing of the whole count before the bytes are copied in.
-  thread_local Bytes data;
+  // Opened chunks go out as they lie, slices after the reply (c_.bulk), when
+  // the server sends them so; inline bytes and holes are copied in. One per
+  // thread: its copy buffer is kept at its size.
+  thread_local gateway::PinnedBytes data;
   if (st == kNfs3Ok) {
-    Status r = s_.gw_->read(o.ns(), o.attr.ino, offset, std::min(count, s_.opts_.max_io), cred_, &data);
+    Status r = s_.gw_->read_pinned(o.ns(), o.attr.ino, offset, std::min(count, s_.opts_.max_io), cred_, &data);
     if (!r) st = nfs3_status(r);
   }
-  // The reply grows once, not by doublings through the data.
-  if (st == kNfs3Ok) out_.out()->reserve(out_.out()->size() + kReadReplyOverhead + data.size());
   out_.u32(st);
   post_op(o, o.attr);
   if (st != kNfs3Ok) return st;
-  out_.u32(static_cast<uint32_t>(data.size()));
-  out_.boolean(offset + data.size() >= o.attr.size);
-  out_.opaque(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
-  s_.bytes_read_->inc(data.size());
+  auto n = static_cast<uint32_t>(data.size);
+  out_.u32(n);
+  out_.boolean(offset + n >= o.attr.size);
+  out_.u32(n);  // the opaque's length
+  static constexpr uint8_t kPad[4] = {};
+  ByteSpan pad(kPad, (4 - n % 4) % 4);
+  if (c_.bulk && !data.pins.empty()) {
+    c_.bulk->tail.insert(c_.bulk->tail.end(), data.slices.begin(), data.slices.end());
+    c_.bulk->tail.push_back(pad);
+    for (auto& p : data.pins) c_.bulk->pins.push_back(std::move(p));
+  } else {
+    std::string* out = out_.out();
+    out->reserve(out->size() + n + pad.size());
+    for (ByteSpan sl : data.slices) out->append(reinterpret_cast<const char*>(sl.data()), sl.size());
+    out->append(pad.size(), '\0');
+  }
+  data.release();
+  s_.bytes_read_->inc(n);
   return kNfs3Ok;
 }
 

@@ -6,20 +6,32 @@
 namespace kiseki::nfs {
 
 std::optional<std::string> RpcDispatcher::handle(std::string_view record, net::Session& session,
-                                                 std::chrono::milliseconds /*waited*/) {
+                                                 std::chrono::milliseconds waited) {
+  net::Reply r;
+  if (!answer(record, session, waited, &r)) return std::nullopt;
+  for (ByteSpan s : r.tail) r.framed.append(reinterpret_cast<const char*>(s.data()), s.size());
+  return std::move(r.framed);
+}
+
+bool RpcDispatcher::answer(std::string_view record, net::Session& session, std::chrono::milliseconds /*waited*/,
+                           net::Reply* out) {
   const ClientInfo& client = session.peer;
   ParsedCall pc = parse_call(record);
-  std::string reply(4, '\0');  // the record mark, filled in at the end
+  out->clear();
+  std::string& reply = out->framed;
+  reply.assign(4, '\0');  // the record mark, filled in at the end
   const uint32_t xid = pc.header.xid;
-  auto frame = [&reply]() {
-    uint32_t len = static_cast<uint32_t>(reply.size() - 4) | 0x80000000u;
+  auto frame = [out, &reply]() {
+    size_t tail = 0;
+    for (ByteSpan s : out->tail) tail += s.size();
+    uint32_t len = static_cast<uint32_t>(reply.size() - 4 + tail) | 0x80000000u;
     put_be32(reinterpret_cast<uint8_t*>(reply.data()), len);
-    return std::move(reply);
+    return true;
   };
   switch (pc.error) {
     case CallError::kNone: break;
     case CallError::kGarbage:
-    case CallError::kNotCall: return std::nullopt;
+    case CallError::kNotCall: return false;
     case CallError::kRpcMismatch: reply += rpc_mismatch_reply(xid); return frame();
     case CallError::kBadCred: reply += auth_error_reply(xid, AuthStat::kBadCred); return frame();
     case CallError::kUnsupportedAuth: reply += auth_error_reply(xid, AuthStat::kRejectedCred); return frame();
@@ -46,25 +58,28 @@ std::optional<std::string> RpcDispatcher::handle(std::string_view record, net::S
     std::string cached;
     switch (drc_.begin(*key, &cached)) {
       case DuplicateRequestCache::State::kNew: break;
-      case DuplicateRequestCache::State::kInProgress: return std::nullopt;
-      case DuplicateRequestCache::State::kReplay: return cached;
+      case DuplicateRequestCache::State::kInProgress: return false;
+      case DuplicateRequestCache::State::kReplay: reply = std::move(cached); return true;
     }
   }
   reply += accepted_reply(xid, AcceptStat::kSuccess);
   AcceptStat st;
   try {
-    st = prog->call(RpcCall{h, pc.args, client}, &reply);
+    // A reply the cache keeps is whole: no slices.
+    st = prog->call(RpcCall{h, pc.args, client, key ? nullptr : out}, &reply);
   } catch (const std::exception& e) {
     KLOG_ERROR("rpc prog {} proc {}: {}", h.prog, h.proc, e.what());
     st = AcceptStat::kSystemErr;
   }
   if (st != AcceptStat::kSuccess) {
     reply.resize(4);
+    out->tail.clear();
+    out->pins.clear();
     reply += accepted_reply(xid, st);
   }
-  std::string framed = frame();
-  if (key) drc_.finish(*key, framed);
-  return framed;
+  frame();
+  if (key) drc_.finish(*key, reply);
+  return true;
 }
 
 bool RpcDispatcher::may_block(std::string_view record) const {

@@ -22,6 +22,9 @@ class RpcDispatcher : public net::RecordService {
   // 5531 gives no reply (an unparsable message, a REPLY, a resend in progress).
   std::optional<std::string> handle(std::string_view record, net::Session& session,
                                     std::chrono::milliseconds waited) override;
+  // The same, a READ's file data left as slices of opened chunks.
+  bool answer(std::string_view record, net::Session& session, std::chrono::milliseconds waited,
+              net::Reply* out) override;
   std::optional<std::string> handle(std::string_view record, const ClientInfo& client) {
     net::Session s;
     s.peer = client;

@@ -18,6 +18,9 @@ struct RpcCall {
   const CallHeader& hdr;
   std::string_view args;
   const ClientInfo& client;
+  // Where a program may leave bulk data as slices after its results (a READ's
+  // file data, sent without a copy); null: everything goes into the reply.
+  net::Reply* bulk = nullptr;
 };
 
 class RpcProgram {

@@ -369,6 +369,21 @@ TEST_F(GatewayTest, PinnedReadsMatchCopiesAndStopAtAShred) {
     ASSERT_TRUE(gw_->read_object_pinned(*h, size, 10, &past_end).is_ok());
     EXPECT_EQ(past_end.size, 0u);
   }
+  // The file API's pinned read (NFS READ): the same bytes, pinned past the hole.
+  for (uint64_t off : {0ul, 150000ul, 250000ul}) {
+    PinnedBytes piece;
+    ASSERT_TRUE(gw_->read_pinned(ns_, f->ino, off, 100000, who_, &piece).is_ok());
+    std::string got;
+    for (ByteSpan sl : piece.slices) got.append(reinterpret_cast<const char*>(sl.data()), sl.size());
+    EXPECT_EQ(got, read_file(f->ino, off, 100000)) << off;
+    EXPECT_EQ(!piece.pins.empty(), off >= 200000) << off;
+  }
+  SetAttrRequest private_mode;
+  private_mode.mode = 0600;
+  ASSERT_TRUE(gw_->setattr(ns_, f->ino, private_mode, who_).is_ok());
+  PinnedBytes denied;
+  EXPECT_EQ(gw_->read_pinned(ns_, f->ino, 0, 10, Caller{4242, 4242}, &denied).code(), ErrorCode::kPermissionDenied);
+  EXPECT_TRUE(denied.slices.empty());
   auto h = gw_->open_object(ns_, "big");
   ASSERT_TRUE(h.is_ok());
   ASSERT_TRUE(gw_->shred_tenant(tenant_).is_ok());
