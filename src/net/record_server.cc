@@ -13,8 +13,8 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
-#include <vector>
 #include <system_error>
+#include <vector>
 
 #include "common/tcp_listener.h"
 #include "common/logging.h"

@@ -176,8 +176,6 @@ uint32_t Nfs3Call::readlink() {
   return st;
 }
 
-// A READ reply's fields around its data: status, post_op_attr (fattr3 is 84
-// bytes), count, eof, the data's length word and padding.
 uint32_t Nfs3Call::read() {
   auto f = fh();
   uint64_t offset = in_.u64();
