@@ -262,6 +262,7 @@ class LocalGateway final : public Gateway {
   // Chunks, seals and stores a body; small bodies stay inline when allowed.
   Result<PreparedData> prepare_stream(TenantId tenant, const ByteSource& body, bool want_md5,
                                       bool allow_inline);
+  // What a file read needs, after the checks every read makes (open_for_read).
   struct FileToRead {
     Content content;
     uint64_t size = 0;
