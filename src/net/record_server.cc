@@ -11,11 +11,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <climits>
 #include <cstring>
 #include <system_error>
 #include <vector>
 
+#include "common/send_iov.h"
 #include "common/tcp_listener.h"
 #include "common/logging.h"
 #include "net/tls_tunnel.h"
@@ -78,29 +78,13 @@ struct RecordServer::Conn {
     size_t n = iov.size();
     std::lock_guard lock(write_mu);
     for (;;) {
-      while (n > 0 && v->iov_len == 0) {
-        ++v;
-        --n;
-      }
-      if (n == 0) return true;
-      msghdr msg{};
-      msg.msg_iov = v;
-      msg.msg_iovlen = std::min<size_t>(n, IOV_MAX);
-      ssize_t w = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(fd, POLLOUT, kSendTimeoutMs)) continue;
-        return false;
-      }
-      for (auto left = static_cast<size_t>(w); left > 0;) {
-        size_t k = std::min(left, v->iov_len);
-        v->iov_base = static_cast<char*>(v->iov_base) + k;
-        v->iov_len -= k;
-        left -= k;
-        if (v->iov_len == 0) {
-          ++v;
-          --n;
-        }
+      switch (send_some(fd, &v, &n)) {
+        case SendResult::kDone: return true;
+        case SendResult::kPartial: continue;
+        case SendResult::kNoRoom:
+          if (!wait_fd(fd, POLLOUT, kSendTimeoutMs)) return false;
+          continue;
+        case SendResult::kError: return false;
       }
     }
   }

@@ -21,6 +21,8 @@
 #include <climits>
 #include <cstddef>
 
+#include "common/send_iov.h"
+
 namespace kiseki::s3 {
 
 class FdStream {
@@ -136,30 +138,13 @@ class FdStream {
       return true;
     }
     for (;;) {
-      while (n > 0 && iov->iov_len == 0) {
-        ++iov;
-        --n;
-      }
-      if (n == 0) return true;
-      msghdr msg{};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = std::min<size_t>(n, IOV_MAX);
-      ssize_t w = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
-        if (!wait(POLLOUT, timeout_ms_)) return false;
-        continue;
-      }
-      for (auto left = static_cast<size_t>(w); left > 0;) {
-        size_t k = std::min(left, iov->iov_len);
-        iov->iov_base = static_cast<char*>(iov->iov_base) + k;
-        iov->iov_len -= k;
-        left -= k;
-        if (iov->iov_len == 0) {
-          ++iov;
-          --n;
-        }
+      switch (send_some(fd_, &iov, &n)) {
+        case SendResult::kDone: return true;
+        case SendResult::kPartial: continue;
+        case SendResult::kNoRoom:
+          if (!wait(POLLOUT, timeout_ms_)) return false;
+          continue;
+        case SendResult::kError: return false;
       }
     }
   }
