@@ -196,7 +196,11 @@ uint32_t shard_of_record(const std::vector<Delta>& deltas, uint32_t shards) {
 Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable, const Caller& who,
                                          std::optional<uint32_t> shard) {
   RequestId req = who.req;
-  if (req.empty()) req = {client_id_, next_seq_.fetch_add(1)};
+  // A Raft log may propose a record twice (a leader change, a timeout): the id
+  // makes the second apply answer the first result. The local delta log
+  // applies each submit once, so a caller without an id of its own (S3, the
+  // admin API) costs the request table nothing there.
+  if (req.empty() && opts_.replication) req = {client_id_, next_seq_.fetch_add(1)};
   std::vector<ChunkId> fresh_ids;
   for (auto& d : deltas)
     for (auto& r : d.refs)

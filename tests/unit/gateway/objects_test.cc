@@ -58,6 +58,30 @@ TEST_F(GatewayTest, OverwriteReleasesOldChunks) {
   }
 }
 
+// The local log applies each submit once: only a caller's own request id (an
+// NFS call's) is remembered, for the caller's retries; S3 and the admin calls
+// leave the request table alone.
+TEST_F(GatewayTest, RequestTableKeepsOnlyCallersIds) {
+  auto requests = [&] {
+    size_t n = 0;
+    auto it = gw_->store_for_test()->iterator(meta::Cf::kRequests);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+    return n;
+  };
+  put("obj", kiseki::testing::random_bytes(100 << 10, 3));
+  ASSERT_TRUE(gw_->mkdir(ns_, ns::kRootInode, "d", 0755, Caller{}).is_ok());
+  EXPECT_EQ(requests(), 0u);
+  Caller who;
+  who.req = {99, 1};
+  auto first = gw_->create(ns_, ns::kRootInode, "f", 0644, who, true);
+  ASSERT_TRUE(first.is_ok());
+  EXPECT_GT(requests(), 0u);
+  // A retry of the exclusive create answers the first result, not kExists.
+  auto again = gw_->create(ns_, ns::kRootInode, "f", 0644, who, true);
+  ASSERT_TRUE(again.is_ok()) << again.status().to_string();
+  EXPECT_EQ(again->ino, first->ino);
+}
+
 // ADR 0013 (dir_object_test.cc has the rest): both keys are kept.
 TEST_F(GatewayTest, KeyThatIsBothFileAndPrefixKeepsBoth) {
   put("a/b", "file");
