@@ -12,13 +12,17 @@ void put_be16(uint8_t* p, uint16_t v) {
   p[1] = static_cast<uint8_t>(v);
 }
 
-uint32_t frame_crc(const uint8_t* header, std::string_view payload) {
-  return crc32c(payload.data(), payload.size(), crc32c(header, 28));
+uint32_t frame_crc(const uint8_t* header, std::string_view payload, std::span<const ByteSpan> tail = {}) {
+  uint32_t crc = crc32c(payload.data(), payload.size(), crc32c(header, 28));
+  for (ByteSpan t : tail) crc = crc32c(t.data(), t.size(), crc);
+  return crc;
 }
 
 }  // namespace
 
-void encode_frame(FrameHeader h, std::string_view payload, std::string* out) {
+void encode_frame(FrameHeader h, std::string_view payload, std::string* out, std::span<const ByteSpan> tail) {
+  size_t length = payload.size();
+  for (ByteSpan t : tail) length += t.size();
   uint8_t b[kFrameHeaderBytes];
   put_be32(b, kFrameMagic);
   b[4] = kFrameVersion;
@@ -27,8 +31,8 @@ void encode_frame(FrameHeader h, std::string_view payload, std::string* out) {
   put_be64(b + 8, h.request_id);
   put_be32(b + 16, h.status);
   put_be32(b + 20, h.deadline_ms);
-  put_be32(b + 24, static_cast<uint32_t>(payload.size()));
-  put_be32(b + 28, frame_crc(b, payload));
+  put_be32(b + 24, static_cast<uint32_t>(length));
+  put_be32(b + 28, frame_crc(b, payload, tail));
   out->reserve(out->size() + sizeof(b) + payload.size());
   out->append(reinterpret_cast<const char*>(b), sizeof(b));
   out->append(payload);
@@ -40,13 +44,17 @@ std::string encode_frame(const FrameHeader& h, std::string_view payload) {
   return out;
 }
 
-std::string encode_response(const FrameHeader& req, const Status& st, std::string_view payload) {
+std::string encode_response(const FrameHeader& req, const Status& st, std::string_view payload,
+                            std::span<const ByteSpan> tail) {
   FrameHeader h;
   h.flags = kFlagResponse;
   h.opcode = req.opcode;
   h.request_id = req.request_id;
   h.status = static_cast<uint32_t>(st.code());
-  return encode_frame(h, st ? payload : std::string_view(st.message()));
+  std::string out;
+  if (st) encode_frame(h, payload, &out, tail);
+  else encode_frame(h, st.message(), &out);
+  return out;
 }
 
 Result<FrameHeader> parse_header(std::string_view bytes) {

@@ -21,10 +21,12 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/bytes.h"
 #include "common/status.h"
 #include "net/record.h"
 
@@ -49,11 +51,15 @@ struct FrameHeader {
   bool response() const { return flags & kFlagResponse; }
 };
 
-// Appends header and payload as one frame to `out`.
-void encode_frame(FrameHeader h, std::string_view payload, std::string* out);
+// Appends header and payload as one frame to `out`. `tail`'s bytes end the
+// payload on the wire, sent after `out` as they lie (net::Reply): the length
+// and the CRC count them.
+void encode_frame(FrameHeader h, std::string_view payload, std::string* out, std::span<const ByteSpan> tail = {});
 std::string encode_frame(const FrameHeader& h, std::string_view payload);
-// The answer to `req`: status 0 and the result, or an error and its message.
-std::string encode_response(const FrameHeader& req, const Status& st, std::string_view payload = {});
+// The answer to `req`: status 0 and the result (`payload`, then `tail`), or an
+// error and its message (no tail).
+std::string encode_response(const FrameHeader& req, const Status& st, std::string_view payload = {},
+                            std::span<const ByteSpan> tail = {});
 
 struct Frame {
   FrameHeader header;

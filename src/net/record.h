@@ -54,6 +54,13 @@ struct Reply {
     tail.clear();
     pins.clear();
   }
+  // The whole answer as one string (for a caller that sends it so).
+  std::string flatten() && {
+    for (ByteSpan s : tail) framed.append(reinterpret_cast<const char*>(s.data()), s.size());
+    tail.clear();
+    pins.clear();
+    return std::move(framed);
+  }
 };
 
 // A protocol as the server sees it.

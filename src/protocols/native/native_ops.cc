@@ -33,9 +33,41 @@ uint32_t wanted(uint32_t flags) {
 
 constexpr uint32_t kMaxDirEntries = 4096;
 
+// Reads `length` bytes in as many pinned reads as it takes (each gives a
+// bounded number of slices), `read(at, n, out)` reading n bytes from `at` on;
+// short only at the end. Opened chunks go as the reply's tail where the server
+// sends it so (`bulk`), with no copy; copied bytes (inline data, holes) go into
+// `out`, or once the tail has begun, join it in a buffer the reply keeps.
+template <typename Read>
+Status read_into_reply(uint64_t length, Read read, Encoder& out, net::Reply* bulk) {
+  thread_local gateway::PinnedBytes data;  // its copy buffer is kept at its size
+  for (uint64_t got = 0; got < length;) {
+    if (Status st = read(got, length - got, &data); !st) {
+      data.release();
+      return st;
+    }
+    if (data.size == 0) break;
+    got += data.size;
+    if (bulk && !data.pins.empty()) {
+      bulk->tail.insert(bulk->tail.end(), data.slices.begin(), data.slices.end());
+      for (auto& p : data.pins) bulk->pins.push_back(std::move(p));
+    } else if (bulk && !bulk->tail.empty()) {
+      auto kept = std::make_shared<Bytes>();
+      for (ByteSpan sl : data.slices) kept->insert(kept->end(), sl.begin(), sl.end());
+      bulk->tail.emplace_back(*kept);
+      bulk->pins.push_back(std::move(kept));
+    } else {
+      for (ByteSpan sl : data.slices) out.raw(sl);
+    }
+    data.release();
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
-Status NativeService::file_op(Op op, Decoder& in, gateway::NsRef ns, const gateway::Caller& who, Encoder& out) {
+Status NativeService::file_op(Op op, Decoder& in, gateway::NsRef ns, const gateway::Caller& who, Encoder& out,
+                             net::Reply* bulk) {
   switch (op) {
     case Op::kLookup: {
       InodeId parent = in.u64();
@@ -138,10 +170,12 @@ Status NativeService::file_op(Op op, Decoder& in, gateway::NsRef ns, const gatew
       uint64_t offset = in.u64();
       uint32_t length = in.u32();
       if (!in.ok() || length > kMaxIo) return malformed();
-      thread_local Bytes data;  // kept: no allocation and clearing per read
-      KISEKI_TRY(gw_->read(ns, ino, offset, length, who, &data));
-      out.raw(ByteSpan(data));
-      return Status::ok();
+      return read_into_reply(
+          length,
+          [&](uint64_t at, uint64_t n, gateway::PinnedBytes* d) {
+            return gw_->read_pinned(ns, ino, offset + at, n, who, d);
+          },
+          out, bulk);
     }
     case Op::kWrite: {
       InodeId ino = in.u64();
@@ -168,7 +202,7 @@ Status NativeService::file_op(Op op, Decoder& in, gateway::NsRef ns, const gatew
   }
 }
 
-Status NativeService::object_op(Op op, Decoder& in, gateway::NsRef ns, Encoder& out) {
+Status NativeService::object_op(Op op, Decoder& in, gateway::NsRef ns, Encoder& out, net::Reply* bulk) {
   auto put_info = [&](const Result<gateway::ObjectInfo>& r) {
     if (!r) return r.status();
     encode_info(out, *r);
@@ -191,13 +225,15 @@ Status NativeService::object_op(Op op, Decoder& in, gateway::NsRef ns, Encoder& 
       uint64_t offset = in.u64();
       uint64_t length = in.u64();
       if (!in.ok()) return malformed();
+      KISEKI_ASSIGN_OR_RETURN(gateway::ObjectHandle h, gw_->open_object(ns, key));
+      if (offset > h.info.size || (offset == h.info.size && h.info.size > 0))
+        return invalid_argument("range starts beyond the end of the object");
+      encode_info(out, h.info);
       // One frame carries at most kMaxIo: the client asks again for the rest.
-      gateway::ByteRange range{offset, std::min<uint64_t>(length, kMaxIo)};
-      gateway::ObjectInfo info;
-      KISEKI_ASSIGN_OR_RETURN(Bytes data, gw_->get_object(ns, key, range, &info));
-      encode_info(out, info);
-      out.raw(ByteSpan(data));
-      return Status::ok();
+      return read_into_reply(
+          std::min<uint64_t>(length, kMaxIo),
+          [&](uint64_t at, uint64_t n, gateway::PinnedBytes* d) { return gw_->read_object_pinned(h, offset + at, n, d); },
+          out, bulk);
     }
     case Op::kHeadObject: {
       std::string_view key = in.str();

@@ -23,31 +23,47 @@ bool NativeService::may_block(std::string_view record) const {
 
 std::optional<std::string> NativeService::handle(std::string_view record, net::Session& session,
                                                  std::chrono::milliseconds waited) {
+  net::Reply r;
+  if (!answer(record, session, waited, &r)) return std::nullopt;
+  return std::move(r).flatten();
+}
+
+bool NativeService::answer(std::string_view record, net::Session& session, std::chrono::milliseconds waited,
+                           net::Reply* reply) {
+  reply->clear();
   auto& s = static_cast<NativeSession&>(session);
   net::Frame f;
   if (Status st = net::parse_frame(record, &f); !st) {
     KLOG_WARN("native: {}: {}", s.peer.addr, st.message());
-    return net::encode_response(f.header, st);
+    reply->framed = net::encode_response(f.header, st);
+    return true;
   }
-  if (f.header.response()) return std::nullopt;  // nothing is asked of a client here
+  if (f.header.response()) return false;  // nothing is asked of a client here
   if (f.header.deadline_ms != 0 && waited.count() >= f.header.deadline_ms) {
     // The caller has stopped waiting: the call is not run (a retry of a
     // mutation carries the same request id and runs then).
-    return net::encode_response(f.header, Status(ErrorCode::kTimeout, "the call's deadline passed in the server's queue"));
+    reply->framed = net::encode_response(
+        f.header, Status(ErrorCode::kTimeout, "the call's deadline passed in the server's queue"));
+    return true;
   }
   std::string out;
   Decoder in(f.payload);
   Status st;
   try {
-    st = dispatch(static_cast<Op>(f.header.opcode), in, s, &out);
+    st = dispatch(static_cast<Op>(f.header.opcode), in, s, &out, reply);
   } catch (const std::exception& e) {
     KLOG_ERROR("native: op {}: {}", f.header.opcode, e.what());
     st = Status(ErrorCode::kIoError, "internal error");
   }
-  return net::encode_response(f.header, st, out);
+  if (!st) {
+    reply->tail.clear();
+    reply->pins.clear();
+  }
+  reply->framed = net::encode_response(f.header, st, out, reply->tail);
+  return true;
 }
 
-Status NativeService::dispatch(Op op, Decoder& in, NativeSession& s, std::string* out) {
+Status NativeService::dispatch(Op op, Decoder& in, NativeSession& s, std::string* out, net::Reply* bulk) {
   switch (op) {
     case Op::kPing: return Status::ok();
     case Op::kHello: return hello(in, s, out);
@@ -61,10 +77,10 @@ Status NativeService::dispatch(Op op, Decoder& in, NativeSession& s, std::string
   if (op == Op::kMount) return mount(in, s, out);
   KISEKI_ASSIGN_OR_RETURN(gateway::NsRef ns, ns_of(in, s));
   Encoder e(out);
-  if (static_cast<uint16_t>(op) >= static_cast<uint16_t>(Op::kPutObject)) return object_op(op, in, ns, e);
+  if (static_cast<uint16_t>(op) >= static_cast<uint16_t>(Op::kPutObject)) return object_op(op, in, ns, e, bulk);
   gateway::Caller who;
   if (!decode_caller(in, &who)) return invalid_argument("malformed caller");
-  return file_op(op, in, ns, who, e);
+  return file_op(op, in, ns, who, e, bulk);
 }
 
 Status NativeService::hello(Decoder& in, NativeSession& s, std::string* out) {

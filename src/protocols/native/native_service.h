@@ -29,17 +29,22 @@ class NativeService : public net::RecordService {
   std::unique_ptr<net::Session> connected(const net::Peer& peer) override;
   std::optional<std::string> handle(std::string_view record, net::Session& session,
                                     std::chrono::milliseconds waited) override;
+  // kRead and kGetObject leave the opened chunks they read as the reply's tail.
+  bool answer(std::string_view record, net::Session& session, std::chrono::milliseconds waited,
+              net::Reply* out) override;
   bool may_block(std::string_view record) const override;
 
  private:
-  Status dispatch(Op op, Decoder& in, NativeSession& s, std::string* out);
+  // `bulk`: where file data may go as slices after `out` (null: all into `out`).
+  Status dispatch(Op op, Decoder& in, NativeSession& s, std::string* out, net::Reply* bulk);
   Status hello(Decoder& in, NativeSession& s, std::string* out);
   Status auth(Decoder& in, NativeSession& s, std::string* out);
   Status mount(Decoder& in, NativeSession& s, std::string* out);
   // The namespace a request names, if this session mounted it.
   Result<gateway::NsRef> ns_of(Decoder& in, NativeSession& s);
-  Status file_op(Op op, Decoder& in, gateway::NsRef ns, const gateway::Caller& who, Encoder& out);
-  Status object_op(Op op, Decoder& in, gateway::NsRef ns, Encoder& out);
+  Status file_op(Op op, Decoder& in, gateway::NsRef ns, const gateway::Caller& who, Encoder& out,
+                 net::Reply* bulk);
+  Status object_op(Op op, Decoder& in, gateway::NsRef ns, Encoder& out, net::Reply* bulk);
 
   gateway::Gateway* gw_;
 };

@@ -9,8 +9,7 @@ std::optional<std::string> RpcDispatcher::handle(std::string_view record, net::S
                                                  std::chrono::milliseconds waited) {
   net::Reply r;
   if (!answer(record, session, waited, &r)) return std::nullopt;
-  for (ByteSpan s : r.tail) r.framed.append(reinterpret_cast<const char*>(s.data()), s.size());
-  return std::move(r.framed);
+  return std::move(r).flatten();
 }
 
 bool RpcDispatcher::answer(std::string_view record, net::Session& session, std::chrono::milliseconds /*waited*/,

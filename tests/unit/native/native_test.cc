@@ -191,6 +191,58 @@ TEST_F(NativeTest, ObjectsLargerThanAFrameAndManyCallsInFlight) {
   EXPECT_EQ(c->head_object(m.ns, "dir/big.bin").status().code(), ErrorCode::kNotFound);
 }
 
+// READ and GET answer with the opened chunks after the frame's payload (the
+// length and CRC count them): every shape of read comes back byte for byte.
+TEST_F(NativeTest, ReadsOfEveryShapeComeBackByteForByte) {
+  auto c = connect();
+  auto m = *c->mount("files");
+  gateway::Caller who{1000, 1000, {}, {}};
+  auto f = c->create(m.ns, m.root.ino, "many", 0644, true, who);
+  ASSERT_TRUE(f.is_ok()) << f.status().to_string();
+  // 300 writes of 4 KiB: 300 extents, more than one pinned read gives, then a
+  // hole and a tail.
+  std::string model;
+  for (int i = 0; i < 300; ++i) {
+    std::string piece = kiseki::testing::random_bytes(4096, 100 + i);
+    ASSERT_TRUE(c->write(m.ns, f->ino, model.size(), piece, true, who).is_ok());
+    model += piece;
+  }
+  std::string tail = kiseki::testing::random_bytes(70000, 7);
+  ASSERT_TRUE(c->write(m.ns, f->ino, model.size() + 5000, tail, true, who).is_ok());
+  model += std::string(5000, '\0') + tail;
+  struct Shape {
+    uint64_t offset, length;
+  };
+  for (Shape s : std::vector<Shape>{{0, 1 << 20},
+                                    {1, 4095},
+                                    {4095, 2},
+                                    {1000, 300000},
+                                    {model.size() - 80000, 1 << 20},
+                                    {model.size() - 1, 10},
+                                    {model.size(), 10},
+                                    {model.size() + 10, 10},
+                                    {0, model.size() + 1}}) {
+    auto back = c->read(m.ns, f->ino, s.offset, s.length, who);
+    ASSERT_TRUE(back.is_ok()) << s.offset << "+" << s.length << ": " << back.status().to_string();
+    std::string want = s.offset < model.size() ? model.substr(s.offset, s.length) : "";
+    EXPECT_TRUE(*back == want) << s.offset << "+" << s.length << ": " << back->size() << " bytes, want "
+                               << want.size();
+  }
+  auto tiny = c->create(m.ns, m.root.ino, "tiny", 0644, true, who);  // inline in its inode
+  ASSERT_TRUE(tiny.is_ok());
+  ASSERT_TRUE(c->write(m.ns, tiny->ino, 0, "small", true, who).is_ok());
+  EXPECT_EQ(*c->read(m.ns, tiny->ino, 1, 100, who), "mall");
+
+  std::string obj = kiseki::testing::random_bytes(3 << 20, 11);  // chunks, and more than a frame
+  ASSERT_TRUE(c->put_object(m.ns, "obj", obj).is_ok());
+  EXPECT_TRUE(*c->get_object(m.ns, "obj", 0, std::nullopt) == obj);
+  EXPECT_TRUE(*c->get_object(m.ns, "obj", 12345, 1 << 20) == obj.substr(12345, 1 << 20));
+  EXPECT_EQ(*c->get_object(m.ns, "obj", obj.size() - 3, 100), obj.substr(obj.size() - 3));
+  EXPECT_EQ(c->get_object(m.ns, "obj", obj.size(), 1).status().code(), ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(c->put_object(m.ns, "empty", "").is_ok());
+  EXPECT_EQ(*c->get_object(m.ns, "empty", 0, std::nullopt), "");
+}
+
 TEST_F(NativeTest, GarbageAndHugeLengthsCloseOnlyTheirConnection) {
   auto c = connect();
   auto m = *c->mount("files");
