@@ -35,9 +35,9 @@ constexpr uint32_t kMaxDirEntries = 4096;
 
 // Reads `length` bytes in as many pinned reads as it takes (each gives a
 // bounded number of slices), `read(at, n, out)` reading n bytes from `at` on;
-// short only at the end. Opened chunks go as the reply's tail where the server
-// sends it so (`bulk`), with no copy; copied bytes (inline data, holes) go into
-// `out`, or once the tail has begun, join it in a buffer the reply keeps.
+// short only at the end. Opened chunks go as the reply's tail, sent as they
+// lie; copied bytes (inline data, holes) go into `out`, or once the tail has
+// begun, join it in a buffer the reply keeps.
 template <typename Read>
 Status read_into_reply(uint64_t length, Read read, Encoder& out, net::Reply* bulk) {
   thread_local gateway::PinnedBytes data;  // its copy buffer is kept at its size
@@ -48,10 +48,10 @@ Status read_into_reply(uint64_t length, Read read, Encoder& out, net::Reply* bul
     }
     if (data.size == 0) break;
     got += data.size;
-    if (bulk && !data.pins.empty()) {
+    if (!data.pins.empty()) {
       bulk->tail.insert(bulk->tail.end(), data.slices.begin(), data.slices.end());
       for (auto& p : data.pins) bulk->pins.push_back(std::move(p));
-    } else if (bulk && !bulk->tail.empty()) {
+    } else if (!bulk->tail.empty()) {
       auto kept = std::make_shared<Bytes>();
       for (ByteSpan sl : data.slices) kept->insert(kept->end(), sl.begin(), sl.end());
       bulk->tail.emplace_back(*kept);

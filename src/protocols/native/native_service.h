@@ -35,7 +35,7 @@ class NativeService : public net::RecordService {
   bool may_block(std::string_view record) const override;
 
  private:
-  // `bulk`: where file data may go as slices after `out` (null: all into `out`).
+  // `bulk`: the reply, whose tail file data may go to as slices after `out`.
   Status dispatch(Op op, Decoder& in, NativeSession& s, std::string* out, net::Reply* bulk);
   Status hello(Decoder& in, NativeSession& s, std::string* out);
   Status auth(Decoder& in, NativeSession& s, std::string* out);
