@@ -459,8 +459,7 @@ Status LocalGateway::read_range(const crypto::DomainKeys& domain, const Content&
 }
 
 Status LocalGateway::pin_range(const crypto::DomainKeys& domain, const Content& c, uint64_t size, uint64_t offset,
-                               uint64_t length, PinnedBytes* out) const {
-  constexpr size_t kMaxSlices = 64;  // an iovec array a send takes whole
+                               uint64_t length, size_t max_slices, PinnedBytes* out) const {
   out->release();
   if (offset >= size || length == 0) return Status::ok();
   uint64_t end = offset + std::min(length, size - offset);
@@ -480,7 +479,7 @@ Status LocalGateway::pin_range(const crypto::DomainKeys& domain, const Content& 
     out->size = out->copy.size();
     return Status::ok();
   }
-  for (auto it = first; offset + out->size < end && out->slices.size() < kMaxSlices; ++it) {
+  for (auto it = first; offset + out->size < end && out->slices.size() < max_slices; ++it) {
     uint64_t from = std::max(offset + out->size, it->file_offset), to = std::min(end, it->end());
     if (to <= from) continue;
     auto hot = open_cached(domain, it->chunk);
@@ -523,11 +522,11 @@ Status LocalGateway::read(NsRef ns, InodeId ino, uint64_t offset, uint64_t lengt
 }
 
 Status LocalGateway::read_pinned(NsRef ns, InodeId ino, uint64_t offset, uint64_t length, const Caller& who,
-                                 PinnedBytes* out) const {
+                                 PinnedBytes* out, size_t max_slices) const {
   out->release();
   FileToRead f;
   KISEKI_TRY(open_for_read(ns, ino, offset, length, who, &f));
-  return pin_range(f.domain, f.content, f.size, offset, length, out);
+  return pin_range(f.domain, f.content, f.size, offset, length, max_slices, out);
 }
 
 // Stores `data` as chunks for the range at `offset` and returns the extents and

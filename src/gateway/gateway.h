@@ -141,7 +141,7 @@ class Gateway {
   // The same bytes without a copy where they are opened chunks (see
   // read_object_pinned); may return fewer than asked short of the end.
   virtual Status read_pinned(NsRef ns, InodeId ino, uint64_t offset, uint64_t length, const Caller& who,
-                             PinnedBytes* out) const = 0;
+                             PinnedBytes* out, size_t max_slices = kPinnedSlices) const = 0;
   // Writes at any offset (holes read as zeros); returns the new attributes. An
   // unstable write (NFS UNSTABLE) is visible at once but durable only after the
   // next fsync, whatever the durability mode; a stable one follows the mode.
@@ -171,9 +171,9 @@ class Gateway {
   virtual Result<ObjectHandle> open_object(NsRef ns, std::string_view key) const = 0;
   virtual Status read_object(const ObjectHandle& h, uint64_t offset, uint64_t length, Bytes* out) const = 0;
   // The same bytes without a copy where they are opened chunks; may return
-  // fewer than `length` (a bounded number of slices): read on from the end.
+  // fewer than `length` (at most `max_slices` slices): read on from the end.
   virtual Status read_object_pinned(const ObjectHandle& h, uint64_t offset, uint64_t length,
-                                    PinnedBytes* out) const = 0;
+                                    PinnedBytes* out, size_t max_slices = kPinnedSlices) const = 0;
   // kPreconditionFailed when `cond` does not hold (checked in the attempt that
   // deletes). In a versioned namespace the object becomes a version and a
   // delete marker is made (`out` says which).

@@ -98,7 +98,7 @@ class LocalGateway final : public Gateway {
   Status read(NsRef ns, InodeId ino, uint64_t offset, uint64_t length, const Caller& who,
               Bytes* out) const override;
   Status read_pinned(NsRef ns, InodeId ino, uint64_t offset, uint64_t length, const Caller& who,
-                     PinnedBytes* out) const override;
+                     PinnedBytes* out, size_t max_slices = kPinnedSlices) const override;
   // Writes at any offset (holes read as zeros); returns the new attributes. An
   // unstable write (NFS UNSTABLE) is visible at once but durable only after the
   // next fsync, whatever the durability mode; a stable one follows the mode.
@@ -123,7 +123,7 @@ class LocalGateway final : public Gateway {
   Result<ObjectHandle> open_object(NsRef ns, std::string_view key) const override;
   Status read_object(const ObjectHandle& h, uint64_t offset, uint64_t length, Bytes* out) const override;
   Status read_object_pinned(const ObjectHandle& h, uint64_t offset, uint64_t length,
-                            PinnedBytes* out) const override;
+                            PinnedBytes* out, size_t max_slices = kPinnedSlices) const override;
   Status delete_object(NsRef ns, std::string_view key, const DeleteConditions& cond = {},
                        DeletedObject* out = nullptr) override;
   Result<ObjectHandle> open_object_version(NsRef ns, std::string_view key,
@@ -276,7 +276,7 @@ class LocalGateway final : public Gateway {
   // The same range as slices of opened chunks, pinned, where it is chunks of
   // the reader's domain end to end; a copy otherwise (read_object_pinned).
   Status pin_range(const crypto::DomainKeys& domain, const Content& c, uint64_t size, uint64_t offset,
-                   uint64_t length, PinnedBytes* out) const;
+                   uint64_t length, size_t max_slices, PinnedBytes* out) const;
   // Reads and opens one chunk: this node's copy, or in a cluster another
   // node's when this one lacks it or its copy fails its check.
   // `keep`: a copy fetched from another node stays here (the caller pins it next).

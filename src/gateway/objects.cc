@@ -315,10 +315,10 @@ Status LocalGateway::read_object(const ObjectHandle& h, uint64_t offset, uint64_
 }
 
 Status LocalGateway::read_object_pinned(const ObjectHandle& h, uint64_t offset, uint64_t length,
-                                        PinnedBytes* out) const {
+                                        PinnedBytes* out, size_t max_slices) const {
   out->release();
   KISEKI_ASSIGN_OR_RETURN(crypto::DomainKeys domain, domain_keys(h.tenant));
-  return pin_range(domain, *h.content, h.info.size, offset, length, out);
+  return pin_range(domain, *h.content, h.info.size, offset, length, max_slices, out);
 }
 
 Status LocalGateway::delete_object(NsRef ns, std::string_view key, const DeleteConditions& cond,

@@ -33,36 +33,22 @@ uint32_t wanted(uint32_t flags) {
 
 constexpr uint32_t kMaxDirEntries = 4096;
 
-// Reads `length` bytes in as many pinned reads as it takes (each gives a
-// bounded number of slices), `read(at, n, out)` reading n bytes from `at` on;
-// short only at the end. Opened chunks go as the reply's tail, sent as they
-// lie; copied bytes (inline data, holes) go into `out`, or once the tail has
-// begun, join it in a buffer the reply keeps.
-template <typename Read>
-Status read_into_reply(uint64_t length, Read read, Encoder& out, net::Reply* bulk) {
-  thread_local gateway::PinnedBytes data;  // its copy buffer is kept at its size
-  for (uint64_t got = 0; got < length;) {
-    if (Status st = read(got, length - got, &data); !st) {
-      data.release();
-      return st;
-    }
-    if (data.size == 0) break;
-    got += data.size;
-    if (!data.pins.empty()) {
-      bulk->tail.insert(bulk->tail.end(), data.slices.begin(), data.slices.end());
-      for (auto& p : data.pins) bulk->pins.push_back(std::move(p));
-    } else if (!bulk->tail.empty()) {
-      auto kept = std::make_shared<Bytes>();
-      for (ByteSpan sl : data.slices) kept->insert(kept->end(), sl.begin(), sl.end());
-      bulk->tail.emplace_back(*kept);
-      bulk->pins.push_back(std::move(kept));
-    } else {
-      for (ByteSpan sl : data.slices) out.raw(sl);
-    }
-    data.release();
+// Moves what a whole pinned read gave into the answer: opened chunks as the
+// reply's tail, sent as they lie; copied bytes (inline data, holes) into `out`.
+void give(gateway::PinnedBytes& data, Encoder& out, net::Reply* bulk) {
+  if (!data.pins.empty()) {
+    bulk->tail.insert(bulk->tail.end(), data.slices.begin(), data.slices.end());
+    for (auto& p : data.pins) bulk->pins.push_back(std::move(p));
+  } else {
+    for (ByteSpan sl : data.slices) out.raw(sl);
   }
-  return Status::ok();
+  data.release();
 }
+
+// One answer holds the whole range, however many slices (at least 4 KiB each):
+// one read of the file's layout, never a short read before the end.
+constexpr size_t kAllSlices = SIZE_MAX;
+thread_local gateway::PinnedBytes read_buf;  // its copy buffer is kept at its size
 
 }  // namespace
 
@@ -170,12 +156,9 @@ Status NativeService::file_op(Op op, Decoder& in, gateway::NsRef ns, const gatew
       uint64_t offset = in.u64();
       uint32_t length = in.u32();
       if (!in.ok() || length > kMaxIo) return malformed();
-      return read_into_reply(
-          length,
-          [&](uint64_t at, uint64_t n, gateway::PinnedBytes* d) {
-            return gw_->read_pinned(ns, ino, offset + at, n, who, d);
-          },
-          out, bulk);
+      KISEKI_TRY(gw_->read_pinned(ns, ino, offset, length, who, &read_buf, kAllSlices));
+      give(read_buf, out, bulk);
+      return Status::ok();
     }
     case Op::kWrite: {
       InodeId ino = in.u64();
@@ -230,10 +213,9 @@ Status NativeService::object_op(Op op, Decoder& in, gateway::NsRef ns, Encoder& 
         return invalid_argument("range starts beyond the end of the object");
       encode_info(out, h.info);
       // One frame carries at most kMaxIo: the client asks again for the rest.
-      return read_into_reply(
-          std::min<uint64_t>(length, kMaxIo),
-          [&](uint64_t at, uint64_t n, gateway::PinnedBytes* d) { return gw_->read_object_pinned(h, offset + at, n, d); },
-          out, bulk);
+      KISEKI_TRY(gw_->read_object_pinned(h, offset, std::min<uint64_t>(length, kMaxIo), &read_buf, kAllSlices));
+      give(read_buf, out, bulk);
+      return Status::ok();
     }
     case Op::kHeadObject: {
       std::string_view key = in.str();
