@@ -235,12 +235,13 @@ struct ObjectHandle {
   std::shared_ptr<const struct Content> content;
 };
 
+// A pinned read gives at most this many slices unless told otherwise (an
+// iovec array that one send takes whole); the rest is read on from its end.
+constexpr size_t kPinnedSlices = 64;
+
 // A piece of an object read for sending as it lies: slices of opened chunks
 // that `pins` keeps alive (no copy), or one slice of `copy`. Release it once
 // sent, so that a crypto-shred's zeroing of the chunks is not held up.
-// A pinned read gives at most kPinnedSlices slices unless told otherwise (an
-// iovec array that one send takes whole); the rest is read on from its end.
-constexpr size_t kPinnedSlices = 64;
 struct PinnedBytes {
   std::vector<ByteSpan> slices;
   std::vector<std::shared_ptr<const void>> pins;
