@@ -36,16 +36,21 @@ Env& env() {
   return e;
 }
 
-// Group-commit figures over a run: records per WAL write, segment fsyncs per op.
+// Group-commit figures over a run: records per WAL write, segment fsyncs and
+// metadata point reads (by requests and by apply) per op.
 struct CommitStats {
-  Counter* records = MetricsRegistry::global().counter("kiseki_log_records_total", "");
-  Counter* groups = MetricsRegistry::global().counter("kiseki_log_group_commits_total", "");
-  Counter* fsyncs = MetricsRegistry::global().counter("kiseki_chunk_segment_fsyncs_total", "");
+  MetricsRegistry& m = MetricsRegistry::global();
+  Counter* records = m.counter("kiseki_log_records_total", "");
+  Counter* groups = m.counter("kiseki_log_group_commits_total", "");
+  Counter* fsyncs = m.counter("kiseki_chunk_segment_fsyncs_total", "");
   uint64_t r0 = records->value(), g0 = groups->value(), f0 = fsyncs->value();
+  uint64_t reads0 = m.counter_total("kiseki_meta_reads_total");
   void report(benchmark::State& state) {
     double r = static_cast<double>(records->value() - r0), g = static_cast<double>(groups->value() - g0);
     state.counters["records_per_group"] = g > 0 ? r / g : 0;
     state.counters["segment_fsyncs_per_op"] = r > 0 ? static_cast<double>(fsyncs->value() - f0) / r : 0;
+    state.counters["meta_reads_per_op"] =
+        r > 0 ? static_cast<double>(m.counter_total("kiseki_meta_reads_total") - reads0) / r : 0;
   }
 };
 

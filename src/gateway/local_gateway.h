@@ -20,6 +20,7 @@
 #include "crypto/key_manager.h"
 #include "gateway/content.h"
 #include "gateway/gateway.h"
+#include "gateway/object_cache.h"
 #include "gateway/version_names.h"
 #include "gateway/replication.h"
 #include "log/delta_log.h"
@@ -39,6 +40,7 @@ class LocalGateway final : public Gateway {
   // For tests that inspect or damage the stores underneath.
   meta::Store* store_for_test() const { return meta_.get(); }
   chunk::ChunkStore* chunks_for_test() const { return chunks_.get(); }
+  const ObjectCache& opened_objects_for_test() const { return opened_; }
   // The keys of a dedup domain by its id (scrub; tests that read chunks):
   // kCryptoShredded for a shredded tenant's.
   Result<crypto::DomainKeys> keys_of_domain(DomainId d) const;
@@ -372,6 +374,7 @@ class LocalGateway final : public Gateway {
   std::shared_ptr<FlushSegments> flush_segments_ = std::make_shared<FlushSegments>();
   std::unique_ptr<chunk::ChunkStore> chunks_;
   std::unique_ptr<chunk::ChunkCache> cache_;  // opened chunks for reads
+  mutable ObjectCache opened_;                 // opened objects by key, for reads
   std::unique_ptr<chunk::Chunker> chunker_;
   ns::StateMachine sm_;
   // The other metadata shards of a cluster (ADR 0009): data_[k - 1] is shard

@@ -267,35 +267,27 @@ Result<ObjectInfo> LocalGateway::put_object(NsRef ns, std::string_view key, cons
 }
 
 Result<ObjectInfo> LocalGateway::head_object(NsRef ns, std::string_view key) const {
-  KISEKI_TRY(log_of(ns.ns).read_barrier());
-  Inode i;
-  KISEKI_TRY(resolve_key(ns, key, &i).status());
-  KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
-  Content c;
-  KISEKI_TRY(open_content(kek, ns.ns, i.content, &c));
-  return object_info(key, i, c);
+  KISEKI_ASSIGN_OR_RETURN(ObjectHandle h, open_object(ns, key));
+  return std::move(h.info);
 }
 
 Result<Bytes> LocalGateway::get_object(NsRef ns, std::string_view key, const ByteRange& range,
                                   ObjectInfo* info) const {
-  KISEKI_TRY(log_of(ns.ns).read_barrier());
-  Inode i;
-  KISEKI_TRY(resolve_key(ns, key, &i).status());
-  KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
-  Content c;
-  KISEKI_TRY(open_content(kek, ns.ns, i.content, &c));
-  if (info) *info = object_info(key, i, c);
-  if (range.offset > i.size || (range.offset == i.size && i.size > 0))
+  KISEKI_ASSIGN_OR_RETURN(ObjectHandle h, open_object(ns, key));
+  if (info) *info = h.info;
+  const uint64_t size = h.info.size;
+  if (range.offset > size || (range.offset == size && size > 0))
     return invalid_argument("range starts beyond the end of the object");
-  uint64_t len = range.length ? *range.length : i.size - range.offset;
-  KISEKI_ASSIGN_OR_RETURN(crypto::DomainKeys domain, domain_keys(ns.tenant));
+  uint64_t len = range.length ? *range.length : size - range.offset;
   Bytes out;
-  KISEKI_TRY(read_range(domain, c, i.size, range.offset, len, &out));
+  KISEKI_TRY(read_object(h, range.offset, len, &out));
   return out;
 }
 
 Result<ObjectHandle> LocalGateway::open_object(NsRef ns, std::string_view key) const {
   KISEKI_TRY(log_of(ns.ns).read_barrier());
+  if (auto hot = opened_.get(ns, key)) return std::move(*hot);
+  const uint64_t gen = meta::Store::generation();  // what follows reads at least this state
   Inode i;
   KISEKI_TRY(resolve_key(ns, key, &i).status());
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
@@ -305,6 +297,7 @@ Result<ObjectHandle> LocalGateway::open_object(NsRef ns, std::string_view key) c
   h.info = object_info(key, i, *c);
   h.tenant = ns.tenant;
   h.content = std::move(c);
+  opened_.put(ns, key, gen, h);
   return h;
 }
 

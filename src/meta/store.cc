@@ -109,6 +109,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreO
   }
   if (!s.ok()) return from_rocks(s, "open metadata store " + path);
   store->db_.reset(raw);
+  generation_.fetch_add(1, std::memory_order_release);
   KISEKI_TRY(store->check_format(fresh));
   return store;
 }
@@ -172,7 +173,9 @@ Status Store::erase_history(const std::vector<std::pair<Cf, std::string>>& range
   // before it: one more edit (a flush) starts one that lists only the files now.
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  KISEKI_TRY(from_rocks(db_->Put(wo, cf(Cf::kDefault), "erased_at", std::to_string(++erase_count_)), "erase mark"));
+  Status mark = from_rocks(db_->Put(wo, cf(Cf::kDefault), "erased_at", std::to_string(++erase_count_)), "erase mark");
+  generation_.fetch_add(1, std::memory_order_release);
+  KISEKI_TRY(mark);
   rocksdb::FlushOptions fo;
   fo.wait = true;
   return from_rocks(db_->Flush(fo, cf(Cf::kDefault)), "flush");
@@ -306,7 +309,9 @@ std::unique_ptr<rocksdb::Iterator> Store::iterator(Cf c) const {
 Status Store::write(rocksdb::WriteBatch* batch, bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
-  return from_rocks(db_->Write(wo, batch), "write");
+  Status st = from_rocks(db_->Write(wo, batch), "write");
+  generation_.fetch_add(1, std::memory_order_release);  // a failed write may have applied part of it
+  return st;
 }
 
 Status Store::sync_wal() { return from_rocks(db_->SyncWAL(), "sync WAL"); }

@@ -54,6 +54,11 @@ class Store {
   void count_reads(Cf c, bool by_apply, uint64_t keys) const;
   // Writes a batch; `sync` makes it durable (fsync of the WAL) before returning.
   Status write(rocksdb::WriteBatch* batch, bool sync);
+  // A count of the batches written to any store of this process, raised after
+  // each write is visible (and when a store opens). What was read from a store
+  // after generation() returned g is still what the store holds while
+  // generation() is g: the caches of read state (gateway/object_cache.h) check it.
+  static uint64_t generation() { return generation_.load(std::memory_order_acquire); }
   // Makes everything written so far durable (durability mode `group`).
   Status sync_wal();
   // Writes the memtables to SST files (tests that want reads to hit the files).
@@ -77,6 +82,7 @@ class Store {
 
  private:
   Store() = default;
+  static inline std::atomic<uint64_t> generation_{0};
   Status check_format(bool fresh);
   static constexpr size_t kScanGetMin = 16;  // multi_get of this many keys or more walks an iterator
   void scan_get(Cf c, const std::vector<std::string>& keys, const ReadFn& fn) const;

@@ -1,6 +1,7 @@
 #include <map>
 #include <random>
 
+#include "common/metrics.h"
 #include "fixture.h"
 
 namespace kiseki::gateway {
@@ -80,6 +81,56 @@ TEST_F(GatewayTest, RequestTableKeepsOnlyCallersIds) {
   auto again = gw_->create(ns_, ns::kRootInode, "f", 0644, who, true);
   ASSERT_TRUE(again.is_ok()) << again.status().to_string();
   EXPECT_EQ(again->ino, first->ino);
+}
+
+// Opened objects are kept for reads (gateway/object_cache.h) only until the
+// next write: every change to a key is seen by the open after it.
+TEST_F(GatewayTest, OpenedObjectsLastUntilTheNextWrite) {
+  auto& m = MetricsRegistry::global();
+  auto hits = [&] { return m.counter_total("kiseki_gateway_object_cache_hits_total"); };
+  std::string v1 = kiseki::testing::random_bytes(200 << 10, 41);
+  put("dir/k", v1);
+  auto first = gw_->open_object(ns_, "dir/k");
+  ASSERT_TRUE(first.is_ok());
+  uint64_t h0 = hits();
+  auto again = gw_->open_object(ns_, "dir/k");
+  ASSERT_TRUE(again.is_ok());
+  EXPECT_EQ(hits(), h0 + 1) << "a second open with no write between is answered from the cache";
+  EXPECT_EQ(again->info.etag, first->info.etag);
+  EXPECT_EQ(get("dir/k"), v1);
+
+  // An overwrite by key.
+  std::string v2 = kiseki::testing::random_bytes(100 << 10, 42);
+  ObjectInfo w2 = put("dir/k", v2);
+  auto h = gw_->open_object(ns_, "dir/k");
+  ASSERT_TRUE(h.is_ok());
+  EXPECT_EQ(h->info.etag, w2.etag);
+  EXPECT_EQ(h->info.size, v2.size());
+  EXPECT_EQ(get("dir/k"), v2);
+
+  // A write through the file API to the same object.
+  auto d = gw_->lookup(ns_, ns::kRootInode, "dir");
+  ASSERT_TRUE(d.is_ok());
+  auto f = gw_->lookup(ns_, d->ino, "k");
+  ASSERT_TRUE(f.is_ok());
+  ASSERT_TRUE(gw_->write(ns_, f->ino, v2.size(), as_bytes(std::string("tail"))).is_ok());
+  EXPECT_EQ(gw_->head_object(ns_, "dir/k")->size, v2.size() + 4);
+  EXPECT_EQ(get("dir/k"), v2 + "tail");
+
+  // A write to another key stales every entry too (the check is one counter).
+  ASSERT_TRUE(gw_->open_object(ns_, "dir/k").is_ok());
+  put("other", "x");
+  h0 = hits();
+  ASSERT_TRUE(gw_->open_object(ns_, "dir/k").is_ok());
+  EXPECT_EQ(hits(), h0);
+
+  // A rename through the file API, then a delete.
+  ASSERT_TRUE(gw_->rename(ns_, d->ino, "k", d->ino, "k2").is_ok());
+  EXPECT_EQ(gw_->open_object(ns_, "dir/k").code(), ErrorCode::kNotFound);
+  EXPECT_EQ(get("dir/k2"), v2 + "tail");
+  ASSERT_TRUE(gw_->delete_object(ns_, "dir/k2").is_ok());
+  EXPECT_EQ(gw_->open_object(ns_, "dir/k2").code(), ErrorCode::kNotFound);
+  EXPECT_EQ(gw_->head_object(ns_, "dir/k2").code(), ErrorCode::kNotFound);
 }
 
 // ADR 0013 (dir_object_test.cc has the rest): both keys are kept.

@@ -69,8 +69,13 @@ TEST_F(ShredTest, DataDirectoryAloneOpensNothingOfAShreddedTenant) {
   ASSERT_FALSE(files_containing(dir_.path(), wrapped).empty()) << "the search must see the wrapped key before";
   ASSERT_TRUE(gw_->store_for_test()->flush().is_ok());
   ASSERT_FALSE(files_containing(dir_.path() + "/meta", "acme-secret-name-1").empty());
+  // An opened object (its layout; an inline object's bytes) is kept for reads.
+  ASSERT_TRUE(gw_->open_object(ns_, "acme-small-name").is_ok());
+  ASSERT_GT(gw_->opened_objects_for_test().entries(), 0u);
 
   ASSERT_TRUE(gw_->shred_tenant(tenant_).is_ok());
+  EXPECT_EQ(gw_->opened_objects_for_test().entries(), 0u) << "an opened object outlived the shred";
+  EXPECT_FALSE(gw_->open_object(ns_, "acme-small-name").is_ok());
   ASSERT_TRUE(gw_->shred_tenant(beta).is_ok());
   // Off every protocol at once, before the purge has run.
   EXPECT_EQ(gw_->find_namespace(tenant_, "bucket").code(), ErrorCode::kNotFound);

@@ -1,0 +1,59 @@
+// Objects opened by key, for reads: what open_object found for a key (its
+// info and opened layout) a moment ago, kept while no metadata store of this
+// process has taken a write since (meta::Store::generation()). A GET of a hot
+// key then skips the walk of its path (a dentry read per component), the inode
+// read and the opening of its sealed layout. Any write, of any key, makes every
+// entry stale: the cache serves read-mostly work (a data set read again and
+// again) and costs a mixed load one atomic load per open.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "common/metrics.h"
+#include "gateway/types.h"
+
+namespace kiseki::gateway {
+
+class ObjectCache {
+ public:
+  ObjectCache();
+  // The handle opened for `key` of `ns`, if one was kept at the store's
+  // present generation.
+  std::optional<ObjectHandle> get(NsRef ns, std::string_view key) const;
+  // Keeps `h`, opened from what the stores held at generation `gen` (read
+  // before the open began). A layout of more than kMaxExtents is not kept: its
+  // object is large enough that opening it again costs little beside its bytes.
+  void put(NsRef ns, std::string_view key, uint64_t gen, const ObjectHandle& h);
+  // Drops every entry (a crypto-shred: no opened layout outlives its key).
+  void clear();
+  // Entries held, stale ones included.
+  size_t entries() const;
+
+  static constexpr size_t kMaxExtents = 1024;
+  static constexpr size_t kMaxEntriesPerShard = 1024;
+
+ private:
+  struct Entry {
+    uint64_t gen;
+    ObjectHandle handle;
+  };
+  struct Shard {
+    mutable std::mutex mu;
+    std::unordered_map<std::string, Entry> entries;
+  };
+  static std::string key_of(NsRef ns, std::string_view key);
+  Shard& shard_of(const std::string& k) const { return shards_[std::hash<std::string>{}(k) % shards_.size()]; }
+
+  mutable std::array<Shard, 16> shards_;
+  Counter* hits_;
+  Counter* misses_;
+};
+
+}  // namespace kiseki::gateway
