@@ -29,15 +29,18 @@ class ObjectCache {
   std::optional<ObjectHandle> get(NsRef ns, std::string_view key) const;
   // Keeps `h`, opened from what the stores held at generation `gen` (read
   // before the open began). A layout of more than kMaxExtents is not kept: its
-  // object is large enough that opening it again costs little beside its bytes.
+  // object (4 MiB and more at the average chunk size) is large enough that
+  // opening it again costs little beside its bytes, and the bound holds the
+  // cache to tens of MiB at worst (4 096 entries of at most 64 extents, the
+  // user metadata S3 allows and an inline object's bytes).
   void put(NsRef ns, std::string_view key, uint64_t gen, const ObjectHandle& h);
   // Drops every entry (a crypto-shred: no opened layout outlives its key).
   void clear();
   // Entries held, stale ones included.
   size_t entries() const;
 
-  static constexpr size_t kMaxExtents = 1024;
-  static constexpr size_t kMaxEntriesPerShard = 1024;
+  static constexpr size_t kMaxExtents = 64;
+  static constexpr size_t kMaxEntriesPerShard = 256;
 
  private:
   struct Entry {

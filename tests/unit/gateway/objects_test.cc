@@ -131,6 +131,15 @@ TEST_F(GatewayTest, OpenedObjectsLastUntilTheNextWrite) {
   ASSERT_TRUE(gw_->delete_object(ns_, "dir/k2").is_ok());
   EXPECT_EQ(gw_->open_object(ns_, "dir/k2").code(), ErrorCode::kNotFound);
   EXPECT_EQ(gw_->head_object(ns_, "dir/k2").code(), ErrorCode::kNotFound);
+
+  // A layout longer than the cache keeps is read from the store at every open.
+  put("big", kiseki::testing::random_bytes(20 << 20, 43));  // at least 80 chunks of at most 256 KiB
+  auto big = gw_->open_object(ns_, "big");
+  ASSERT_TRUE(big.is_ok());
+  ASSERT_GT(big->content->extents.size(), ObjectCache::kMaxExtents);
+  h0 = hits();
+  ASSERT_TRUE(gw_->open_object(ns_, "big").is_ok());
+  EXPECT_EQ(hits(), h0);
 }
 
 // ADR 0013 (dir_object_test.cc has the rest): both keys are kept.
