@@ -147,12 +147,20 @@ HmacSha256::~HmacSha256() = default;
 
 Digest HmacSha256::mac(ByteSpan data) const { return pads_->mac(data); }
 
+// The low-level calls, as HmacPads: EVP_Digest allocates and frees a context
+// per call, more than the hash of a short message costs (every SigV4 request
+// hashes its canonical request).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 Digest sha256(ByteSpan data) {
-  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);  // fetched once, not per call
+  SHA256_CTX c;
   Digest d;
-  EVP_Digest(data.data(), data.size(), d.data(), nullptr, md, nullptr);
+  SHA256_Init(&c);
+  SHA256_Update(&c, data.data(), data.size());
+  SHA256_Final(d.data(), &c);
   return d;
 }
+#pragma GCC diagnostic pop
 
 std::array<uint8_t, 16> md5(ByteSpan data) {
   std::array<uint8_t, 16> d;

@@ -1,5 +1,7 @@
 #include "protocols/s3/dates.h"
 
+#include <cstring>
+
 #include <cstdio>
 #include <ctime>
 #include <string>
@@ -7,12 +9,34 @@
 namespace kiseki::s3 {
 
 std::string http_date(int64_t ns) {
+  // By hand, not strftime (which consults the locale): every response has one.
+  static constexpr char kDays[] = "SunMonTueWedThuFriSat";
+  static constexpr char kMonths[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
   std::time_t t = static_cast<std::time_t>(ns / 1'000'000'000);
   std::tm tm;
   gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buf;
+  char buf[29];  // "Sun, 06 Nov 1994 08:49:37 GMT"
+  auto two = [&](char* p, int v) {
+    p[0] = static_cast<char>('0' + v / 10);
+    p[1] = static_cast<char>('0' + v % 10);
+  };
+  std::memcpy(buf, kDays + 3 * tm.tm_wday, 3);
+  std::memcpy(buf + 3, ", ", 2);
+  two(buf + 5, tm.tm_mday);
+  buf[7] = ' ';
+  std::memcpy(buf + 8, kMonths + 3 * tm.tm_mon, 3);
+  buf[11] = ' ';
+  int year = tm.tm_year + 1900;
+  two(buf + 12, year / 100 % 100);
+  two(buf + 14, year % 100);
+  buf[16] = ' ';
+  two(buf + 17, tm.tm_hour);
+  buf[19] = ':';
+  two(buf + 20, tm.tm_min);
+  buf[22] = ':';
+  two(buf + 23, tm.tm_sec);
+  std::memcpy(buf + 25, " GMT", 4);
+  return std::string(buf, sizeof(buf));
 }
 
 std::string iso8601(int64_t ns) {
