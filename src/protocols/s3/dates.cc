@@ -1,8 +1,7 @@
 #include "protocols/s3/dates.h"
 
-#include <cstring>
-
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <string>
 
