@@ -158,11 +158,16 @@ std::shared_ptr<const void> ChunkStore::pin_locked(Stripe& s, const ChunkId& id)
     auto it = s.pins.find(id);
     if (it == s.pins.end() || --it->second > 0) return;
     s.pins.erase(it);
+    const bool backed = s.backed.erase(id) > 0;
+    const bool passed_over = s.passed_over.erase(id) > 0;
     if (s.evict_on_release.count(id)) {
       // Its copies live elsewhere now (a cluster placed them).
       if (auto r = evict_locked(s, id); !r) KLOG_WARN("chunk {}: eviction failed: {}", id.hex(), r.status().to_string());
       return;
     }
+    // A committed record references it, and no collection since had to pass
+    // it over: its count is not zero.
+    if (backed && !passed_over) return;
     // The last writer holding it is done: if its delta failed or its final
     // layout did not keep the chunk, nothing references it.
     auto r = collect_locked(s, id);
@@ -345,7 +350,10 @@ Status ChunkStore::open_sealed(const crypto::DomainKeys& domain, const ChunkId& 
 }
 
 Result<bool> ChunkStore::collect_locked(Stripe& s, const ChunkId& id) {
-  if (s.pins.count(id)) return false;
+  if (s.pins.count(id)) {
+    s.passed_over.insert(id);  // the last pin's release looks again
+    return false;
+  }
   KISEKI_ASSIGN_OR_RETURN(uint64_t refs, references(id));
   if (refs > 0) return false;
   KISEKI_ASSIGN_OR_RETURN(std::optional<Location> loc, find_locked(s, id));
@@ -374,6 +382,14 @@ size_t ChunkStore::release(const std::vector<ChunkId>& ids) {
     }
   }
   return n;
+}
+
+void ChunkStore::referenced(const std::vector<ChunkId>& ids) {
+  for (const auto& id : ids) {
+    Stripe& s = stripe(id);
+    std::lock_guard lock(s.mu);
+    if (s.pins.count(id)) s.backed.insert(id);
+  }
 }
 
 Result<size_t> ChunkStore::collect_garbage(std::optional<DomainId> domain) {

@@ -87,6 +87,10 @@ class ChunkStore {
   // a commit that dropped references to them), and their fragments held here.
   // Returns how many went.
   size_t release(const std::vector<ChunkId>& ids);
+  // A record that references these chunks committed (before release() of
+  // what it dropped): while they stay pinned their references are known, so
+  // the last pin's release need not read them to see whether to collect.
+  void referenced(const std::vector<ChunkId>& ids);
   // Collects every unreferenced, unpinned chunk (of one dedup domain if given:
   // a domain's chunks are one key range).
   Result<size_t> collect_garbage(std::optional<DomainId> domain = std::nullopt);
@@ -132,6 +136,11 @@ class ChunkStore {
     std::unordered_map<ChunkId, uint32_t, ChunkIdHash> pins;
     std::unordered_map<ChunkId, PendingLocation, ChunkIdHash> pending;
     std::unordered_set<ChunkId, ChunkIdHash> evict_on_release;  // evict_when_unpinned
+    // Pinned chunks that a committed record references (referenced()), and
+    // pinned ones a collection passed over (a reference may have gone): the
+    // last pin's release skips the reference count for the first unless it
+    // is in the second. Both are cleared with the last pin.
+    std::unordered_set<ChunkId, ChunkIdHash> backed, passed_over;
   };
   // With the stripe locked: drops the location whatever the references.
   Result<bool> evict_locked(Stripe& s, const ChunkId& key);

@@ -234,6 +234,10 @@ Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable
   auto out = log_of_shard(k).submit(ns::encode_record(deltas, req), durable, refs_synced);
   if (out) {
     KISEKI_KILL_POINT("write.after_commit");
+    std::vector<ChunkId> kept;
+    for (const auto& d : deltas)
+      for (const auto& r : d.refs) kept.push_back(r.id);
+    if (!kept.empty()) chunks_->referenced(kept);
     std::vector<ChunkId> dropped;
     for (const auto& d : deltas) dropped.insert(dropped.end(), d.unrefs.begin(), d.unrefs.end());
     if (!dropped.empty()) {

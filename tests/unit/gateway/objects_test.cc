@@ -142,6 +142,34 @@ TEST_F(GatewayTest, OpenedObjectsLastUntilTheNextWrite) {
   EXPECT_EQ(hits(), h0);
 }
 
+// A chunk that a committed record references is not looked up again when its
+// writer lets go of it; one whose reference went meanwhile still is, and goes.
+TEST_F(GatewayTest, CommittedChunksSkipTheLookupWhenTheirPinGoes) {
+  Counter* ref_reads = MetricsRegistry::global().counter(
+      "kiseki_meta_reads_total", "", {{"cf", "chunk_refs"}, {"by", "request"}});
+  uint64_t before = ref_reads->value();
+  std::string data = kiseki::testing::random_bytes(10 << 10, 51);  // one chunk, not inline
+  put("a", data);
+  EXPECT_EQ(ref_reads->value(), before) << "a PUT's own chunk was looked up again";
+
+  // A writer holds the chunk pinned while a record referencing it commits;
+  // then the object that holds it is deleted, and then the writer lets go.
+  auto h = gw_->open_object(ns_, "a");
+  ASSERT_TRUE(h.is_ok());
+  ASSERT_EQ(h->content->extents.size(), 1u);
+  ChunkId id = h->content->extents[0].chunk;
+  auto domain = gw_->keys_of_domain(domain_of(id));
+  ASSERT_TRUE(domain.is_ok());
+  auto* chunks = gw_->chunks_for_test();
+  auto pinned = chunks->prepare(*domain, id, as_bytes(data));
+  ASSERT_TRUE(pinned.is_ok());
+  chunks->referenced({id});
+  ASSERT_TRUE(gw_->delete_object(ns_, "a").is_ok());  // its release passes the pinned chunk over
+  pinned->pin.reset();
+  ASSERT_TRUE(chunks->flush_local().is_ok());
+  EXPECT_EQ(chunks->locate(id).code(), ErrorCode::kNotFound) << "the unreferenced chunk was kept";
+}
+
 // ADR 0013 (dir_object_test.cc has the rest): both keys are kept.
 TEST_F(GatewayTest, KeyThatIsBothFileAndPrefixKeepsBoth) {
   put("a/b", "file");
