@@ -201,10 +201,12 @@ Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable
   // applies each submit once, so a caller without an id of its own (S3, the
   // admin API) costs the request table nothing there.
   if (req.empty() && opts_.replication) req = {client_id_, next_seq_.fetch_add(1)};
-  std::vector<ChunkId> fresh_ids;
+  std::vector<ChunkId> fresh_ids, kept;  // the chunks this record brings; all it references
   for (auto& d : deltas)
-    for (auto& r : d.refs)
+    for (auto& r : d.refs) {
       if (r.fresh) fresh_ids.push_back(r.id);
+      kept.push_back(r.id);
+    }
   if (opts_.replication) {
     // Write order across nodes: a write quorum holds every chunk this record
     // brings durably (this node's pieces among them once synced here, in one
@@ -234,9 +236,6 @@ Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable
   auto out = log_of_shard(k).submit(ns::encode_record(deltas, req), durable, refs_synced);
   if (out) {
     KISEKI_KILL_POINT("write.after_commit");
-    std::vector<ChunkId> kept;
-    for (const auto& d : deltas)
-      for (const auto& r : d.refs) kept.push_back(r.id);
     if (!kept.empty()) chunks_->referenced(kept);
     std::vector<ChunkId> dropped;
     for (const auto& d : deltas) dropped.insert(dropped.end(), d.unrefs.begin(), d.unrefs.end());
