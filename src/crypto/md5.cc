@@ -3,6 +3,7 @@
 #include <openssl/md5.h>
 
 #include <cstring>
+#include <utility>
 
 namespace kiseki::crypto {
 
@@ -27,7 +28,43 @@ void md5_blocks_alone(uint32_t h[4], const uint8_t* p, size_t nblocks) {
 }
 #pragma GCC diagnostic pop
 
+Md5::Md5(Md5&& o) noexcept { *this = std::move(o); }
+
+Md5& Md5::operator=(Md5&& o) noexcept {
+  if (this == &o) return *this;
+  settle();
+  std::memcpy(h_, o.h_, sizeof(h_));
+  std::memcpy(buf_, o.buf_, sizeof(buf_));
+  used_ = o.used_;
+  total_ = o.total_;
+  deferred_ = std::exchange(o.deferred_, nullptr);
+  return *this;
+}
+
+Md5::~Md5() { settle(); }
+
+void Md5::settle() {
+  if (deferred_) md5_blocks_settle(std::exchange(deferred_, nullptr), h_);
+}
+
+void Md5::update_deferred(ByteSpan b) {
+  // The partial block before the run, and the one after it, are hashed or
+  // kept now; only the whole blocks between wait.
+  size_t head = used_ > 0 ? std::min(b.size(), 64 - used_) : 0;
+  update(b.first(head));
+  b = b.subspan(head);
+  size_t blocks = b.size() / 64;
+  if (blocks < 16) return update(b);
+  deferred_ = md5_blocks_defer(h_, b.data(), blocks);
+  total_ += blocks * 64;
+  size_t rest = b.size() - blocks * 64;
+  std::memcpy(buf_, b.data() + blocks * 64, rest);
+  used_ = rest;
+  total_ += rest;
+}
+
 void Md5::update(ByteSpan b) {
+  settle();
   const uint8_t* p = b.data();
   size_t n = b.size();
   total_ += n;
@@ -54,6 +91,7 @@ void Md5::update(ByteSpan b) {
 }
 
 std::array<uint8_t, 16> Md5::finish() {
+  settle();
   // RFC 1321 padding: 0x80, zeros to 56 mod 64, the length in bits (little-endian).
   uint64_t bits = total_ * 8;
   buf_[used_++] = 0x80;

@@ -35,16 +35,37 @@ struct Md5LaneStats {
 };
 Md5LaneStats md5_lane_stats();
 
+// Blocks queued for a round without waiting (md5_blocks_defer), and the wait
+// for them that takes their chaining state back (md5_blocks_settle, once).
+struct Md5Job;
+Md5Job* md5_blocks_defer(const uint32_t h[4], const uint8_t* p, size_t nblocks);
+void md5_blocks_settle(Md5Job* job, uint32_t h[4]);
+
 class Md5 {
  public:
+  Md5() = default;
+  Md5(Md5&& o) noexcept;
+  Md5& operator=(Md5&& o) noexcept;
+  ~Md5();
+
   void update(ByteSpan b);
+  // Like update(), but a long run of blocks is only queued: it is hashed in a
+  // round with other streams' when some thread next hashes, by finish() at the
+  // latest. A PUT defers its body's last run while it syncs its chunks, so
+  // that the rounds after the sync find several streams to hash together.
+  // The bytes must stay as they are until finish() (or the destructor); only
+  // finish() may follow.
+  void update_deferred(ByteSpan b);
   std::array<uint8_t, 16> finish();
 
  private:
+  void settle();
+
   uint32_t h_[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
   uint8_t buf_[64];
   size_t used_ = 0;
   uint64_t total_ = 0;
+  Md5Job* deferred_ = nullptr;  // blocks queued by update_deferred, not yet settled
 };
 
 }  // namespace kiseki::crypto

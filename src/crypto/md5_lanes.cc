@@ -305,16 +305,23 @@ void hash_lanes(int width, uint32_t* const h[kLanes], const uint8_t* const p[kLa
       for (int i = 0; i < 4; ++i) h[l][i] = st[i][l];
 }
 
+}  // namespace
+
 // A stream's blocks, handed in: its state and what is left of its run. Its
 // owner sleeps on `state` (one futex per job: a wake-up wakes one thread).
-struct Job {
+struct Md5Job {
   enum : int { kQueued = 0, kDone = 1, kWake = 2 };
   uint32_t* h;
   const uint8_t* p;
   size_t blocks;
   std::atomic<int> state{kQueued};
-  bool handed = false;  // under the lock: the combiner role was handed to this job's owner
+  bool handed = false;   // under the lock: the combiner role was handed to this job's owner
+  bool waiting = false;  // under the lock: the owner waits for it (a deferred one's may not yet)
+  uint32_t own_h[4] = {};  // a deferred job's state (`h` points here)
 };
+
+namespace {
+using Job = Md5Job;
 
 // Flat combining: a thread with blocks to hash queues them and, if fewer
 // threads are hashing than there are cores, hashes itself: rounds of up to 16
@@ -333,9 +340,32 @@ class Combiner {
             "kiseki_md5_round_streams_total",
             "Streams those rounds hashed together (their ratio to the rounds: how many PUTs shared a round)")) {}
 
+  // Queues a job without waiting: whoever hashes next takes it into a lane,
+  // its owner at the latest (wait()).
+  void queue(Job& job) {
+    std::lock_guard lk(mu_);
+    queue_.push_back(&job);
+  }
+
   void run(Job& mine) {
     std::unique_lock lk(mu_);
     queue_.push_back(&mine);
+    wait_locked(lk, mine);
+  }
+
+  // Waits for a queued job, hashing meanwhile if fewer threads are hashing
+  // than there are cores.
+  void wait(Job& mine) {
+    std::unique_lock lk(mu_);
+    wait_locked(lk, mine);
+  }
+
+  Md5LaneStats stats() const { return {rounds_->value(), streams_->value()}; }
+
+ private:
+  void wait_locked(std::unique_lock<std::mutex>& lk, Job& mine) {
+    if (mine.state.load(std::memory_order_acquire) == Job::kDone) return;
+    mine.waiting = true;
     bool combine_now = combining_ < max_;
     if (combine_now) ++combining_;
     for (;;) {
@@ -356,9 +386,6 @@ class Combiner {
     }
   }
 
-  Md5LaneStats stats() const { return {rounds_->value(), streams_->value()}; }
-
- private:
   // Called with the lock held and this thread counted in combining_; returns
   // with the lock held and the role given up (or handed on).
   void combine(std::unique_lock<std::mutex>& lk, Job& mine) {
@@ -412,13 +439,14 @@ class Combiner {
     }
     for (int l = kLanes - 1; l >= 0; --l)
       if (lane[l]) queue_.push_front(lane[l]);
-    if (!queue_.empty()) {
-      // Someone waiting takes the role over (it stays counted).
-      Job* next = queue_.front();
-      next->handed = true;
+    // The first owner waiting takes the role over (it stays counted). Jobs
+    // whose owners do not wait yet stay queued for whoever hashes next.
+    auto next = std::find_if(queue_.begin(), queue_.end(), [](const Job* j) { return j->waiting; });
+    if (next != queue_.end()) {
+      (*next)->handed = true;
       int queued = Job::kQueued;
-      if (next->state.compare_exchange_strong(queued, Job::kWake, std::memory_order_acq_rel))
-        next->state.notify_one();
+      if ((*next)->state.compare_exchange_strong(queued, Job::kWake, std::memory_order_acq_rel))
+        (*next)->state.notify_one();
     } else {
       --combining_;
     }
@@ -472,6 +500,25 @@ void md5_blocks_shared(uint32_t h[4], const uint8_t* p, size_t nblocks) {
   if (lane_width() == 0) return md5_blocks_alone(h, p, nblocks);
   Job j{h, p, nblocks};
   combiner().run(j);
+}
+
+Md5Job* md5_blocks_defer(const uint32_t h[4], const uint8_t* p, size_t nblocks) {
+  auto* j = new Md5Job{nullptr, p, nblocks};
+  std::copy(h, h + 4, j->own_h);
+  j->h = j->own_h;
+  if (nblocks == 0 || lane_width() == 0) {
+    md5_blocks_alone(j->h, p, nblocks);
+    j->state.store(Job::kDone, std::memory_order_relaxed);
+  } else {
+    combiner().queue(*j);
+  }
+  return j;
+}
+
+void md5_blocks_settle(Md5Job* job, uint32_t h[4]) {
+  combiner().wait(*job);
+  std::copy(job->own_h, job->own_h + 4, h);
+  delete job;
 }
 
 }  // namespace kiseki::crypto
