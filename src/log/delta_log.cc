@@ -58,7 +58,19 @@ Status DeltaLog::sync() {
 }
 
 Result<std::string> DeltaLog::submit(std::string_view record, bool durable, bool refs_synced) {
-  Pending p{record, durable};
+  Pending p;
+  p.record = record;
+  return submit_pending(p, durable, refs_synced);
+}
+
+Result<std::string> DeltaLog::submit_finished(const RecordFinisher& finish, bool durable, bool refs_synced) {
+  Pending p;
+  p.finish = &finish;
+  return submit_pending(p, durable, refs_synced);
+}
+
+Result<std::string> DeltaLog::submit_pending(Pending& p, bool durable, bool refs_synced) {
+  p.durable = durable;
   p.relies = opts_.before_commit && !(durable && opts_.durability == Durability::kSync);
   p.presync = !refs_synced && !p.relies && opts_.before_write;
   KISEKI_TRY(run(&p));
@@ -207,6 +219,15 @@ std::optional<uint64_t> DeltaLog::commit_group(std::deque<Pending*>& group) {
   std::shared_lock gate(write_gate_, std::defer_lock);
   if (std::any_of(group.begin(), group.end(), [](const Pending* p) { return p->relies; })) gate.lock();
   for (auto* p : group) {
+    if (p->finish) {
+      // Made in this turn (submit_finished); a record that cannot be made
+      // fails alone, before anything of it applies.
+      if (Status st = (*p->finish)(&p->made); !st.is_ok()) {
+        p->status = st;
+        continue;
+      }
+      p->record = p->made;
+    }
     sync |= p->durable;
     if (opts_.on_apply) opts_.on_apply(p->record);
     ApplyResult r;

@@ -45,6 +45,10 @@ class DeltaLog final : public Log {
   // skips the fsync even under `sync` (NFS UNSTABLE writes): the record is
   // durable once a later durable commit or sync_wal covers the WAL after it.
   Result<std::string> submit(std::string_view record, bool durable = true, bool refs_synced = true) override;
+  // The leader runs `finish` just before it applies the record (in its group,
+  // in queue order).
+  Result<std::string> submit_finished(const RecordFinisher& finish, bool durable = true,
+                                      bool refs_synced = true) override;
 
   // Makes every record whose submit returned durable: one WAL sync round
   // (before_commit, then the WAL), shared by concurrent callers. It does not
@@ -58,6 +62,8 @@ class DeltaLog final : public Log {
  private:
   struct Pending {
     std::string_view record;
+    const RecordFinisher* finish = nullptr;  // makes `record` (into `made`) in the leader's turn
+    std::string made;
     bool durable = true;
     // Written only while no WAL sync round runs (it relies on before_commit:
     // every record but a durable one under kSync, when before_commit is set).
@@ -75,6 +81,7 @@ class DeltaLog final : public Log {
     // leader is active: each waiter wakes only for its own news.
     std::condition_variable cv;
   };
+  Result<std::string> submit_pending(Pending& p, bool durable, bool refs_synced);
   Status run(Pending* p);  // queues p and waits for its group commit
   // With mu_ held, for the helpers below.
   // `q`'s chunks wait for a before_write that began after it was queued.

@@ -49,6 +49,9 @@ struct LogOptions {
   std::function<void()> on_reset;
 };
 
+// Makes a record's bytes; an error fails that record alone.
+using RecordFinisher = std::function<Status(std::string* record)>;
+
 class Log {
  public:
   virtual ~Log() = default;
@@ -59,6 +62,16 @@ class Log {
   // not synced; the log syncs them (before_write) before it writes the record.
   // A log without before_write takes it as synced.
   virtual Result<std::string> submit(std::string_view record, bool durable = true, bool refs_synced = true) = 0;
+  // submit() of the record `finish` makes, made as late as the log can: the
+  // local log runs it in the leader's turn, after the chunks' sync, so that
+  // what it waits for (a PUT's ETag MD5) is done for the whole group at once.
+  // Other logs run it first.
+  virtual Result<std::string> submit_finished(const RecordFinisher& finish, bool durable = true,
+                                              bool refs_synced = true) {
+    std::string record;
+    KISEKI_TRY(finish(&record));
+    return submit(record, durable, refs_synced);
+  }
   // Makes every record submitted so far durable.
   virtual Status sync() = 0;
   // Waits until this node's store shows every record committed anywhere before

@@ -197,6 +197,55 @@ TEST_F(DeltaLogGate, UnsyncedChunksWaitForASegmentSyncBegunAfterThemWhileOthersG
   EXPECT_EQ(log->applied_index(), 3u);
 }
 
+// A record made late (submit_finished, an S3 PUT's, whose ETag MD5 is only
+// queued until then) is made after the segment sync its chunks waited for, in
+// the leader's turn; one that cannot be made fails alone, and nothing of it
+// applies.
+TEST_F(DeltaLogGate, ARecordMadeLateIsMadeAfterItsChunksSyncAndFailsAlone) {
+  LogOptions opts;
+  opts.durability = Durability::kSync;
+  opts.before_write = [&] {
+    ++presyncs_begun;
+    std::this_thread::sleep_for(2ms);
+    ++presyncs_ended;
+    return Status::ok();
+  };
+  DeltaLog log(store_.get(), &sm, opts);
+  int syncs_when_made = -1;
+  RecordFinisher make = [&](std::string* r) {
+    syncs_when_made = presyncs_ended.load();
+    *r = "made";
+    return Status::ok();
+  };
+  auto out = log.submit_finished(make, true, /*refs_synced=*/false);
+  ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+  EXPECT_EQ(syncs_when_made, 1) << "made before its chunks' segment sync ended";
+  // Several at once, every other one failing to be made: the others apply.
+  std::vector<std::thread> ts;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < 8; ++t)
+    ts.emplace_back([&, t] {
+      RecordFinisher f = [t](std::string* r) {
+        if (t % 2) return invalid_argument("the body's MD5 differs");
+        *r = "late-" + std::to_string(t);
+        return Status::ok();
+      };
+      auto o = log.submit_finished(f, true, /*refs_synced=*/false);
+      if (t % 2) {
+        EXPECT_EQ(o.code(), ErrorCode::kInvalidArgument);
+        failed.fetch_add(1);
+      } else {
+        EXPECT_TRUE(o.is_ok()) << o.status().to_string();
+      }
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(failed.load(), 4);
+  std::set<std::string> applied;
+  for (const auto& [r, during] : sm.applied()) applied.insert(r);
+  EXPECT_EQ(applied, (std::set<std::string>{"made", "late-0", "late-2", "late-4", "late-6"}));
+  EXPECT_EQ(log.applied_index(), 5u);
+}
+
 TEST_F(DeltaLogGate, AFailedSegmentSyncFailsTheRecordsThatWaitedForIt) {
   LogOptions opts;
   opts.durability = Durability::kSync;
