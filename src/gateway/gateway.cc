@@ -194,7 +194,7 @@ uint32_t shard_of_record(const std::vector<Delta>& deltas, uint32_t shards) {
 }  // namespace
 
 Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable, const Caller& who,
-                                         std::optional<uint32_t> shard) {
+                                         std::optional<uint32_t> shard, const DeltaFinisher& finish) {
   RequestId req = who.req;
   // A Raft log may propose a record twice (a leader change, a timeout): the id
   // makes the second apply answer the first result. The local delta log
@@ -233,7 +233,18 @@ Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable
   // waiting, run outside the leader's turn (before_write, ADR 0008). The other
   // modes' records rely on the WAL sync round's segment sync instead.
   bool refs_synced = opts_.replication || fresh_ids.empty();
-  auto out = log_of_shard(k).submit(ns::encode_record(deltas, req), durable, refs_synced);
+  Result<std::string> out = std::string();
+  if (finish) {
+    out = log_of_shard(k).submit_finished(
+        [&](std::string* record) {
+          KISEKI_TRY(finish(&deltas));
+          *record = ns::encode_record(deltas, req);
+          return Status::ok();
+        },
+        durable, refs_synced);
+  } else {
+    out = log_of_shard(k).submit(ns::encode_record(deltas, req), durable, refs_synced);
+  }
   if (out) {
     KISEKI_KILL_POINT("write.after_commit");
     if (!kept.empty()) chunks_->referenced(kept);

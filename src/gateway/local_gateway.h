@@ -10,6 +10,7 @@
 #include <tuple>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -18,6 +19,7 @@
 #include "chunk/chunk_cache.h"
 #include "chunk/chunk_store.h"
 #include "crypto/key_manager.h"
+#include "crypto/md5.h"
 #include "gateway/content.h"
 #include "gateway/gateway.h"
 #include "gateway/object_cache.h"
@@ -192,7 +194,15 @@ class LocalGateway final : public Gateway {
     std::vector<Extent> extents;
     std::vector<chunk::PreparedChunk> prepared;
     uint64_t size = 0;
-    std::array<uint8_t, 16> md5{};
+    // The body's MD5. Its last run may still be queued for a shared round
+    // (crypto::Md5::update_deferred): md5() waits for it.
+    const std::array<uint8_t, 16>& md5();
+
+   private:
+    friend class LocalGateway;
+    std::shared_ptr<const Bytes> held_;  // the buffer a queued run lies in
+    crypto::Md5 md5_;                    // declared after held_: settles before it goes
+    std::optional<std::array<uint8_t, 16>> md5_sum_;
   };
   explicit LocalGateway(const GatewayOptions& opts) : opts_(opts) {}
   Status init();
@@ -244,8 +254,12 @@ class LocalGateway final : public Gateway {
   // makes the record idempotent (one is assigned when it is empty).
   // `shard`: where to (default: the root for cluster-wide records, else the
   // shard of the namespace the deltas touch).
+  // `finish` (if set) completes the deltas only when the log is about to
+  // apply them (log::Log::submit_finished); its error fails this record alone.
+  // It may change what the deltas say, not what they reference.
+  using DeltaFinisher = std::function<Status(std::vector<ns::Delta>* deltas)>;
   Result<std::string> submit(std::vector<ns::Delta> deltas, bool durable = true, const Caller& who = {},
-                             std::optional<uint32_t> shard = std::nullopt);
+                             std::optional<uint32_t> shard = std::nullopt, const DeltaFinisher& finish = {});
   // The root directory of a namespace that lives in a data shard (idempotent).
   Status make_root(NamespaceId id) const;
   Result<FileAttr> make_node(NsRef ns, InodeId parent, std::string_view name, ns::Inode tmpl,

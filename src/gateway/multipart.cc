@@ -168,9 +168,9 @@ Result<PartInfo> LocalGateway::upload_part(NsRef ns, std::string_view upload_id,
   KISEKI_TRY(load_upload(store_of(ns.ns), kek, ns.ns, upload_id, &ur));
   // Parts are never inline: the completed object is one extent list.
   KISEKI_ASSIGN_OR_RETURN(PreparedData data, prepare_stream(ns.tenant, body, true, false));
-  if (content_md5 && *content_md5 != data.md5) return bad_digest();  // nothing written yet
+  if (content_md5 && *content_md5 != data.md5()) return bad_digest();  // nothing written yet
   PartRecord pr;
-  pr.info = {part, md5_hex(data.md5), data.size, now(), checksums ? *checksums : std::map<std::string, std::string>{}};
+  pr.info = {part, md5_hex(data.md5()), data.size, now(), checksums ? *checksums : std::map<std::string, std::string>{}};
   pr.extents = data.extents;
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
     Delta d;

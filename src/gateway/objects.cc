@@ -32,13 +32,24 @@ Status validate_key(std::string_view key) {
   return Status::ok();
 }
 
+const std::array<uint8_t, 16>& LocalGateway::PreparedData::md5() {
+  if (!md5_sum_) {
+    md5_sum_ = md5_.finish();
+    held_.reset();
+  }
+  return *md5_sum_;
+}
+
 Result<LocalGateway::PreparedData> LocalGateway::prepare_stream(TenantId tenant, const ByteSource& body,
                                                       bool want_md5, bool allow_inline) {
   KISEKI_ASSIGN_OR_RETURN(crypto::DomainKeys domain, domain_keys(tenant));
   PreparedData out;
-  Md5 md5;
   size_t cap = 2 * static_cast<size_t>(chunker_->max_size());
-  thread_local Bytes buf;  // reused: a fresh zeroed buffer per put costs a 512 KiB memset
+  // Reused: a fresh zeroed buffer per put costs a 512 KiB memset. A body whose
+  // MD5 is still queued holds the thread's buffer: then this one takes another.
+  thread_local std::shared_ptr<Bytes> held;
+  if (!held || held.use_count() > 1) held = std::make_shared<Bytes>();
+  Bytes& buf = *held;
   if (buf.size() < cap) buf.resize(cap);
   size_t have = 0;
   size_t hashed = 0;  // the bytes at the front of buf already in the MD5
@@ -51,8 +62,14 @@ Result<LocalGateway::PreparedData> LocalGateway::prepare_stream(TenantId tenant,
       have += n;
     }
     // What a fill brought is hashed in one run: one hand-over to the shared
-    // MD5 (crypto/md5.h) per fill, not one per chunk.
-    if (want_md5) md5.update({buf.data() + hashed, have - hashed});
+    // MD5 (crypto/md5.h) per fill, not one per chunk. The last fill stays in
+    // the buffer: its run is only queued, for a round after the chunks' sync.
+    if (want_md5 && eof) {
+      out.md5_.update_deferred({buf.data() + hashed, have - hashed});
+      out.held_ = held;
+    } else if (want_md5) {
+      out.md5_.update({buf.data() + hashed, have - hashed});
+    }
     hashed = have;
     if (allow_inline && first_fill && eof && have <= opts_.inline_threshold) {
       // Small objects live in the inode record: no chunk, no segment write.
@@ -80,7 +97,6 @@ Result<LocalGateway::PreparedData> LocalGateway::prepare_stream(TenantId tenant,
     have -= pos;
     hashed = have;  // what is left was hashed with its fill
   }
-  if (want_md5) out.md5 = md5.finish();
   // submit makes these chunks durable before any delta that references them
   // does (write order).
   return out;
@@ -225,11 +241,9 @@ Result<ObjectInfo> LocalGateway::put_object(NsRef ns, std::string_view key, cons
   if (is_folder_key(key)) return put_folder(ns, key, body, cond);
   KISEKI_ASSIGN_OR_RETURN(crypto::SecretKey kek, tenant_key(ns.tenant));
   KISEKI_ASSIGN_OR_RETURN(PreparedData data, prepare_stream(ns.tenant, body, true, true));
-  if (cond.content_md5 && *cond.content_md5 != data.md5) return bad_digest();  // nothing written yet
   Content c;
   c.inline_data = std::move(data.inline_data);
   c.extents = data.extents;
-  c.etag = md5_hex(data.md5);
   c.content_type = meta.content_type;
   c.headers = meta.headers;
   c.user_meta = meta.user_meta;
@@ -248,11 +262,20 @@ Result<ObjectInfo> LocalGateway::put_object(NsRef ns, std::string_view key, cons
     if (old && cond.if_match && *cond.if_match != old->etag && *cond.if_match != "*")
       return make_error(ErrorCode::kPreconditionFailed, "ETag does not match");
     if (!old && cond.if_match) return make_error(ErrorCode::kPreconditionFailed, "object does not exist");
-    KISEKI_TRY(seal_content(kek, ns.ns, c, &d.inode.content));
     add_refs(c.extents, data.prepared, &d);
     int64_t t = d.time_ns;
     record.insert(record.begin(), std::move(d));
-    auto out = submit(std::move(record));
+    // The ETag, and the content sealed with it, are filled in when the log
+    // takes the record, after its chunks' sync: the body's MD5 was only
+    // queued, and the PUTs of a group are hashed together then. A mismatch
+    // with Content-MD5 fails the record before it applies; its chunks,
+    // unreferenced, go with their pins.
+    auto finish = [&](std::vector<Delta>* r) -> Status {
+      if (cond.content_md5 && *cond.content_md5 != data.md5()) return bad_digest();
+      c.etag = md5_hex(data.md5());
+      return seal_content(kek, ns.ns, c, &r->front().inode.content);
+    };
+    auto out = submit(std::move(record), true, {}, std::nullopt, finish);
     if (out) {
       Inode i;
       i.size = data.size;

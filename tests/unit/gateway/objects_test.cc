@@ -3,6 +3,7 @@
 
 #include "common/metrics.h"
 #include "fixture.h"
+#include "gateway/object_util.h"
 
 namespace kiseki::gateway {
 
@@ -195,6 +196,46 @@ TEST_F(GatewayTest, ConditionalPut) {
   match.if_match = gw_->head_object(ns_, "k")->etag;
   ASSERT_TRUE(gw_->put_object(ns_, "k", source_from(as_bytes("v3")), {}, match).is_ok());
   EXPECT_EQ(get("k"), "v3");
+}
+
+// A PUT's ETag MD5 is finished when the log takes its record (after the
+// chunks' sync): the ETag is the body's MD5 at every size, from inline to
+// several buffer fills, and Content-MD5 is checked against it. A mismatch
+// leaves the key as it was and no reference behind; its chunks go.
+TEST_F(GatewayTest, EtagAndContentMd5CheckedWhenTheRecordIsMade) {
+  for (size_t n : {size_t{0}, size_t{100}, size_t{65536}, size_t{3 << 20} + 17}) {
+    std::string body = kiseki::testing::random_bytes(n, n + 1);
+    auto md5 = crypto::md5(as_bytes(body));
+    PutConditions right;
+    right.content_md5 = md5;
+    auto info = gw_->put_object(ns_, "sized", source_from(as_bytes(body)), {}, right);
+    ASSERT_TRUE(info.is_ok()) << n << ": " << info.status().to_string();
+    EXPECT_EQ(info->etag, md5_hex(md5)) << n;
+    EXPECT_EQ(gw_->head_object(ns_, "sized")->etag, md5_hex(md5)) << n;
+    EXPECT_EQ(get("sized"), body);
+  }
+  std::string kept = kiseki::testing::random_bytes(65536, 1);
+  put("k", kept);
+  PutConditions wrong;
+  wrong.content_md5 = crypto::md5(as_bytes(std::string("something else")));
+  auto bad = gw_->put_object(ns_, "k", source_from(as_bytes(kiseki::testing::random_bytes(200000, 2))), {}, wrong);
+  EXPECT_EQ(bad.code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("BadDigest"), std::string::npos);
+  EXPECT_EQ(get("k"), kept);
+  EXPECT_EQ(gw_->put_object(ns_, "new", source_from(as_bytes(kept)), {}, wrong).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(gw_->head_object(ns_, "new").code(), ErrorCode::kNotFound);
+  auto refs = gw_->check_references();
+  ASSERT_TRUE(refs.is_ok()) << refs.status().to_string();
+  EXPECT_TRUE(refs->problems.empty()) << refs->problems.front();
+  // Only the chunks of "sized" and "k" remain once the rejected bodies' go.
+  ASSERT_TRUE(gw_->delete_object(ns_, "sized").is_ok());
+  ASSERT_TRUE(gw_->delete_object(ns_, "k").is_ok());
+  ASSERT_TRUE(gw_->chunks_for_test()->flush_local().is_ok());
+  for (auto cf : {meta::Cf::kChunkRefs, meta::Cf::kChunkLocs}) {
+    auto it = gw_->store_for_test()->iterator(cf);
+    it->SeekToFirst();
+    EXPECT_FALSE(it->Valid()) << "a rejected body's chunks stayed";
+  }
 }
 
 TEST_F(GatewayTest, CopyObjectSharesChunks) {
