@@ -78,12 +78,15 @@ Result<LocalGateway::PreparedData> LocalGateway::prepare_stream(TenantId tenant,
       have = 0;
       break;
     }
+    // A whole body no longer than the average chunk is one chunk: no
+    // content-defined cut is looked for (ADR 0014).
+    const bool whole = first_fill && eof && have <= opts_.object_chunking.avg_size;
     first_fill = false;
     size_t pos = 0;
     for (;;) {
       ByteSpan rest(buf.data() + pos, have - pos);
       if (rest.empty()) break;
-      size_t cut = chunker_->next_cut(rest, eof);
+      size_t cut = whole ? rest.size() : chunker_->next_cut(rest, eof);
       if (cut == 0) break;
       ByteSpan piece = rest.subspan(0, cut);
       ChunkId id = crypto::compute_chunk_id(domain, piece);

@@ -1,6 +1,7 @@
 #include <map>
 #include <random>
 
+#include "chunk/chunker.h"
 #include "common/metrics.h"
 #include "fixture.h"
 #include "gateway/object_util.h"
@@ -236,6 +237,35 @@ TEST_F(GatewayTest, EtagAndContentMd5CheckedWhenTheRecordIsMade) {
     it->SeekToFirst();
     EXPECT_FALSE(it->Valid()) << "a rejected body's chunks stayed";
   }
+}
+
+// A whole body no longer than the average chunk is stored as one chunk; a
+// longer one is cut where the content says (ADR 0014).
+TEST_F(GatewayTest, BodiesUpToTheAverageChunkAreOneChunk) {
+  const chunk::ChunkerParams params = options().object_chunking;
+  auto chunker = chunk::make_chunker(params);
+  int cut_somewhere = 0;
+  for (int seed = 0; seed < 24; ++seed) {
+    for (size_t n : {size_t{params.avg_size}, size_t{params.avg_size} + 1, size_t{3} * params.avg_size}) {
+      std::string data = kiseki::testing::random_bytes(n, 1000 + seed);
+      put("b", data);
+      auto h = gw_->open_object(ns_, "b");
+      ASSERT_TRUE(h.is_ok());
+      std::vector<size_t> lengths;
+      for (const auto& x : h->content->extents) lengths.push_back(x.length);
+      if (n <= params.avg_size) {
+        EXPECT_EQ(lengths, std::vector<size_t>{n}) << "seed " << seed;
+        continue;
+      }
+      std::vector<size_t> want;
+      chunker->split(as_bytes(data), &want);
+      EXPECT_EQ(lengths, want) << "seed " << seed << ", " << n << " bytes";
+      if (n == size_t{params.avg_size} + 1 && want.size() > 1) ++cut_somewhere;
+      EXPECT_EQ(get("b"), data);
+    }
+  }
+  // The content decides for a body just past the average: some are cut.
+  EXPECT_GT(cut_somewhere, 0);
 }
 
 TEST_F(GatewayTest, CopyObjectSharesChunks) {
