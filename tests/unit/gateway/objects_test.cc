@@ -48,17 +48,22 @@ TEST_F(GatewayTest, PutGetHeadDeleteObjects) {
   EXPECT_EQ(gw_->delete_object(ns_, "dir/sub/small.txt").code(), ErrorCode::kNotFound);
 }
 
+// Once every object is gone: no chunk reference and no chunk left.
+void expect_no_chunks_left(LocalGateway& gw, const char* why) {
+  ASSERT_TRUE(gw.chunks_for_test()->flush_local().is_ok());
+  for (auto cf : {meta::Cf::kChunkRefs, meta::Cf::kChunkLocs}) {
+    auto it = gw.store_for_test()->iterator(cf);
+    it->SeekToFirst();
+    EXPECT_FALSE(it->Valid()) << why;
+  }
+}
+
 TEST_F(GatewayTest, OverwriteReleasesOldChunks) {
   put("obj", kiseki::testing::random_bytes(2 << 20, 1));
   put("obj", kiseki::testing::random_bytes(2 << 20, 2));
   EXPECT_EQ(get("obj"), kiseki::testing::random_bytes(2 << 20, 2));
   ASSERT_TRUE(gw_->delete_object(ns_, "obj").is_ok());
-  ASSERT_TRUE(gw_->chunks_for_test()->flush_local().is_ok());
-  for (auto cf : {meta::Cf::kChunkRefs, meta::Cf::kChunkLocs}) {
-    auto it = gw_->store_for_test()->iterator(cf);
-    it->SeekToFirst();
-    EXPECT_FALSE(it->Valid()) << "every chunk reference and every unreferenced chunk must be gone";
-  }
+  expect_no_chunks_left(*gw_, "every chunk reference and every unreferenced chunk must be gone");
 }
 
 // The local log applies each submit once: only a caller's own request id (an
@@ -231,12 +236,7 @@ TEST_F(GatewayTest, EtagAndContentMd5CheckedWhenTheRecordIsMade) {
   // Only the chunks of "sized" and "k" remain once the rejected bodies' go.
   ASSERT_TRUE(gw_->delete_object(ns_, "sized").is_ok());
   ASSERT_TRUE(gw_->delete_object(ns_, "k").is_ok());
-  ASSERT_TRUE(gw_->chunks_for_test()->flush_local().is_ok());
-  for (auto cf : {meta::Cf::kChunkRefs, meta::Cf::kChunkLocs}) {
-    auto it = gw_->store_for_test()->iterator(cf);
-    it->SeekToFirst();
-    EXPECT_FALSE(it->Valid()) << "a rejected body's chunks stayed";
-  }
+  expect_no_chunks_left(*gw_, "a rejected body's chunks stayed");
 }
 
 // A whole body no longer than the average chunk is stored as one chunk; a
