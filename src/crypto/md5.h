@@ -5,7 +5,8 @@
 // (md5_lanes.cc), for about the time of one. A stream's thread hands its
 // blocks in and waits while whichever thread is hashing (flat combining) takes
 // them into a free lane; a stream with no company is hashed alone (OpenSSL's
-// block function).
+// block function). A PUT queues its body's blocks without waiting and has them
+// hashed later, beside the other PUTs of its log group (update_deferred).
 #pragma once
 
 #include <array>

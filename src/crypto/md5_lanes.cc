@@ -327,8 +327,10 @@ using Job = Md5Job;
 // threads are hashing than there are cores, hashes itself: rounds of up to 16
 // (AVX2: 8) queued jobs (its own among them) until its own is done, refilling
 // lanes between rounds with jobs queued meanwhile. What it leaves unfinished
-// goes back to the front of the queue, and the owner of the first queued job is
-// woken to hash in its place. Other threads sleep until their job is done.
+// goes back to the front of the queue, and the first waiting owner of a queued
+// job is woken to hash in its place. Other threads sleep until their job is
+// done. A deferred job (md5_blocks_defer) waits in the queue with no owner
+// waiting until someone hashes it or its owner settles it.
 class Combiner {
  public:
   explicit Combiner(int width)
