@@ -233,18 +233,15 @@ Result<std::string> LocalGateway::submit(std::vector<Delta> deltas, bool durable
   // waiting, run outside the leader's turn (before_write, ADR 0008). The other
   // modes' records rely on the WAL sync round's segment sync instead.
   bool refs_synced = opts_.replication || fresh_ids.empty();
-  Result<std::string> out = std::string();
-  if (finish) {
-    out = log_of_shard(k).submit_finished(
-        [&](std::string* record) {
-          KISEKI_TRY(finish(&deltas));
-          *record = ns::encode_record(deltas, req);
-          return Status::ok();
-        },
-        durable, refs_synced);
-  } else {
-    out = log_of_shard(k).submit(ns::encode_record(deltas, req), durable, refs_synced);
-  }
+  log::Log& log = log_of_shard(k);
+  auto out = finish ? log.submit_finished(
+                          [&](std::string* record) {
+                            KISEKI_TRY(finish(&deltas));
+                            *record = ns::encode_record(deltas, req);
+                            return Status::ok();
+                          },
+                          durable, refs_synced)
+                    : log.submit(ns::encode_record(deltas, req), durable, refs_synced);
   if (out) {
     KISEKI_KILL_POINT("write.after_commit");
     if (!kept.empty()) chunks_->referenced(kept);
