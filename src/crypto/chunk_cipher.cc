@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "crypto/key_manager.h"
+#include "crypto/nonce.h"
 #include "crypto/primitives.h"
 
 namespace kiseki::crypto {
@@ -89,7 +90,7 @@ ChunkId compute_chunk_id(const DomainKeys& keys, ByteSpan plaintext) {
 Status tenant_seal(const SecretKey& kek, ByteSpan aad, ByteSpan plaintext, std::string* out) {
   out->resize(plaintext.size() + kTenantSealOverhead);
   auto* p = reinterpret_cast<uint8_t*>(out->data());
-  random_bytes({p, kGcmNonceSize});
+  next_gcm_nonce({p, kGcmNonceSize});
   return aes256gcm_seal(kek, {p, kGcmNonceSize}, aad, plaintext, p + kGcmNonceSize,
                         p + kGcmNonceSize + plaintext.size());
 }

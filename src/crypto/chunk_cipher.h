@@ -57,7 +57,8 @@ class ChunkCipher {
 };
 
 // Tenant-layer sealing of small metadata payloads (layouts, inline data, user
-// metadata) under a tenant key, with a random nonce:  nonce(12) · ciphertext · tag(16).
+// metadata) under a tenant key, with a never-repeated nonce (next_gcm_nonce):
+// nonce(12) · ciphertext · tag(16).
 constexpr size_t kTenantSealOverhead = 12 + 16;
 Status tenant_seal(const SecretKey& kek, ByteSpan aad, ByteSpan plaintext, std::string* out);
 Status tenant_open(const SecretKey& kek, ByteSpan aad, ByteSpan sealed, std::string* out);
