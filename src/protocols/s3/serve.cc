@@ -226,7 +226,7 @@ bool S3Server::serve(Conn& c) {
     };
     if (header_end(buffered()) != std::string::npos) continue;
     if (stream.wait_readable(kLingerMs)) {
-      char tmp[16 << 10];
+      char tmp[kHeaderReadBytes];
       while (header_end(buffered()) == std::string::npos && buf.size() <= opts_.max_header_bytes) {
         ssize_t n = stream.read_now(tmp, std::min(sizeof(tmp), buf.max_size() - buf.size()));
         if (n < 0) return false;

@@ -100,7 +100,7 @@ void S3Server::on_readable(const std::shared_ptr<Conn>& c) {
   }
   FdStream s(c->fd, c->ssl);
   bool began = !c->pending.empty();
-  char tmp[16 << 10];
+  char tmp[kHeaderReadBytes];
   while (header_end(c->pending) == std::string::npos) {
     if (c->pending.size() > opts_.max_header_bytes) {
       s.set_timeout(1);

@@ -36,6 +36,12 @@ std::string new_request_id();
 // A bare error reply for what never reaches the handler (Connection: close).
 void send_plain_error(FdStream& s, int status, const char* code, const char* msg);
 
+// A header is read in pieces of this size. Body bytes that come in with it
+// are copied on through the parser's buffer into the handler's; the rest of
+// a body of known length goes from the socket straight into the handler's
+// buffer. S3 headers, SigV4 included, are mostly under 2 KiB.
+constexpr size_t kHeaderReadBytes = 4 << 10;
+
 // Where a request's header ends in `data` (after its blank line), or npos.
 inline size_t header_end(std::string_view data) {
   size_t p = data.find("\r\n\r\n");
