@@ -2,7 +2,7 @@
 
 #include <cctype>
 #include <charconv>
-#include <ctime>
+#include <chrono>
 
 #include "protocols/s3/handler.h"
 #include "protocols/s3/sigv2.h"
@@ -102,19 +102,18 @@ bool parse_amz_date(std::string_view s, int64_t* ns) {
     auto [p, ec] = std::from_chars(s.data() + pos, s.data() + pos + len, *out);
     return ec == std::errc() && p == s.data() + pos + len;
   };
-  std::tm tm{};
   int y, mo, d, h, mi, se;
   if (!num(0, 4, &y) || !num(4, 2, &mo) || !num(6, 2, &d) || !num(9, 2, &h) || !num(11, 2, &mi) || !num(13, 2, &se))
     return false;
   // Years whose nanoseconds fit an int64 (to 2262); S3 dates are near now anyway.
-  if (y < 1970 || y > 2200 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return false;
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = se;
-  *ns = static_cast<int64_t>(timegm(&tm)) * 1'000'000'000;
+  if (y < 1970 || y > 2200 || h > 23 || mi > 59 || se > 60) return false;
+  // Calendar arithmetic, not timegm (glibc's takes a lock and walks the time
+  // zone rules): every signed request has a date.
+  std::chrono::year_month_day day{std::chrono::year{y}, std::chrono::month{static_cast<unsigned>(mo)},
+                                  std::chrono::day{static_cast<unsigned>(d)}};
+  if (!day.ok()) return false;
+  auto t = std::chrono::sys_days{day} + std::chrono::hours{h} + std::chrono::minutes{mi} + std::chrono::seconds{se};
+  *ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
   return true;
 }
 

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <ctime>
+
 #include "protocols/s3/auth.h"
 #include "protocols/s3/aws_chunked.h"
 
@@ -88,6 +91,28 @@ TEST(SigV4, AmzDatesOutOfRangeOrSignedAreRefused) {
   EXPECT_FALSE(parse_amz_date("19691231T235959Z", &ns));
   EXPECT_FALSE(parse_amz_date("2026010-T000000Z", &ns));
   EXPECT_FALSE(parse_amz_date("20260101T-10000Z", &ns));
+  EXPECT_FALSE(parse_amz_date("20260230T000000Z", &ns));  // no such day
+  EXPECT_FALSE(parse_amz_date("20261301T000000Z", &ns));
+  EXPECT_FALSE(parse_amz_date("20260101T240000Z", &ns));
+}
+
+TEST(SigV4, AmzDatesAgreeWithTheCCalendar) {
+  // Every 7th day (and its hour, minute, second varied) from 1970 to 2200,
+  // leap days and leap-rule years (2000, 2100) included, against timegm.
+  std::tm tm{};
+  for (time_t t = 0; t < 7'258'118'400; t += 7 * 86'400 + 3'661) {
+    gmtime_r(&t, &tm);
+    char s[64];
+    std::snprintf(s, sizeof(s), "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                  tm.tm_min, tm.tm_sec);
+    int64_t ns = 0;
+    ASSERT_TRUE(parse_amz_date(s, &ns)) << s;
+    ASSERT_EQ(ns, static_cast<int64_t>(t) * 1'000'000'000) << s;
+  }
+  int64_t ns = 0;
+  ASSERT_TRUE(parse_amz_date("20240229T235959Z", &ns));
+  EXPECT_EQ(ns, 1709251199ll * 1000000000);
+  EXPECT_FALSE(parse_amz_date("21000229T000000Z", &ns));  // 2100 is no leap year
 }
 
 TEST(SigV4, EncodingRules) {
