@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <chrono>
 #include <optional>
 
 #include "common/metrics.h"
@@ -45,7 +46,14 @@ struct CommitStats {
   Counter* fsyncs = m.counter("kiseki_chunk_segment_fsyncs_total", "");
   uint64_t r0 = records->value(), g0 = groups->value(), f0 = fsyncs->value();
   uint64_t reads0 = m.counter_total("kiseki_meta_reads_total");
+  // The share of the time a log leader was in its turn (apply and write, the
+  // made records' hashing included): near 1, the turns are what PUTs queue for.
+  Histogram* turns = m.histogram("kiseki_log_commit_seconds", "");
+  double turn0 = turns->sum();
+  std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
   void report(benchmark::State& state) {
+    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    state.counters["leader_busy"] = wall > 0 ? (turns->sum() - turn0) / wall : 0;
     double r = static_cast<double>(records->value() - r0), g = static_cast<double>(groups->value() - g0);
     state.counters["records_per_group"] = g > 0 ? r / g : 0;
     state.counters["segment_fsyncs_per_op"] = r > 0 ? static_cast<double>(fsyncs->value() - f0) / r : 0;
