@@ -244,9 +244,13 @@ std::optional<uint64_t> DeltaLog::commit_group(std::deque<Pending*>& group) {
   }
   sync &= opts_.durability == Durability::kSync;
   txn.put(meta::Cf::kSystem, kAppliedIndexKey, meta::key_u64(index));
-  if (opts_.add_local) opts_.add_local(batch.GetWriteBatch(), index);
+  // Each key once: the group's records rewrote the same counters and parent
+  // directories, and each write costs the memtable an insert.
+  rocksdb::WriteBatch last;
+  rocksdb::WriteBatch* out = store_->last_writes(batch, &last) ? &last : batch.GetWriteBatch();
+  if (opts_.add_local) opts_.add_local(out, index);
   // Never synced here: under kSync the sync is the next stage (sync_through).
-  Status st = store_->write(batch.GetWriteBatch(), false);
+  Status st = store_->write(out, false);
   if (gate.owns_lock()) gate.unlock();
   if (st.is_ok()) KISEKI_KILL_POINT("log.after_wal_write");
   if (opts_.local_done) opts_.local_done(index, st.is_ok());

@@ -314,6 +314,25 @@ Status Store::write(rocksdb::WriteBatch* batch, bool sync) {
   return st;
 }
 
+bool Store::last_writes(rocksdb::WriteBatchWithIndex& batch, rocksdb::WriteBatch* out) const {
+  for (size_t c = 0; c < static_cast<size_t>(Cf::kCount); ++c) {
+    rocksdb::ColumnFamilyHandle* h = cf(static_cast<Cf>(c));
+    std::unique_ptr<rocksdb::WBWIIterator> it(batch.NewIterator(h));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      rocksdb::WriteEntry e = it->Entry();
+      rocksdb::Status s;
+      if (e.type == rocksdb::kPutRecord) s = out->Put(h, e.key, e.value);
+      else if (e.type == rocksdb::kDeleteRecord) s = out->Delete(h, e.key);
+      else s = rocksdb::Status::NotSupported();
+      if (!s.ok()) {
+        out->Clear();
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 Status Store::sync_wal() { return from_rocks(db_->SyncWAL(), "sync WAL"); }
 
 }  // namespace kiseki::meta

@@ -54,6 +54,13 @@ class Store {
   void count_reads(Cf c, bool by_apply, uint64_t keys) const;
   // Writes a batch; `sync` makes it durable (fsync of the WAL) before returning.
   Status write(rocksdb::WriteBatch* batch, bool sync);
+  // Appends to `out` the last write of each key in `batch`, an index that
+  // overwrites keys (a Txn's) and holds every write of its batch: what the
+  // batch leaves in the store, each key written once. A log group's records
+  // write the same counters and parent directory again and again, and the
+  // memtable need take each key once. False, with `out` cleared, where the
+  // index cannot stand for the batch (a merge or single delete in it).
+  bool last_writes(rocksdb::WriteBatchWithIndex& batch, rocksdb::WriteBatch* out) const;
   // A count of the batches written to any store of this process, raised after
   // each write is visible (and when a store opens). What was read from a store
   // after generation() returned g is still what the store holds while
