@@ -56,7 +56,9 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   // Chunk-sized buffers (sealed chunks, fragments, request bodies up to a few
   // MiB) come from the heap and are reused: above glibc's mmap threshold each
-  // would be a fresh mapping, faulted in and zeroed page by page.
+  // would be a fresh mapping, faulted in and zeroed page by page. (Builds
+  // without sanitizers link tcmalloc, which keeps freed spans itself: these
+  // settings are for glibc's malloc where it is the allocator.)
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 128 << 20);
   bool exit_ok = false;
