@@ -7,7 +7,12 @@
 #include <nfsc/libnfs.h>
 #include <poll.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <functional>
+#include <thread>
 
 #include "tools/profile/driver.h"
 
@@ -23,6 +28,9 @@ struct Pending {
   Bytes copy;  // READ's bytes, copied out before libnfs frees its buffer
   bool want_copy = false;
 };
+
+// Calls answered JUKEBOX and asked again (reported when the driver goes).
+std::atomic<uint64_t> jukebox_retries{0};
 
 void on_done(int err, nfs_context*, void* data, void* priv) {
   auto* p = static_cast<Pending*>(priv);
@@ -57,52 +65,45 @@ class Nfs3Session final : public Session {
   Status put(const std::string& key, ByteSpan data) override {
     std::string path = dir_ + key;
     Pending c;
-    if (nfs_create_async(ctx_, path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644, on_done, &c) != 0)
-      return queue_error("create");
-    Status st = wait(&c, "create " + path);
+    auto create = [&](Pending* q) {
+      return nfs_create_async(ctx_, path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644, on_done, q);
+    };
+    Status st = call(create, "create " + path, &c);
     if (!st && st.code() == ErrorCode::kNotFound) {  // the parent directories first
       KISEKI_TRY(make_parents(path));
-      c = Pending{};
-      if (nfs_create_async(ctx_, path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644, on_done, &c) != 0)
-        return queue_error("create");
-      st = wait(&c, "create " + path);
+      st = call(create, "create " + path, &c);
     }
     KISEKI_TRY(st);
     auto* fh = static_cast<nfsfh*>(c.data);
     if (!data.empty()) {
       Pending w;
-      if (nfs_pwrite_async(ctx_, fh, 0, data.size(), data.data(), on_done, &w) != 0) return queue_error("write");
-      st = wait(&w, "write " + path);
+      st = call([&](Pending* q) { return nfs_pwrite_async(ctx_, fh, 0, data.size(), data.data(), on_done, q); },
+                "write " + path, &w);
       if (st && static_cast<size_t>(w.err) != data.size()) st = io_error("short write to " + path);
     }
     Pending cl;
-    if (nfs_close_async(ctx_, fh, on_done, &cl) != 0) return queue_error("close");
-    Status cst = wait(&cl, "close " + path);
+    Status cst = close(fh, "close " + path, &cl);
     return st ? cst : st;
   }
 
   Result<uint64_t> get(const std::string& key) override {
     std::string path = dir_ + key;
     Pending o;
-    if (nfs_open_async(ctx_, path.c_str(), O_RDONLY, on_done, &o) != 0) return queue_error("open");
-    KISEKI_TRY(wait(&o, "open " + path));
+    KISEKI_TRY(call([&](Pending* q) { return nfs_open_async(ctx_, path.c_str(), O_RDONLY, on_done, q); },
+                    "open " + path, &o));
     auto* fh = static_cast<nfsfh*>(o.data);
     uint64_t total = 0;
     Status st;
     for (;;) {
       Pending r;
       r.want_copy = true;
-      if (nfs_pread_async(ctx_, fh, total, 1 << 20, on_done, &r) != 0) {
-        st = queue_error("read");
-        break;
-      }
-      st = wait(&r, "read " + path);
+      st = call([&](Pending* q) { return nfs_pread_async(ctx_, fh, total, 1 << 20, on_done, q); }, "read " + path, &r);
       if (!st) break;
       total += static_cast<uint64_t>(r.err);
       if (r.err < (1 << 20)) break;  // short: the end of the file
     }
     Pending cl;
-    if (nfs_close_async(ctx_, fh, on_done, &cl) == 0) (void)wait(&cl, "close");
+    (void)close(fh, "close " + path, &cl);
     KISEKI_TRY(st);
     return total;
   }
@@ -110,16 +111,14 @@ class Nfs3Session final : public Session {
   Status stat(const std::string& key) override {
     std::string path = dir_ + key;
     Pending p;
-    if (nfs_stat64_async(ctx_, path.c_str(), on_done, &p) != 0) return queue_error("stat");
-    return wait(&p, "stat " + path);
+    return call([&](Pending* q) { return nfs_stat64_async(ctx_, path.c_str(), on_done, q); }, "stat " + path, &p);
   }
 
   Result<size_t> list(const std::string& prefix) override {
     std::string path = dir_ + prefix;
     if (path.size() > 1 && path.back() == '/') path.pop_back();
     Pending p;
-    if (nfs_opendir_async(ctx_, path.c_str(), on_done, &p) != 0) return queue_error("opendir");
-    KISEKI_TRY(wait(&p, "opendir " + path));
+    KISEKI_TRY(call([&](Pending* q) { return nfs_opendir_async(ctx_, path.c_str(), on_done, q); }, "opendir " + path, &p));
     auto* dir = static_cast<nfsdir*>(p.data);
     size_t n = 0;
     while (nfsdirent* e = nfs_readdir(ctx_, dir))
@@ -129,8 +128,32 @@ class Nfs3Session final : public Session {
   }
 
  private:
-  Status queue_error(const char* what) {
-    return make_error(ErrorCode::kUnavailable, std::string(what) + ": " + nfs_get_error(ctx_));
+  Status queue_error(const std::string& what) {
+    return make_error(ErrorCode::kUnavailable, what + ": " + nfs_get_error(ctx_));
+  }
+  // Issues a call (`issue` queues it, with `p` for the callback) and waits for
+  // it. A server that answers JUKEBOX (libnfs: -EAGAIN) is asked again after a
+  // pause, as kernel clients do (RFC 1813: retry the request later), for up to
+  // a minute; the pauses count in the operation's latency.
+  Status call(const std::function<int(Pending*)>& issue, const std::string& what, Pending* p) {
+    auto pause = std::chrono::milliseconds(50);
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    for (;;) {
+      bool copy = p->want_copy;
+      *p = Pending{};
+      p->want_copy = copy;
+      if (issue(p) != 0) return queue_error(what);
+      Status st = wait(p, what);
+      if (p->err != -EAGAIN || std::chrono::steady_clock::now() > give_up) return st;
+      jukebox_retries.fetch_add(1, std::memory_order_relaxed);
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+    }
+  }
+  // Not asked again: libnfs frees the handle whatever the answer.
+  Status close(nfsfh* fh, const std::string& what, Pending* p) {
+    if (nfs_close_async(ctx_, fh, on_done, p) != 0) return queue_error(what);
+    return wait(p, what);
   }
   // Runs the context's event loop until `p` completes.
   Status wait(Pending* p, const std::string& what) {
@@ -152,8 +175,7 @@ class Nfs3Session final : public Session {
     for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
       std::string dir = path.substr(0, slash);
       Pending m;
-      if (nfs_mkdir_async(ctx_, dir.c_str(), on_done, &m) != 0) return queue_error("mkdir");
-      Status st = wait(&m, "mkdir " + dir);
+      Status st = call([&](Pending* q) { return nfs_mkdir_async(ctx_, dir.c_str(), on_done, q); }, "mkdir " + dir, &m);
       if (!st && st.code() != ErrorCode::kExists) return st;
     }
     return Status::ok();
@@ -166,6 +188,10 @@ class Nfs3Session final : public Session {
 class Nfs3Driver final : public Driver {
  public:
   explicit Nfs3Driver(DriverOptions o) : o_(std::move(o)) {}
+  ~Nfs3Driver() override {
+    if (uint64_t n = jukebox_retries.exchange(0))
+      std::fprintf(stderr, "nfs3: %llu calls answered JUKEBOX and were asked again\n", static_cast<unsigned long long>(n));
+  }
   std::string name() const override { return "nfs3"; }
   Status setup() override {
     if (o_.endpoint.rfind("nfs://", 0) != 0)
