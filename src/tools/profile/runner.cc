@@ -159,9 +159,8 @@ Result<RunResult> run_shape(Driver& driver, const RunOptions& o) {
   std::vector<uint64_t> ops(hists.size()), bytes(hists.size());
   std::vector<std::map<std::string, uint64_t>> errs(hists.size()), sent(hists.size());
   std::atomic<int> ready{0};
-  std::atomic<bool> session_failed{false};
   std::once_flag first_failure;
-  Status session_error;  // the first worker's reason, set once
+  Status session_error;  // the first worker's reason a session failed, set once
   double cpu0 = self_cpu_seconds(), srv0 = processes_cpu_seconds(o.server_pids);
   auto t0 = std::chrono::steady_clock::now();
   for (int w = 0; w < o.concurrency; ++w) {
@@ -170,7 +169,6 @@ Result<RunResult> run_shape(Driver& driver, const RunOptions& o) {
       ready.fetch_add(1);
       if (!session) {
         std::call_once(first_failure, [&] { session_error = session.status(); });
-        session_failed = true;
         return;
       }
       Session& s = **session;
@@ -230,7 +228,7 @@ Result<RunResult> run_shape(Driver& driver, const RunOptions& o) {
   stop = true;
   for (auto& t : workers) t.join();
   auto t1 = std::chrono::steady_clock::now();
-  if (session_failed)
+  if (!session_error.is_ok())
     return make_error(ErrorCode::kUnavailable, "a worker could not open a session: " + session_error.to_string());
   res.seconds = std::chrono::duration<double>(t1 - t0).count();
   res.harness_cpu_s = self_cpu_seconds() - cpu0;
