@@ -319,13 +319,23 @@ Status LocalGateway::rename(NsRef ns, InodeId parent, std::string_view name, Ino
   return make_error(ErrorCode::kConflict, "rename kept conflicting with concurrent changes");
 }
 
+Status LocalGateway::open_listing(NsRef ns, InodeId dir, const Caller& who, Inode* d) const {
+  KISEKI_TRY(log_of(ns.ns).read_barrier());
+  KISEKI_TRY(load_inode(ns, dir, d));
+  if (!d->is_dir()) return make_error(ErrorCode::kNotDirectory, "not a directory");
+  return check_list(who, to_attr(*d));
+}
+
 Result<std::vector<DirEntry>> LocalGateway::readdir(NsRef ns, InodeId dir, uint64_t cookie,
                                                     size_t max_entries, const Caller& who) const {
-  KISEKI_TRY(log_of(ns.ns).read_barrier());
   Inode d;
-  KISEKI_TRY(load_inode(ns, dir, &d));
-  if (!d.is_dir()) return make_error(ErrorCode::kNotDirectory, "not a directory");
-  KISEKI_TRY(check_list(who, to_attr(d)));
+  KISEKI_TRY(open_listing(ns, dir, who, &d));
+  return scan_dir(ns, d, cookie, max_entries);
+}
+
+Result<std::vector<DirEntry>> LocalGateway::scan_dir(NsRef ns, const Inode& d, uint64_t cookie,
+                                                     size_t max_entries) const {
+  InodeId dir = d.ino;
   if (cookie != 0 && cookie < ns::kFirstCookie) cookie = 0;
   if (cookie == ns::kObjectCookie) return std::vector<DirEntry>{};  // the last entry was the object's
   if (cookie >= d.next_cookie) {
@@ -376,7 +386,26 @@ Result<std::vector<DirEntry>> LocalGateway::readdir(NsRef ns, InodeId dir, uint6
 
 Result<std::vector<DirEntryPlus>> LocalGateway::readdir_plus(NsRef ns, InodeId dir, uint64_t cookie,
                                                              size_t max_entries, const Caller& who) const {
-  KISEKI_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, readdir(ns, dir, cookie, max_entries, who));
+  uint64_t gen = meta::Store::generation();  // before anything is read
+  Inode d;
+  KISEKI_TRY(open_listing(ns, dir, who, &d));
+  std::vector<DirEntryPlus> out;
+  if (listings_.get(ns, dir, cookie, max_entries, &out)) return out;
+  // While nothing is written, a batch larger than asked for is read and kept:
+  // the calls that continue the listing find the rest in the cache. Under
+  // writes, which would make it stale before it is used, only what was asked.
+  size_t batch = listings_.current() ? std::max(max_entries, kListingBatch) : max_entries;
+  bool to_end = false;
+  KISEKI_ASSIGN_OR_RETURN(out, read_attrs(ns, d, cookie, batch, &to_end));
+  listings_.put(ns, dir, cookie, gen, out, to_end);
+  if (out.size() > max_entries) out.resize(max_entries);
+  return out;
+}
+
+Result<std::vector<DirEntryPlus>> LocalGateway::read_attrs(NsRef ns, const Inode& d, uint64_t cookie,
+                                                           size_t max_entries, bool* to_end) const {
+  KISEKI_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, scan_dir(ns, d, cookie, max_entries));
+  *to_end = entries.size() < max_entries;
   std::vector<std::string> keys;
   keys.reserve(entries.size());
   for (const auto& e : entries) keys.push_back(meta::inode_key(ns.ns, e.ino));

@@ -21,6 +21,7 @@
 #include "crypto/key_manager.h"
 #include "crypto/md5.h"
 #include "gateway/content.h"
+#include "gateway/dir_cache.h"
 #include "gateway/gateway.h"
 #include "gateway/object_cache.h"
 #include "gateway/version_names.h"
@@ -43,6 +44,7 @@ class LocalGateway final : public Gateway {
   meta::Store* store_for_test() const { return meta_.get(); }
   chunk::ChunkStore* chunks_for_test() const { return chunks_.get(); }
   const ObjectCache& opened_objects_for_test() const { return opened_; }
+  const DirCache& listings_for_test() const { return listings_; }
   // The keys of a dedup domain by its id (scrub; tests that read chunks):
   // kCryptoShredded for a shredded tenant's.
   Result<crypto::DomainKeys> keys_of_domain(DomainId d) const;
@@ -240,6 +242,15 @@ class LocalGateway final : public Gateway {
   void compact_for_space();
   void wake_purge();
   Status load_inode(NsRef ns, InodeId ino, ns::Inode* out) const;
+  // Listings: the directory `dir` loaded into `d`, once the caller may list it;
+  // its entries after `cookie`; those with their attributes (`to_end`: the
+  // last entry was read).
+  Status open_listing(NsRef ns, InodeId dir, const Caller& who, ns::Inode* d) const;
+  Result<std::vector<DirEntry>> scan_dir(NsRef ns, const ns::Inode& d, uint64_t cookie, size_t max_entries) const;
+  Result<std::vector<DirEntryPlus>> read_attrs(NsRef ns, const ns::Inode& d, uint64_t cookie, size_t max_entries,
+                                               bool* to_end) const;
+  // Entries a listing reads at once while nothing is written (DirCache).
+  static constexpr size_t kListingBatch = 1024;
   // getattr and lookup as this node's store has them: for the Gateway's own
   // use after a write it applied (the public ones wait for a read barrier).
   Result<FileAttr> getattr_now(NsRef ns, InodeId ino) const;
@@ -389,6 +400,7 @@ class LocalGateway final : public Gateway {
   std::unique_ptr<chunk::ChunkStore> chunks_;
   std::unique_ptr<chunk::ChunkCache> cache_;  // opened chunks for reads
   mutable ObjectCache opened_;                 // opened objects by key, for reads
+  mutable DirCache listings_;                  // directory listings with attributes
   std::unique_ptr<chunk::Chunker> chunker_;
   ns::StateMachine sm_;
   // The other metadata shards of a cluster (ADR 0009): data_[k - 1] is shard

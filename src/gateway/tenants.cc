@@ -193,6 +193,7 @@ Status LocalGateway::shred_tenant(TenantId id) {
   // they go from the cache, and come back when those tenants read them).
   cache_->clear_domain(t.shared_dedup ? kSharedDomain : DomainId{t.id}, !t.shared_dedup);
   opened_.clear();  // nor an opened layout (inline objects hold their bytes)
+  listings_.clear();  // nor a listing of names
   // The wrapped KEK was in the tenant record and in the record that created
   // it: neither may survive in a write-ahead log or an SST file.
   KISEKI_TRY(meta_->erase_history({{Cf::kTenants, ""}}));

@@ -72,9 +72,13 @@ TEST_F(ShredTest, DataDirectoryAloneOpensNothingOfAShreddedTenant) {
   // An opened object (its layout; an inline object's bytes) is kept for reads.
   ASSERT_TRUE(gw_->open_object(ns_, "acme-small-name").is_ok());
   ASSERT_GT(gw_->opened_objects_for_test().entries(), 0u);
+  // And a listing with attributes (names) is kept.
+  ASSERT_TRUE(gw_->readdir_plus(ns_, ns::kRootInode, 0, 100).is_ok());
+  ASSERT_GT(gw_->listings_for_test().entries(), 0u);
 
   ASSERT_TRUE(gw_->shred_tenant(tenant_).is_ok());
   EXPECT_EQ(gw_->opened_objects_for_test().entries(), 0u) << "an opened object outlived the shred";
+  EXPECT_EQ(gw_->listings_for_test().entries(), 0u) << "a listing outlived the shred";
   EXPECT_FALSE(gw_->open_object(ns_, "acme-small-name").is_ok());
   ASSERT_TRUE(gw_->shred_tenant(beta).is_ok());
   // Off every protocol at once, before the purge has run.
