@@ -261,3 +261,21 @@ class RpcClient:
             name = u.opaque().decode()
             entries.append((name, fileid, u.u64()))
         return st, entries, bool(u.u32()), verf
+
+    def readdirplus(self, dirfh, cookie=0, verf=b"\0" * 8, dircount=8192, maxcount=8192):
+        """(status, [(name, fileid, cookie, attributes or None, handle or None)], eof, verifier)"""
+        args = Packer().opaque(dirfh).u64(cookie).fixed(verf).u32(dircount).u32(maxcount).bytes()
+        st, u = self.nfs(READDIRPLUS, args)
+        u.post_op()
+        if st:
+            return st, None, None, None
+        verf = u.fixed(8)
+        entries = []
+        while u.u32():
+            fileid = u.u64()
+            name = u.opaque().decode()
+            ck = u.u64()
+            attrs = u.post_op()
+            fh = u.opaque() if u.u32() else None
+            entries.append((name, fileid, ck, attrs, fh))
+        return st, entries, bool(u.u32()), verf
