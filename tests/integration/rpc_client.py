@@ -250,22 +250,16 @@ class RpcClient:
         return st
 
     def readdir(self, dirfh, cookie=0, verf=b"\0" * 8, count=8192):
-        st, u = self.nfs(READDIR, Packer().opaque(dirfh).u64(cookie).fixed(verf).u32(count).bytes())
-        u.post_op()
-        if st:
-            return st, None, None, None
-        verf = u.fixed(8)
-        entries = []
-        while u.u32():
-            fileid = u.u64()
-            name = u.opaque().decode()
-            entries.append((name, fileid, u.u64()))
-        return st, entries, bool(u.u32()), verf
+        """(status, [(name, fileid, cookie)], eof, verifier)"""
+        return self._listing(READDIR, Packer().opaque(dirfh).u64(cookie).fixed(verf).u32(count).bytes())
 
     def readdirplus(self, dirfh, cookie=0, verf=b"\0" * 8, dircount=8192, maxcount=8192):
         """(status, [(name, fileid, cookie, attributes or None, handle or None)], eof, verifier)"""
         args = Packer().opaque(dirfh).u64(cookie).fixed(verf).u32(dircount).u32(maxcount).bytes()
-        st, u = self.nfs(READDIRPLUS, args)
+        return self._listing(READDIRPLUS, args)
+
+    def _listing(self, proc, args):
+        st, u = self.nfs(proc, args)
         u.post_op()
         if st:
             return st, None, None, None
@@ -275,7 +269,9 @@ class RpcClient:
             fileid = u.u64()
             name = u.opaque().decode()
             ck = u.u64()
-            attrs = u.post_op()
-            fh = u.opaque() if u.u32() else None
-            entries.append((name, fileid, ck, attrs, fh))
+            if proc == READDIRPLUS:
+                attrs = u.post_op()
+                entries.append((name, fileid, ck, attrs, u.opaque() if u.u32() else None))
+            else:
+                entries.append((name, fileid, ck))
         return st, entries, bool(u.u32()), verf
