@@ -114,6 +114,9 @@ uint32_t Nfs3Call::readdir(bool plus) {
         eof = true;
         break;
       }
+      // Nothing with attributes came, yet a name follows: one whose inode
+      // cannot be read (a damaged store). Go past it, not round again.
+      if (r->empty()) next = more->front().cookie;
     }
   }
   if (st == kNfs3Ok && count == 0 && !eof) st = kNfs3ErrToosmall;
