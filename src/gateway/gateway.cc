@@ -417,8 +417,14 @@ Status LocalGateway::load_inode(NsRef ns, InodeId ino, ns::Inode* out) const {
     return Status::ok();
   }
   if (is_shredded(ns.tenant)) return make_error(ErrorCode::kCryptoShredded, "the namespace's tenant was crypto-shredded");
+  uint64_t gen = meta::Store::generation();  // before the read
+  std::string key = meta::inode_key(ns.ns, ino);
+  if (auto hot = inodes_.get(key)) {
+    *out = std::move(*hot);
+    return Status::ok();
+  }
   std::string v;
-  Status st = store_of(ns.ns).get(Cf::kInodes, meta::inode_key(ns.ns, ino), &v);
+  Status st = store_of(ns.ns).get(Cf::kInodes, key, &v);
   if (st.code() == ErrorCode::kNotFound && ino == ns::kRootInode && ns::shard_of(ns.ns, shard_count()) != 0 &&
       log_->read_barrier().is_ok() && get_namespace(ns.ns).is_ok()) {
     // A namespace whose making stopped between its two shards (ADR 0009),
@@ -429,7 +435,9 @@ Status LocalGateway::load_inode(NsRef ns, InodeId ino, ns::Inode* out) const {
   }
   if (st.code() == ErrorCode::kNotFound) return make_error(ErrorCode::kStale, "no inode " + std::to_string(ino));
   KISEKI_TRY(st);
-  return ns::decode_inode(v, out);
+  KISEKI_TRY(ns::decode_inode(v, out));
+  if (out->content.size() <= kMaxCachedContent) inodes_.put(std::move(key), gen, *out);
+  return Status::ok();
 }
 
 Status LocalGateway::make_root(NamespaceId id) const {

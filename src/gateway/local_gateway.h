@@ -23,6 +23,7 @@
 #include "gateway/content.h"
 #include "gateway/dir_cache.h"
 #include "gateway/gateway.h"
+#include "gateway/generation_cache.h"
 #include "gateway/object_cache.h"
 #include "gateway/version_names.h"
 #include "gateway/replication.h"
@@ -45,6 +46,7 @@ class LocalGateway final : public Gateway {
   chunk::ChunkStore* chunks_for_test() const { return chunks_.get(); }
   const ObjectCache& opened_objects_for_test() const { return opened_; }
   const DirCache& listings_for_test() const { return listings_; }
+  size_t cached_inodes_for_test() const { return inodes_.entries(); }
   // The keys of a dedup domain by its id (scrub; tests that read chunks):
   // kCryptoShredded for a shredded tenant's.
   Result<crypto::DomainKeys> keys_of_domain(DomainId d) const;
@@ -401,6 +403,10 @@ class LocalGateway final : public Gateway {
   std::unique_ptr<chunk::ChunkCache> cache_;  // opened chunks for reads
   mutable ObjectCache opened_;                 // opened objects by key, for reads
   mutable DirCache listings_;                  // directory listings with attributes
+  // Inodes by store key, for load_inode: 16 384 at most, those whose sealed
+  // layout is small (a file of a few chunks, every directory).
+  static constexpr size_t kMaxCachedContent = 1024;
+  mutable GenerationCache<ns::Inode> inodes_{"inode_cache", "Inode reads", 1024};
   std::unique_ptr<chunk::Chunker> chunker_;
   ns::StateMachine sm_;
   // The other metadata shards of a cluster (ADR 0009): data_[k - 1] is shard

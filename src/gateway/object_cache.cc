@@ -2,15 +2,11 @@
 
 #include "gateway/content.h"
 #include "meta/schema.h"
-#include "meta/store.h"
 
 namespace kiseki::gateway {
 
 ObjectCache::ObjectCache()
-    : hits_(MetricsRegistry::global().counter("kiseki_gateway_object_cache_hits_total",
-                                              "Object opens by key answered from the cache of opened objects")),
-      misses_(MetricsRegistry::global().counter("kiseki_gateway_object_cache_misses_total",
-                                                "Object opens by key that read the metadata store")) {}
+    : cache_("object_cache", "Object opens by key", kMaxEntriesPerShard) {}
 
 std::string ObjectCache::key_of(NsRef ns, std::string_view key) {
   std::string k = meta::key_u64_u64(ns.tenant, ns.ns);
@@ -19,49 +15,16 @@ std::string ObjectCache::key_of(NsRef ns, std::string_view key) {
 }
 
 std::optional<ObjectHandle> ObjectCache::get(NsRef ns, std::string_view key) const {
-  std::string k = key_of(ns, key);
-  Shard& s = shard_of(k);
-  {
-    std::lock_guard lock(s.mu);
-    auto it = s.entries.find(k);
-    if (it != s.entries.end()) {
-      if (it->second.gen == meta::Store::generation()) {
-        hits_->inc();
-        return it->second.handle;
-      }
-      s.entries.erase(it);
-    }
-  }
-  misses_->inc();
-  return std::nullopt;
+  return cache_.get(key_of(ns, key));
 }
 
 void ObjectCache::put(NsRef ns, std::string_view key, uint64_t gen, const ObjectHandle& h) {
   if (!h.content || h.content->extents.size() > kMaxExtents) return;
-  if (gen != meta::Store::generation()) return;  // stale already
-  std::string k = key_of(ns, key);
-  Shard& s = shard_of(k);
-  std::lock_guard lock(s.mu);
-  // A bound, not an order of eviction: a full shard starts again (entries of
-  // an older generation are dead weight by then anyway).
-  if (s.entries.size() >= kMaxEntriesPerShard) s.entries.clear();
-  s.entries.insert_or_assign(std::move(k), Entry{gen, h});
+  cache_.put(key_of(ns, key), gen, h);
 }
 
-void ObjectCache::clear() {
-  for (auto& s : shards_) {
-    std::lock_guard lock(s.mu);
-    s.entries.clear();
-  }
-}
+void ObjectCache::clear() { cache_.clear(); }
 
-size_t ObjectCache::entries() const {
-  size_t n = 0;
-  for (auto& s : shards_) {
-    std::lock_guard lock(s.mu);
-    n += s.entries.size();
-  }
-  return n;
-}
+size_t ObjectCache::entries() const { return cache_.entries(); }
 
 }  // namespace kiseki::gateway

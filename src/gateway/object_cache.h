@@ -7,16 +7,12 @@
 // again) and costs a mixed load one atomic load per open.
 #pragma once
 
-#include <array>
 #include <cstdint>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
-#include "common/metrics.h"
+#include "gateway/generation_cache.h"
 #include "gateway/types.h"
 
 namespace kiseki::gateway {
@@ -43,20 +39,9 @@ class ObjectCache {
   static constexpr size_t kMaxEntriesPerShard = 256;
 
  private:
-  struct Entry {
-    uint64_t gen;
-    ObjectHandle handle;
-  };
-  struct Shard {
-    mutable std::mutex mu;
-    std::unordered_map<std::string, Entry> entries;
-  };
   static std::string key_of(NsRef ns, std::string_view key);
-  Shard& shard_of(const std::string& k) const { return shards_[std::hash<std::string>{}(k) % shards_.size()]; }
 
-  mutable std::array<Shard, 16> shards_;
-  Counter* hits_;
-  Counter* misses_;
+  GenerationCache<ObjectHandle> cache_;
 };
 
 }  // namespace kiseki::gateway

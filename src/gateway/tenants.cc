@@ -194,6 +194,7 @@ Status LocalGateway::shred_tenant(TenantId id) {
   cache_->clear_domain(t.shared_dedup ? kSharedDomain : DomainId{t.id}, !t.shared_dedup);
   opened_.clear();  // nor an opened layout (inline objects hold their bytes)
   listings_.clear();  // nor a listing of names
+  inodes_.clear();    // nor an inode (names, sealed layouts)
   // The wrapped KEK was in the tenant record and in the record that created
   // it: neither may survive in a write-ahead log or an SST file.
   KISEKI_TRY(meta_->erase_history({{Cf::kTenants, ""}}));

@@ -1,5 +1,6 @@
 #include <thread>
 
+#include "common/metrics.h"
 #include "fixture.h"
 
 namespace kiseki::gateway {
@@ -185,6 +186,29 @@ TEST_F(GatewayTest, ReaddirCookiesAreStable) {
   for (const auto& n : names) EXPECT_TRUE(seen.count(n)) << n;
   EXPECT_TRUE(seen.count("late"));
   EXPECT_EQ(gw_->readdir(ns_, kRoot, 1ull << 40, 10).code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(GatewayTest, InodesComeFromTheCacheWhileNothingIsWritten) {
+  auto f = *gw_->create(ns_, kRoot, "cached", 0644, who_, true);
+  ASSERT_TRUE(gw_->getattr(ns_, f.ino).is_ok());
+  auto& m = MetricsRegistry::global();
+  Counter* hits = m.counter("kiseki_gateway_inode_cache_hits_total", "");
+  Counter* misses = m.counter("kiseki_gateway_inode_cache_misses_total", "");
+  uint64_t h = hits->value(), mi = misses->value();
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(gw_->getattr(ns_, f.ino)->mode & 0777, 0644u);
+  EXPECT_EQ(misses->value(), mi) << "an unchanged inode was read from the store again";
+  EXPECT_GE(hits->value(), h + 10);
+  EXPECT_GT(gw_->cached_inodes_for_test(), 0u);
+  // Every write is seen by the next read: by the writer and by anyone.
+  SetAttrRequest chmod;
+  chmod.mode = 0600;
+  ASSERT_TRUE(gw_->setattr(ns_, f.ino, chmod, who_).is_ok());
+  EXPECT_EQ(gw_->getattr(ns_, f.ino)->mode & 0777, 0600u);
+  ASSERT_TRUE(gw_->write(ns_, f.ino, 0, as_bytes(std::string(777, 'y'))).is_ok());
+  EXPECT_EQ(gw_->getattr(ns_, f.ino)->size, 777u);
+  EXPECT_EQ(read_file(f.ino), std::string(777, 'y'));
+  ASSERT_TRUE(gw_->unlink(ns_, kRoot, "cached", who_).is_ok());
+  EXPECT_FALSE(gw_->getattr(ns_, f.ino).is_ok());
 }
 
 TEST_F(GatewayTest, ReaddirPlusCarriesEachEntrysAttributes) {

@@ -79,6 +79,7 @@ TEST_F(ShredTest, DataDirectoryAloneOpensNothingOfAShreddedTenant) {
   ASSERT_TRUE(gw_->shred_tenant(tenant_).is_ok());
   EXPECT_EQ(gw_->opened_objects_for_test().entries(), 0u) << "an opened object outlived the shred";
   EXPECT_EQ(gw_->listings_for_test().entries(), 0u) << "a listing outlived the shred";
+  EXPECT_EQ(gw_->cached_inodes_for_test(), 0u) << "an inode outlived the shred";
   EXPECT_FALSE(gw_->open_object(ns_, "acme-small-name").is_ok());
   ASSERT_TRUE(gw_->shred_tenant(beta).is_ok());
   // Off every protocol at once, before the purge has run.
