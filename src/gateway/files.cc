@@ -404,37 +404,42 @@ Result<std::vector<DirEntryPlus>> LocalGateway::readdir_plus(NsRef ns, InodeId d
 
 Result<std::vector<DirEntryPlus>> LocalGateway::read_attrs(NsRef ns, const Inode& d, uint64_t cookie,
                                                            size_t max_entries, bool* to_end) const {
-  KISEKI_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, scan_dir(ns, d, cookie, max_entries));
-  *to_end = entries.size() < max_entries;
-  std::vector<std::string> keys;
-  keys.reserve(entries.size());
-  for (const auto& e : entries) keys.push_back(meta::inode_key(ns.ns, e.ino));
-  // Attributes decoded straight from the store's buffers; an entry whose inode
-  // is gone was removed meanwhile and is left out.
-  std::vector<std::optional<FileAttr>> attrs(entries.size());
-  Status failed;
-  store_of(ns.ns).multi_get(Cf::kInodes, keys, [&](size_t i, const Status& st, std::string_view v) {
-    if (!failed.is_ok() || ns::is_object_of(entries[i].ino)) return;
-    if (!st.is_ok()) {
-      if (st.code() != ErrorCode::kNotFound) failed = st;
-      return;
-    }
-    Inode inode;
-    if (Status d = ns::decode_inode_attrs(v, &inode); !d.is_ok()) failed = d;
-    else attrs[i] = to_attr(inode);
-  });
-  KISEKI_TRY(failed);
+  // An entry whose inode cannot be read (removed meanwhile, or a damaged
+  // store) is left out, and as many more are read after it: fewer entries than
+  // asked for means the end.
   std::vector<DirEntryPlus> out;
-  out.reserve(entries.size());
-  for (size_t i = 0; i < entries.size(); ++i) {
-    if (ns::is_object_of(entries[i].ino)) {
-      auto a = getattr_now(ns, entries[i].ino);
-      if (a) out.push_back(DirEntryPlus{std::move(entries[i]), *a});
-      continue;
+  for (;;) {
+    size_t want = max_entries - out.size();
+    KISEKI_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, scan_dir(ns, d, cookie, want));
+    *to_end = entries.size() < want;
+    if (!entries.empty()) cookie = entries.back().cookie;
+    std::vector<std::string> keys;
+    keys.reserve(entries.size());
+    for (const auto& e : entries) keys.push_back(meta::inode_key(ns.ns, e.ino));
+    // Attributes decoded straight from the store's buffers.
+    std::vector<std::optional<FileAttr>> attrs(entries.size());
+    Status failed;
+    store_of(ns.ns).multi_get(Cf::kInodes, keys, [&](size_t i, const Status& st, std::string_view v) {
+      if (!failed.is_ok() || ns::is_object_of(entries[i].ino)) return;
+      if (!st.is_ok()) {
+        if (st.code() != ErrorCode::kNotFound) failed = st;
+        return;
+      }
+      Inode inode;
+      if (Status d = ns::decode_inode_attrs(v, &inode); !d.is_ok()) failed = d;
+      else attrs[i] = to_attr(inode);
+    });
+    KISEKI_TRY(failed);
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (ns::is_object_of(entries[i].ino)) {
+        auto a = getattr_now(ns, entries[i].ino);
+        if (a) out.push_back(DirEntryPlus{std::move(entries[i]), *a});
+        continue;
+      }
+      if (attrs[i]) out.push_back(DirEntryPlus{std::move(entries[i]), *attrs[i]});
     }
-    if (attrs[i]) out.push_back(DirEntryPlus{std::move(entries[i]), *attrs[i]});
+    if (*to_end || out.size() == max_entries) return out;
   }
-  return out;
 }
 
 Result<std::shared_ptr<const chunk::OpenedChunk>> LocalGateway::open_cached(const crypto::DomainKeys& domain,

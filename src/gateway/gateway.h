@@ -126,6 +126,8 @@ class Gateway {
   virtual Result<std::vector<DirEntry>> readdir(NsRef ns, InodeId dir, uint64_t cookie, size_t max_entries,
                                                 const Caller& who = {}) const = 0;
   // readdir with each entry's attributes (NFS READDIRPLUS), read in batches.
+  // An entry whose inode cannot be read is left out; fewer than `max_entries`
+  // entries means the end of the directory.
   virtual Result<std::vector<DirEntryPlus>> readdir_plus(NsRef ns, InodeId dir, uint64_t cookie,
                                                          size_t max_entries, const Caller& who = {}) const = 0;
   // Reads up to `length` bytes at `offset` into `out`; short at end of file. A

@@ -108,15 +108,14 @@ uint32_t Nfs3Call::readdir(bool plus) {
       next = e.entry.cookie;
     }
     if (!full && r->size() < batch) {
-      // Short: the end, unless entries removed meanwhile were skipped.
-      auto more = s_.gw_->readdir(d.ns(), d.attr.ino, next, 1, cred_);
-      if (!more || more->empty()) {
-        eof = true;
-        break;
+      // Short: the end (readdir_plus says so), unless a plain readdir skipped
+      // entries removed meanwhile.
+      if (!plus) {
+        auto more = s_.gw_->readdir(d.ns(), d.attr.ino, next, 1, cred_);
+        if (more && !more->empty()) continue;
       }
-      // Nothing with attributes came, yet a name follows: one whose inode
-      // cannot be read (a damaged store). Go past it, not round again.
-      if (r->empty()) next = more->front().cookie;
+      eof = true;
+      break;
     }
   }
   if (st == kNfs3Ok && count == 0 && !eof) st = kNfs3ErrToosmall;
