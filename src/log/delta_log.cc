@@ -112,7 +112,8 @@ void DeltaLog::wake_leader() {
 void DeltaLog::note_round(bool running) {
   std::lock_guard lock(mu_);
   wal_round_ = running;
-  if (!running) wake_leader();
+  if (running) ++rounds_begun_;
+  else wake_leader();
 }
 
 Status DeltaLog::run(Pending* pp) {
@@ -120,11 +121,19 @@ Status DeltaLog::run(Pending* pp) {
   std::unique_lock lock(mu_);
   queue_.push_back(&p);
   p.queued = true;
+  p.rounds_seen = rounds_begun_;
   p.presyncs_begun = presyncs_begun_;
   for (;;) {
     if (p.done) break;
     if (p.queued && presync_wanted()) {
       presync(p, lock);
+      continue;
+    }
+    if (!p.handed.empty()) {
+      // Its group's leader left this record's WAL sync to its own thread.
+      std::deque<Pending*> group = std::move(p.handed);
+      p.handed.clear();
+      finish_group(group, p.handed_index, p, lock);
       continue;
     }
     if (!leader_active_ && p.queued && can_lead()) {
@@ -141,21 +150,49 @@ Status DeltaLog::run(Pending* pp) {
       leader_active_ = false;
       wake_leader();
       if (sync_index) {
-        lock.unlock();
-        Status st = sync_through(*sync_index);
-        lock.lock();
-        if (!st.is_ok()) fail_all(group, st);
+        // Records that were not to be durable (unstable writes) are answered
+        // now; only the others wait for the WAL sync.
+        for (auto it = group.begin(); it != group.end();) {
+          Pending* g = *it;
+          if (g->durable) {
+            ++it;
+            continue;
+          }
+          g->done = true;
+          if (g != &p) g->cv.notify_one();
+          it = group.erase(it);
+        }
+        // Unless this thread's own record waits for it, the sync is left to
+        // the thread of one that does: this one goes back to its own record.
+        if (!group.empty() && std::find(group.begin(), group.end(), &p) == group.end()) {
+          Pending* h = group.front();
+          h->handed = std::move(group);
+          h->handed_index = *sync_index;
+          h->cv.notify_one();
+          group.clear();
+        }
       }
-      for (auto* g : group) {
-        g->done = true;
-        if (g != &p) g->cv.notify_one();
-      }
+      finish_group(group, sync_index, p, lock);
       p.busy = false;
       continue;
     }
     p.cv.wait(lock);
   }
   return p.status;
+}
+
+void DeltaLog::finish_group(std::deque<Pending*>& group, std::optional<uint64_t> sync_index, Pending& self,
+                            std::unique_lock<std::mutex>& lock) {
+  if (sync_index && !group.empty()) {
+    lock.unlock();
+    Status st = sync_through(*sync_index);
+    lock.lock();
+    if (!st.is_ok()) fail_all(group, st);
+  }
+  for (auto* g : group) {
+    g->done = true;
+    if (g != &self) g->cv.notify_one();
+  }
 }
 
 void DeltaLog::presync(Pending& p, std::unique_lock<std::mutex>& lock) {
@@ -213,11 +250,6 @@ std::optional<uint64_t> DeltaLog::commit_group(std::deque<Pending*>& group) {
   uint64_t index = applied_index_;  // only the leader changes it
   size_t applied = 0;
   bool sync = false;
-  // A group with records that rely on before_commit is applied and written
-  // between WAL sync rounds (take_group took it while none ran; one that
-  // began since is waited for here).
-  std::shared_lock gate(write_gate_, std::defer_lock);
-  if (std::any_of(group.begin(), group.end(), [](const Pending* p) { return p->relies; })) gate.lock();
   for (auto* p : group) {
     if (p->finish) {
       // Made in this turn (submit_finished); a record that cannot be made
@@ -251,7 +283,6 @@ std::optional<uint64_t> DeltaLog::commit_group(std::deque<Pending*>& group) {
   if (opts_.add_local) opts_.add_local(out, index);
   // Never synced here: under kSync the sync is the next stage (sync_through).
   Status st = store_->write(out, false);
-  if (gate.owns_lock()) gate.unlock();
   if (st.is_ok()) KISEKI_KILL_POINT("log.after_wal_write");
   if (opts_.local_done) opts_.local_done(index, st.is_ok());
   if (!st.is_ok()) return fail(st);
@@ -276,24 +307,18 @@ Status DeltaLog::sync_through(uint64_t index) {
     }
     wal_syncing_ = true;
     lock.unlock();
-    // Everything written through `target` has its references durable before
-    // before_commit returns (write order), and the WAL sync covers at least
-    // it; what is written until the WAL sync either synced its own chunks or
-    // waits for the gate.
+    // Everything written before the WAL sync has its references durable by
+    // the time it runs (write order): a durable record under kSync synced its
+    // own chunks, and one that relies on before_commit was queued before this
+    // round began (takeable), so before_commit covers its chunks. The WAL sync
+    // covers at least `target`.
     auto t0 = std::chrono::steady_clock::now();
-    std::unique_lock gate(write_gate_, std::defer_lock);
-    if (opts_.before_commit) {
-      note_round(true);  // leaders now pass over the records that rely on the gate
-      gate.lock();
-    }
+    if (opts_.before_commit) note_round(true);  // leaders now pass over the records queued since
     uint64_t target = applied_index();
     Status st = opts_.before_commit ? opts_.before_commit() : Status::ok();
     if (st.is_ok()) st = store_->sync_wal();
     if (st.is_ok()) KISEKI_KILL_POINT("log.after_wal_sync");
-    if (gate.owns_lock()) {
-      gate.unlock();
-      note_round(false);  // and the records that waited for it may be written
-    }
+    if (opts_.before_commit) note_round(false);  // and those may be written
     wal_sync_seconds_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     wal_syncs_->inc();
     lock.lock();

@@ -4,11 +4,13 @@
 // commit). Under `sync` the WAL fsync is a second, pipelined stage: the leader
 // hands the apply turn on as soon as its batch is written, and syncs the WAL
 // while the next group applies; one fsync covers every group written before it
-// began. A record that relies on before_commit (an UNSTABLE write's) waits out
-// a WAL sync round in the queue, while the records behind it that do not rely
-// on it go ahead. A durable record whose chunks are not synced yet (an S3 PUT's)
-// waits in the queue for a segment sync (before_write) run by one of the
-// waiting threads for all of them, while leaders write the others. RocksDB's
+// began. A record that relies on before_commit (an UNSTABLE write's) and was
+// queued after a WAL sync round began waits out that round in the queue, while
+// the records behind it that do not rely on it go ahead; once written it is
+// answered without waiting for a WAL sync. A durable record whose chunks are
+// not synced yet (an S3 PUT's) waits in the queue for a segment sync
+// (before_write) run by one of the waiting threads for all of them, while
+// leaders write the others. RocksDB's
 // WAL is the log: nothing is written twice. In a cluster the same records go
 // through a Raft log and the same StateMachine::apply runs on every replica.
 #pragma once
@@ -18,7 +20,6 @@
 #include <deque>
 #include <functional>
 #include <mutex>
-#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -65,15 +66,21 @@ class DeltaLog final : public Log {
     const RecordFinisher* finish = nullptr;  // makes `record` (into `made`) in the leader's turn
     std::string made;
     bool durable = true;
-    // Written only while no WAL sync round runs (it relies on before_commit:
-    // every record but a durable one under kSync, when before_commit is set).
+    // It relies on before_commit (every record but a durable one under kSync,
+    // when before_commit is set): not written during a WAL sync round that
+    // began after it was queued, whose before_commit may not cover its chunks.
     bool relies = false;
+    uint64_t rounds_seen = 0;  // rounds_begun_ when it was queued
     // Its chunks are not synced yet: it waits in the queue until a segment
     // sync (before_write) that began after it was queued has ended.
     bool presync = false;
     uint64_t presyncs_begun = 0;  // when it was queued
     bool queued = false;   // waiting in queue_ (not yet taken into a group)
     bool busy = false;     // its thread leads a group (of others' records) or runs a presync now
+    // Its group, whose WAL sync its leader left to this record's thread (the
+    // leader's own record was not in it, or not to be durable).
+    std::deque<Pending*> handed;
+    uint64_t handed_index = 0;
     Status status;
     std::string out;
     bool done = false;
@@ -87,8 +94,14 @@ class DeltaLog final : public Log {
   // `q`'s chunks wait for a before_write that began after it was queued.
   bool unsynced(const Pending* q) const { return q->presync && presync_done_ <= q->presyncs_begun; }
   // `q` may be written now: neither a record that relies on before_commit
-  // while a WAL sync round runs, nor one whose chunks are unsynced.
-  bool takeable(const Pending* q) const { return !(wal_round_ && q->relies) && !unsynced(q); }
+  // while a WAL sync round runs that began after it was queued, nor one whose
+  // chunks are unsynced. A round's before_commit covers every chunk appended
+  // before the round began, so a record queued before it may be written at any
+  // time: whichever WAL sync makes it durable comes after a segment sync that
+  // covered its chunks.
+  bool takeable(const Pending* q) const {
+    return !(q->relies && wal_round_ && q->rounds_seen == rounds_begun_) && !unsynced(q);
+  }
   // A leader could take a group now.
   bool can_lead() const {
     return std::any_of(queue_.begin(), queue_.end(), [&](const Pending* q) { return takeable(q); });
@@ -108,8 +121,13 @@ class DeltaLog final : public Log {
   // Wakes a waiter to lead if no leader is active and a group could be taken:
   // the first queued whose thread waits (not busy with a group of its own).
   void wake_leader();
-  // A WAL sync round begins or ends (the write gate is wanted or released).
+  // A WAL sync round begins (before its before_commit) or ends (after its
+  // WAL sync).
   void note_round(bool running);
+  // Syncs the WAL through `sync_index` if set (mu_ released meanwhile), then
+  // answers every record of the group; `self` is the calling thread's own.
+  void finish_group(std::deque<Pending*>& group, std::optional<uint64_t> sync_index, Pending& self,
+                    std::unique_lock<std::mutex>& lock);
   // Every record of the group gets `st` and no output.
   static void fail_all(std::deque<Pending*>& group, const Status& st);
   // Applies and writes the group; the index to sync through if it must be
@@ -124,22 +142,18 @@ class DeltaLog final : public Log {
   StateMachine* sm_;
   LogOptions opts_;
 
-  // Guards queue_, leader_active_, wal_round_, the presync counters,
+  // Guards queue_, leader_active_, the round and presync counters,
   // applied_index_, Pending::done
   mutable std::mutex mu_;
   std::deque<Pending*> queue_;
   bool leader_active_ = false;
-  bool wal_round_ = false;  // a WAL sync round wants or holds the write gate
+  bool wal_round_ = false;       // a WAL sync round runs, from its before_commit through its WAL sync
+  uint64_t rounds_begun_ = 0;    // WAL sync rounds with a before_commit begun
   bool presyncing_ = false;     // a before_write runs now
   uint64_t presyncs_begun_ = 0;  // before_write calls begun
   uint64_t presync_done_ = 0;    // the last of them that ended well (they run one at a time)
   uint64_t applied_index_ = 0;  // written (and visible) through here
 
-  // Held shared while a group whose records rely on before_commit is written
-  // (all but durable ones under kSync), exclusively from before_commit
-  // through the WAL sync. Leaders do not wait on it: while a round runs they
-  // take only records that do not rely on it (take_group).
-  std::shared_mutex write_gate_;
   mutable std::mutex sync_mu_;  // guards the WAL sync stage below
   std::condition_variable sync_cv_;
   bool wal_syncing_ = false;

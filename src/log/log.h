@@ -27,9 +27,11 @@ struct LogOptions {
   // before a WAL sync makes the records durable: run before every WAL sync
   // (write order). Under kSync a durable record's submitter has made its own
   // references durable before submitting, so this covers only what
-  // non-durable records left; under kGroup it covers everything. No group
-  // whose records rely on it is written between it and the WAL sync (such a
-  // record would be made durable by the WAL sync while its chunks are not).
+  // non-durable records left; under kGroup it covers everything. It must
+  // cover every chunk appended before the round began: a record that relies on
+  // it and was queued after the round began is not written until the round's
+  // WAL sync has ended (else that sync could make it durable while its chunks
+  // are not).
   std::function<Status()> before_commit;
   // Makes durable every chunk appended so far (under kSync). A record submitted
   // with refs_synced = false is written only after a before_write that began
