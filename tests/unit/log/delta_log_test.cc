@@ -88,29 +88,72 @@ class DeltaLogGate : public ::testing::Test {
   Recorder sm{&in_round, &presyncs_ended};
 };
 
-TEST_F(DeltaLogGate, RelyingRecordWaitsOutTheRoundWhileDurableOnesGoAhead) {
-  // The first before_commit holds its round open until the test lets it go.
-  std::mutex mu;
-  std::condition_variable cv;
-  bool hold = true, entered = false;
+// Holds the leader of the record "slow" in its apply turn (so that what is
+// submitted meanwhile stays queued), and every WAL sync round in its
+// before_commit (marked in `in_round` as round 1), until the test lets go.
+class Holds {
+ public:
+  explicit Holds(std::atomic<int>* in_round) : in_round_(in_round) {}
+  void install(LogOptions* opts) {
+    opts->on_apply = [this](std::string_view record) {
+      if (record != "slow") return;
+      std::unique_lock lock(mu_);
+      applying_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return !hold_apply_; });
+    };
+    opts->before_commit = [this] {
+      std::unique_lock lock(mu_);
+      if (hold_round_) *in_round_ = 1;
+      in_round_begun_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return !hold_round_; });
+      return Status::ok();
+    };
+  }
+  bool wait_applying() { return wait([&] { return applying_; }); }
+  bool wait_round() { return wait([&] { return in_round_begun_; }); }
+  void release_apply() { release(&hold_apply_); }
+  void release_round() {
+    *in_round_ = 0;
+    release(&hold_round_);
+  }
+
+ private:
+  template <typename Pred>
+  bool wait(Pred pred) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 10s, pred);
+  }
+  void release(bool* hold) {
+    {
+      std::lock_guard lock(mu_);
+      *hold = false;
+    }
+    cv_.notify_all();
+  }
+  std::atomic<int>* in_round_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_apply_ = true, hold_round_ = true, applying_ = false, in_round_begun_ = false;
+};
+
+// A log under kSync whose rounds (and "slow") `holds` holds.
+std::unique_ptr<DeltaLog> held_log(meta::Store* store, StateMachine* sm, Holds* holds) {
   LogOptions opts;
   opts.durability = Durability::kSync;
-  opts.before_commit = [&] {
-    std::unique_lock lock(mu);
-    if (hold) in_round = 1;
-    entered = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return !hold; });
-    return Status::ok();
-  };
-  auto log = std::make_unique<DeltaLog>(store_.get(), &sm, opts);
+  holds->install(&opts);
+  return std::make_unique<DeltaLog>(store, sm, opts);
+}
+
+TEST_F(DeltaLogGate, RelyingRecordWaitsOutTheRoundWhileDurableOnesGoAhead) {
+  Holds holds(&in_round);
+  holds.release_apply();  // no record here is "slow"
+  auto log = held_log(store_.get(), &sm, &holds);
 
   // A durable record's WAL sync round begins and is held in before_commit.
   std::thread first([&] { EXPECT_TRUE(log->submit("durable-0").is_ok()); });
-  {
-    std::unique_lock lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return entered; }));
-  }
+  ASSERT_TRUE(holds.wait_round());
   // An unstable record arrives during the round, then a durable one.
   std::thread unstable([&] { EXPECT_TRUE(log->submit("unstable-1", /*durable=*/false).is_ok()); });
   std::this_thread::sleep_for(50ms);  // usually queued first (the checks hold either way)
@@ -121,12 +164,7 @@ TEST_F(DeltaLogGate, RelyingRecordWaitsOutTheRoundWhileDurableOnesGoAhead) {
   EXPECT_EQ(during, 1);
   EXPECT_FALSE(sm.wait_for("unstable-1", 100ms)) << "an unstable record was written during a WAL sync round";
 
-  {
-    std::lock_guard lock(mu);
-    hold = false;
-    in_round = 0;
-  }
-  cv.notify_all();
+  holds.release_round();
   first.join();
   durable.join();
   unstable.join();
@@ -149,60 +187,27 @@ TEST_F(DeltaLogGate, RelyingRecordWaitsOutTheRoundWhileDurableOnesGoAhead) {
 // wait for the round's end (under NFS put-heavy load rounds run back to back,
 // and a record that waited for a gap between two could wait out several).
 TEST_F(DeltaLogGate, RelyingRecordQueuedBeforeTheRoundIsWrittenDuringIt) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool hold_apply = true, hold_round = true, applying = false, entered = false;
-  LogOptions opts;
-  opts.durability = Durability::kSync;
-  // The leader of "slow" keeps the apply turn until the test lets it go, so
-  // that what is submitted meanwhile stays queued.
-  opts.on_apply = [&](std::string_view record) {
-    if (record != "slow") return;
-    std::unique_lock lock(mu);
-    applying = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return !hold_apply; });
-  };
-  opts.before_commit = [&] {
-    std::unique_lock lock(mu);
-    if (hold_round) in_round = 1;
-    entered = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return !hold_round; });
-    return Status::ok();
-  };
-  auto log = std::make_unique<DeltaLog>(store_.get(), &sm, opts);
+  Holds holds(&in_round);
+  auto log = held_log(store_.get(), &sm, &holds);
   // Written, not yet durable: the round below has something to sync.
   ASSERT_TRUE(log->submit("unstable-0", /*durable=*/false).is_ok());
 
   std::thread slow([&] { EXPECT_TRUE(log->submit("slow").is_ok()); });
-  {
-    std::unique_lock lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return applying; }));
-  }
+  ASSERT_TRUE(holds.wait_applying());
   // Queued while the leader holds the turn, before any round begins.
   std::thread unstable([&] { EXPECT_TRUE(log->submit("unstable-1", /*durable=*/false).is_ok()); });
   std::this_thread::sleep_for(50ms);
   // A round begins (an NFS COMMIT) and is held in before_commit.
   std::thread commit([&] { EXPECT_TRUE(log->sync().is_ok()); });
-  {
-    std::unique_lock lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return entered; }));
-    hold_apply = false;
-  }
-  cv.notify_all();
+  ASSERT_TRUE(holds.wait_round());
+  holds.release_apply();
   int during = 0;
   EXPECT_TRUE(sm.wait_for("unstable-1", 10s, &during)) << "a record queued before the round waited it out";
   EXPECT_EQ(during, 1);
   // One queued during the round waits for its end.
   std::thread late([&] { EXPECT_TRUE(log->submit("unstable-2", /*durable=*/false).is_ok()); });
   EXPECT_FALSE(sm.wait_for("unstable-2", 100ms)) << "written during a round that began after it was queued";
-  {
-    std::lock_guard lock(mu);
-    hold_round = false;
-    in_round = 0;
-  }
-  cv.notify_all();
+  holds.release_round();
   for (auto* t : {&slow, &unstable, &commit, &late}) t->join();
   EXPECT_TRUE(sm.wait_for("unstable-2", 10s, &during));
   EXPECT_EQ(during, 0);
@@ -212,31 +217,10 @@ TEST_F(DeltaLogGate, RelyingRecordQueuedBeforeTheRoundIsWrittenDuringIt) {
 // An unstable record written in one group with durable ones is answered once
 // written: it does not wait for the WAL sync its group's durable records need.
 TEST_F(DeltaLogGate, UnstableRecordIsAnsweredWithoutItsGroupsWalSync) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool hold_apply = true, hold_round = true, applying = false, entered = false;
-  LogOptions opts;
-  opts.durability = Durability::kSync;
-  opts.on_apply = [&](std::string_view record) {
-    if (record != "slow") return;
-    std::unique_lock lock(mu);
-    applying = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return !hold_apply; });
-  };
-  opts.before_commit = [&] {
-    std::unique_lock lock(mu);
-    entered = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return !hold_round; });
-    return Status::ok();
-  };
-  auto log = std::make_unique<DeltaLog>(store_.get(), &sm, opts);
+  Holds holds(&in_round);
+  auto log = held_log(store_.get(), &sm, &holds);
   std::thread slow([&] { EXPECT_TRUE(log->submit("slow").is_ok()); });
-  {
-    std::unique_lock lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return applying; }));
-  }
+  ASSERT_TRUE(holds.wait_applying());
   // Both queued while the leader holds the turn: the next leader takes them
   // as one group.
   std::atomic<bool> durable_done{false}, unstable_done{false};
@@ -249,21 +233,13 @@ TEST_F(DeltaLogGate, UnstableRecordIsAnsweredWithoutItsGroupsWalSync) {
     unstable_done = true;
   });
   std::this_thread::sleep_for(50ms);
-  {
-    std::lock_guard lock(mu);
-    hold_apply = false;  // "slow" is written; its WAL sync round is held in before_commit
-  }
-  cv.notify_all();
+  holds.release_apply();  // "slow" is written; its WAL sync round is held in before_commit
   EXPECT_TRUE(sm.wait_for("durable-a", 10s));
   EXPECT_TRUE(sm.wait_for("unstable-b", 10s));
   for (int i = 0; i < 1000 && !unstable_done; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_TRUE(unstable_done) << "an unstable record waited for its group's WAL sync";
   EXPECT_FALSE(durable_done) << "a durable record was answered before a WAL sync";
-  {
-    std::lock_guard lock(mu);
-    hold_round = false;
-  }
-  cv.notify_all();
+  holds.release_round();
   for (auto* t : {&slow, &durable, &unstable}) t->join();
   EXPECT_TRUE(durable_done);
   EXPECT_EQ(log->applied_index(), 3u);
