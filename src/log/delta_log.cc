@@ -77,15 +77,15 @@ Result<std::string> DeltaLog::submit_pending(Pending& p, bool durable, bool refs
   return std::move(p.out);
 }
 
-void DeltaLog::fail_all(std::deque<Pending*>& group, const Status& st) {
+void DeltaLog::fail_all(Group& group, const Status& st) {
   for (auto* p : group) {
     p->status = st;
     p->out.clear();
   }
 }
 
-std::deque<DeltaLog::Pending*> DeltaLog::take_group() {
-  std::deque<Pending*> group;
+DeltaLog::Group DeltaLog::take_group() {
+  Group group;
   for (auto it = queue_.begin(); it != queue_.end() && group.size() < opts_.max_group;) {
     Pending* q = *it;
     if (!takeable(q)) {
@@ -131,7 +131,7 @@ Status DeltaLog::run(Pending* pp) {
     }
     if (!p.handed.empty()) {
       // Its group's leader left this record's WAL sync to its own thread.
-      std::deque<Pending*> group = std::move(p.handed);
+      Group group = std::move(p.handed);
       p.handed.clear();
       finish_group(group, p.handed_index, p, lock);
       continue;
@@ -141,7 +141,7 @@ Status DeltaLog::run(Pending* pp) {
       // queued, ours included; perhaps not ours) and commit it.
       leader_active_ = true;
       p.busy = true;
-      std::deque<Pending*> group = take_group();
+      Group group = take_group();
       lock.unlock();
       std::optional<uint64_t> sync_index = commit_group(group);
       lock.lock();
@@ -181,7 +181,7 @@ Status DeltaLog::run(Pending* pp) {
   return p.status;
 }
 
-void DeltaLog::finish_group(std::deque<Pending*>& group, std::optional<uint64_t> sync_index, Pending& self,
+void DeltaLog::finish_group(Group& group, std::optional<uint64_t> sync_index, Pending& self,
                             std::unique_lock<std::mutex>& lock) {
   if (sync_index && !group.empty()) {
     lock.unlock();
@@ -235,7 +235,7 @@ void DeltaLog::presync(Pending& p, std::unique_lock<std::mutex>& lock) {
   wake_leader();
 }
 
-std::optional<uint64_t> DeltaLog::commit_group(std::deque<Pending*>& group) {
+std::optional<uint64_t> DeltaLog::commit_group(Group& group) {
   auto fail = [&](const Status& st) {
     fail_all(group, st);
     return std::nullopt;

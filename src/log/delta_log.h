@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/durability.h"
 #include "common/metrics.h"
@@ -61,6 +62,10 @@ class DeltaLog final : public Log {
   Status fault() const override;
 
  private:
+  struct Pending;
+  // The records of one group commit, in queue order (a vector: a Pending,
+  // made per submit, holds an empty one without allocating).
+  using Group = std::vector<Pending*>;
   struct Pending {
     std::string_view record;
     const RecordFinisher* finish = nullptr;  // makes `record` (into `made`) in the leader's turn
@@ -79,7 +84,7 @@ class DeltaLog final : public Log {
     bool busy = false;     // its thread leads a group (of others' records) or runs a presync now
     // Its group, whose WAL sync its leader left to this record's thread (the
     // leader's own record was not in it, or not to be durable).
-    std::deque<Pending*> handed;
+    Group handed;
     uint64_t handed_index = 0;
     Status status;
     std::string out;
@@ -117,7 +122,7 @@ class DeltaLog final : public Log {
   // Takes the next group off the queue: the takeable records (they pass the
   // queued ones that are not, which wait for a round's end or a presync).
   // With mu_ held.
-  std::deque<Pending*> take_group();
+  Group take_group();
   // Wakes a waiter to lead if no leader is active and a group could be taken:
   // the first queued whose thread waits (not busy with a group of its own).
   void wake_leader();
@@ -126,13 +131,13 @@ class DeltaLog final : public Log {
   void note_round(bool running);
   // Syncs the WAL through `sync_index` if set (mu_ released meanwhile), then
   // answers every record of the group; `self` is the calling thread's own.
-  void finish_group(std::deque<Pending*>& group, std::optional<uint64_t> sync_index, Pending& self,
+  void finish_group(Group& group, std::optional<uint64_t> sync_index, Pending& self,
                     std::unique_lock<std::mutex>& lock);
   // Every record of the group gets `st` and no output.
-  static void fail_all(std::deque<Pending*>& group, const Status& st);
+  static void fail_all(Group& group, const Status& st);
   // Applies and writes the group; the index to sync through if it must be
   // durable before its records are answered.
-  std::optional<uint64_t> commit_group(std::deque<Pending*>& group);
+  std::optional<uint64_t> commit_group(Group& group);
   // Makes the WAL durable through applied index `index`: concurrent callers
   // share one fsync. A failed sync is sticky (fail-stop).
   Status sync_through(uint64_t index);
