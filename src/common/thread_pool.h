@@ -21,7 +21,10 @@ class ThreadPool {
     std::lock_guard lock(mu_);
     if (stopping_) return;
     queue_.push_back(std::move(work));
-    if (idle_ == 0 && threads_.size() < max_) threads_.emplace_back([this] { run(); });
+    // An idle thread counts until it wakes and takes work: posts that come
+    // faster than idle threads wake must not all count on the same one. Work
+    // waits only past the bound.
+    if (queue_.size() > idle_ && threads_.size() < max_) threads_.emplace_back([this] { run(); });
     else cv_.notify_one();
   }
   // Lets running work finish, drops what waits, joins the threads.

@@ -13,7 +13,6 @@
 #include <set>
 
 #include "common/tcp_listener.h"
-#include "common/thread_pool.h"
 
 namespace kiseki {
 namespace {
@@ -112,26 +111,6 @@ TEST(Reactor, ParksCallsBackAndEnforcesLimitsAndDeadlines) {
   EXPECT_EQ(r->open(), 0u);
   r->stop();
   for (int fd : {talker, quiet, second, third}) ::close(fd);
-}
-
-TEST(ThreadPool, GrowsToItsBoundAndRunsEverything) {
-  std::atomic<int> running{0}, most{0}, ran{0};
-  {
-    ThreadPool pool(4);
-    for (int i = 0; i < 100; ++i)
-      pool.post([&] {
-        int now = ++running;
-        for (int m = most.load(); now > m && !most.compare_exchange_weak(m, now);) {
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        --running;
-        ++ran;
-      });
-    for (int i = 0; i < 500 && ran < 100; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_EQ(ran.load(), 100);
-  EXPECT_LE(most.load(), 4);
-  EXPECT_GE(most.load(), 2) << "work posted while threads are busy starts new ones";
 }
 
 }  // namespace
