@@ -69,7 +69,8 @@ bench: bench-build
 	./scripts/run-benchmarks $(BENCH_BUILD)
 	./scripts/bench-matrix $(BENCH_BUILD)
 
-# The same matrix against the peers of ../shared/peers in the same run.
+# Kiseki S3 beside the peers of ../shared/peers in interleaved rounds, loaded by
+# kiseki-profile and by ../shared/peers/s3load (BENCH_SECONDS, BENCH_REPEAT).
 BENCH_PEERS ?= radosgw,s3rver
 bench-peers: bench-build
 	./scripts/bootstrap peers
