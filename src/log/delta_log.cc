@@ -302,7 +302,10 @@ Status DeltaLog::sync_through(uint64_t index) {
   while (synced_index_ < index) {
     if (!sync_fault_.is_ok()) return sync_fault_;
     if (wal_syncing_) {
-      sync_cv_.wait(lock);
+      // Woken only when the round that ends covers `index`, or to run the next.
+      SyncWaiter me{index};
+      sync_waiters_.push_back(&me);
+      me.cv.wait(lock, [&] { return me.woken; });
       continue;
     }
     wal_syncing_ = true;
@@ -323,17 +326,36 @@ Status DeltaLog::sync_through(uint64_t index) {
     wal_syncs_->inc();
     lock.lock();
     wal_syncing_ = false;
-    sync_cv_.notify_all();
     if (!st.is_ok()) {
       // Written records may be visible yet not durable, and a failed fsync may
       // have dropped their pages: nothing more is acknowledged.
       KLOG_ERROR("delta log: WAL sync failed, refusing every later write: {}", st.to_string());
       sync_fault_ = st;
+      wake_sync_waiters();
       return st;
     }
     if (target > synced_index_) synced_index_ = target;
+    wake_sync_waiters();
   }
   return Status::ok();
+}
+
+void DeltaLog::wake_sync_waiters() {
+  bool leader_woken = false;
+  auto wake = [](SyncWaiter* w) {
+    w->woken = true;
+    w->cv.notify_one();
+  };
+  std::erase_if(sync_waiters_, [&](SyncWaiter* w) {
+    if (w->index <= synced_index_ || !sync_fault_.is_ok()) {
+      wake(w);
+      return true;
+    }
+    if (leader_woken) return false;
+    leader_woken = true;
+    wake(w);
+    return true;
+  });
 }
 
 void DeltaLog::group_sync_loop() {

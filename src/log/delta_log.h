@@ -141,6 +141,16 @@ class DeltaLog final : public Log {
   // Makes the WAL durable through applied index `index`: concurrent callers
   // share one fsync. A failed sync is sticky (fail-stop).
   Status sync_through(uint64_t index);
+  // A caller of sync_through waiting for a round to end.
+  struct SyncWaiter {
+    uint64_t index;
+    bool woken = false;
+    std::condition_variable cv;
+  };
+  // At a round's end (sync_mu_ held): wakes the waiters it covered (all of
+  // them after a failed sync) and one that it did not, to run the next round;
+  // the others sleep on through it.
+  void wake_sync_waiters();
   void group_sync_loop();
 
   meta::Store* store_;
@@ -160,7 +170,7 @@ class DeltaLog final : public Log {
   uint64_t applied_index_ = 0;  // written (and visible) through here
 
   mutable std::mutex sync_mu_;  // guards the WAL sync stage below
-  std::condition_variable sync_cv_;
+  std::vector<SyncWaiter*> sync_waiters_;  // in arrival order
   bool wal_syncing_ = false;
   uint64_t synced_index_ = 0;  // durable through here
   Status sync_fault_;          // a failed WAL sync: every later record fails

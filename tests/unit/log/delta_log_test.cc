@@ -422,5 +422,43 @@ TEST_F(DeltaLogGate, ThreeKindsOfWritersAllFinishInWriteOrder) {
   EXPECT_EQ(log.applied_index(), uint64_t(kThreads * kEach));
 }
 
+// Callers of sync() beside writers of durable records, through rounds that
+// take a while: each waits only for a round that covers it or for its turn to
+// run the next, so every one returns, and the rounds are shared (far fewer
+// than the calls that waited on one).
+TEST_F(DeltaLogGate, SyncCallersAndDurableWritersAllReturnAndShareRounds) {
+  LogOptions opts;
+  opts.durability = Durability::kSync;
+  std::atomic<int> rounds{0};
+  opts.before_commit = [&] {
+    ++rounds;
+    std::this_thread::sleep_for(300us);
+    return Status::ok();
+  };
+  DeltaLog log(store_.get(), &sm, opts);
+  constexpr int kWriters = 6, kSyncers = 4, kEach = 40;
+  std::atomic<int> calls{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kWriters; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        EXPECT_TRUE(log.submit("w" + std::to_string(t) + "-" + std::to_string(i)).is_ok());
+        ++calls;
+      }
+    });
+  for (int t = 0; t < kSyncers; ++t)
+    ts.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        EXPECT_TRUE(log.sync().is_ok());
+        ++calls;
+      }
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(calls.load(), (kWriters + kSyncers) * kEach);
+  EXPECT_EQ(log.applied_index(), uint64_t(kWriters * kEach));
+  EXPECT_GT(rounds.load(), 1);
+  EXPECT_LT(rounds.load(), kWriters * kEach) << "every writer ran a round of its own";
+}
+
 }  // namespace
 }  // namespace kiseki::log
