@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -458,6 +459,34 @@ TEST_F(DeltaLogGate, SyncCallersAndDurableWritersAllReturnAndShareRounds) {
   EXPECT_EQ(log.applied_index(), uint64_t(kWriters * kEach));
   EXPECT_GT(rounds.load(), 1);
   EXPECT_LT(rounds.load(), kWriters * kEach) << "every writer ran a round of its own";
+}
+
+// Callers waiting on a round that does not cover them (their records were
+// written after it began): when it ends, one of them runs the next round,
+// though no one else calls in, and both return.
+TEST_F(DeltaLogGate, WaitersARoundDoesNotCoverRunTheNextOneThemselves) {
+  Holds holds(&in_round);
+  auto log = held_log(store_.get(), &sm, &holds);
+  holds.release_apply();
+  auto first = std::async(std::launch::async, [&] { return log->submit("a"); });
+  ASSERT_TRUE(holds.wait_round());  // round 1 runs, through "a" only
+  // "b" is written during round 1 and waits for a round that covers it; so
+  // does a sync() called after it.
+  auto second = std::async(std::launch::async, [&] { return log->submit("b"); });
+  ASSERT_TRUE(sm.wait_for("b", 10s));
+  auto syncer = std::async(std::launch::async, [&] { return log->sync(); });
+  std::this_thread::sleep_for(50ms);  // both asleep on round 1
+  holds.release_round();
+  ASSERT_TRUE(first.get().is_ok());
+  bool b_done = second.wait_for(10s) == std::future_status::ready;
+  bool s_done = syncer.wait_for(10s) == std::future_status::ready;
+  EXPECT_TRUE(b_done) << "\"b\" still waits for a round no one runs";
+  EXPECT_TRUE(s_done) << "sync() still waits for a round no one runs";
+  if (!b_done || !s_done) {
+    ASSERT_TRUE(log->sync().is_ok());  // a round of its own lets them go
+  }
+  EXPECT_TRUE(second.get().is_ok());
+  EXPECT_TRUE(syncer.get().is_ok());
 }
 
 }  // namespace
