@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "common/logging.h"
 #include "common/kill_point.h"
@@ -341,19 +342,12 @@ Status DeltaLog::sync_through(uint64_t index) {
 }
 
 void DeltaLog::wake_sync_waiters() {
-  bool leader_woken = false;
-  auto wake = [](SyncWaiter* w) {
+  bool next_round_led = false;
+  std::erase_if(sync_waiters_, [&](SyncWaiter* w) {
+    bool covered = w->index <= synced_index_ || !sync_fault_.is_ok();
+    if (!covered && std::exchange(next_round_led, true)) return false;  // sleeps through the next round
     w->woken = true;
     w->cv.notify_one();
-  };
-  std::erase_if(sync_waiters_, [&](SyncWaiter* w) {
-    if (w->index <= synced_index_ || !sync_fault_.is_ok()) {
-      wake(w);
-      return true;
-    }
-    if (leader_woken) return false;
-    leader_woken = true;
-    wake(w);
     return true;
   });
 }

@@ -424,9 +424,8 @@ TEST_F(DeltaLogGate, ThreeKindsOfWritersAllFinishInWriteOrder) {
 }
 
 // Callers of sync() beside writers of durable records, through rounds that
-// take a while: each waits only for a round that covers it or for its turn to
-// run the next, so every one returns, and the rounds are shared (far fewer
-// than the calls that waited on one).
+// take a while: every call returns, and the rounds are shared (fewer than the
+// durable records).
 TEST_F(DeltaLogGate, SyncCallersAndDurableWritersAllReturnAndShareRounds) {
   LogOptions opts;
   opts.durability = Durability::kSync;
